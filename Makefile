@@ -1,0 +1,128 @@
+# parley — top-level GNU Makefile.
+#
+# Builds lib/ into a static library and every bin/<prog>/ into build/bin/<prog>.
+# Library and tool dependencies are checked first (mk/deps.sh): installed with
+# apt-get when run as root, otherwise the exact apt-get line is printed.
+
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+BUILD     ?= build
+CC        ?= cc
+PKGS      := libevent lmdb msgpack libcurl libsodium jansson libcrypto
+DEPS_OK   := $(BUILD)/.deps-ok
+
+CFLAGS    ?= -O2 -g
+XCFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+             -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lm
+
+PROGS     := $(notdir $(wildcard bin/*))
+LIB_SRC   := $(wildcard lib/*.c)
+LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+LIBA      := $(BUILD)/libparley.a
+BINS      := $(PROGS:%=$(BUILD)/bin/%)
+UNIT_SRC  := $(wildcard tests/unit/*.c)
+UNITS     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOLS_SRC := $(wildcard tests/bench/*.c)
+TOOLS     := $(TOOLS_SRC:tests/bench/%.c=$(BUILD)/tools/%)
+FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
+FUZZREPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+
+.PHONY: all deps run test unit integration bench asan install clean lint-man
+.SECONDARY:
+
+all: $(BINS) $(TOOLS)
+
+deps: $(DEPS_OK)
+$(DEPS_OK): mk/deps.sh
+	@sh mk/deps.sh
+	@mkdir -p $(BUILD) && touch $@
+
+$(BUILD)/obj/%.o: %.c | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+define prog_rule
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bin/$(1)/*.c)) $(LIBA)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIBA) $$(LDLIBS)
+endef
+$(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/bench/%.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+
+# Fuzz targets built as replay drivers (tests/fuzz/replay_main.c.in supplies main):
+# every kept crasher and seed under tests/fuzz/corpus/<target>/ is run by make test.
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIBA)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c.in | $(DEPS_OK)
+	@mkdir -p $(dir $@)
+	$(CC) $(XCFLAGS) $(CFLAGS) -x c -c -o $@ $<
+
+run: all
+	@sh mk/run.sh
+
+test: all $(UNITS) $(FUZZREPLAY)
+	@bash tests/run.sh
+
+bench: all
+	@bash tests/bench/bench.sh
+
+asan:
+	$(MAKE) BUILD=build-asan CC=gcc \
+	    CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	    LDFLAGS="-fsanitize=address,undefined" test
+
+lint-man:
+	mandoc -Tlint -Wwarning man/man*/*
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/sbin
+	install -m 0755 $(BUILD)/bin/msg $(DESTDIR)$(PREFIX)/bin/msg
+	for p in $(filter-out msg,$(PROGS)); do \
+	    install -m 0755 $(BUILD)/bin/$$p $(DESTDIR)$(PREFIX)/sbin/$$p; done
+	for s in 1 5 7 8; do install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	    for f in man/man$$s/*.$$s; do [ -f "$$f" ] && install -m 0644 $$f $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; done
+	install -d $(DESTDIR)$(PREFIX)/share/parley/etc $(DESTDIR)$(PREFIX)/share/parley/rc.d
+	cp -R etc/. $(DESTDIR)$(PREFIX)/share/parley/etc/
+	cp -R rc.d/. $(DESTDIR)$(PREFIX)/share/parley/rc.d/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fuzzing (optional; needs clang with libFuzzer, Debian's clang package).
+# make fuzz [FUZZ_SECS=60]: builds every tests/fuzz/<t>.c as a libFuzzer
+# binary in build-fuzz/fuzz/<t> and runs it from tests/fuzz/corpus/<t>/ (new
+# inputs go to build-fuzz/corpus/<t>/); a crasher is saved into
+# tests/fuzz/corpus/<t>/ so that make test replays it from then on.
+FUZZ_CC    ?= clang
+FUZZ_SECS  ?= 60
+FUZZ_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
+.PHONY: fuzz
+fuzz:
+	@$(FUZZ_CC) --version >/dev/null 2>&1 || { \
+	    echo "make fuzz: $(FUZZ_CC) not found; apt-get install -y clang" >&2; exit 1; }
+	$(MAKE) BUILD=build-fuzz CC=$(FUZZ_CC) \
+	    CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build-fuzz/libparley.a
+	@set -e; for src in $(FUZZ_SRC); do t=$$(basename $$src .c); \
+	    mkdir -p build-fuzz/fuzz build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	    $(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o build-fuzz/fuzz/$$t \
+	        $$src build-fuzz/libparley.a $(LDLIBS); \
+	    echo "fuzz: $$t for $(FUZZ_SECS)s"; \
+	    build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
+	        -artifact_prefix=tests/fuzz/corpus/$$t/crash- \
+	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	done

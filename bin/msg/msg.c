@@ -1,0 +1,532 @@
+/*
+ * msg — parley's command line, git style: "msg <command> [options]".
+ *
+ * Each command is a plain filter over conversation streams (DESIGN §5, §6):
+ * records in and out as JSON Lines, aligned tables only on a terminal.  This
+ * file holds main, the dispatch table, "msg help", running msg-<name> from
+ * PATH for commands we do not know, and the helpers every command shares:
+ * error lines, the configuration, connecting to a daemon and stdout.
+ *
+ * Exit status: 0 success, 1 refused (one line on stderr), 2 usage, 3 a
+ * daemon could not be reached.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <wchar.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mp.h"
+#include "msg.h"
+
+struct msg_cmd {
+	const char	*name;
+	int		(*run)(int, char **);
+	const char	*usage;
+	const char	*what;
+};
+
+static const struct msg_cmd cmds[] = {
+	{ "inbox", msg_inbox, "msg inbox [--json]",
+	    "open conversations and how long each customer has waited" },
+	{ "tail", msg_tail, "msg tail [-f] [-n N] [--since SEQ] [--conv ID] "
+	    "[--msgpack]", "the event log as JSON Lines" },
+	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164] "
+	    "[--key K] [TEXT ...]", "send a message, or one per input line" },
+	{ "transcript", msg_transcript, "msg transcript CONV",
+	    "every event of one conversation" },
+	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",
+	    "check that a daemon answers" },
+};
+#define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
+
+static const struct msg_cmd *cur;	/* the command running */
+static const char *conf_arg;		/* -c FILE */
+static struct conf *conf;
+static const char *daemon_name = "routerd";	/* for error lines */
+
+static void
+verr(const char *fmt, va_list ap)
+{
+	char buf[1024];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fflush(stdout);
+	if (cur)
+		fprintf(stderr, "msg: %s: ", cur->name);
+	else
+		fprintf(stderr, "msg: ");
+	msg_term_text(stderr, buf, strlen(buf), 0, 0, 1);
+	fputc('\n', stderr);
+}
+
+void
+msg_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+}
+
+void
+msg_die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	verr(fmt, ap);
+	va_end(ap);
+	exit(code);
+}
+
+void
+msg_usage(void)
+{
+	if (cur)
+		fprintf(stderr, "usage: %s\n", cur->usage);
+	exit(MSG_EX_USAGE);
+}
+
+static void
+main_usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: msg [-c FILE] <command> [options]\n\n");
+	for (i = 0; i < NCMDS; i++)
+		fprintf(fp, "  %-11s %s\n", cmds[i].name, cmds[i].what);
+	fprintf(fp, "\nmsg help <command> shows a command's manual; any other "
+	    "name runs msg-<name> from PATH.\n");
+}
+
+static struct conf *
+get_conf(void)
+{
+	char err[512];
+
+	if (conf == NULL && (conf = conf_load(conf_arg, err, sizeof(err)))
+	    == NULL)
+		msg_die(MSG_EX_USAGE, "%s", err);
+	return conf;
+}
+
+void
+msg_sock_path(const char *daemon, char *buf, size_t bufsz)
+{
+	struct conf *c = get_conf();
+	char *home;
+
+	if ((home = conf_path(c, conf_get(c, "home"))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	if ((size_t)snprintf(buf, bufsz, "%s/run/%s.sock", home, daemon) >=
+	    bufsz)
+		msg_die(MSG_EX_USAGE, "home %s: path too long", home);
+	free(home);
+}
+
+int
+msg_connect(struct busc *c, const char *daemon, int timeout_ms,
+    const char **why)
+{
+	char path[PATH_MAX];
+	static char err[sizeof(c->err)];
+
+	msg_sock_path(daemon, path, sizeof(path));
+	if (busc_open(c, path, "msg", timeout_ms) == -1) {
+		memcpy(err, c->err, sizeof(err));
+		busc_close(c);
+		*why = err;
+		return -1;
+	}
+	return 0;
+}
+
+void
+msg_connect_or_die(struct busc *c, const char *daemon)
+{
+	const char *why;
+
+	daemon_name = daemon;
+	if (msg_connect(c, daemon, MSG_TIMEOUT_MS, &why) == -1)
+		msg_die(MSG_EX_UNREACH, "%s: %s", daemon, why);
+}
+
+const msgpack_object *
+msg_call(struct busc *c, struct fbuf *f, int64_t id)
+{
+	const msgpack_object *ans;
+	char why[512];
+
+	if (busc_call(c, f, id, &ans) == -1)
+		msg_die(MSG_EX_UNREACH, "%s: %s", daemon_name, c->err);
+	if (msg_answer_err(ans, why, sizeof(why)))
+		msg_die(MSG_EX_REFUSED, "%s", why);
+	return ans;
+}
+
+int
+msg_answer_err(const msgpack_object *ans, char *why, size_t whysz)
+{
+	static const char *req[] = { "send: ", "sub: ", "inbox: ", "ping: " };
+	char code[64];
+	size_t i, n;
+
+	if (!busc_answer_err(ans, code, sizeof(code), why, whysz))
+		return 0;
+	for (i = 0; i < sizeof(req) / sizeof(req[0]); i++) {
+		n = strlen(req[i]);
+		if (strncmp(why, req[i], n) == 0 && why[n] != '\0') {
+			memmove(why, why + n, strlen(why + n) + 1);
+			break;
+		}
+	}
+	return 1;
+}
+
+int
+msg_stdout_tty(void)
+{
+	static int tty = -1;
+
+	if (tty == -1)
+		tty = isatty(STDOUT_FILENO);
+	return tty;
+}
+
+static void
+out_check(void)
+{
+	if (!ferror(stdout))
+		return;
+	if (errno == EPIPE)	/* the reader went away: that is fine */
+		_exit(MSG_EX_OK);
+	msg_die(MSG_EX_REFUSED, "stdout: %s", strerror(errno));
+}
+
+void
+msg_out_line(const char *s)
+{
+	if (fputs(s, stdout) == EOF || putchar('\n') == EOF)
+		out_check();
+}
+
+void
+msg_out_raw(const void *p, size_t n)
+{
+	if (fwrite(p, 1, n, stdout) != n)
+		out_check();
+}
+
+void
+msg_out_flush(void)
+{
+	if (fflush(stdout) == EOF)
+		out_check();
+}
+
+/* Decode one UTF-8 code point at s; *len bytes used; -1 if invalid. */
+static long
+utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+	long cp;
+	size_t l, i;
+
+	*len = 1;
+	if (s[0] < 0x80)
+		return s[0];
+	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+		l = 2;
+		cp = s[0] & 0x1f;
+	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+		l = 3;
+		cp = s[0] & 0x0f;
+	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+		l = 4;
+		cp = s[0] & 0x07;
+	} else
+		return -1;
+	if (n < l)
+		return -1;
+	for (i = 1; i < l; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return -1;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if ((l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return -1;
+	*len = l;
+	return cp;
+}
+
+/* Columns of a code point; controls are shown as one replacement char. */
+static int
+cp_cols(long cp)
+{
+	int w;
+
+	if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+		return 1;
+	w = wcwidth((wchar_t)cp);
+	return w < 0 ? 1 : w;
+}
+
+size_t
+msg_text_cols(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, l, cols = 0;
+	long cp;
+
+	for (i = 0; i < n; i += l) {
+		cp = utf8_next(p + i, n - i, &l);
+		if (cp == '\r')
+			continue;
+		cols += cp < 0 ? 1 : (size_t)cp_cols(cp);
+	}
+	return cols;
+}
+
+size_t
+msg_term_text(FILE *fp, const char *s, size_t n, size_t maxcols, int indent,
+    int oneline)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i, l, cols = 0, limit = maxcols;
+	long cp;
+	int w;
+
+	if (maxcols > 0 && msg_text_cols(s, n) > maxcols)
+		limit = maxcols - 1;	/* room for the ellipsis */
+	for (i = 0; i < n; i += l) {
+		cp = utf8_next(p + i, n - i, &l);
+		if (cp == '\r')
+			continue;
+		w = cp < 0 ? 1 : cp_cols(cp);
+		if (limit > 0 && cols + (size_t)w > limit) {
+			fputs("\xe2\x80\xa6", fp);	/* … */
+			return cols + 1;
+		}
+		cols += (size_t)w;
+		if (cp == '\n' && !oneline) {
+			fprintf(fp, "\n%*s", indent, "");
+			cols = 0;
+		} else if (cp == '\n' || cp == '\t')
+			fputc(' ', fp);
+		else if (cp < 0 || cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
+			fputs("\xef\xbf\xbd", fp);	/* U+FFFD */
+		else
+			fwrite(p + i, 1, l, fp);
+	}
+	return cols;
+}
+
+void
+msg_local_time(int64_t ms, char buf[32])
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, 32, "%lld", (long long)ms);
+}
+
+static const struct msg_cmd *
+find_cmd(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCMDS; i++)
+		if (strcmp(cmds[i].name, name) == 0)
+			return &cmds[i];
+	return NULL;
+}
+
+/*
+ * Run from the build tree (build/bin/msg), let man find the tree's pages
+ * before the installed ones.
+ */
+static void
+tree_manpath(void)
+{
+	char exe[PATH_MAX], dir[PATH_MAX + 32], *s, *mp;
+	ssize_t n;
+	struct stat st;
+	int i;
+
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return;
+	exe[n] = '\0';
+	for (i = 0; i < 3; i++) {	/* strip msg, bin, build */
+		if ((s = strrchr(exe, '/')) == NULL)
+			return;
+		*s = '\0';
+	}
+	snprintf(dir, sizeof(dir), "%s/man/man1/msg.1", exe);
+	if (stat(dir, &st) == -1)
+		return;
+	snprintf(dir, sizeof(dir), "%s/man", exe);
+	if ((mp = getenv("MANPATH")) != NULL && *mp != '\0') {
+		char *v;
+
+		if (asprintf(&v, "%s:%s", dir, mp) == -1)
+			return;
+		setenv("MANPATH", v, 1);
+		free(v);
+	} else {
+		/* the trailing colon keeps the system's manpath too */
+		strncat(dir, ":", sizeof(dir) - strlen(dir) - 1);
+		setenv("MANPATH", dir, 1);
+	}
+}
+
+/* 1 if man has a page called page. */
+static int
+have_man(const char *page)
+{
+	pid_t pid;
+	int st, fd;
+
+	if ((pid = fork()) == -1)
+		return 0;
+	if (pid == 0) {
+		if ((fd = open("/dev/null", O_RDWR)) != -1) {
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		}
+		execlp("man", "man", "-w", page, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) == -1)
+		if (errno != EINTR)
+			return 0;
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int
+cmd_help(int argc, char **argv)
+{
+	const struct msg_cmd *c;
+	char page[128];
+
+	if (argc < 2) {
+		main_usage(stdout);
+		return MSG_EX_OK;
+	}
+	if (strchr(argv[1], '/') != NULL || strlen(argv[1]) > 64) {
+		fprintf(stderr, "msg: help: no such command: %s\n", argv[1]);
+		return MSG_EX_USAGE;
+	}
+	c = find_cmd(argv[1]);
+	if (strcmp(argv[1], "msg") == 0)
+		snprintf(page, sizeof(page), "msg");
+	else
+		snprintf(page, sizeof(page), "msg-%s", argv[1]);
+	tree_manpath();
+	if (have_man(page)) {
+		fflush(stdout);
+		execlp("man", "man", page, (char *)NULL);
+	}
+	if (c != NULL) {
+		printf("usage: %s\n\n%s: %s\n", c->usage, c->name, c->what);
+		return MSG_EX_OK;
+	}
+	if (strcmp(argv[1], "msg") == 0) {
+		main_usage(stdout);
+		return MSG_EX_OK;
+	}
+	fprintf(stderr, "msg: help: no manual and no such command: %s\n",
+	    argv[1]);
+	return MSG_EX_USAGE;
+}
+
+/* Run msg-<name> from PATH with the rest of the arguments. */
+static int
+run_external(int argc, char **argv)
+{
+	char prog[128];
+
+	(void)argc;
+	if (strchr(argv[0], '/') != NULL || strlen(argv[0]) > 64 ||
+	    argv[0][0] == '-') {
+		fprintf(stderr, "msg: %s: not a msg command (see msg help)\n",
+		    argv[0]);
+		return MSG_EX_USAGE;
+	}
+	snprintf(prog, sizeof(prog), "msg-%s", argv[0]);
+	if (conf_arg != NULL)
+		setenv("PARLEY_CONF", conf_arg, 1);
+	fflush(stdout);
+	argv[0] = prog;
+	execvp(prog, argv);
+	if (errno == ENOENT)
+		fprintf(stderr, "msg: %s: not a msg command (see msg help)\n",
+		    prog + 4);
+	else
+		fprintf(stderr, "msg: %s: %s\n", prog, strerror(errno));
+	return errno == ENOENT ? MSG_EX_USAGE : 126;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch;
+
+	setlocale(LC_CTYPE, "");
+	log_init("msg", 0);
+	/* a closed stdout is seen as EPIPE on write, not as a signal */
+	signal(SIGPIPE, SIG_IGN);
+	while ((ch = getopt_long(argc, argv, "+c:h", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_arg = optarg;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return MSG_EX_OK;
+		default:
+			main_usage(stderr);
+			return MSG_EX_USAGE;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		main_usage(stderr);
+		return MSG_EX_USAGE;
+	}
+	optind = 0;	/* each command parses its own options afresh */
+	if (strcmp(argv[0], "help") == 0)
+		return cmd_help(argc, argv);
+	if ((cur = find_cmd(argv[0])) == NULL)
+		return run_external(argc, argv);
+	{
+		/* getopt's messages then start "msg send:" */
+		static char self[64];
+
+		snprintf(self, sizeof(self), "msg %s", cur->name);
+		argv[0] = self;
+	}
+	ch = cur->run(argc, argv);
+	msg_out_flush();
+	return ch;
+}

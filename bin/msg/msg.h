@@ -1,0 +1,92 @@
+/*
+ * msg — what the subcommands of msg(1) share: exit codes, error lines,
+ * configuration, connecting to a daemon, writing to stdout, and the
+ * subscription loop that tail and transcript both run.
+ */
+#ifndef PARLEY_MSG_H
+#define PARLEY_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <msgpack.h>
+
+#include "busc.h"
+
+/* Exit status, DESIGN §6. */
+#define MSG_EX_OK	0
+#define MSG_EX_REFUSED	1	/* the request was refused */
+#define MSG_EX_USAGE	2
+#define MSG_EX_UNREACH	3	/* a daemon could not be reached */
+
+/* How long a request waits for its answer before msg gives up (exit 3). */
+#define MSG_TIMEOUT_MS	60000
+
+/* "msg: <command>: <why>" on stderr. */
+void	msg_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* msg_err, then exit with code. */
+void	msg_die(int code, const char *fmt, ...)
+	    __attribute__((noreturn, format(printf, 2, 3)));
+/* The usage line(s) of the running command on stderr, then exit 2. */
+void	msg_usage(void) __attribute__((noreturn));
+
+/* The socket path of daemon ("routerd") under the configured home. */
+void	msg_sock_path(const char *daemon, char *buf, size_t bufsz);
+/* Connect and say hello; -1 with *why (c is closed again) on failure. */
+int	msg_connect(struct busc *c, const char *daemon, int timeout_ms,
+	    const char **why);
+/* msg_connect or exit 3 with "msg: cmd: daemon: why". */
+void	msg_connect_or_die(struct busc *c, const char *daemon);
+/*
+ * Send a request and wait for its answer; exits 3 when the daemon is gone
+ * and 1 with the daemon's reason when it refuses.  Returns the answer.
+ */
+const msgpack_object *msg_call(struct busc *c, struct fbuf *f, int64_t id);
+
+/*
+ * 1 and the daemon's reason in why when ans is a refusal (a leading
+ * "send: " or the like, naming the request, is dropped); 0 on success.
+ */
+int	msg_answer_err(const msgpack_object *ans, char *why, size_t whysz);
+
+/* 1 if stdout is a terminal. */
+int	msg_stdout_tty(void);
+/* Write a line (a newline is added) / raw bytes to stdout. */
+void	msg_out_line(const char *s);
+void	msg_out_raw(const void *p, size_t n);
+/* Flush stdout; a closed pipe ends msg quietly with 0, other errors with 1. */
+void	msg_out_flush(void);
+/*
+ * Write n bytes of untrusted text to a terminal: control characters are
+ * replaced so a customer cannot send escape sequences to an agent's screen;
+ * newlines become newline + indent spaces.  At most maxcols characters
+ * (0: no limit; then an ellipsis ends a cut).  Returns the columns written.
+ */
+size_t	msg_term_text(FILE *, const char *s, size_t n, size_t maxcols,
+	    int indent, int oneline);
+/* Display columns of UTF-8 text (one per code point; a fair estimate). */
+size_t	msg_text_cols(const char *s, size_t n);
+/* Local "YYYY-MM-DD HH:MM:SS" for ms since the epoch. */
+void	msg_local_time(int64_t ms, char buf[32]);
+
+/* A subscription to routerd's event log. */
+struct msg_sub {
+	int		 follow;	/* keep going after the backlog */
+	int64_t		 since;		/* first seq wanted; -1: not given */
+	int64_t		 last;		/* the last N events; -1: not given */
+	const char	*conv;		/* one conversation, or NULL */
+	/* called for each event, in seq order, never twice for one seq */
+	void		(*emit)(uint64_t seq, const msgpack_object *r,
+			    void *arg);
+	void		*arg;
+};
+/* Run a subscription until eof (or forever with follow); an exit code. */
+int	msg_sub_run(const struct msg_sub *);
+
+int	msg_tail(int, char **);
+int	msg_send(int, char **);
+int	msg_inbox(int, char **);
+int	msg_transcript(int, char **);
+int	msg_ping(int, char **);
+
+#endif

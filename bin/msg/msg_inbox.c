@@ -1,0 +1,262 @@
+/*
+ * msg inbox — the open conversations, their last message and how long each
+ * customer has been waiting for an answer.
+ *
+ * On a terminal an aligned table; on a pipe (or with --json) one JSON object
+ * per conversation, times in RFC 3339, so scripts can sort and filter with
+ * jq.  Customer text is sanitised before it reaches a terminal.
+ */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "mp.h"
+#include "msg.h"
+#include "rec.h"
+
+#define NAME_COLS	20
+
+/* "45s", "3m12s", "2h05m", "3d04h". */
+static void
+human_dur(int64_t ms, char *buf, size_t sz)
+{
+	int64_t s = ms < 0 ? 0 : ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, sz, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, sz, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, sz, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, sz, "%lldd%02lldh", (long long)(s / 86400),
+		    (long long)(s % 86400 / 3600));
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A string field as (s, n), "" when absent. */
+static size_t
+field(const msgpack_object *o, const char *k, const char **s)
+{
+	size_t n;
+
+	if (!mp_str(o, k, s, &n)) {
+		*s = "";
+		n = 0;
+	}
+	return n;
+}
+
+static void
+pad(size_t n)
+{
+	while (n-- > 0)
+		putchar(' ');
+}
+
+/* One cell: text cut to cols, then padded to width + 2. */
+static void
+cell(const char *s, size_t n, size_t cols, size_t width)
+{
+	size_t w = msg_term_text(stdout, s, n, cols, 0, 1);
+
+	pad(width > w ? width - w + 2 : 2);
+}
+
+static size_t
+term_cols(void)
+{
+	struct winsize ws;
+	const char *e;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	if ((e = getenv("COLUMNS")) != NULL && atoi(e) > 0)
+		return (size_t)atoi(e);
+	return 80;
+}
+
+static void
+print_table(const msgpack_object *convs)
+{
+	static const char *hdr[] = { "CONV", "CHANNEL", "CONTACT", "NAME",
+	    "WAITING", "LAST" };
+	static const char *keys[] = { "conv", "channel", "contact", "name" };
+	size_t w[6], i, k, n, used, lastw;
+	const msgpack_object *c;
+	const char *s;
+	char wait[32];
+	int64_t ws, now = now_ms();
+
+	if (convs->via.array.size == 0) {
+		msg_out_line("no open conversations");
+		return;
+	}
+	for (k = 0; k < 6; k++)
+		w[k] = strlen(hdr[k]);
+	for (i = 0; i < convs->via.array.size; i++) {
+		c = &convs->via.array.ptr[i];
+		for (k = 0; k < 4; k++) {
+			n = field(c, keys[k], &s);
+			n = msg_text_cols(s, n);
+			if (k == 3 && n > NAME_COLS)
+				n = NAME_COLS;
+			if (n > w[k])
+				w[k] = n;
+		}
+		if (mp_int(c, "waiting_since_ts", &ws)) {
+			human_dur(now - ws, wait, sizeof(wait));
+			if (strlen(wait) > w[4])
+				w[4] = strlen(wait);
+		}
+	}
+	for (used = 0, k = 0; k < 5; k++)
+		used += w[k] + 2;
+	lastw = term_cols() > used + 10 ? term_cols() - used - 1 : 10;
+	for (k = 0; k < 6; k++) {
+		fputs(hdr[k], stdout);
+		if (k < 5)
+			pad(w[k] - strlen(hdr[k]) + 2);
+	}
+	putchar('\n');
+	for (i = 0; i < convs->via.array.size; i++) {
+		c = &convs->via.array.ptr[i];
+		for (k = 0; k < 4; k++) {
+			n = field(c, keys[k], &s);
+			cell(s, n, k == 3 ? NAME_COLS : 0, w[k]);
+		}
+		if (mp_int(c, "waiting_since_ts", &ws))
+			human_dur(now - ws, wait, sizeof(wait));
+		else
+			snprintf(wait, sizeof(wait), "-");
+		cell(wait, strlen(wait), 0, w[4]);
+		n = field(c, "last_dir", &s);
+		if (n == 2 && memcmp(s, "in", 2) == 0)
+			fputs("< ", stdout);
+		else if (n == 3 && memcmp(s, "out", 3) == 0)
+			fputs("> ", stdout);
+		n = field(c, "last_text", &s);
+		msg_term_text(stdout, s, n, lastw > 2 ? lastw - 2 : 1, 0, 1);
+		putchar('\n');
+	}
+}
+
+static void
+print_json(const msgpack_object *convs)
+{
+	json_t *j;
+	char *line;
+	uint32_t i;
+
+	for (i = 0; i < convs->via.array.size; i++) {
+		j = rec_record_json(&convs->via.array.ptr[i]);
+		line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
+		    NULL;
+		json_decref(j);
+		if (line == NULL) {
+			msg_err("conversation %u: cannot convert to JSON", i);
+			continue;
+		}
+		msg_out_line(line);
+		free(line);
+	}
+}
+
+int
+msg_inbox(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const msgpack_object *ans, *convs;
+	msgpack_sbuffer rows;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	struct busc c;
+	struct fbuf fb;
+	char after[128] = "";
+	uint32_t i, nrows = 0;
+	size_t off = 0;
+	int64_t id;
+	int ch, json = 0, more;
+
+	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		default:
+			msg_usage();
+		}
+	}
+	if (optind != argc)
+		msg_usage();
+	json = json || !msg_stdout_tty();
+	msg_connect_or_die(&c, "routerd");
+	fbuf_init(&fb);
+	msgpack_sbuffer_init(&rows);
+	msgpack_packer_init(&pk, &rows, msgpack_sbuffer_write);
+	/* routerd answers a page at a time; ask again after the last one */
+	do {
+		id = busc_next_id(&c);
+		fbuf_begin(&fb, after[0] ? 3 : 2);
+		mp_kv_str(&fb.pk, "t", "inbox");
+		mp_kv_int(&fb.pk, "id", id);
+		if (after[0])
+			mp_kv_str(&fb.pk, "after", after);
+		ans = msg_call(&c, &fb, id);
+		convs = mp_get(ans, "convs");
+		if (convs == NULL || convs->type != MSGPACK_OBJECT_ARRAY)
+			msg_die(MSG_EX_UNREACH, "routerd: answer lacks convs");
+		if (!mp_bool(ans, "more", &more) || convs->via.array.size == 0)
+			more = 0;
+		if (json)
+			print_json(convs);
+		else
+			for (i = 0; i < convs->via.array.size; i++) {
+				msgpack_pack_object(&pk, convs->via.array.ptr[i]);
+				nrows++;
+			}
+		if (more && !mp_strcpy(&convs->via.array.ptr[
+		    convs->via.array.size - 1], "conv", after, sizeof(after)))
+			more = 0;
+	} while (more);
+	if (!json) {
+		/* the rows as one array, for the column widths */
+		msgpack_sbuffer all;
+		msgpack_packer apk;
+
+		msgpack_sbuffer_init(&all);
+		msgpack_packer_init(&apk, &all, msgpack_sbuffer_write);
+		msgpack_pack_array(&apk, nrows);
+		if (rows.size > 0)
+			msgpack_sbuffer_write(&all, rows.data, rows.size);
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, all.data, all.size, &off) !=
+		    MSGPACK_UNPACK_SUCCESS)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		print_table(&up.data);
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&all);
+	}
+	msg_out_flush();
+	msgpack_sbuffer_destroy(&rows);
+	fbuf_free(&fb);
+	busc_close(&c);
+	return MSG_EX_OK;
+}

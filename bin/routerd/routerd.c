@@ -1,0 +1,234 @@
+/*
+ * routerd — the conversation owner.
+ *
+ * Every inbound message, outbound message and status is appended to the
+ * event log in LMDB and answered only after the group commit; conversations
+ * are found or opened by (channel, our address, the contact); outbound
+ * messages are dispatched to the channel daemons after "queued" is on disk,
+ * and the ones never confirmed are found in the store and dispatched again
+ * after a crash.  Subscribers read the log from any sequence.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "log.h"
+#include "mp.h"
+#include "proto.h"
+#include "routerd.h"
+
+struct routerd *R;
+
+void
+client_ref(struct rclient *cl)
+{
+	cl->refs++;
+}
+
+void
+client_unref(struct rclient *cl)
+{
+	if (--cl->refs == 0)
+		free(cl);
+}
+
+static void
+on_up(struct bus_conn *c, void *arg)
+{
+	struct rclient *cl;
+
+	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+		bus_drop(c, "out of memory");
+		return;
+	}
+	cl->c = c;
+	cl->alive = 1;
+	cl->refs = 1;
+	bus_set_data(c, cl);
+}
+
+static void
+on_down(struct bus_conn *c, void *arg)
+{
+	struct rclient *cl = bus_data(c);
+
+	if (cl == NULL)
+		return;
+	if (cl->sub)
+		TAILQ_REMOVE(&R->subs, cl, entry);
+	cl->sub = 0;
+	cl->alive = 0;
+	cl->c = NULL;
+	client_unref(cl);
+}
+
+static void
+on_drained(struct bus_conn *c, void *arg)
+{
+	struct rclient *cl = bus_data(c);
+
+	if (cl && cl->sub)
+		sub_pump(cl);
+}
+
+static void
+ping(struct rclient *cl, const msgpack_object *f)
+{
+	struct fbuf fb;
+	int64_t id = 0;
+
+	mp_int(f, "id", &id);
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, id, 1);
+	mp_kv_int(&fb.pk, "seq", (int64_t)R->log.committed);
+	bus_send(cl->c, &fb);
+	fbuf_free(&fb);
+}
+
+static void
+on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
+{
+	struct rclient *cl = bus_data(c);
+	int64_t id;
+
+	if (cl == NULL)
+		return;
+	if (!mp_int(f, "id", &id)) {
+		bus_drop(c, "request without id");
+		return;
+	}
+	switch (proto_type(f)) {
+	case PT_PING:
+		ping(cl, f);
+		break;
+	case PT_IN:
+		msg_in(cl, f);
+		break;
+	case PT_ST:
+		msg_status(cl, f);
+		break;
+	case PT_SEND:
+		msg_send(cl, f);
+		break;
+	case PT_SUB:
+		sub_start(cl, f);
+		break;
+	case PT_INBOX:
+		inbox(cl, f);
+		break;
+	default:
+		bus_answer_err(c, id, "unknown", "unknown request type");
+		break;
+	}
+}
+
+static const struct bus_handlers handlers = {
+	.frame = on_frame,
+	.up = on_up,
+	.down = on_down,
+	.drained = on_drained,
+};
+
+/* After every batch: settle the log's mark, then feed subscribers. */
+static void
+on_commit(void *arg, int ok)
+{
+	evlog_settle(&R->log, ok);
+	if (ok)
+		sub_publish();
+}
+
+static void
+maybe_exit(void)
+{
+	if (R->d.draining && R->dispatching == 0) {
+		store_commit(R->st);
+		daemon_stop(&R->d);
+	}
+}
+
+static void
+on_tick(evutil_socket_t fd, short ev, void *arg)
+{
+	sub_tick();
+	maybe_exit();
+}
+
+static void
+on_term(struct daemon *d)
+{
+	/* stop taking work, let committed answers and dispatches finish */
+	bus_server_stop(R->srv);
+	store_commit(R->st);
+	maybe_exit();
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct routerd r;
+	char path[4096], err[1024];
+	long long msz, mmax;
+	MDB_txn *txn;
+	int rc;
+	struct store_db dbs[] = {
+		{ "events", 0, &r.db_events },
+		{ "convs", 0, &r.db_convs },
+		{ "convkey", 0, &r.db_convkey },
+		{ "convev", MDB_DUPSORT | MDB_DUPFIXED, &r.db_convev },
+		{ "msgs", 0, &r.db_msgs },
+		{ "ids", 0, &r.db_ids },
+		{ "pending", 0, &r.db_pending },
+		{ "orphan", MDB_DUPSORT, &r.db_orphan },
+		{ NULL, 0, NULL },
+	};
+	struct timeval tick = { 1, 0 };
+
+	R = &r;
+	daemon_init(&r.d, "routerd", argc, argv);
+	if (conf_int(r.d.conf, "store_map_size_mb", 1, 1 << 20, &msz, err,
+	    sizeof(err)) == -1 ||
+	    conf_int(r.d.conf, "store_map_max_mb", 1, 1 << 24, &mmax, err,
+	    sizeof(err)) == -1)
+		log_exit(EX_CONFIG, "%s", err);
+	if (r.d.check_only)
+		daemon_checked(&r.d);
+
+	TAILQ_INIT(&r.subs);
+	msgpack_sbuffer_init(&r.rec);
+	daemon_path(&r.d, "db/routerd", path, sizeof(path));
+	if ((r.st = store_open(r.d.base, path, (size_t)msz << 20,
+	    (size_t)mmax << 20, dbs, err, sizeof(err))) == NULL)
+		log_exit(EX_TEMP, "%s", err);
+	if ((rc = store_rtxn(r.st, &txn)) != 0)
+		log_exit(EX_TEMP, "store: %s", mdb_strerror(rc));
+	rc = evlog_open(&r.log, txn, r.db_events);
+	mdb_txn_abort(txn);
+	if (rc != 0)
+		log_exit(EX_TEMP, "event log: %s", mdb_strerror(rc));
+	store_on_commit(r.st, on_commit, NULL);
+
+	daemon_path(&r.d, "run/routerd.sock", path, sizeof(path));
+	if ((r.srv = bus_listen(r.d.base, path, &handlers, NULL, err,
+	    sizeof(err))) == NULL)
+		log_exit(EX_TEMP, "%s", err);
+	dispatch_init();
+	if ((r.ev_tick = event_new(r.d.base, -1, EV_PERSIST, on_tick,
+	    NULL)) == NULL || event_add(r.ev_tick, &tick) == -1)
+		log_exit(EX_TEMP, "cannot create the tick timer");
+	r.d.on_term = on_term;
+	log_info("serving, event log at %llu",
+	    (unsigned long long)r.log.committed);
+	daemon_ready(&r.d);
+	rc = daemon_run(&r.d);
+	store_close(r.st);
+	return rc;
+}
+
+void
+routerd_dispatch_done(void)
+{
+	maybe_exit();
+}

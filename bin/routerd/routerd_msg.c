@@ -1,0 +1,884 @@
+/*
+ * routerd_msg — the writes: inbound messages, outbound messages, provider
+ * results and status callbacks.  Each request does its writes in the
+ * current group-commit batch and answers from a store_after callback, so
+ * nothing is acknowledged before it is on disk.  Duplicates (same provider
+ * id, same status, same client key) are answered as such and stored once.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "frame.h"
+#include "mp.h"
+#include "ulid.h"
+#include "routerd.h"
+
+#define TEXT_MAX	65536		/* bytes of one message's text */
+#define SMS_MAXCHARS	1600		/* Twilio's Body limit */
+
+/* An answer waiting on the commit. */
+struct pans {
+	struct rclient	*cl;
+	int64_t		 re;
+	int		 dup;
+	char		 conv[R_IDLEN];
+	char		 msg[R_IDLEN];
+	int		 dispatch;	/* dispatch msg once committed */
+};
+
+static long long
+now_ms(void)
+{
+	return daemon_now_ms();
+}
+
+static int
+e164_ok(const char *s)
+{
+	size_t n;
+
+	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
+		return 0;
+	for (n = 1; s[n]; n++)
+		if (s[n] < '0' || s[n] > '9')
+			return 0;
+	return n - 1 >= 8 && n - 1 <= 15;
+}
+
+static size_t
+utf8_chars(const char *s, size_t n)
+{
+	size_t i, c = 0;
+
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			c++;
+	return c;
+}
+
+/* "bad field" refusals name the field */
+static void
+refuse(struct rclient *cl, int64_t re, const char *code, const char *msg)
+{
+	if (cl->alive)
+		bus_answer_err(cl->c, re, code, msg);
+}
+
+static void
+answered(void *arg, int ok)
+{
+	struct pans *a = arg;
+	struct fbuf fb;
+
+	if (a->cl->alive) {
+		if (!ok)
+			bus_answer_err(a->cl->c, a->re, "store",
+			    store_error(R->st));
+		else {
+			fbuf_init(&fb);
+			bus_answer_begin(&fb, a->re, 3);
+			mp_kv_str(&fb.pk, "conv", a->conv[0] ? a->conv : NULL);
+			mp_kv_str(&fb.pk, "msg", a->msg[0] ? a->msg : NULL);
+			mp_kv_bool(&fb.pk, "dup", a->dup);
+			bus_send(a->cl->c, &fb);
+			fbuf_free(&fb);
+		}
+	}
+	if (ok && a->dispatch)
+		dispatch(a->msg);
+	client_unref(a->cl);
+	free(a);
+}
+
+static struct pans *
+pans_new(struct rclient *cl, int64_t re)
+{
+	struct pans *a;
+
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		fatalx("out of memory");
+	a->cl = cl;
+	a->re = re;
+	client_ref(cl);
+	return a;
+}
+
+/* small LMDB helpers */
+
+static int
+get_str(MDB_txn *txn, MDB_dbi dbi, const char *key, char *out, size_t outsz)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rc;
+
+	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
+		return rc;
+	if (v.mv_size >= outsz)
+		return MDB_BAD_VALSIZE;
+	memcpy(out, v.mv_data, v.mv_size);
+	out[v.mv_size] = '\0';
+	return 0;
+}
+
+static int
+put_str(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *val)
+{
+	MDB_val k = { strlen(key), (void *)key }, v = { strlen(val),
+	    (void *)val };
+
+	return mdb_put(txn, dbi, &k, &v, 0);
+}
+
+/* conversations */
+
+int
+conv_get(MDB_txn *txn, const char *id, struct conv *cv)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	msgpack_unpacked up;
+	size_t off = 0;
+	int rc;
+
+	memset(cv, 0, sizeof(*cv));
+	if ((rc = mdb_get(txn, R->db_convs, &k, &v)) != 0)
+		return rc;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&up);
+		return MDB_CORRUPTED;
+	}
+	mp_strcpy(&up.data, "conv", cv->id, sizeof(cv->id));
+	mp_strcpy(&up.data, "channel", cv->channel, sizeof(cv->channel));
+	mp_strcpy(&up.data, "addr", cv->addr, sizeof(cv->addr));
+	mp_strcpy(&up.data, "contact", cv->contact, sizeof(cv->contact));
+	mp_strcpy(&up.data, "campaign", cv->campaign, sizeof(cv->campaign));
+	mp_strcpy(&up.data, "name", cv->name, sizeof(cv->name));
+	mp_strcpy(&up.data, "status", cv->status, sizeof(cv->status));
+	mp_strcpy(&up.data, "last_dir", cv->last_dir, sizeof(cv->last_dir));
+	mp_strcpy(&up.data, "last_text", cv->last_text, sizeof(cv->last_text));
+	mp_int(&up.data, "opened_ts", &cv->opened_ts);
+	mp_int(&up.data, "last_ts", &cv->last_ts);
+	mp_int(&up.data, "waiting_since_ts", &cv->waiting_since);
+	msgpack_unpacked_destroy(&up);
+	return 0;
+}
+
+static int
+conv_put(MDB_txn *txn, const struct conv *cv)
+{
+	msgpack_packer pk;
+	MDB_val k = { strlen(cv->id), (void *)cv->id }, v;
+
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 12);
+	mp_kv_str(&pk, "conv", cv->id);
+	mp_kv_str(&pk, "channel", cv->channel);
+	mp_kv_str(&pk, "addr", cv->addr);
+	mp_kv_str(&pk, "contact", cv->contact);
+	mp_kv_str(&pk, "campaign", cv->campaign);
+	mp_kv_str(&pk, "name", cv->name[0] ? cv->name : NULL);
+	mp_kv_str(&pk, "status", cv->status);
+	mp_kv_int(&pk, "opened_ts", cv->opened_ts);
+	mp_kv_int(&pk, "last_ts", cv->last_ts);
+	mp_kv_str(&pk, "last_dir", cv->last_dir);
+	mp_kv_str(&pk, "last_text", cv->last_text);
+	if (cv->waiting_since)
+		mp_kv_int(&pk, "waiting_since_ts", cv->waiting_since);
+	else
+		mp_kv_nil(&pk, "waiting_since_ts");
+	v.mv_size = R->rec.size;
+	v.mv_data = R->rec.data;
+	return mdb_put(txn, R->db_convs, &k, &v, 0);
+}
+
+/* Copy at most 255 bytes of text for previews, not splitting a character. */
+static void
+preview(char *dst, size_t dstsz, const char *s, size_t n)
+{
+	if (n >= dstsz) {
+		n = dstsz - 1;
+		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+			n--;
+	}
+	memcpy(dst, s, n);
+	dst[n] = '\0';
+}
+
+/* Append a record from R->rec to the log and index it under its conv. */
+static int
+append(MDB_txn *txn, const char *conv, uint64_t *seqp)
+{
+	unsigned char kb[8];
+	MDB_val k = { strlen(conv), (void *)conv }, v = { 8, kb };
+	const char *why;
+	uint64_t seq;
+	int rc;
+
+	/* a record that is not exactly one map is our bug, never stored */
+	if (frame_prescan(R->rec.data, R->rec.size, &why) == -1)
+		fatalx("record for %s is malformed: %s", conv, why);
+	if ((rc = evlog_append(&R->log, txn, R->rec.data, R->rec.size,
+	    &seq)) != 0)
+		return rc;
+	evlog_key(seq, kb);
+	if ((rc = mdb_put(txn, R->db_convev, &k, &v, 0)) != 0)
+		return rc;
+	if (seqp)
+		*seqp = seq;
+	return 0;
+}
+
+/*
+ * Find the conversation (channel, addr, contact) or open it; a new one gets
+ * a "conv" event.  *cv is filled either way.
+ */
+static int
+conv_find_open(MDB_txn *txn, const char *channel, const char *addr,
+    const char *contact, long long ts, struct conv *cv)
+{
+	char key[16 + 2 * R_ADDRLEN + 4], id[R_IDLEN];
+	msgpack_packer pk;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s|%s|%s", channel, addr, contact);
+	rc = get_str(txn, R->db_convkey, key, id, sizeof(id));
+	if (rc == 0)
+		return conv_get(txn, id, cv);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	memset(cv, 0, sizeof(*cv));
+	ulid_make("c_", cv->id);
+	snprintf(cv->channel, sizeof(cv->channel), "%s", channel);
+	snprintf(cv->addr, sizeof(cv->addr), "%s", addr);
+	snprintf(cv->contact, sizeof(cv->contact), "%s", contact);
+	/* until campaigns exist, everything belongs to "default" */
+	snprintf(cv->campaign, sizeof(cv->campaign), "default");
+	snprintf(cv->status, sizeof(cv->status), "open");
+	cv->opened_ts = cv->last_ts = ts;
+	if ((rc = put_str(txn, R->db_convkey, key, cv->id)) != 0)
+		return rc;
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 8);
+	mp_kv_str(&pk, "type", "conv");
+	mp_kv_str(&pk, "conv", cv->id);
+	mp_kv_str(&pk, "campaign", cv->campaign);
+	mp_kv_str(&pk, "channel", channel);
+	mp_kv_str(&pk, "contact", contact);
+	mp_kv_str(&pk, "addr", addr);
+	mp_kv_str(&pk, "status", "open");
+	mp_kv_int(&pk, "ts", ts);
+	if ((rc = append(txn, cv->id, NULL)) != 0)
+		return rc;
+	return conv_put(txn, cv);
+}
+
+/* messages */
+
+static int
+mrec_put(MDB_txn *txn, const struct mrec *m)
+{
+	msgpack_packer pk;
+	MDB_val k = { strlen(m->id), (void *)m->id }, v;
+
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 9);
+	mp_kv_str(&pk, "conv", m->conv);
+	mp_kv_str(&pk, "dir", m->dir);
+	mp_kv_str(&pk, "channel", m->channel);
+	mp_kv_str(&pk, "from", m->from);
+	mp_kv_str(&pk, "to", m->to);
+	mp_kv_str(&pk, "state", m->state);
+	mp_kv_str(&pk, "pid", m->pid[0] ? m->pid : NULL);
+	mp_kv_int(&pk, "ts", m->ts);
+	mp_kv_strn(&pk, "text", m->text ? m->text : "", m->textlen);
+	v.mv_size = R->rec.size;
+	v.mv_data = R->rec.data;
+	return mdb_put(txn, R->db_msgs, &k, &v, 0);
+}
+
+int
+mrec_get(MDB_txn *txn, const char *id, struct mrec *m)
+{
+	MDB_val k = { strlen(id), (void *)id }, v;
+	msgpack_unpacked up;
+	const char *t;
+	size_t off = 0, tl;
+	int rc;
+
+	memset(m, 0, sizeof(*m));
+	if ((rc = mdb_get(txn, R->db_msgs, &k, &v)) != 0)
+		return rc;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) !=
+	    MSGPACK_UNPACK_SUCCESS) {
+		msgpack_unpacked_destroy(&up);
+		return MDB_CORRUPTED;
+	}
+	snprintf(m->id, sizeof(m->id), "%s", id);
+	mp_strcpy(&up.data, "conv", m->conv, sizeof(m->conv));
+	mp_strcpy(&up.data, "dir", m->dir, sizeof(m->dir));
+	mp_strcpy(&up.data, "channel", m->channel, sizeof(m->channel));
+	mp_strcpy(&up.data, "from", m->from, sizeof(m->from));
+	mp_strcpy(&up.data, "to", m->to, sizeof(m->to));
+	mp_strcpy(&up.data, "state", m->state, sizeof(m->state));
+	mp_strcpy(&up.data, "pid", m->pid, sizeof(m->pid));
+	mp_int(&up.data, "ts", &m->ts);
+	if (mp_str(&up.data, "text", &t, &tl)) {
+		if ((m->text = malloc(tl + 1)) == NULL)
+			fatalx("out of memory");
+		memcpy(m->text, t, tl);
+		m->text[tl] = '\0';
+		m->textlen = tl;
+	}
+	msgpack_unpacked_destroy(&up);
+	return 0;
+}
+
+void
+mrec_free(struct mrec *m)
+{
+	free(m->text);
+	m->text = NULL;
+}
+
+/* Final states never go back to earlier ones when callbacks arrive late. */
+static int
+state_rank(const char *s)
+{
+	static const char *order[] = { "queued", "sending", "sent", "failed",
+	    "undelivered", "delivered", "read" };
+	size_t i;
+
+	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
+		if (strcmp(s, order[i]) == 0)
+			return (int)i;
+	return 0;
+}
+
+/* Append a status event for m and move its state forward. */
+static int
+status_event(MDB_txn *txn, struct mrec *m, const char *status,
+    const char *pid, const char *code, const char *reason, long long ts)
+{
+	struct conv cv;
+	msgpack_packer pk;
+	int rc, n = 8;
+
+	if ((rc = conv_get(txn, m->conv, &cv)) != 0)
+		return rc;
+	n += (pid && *pid) + (code && *code) + (reason && *reason);
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	mp_kv_str(&pk, "type", "status");
+	mp_kv_str(&pk, "conv", m->conv);
+	mp_kv_str(&pk, "id", m->id);
+	mp_kv_str(&pk, "campaign", cv.campaign);
+	mp_kv_str(&pk, "channel", m->channel);
+	mp_kv_str(&pk, "contact", cv.contact);
+	mp_kv_str(&pk, "status", status);
+	if (pid && *pid)
+		mp_kv_str(&pk, "pid", pid);
+	if (code && *code)
+		mp_kv_str(&pk, "code", code);
+	if (reason && *reason)
+		mp_kv_str(&pk, "reason", reason);
+	mp_kv_int(&pk, "ts", ts);
+	if ((rc = append(txn, m->conv, NULL)) != 0)
+		return rc;
+	if (pid && *pid)
+		snprintf(m->pid, sizeof(m->pid), "%s", pid);
+	if (state_rank(status) > state_rank(m->state))
+		snprintf(m->state, sizeof(m->state), "%s", status);
+	return mrec_put(txn, m);
+}
+
+/*
+ * {t:"in", id, channel, pid, from, to, ts, text, name?, type?, media?}
+ */
+void
+msg_in(struct rclient *cl, const msgpack_object *f)
+{
+	char channel[16], pid[128], from[R_ADDRLEN], to[R_ADDRLEN],
+	    name[128] = "", idkey[160], mtype[16] = "text";
+	const char *text = "";
+	const msgpack_object *media;
+	size_t textlen = 0;
+	int64_t re = 0, ts = 0;
+	struct conv cv;
+	struct mrec m;
+	struct pans *a;
+	msgpack_packer pk;
+	MDB_txn *txn;
+	int rc, n;
+
+	mp_int(f, "id", &re);
+	if (!mp_strcpy(f, "channel", channel, sizeof(channel)) ||
+	    !mp_strcpy(f, "pid", pid, sizeof(pid)) || pid[0] == '\0' ||
+	    !mp_strcpy(f, "from", from, sizeof(from)) || from[0] == '\0' ||
+	    !mp_strcpy(f, "to", to, sizeof(to)) || to[0] == '\0') {
+		refuse(cl, re, "invalid", "in: channel, pid, from and to are "
+		    "required strings");
+		return;
+	}
+	if (mp_get(f, "text") && !mp_str(f, "text", &text, &textlen)) {
+		refuse(cl, re, "invalid", "in: text must be a string");
+		return;
+	}
+	if (textlen > TEXT_MAX) {
+		refuse(cl, re, "invalid", "in: text over 64 KiB");
+		return;
+	}
+	mp_strcpy(f, "name", name, sizeof(name));
+	mp_strcpy(f, "type", mtype, sizeof(mtype));
+	if (!mp_int(f, "ts", &ts) || ts <= 0)
+		ts = now_ms();
+	media = mp_get(f, "media");
+	if (media && media->type != MSGPACK_OBJECT_ARRAY)
+		media = NULL;
+
+	if ((txn = store_txn(R->st)) == NULL) {
+		refuse(cl, re, "store", store_error(R->st));
+		return;
+	}
+	a = pans_new(cl, re);
+	snprintf(idkey, sizeof(idkey), "p:%s:%s", channel, pid);
+	rc = get_str(txn, R->db_ids, idkey, a->msg, sizeof(a->msg));
+	if (rc == 0) {
+		struct mrec dm;
+
+		/* a duplicate: answer what the first delivery stored */
+		a->dup = 1;
+		if (mrec_get(txn, a->msg, &dm) == 0) {
+			snprintf(a->conv, sizeof(a->conv), "%s", dm.conv);
+			mrec_free(&dm);
+		}
+		store_after(R->st, answered, a);
+		return;
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	if ((rc = conv_find_open(txn, channel, to, from, ts, &cv)) != 0)
+		goto fail;
+	memset(&m, 0, sizeof(m));
+	ulid_make("m_", m.id);
+	snprintf(m.conv, sizeof(m.conv), "%s", cv.id);
+	snprintf(m.dir, sizeof(m.dir), "in");
+	snprintf(m.channel, sizeof(m.channel), "%s", channel);
+	snprintf(m.from, sizeof(m.from), "%s", from);
+	snprintf(m.to, sizeof(m.to), "%s", to);
+	snprintf(m.state, sizeof(m.state), "received");
+	snprintf(m.pid, sizeof(m.pid), "%s", pid);
+	m.ts = ts;
+	m.text = (char *)text;
+	m.textlen = textlen;
+	if (name[0])
+		snprintf(cv.name, sizeof(cv.name), "%s", name);
+
+	n = 12 + (cv.name[0] != 0) + (media != NULL);
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, n);
+	mp_kv_str(&pk, "type", "message");
+	mp_kv_str(&pk, "dir", "in");
+	mp_kv_str(&pk, "conv", cv.id);
+	mp_kv_str(&pk, "id", m.id);
+	mp_kv_str(&pk, "campaign", cv.campaign);
+	mp_kv_str(&pk, "channel", channel);
+	mp_kv_str(&pk, "contact", from);
+	mp_kv_str(&pk, "addr", to);
+	if (cv.name[0])
+		mp_kv_str(&pk, "name", cv.name);
+	mp_kv_strn(&pk, "text", text, textlen);
+	mp_kv_str(&pk, "msgtype", mtype);
+	if (media)
+		mp_kv_obj(&pk, "media", media);
+	mp_kv_str(&pk, "pid", pid);
+	mp_kv_int(&pk, "ts", ts);
+	if ((rc = append(txn, cv.id, NULL)) != 0)
+		goto fail;
+	if ((rc = mrec_put(txn, &m)) != 0 ||
+	    (rc = put_str(txn, R->db_ids, idkey, m.id)) != 0)
+		goto fail;
+	cv.last_ts = ts;
+	snprintf(cv.last_dir, sizeof(cv.last_dir), "in");
+	preview(cv.last_text, sizeof(cv.last_text), text, textlen);
+	if (cv.waiting_since == 0)
+		cv.waiting_since = ts;
+	if (strcmp(cv.status, "open") != 0)
+		snprintf(cv.status, sizeof(cv.status), "open");
+	if ((rc = conv_put(txn, &cv)) != 0)
+		goto fail;
+	snprintf(a->conv, sizeof(a->conv), "%s", cv.id);
+	snprintf(a->msg, sizeof(a->msg), "%s", m.id);
+	store_after(R->st, answered, a);
+	return;
+fail:
+	/* the batch is abandoned: a is answered with the others */
+	store_after(R->st, answered, a);
+	store_fail(R->st, rc, "storing an inbound message");
+}
+
+/*
+ * {t:"st", id, channel, pid, status, code?, reason?, ts}
+ */
+void
+msg_status(struct rclient *cl, const msgpack_object *f)
+{
+	char channel[16], pid[128], status[24], code[32] = "",
+	    reason[256] = "", key[200], msgid[R_IDLEN];
+	int64_t re = 0, ts = 0;
+	struct pans *a;
+	struct mrec m;
+	MDB_txn *txn;
+	int rc;
+
+	mp_int(f, "id", &re);
+	if (!mp_strcpy(f, "channel", channel, sizeof(channel)) ||
+	    !mp_strcpy(f, "pid", pid, sizeof(pid)) || pid[0] == '\0' ||
+	    !mp_strcpy(f, "status", status, sizeof(status)) ||
+	    status[0] == '\0') {
+		refuse(cl, re, "invalid", "st: channel, pid and status are "
+		    "required strings");
+		return;
+	}
+	mp_strcpy(f, "code", code, sizeof(code));
+	mp_strcpy(f, "reason", reason, sizeof(reason));
+	if (!mp_int(f, "ts", &ts) || ts <= 0)
+		ts = now_ms();
+	if ((txn = store_txn(R->st)) == NULL) {
+		refuse(cl, re, "store", store_error(R->st));
+		return;
+	}
+	a = pans_new(cl, re);
+	snprintf(key, sizeof(key), "s:%s:%s:%s", channel, pid, status);
+	if ((rc = get_str(txn, R->db_ids, key, msgid, sizeof(msgid))) == 0) {
+		a->dup = 1;
+		snprintf(a->msg, sizeof(a->msg), "%s", msgid);
+		store_after(R->st, answered, a);
+		return;
+	}
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	snprintf(key, sizeof(key), "p:%s:%s", channel, pid);
+	rc = get_str(txn, R->db_ids, key, msgid, sizeof(msgid));
+	if (rc == MDB_NOTFOUND) {
+		/*
+		 * The provider called back before its API answer reached us:
+		 * keep the status until the "sent" result names this pid.
+		 */
+		msgpack_packer pk;
+		MDB_val k = { strlen(key), key }, v;
+
+		R->rec.size = 0;
+		msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 4);
+		mp_kv_str(&pk, "status", status);
+		mp_kv_str(&pk, "code", code);
+		mp_kv_str(&pk, "reason", reason);
+		mp_kv_int(&pk, "ts", ts);
+		v.mv_size = R->rec.size;
+		v.mv_data = R->rec.data;
+		if ((rc = mdb_put(txn, R->db_orphan, &k, &v, 0)) != 0)
+			goto fail;
+		store_after(R->st, answered, a);
+		return;
+	}
+	if (rc != 0 || (rc = mrec_get(txn, msgid, &m)) != 0)
+		goto fail;
+	snprintf(key, sizeof(key), "s:%s:%s:%s", channel, pid, status);
+	rc = put_str(txn, R->db_ids, key, msgid);
+	if (rc == 0)
+		rc = status_event(txn, &m, status, NULL, code, reason, ts);
+	mrec_free(&m);
+	if (rc != 0)
+		goto fail;
+	snprintf(a->msg, sizeof(a->msg), "%s", msgid);
+	store_after(R->st, answered, a);
+	return;
+fail:
+	store_after(R->st, answered, a);
+	store_fail(R->st, rc, "storing a status");
+}
+
+/* Statuses that arrived before the pid was known. */
+static int
+orphans_apply(MDB_txn *txn, struct mrec *m)
+{
+	char key[200];
+	MDB_val k, v;
+	MDB_cursor *cur;
+	int rc;
+
+	snprintf(key, sizeof(key), "p:%s:%s", m->channel, m->pid);
+	k.mv_size = strlen(key);
+	k.mv_data = key;
+	if ((rc = mdb_cursor_open(txn, R->db_orphan, &cur)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		msgpack_unpacked up;
+		size_t off = 0;
+		char status[24] = "", code[32] = "", reason[256] = "",
+		    skey[200], seen[R_IDLEN];
+		int64_t ts = 0;
+		int r2;
+
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			mp_strcpy(&up.data, "status", status, sizeof(status));
+			mp_strcpy(&up.data, "code", code, sizeof(code));
+			mp_strcpy(&up.data, "reason", reason, sizeof(reason));
+			mp_int(&up.data, "ts", &ts);
+		}
+		msgpack_unpacked_destroy(&up);
+		if (status[0] == '\0')
+			continue;
+		snprintf(skey, sizeof(skey), "s:%s:%s:%s", m->channel, m->pid,
+		    status);
+		r2 = get_str(txn, R->db_ids, skey, seen, sizeof(seen));
+		if (r2 == 0)
+			continue;	/* already recorded, e.g. "sent" */
+		if (r2 != MDB_NOTFOUND ||
+		    (r2 = put_str(txn, R->db_ids, skey, m->id)) != 0 ||
+		    (r2 = status_event(txn, m, status, NULL, code, reason,
+		    ts)) != 0) {
+			mdb_cursor_close(cur);
+			return r2;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	k.mv_size = strlen(key);
+	k.mv_data = key;
+	rc = mdb_del(txn, R->db_orphan, &k, NULL);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+static void
+result_done(void *arg, int ok)
+{
+	if (!ok)
+		log_warnx("msg=%s result not stored; it stays queued and is "
+		    "dispatched again", (char *)arg);
+	free(arg);
+}
+
+/*
+ * The channel daemon answered an out request: pid on success, or the
+ * provider's code and reason.  Recorded as "sent" or "failed".
+ */
+void
+msg_result(const char *msgid, const char *pid, const char *code,
+    const char *reason)
+{
+	MDB_txn *txn;
+	MDB_val k = { strlen(msgid), (void *)msgid };
+	struct mrec m;
+	char key[200];
+	int rc;
+
+	if ((txn = store_txn(R->st)) == NULL) {
+		log_warnx("msg=%s result not stored: %s", msgid,
+		    store_error(R->st));
+		return;
+	}
+	if ((rc = mrec_get(txn, msgid, &m)) != 0) {
+		if (rc == MDB_NOTFOUND) {
+			log_warnx("msg=%s result for an unknown message",
+			    msgid);
+			return;
+		}
+		store_fail(R->st, rc, "reading a message");
+		return;
+	}
+	if (pid) {
+		snprintf(m.pid, sizeof(m.pid), "%s", pid);
+		snprintf(key, sizeof(key), "p:%s:%s", m.channel, pid);
+		if ((rc = put_str(txn, R->db_ids, key, msgid)) != 0)
+			goto fail;
+		/* the provider's own "sent" callback is then a duplicate */
+		snprintf(key, sizeof(key), "s:%s:%s:sent", m.channel, pid);
+		if ((rc = put_str(txn, R->db_ids, key, msgid)) != 0 ||
+		    (rc = status_event(txn, &m, "sent", pid, NULL, NULL,
+		    now_ms())) != 0 ||
+		    (rc = orphans_apply(txn, &m)) != 0)
+			goto fail;
+	} else {
+		log_info("msg=%s failed: %s %s", msgid, code ? code : "",
+		    reason ? reason : "");
+		if ((rc = status_event(txn, &m, "failed", NULL, code, reason,
+		    now_ms())) != 0)
+			goto fail;
+	}
+	rc = mdb_del(txn, R->db_pending, &k, NULL);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	mrec_free(&m);
+	store_after(R->st, result_done, strdup(msgid));
+	return;
+fail:
+	mrec_free(&m);
+	store_fail(R->st, rc, "storing a send result");
+}
+
+/*
+ * {t:"send", id, text, conv? | to, from, channel?, key?}
+ */
+void
+msg_send(struct rclient *cl, const msgpack_object *f)
+{
+	char conv[R_IDLEN] = "", to[R_ADDRLEN] = "", from[R_ADDRLEN] = "",
+	    channel[16] = "", ckey[200] = "", idkey[220];
+	const char *text, *t;
+	size_t textlen, n;
+	int64_t re = 0;
+	long long ts = now_ms();
+	struct conv cv;
+	struct mrec m;
+	struct pans *a;
+	msgpack_packer pk;
+	MDB_txn *txn;
+	MDB_val k, v = { 0, (void *)"" };
+	int rc;
+
+	mp_int(f, "id", &re);
+	if (!mp_str(f, "text", &text, &textlen) || textlen == 0) {
+		refuse(cl, re, "invalid", "send: text is required");
+		return;
+	}
+	if (textlen > TEXT_MAX) {
+		refuse(cl, re, "invalid", "send: text over 64 KiB");
+		return;
+	}
+	if (mp_get(f, "key") && (!mp_str(f, "key", &t, &n) || n == 0 ||
+	    n > 128 || !mp_strcpy(f, "key", ckey, sizeof(ckey)))) {
+		refuse(cl, re, "invalid", "send: key must be 1 to 128 bytes");
+		return;
+	}
+	mp_strcpy(f, "conv", conv, sizeof(conv));
+	mp_strcpy(f, "channel", channel, sizeof(channel));
+	if (conv[0] == '\0') {
+		if (!mp_strcpy(f, "to", to, sizeof(to)) ||
+		    !mp_strcpy(f, "from", from, sizeof(from))) {
+			refuse(cl, re, "invalid", "send: conv, or to and from, "
+			    "are required");
+			return;
+		}
+		if (strncmp(to, "sms:", 4) == 0) {
+			memmove(to, to + 4, strlen(to + 4) + 1);
+			snprintf(channel, sizeof(channel), "sms");
+		}
+		if (channel[0] == '\0')
+			snprintf(channel, sizeof(channel), "sms");
+		if (strcmp(channel, "sms") != 0) {
+			refuse(cl, re, "invalid", "send: only the sms channel "
+			    "is available");
+			return;
+		}
+		if (!e164_ok(to) || !e164_ok(from)) {
+			refuse(cl, re, "invalid", "send: to and from must be "
+			    "E.164 numbers (+ and 8 to 15 digits)");
+			return;
+		}
+	}
+	if ((txn = store_txn(R->st)) == NULL) {
+		refuse(cl, re, "store", store_error(R->st));
+		return;
+	}
+	if (ckey[0]) {
+		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
+		rc = get_str(txn, R->db_ids, idkey, m.id, sizeof(m.id));
+		if (rc == 0) {
+			a = pans_new(cl, re);
+			a->dup = 1;
+			snprintf(a->msg, sizeof(a->msg), "%s", m.id);
+			if (mrec_get(txn, a->msg, &m) == 0) {
+				snprintf(a->conv, sizeof(a->conv), "%s",
+				    m.conv);
+				mrec_free(&m);
+			}
+			store_after(R->st, answered, a);
+			return;
+		}
+	}
+	if (conv[0]) {
+		rc = conv_get(txn, conv, &cv);
+		if (rc == MDB_NOTFOUND) {
+			refuse(cl, re, "notfound", "send: no such conversation");
+			return;
+		}
+	} else
+		rc = conv_find_open(txn, channel, from, to, ts, &cv);
+	a = pans_new(cl, re);
+	if (rc != 0)
+		goto fail;
+	if (strcmp(cv.channel, "sms") == 0 &&
+	    utf8_chars(text, textlen) > SMS_MAXCHARS) {
+		if (cl->alive)
+			bus_answer_err(cl->c, re, "invalid", "send: an SMS "
+			    "body is at most 1600 characters");
+		client_unref(a->cl);
+		free(a);
+		return;
+	}
+	memset(&m, 0, sizeof(m));
+	ulid_make("m_", m.id);
+	snprintf(m.conv, sizeof(m.conv), "%s", cv.id);
+	snprintf(m.dir, sizeof(m.dir), "out");
+	snprintf(m.channel, sizeof(m.channel), "%s", cv.channel);
+	snprintf(m.from, sizeof(m.from), "%s", cv.addr);
+	snprintf(m.to, sizeof(m.to), "%s", cv.contact);
+	snprintf(m.state, sizeof(m.state), "queued");
+	m.ts = ts;
+	m.text = (char *)text;
+	m.textlen = textlen;
+
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 11 + (ckey[0] != 0));
+	mp_kv_str(&pk, "type", "message");
+	mp_kv_str(&pk, "dir", "out");
+	mp_kv_str(&pk, "conv", cv.id);
+	mp_kv_str(&pk, "id", m.id);
+	mp_kv_str(&pk, "campaign", cv.campaign);
+	mp_kv_str(&pk, "channel", cv.channel);
+	mp_kv_str(&pk, "contact", cv.contact);
+	mp_kv_str(&pk, "addr", cv.addr);
+	mp_kv_strn(&pk, "text", text, textlen);
+	mp_kv_str(&pk, "status", "queued");
+	if (ckey[0])
+		mp_kv_str(&pk, "key", ckey);
+	mp_kv_int(&pk, "ts", ts);
+	if ((rc = append(txn, cv.id, NULL)) != 0 ||
+	    (rc = mrec_put(txn, &m)) != 0)
+		goto fail;
+	k.mv_size = strlen(m.id);
+	k.mv_data = m.id;
+	if ((rc = mdb_put(txn, R->db_pending, &k, &v, 0)) != 0)
+		goto fail;
+	if (ckey[0] && (rc = put_str(txn, R->db_ids, idkey, m.id)) != 0)
+		goto fail;
+	cv.last_ts = ts;
+	snprintf(cv.last_dir, sizeof(cv.last_dir), "out");
+	preview(cv.last_text, sizeof(cv.last_text), text, textlen);
+	cv.waiting_since = 0;
+	if ((rc = conv_put(txn, &cv)) != 0)
+		goto fail;
+	snprintf(a->conv, sizeof(a->conv), "%s", cv.id);
+	snprintf(a->msg, sizeof(a->msg), "%s", m.id);
+	a->dispatch = 1;
+	store_after(R->st, answered, a);
+	return;
+fail:
+	store_after(R->st, answered, a);
+	store_fail(R->st, rc, "queueing an outbound message");
+}

@@ -1,0 +1,285 @@
+/*
+ * routerd_sub — subscriptions to the event log, and the inbox query.
+ *
+ * A subscriber is fed from the store, never from memory: its cursor is a
+ * sequence number, and events are read (zero-copy from LMDB) and written
+ * only while its output buffer is below half the bus high-water mark.  So a
+ * slow reader costs no memory; one that stops reading for STUCK_MS is
+ * dropped and resumes from its last sequence when it comes back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mp.h"
+#include "routerd.h"
+
+#define PUMP_LIMIT	(BUS_HIWAT / 2)
+#define STUCK_MS	30000
+#define INBOX_MAX	1000
+#define INBOX_BYTES	(800u * 1024)
+
+static void
+send_ev(struct rclient *cl, struct fbuf *fb, uint64_t seq, const MDB_val *r)
+{
+	fbuf_begin(fb, 3);
+	mp_kv_str(&fb->pk, "t", "ev");
+	mp_kv_int(&fb->pk, "seq", (int64_t)seq);
+	mp_pack_cstr(&fb->pk, "r");
+	mp_pack_raw(&fb->pk, r->mv_data, r->mv_size);
+	bus_send(cl->c, fb);
+}
+
+/* Find the first event of conv at or after cl->next via the index. */
+static int
+conv_next(MDB_cursor *ix, struct rclient *cl, int first, uint64_t *seq)
+{
+	unsigned char kb[8];
+	MDB_val k = { strlen(cl->conv), cl->conv }, v = { 8, kb };
+	int rc;
+
+	if (first) {
+		evlog_key(cl->next, kb);
+		rc = mdb_cursor_get(ix, &k, &v, MDB_GET_BOTH_RANGE);
+	} else
+		rc = mdb_cursor_get(ix, &k, &v, MDB_NEXT_DUP);
+	if (rc != 0)
+		return rc;
+	*seq = evlog_seq(v.mv_data);
+	return 0;
+}
+
+void
+sub_pump(struct rclient *cl)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur = NULL;
+	MDB_val rec;
+	struct fbuf fb;
+	uint64_t seq, last = R->log.committed;
+	int rc, first = 1;
+
+	if (!cl->alive || !cl->sub || cl->done)
+		return;
+	if (cl->next <= last) {
+		if (store_rtxn(R->st, &txn) != 0)
+			return;
+		fbuf_init(&fb);
+		if (cl->conv[0])
+			rc = mdb_cursor_open(txn, R->db_convev, &cur);
+		else
+			rc = mdb_cursor_open(txn, R->db_events, &cur);
+		while (rc == 0 && cl->next <= last &&
+		    bus_outlen(cl->c) < PUMP_LIMIT) {
+			if (cl->conv[0]) {
+				if ((rc = conv_next(cur, cl, first, &seq)) != 0)
+					break;
+				if (seq > last)
+					break;
+				if ((rc = evlog_get(&R->log, txn, seq,
+				    &rec)) != 0)
+					break;
+			} else {
+				rc = first ? evlog_seek(cur, cl->next, &seq,
+				    &rec) : evlog_next(cur, &seq, &rec);
+				if (rc != 0 || seq > last)
+					break;
+			}
+			first = 0;
+			send_ev(cl, &fb, seq, &rec);
+			cl->next = seq + 1;
+		}
+		if (rc == MDB_NOTFOUND || (rc == 0 && cl->next <= last &&
+		    bus_outlen(cl->c) < PUMP_LIMIT))
+			cl->next = last + 1;	/* nothing more for this filter */
+		if (cur)
+			mdb_cursor_close(cur);
+		mdb_txn_abort(txn);
+		fbuf_free(&fb);
+	}
+	if (cl->next <= last) {
+		/* output full: continue when the reader catches up */
+		if (cl->stuck_since == 0)
+			cl->stuck_since = daemon_now_ms();
+		bus_want_drain(cl->c);
+		return;
+	}
+	cl->stuck_since = 0;
+	if (!cl->follow) {
+		fbuf_init(&fb);
+		fbuf_begin(&fb, 2);
+		mp_kv_str(&fb.pk, "t", "eof");
+		mp_kv_int(&fb.pk, "seq", (int64_t)last);
+		bus_send(cl->c, &fb);
+		fbuf_free(&fb);
+		cl->done = 1;
+	}
+}
+
+void
+sub_start(struct rclient *cl, const msgpack_object *f)
+{
+	int64_t re = 0, since = 0, lastn = 0;
+	int follow = 0;
+	uint64_t last = R->log.committed;
+	struct fbuf fb;
+
+	mp_int(f, "id", &re);
+	if (cl->sub) {
+		bus_answer_err(cl->c, re, "invalid", "already subscribed");
+		return;
+	}
+	mp_bool(f, "follow", &follow);
+	if (mp_get(f, "conv") && !mp_strcpy(f, "conv", cl->conv,
+	    sizeof(cl->conv))) {
+		bus_answer_err(cl->c, re, "invalid", "sub: bad conv");
+		return;
+	}
+	if (mp_get(f, "since") && (!mp_int(f, "since", &since) || since < 0)) {
+		bus_answer_err(cl->c, re, "invalid", "sub: since must be a "
+		    "sequence number");
+		return;
+	}
+	if (mp_get(f, "last") && (!mp_int(f, "last", &lastn) || lastn < 0)) {
+		bus_answer_err(cl->c, re, "invalid", "sub: last must be a "
+		    "count");
+		return;
+	}
+	if (mp_get(f, "since"))
+		cl->next = since < 1 ? 1 : (uint64_t)since;
+	else if (mp_get(f, "last") && !cl->conv[0])
+		cl->next = (uint64_t)lastn >= last ? 1 : last - lastn + 1;
+	else if (mp_get(f, "last")) {
+		/* the conversation's last N events, from its index */
+		MDB_txn *txn;
+		MDB_cursor *cur;
+		MDB_val k = { strlen(cl->conv), cl->conv }, v;
+		int64_t i;
+
+		cl->next = last + 1;
+		if (lastn > 0 && store_rtxn(R->st, &txn) == 0) {
+			if (mdb_cursor_open(txn, R->db_convev, &cur) == 0) {
+				if (mdb_cursor_get(cur, &k, &v,
+				    MDB_SET_KEY) == 0 &&
+				    mdb_cursor_get(cur, &k, &v,
+				    MDB_LAST_DUP) == 0) {
+					cl->next = evlog_seq(v.mv_data);
+					for (i = 1; i < lastn &&
+					    mdb_cursor_get(cur, &k, &v,
+					    MDB_PREV_DUP) == 0; i++)
+						cl->next = evlog_seq(v.mv_data);
+				}
+				mdb_cursor_close(cur);
+			}
+			mdb_txn_abort(txn);
+		}
+	} else
+		cl->next = last + 1;
+	cl->follow = follow;
+	cl->sub = 1;
+	TAILQ_INSERT_TAIL(&R->subs, cl, entry);
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, re, 1);
+	mp_kv_int(&fb.pk, "seq", (int64_t)last);
+	bus_send(cl->c, &fb);
+	fbuf_free(&fb);
+	sub_pump(cl);
+}
+
+void
+sub_publish(void)
+{
+	struct rclient *cl, *tmp;
+
+	for (cl = TAILQ_FIRST(&R->subs); cl != NULL; cl = tmp) {
+		tmp = TAILQ_NEXT(cl, entry);
+		sub_pump(cl);
+	}
+}
+
+void
+sub_tick(void)
+{
+	struct rclient *cl, *tmp;
+	long long now = daemon_now_ms();
+
+	for (cl = TAILQ_FIRST(&R->subs); cl != NULL; cl = tmp) {
+		tmp = TAILQ_NEXT(cl, entry);
+		if (cl->stuck_since && now - cl->stuck_since > STUCK_MS)
+			bus_drop(cl->c, "subscriber stopped reading; it may "
+			    "resume from its last seq");
+	}
+}
+
+/* {t:"inbox", id, limit?, after?} -> open conversations */
+void
+inbox(struct rclient *cl, const msgpack_object *f)
+{
+	int64_t re = 0, limit = 500;
+	char after[R_IDLEN] = "";
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k, v, *vals = NULL;
+	size_t n = 0, bytes = 0;
+	struct fbuf fb;
+	int rc, more = 0;
+
+	mp_int(f, "id", &re);
+	if (mp_get(f, "limit") && (!mp_int(f, "limit", &limit) || limit < 1))
+		limit = 500;
+	if (limit > INBOX_MAX)
+		limit = INBOX_MAX;
+	mp_strcpy(f, "after", after, sizeof(after));
+	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
+		return;
+	}
+	if ((vals = calloc(limit, sizeof(*vals))) == NULL)
+		fatalx("out of memory");
+	if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) == 0) {
+		k.mv_size = strlen(after);
+		k.mv_data = after;
+		rc = after[0] ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
+		    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+		if (rc == 0 && after[0] && k.mv_size == strlen(after) &&
+		    memcmp(k.mv_data, after, k.mv_size) == 0)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+		for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			msgpack_unpacked up;
+			size_t off = 0;
+			int open = 0;
+
+			msgpack_unpacked_init(&up);
+			if (msgpack_unpack_next(&up, v.mv_data, v.mv_size,
+			    &off) == MSGPACK_UNPACK_SUCCESS) {
+				const msgpack_object *s = mp_get(&up.data,
+				    "status");
+
+				open = s && mp_streq(s, "open");
+			}
+			msgpack_unpacked_destroy(&up);
+			if (!open)
+				continue;
+			if (n == (size_t)limit || bytes + v.mv_size >
+			    INBOX_BYTES) {
+				more = 1;
+				break;
+			}
+			vals[n++] = v;
+			bytes += v.mv_size;
+		}
+		mdb_cursor_close(cur);
+	}
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, re, 2);
+	mp_kv_bool(&fb.pk, "more", more);
+	mp_pack_cstr(&fb.pk, "convs");
+	msgpack_pack_array(&fb.pk, n);
+	for (size_t i = 0; i < n; i++)
+		mp_pack_raw(&fb.pk, vals[i].mv_data, vals[i].mv_size);
+	mdb_txn_abort(txn);
+	bus_send(cl->c, &fb);
+	fbuf_free(&fb);
+	free(vals);
+}

@@ -1,0 +1,762 @@
+/*
+ * sandboxd — a local stand-in for the messaging providers' APIs (Twilio's
+ * Messages API now; the WhatsApp Cloud API and Messenger Send API next), so
+ * parley runs and is tested with no provider account.
+ *
+ * One evhttp listener serves the providers' own paths, answered the way the
+ * provider answers them (same auth, parameters, errors and callbacks), and
+ * control paths under /sandbox/ that tests and people use to make a
+ * simulated customer write, to read back everything sandboxd received, and
+ * to inject faults.  State lives in memory only.  Webhooks go out through
+ * the shared libcurl-multi client on kept-alive connections, never retried.
+ *
+ * This file holds main, the dispatcher, the /sandbox/ control paths and the
+ * helpers the provider modules share (replies, JSON, the webhook poster).
+ */
+#include <sys/queue.h>
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "form.h"
+#include "http_out.h"
+#include "log.h"
+#include "sandboxd.h"
+
+#define SBX_MAX_HEADERS		(64 * 1024)
+#define SBX_IDLE_TIMEOUT_S	120
+#define SBX_HOOK_CONNS		64	/* connections per webhook host */
+
+/* One webhook in flight. */
+struct sbx_hook {
+	struct sbx	*sb;
+	char		 api[16];
+	char		 event[16];
+	char		*url;
+	char		*params;	/* JSON */
+	sbx_hook_cb	 cb;
+	void		*arg;
+};
+
+void
+sbx_hold(struct sbx *sb)
+{
+	sb->inflight++;
+}
+
+void
+sbx_release(struct sbx *sb)
+{
+	if (sb->inflight == 0)
+		fatalx("in-flight count underflow");
+	if (--sb->inflight == 0 && sb->d.draining) {
+		log_info("drained, exiting");
+		daemon_stop(&sb->d);
+	}
+}
+
+const char *
+sbx_body(struct evhttp_request *req, size_t *len)
+{
+	struct evbuffer *b = evhttp_request_get_input_buffer(req);
+	size_t n = evbuffer_get_length(b);
+	unsigned char *p;
+
+	if (n > SBX_MAX_BODY)
+		return NULL;
+	if (evbuffer_add(b, "", 1) == -1 ||
+	    (p = evbuffer_pullup(b, -1)) == NULL)
+		return NULL;
+	*len = n;
+	return (const char *)p;
+}
+
+void
+sbx_reply_json(struct evhttp_request *req, int code, json_t *j)
+{
+	struct evbuffer *b = evbuffer_new();
+	char *s = NULL;
+
+	if (j != NULL)
+		s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (b == NULL || s == NULL || evbuffer_add(b, s, strlen(s)) == -1 ||
+	    evbuffer_add(b, "\n", 1) == -1) {
+		log_warnx("out of memory answering %s",
+		    evhttp_request_get_uri(req));
+		evhttp_send_error(req, 500, NULL);
+		goto done;
+	}
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/json; charset=utf-8");
+	evhttp_send_reply(req, code, NULL, b);
+done:
+	free(s);
+	if (b != NULL)
+		evbuffer_free(b);
+	json_decref(j);
+}
+
+void
+sbx_reply_error(struct evhttp_request *req, int code, const char *why)
+{
+	sbx_reply_json(req, code, json_pack("{s:o}", "error", sbx_json_str(why)));
+}
+
+void
+sbx_reply_jw(struct evhttp_request *req, int code, struct sbx_jw *jw)
+{
+	struct evbuffer *b = evbuffer_new();
+
+	if (b == NULL || jw->oom || evbuffer_add(b, jw->buf, jw->len) == -1 ||
+	    evbuffer_add(b, "\n", 1) == -1) {
+		log_warnx("out of memory answering %s",
+		    evhttp_request_get_uri(req));
+		evhttp_send_error(req, 500, NULL);
+	} else {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Content-Type", "application/json; charset=utf-8");
+		evhttp_send_reply(req, code, NULL, b);
+	}
+	if (b != NULL)
+		evbuffer_free(b);
+	sbx_jw_free(jw);
+}
+
+/* Length of a valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t
+utf8_valid_len(const unsigned char *s)
+{
+	size_t n, i;
+	long v;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, v = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, v = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, v = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
+	    (v >= 0xd800 && v <= 0xdfff))
+		return 0;
+	return n;
+}
+
+json_t *
+sbx_json_str(const char *s)
+{
+	const unsigned char *p;
+	json_t *j;
+	char *buf, *o;
+	size_t n;
+
+	if (s == NULL)
+		return json_null();
+	if ((j = json_string(s)) != NULL)
+		return j;
+	/* Not UTF-8: show each bad byte as U+FFFD rather than lose the value. */
+	if ((buf = malloc(strlen(s) * 3 + 1)) == NULL)
+		return json_null();
+	for (p = (const unsigned char *)s, o = buf; *p != '\0'; ) {
+		if ((n = utf8_valid_len(p)) == 0) {
+			memcpy(o, "\xef\xbf\xbd", 3);
+			o += 3;
+			p++;
+		} else {
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+		}
+	}
+	*o = '\0';
+	j = json_string(buf);
+	free(buf);
+	return j ? j : json_null();
+}
+
+/* --- the JSON writer --- */
+
+void
+sbx_jw_init(struct sbx_jw *jw)
+{
+	memset(jw, 0, sizeof(*jw));
+}
+
+void
+sbx_jw_free(struct sbx_jw *jw)
+{
+	free(jw->buf);
+	sbx_jw_init(jw);
+}
+
+/* Room for n more bytes. */
+static int
+jw_room(struct sbx_jw *jw, size_t n)
+{
+	size_t cap;
+	char *p;
+
+	if (jw->oom)
+		return -1;
+	if (jw->len + n + 1 <= jw->cap)
+		return 0;
+	for (cap = jw->cap ? jw->cap : 512; cap < jw->len + n + 1; cap *= 2)
+		;
+	if ((p = realloc(jw->buf, cap)) == NULL) {
+		jw->oom = 1;
+		return -1;
+	}
+	jw->buf = p;
+	jw->cap = cap;
+	return 0;
+}
+
+static void
+jw_put(struct sbx_jw *jw, const char *s, size_t n)
+{
+	if (jw_room(jw, n) == -1)
+		return;
+	memcpy(jw->buf + jw->len, s, n);
+	jw->len += n;
+	jw->buf[jw->len] = '\0';
+}
+
+/* A quoted, escaped JSON string. */
+static void
+jw_quote(struct sbx_jw *jw, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run;
+	char esc[8];
+	size_t n;
+
+	jw_put(jw, "\"", 1);
+	while (*p != '\0') {
+		for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' &&
+		    *p != '\\'; p++)
+			;
+		if (p > run)
+			jw_put(jw, (const char *)run, (size_t)(p - run));
+		if (*p == '\0')
+			break;
+		if (*p >= 0x80) {
+			if ((n = utf8_valid_len(p)) == 0) {
+				jw_put(jw, "\xef\xbf\xbd", 3);
+				p++;
+			} else {
+				jw_put(jw, (const char *)p, n);
+				p += n;
+			}
+			continue;
+		}
+		esc[0] = '\\';
+		switch (*p) {
+		case '"':
+		case '\\':
+			esc[1] = (char)*p;
+			n = 2;
+			break;
+		case '\n':
+			esc[1] = 'n';
+			n = 2;
+			break;
+		case '\r':
+			esc[1] = 'r';
+			n = 2;
+			break;
+		case '\t':
+			esc[1] = 't';
+			n = 2;
+			break;
+		default:
+			memcpy(esc + 1, "u00", 3);
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			n = 6;
+			break;
+		}
+		jw_put(jw, esc, n);
+		p++;
+	}
+	jw_put(jw, "\"", 1);
+}
+
+/* The comma and "key": before a value. */
+static void
+jw_key(struct sbx_jw *jw, const char *key)
+{
+	if (jw->comma)
+		jw_put(jw, ",", 1);
+	if (key != NULL) {
+		jw_quote(jw, key);
+		jw_put(jw, ":", 1);
+	}
+	jw->comma = 1;
+}
+
+void
+sbx_jw_open(struct sbx_jw *jw, const char *key)
+{
+	jw_key(jw, key);
+	jw_put(jw, "{", 1);
+	jw->comma = 0;
+}
+
+void
+sbx_jw_close(struct sbx_jw *jw)
+{
+	jw_put(jw, "}", 1);
+	jw->comma = 1;
+}
+
+void
+sbx_jw_array(struct sbx_jw *jw, const char *key)
+{
+	jw_key(jw, key);
+	jw_put(jw, "[", 1);
+	jw->comma = 0;
+}
+
+void
+sbx_jw_array_end(struct sbx_jw *jw)
+{
+	jw_put(jw, "]", 1);
+	jw->comma = 1;
+}
+
+void
+sbx_jw_str(struct sbx_jw *jw, const char *key, const char *val)
+{
+	jw_key(jw, key);
+	if (val == NULL)
+		jw_put(jw, "null", 4);
+	else
+		jw_quote(jw, val);
+}
+
+void
+sbx_jw_int(struct sbx_jw *jw, const char *key, long long val)
+{
+	char num[32];
+	int n;
+
+	jw_key(jw, key);
+	n = snprintf(num, sizeof(num), "%lld", val);
+	jw_put(jw, num, (size_t)n);
+}
+
+void
+sbx_jw_null(struct sbx_jw *jw, const char *key)
+{
+	jw_key(jw, key);
+	jw_put(jw, "null", 4);
+}
+
+void
+sbx_jw_raw(struct sbx_jw *jw, const char *key, const char *json, size_t len)
+{
+	jw_key(jw, key);
+	jw_put(jw, json, len);
+}
+
+void
+sbx_jw_form(struct sbx_jw *jw, const char *key, const struct form *f)
+{
+	size_t i, j;
+	int repeated;
+
+	sbx_jw_open(jw, key);
+	for (i = 0; i < f->n; i++) {
+		/* Names are few: a repeated one is found by looking back. */
+		for (j = 0; j < i && strcmp(f->p[j].name, f->p[i].name) != 0; j++)
+			;
+		if (j < i)
+			continue;	/* written with its first occurrence */
+		for (repeated = 0, j = i + 1; j < f->n && !repeated; j++)
+			repeated = strcmp(f->p[j].name, f->p[i].name) == 0;
+		if (!repeated) {
+			sbx_jw_str(jw, f->p[i].name, f->p[i].value);
+			continue;
+		}
+		sbx_jw_array(jw, f->p[i].name);
+		for (j = i; j < f->n; j++)
+			if (strcmp(f->p[j].name, f->p[i].name) == 0)
+				sbx_jw_str(jw, NULL, f->p[j].value);
+		sbx_jw_array_end(jw);
+	}
+	sbx_jw_close(jw);
+}
+
+/* --- webhooks --- */
+
+/* Record a webhook and what it got. */
+static void
+hook_record(struct sbx *sb, const char *api, const char *event,
+    const char *url, const char *params, long status, const char *error)
+{
+	struct sbx_jw jw;
+
+	sbx_jw_init(&jw);
+	sbx_jw_str(&jw, "event", event);
+	sbx_jw_str(&jw, "url", url);
+	if (params != NULL)
+		sbx_jw_raw(&jw, "params", params, strlen(params));
+	else
+		sbx_jw_raw(&jw, "params", "{}", 2);
+	sbx_jw_int(&jw, "status", status);
+	if (error != NULL)
+		sbx_jw_str(&jw, "error", error);
+	sbx_log_add(sb->log, "webhook", api, jw.oom ? "" : jw.buf,
+	    jw.oom ? 0 : jw.len);
+	sbx_jw_free(&jw);
+}
+
+static void
+hook_done(const struct http_resp *resp, void *arg)
+{
+	struct sbx_hook *h = arg;
+	struct sbx *sb = h->sb;
+	const char *err = NULL;
+
+	if (resp->status == 0) {
+		err = resp->timed_out ? "timed out" :
+		    (resp->error ? resp->error : "transport error");
+		log_info("webhook %s to %s failed: %s", h->event, h->url, err);
+	} else if (resp->status >= 300)
+		log_info("webhook %s to %s answered %ld", h->event, h->url,
+		    resp->status);
+	hook_record(sb, h->api, h->event, h->url, h->params, resp->status, err);
+	if (h->cb != NULL)
+		h->cb(resp->status, h->arg);
+	free(h->params);
+	free(h->url);
+	free(h);
+	sbx_release(sb);
+}
+
+int
+sbx_webhook_post(struct sbx *sb, const char *api, const char *event,
+    const char *url, const char *const *headers, const char *body,
+    size_t bodylen, const char *params, sbx_hook_cb cb, void *arg)
+{
+	struct sbx_hook *h = NULL;
+	struct http_req r;
+
+	if (sb->closing || (h = calloc(1, sizeof(*h))) == NULL ||
+	    (h->url = strdup(url)) == NULL ||
+	    (params != NULL && (h->params = strdup(params)) == NULL))
+		goto fail;
+	h->sb = sb;
+	snprintf(h->api, sizeof(h->api), "%s", api);
+	snprintf(h->event, sizeof(h->event), "%s", event);
+	h->cb = cb;
+	h->arg = arg;
+	memset(&r, 0, sizeof(r));
+	r.method = "POST";
+	r.url = url;
+	r.headers = headers;
+	r.body = body;
+	r.bodylen = bodylen;
+	r.timeout_ms = SBX_HOOK_TIMEOUT_MS;
+	if (http_out_start(sb->out, &r, hook_done, h) == -1)
+		goto fail;
+	sbx_hold(sb);
+	return 0;
+fail:
+	log_warnx("webhook %s to %s: cannot start the request", event, url);
+	hook_record(sb, api, event, url, params, 0, "not started");
+	if (h != NULL) {
+		free(h->params);
+		free(h->url);
+		free(h);
+	}
+	return -1;
+}
+
+/* The query parameter name of req, or NULL. */
+static const char *
+query_get(struct evkeyvalq *q, const char *name)
+{
+	return evhttp_find_header(q, name);
+}
+
+/* An unsigned decimal in s (the whole of it) into *v; -1 if not one. */
+static int
+parse_u64(const char *s, unsigned long long *v)
+{
+	char *end;
+
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+/* GET /sandbox/received[?since=N][&api=A][&kind=K][&limit=L] */
+static void
+ctl_received(struct sbx *sb, struct evhttp_request *req)
+{
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *query = evhttp_uri_get_query(u), *api, *kind, *s;
+	unsigned long long since = 0, limit = 0;
+	struct evkeyvalq q;
+	struct evbuffer *b;
+
+	TAILQ_INIT(&q);
+	if (query != NULL && evhttp_parse_query_str(query, &q) == -1) {
+		sbx_reply_error(req, 400, "malformed query string");
+		return;
+	}
+	api = query_get(&q, "api");
+	kind = query_get(&q, "kind");
+	if (((s = query_get(&q, "since")) != NULL && parse_u64(s, &since) == -1) ||
+	    ((s = query_get(&q, "limit")) != NULL && parse_u64(s, &limit) == -1)) {
+		sbx_reply_error(req, 400, "since and limit must be unsigned integers");
+		goto done;
+	}
+	if ((b = evbuffer_new()) == NULL) {
+		evhttp_send_error(req, 500, NULL);
+		goto done;
+	}
+	sbx_log_dump(sb->log, since, api, kind,
+	    limit > SIZE_MAX ? SIZE_MAX : (size_t)limit, b);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Content-Type", "application/x-ndjson");
+	evhttp_send_reply(req, 200, NULL, b);
+	evbuffer_free(b);
+done:
+	evhttp_clear_headers(&q);
+}
+
+/* POST, GET, DELETE /sandbox/faults */
+static void
+ctl_faults(struct sbx *sb, struct evhttp_request *req)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	json_error_t jerr;
+	const char *body;
+	char why[256];
+	json_t *spec;
+	size_t len;
+	int id;
+
+	if (m == EVHTTP_REQ_GET) {
+		sbx_reply_json(req, 200, json_pack("{s:o}", "faults",
+		    sbx_fault_list(sb->faults)));
+		return;
+	}
+	if (m == EVHTTP_REQ_DELETE) {
+		sbx_fault_clear(sb->faults);
+		log_info("faults cleared");
+		sbx_reply_json(req, 200, json_pack("{s:b}", "ok", 1));
+		return;
+	}
+	if (m != EVHTTP_REQ_POST) {
+		sbx_reply_error(req, 405, "use GET, POST or DELETE");
+		return;
+	}
+	if ((body = sbx_body(req, &len)) == NULL) {
+		sbx_reply_error(req, 413, "request body too large");
+		return;
+	}
+	if ((spec = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
+		snprintf(why, sizeof(why), "bad JSON: %s", jerr.text);
+		sbx_reply_error(req, 400, why);
+		return;
+	}
+	if ((id = sbx_fault_add(sb->faults, spec, why, sizeof(why))) == -1)
+		sbx_reply_error(req, 400, why);
+	else
+		sbx_reply_json(req, 200, json_pack("{s:i}", "id", id));
+	json_decref(spec);
+}
+
+/* Everything under /sandbox/. */
+static void
+control(struct sbx *sb, struct evhttp_request *req, const char *path)
+{
+	enum evhttp_cmd_type m = evhttp_request_get_command(req);
+	struct evbuffer *b;
+	const char *body;
+	size_t len;
+	uint64_t next;
+
+	if (strcmp(path, "/sandbox/health") == 0) {
+		if ((b = evbuffer_new()) == NULL ||
+		    evbuffer_add(b, "ok\n", 3) == -1) {
+			evhttp_send_error(req, 500, NULL);
+		} else {
+			evhttp_add_header(evhttp_request_get_output_headers(req),
+			    "Content-Type", "text/plain");
+			evhttp_send_reply(req, 200, NULL, b);
+		}
+		if (b != NULL)
+			evbuffer_free(b);
+	} else if (strcmp(path, "/sandbox/received") == 0) {
+		if (m != EVHTTP_REQ_GET)
+			sbx_reply_error(req, 405, "use GET");
+		else
+			ctl_received(sb, req);
+	} else if (strcmp(path, "/sandbox/faults") == 0) {
+		ctl_faults(sb, req);
+	} else if (strcmp(path, "/sandbox/reset") == 0) {
+		if (m != EVHTTP_REQ_POST) {
+			sbx_reply_error(req, 405, "use POST");
+			return;
+		}
+		next = sbx_log_clear(sb->log);
+		sbx_fault_clear(sb->faults);
+		sbx_twilio_reset(sb->twilio);
+		log_info("reset: received log, faults and opt-outs cleared");
+		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
+		    (json_int_t)next));
+	} else if (strcmp(path, "/sandbox/sms/inbound") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			sbx_reply_error(req, 405, "use POST");
+		else if ((body = sbx_body(req, &len)) == NULL)
+			sbx_reply_error(req, 413, "request body too large");
+		else
+			sbx_twilio_inbound(sb, req, body, len);
+	} else {
+		sbx_reply_error(req, 404, "no such control path");
+	}
+}
+
+/* The one request callback: provider APIs first, then /sandbox/. */
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	struct sbx *sb = arg;
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *path = u ? evhttp_uri_get_path(u) : NULL;
+
+	if (path == NULL || *path == '\0')
+		path = "/";
+	if (strncmp(path, "/sandbox/", 9) == 0)
+		control(sb, req, path);
+	else if (!sbx_twilio_route(sb, req, path))
+		sbx_reply_error(req, 404, "not found");
+}
+
+static void
+on_term(struct daemon *d)
+{
+	struct sbx *sb = d->arg;
+
+	d->draining = 1;
+	if (sb->bound != NULL) {
+		evhttp_del_accept_socket(sb->http, sb->bound);
+		sb->bound = NULL;
+	}
+	log_info("stopping: %zu in flight", sb->inflight);
+	if (sb->inflight == 0)
+		daemon_stop(d);
+}
+
+static void
+on_hup(struct daemon *d)
+{
+	struct sbx *sb = d->arg;
+	char why[256];
+
+	if (sbx_twilio_reload(sb->twilio, why, sizeof(why)) == -1)
+		log_warnx("reload: %s; keeping the old settings", why);
+	else
+		log_info("reloaded");
+}
+
+/* "host:port" or "[v6]:port" into host and port; -1 if malformed. */
+static int
+parse_listen(const char *s, char *host, size_t hostsz, unsigned short *port)
+{
+	const char *colon, *h = s;
+	unsigned long long p;
+	size_t hl;
+
+	if ((colon = strrchr(s, ':')) == NULL || parse_u64(colon + 1, &p) == -1 ||
+	    p == 0 || p > 65535)
+		return -1;
+	hl = (size_t)(colon - s);
+	if (hl >= 2 && s[0] == '[' && s[hl - 1] == ']') {
+		h = s + 1;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= hostsz)
+		return -1;
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = (unsigned short)p;
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct sbx sb;
+	const char *listen;
+	char host[256], why[512];
+	unsigned short port;
+	int rc;
+
+	daemon_init(&sb.d, "sandboxd", argc, argv);
+	listen = conf_get(sb.d.conf, "sandbox_listen");
+	if (listen == NULL ||
+	    parse_listen(listen, host, sizeof(host), &port) == -1)
+		log_exit(EX_CONFIG, "sandbox_listen: \"%s\" is not host:port",
+		    listen ? listen : "");
+	if ((sb.twilio = sbx_twilio_new(&sb, why, sizeof(why))) == NULL)
+		log_exit(EX_CONFIG, "%s", why);
+	if (sb.d.check_only)
+		daemon_checked(&sb.d);
+
+	if ((sb.log = sbx_log_new(SBX_LOG_MAX_ENTRIES, SBX_LOG_MAX_BYTES)) == NULL ||
+	    (sb.faults = sbx_faults_new()) == NULL ||
+	    (sb.out = http_out_new(sb.d.base, SBX_HOOK_CONNS)) == NULL ||
+	    (sb.http = evhttp_new(sb.d.base)) == NULL)
+		log_exit(EX_TEMP, "out of memory at start");
+	evhttp_set_max_body_size(sb.http, SBX_MAX_BODY);
+	evhttp_set_max_headers_size(sb.http, SBX_MAX_HEADERS);
+	evhttp_set_timeout(sb.http, SBX_IDLE_TIMEOUT_S);
+	evhttp_set_allowed_methods(sb.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
+	evhttp_set_gencb(sb.http, dispatch, &sb);
+	if ((sb.bound = evhttp_bind_socket_with_handle(sb.http, host, port)) == NULL)
+		log_exit(EX_TEMP, "cannot listen on %s: %s", listen,
+		    strerror(errno));
+	sb.d.arg = &sb;
+	sb.d.on_term = on_term;
+	sb.d.on_hup = on_hup;
+	log_info("listening on %s", listen);
+	daemon_ready(&sb.d);
+	rc = daemon_run(&sb.d);
+
+	/* Webhooks still out after the drain bound end here, then requests. */
+	sb.closing = 1;
+	http_out_free(sb.out);
+	sbx_twilio_free(sb.twilio);
+	evhttp_free(sb.http);
+	sbx_faults_free(sb.faults);
+	sbx_log_free(sb.log);
+	log_info("exiting");
+	return rc;
+}

@@ -1,0 +1,180 @@
+/*
+ * sandboxd — shared declarations of sandboxd's modules.
+ *
+ * sandboxd.c        main, the HTTP listener, the dispatcher, the /sandbox/
+ *                   control paths and the webhook poster every API shares;
+ * sandboxd_twilio.c Twilio's Messages API, its status callbacks, simulated
+ *                   inbound SMS and STOP/START opt-outs;
+ * sandboxd_fault.c  fault rules (matched per API and recipient, in order);
+ * sandboxd_log.c    the bounded record of everything received and posted.
+ *
+ * A provider module (Twilio now, WhatsApp Cloud API and Messenger Send API
+ * next) supplies a route function for its API paths, an inbound function for
+ * its /sandbox/<api>/inbound control path, and a reset function; it records
+ * requests with sbx_log_add, asks sbx_fault_match about each one and posts
+ * webhooks with sbx_webhook_post.
+ */
+#ifndef SANDBOXD_H
+#define SANDBOXD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "daemon.h"
+
+#define SBX_MAX_BODY		(1024 * 1024)	/* request bodies, control and API */
+#define SBX_LOG_MAX_ENTRIES	200000
+#define SBX_LOG_MAX_BYTES	(256UL * 1024 * 1024)
+#define SBX_HOOK_TIMEOUT_MS	15000		/* Twilio gives webhooks 15 s */
+
+struct sbx_log;
+struct sbx_faults;
+struct sbx_twilio;
+struct http_out;
+
+struct sbx {
+	struct daemon			 d;
+	struct evhttp			*http;
+	struct evhttp_bound_socket	*bound;
+	struct http_out			*out;
+	struct sbx_log			*log;
+	struct sbx_faults		*faults;
+	struct sbx_twilio		*twilio;
+	size_t				 inflight;	/* delayed answers, webhooks, timers */
+	int				 closing;	/* after the loop: start nothing */
+};
+
+/* A fault rule that matched one request (a copy; the rule itself is counted). */
+struct sbx_fault {
+	int		 id;
+	int		 http;		/* answer with this status, 0: don't */
+	long		 code;		/* provider error code, 0: the default */
+	char		 message[256];	/* "" : the default */
+	char		 status[16];	/* final status instead of delivered, "" */
+	long		 error_code;	/* with status */
+	long		 delay_ms;	/* delay the API answer */
+	int		 repeat;	/* post each webhook this many times (>= 1) */
+	int		 reorder;	/* post the final status before "sent" */
+};
+
+/*
+ * A JSON writer for the hot paths (answers, the received log): appends to
+ * one growing buffer, escapes strings (bytes that are not UTF-8 become
+ * U+FFFD), puts the commas in.  key NULL writes a bare value (an array
+ * element or the top level).  Keys given as C literals are not escaped.
+ * Out of memory is remembered in oom and the text is then not to be used.
+ */
+struct sbx_jw {
+	char		*buf;
+	size_t		 len, cap;
+	int		 comma;		/* a value precedes: next one needs ',' */
+	int		 oom;
+};
+
+void	sbx_jw_init(struct sbx_jw *);
+void	sbx_jw_free(struct sbx_jw *);
+void	sbx_jw_open(struct sbx_jw *, const char *key);	/* '{' */
+void	sbx_jw_close(struct sbx_jw *);			/* '}' */
+void	sbx_jw_array(struct sbx_jw *, const char *key);	/* '[' */
+void	sbx_jw_array_end(struct sbx_jw *);		/* ']' */
+/* A string value (NULL writes null). */
+void	sbx_jw_str(struct sbx_jw *, const char *key, const char *val);
+void	sbx_jw_int(struct sbx_jw *, const char *key, long long val);
+void	sbx_jw_null(struct sbx_jw *, const char *key);
+/* A value already in JSON (len bytes). */
+void	sbx_jw_raw(struct sbx_jw *, const char *key, const char *json,
+	    size_t len);
+/* Form parameters as an object; a repeated name becomes an array. */
+struct form;
+void	sbx_jw_form(struct sbx_jw *, const char *key, const struct form *);
+
+/* sandboxd.c */
+
+/* Count one piece of in-flight work; sbx_release ends the drain when 0. */
+void	sbx_hold(struct sbx *);
+void	sbx_release(struct sbx *);
+/* The request body as a NUL-terminated string (*len set); NULL if over size. */
+const char *sbx_body(struct evhttp_request *, size_t *len);
+/* Answer with a JSON value (reference stolen) and status code. */
+void	sbx_reply_json(struct evhttp_request *, int code, json_t *);
+/* Answer with the JSON text in jw (freed) and status code. */
+void	sbx_reply_jw(struct evhttp_request *, int code, struct sbx_jw *);
+/* Answer {"error": why} with status code. */
+void	sbx_reply_error(struct evhttp_request *, int code, const char *why);
+/* A JSON string for s, valid UTF-8 (invalid bytes become U+FFFD). */
+json_t	*sbx_json_str(const char *s);
+
+typedef void (*sbx_hook_cb)(long status, void *arg);
+/*
+ * POST body to url with headers (NULL-terminated "Name: value"), not
+ * retried; when answered (status 0 if unreachable) record a "webhook" entry
+ * for api with event and params (a JSON value, copied) and call cb (may be
+ * NULL).  Returns -1 (cb not called, entry recorded with status 0) if it
+ * could not be started.
+ */
+int	sbx_webhook_post(struct sbx *, const char *api, const char *event,
+	    const char *url, const char *const *headers, const char *body,
+	    size_t bodylen, const char *params, sbx_hook_cb cb, void *arg);
+
+/* sandboxd_log.c */
+
+struct sbx_log *sbx_log_new(size_t max_entries, size_t max_bytes);
+void	sbx_log_free(struct sbx_log *);
+/*
+ * Record an entry {"n","ts","kind",("api",)fields}: fields is JSON object
+ * members without braces (len bytes, may be 0), as sbx_jw writes them.
+ * Returns its serial n (monotonic from 1, never reused, also across clears).
+ */
+uint64_t sbx_log_add(struct sbx_log *, const char *kind, const char *api,
+	    const char *fields, size_t len);
+/*
+ * Append the entries with n >= since (and the given api/kind when not NULL)
+ * as JSON Lines to out, at most limit (0: all) of them.
+ */
+void	sbx_log_dump(struct sbx_log *, uint64_t since, const char *api,
+	    const char *kind, size_t limit, struct evbuffer *out);
+/* Drop every entry; n keeps counting.  The next n is returned. */
+uint64_t sbx_log_clear(struct sbx_log *);
+/* Entries held and the next serial. */
+size_t	sbx_log_count(const struct sbx_log *);
+uint64_t sbx_log_next(const struct sbx_log *);
+
+/* sandboxd_fault.c */
+
+struct sbx_faults *sbx_faults_new(void);
+void	sbx_faults_free(struct sbx_faults *);
+/* Add a rule from its JSON spec; its id, or -1 with why. */
+int	sbx_fault_add(struct sbx_faults *, const json_t *spec, char *why,
+	    size_t whysz);
+/* The rules as a JSON array, with what is left of each. */
+json_t	*sbx_fault_list(const struct sbx_faults *);
+void	sbx_fault_clear(struct sbx_faults *);
+/*
+ * The first live rule for api matching to (NULL: requests with no
+ * recipient match only rules without one): copied into *f, its count
+ * consumed, 1.  0 when none applies.
+ */
+int	sbx_fault_match(struct sbx_faults *, const char *api, const char *to,
+	    struct sbx_fault *f);
+
+/* sandboxd_twilio.c */
+
+/* Read the Twilio settings (account sid, auth token, URLs); -1 with why. */
+struct sbx_twilio *sbx_twilio_new(struct sbx *, char *why, size_t whysz);
+/* Re-read settings after SIGHUP; keeps the old ones on error (-1, why). */
+int	sbx_twilio_reload(struct sbx_twilio *, char *why, size_t whysz);
+void	sbx_twilio_free(struct sbx_twilio *);
+/* Handle req if path is Twilio's API (/2010-04-01/...): 1, else 0. */
+int	sbx_twilio_route(struct sbx *, struct evhttp_request *,
+	    const char *path);
+/* POST /sandbox/sms/inbound: a simulated customer writes; answers req. */
+void	sbx_twilio_inbound(struct sbx *, struct evhttp_request *,
+	    const char *body, size_t len);
+/* Forget opt-outs (POST /sandbox/reset). */
+void	sbx_twilio_reset(struct sbx_twilio *);
+
+#endif

@@ -1,0 +1,714 @@
+/*
+ * bus — framed msgpack over Unix stream sockets on libevent bufferevents.
+ *
+ * One struct bus_conn per connection, server or client side.  A client
+ * reconnects forever with capped exponential backoff and jitter; pending
+ * requests of a lost connection are answered with NULL so their owners can
+ * retry or fail cleanly.  Frames are decoded zero-copy from the input buffer
+ * (evbuffer_pullup) and drained after the handler returns.  A connection may
+ * be dropped from inside its own handler: freeing is deferred until the read
+ * loop unwinds.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include <sodium.h>
+
+#include "bus.h"
+#include "log.h"
+#include "mp.h"
+#include "proto.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+
+struct pend {
+	int64_t		 id;
+	bus_answer_cb	 cb;
+	void		*arg;
+	struct pend	*next;
+};
+
+struct bus_conn {
+	struct event_base		*base;
+	struct bufferevent		*bev;
+	const struct bus_handlers	*h;
+	void				*arg;
+	void				*data;
+	struct bus_server		*srv;		/* server side */
+	TAILQ_ENTRY(bus_conn)		 entry;
+	/* client side */
+	int				 client;
+	char				*path;
+	char				 myname[32];
+	struct event			*ev_retry;
+	int				 backoff_ms;
+	int				 up;
+	/* state */
+	char				 name[64];
+	int64_t				 next_id;
+	struct pend			**tab;
+	size_t				 tabcap, npend;
+	int				 paused, want_drain;
+	int				 busy, dead;
+	msgpack_unpacked		 up_obj;
+};
+
+struct bus_server {
+	struct event_base		*base;
+	struct evconnlistener		*lev;
+	const struct bus_handlers	*h;
+	void				*arg;
+	char				*path;
+	size_t				 nclients;
+	TAILQ_HEAD(, bus_conn)		 conns;
+};
+
+static void	conn_read(struct bufferevent *, void *);
+static void	conn_write(struct bufferevent *, void *);
+static void	conn_event(struct bufferevent *, short, void *);
+static void	client_schedule(struct bus_conn *);
+
+/* pending requests: a small chained hash keyed by id */
+
+static int
+pend_add(struct bus_conn *c, int64_t id, bus_answer_cb cb, void *arg)
+{
+	struct pend *p;
+	size_t i;
+
+	if (c->npend + 1 > c->tabcap) {
+		size_t ncap = c->tabcap ? c->tabcap * 2 : 64;
+		struct pend **nt = calloc(ncap, sizeof(*nt));
+
+		if (nt == NULL)
+			return -1;
+		for (i = 0; i < c->tabcap; i++) {
+			while ((p = c->tab[i]) != NULL) {
+				c->tab[i] = p->next;
+				p->next = nt[(uint64_t)p->id & (ncap - 1)];
+				nt[(uint64_t)p->id & (ncap - 1)] = p;
+			}
+		}
+		free(c->tab);
+		c->tab = nt;
+		c->tabcap = ncap;
+	}
+	if ((p = malloc(sizeof(*p))) == NULL)
+		return -1;
+	p->id = id;
+	p->cb = cb;
+	p->arg = arg;
+	i = (uint64_t)id & (c->tabcap - 1);
+	p->next = c->tab[i];
+	c->tab[i] = p;
+	c->npend++;
+	return 0;
+}
+
+static struct pend *
+pend_take(struct bus_conn *c, int64_t id)
+{
+	struct pend **pp, *p;
+
+	if (c->tabcap == 0)
+		return NULL;
+	for (pp = &c->tab[(uint64_t)id & (c->tabcap - 1)]; (p = *pp);
+	    pp = &p->next) {
+		if (p->id == id) {
+			*pp = p->next;
+			c->npend--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* Answer every pending request with NULL: the peer is gone. */
+static void
+pend_fail_all(struct bus_conn *c)
+{
+	struct pend *p;
+	size_t i;
+
+	for (i = 0; i < c->tabcap; i++) {
+		while ((p = c->tab[i]) != NULL) {
+			c->tab[i] = p->next;
+			c->npend--;
+			p->cb(c, NULL, p->arg);
+			free(p);
+		}
+	}
+}
+
+static void
+conn_setup(struct bus_conn *c, struct bufferevent *bev)
+{
+	c->bev = bev;
+	c->paused = 0;
+	bufferevent_setcb(bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(bev, EV_WRITE, BUS_LOWAT, 0);
+	bufferevent_priority_set(bev, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+conn_free(struct bus_conn *c)
+{
+	if (c->bev)
+		bufferevent_free(c->bev);
+	if (c->ev_retry)
+		event_free(c->ev_retry);
+	msgpack_unpacked_destroy(&c->up_obj);
+	free(c->tab);
+	free(c->path);
+	free(c);
+}
+
+/* The connection is gone: tell the owner, then free or reconnect. */
+static void
+conn_lost(struct bus_conn *c)
+{
+	int wasup = c->client ? c->up : 1;
+
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	c->up = 0;
+	pend_fail_all(c);
+	if (wasup && c->h->down)
+		c->h->down(c, c->arg);
+	if (c->client) {
+		client_schedule(c);
+		return;
+	}
+	TAILQ_REMOVE(&c->srv->conns, c, entry);
+	c->srv->nclients--;
+	if (c->busy)
+		c->dead = 1;
+	else
+		conn_free(c);
+}
+
+void
+bus_drop(struct bus_conn *c, const char *why)
+{
+	if (c->bev == NULL)
+		return;
+	log_warnx("%s: connection dropped: %s", bus_name(c), why);
+	conn_lost(c);
+}
+
+static void
+hello_answer(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	int64_t v = 0;
+
+	if (ans == NULL)
+		return;
+	if (mp_get(ans, "err") || !mp_int(ans, "v", &v) ||
+	    v != PROTO_VERSION) {
+		bus_drop(c, "peer refused our hello (protocol version)");
+		return;
+	}
+	if (!mp_strcpy(ans, "name", c->name, sizeof(c->name)))
+		snprintf(c->name, sizeof(c->name), "peer");
+	c->backoff_ms = 0;
+}
+
+static void
+hello_serve(struct bus_conn *c, const msgpack_object *f)
+{
+	struct fbuf fb;
+	int64_t id = 0, v = 0;
+
+	mp_int(f, "id", &id);
+	if (!mp_int(f, "v", &v) || v != PROTO_VERSION) {
+		bus_answer_err(c, id, "version", "unsupported protocol version");
+		bus_drop(c, "unsupported protocol version");
+		return;
+	}
+	if (!mp_strcpy(f, "name", c->name, sizeof(c->name)))
+		snprintf(c->name, sizeof(c->name), "anonymous");
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, id, 2);
+	mp_kv_int(&fb.pk, "v", PROTO_VERSION);
+	mp_kv_str(&fb.pk, "name", log_prog());
+	bus_send(c, &fb);
+	fbuf_free(&fb);
+}
+
+static void
+conn_read(struct bufferevent *bev, void *arg)
+{
+	struct bus_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char hdr[4];
+	const char *why = NULL;
+	size_t avail, need, used;
+	uint32_t n;
+	char *p;
+	int r;
+
+	c->busy++;
+	while (c->bev == bev && !c->paused) {
+		avail = evbuffer_get_length(in);
+		if (avail < 4)
+			break;
+		evbuffer_copyout(in, hdr, 4);
+		n = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+		if (n > FRAME_MAX || n == 0) {
+			bus_drop(c, n ? "frame over 1 MiB" : "empty frame");
+			break;
+		}
+		need = 4 + (size_t)n;
+		if (avail < need)
+			break;
+		if ((p = (char *)evbuffer_pullup(in, need)) == NULL) {
+			bus_drop(c, "out of memory");
+			break;
+		}
+		r = frame_decode(p, need, &c->up_obj, &used, &why);
+		if (r != 1) {
+			bus_drop(c, why ? why : "malformed frame");
+			break;
+		}
+		{
+			const msgpack_object *f = &c->up_obj.data;
+			int64_t re;
+			struct pend *pd;
+
+			if (mp_int(f, "re", &re)) {
+				if ((pd = pend_take(c, re)) != NULL) {
+					pd->cb(c, f, pd->arg);
+					free(pd);
+				} else
+					log_debug("%s: answer to unknown "
+					    "request %lld", bus_name(c),
+					    (long long)re);
+			} else if (proto_type(f) == PT_HELLO && !c->client)
+				hello_serve(c, f);
+			else if (c->h->frame)
+				c->h->frame(c, f, c->arg);
+		}
+		if (c->bev != bev)
+			break;
+		evbuffer_drain(in, used);
+		if (!c->client && evbuffer_get_length(
+		    bufferevent_get_output(bev)) > BUS_HIWAT) {
+			/* backpressure: stop reading until the peer reads */
+			c->paused = 1;
+			bufferevent_disable(bev, EV_READ);
+		}
+	}
+	c->busy--;
+	if (c->dead && c->busy == 0)
+		conn_free(c);
+}
+
+static void
+conn_write(struct bufferevent *bev, void *arg)
+{
+	struct bus_conn *c = arg;
+
+	if (c->paused) {
+		c->paused = 0;
+		bufferevent_enable(bev, EV_READ);
+		/* frames may already be waiting */
+		conn_read(bev, c);
+		if (c->bev != bev)
+			return;
+	}
+	if (c->want_drain && c->h->drained) {
+		c->want_drain = 0;
+		c->busy++;
+		c->h->drained(c, c->arg);
+		c->busy--;
+		if (c->dead && c->busy == 0)
+			conn_free(c);
+	}
+}
+
+static void
+conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct bus_conn *c = arg;
+	struct fbuf fb;
+	int64_t id;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		c->up = 1;
+		id = bus_next_id(c);
+		fbuf_init(&fb);
+		fbuf_begin(&fb, 4);
+		mp_kv_str(&fb.pk, "t", "hello");
+		mp_kv_int(&fb.pk, "id", id);
+		mp_kv_int(&fb.pk, "v", PROTO_VERSION);
+		mp_kv_str(&fb.pk, "name", c->myname);
+		bus_request(c, &fb, id, hello_answer, NULL);
+		fbuf_free(&fb);
+		log_debug("connected to %s", c->path);
+		if (c->h->up)
+			c->h->up(c, c->arg);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		if (c->client && !c->up)
+			log_debug("connect %s: %s", c->path,
+			    strerror(EVUTIL_SOCKET_ERROR()));
+		else
+			log_debug("%s: %s", bus_name(c),
+			    strerror(EVUTIL_SOCKET_ERROR()));
+	}
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		if (c->client && c->up)
+			log_warnx("lost connection to %s, reconnecting",
+			    c->path);
+		conn_lost(c);
+	}
+}
+
+/* server */
+
+static void
+on_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct bus_server *s = arg;
+	struct bus_conn *c;
+	struct bufferevent *bev;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warnx("accept: out of memory");
+		close(fd);
+		return;
+	}
+	bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		log_warnx("accept: bufferevent_socket_new failed");
+		close(fd);
+		free(c);
+		return;
+	}
+	c->base = s->base;
+	c->h = s->h;
+	c->arg = s->arg;
+	c->srv = s;
+	c->next_id = 1;
+	msgpack_unpacked_init(&c->up_obj);
+	TAILQ_INSERT_TAIL(&s->conns, c, entry);
+	s->nclients++;
+	conn_setup(c, bev);
+	if (c->h->up)
+		c->h->up(c, c->arg);
+}
+
+static void
+on_accept_error(struct evconnlistener *lev, void *arg)
+{
+	log_warn("accept");
+}
+
+struct bus_server *
+bus_listen(struct event_base *base, const char *path,
+    const struct bus_handlers *h, void *arg, char *err, size_t errsz)
+{
+	struct bus_server *s;
+	struct sockaddr_un sun;
+	int fd = -1;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errsz, "%s: socket path too long", path);
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	/* a live listener means another instance: refuse to steal it */
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		snprintf(err, errsz, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		close(fd);
+		snprintf(err, errsz, "%s: another instance is listening",
+		    path);
+		return NULL;
+	}
+	close(fd);
+	unlink(path);
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	s->base = base;
+	s->h = h;
+	s->arg = arg;
+	s->path = strdup(path);
+	TAILQ_INIT(&s->conns);
+	s->lev = evconnlistener_new_bind(base, on_accept, s,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
+	    (struct sockaddr *)&sun, sizeof(sun));
+	if (s->lev == NULL) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	evconnlistener_set_error_cb(s->lev, on_accept_error);
+	if (chmod(path, 0660) == -1) {
+		snprintf(err, errsz, "chmod %s: %s", path, strerror(errno));
+		evconnlistener_free(s->lev);
+		free(s->path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+bus_server_stop(struct bus_server *s)
+{
+	if (s->lev) {
+		evconnlistener_free(s->lev);
+		s->lev = NULL;
+		unlink(s->path);
+	}
+}
+
+size_t
+bus_server_clients(struct bus_server *s)
+{
+	return s->nclients;
+}
+
+/* client */
+
+static void
+client_connect(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bus_conn *c = arg;
+	struct sockaddr_un sun;
+	struct bufferevent *bev;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", c->path);
+	bev = bufferevent_socket_new(c->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		client_schedule(c);
+		return;
+	}
+	conn_setup(c, bev);
+	if (bufferevent_socket_connect(bev, (struct sockaddr *)&sun,
+	    sizeof(sun)) == -1) {
+		/* immediate failure (ENOENT, ECONNREFUSED): retry later */
+		if (c->bev == bev) {
+			bufferevent_free(bev);
+			c->bev = NULL;
+			client_schedule(c);
+		}
+	}
+}
+
+static void
+client_schedule(struct bus_conn *c)
+{
+	struct timeval tv;
+	int ms;
+
+	if (c->backoff_ms == 0)
+		c->backoff_ms = BACKOFF_MIN_MS;
+	else if ((c->backoff_ms *= 2) > BACKOFF_MAX_MS)
+		c->backoff_ms = BACKOFF_MAX_MS;
+	/* jitter: between half and the full backoff */
+	ms = c->backoff_ms / 2 + (int)randombytes_uniform(c->backoff_ms / 2 + 1);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->ev_retry, &tv);
+}
+
+struct bus_conn *
+bus_client(struct event_base *base, const char *path, const char *name,
+    const struct bus_handlers *h, void *arg)
+{
+	struct bus_conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatalx("out of memory");
+	c->base = base;
+	c->h = h;
+	c->arg = arg;
+	c->client = 1;
+	c->next_id = 1;
+	if ((c->path = strdup(path)) == NULL)
+		fatalx("out of memory");
+	snprintf(c->myname, sizeof(c->myname), "%s", name);
+	snprintf(c->name, sizeof(c->name), "%s", path);
+	msgpack_unpacked_init(&c->up_obj);
+	if ((c->ev_retry = evtimer_new(base, client_connect, c)) == NULL)
+		fatalx("evtimer_new");
+	client_connect(-1, 0, c);
+	return c;
+}
+
+void
+bus_client_free(struct bus_conn *c)
+{
+	if (c->bev) {
+		bufferevent_free(c->bev);
+		c->bev = NULL;
+	}
+	c->up = 0;
+	pend_fail_all(c);
+	if (c->busy)
+		c->dead = 1;
+	else
+		conn_free(c);
+}
+
+int
+bus_is_up(struct bus_conn *c)
+{
+	return c->bev != NULL && (!c->client || c->up);
+}
+
+int
+bus_send_raw(struct bus_conn *c, const void *b, size_t n)
+{
+	if (!bus_is_up(c))
+		return -1;
+	return evbuffer_add(bufferevent_get_output(c->bev), b, n);
+}
+
+int
+bus_send(struct bus_conn *c, struct fbuf *f)
+{
+	if (fbuf_finish(f) == -1) {
+		log_warnx("%s: frame over 1 MiB not sent", bus_name(c));
+		return -1;
+	}
+	return bus_send_raw(c, fbuf_data(f), fbuf_len(f));
+}
+
+size_t
+bus_outlen(struct bus_conn *c)
+{
+	if (c->bev == NULL)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_output(c->bev));
+}
+
+void
+bus_want_drain(struct bus_conn *c)
+{
+	c->want_drain = 1;
+	if (c->bev && bus_outlen(c) <= BUS_LOWAT) {
+		/* already drained: call back from the loop, not from here */
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
+	}
+}
+
+int64_t
+bus_next_id(struct bus_conn *c)
+{
+	return c->next_id++;
+}
+
+int
+bus_request(struct bus_conn *c, struct fbuf *f, int64_t id, bus_answer_cb cb,
+    void *arg)
+{
+	if (bus_send(c, f) == -1)
+		return -1;
+	if (pend_add(c, id, cb, arg) == -1) {
+		bus_drop(c, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+size_t
+bus_pending(struct bus_conn *c)
+{
+	return c->npend;
+}
+
+void
+bus_answer_begin(struct fbuf *f, int64_t re, uint32_t nextra)
+{
+	fbuf_begin(f, 2 + nextra);
+	mp_kv_int(&f->pk, "re", re);
+	mp_kv_bool(&f->pk, "ok", 1);
+}
+
+int
+bus_answer_err(struct bus_conn *c, int64_t re, const char *code,
+    const char *msg)
+{
+	struct fbuf f;
+	int r;
+
+	fbuf_init(&f);
+	fbuf_begin(&f, 2);
+	mp_kv_int(&f.pk, "re", re);
+	mp_pack_cstr(&f.pk, "err");
+	msgpack_pack_map(&f.pk, 2);
+	mp_kv_str(&f.pk, "code", code);
+	mp_kv_str(&f.pk, "msg", msg);
+	r = bus_send(c, &f);
+	fbuf_free(&f);
+	return r;
+}
+
+void
+bus_set_data(struct bus_conn *c, void *d)
+{
+	c->data = d;
+}
+
+void *
+bus_data(struct bus_conn *c)
+{
+	return c->data;
+}
+
+int
+bus_peer(struct bus_conn *c, uid_t *uid, gid_t *gid, pid_t *pid)
+{
+	struct ucred uc;
+	socklen_t sl = sizeof(uc);
+
+	if (c->bev == NULL || getsockopt(bufferevent_getfd(c->bev), SOL_SOCKET,
+	    SO_PEERCRED, &uc, &sl) == -1)
+		return -1;
+	if (uid)
+		*uid = uc.uid;
+	if (gid)
+		*gid = uc.gid;
+	if (pid)
+		*pid = uc.pid;
+	return 0;
+}
+
+const char *
+bus_name(struct bus_conn *c)
+{
+	pid_t pid;
+	uid_t uid;
+
+	if (c->name[0] == '\0' && bus_peer(c, &uid, NULL, &pid) == 0)
+		snprintf(c->name, sizeof(c->name), "uid %u pid %d",
+		    (unsigned)uid, (int)pid);
+	return c->name[0] ? c->name : "peer";
+}

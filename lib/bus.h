@@ -1,0 +1,93 @@
+/*
+ * bus — parley's Unix-socket message bus: a server that accepts clients and
+ * a client that reconnects forever with capped exponential backoff.  Frames
+ * are frame.h maps; requests carry "id", answers carry "re".
+ *
+ * The bus answers "hello" itself (protocol version check) and every client
+ * sends one on connect.  Backpressure: a connection whose output is over
+ * BUS_HIWAT stops being read until it drains below BUS_LOWAT; callers that
+ * push (subscriptions) check bus_outlen() and the drained callback.
+ * A malformed frame drops that connection with a log line.
+ */
+#ifndef PARLEY_BUS_H
+#define PARLEY_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <event2/event.h>
+#include <msgpack.h>
+
+#include "frame.h"
+
+#define BUS_HIWAT	(4u * 1024 * 1024)
+#define BUS_LOWAT	(256u * 1024)
+
+struct bus_conn;
+struct bus_server;
+
+struct bus_handlers {
+	/* A request or push frame (answers to bus_request go to their cb). */
+	void	(*frame)(struct bus_conn *, const msgpack_object *, void *);
+	/* Client: connected (hello sent).  Server: client accepted. */
+	void	(*up)(struct bus_conn *, void *);
+	/* Connection lost.  Server side the conn is freed after this returns. */
+	void	(*down)(struct bus_conn *, void *);
+	/* Output fell below BUS_LOWAT after having been above it or on demand. */
+	void	(*drained)(struct bus_conn *, void *);
+};
+
+/* Listen on path (mode 0660); NULL with err on failure. */
+struct bus_server *bus_listen(struct event_base *, const char *path,
+	    const struct bus_handlers *, void *arg, char *err, size_t errsz);
+/* Stop accepting new clients; existing ones stay. */
+void	bus_server_stop(struct bus_server *);
+/* Number of connected clients. */
+size_t	bus_server_clients(struct bus_server *);
+
+/* A client for path that connects now and reconnects with backoff forever. */
+struct bus_conn *bus_client(struct event_base *, const char *path,
+	    const char *name, const struct bus_handlers *, void *arg);
+/* Close a client for good (no reconnect) and free it. */
+void	bus_client_free(struct bus_conn *);
+
+int	bus_is_up(struct bus_conn *);
+/* Finish f and queue it; -1 if the connection is down or f too large. */
+int	bus_send(struct bus_conn *, struct fbuf *);
+/* Queue already-framed bytes. */
+int	bus_send_raw(struct bus_conn *, const void *, size_t);
+/* Bytes waiting in the output buffer. */
+size_t	bus_outlen(struct bus_conn *);
+/* Ask for a drained callback as soon as output is below BUS_LOWAT. */
+void	bus_want_drain(struct bus_conn *);
+
+/* A fresh request id for this connection. */
+int64_t	bus_next_id(struct bus_conn *);
+typedef void (*bus_answer_cb)(struct bus_conn *, const msgpack_object *ans,
+	    void *arg);
+/*
+ * Send f (which the caller packed with "id" = id) and call cb with the answer,
+ * or with ans NULL if the connection is lost first.  -1 if not sent (cb not
+ * called).
+ */
+int	bus_request(struct bus_conn *, struct fbuf *, int64_t id,
+	    bus_answer_cb cb, void *arg);
+/* Number of requests awaiting answers. */
+size_t	bus_pending(struct bus_conn *);
+
+/* Begin an answer {re, ok:true, ...} with nextra more keys to be packed. */
+void	bus_answer_begin(struct fbuf *, int64_t re, uint32_t nextra);
+/* Send {re, err:{code,msg}}. */
+int	bus_answer_err(struct bus_conn *, int64_t re, const char *code,
+	    const char *msg);
+
+/* Drop a connection, logged with why (clients reconnect later). */
+void	bus_drop(struct bus_conn *, const char *why);
+void	bus_set_data(struct bus_conn *, void *);
+void	*bus_data(struct bus_conn *);
+/* The peer's credentials (SO_PEERCRED); -1 if unknown. */
+int	bus_peer(struct bus_conn *, uid_t *, gid_t *, pid_t *);
+/* Name for logs: the peer's hello name, or "uid N pid M". */
+const char *bus_name(struct bus_conn *);
+
+#endif

@@ -1,0 +1,292 @@
+/*
+ * conf — parley.conf(5) parsing.  Every key parley knows is in the table
+ * below with its default; an unknown key is an error with file:line so a typo
+ * never silently falls back to a default.  The environment (PARLEY_<KEY>)
+ * overrides the file, as postfix's -o does on the command line.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+#define CONF_DEFAULT	"/etc/parley/parley.conf"
+#define CONF_LINEMAX	4096
+#define SECRET_MAX	4096
+
+static const struct {
+	const char *key;
+	const char *def;
+} keys[] = {
+	{ "home",			"/var/lib/parley" },
+	{ "twilio_api_url",		"https://api.twilio.com" },
+	{ "twilio_account_sid",		"" },
+	{ "twilio_auth_token_file",	"secrets/twilio_auth_token" },
+	{ "twilio_webhook_url",		"http://127.0.0.1:8083" },
+	{ "smsd_listen",		"127.0.0.1:8083" },
+	{ "sms_rate",			"1" },
+	{ "sms_burst",			"1" },
+	{ "sms_max_inflight",		"256" },
+	{ "http_timeout_ms",		"15000" },
+	{ "sandbox_listen",		"127.0.0.1:8099" },
+	{ "sandbox_sms_inbound_url",	"http://127.0.0.1:8083/twilio/inbound" },
+	{ "sandbox_status_delay_ms",	"20" },
+	{ "store_map_size_mb",		"64" },
+	{ "store_map_max_mb",		"4096" },
+	{ "drain_timeout_ms",		"10000" },
+};
+#define NKEYS	(sizeof(keys) / sizeof(keys[0]))
+
+struct conf {
+	char	 file[PATH_MAX];
+	char	 dir[PATH_MAX];
+	char	*val[NKEYS];
+};
+
+static int
+key_index(const char *k)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].key, k) == 0)
+			return (int)i;
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+void
+conf_free(struct conf *c)
+{
+	size_t i;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		free(c->val[i]);
+	free(c);
+}
+
+struct conf *
+conf_load(const char *path, char *err, size_t errsz)
+{
+	struct conf *c;
+	FILE *fp = NULL;
+	char line[CONF_LINEMAX + 2], *p, *k, *v, *eq;
+	int lineno = 0, idx, optional = 0;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if (path == NULL || *path == '\0')
+		path = getenv("PARLEY_CONF");
+	if (path == NULL || *path == '\0') {
+		path = CONF_DEFAULT;
+		optional = 1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		if (optional && errno == ENOENT)
+			return c;
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (realpath(path, c->file) == NULL)
+		snprintf(c->file, sizeof(c->file), "%s", path);
+	snprintf(c->dir, sizeof(c->dir), "%s", c->file);
+	if ((p = strrchr(c->dir, '/')) != NULL)
+		*(p == c->dir ? p + 1 : p) = '\0';
+	else
+		snprintf(c->dir, sizeof(c->dir), ".");
+
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errsz, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		p = trim(line);
+		if (*p == '\0' || *p == '#')
+			continue;
+		if ((eq = strchr(p, '=')) == NULL) {
+			snprintf(err, errsz, "%s:%d: expected \"key = value\"",
+			    path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		k = trim(p);
+		v = trim(eq + 1);
+		if (*k == '\0') {
+			snprintf(err, errsz, "%s:%d: missing key", path, lineno);
+			goto fail;
+		}
+		if ((idx = key_index(k)) == -1) {
+			snprintf(err, errsz, "%s:%d: unknown key \"%.64s\"",
+			    path, lineno, k);
+			goto fail;
+		}
+		if (c->val[idx] != NULL) {
+			snprintf(err, errsz, "%s:%d: \"%s\" set twice", path,
+			    lineno, k);
+			goto fail;
+		}
+		if ((c->val[idx] = strdup(v)) == NULL) {
+			snprintf(err, errsz, "out of memory");
+			goto fail;
+		}
+	}
+	if (ferror(fp)) {
+		snprintf(err, errsz, "%s: read error", path);
+		goto fail;
+	}
+	fclose(fp);
+	return c;
+fail:
+	if (fp)
+		fclose(fp);
+	conf_free(c);
+	return NULL;
+}
+
+const char *
+conf_file(const struct conf *c)
+{
+	return c->file;
+}
+
+const char *
+conf_get(const struct conf *c, const char *key)
+{
+	char env[80];
+	const char *e;
+	int idx = key_index(key);
+	size_t i;
+
+	if (idx == -1)
+		return NULL;
+	snprintf(env, sizeof(env), "PARLEY_%s", key);
+	for (i = 7; env[i]; i++)
+		env[i] = toupper((unsigned char)env[i]);
+	if ((e = getenv(env)) != NULL && *e != '\0')
+		return e;
+	if (c->val[idx] != NULL)
+		return c->val[idx];
+	return keys[idx].def;
+}
+
+int
+conf_int(const struct conf *c, const char *key, long long min, long long max,
+    long long *out, char *err, size_t errsz)
+{
+	const char *v = conf_get(c, key);
+	char *end;
+	long long n;
+
+	if (v == NULL) {
+		snprintf(err, errsz, "unknown key %s", key);
+		return -1;
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || *end != '\0' || n < min || n > max) {
+		snprintf(err, errsz, "%s%s%s = %s: not an integer in [%lld, %lld]",
+		    c->file[0] ? c->file : "", c->file[0] ? ": " : "", key, v,
+		    min, max);
+		return -1;
+	}
+	*out = n;
+	return 0;
+}
+
+char *
+conf_path(const struct conf *c, const char *value)
+{
+	char *p;
+	const char *dir = c->dir[0] ? c->dir : ".";
+
+	if (value[0] == '/')
+		return strdup(value);
+	if (asprintf(&p, "%s/%s", dir, value) == -1)
+		return NULL;
+	return p;
+}
+
+char *
+conf_secret(const struct conf *c, const char *key, char *err, size_t errsz)
+{
+	const char *v = conf_get(c, key);
+	char *path = NULL, *buf = NULL;
+	struct stat st;
+	ssize_t n;
+	size_t len = 0;
+	int fd = -1;
+
+	if (v == NULL || *v == '\0') {
+		snprintf(err, errsz, "%s is not set", key);
+		return NULL;
+	}
+	if ((path = conf_path(c, v)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errsz, "%s: not a regular file", path);
+		goto fail;
+	}
+	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+		snprintf(err, errsz, "%s: secret is readable by group or "
+		    "others (mode %03o); chmod 600 it", path,
+		    (unsigned)(st.st_mode & 0777));
+		goto fail;
+	}
+	if ((buf = malloc(SECRET_MAX + 1)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		goto fail;
+	}
+	while ((n = read(fd, buf + len, SECRET_MAX - len)) > 0)
+		len += n;
+	if (n == -1) {
+		snprintf(err, errsz, "%s: %s", path, strerror(errno));
+		goto fail;
+	}
+	buf[len] = '\0';
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = '\0';
+	if (len == 0) {
+		snprintf(err, errsz, "%s: secret is empty", path);
+		goto fail;
+	}
+	close(fd);
+	free(path);
+	return buf;
+fail:
+	if (fd != -1)
+		close(fd);
+	free(path);
+	if (buf)
+		explicit_bzero(buf, SECRET_MAX);
+	free(buf);
+	return NULL;
+}

@@ -1,0 +1,38 @@
+/*
+ * conf — parley.conf(5): "key = value" lines, '#' comments, postfix main.cf
+ * style.  Errors name file:line.  Every key parley knows is listed once in
+ * conf.c with its default, so a typo is an error, not a silent default.
+ * PARLEY_<KEY> in the environment overrides the file (PARLEY_HOME for home).
+ * Secrets live in their own files, refused when group or world readable.
+ */
+#ifndef PARLEY_CONF_H
+#define PARLEY_CONF_H
+
+#include <stddef.h>
+
+struct conf;
+
+/*
+ * Load path (NULL: $PARLEY_CONF, else /etc/parley/parley.conf, which may be
+ * absent: then every key has its default).  NULL with err "file:line: why".
+ */
+struct conf *conf_load(const char *path, char *err, size_t errsz);
+void	conf_free(struct conf *);
+/* The file loaded ("" when none). */
+const char *conf_file(const struct conf *);
+/* The value of key: environment, else file, else the built-in default. */
+const char *conf_get(const struct conf *, const char *key);
+/* key as an integer in [min,max]; -1 with err naming the key (and file:line). */
+int	conf_int(const struct conf *, const char *key, long long min,
+	    long long max, long long *out, char *err, size_t errsz);
+/*
+ * Read the secret whose file is named by key (relative paths are taken from
+ * the config file's directory).  Refuses files readable by group or others.
+ * Trailing newlines are stripped.  malloc'd, or NULL with err.
+ */
+char	*conf_secret(const struct conf *, const char *key, char *err,
+	    size_t errsz);
+/* Resolve a path relative to the config file's directory (malloc'd). */
+char	*conf_path(const struct conf *, const char *value);
+
+#endif

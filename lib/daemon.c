@@ -1,0 +1,239 @@
+/*
+ * daemon — the start-up and shut-down every parley daemon shares, in the
+ * runit/s6 manner: foreground, configuration checked before anything else,
+ * readiness reported only when serving, SIGTERM drains then exits 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <stddef.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "daemon.h"
+#include "log.h"
+
+static void
+usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-dn] [-c file] [-R fd]\n", prog);
+	exit(EX_CONFIG);
+}
+
+static void
+on_drain_timeout(evutil_socket_t fd, short ev, void *arg)
+{
+	struct daemon *d = arg;
+
+	log_warnx("drain did not finish in time, exiting");
+	event_base_loopbreak(d->base);
+}
+
+static void
+on_signal(evutil_socket_t sig, short ev, void *arg)
+{
+	struct daemon *d = arg;
+	char err[512];
+	struct conf *nc;
+
+	if (sig == SIGHUP) {
+		if ((nc = conf_load(conf_file(d->conf)[0] ? conf_file(d->conf) :
+		    NULL, err, sizeof(err))) == NULL) {
+			log_warnx("reload refused: %s", err);
+			return;
+		}
+		/* home may not change under a running daemon */
+		conf_free(d->conf);
+		d->conf = nc;
+		log_info("configuration reloaded");
+		if (d->on_hup)
+			d->on_hup(d);
+		return;
+	}
+	if (d->draining) {
+		log_info("second signal, exiting now");
+		event_base_loopbreak(d->base);
+		return;
+	}
+	d->draining = 1;
+	log_debug("draining");
+	{
+		long long ms = 10000;
+		struct timeval tv;
+
+		if (conf_int(d->conf, "drain_timeout_ms", 0, 600000, &ms, err,
+		    sizeof(err)) == -1)
+			ms = 10000;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		d->ev_drain = evtimer_new(d->base, on_drain_timeout, d);
+		if (d->ev_drain)
+			evtimer_add(d->ev_drain, &tv);
+	}
+	if (d->on_term)
+		d->on_term(d);
+	else
+		daemon_stop(d);
+}
+
+void
+daemon_init(struct daemon *d, const char *prog, int argc, char **argv)
+{
+	const char *cfile = NULL, *e;
+	char err[1024];
+	int ch;
+	struct event_config *cfg;
+
+	memset(d, 0, sizeof(*d));
+	d->prog = prog;
+	d->notify_fd = -1;
+	log_init(prog, 0);
+	if ((e = getenv("PARLEY_NOTIFY_FD")) != NULL && *e)
+		d->notify_fd = atoi(e);
+	while ((ch = getopt(argc, argv, "c:dnR:")) != -1) {
+		switch (ch) {
+		case 'c':
+			cfile = optarg;
+			break;
+		case 'd':
+			d->debug = 1;
+			break;
+		case 'n':
+			d->check_only = 1;
+			break;
+		case 'R':
+			d->notify_fd = atoi(optarg);
+			break;
+		default:
+			usage(prog);
+		}
+	}
+	if (optind != argc)
+		usage(prog);
+	log_init(prog, d->debug);
+	if ((d->conf = conf_load(cfile, err, sizeof(err))) == NULL)
+		log_exit(EX_CONFIG, "%s", err);
+	d->home = conf_get(d->conf, "home");
+	if (d->home == NULL || d->home[0] != '/')
+		log_exit(EX_CONFIG, "home must be an absolute path");
+	d->home = strdup(d->home);
+	signal(SIGPIPE, SIG_IGN);
+	if (d->check_only)
+		return;
+	if ((cfg = event_config_new()) == NULL)
+		log_exit(EX_TEMP, "event_config_new failed");
+	if ((d->base = event_base_new_with_config(cfg)) == NULL)
+		log_exit(EX_TEMP, "event_base_new failed");
+	event_config_free(cfg);
+	if (event_base_priority_init(d->base, 3) == -1)
+		log_exit(EX_TEMP, "event_base_priority_init failed");
+	d->ev_term = evsignal_new(d->base, SIGTERM, on_signal, d);
+	d->ev_int = evsignal_new(d->base, SIGINT, on_signal, d);
+	d->ev_hup = evsignal_new(d->base, SIGHUP, on_signal, d);
+	if (!d->ev_term || !d->ev_int || !d->ev_hup ||
+	    evsignal_add(d->ev_term, NULL) == -1 ||
+	    evsignal_add(d->ev_int, NULL) == -1 ||
+	    evsignal_add(d->ev_hup, NULL) == -1)
+		log_exit(EX_TEMP, "cannot install signal handlers");
+	if (daemon_mkdirs(daemon_path(d, "run", err, sizeof(err))) == -1)
+		log_exit(EX_TEMP, "mkdir %s: %s", err, strerror(errno));
+}
+
+void
+daemon_checked(struct daemon *d)
+{
+	printf("%s: configuration ok%s%s\n", d->prog,
+	    conf_file(d->conf)[0] ? ": " : " (defaults)",
+	    conf_file(d->conf));
+	exit(0);
+}
+
+const char *
+daemon_path(struct daemon *d, const char *sub, char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "%s/%s", d->home, sub);
+	return buf;
+}
+
+int
+daemon_mkdirs(const char *dir)
+{
+	char p[4096], *s;
+
+	if (snprintf(p, sizeof(p), "%s", dir) >= (int)sizeof(p)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (s = p + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0750) == -1 && errno != EEXIST)
+			return -1;
+		*s = '/';
+	}
+	if (mkdir(p, 0750) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+void
+daemon_ready(struct daemon *d)
+{
+	const char *ns = getenv("NOTIFY_SOCKET");
+
+	if (ns && *ns) {
+		struct sockaddr_un sun;
+		socklen_t sl;
+		int fd;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		strncpy(sun.sun_path, ns, sizeof(sun.sun_path) - 1);
+		if (ns[0] == '@')
+			sun.sun_path[0] = '\0';
+		sl = offsetof(struct sockaddr_un, sun_path) + strlen(ns);
+		if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) != -1) {
+			if (sendto(fd, "READY=1", 7, 0, (struct sockaddr *)&sun,
+			    sl) == -1)
+				log_warn("sd_notify");
+			close(fd);
+		}
+	}
+	if (d->notify_fd >= 0) {
+		if (write(d->notify_fd, "\n", 1) == -1)
+			log_warn("readiness fd %d", d->notify_fd);
+		close(d->notify_fd);
+		d->notify_fd = -1;
+	}
+	log_debug("ready");
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	if (event_base_dispatch(d->base) == -1)
+		return EX_TEMP;
+	return 0;
+}
+
+void
+daemon_stop(struct daemon *d)
+{
+	event_base_loopexit(d->base, NULL);
+}
+
+long long
+daemon_now_ms(void)
+{
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	return (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}

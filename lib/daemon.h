@@ -1,0 +1,62 @@
+/*
+ * daemon — the skeleton every parley daemon shares: argv (-c FILE, -n, -d),
+ * configuration, the event base, signals, readiness and drain.
+ *
+ * Foreground only, no pidfile.  Readiness is reported once the daemon can
+ * serve: to systemd ($NOTIFY_SOCKET, "READY=1") and/or to an s6-style
+ * notification fd ($PARLEY_NOTIFY_FD or -R FD, a newline then close).
+ * SIGTERM/SIGINT call on_term (stop accepting, finish in-flight work) and the
+ * loop ends when the daemon calls daemon_stop, or after drain_timeout.
+ * SIGHUP reloads the configuration and calls on_hup.
+ */
+#ifndef PARLEY_DAEMON_H
+#define PARLEY_DAEMON_H
+
+#include <event2/event.h>
+
+struct conf;
+
+struct daemon {
+	const char		*prog;
+	struct conf		*conf;
+	struct event_base	*base;
+	const char		*home;		/* $PARLEY_HOME */
+	int			 check_only;	/* -n */
+	int			 debug;		/* -d */
+	int			 draining;
+	void			(*on_term)(struct daemon *);
+	void			(*on_hup)(struct daemon *);
+	void			*arg;
+	/* private */
+	int			 notify_fd;
+	struct event		*ev_term, *ev_int, *ev_hup, *ev_drain;
+};
+
+/* Event priorities: I/O runs before the group commit (see store.h). */
+#define DAEMON_PRI_IO		0
+#define DAEMON_PRI_COMMIT	2
+
+/*
+ * Parse argv, load the configuration (exit 100 with "file:line: why" on
+ * error), create the event base with priorities and install the signals.
+ * usage is the synopsis printed on a bad option.  With -n the caller checks
+ * its settings, then calls daemon_checked().
+ */
+void	daemon_init(struct daemon *, const char *prog, int argc, char **argv);
+/* "prog: configuration ok" and exit 0 (the end of -n). */
+void	daemon_checked(struct daemon *) __attribute__((noreturn));
+/* $PARLEY_HOME/sub into buf. */
+const char *daemon_path(struct daemon *, const char *sub, char *buf,
+	    size_t bufsz);
+/* Tell the supervisor we serve. */
+void	daemon_ready(struct daemon *);
+/* Run the loop; returns the exit code (0 after a drain). */
+int	daemon_run(struct daemon *);
+/* End the loop now (after a drain completed). */
+void	daemon_stop(struct daemon *);
+/* Milliseconds since the epoch. */
+long long daemon_now_ms(void);
+/* Create dir and parents (mode 0750); -1 on error. */
+int	daemon_mkdirs(const char *dir);
+
+#endif

@@ -1,0 +1,435 @@
+/*
+ * http_out — parley's HTTP client: libcurl's multi interface driven by the
+ * daemon's libevent loop, so a channel daemon keeps hundreds of provider
+ * calls in flight on kept-alive connections without threads.
+ *
+ * libcurl tells us which sockets to watch (CURLMOPT_SOCKETFUNCTION): each gets
+ * one persistent event, remembered with curl_multi_assign.  It tells us when
+ * to call it back (CURLMOPT_TIMERFUNCTION): one evtimer.  Neither callback
+ * calls into libcurl; the event callbacks do, and then collect finished
+ * transfers (check_done), so completions are only ever delivered from the
+ * event loop, never from inside http_out_start.  Easy handles are kept for
+ * reuse and connections live in the multi handle's cache (keep-alive).
+ * A failing request is reported to its callback; nothing here exits.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+
+#include "http_out.h"
+#include "log.h"
+
+#define HTTP_OUT_BODYMAX	(1024 * 1024)	/* response bodies */
+#define HTTP_OUT_IDLE		64		/* easy handles kept for reuse */
+#define HTTP_OUT_TIMEOUT	30000L		/* default, ms */
+
+struct http_sock {
+	struct http_out		*ho;
+	curl_socket_t		 fd;
+	struct event		*ev;
+	struct http_sock	*prev, *next;
+};
+
+struct http_call {
+	struct http_out		*ho;
+	CURL			*easy;
+	struct curl_slist	*hdrs;
+	char			*buf;
+	size_t			 len, cap;
+	int			 toobig;
+	http_done_cb		 cb;
+	void			*arg;
+	char			 errbuf[CURL_ERROR_SIZE];
+	struct http_call	*prev, *next;
+};
+
+struct http_out {
+	struct event_base	*base;
+	CURLM			*multi;
+	struct event		*timer;
+	size_t			 inflight;
+	struct http_call	*calls;		/* in flight */
+	struct http_sock	*socks;
+	CURL			*idle[HTTP_OUT_IDLE];
+	size_t			 nidle;
+};
+
+static int curl_inited;
+
+static void check_done(struct http_out *);
+
+static void
+sock_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_sock *s = arg;
+	struct http_out *ho = s->ho;
+	int action = 0, running = 0;
+	CURLMcode mc;
+
+	if (what & EV_READ)
+		action |= CURL_CSELECT_IN;
+	if (what & EV_WRITE)
+		action |= CURL_CSELECT_OUT;
+	/* s may be freed by sock_cb inside this call: do not touch it after */
+	mc = curl_multi_socket_action(ho->multi, fd, action, &running);
+	if (mc != CURLM_OK)
+		log_warnx("http_out: curl_multi_socket_action: %s",
+		    curl_multi_strerror(mc));
+	check_done(ho);
+	if (running == 0 && ho->inflight == 0)
+		evtimer_del(ho->timer);
+}
+
+static void
+timer_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_out *ho = arg;
+	int running = 0;
+	CURLMcode mc;
+
+	mc = curl_multi_socket_action(ho->multi, CURL_SOCKET_TIMEOUT, 0,
+	    &running);
+	if (mc != CURLM_OK)
+		log_warnx("http_out: curl_multi_socket_action(timeout): %s",
+		    curl_multi_strerror(mc));
+	check_done(ho);
+}
+
+/* CURLMOPT_TIMERFUNCTION: only (re)arm our timer; never call libcurl here. */
+static int
+timer_cb(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct http_out *ho = userp;
+	struct timeval tv;
+
+	if (timeout_ms < 0) {
+		evtimer_del(ho->timer);
+		return 0;
+	}
+	tv.tv_sec = timeout_ms / 1000;
+	tv.tv_usec = (timeout_ms % 1000) * 1000;
+	if (evtimer_add(ho->timer, &tv) == -1) {
+		log_warnx("http_out: evtimer_add failed");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+sock_free(struct http_sock *s)
+{
+	struct http_out *ho = s->ho;
+
+	if (s->ev != NULL)
+		event_free(s->ev);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		ho->socks = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+/* CURLMOPT_SOCKETFUNCTION: keep one persistent event per curl socket. */
+static int
+sock_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct http_out *ho = userp;
+	struct http_sock *s = socketp;
+	short kind;
+
+	if (what == CURL_POLL_REMOVE) {
+		if (s != NULL) {
+			curl_multi_assign(ho->multi, fd, NULL);
+			sock_free(s);
+		}
+		return 0;
+	}
+	if (s == NULL) {
+		if ((s = calloc(1, sizeof(*s))) == NULL) {
+			log_warnx("http_out: out of memory");
+			return -1;
+		}
+		s->ho = ho;
+		s->fd = fd;
+		s->next = ho->socks;
+		if (ho->socks)
+			ho->socks->prev = s;
+		ho->socks = s;
+		if (curl_multi_assign(ho->multi, fd, s) != CURLM_OK) {
+			sock_free(s);
+			return -1;
+		}
+	}
+	kind = EV_PERSIST;
+	if (what & CURL_POLL_IN)
+		kind |= EV_READ;
+	if (what & CURL_POLL_OUT)
+		kind |= EV_WRITE;
+	if (s->ev != NULL) {
+		if (event_get_events(s->ev) == kind)
+			return 0;
+		event_free(s->ev);
+	}
+	s->ev = event_new(ho->base, fd, kind, sock_event, s);
+	if (s->ev == NULL || event_add(s->ev, NULL) == -1) {
+		log_warnx("http_out: cannot watch socket %d", (int)fd);
+		return -1;
+	}
+	return 0;
+}
+
+static size_t
+write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_call *c = userdata;
+	size_t n = size * nmemb, cap;
+	char *nb;
+
+	if (c->len + n > HTTP_OUT_BODYMAX) {
+		c->toobig = 1;
+		return 0;	/* aborts the transfer with CURLE_WRITE_ERROR */
+	}
+	if (c->len + n + 1 > c->cap) {
+		cap = c->cap ? c->cap : 1024;
+		while (cap < c->len + n + 1)
+			cap *= 2;
+		if ((nb = realloc(c->buf, cap)) == NULL)
+			return 0;
+		c->buf = nb;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, ptr, n);
+	c->len += n;
+	c->buf[c->len] = '\0';
+	return n;
+}
+
+static void
+call_unlink(struct http_call *c)
+{
+	struct http_out *ho = c->ho;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ho->calls = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	ho->inflight--;
+}
+
+/* Give an easy handle back to the idle pool (or free it). */
+static void
+easy_release(struct http_out *ho, CURL *easy)
+{
+	if (ho->nidle < HTTP_OUT_IDLE) {
+		curl_easy_reset(easy);
+		ho->idle[ho->nidle++] = easy;
+	} else
+		curl_easy_cleanup(easy);
+}
+
+static void
+call_free(struct http_call *c)
+{
+	curl_slist_free_all(c->hdrs);
+	free(c->buf);
+	free(c);
+}
+
+/* Deliver every finished transfer.  Callbacks may start new requests. */
+static void
+check_done(struct http_out *ho)
+{
+	struct http_resp resp;
+	struct http_call *c;
+	CURLMsg *msg;
+	CURLcode rc;
+	long status = 0;
+	int left;
+	char *priv;
+
+	while ((msg = curl_multi_info_read(ho->multi, &left)) != NULL) {
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		rc = msg->data.result;
+		priv = NULL;
+		curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+		c = (struct http_call *)priv;
+		if (c == NULL)
+			fatalx("http_out: transfer without its call");
+		memset(&resp, 0, sizeof(resp));
+		status = 0;
+		if (rc == CURLE_OK)
+			curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE,
+			    &status);
+		curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &resp.seconds);
+		resp.status = rc == CURLE_OK ? status : 0;
+		resp.body = c->buf ? c->buf : "";
+		resp.bodylen = c->len;
+		if (rc != CURLE_OK) {
+			if (c->toobig)
+				resp.error = "response body over 1 MiB";
+			else
+				resp.error = c->errbuf[0] ? c->errbuf :
+				    curl_easy_strerror(rc);
+			resp.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
+		}
+		curl_multi_remove_handle(ho->multi, c->easy);
+		call_unlink(c);
+		c->cb(&resp, c->arg);
+		easy_release(ho, c->easy);
+		call_free(c);
+	}
+}
+
+struct http_out *
+http_out_new(struct event_base *base, long max_conns)
+{
+	struct http_out *ho;
+
+	if (!curl_inited) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return NULL;
+		curl_inited = 1;
+	}
+	if ((ho = calloc(1, sizeof(*ho))) == NULL)
+		return NULL;
+	ho->base = base;
+	if ((ho->multi = curl_multi_init()) == NULL)
+		goto fail;
+	if ((ho->timer = evtimer_new(base, timer_event, ho)) == NULL)
+		goto fail;
+	if (curl_multi_setopt(ho->multi, CURLMOPT_SOCKETFUNCTION, sock_cb) ||
+	    curl_multi_setopt(ho->multi, CURLMOPT_SOCKETDATA, ho) ||
+	    curl_multi_setopt(ho->multi, CURLMOPT_TIMERFUNCTION, timer_cb) ||
+	    curl_multi_setopt(ho->multi, CURLMOPT_TIMERDATA, ho) ||
+	    curl_multi_setopt(ho->multi, CURLMOPT_PIPELINING,
+	    (long)CURLPIPE_MULTIPLEX))
+		goto fail;
+	if (max_conns > 0 &&
+	    (curl_multi_setopt(ho->multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+	    max_conns) ||
+	    curl_multi_setopt(ho->multi, CURLMOPT_MAXCONNECTS, max_conns)))
+		goto fail;
+	return ho;
+fail:
+	if (ho->timer)
+		event_free(ho->timer);
+	if (ho->multi)
+		curl_multi_cleanup(ho->multi);
+	free(ho);
+	return NULL;
+}
+
+void
+http_out_free(struct http_out *ho)
+{
+	struct http_call *c;
+
+	if (ho == NULL)
+		return;
+	while ((c = ho->calls) != NULL) {
+		curl_multi_remove_handle(ho->multi, c->easy);
+		call_unlink(c);
+		curl_easy_cleanup(c->easy);
+		call_free(c);
+	}
+	while (ho->nidle > 0)
+		curl_easy_cleanup(ho->idle[--ho->nidle]);
+	curl_multi_cleanup(ho->multi);	/* may report sockets removed */
+	while (ho->socks != NULL)
+		sock_free(ho->socks);
+	event_free(ho->timer);
+	free(ho);
+}
+
+size_t
+http_out_inflight(struct http_out *ho)
+{
+	return ho->inflight;
+}
+
+#define SETOPT(o, v) do {						\
+	if (curl_easy_setopt(c->easy, (o), (v)) != CURLE_OK)		\
+		goto fail;						\
+} while (0)
+
+int
+http_out_start(struct http_out *ho, const struct http_req *rq,
+    http_done_cb cb, void *arg)
+{
+	struct http_call *c;
+	struct curl_slist *l;
+	const char *const *h;
+	long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : HTTP_OUT_TIMEOUT;
+	CURLMcode mc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->ho = ho;
+	c->cb = cb;
+	c->arg = arg;
+	if (ho->nidle > 0)
+		c->easy = ho->idle[--ho->nidle];
+	else if ((c->easy = curl_easy_init()) == NULL)
+		goto fail;
+	/* no "Expect: 100-continue" round trip before bodies */
+	if ((c->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
+		goto fail;
+	for (h = rq->headers; h != NULL && *h != NULL; h++) {
+		if ((l = curl_slist_append(c->hdrs, *h)) == NULL)
+			goto fail;
+		c->hdrs = l;
+	}
+	SETOPT(CURLOPT_URL, rq->url);
+	SETOPT(CURLOPT_PRIVATE, (char *)c);
+	SETOPT(CURLOPT_WRITEFUNCTION, write_cb);
+	SETOPT(CURLOPT_WRITEDATA, c);
+	SETOPT(CURLOPT_ERRORBUFFER, c->errbuf);
+	SETOPT(CURLOPT_NOSIGNAL, 1L);
+	SETOPT(CURLOPT_TIMEOUT_MS, timeout);
+	SETOPT(CURLOPT_CONNECTTIMEOUT_MS, timeout < 10000 ? timeout : 10000L);
+	SETOPT(CURLOPT_PROTOCOLS_STR, "http,https");
+	SETOPT(CURLOPT_TCP_NODELAY, 1L);
+	SETOPT(CURLOPT_TCP_KEEPALIVE, 1L);
+	SETOPT(CURLOPT_PIPEWAIT, 1L);
+	SETOPT(CURLOPT_HTTPHEADER, c->hdrs);
+	if (rq->userpwd != NULL) {
+		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SETOPT(CURLOPT_USERPWD, rq->userpwd);
+	}
+	if (rq->body != NULL || (rq->method && strcmp(rq->method, "POST") == 0)) {
+		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->bodylen);
+		SETOPT(CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : "");
+	}
+	if (rq->method == NULL || strcmp(rq->method, "GET") == 0) {
+		if (rq->body == NULL)
+			SETOPT(CURLOPT_HTTPGET, 1L);
+		else
+			SETOPT(CURLOPT_CUSTOMREQUEST, "GET");
+	} else if (strcmp(rq->method, "POST") != 0)
+		SETOPT(CURLOPT_CUSTOMREQUEST, rq->method);
+	c->next = ho->calls;
+	if (ho->calls)
+		ho->calls->prev = c;
+	ho->calls = c;
+	ho->inflight++;
+	/* completion only ever comes through the event loop (timer_cb) */
+	if ((mc = curl_multi_add_handle(ho->multi, c->easy)) != CURLM_OK) {
+		log_warnx("http_out: curl_multi_add_handle: %s",
+		    curl_multi_strerror(mc));
+		call_unlink(c);
+		goto fail;
+	}
+	return 0;
+fail:
+	if (c->easy)
+		easy_release(ho, c->easy);
+	call_free(c);
+	return -1;
+}

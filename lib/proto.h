@@ -1,0 +1,51 @@
+/*
+ * proto — the frame types of parley's bus, in one place, next to the
+ * protocol version that changes with them.  parley-proto(7) is the contract.
+ *
+ * Every frame is a msgpack map (see frame.h) with "t" naming its type.
+ * Requests carry "id" (client-chosen integer); the answer carries "re" = that
+ * id and either "ok": true plus fields, or "err": {"code": str, "msg": str}.
+ *
+ *   hello       {t,id,v,name}                 -> {re,ok,v,name}   (sent by bus clients on connect)
+ *   ping        {t,id}                        -> {re,ok,seq}
+ *   in          {t,id,channel,pid,from,to,ts,text?,name?,type?,media?}
+ *               inbound message from a channel daemon -> {re,ok,conv,msg,dup}
+ *               answered only after the commit
+ *   st          {t,id,channel,pid,status,code?,reason?,ts}
+ *               provider status callback          -> {re,ok,msg?,dup}
+ *   send        {t,id,text,conv? | to,from,channel?,key?}
+ *               outbound from msg / bots          -> {re,ok,conv,msg}  after "queued" is committed
+ *   out         {t,id,msg,channel,from,to,text}  routerd -> channel daemon
+ *                                                 -> {re,ok,pid} or {re,err:{code,msg}}
+ *   sub         {t,id,since?,last?,conv?,follow} -> {re,ok,seq}, then
+ *   ev          {t,seq,r:{record}}              one per event, then, when follow is false,
+ *   eof         {t,seq}                         end of the backlog
+ *   inbox       {t,id,limit?,after?}            -> {re,ok,more,convs:[{conv,channel,contact,...}]}
+ *   (a subscriber that stops reading for 30 s is disconnected; it resumes with since = last seq + 1)
+ */
+#ifndef PARLEY_PROTO_H
+#define PARLEY_PROTO_H
+
+#define PROTO_VERSION	1
+
+enum proto_type {
+	PT_UNKNOWN = 0,
+	PT_HELLO,
+	PT_PING,
+	PT_IN,
+	PT_ST,
+	PT_SEND,
+	PT_OUT,
+	PT_SUB,
+	PT_EV,
+	PT_EOF,
+	PT_INBOX,
+	PT_SLOW,
+};
+
+/* The type named by a frame's "t", or PT_UNKNOWN. */
+#include <msgpack.h>
+enum proto_type proto_type(const msgpack_object *frame);
+const char *proto_name(enum proto_type);
+
+#endif

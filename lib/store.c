@@ -1,0 +1,288 @@
+/*
+ * store — LMDB with group commit and bounded map growth.
+ *
+ * The commit event runs at DAEMON_PRI_COMMIT, below I/O, so every request
+ * that arrived in this pass joins the batch before the single fsync.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon.h"
+#include "log.h"
+#include "store.h"
+
+struct waiter {
+	store_done_cb	 cb;
+	void		*arg;
+};
+
+struct store {
+	MDB_env		*env;
+	MDB_txn		*txn;
+	struct event	*ev_commit;
+	size_t		 map_size, map_max;
+	struct waiter	*w;
+	size_t		 nw, capw;
+	size_t		 nreq;
+	int		 full;
+	char		 err[256];
+	store_done_cb	 hook;
+	void		*hookarg;
+};
+
+static void
+on_commit_event(evutil_socket_t fd, short ev, void *arg)
+{
+	store_commit(arg);
+}
+
+struct store *
+store_open(struct event_base *base, const char *dir, size_t map_size,
+    size_t map_max, const struct store_db *dbs, char *err, size_t errsz)
+{
+	struct store *s;
+	MDB_txn *txn = NULL;
+	int rc, dead = 0, i;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return NULL;
+	}
+	s->map_size = map_size;
+	s->map_max = map_max < map_size ? map_size : map_max;
+	if (daemon_mkdirs(dir) == -1) {
+		snprintf(err, errsz, "mkdir %s: %s", dir, strerror(errno));
+		goto fail;
+	}
+	if ((rc = mdb_env_create(&s->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 32)) != 0 ||
+	    (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0 ||
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0640)) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	{
+		/* the map may have grown in an earlier run */
+		MDB_envinfo info;
+
+		mdb_env_info(s->env, &info);
+		if (info.me_mapsize > s->map_size)
+			s->map_size = info.me_mapsize;
+	}
+	mdb_reader_check(s->env, &dead);
+	if (dead)
+		log_info("%s: cleared %d stale readers", dir, dead);
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	for (i = 0; dbs[i].name; i++) {
+		if ((rc = mdb_dbi_open(txn, dbs[i].name,
+		    dbs[i].flags | MDB_CREATE, dbs[i].dbi)) != 0) {
+			snprintf(err, errsz, "%s: db %s: %s", dir, dbs[i].name,
+			    mdb_strerror(rc));
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0) {
+		snprintf(err, errsz, "%s: %s", dir, mdb_strerror(rc));
+		goto fail;
+	}
+	s->ev_commit = event_new(base, -1, 0, on_commit_event, s);
+	if (s->ev_commit == NULL ||
+	    event_priority_set(s->ev_commit, DAEMON_PRI_COMMIT) == -1) {
+		snprintf(err, errsz, "cannot create the commit event");
+		goto fail;
+	}
+	return s;
+fail:
+	if (s->env)
+		mdb_env_close(s->env);
+	free(s);
+	return NULL;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->txn)
+		store_commit(s);
+	if (s->ev_commit)
+		event_free(s->ev_commit);
+	mdb_env_close(s->env);
+	free(s->w);
+	free(s);
+}
+
+MDB_env *
+store_env(struct store *s)
+{
+	return s->env;
+}
+
+const char *
+store_error(struct store *s)
+{
+	return s->err[0] ? s->err : "store error";
+}
+
+/* Grow the map before a batch when it is filling up; no txn is open here. */
+static int
+store_grow(struct store *s)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used, nsize;
+	int rc;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return 0;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	if (used < info.me_mapsize / 10 * 8) {
+		s->full = 0;
+		return 0;
+	}
+	if (info.me_mapsize >= s->map_max) {
+		if (used >= info.me_mapsize / 100 * 95) {
+			snprintf(s->err, sizeof(s->err), "store full: the map "
+			    "reached store_map_max_mb (%zu MiB)",
+			    s->map_max >> 20);
+			if (!s->full)
+				log_warnx("%s", s->err);
+			s->full = 1;
+			return -1;
+		}
+		return 0;
+	}
+	nsize = info.me_mapsize * 2;
+	if (nsize > s->map_max)
+		nsize = s->map_max;
+	if ((rc = mdb_env_set_mapsize(s->env, nsize)) != 0) {
+		log_warnx("map growth to %zu MiB failed: %s", nsize >> 20,
+		    mdb_strerror(rc));
+		return 0;
+	}
+	log_info("store map grown to %zu MiB", nsize >> 20);
+	s->map_size = nsize;
+	s->full = 0;
+	return 0;
+}
+
+MDB_txn *
+store_txn(struct store *s)
+{
+	int rc;
+
+	if (s->txn && s->nreq >= STORE_BATCH_MAX)
+		store_commit(s);
+	if (s->txn)
+		return s->txn;
+	if (store_grow(s) == -1)
+		return NULL;
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->txn)) != 0) {
+		snprintf(s->err, sizeof(s->err), "store: %s", mdb_strerror(rc));
+		log_warnx("%s", s->err);
+		s->txn = NULL;
+		return NULL;
+	}
+	s->err[0] = '\0';
+	s->nreq = 0;
+	event_active(s->ev_commit, 0, 0);
+	return s->txn;
+}
+
+void
+store_after(struct store *s, store_done_cb cb, void *arg)
+{
+	if (s->txn == NULL) {
+		/* nothing to wait for: committed state already holds */
+		cb(arg, 1);
+		return;
+	}
+	if (s->nw == s->capw) {
+		size_t ncap = s->capw ? s->capw * 2 : 256;
+		struct waiter *nw = realloc(s->w, ncap * sizeof(*nw));
+
+		if (nw == NULL)
+			fatalx("out of memory");
+		s->w = nw;
+		s->capw = ncap;
+	}
+	s->w[s->nw].cb = cb;
+	s->w[s->nw].arg = arg;
+	s->nw++;
+	s->nreq++;
+}
+
+static void
+finish(struct store *s, int ok)
+{
+	struct waiter *w = s->w;
+	size_t i, n = s->nw;
+
+	/* callbacks may start the next batch: hand them a fresh list */
+	s->w = NULL;
+	s->nw = s->capw = 0;
+	if (s->hook)
+		s->hook(s->hookarg, ok);
+	for (i = 0; i < n; i++)
+		w[i].cb(w[i].arg, ok);
+	free(w);
+}
+
+void
+store_fail(struct store *s, int rc, const char *what)
+{
+	if (s->txn == NULL)
+		return;
+	if (rc == MDB_MAP_FULL)
+		snprintf(s->err, sizeof(s->err), "store full while %s", what);
+	else
+		snprintf(s->err, sizeof(s->err), "store: %s: %s", what,
+		    mdb_strerror(rc));
+	log_warnx("%s; batch of %zu requests abandoned", s->err, s->nreq);
+	mdb_txn_abort(s->txn);
+	s->txn = NULL;
+	event_del(s->ev_commit);
+	finish(s, 0);
+}
+
+void
+store_commit(struct store *s)
+{
+	int rc;
+
+	if (s->txn == NULL)
+		return;
+	event_del(s->ev_commit);
+	rc = mdb_txn_commit(s->txn);
+	s->txn = NULL;
+	if (rc != 0) {
+		snprintf(s->err, sizeof(s->err), "store: commit: %s",
+		    mdb_strerror(rc));
+		log_warnx("%s; batch of %zu requests abandoned", s->err,
+		    s->nreq);
+		finish(s, 0);
+		return;
+	}
+	finish(s, 1);
+}
+
+void
+store_on_commit(struct store *s, store_done_cb cb, void *arg)
+{
+	s->hook = cb;
+	s->hookarg = arg;
+}
+
+int
+store_rtxn(struct store *s, MDB_txn **txn)
+{
+	return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+}

@@ -1,0 +1,61 @@
+/*
+ * store — one LMDB environment per stateful daemon, with group commit.
+ *
+ * All writes of one event-loop pass share one write transaction
+ * (store_txn); a low-priority event commits it (fsync) once the pass's I/O
+ * is done, and only then are the callbacks registered with store_after
+ * called — the answers that waited on the commit.  A failed write aborts the
+ * whole batch (store_fail): every waiter is told, nothing is half-applied.
+ * The map grows by doubling up to its limit; past that, writes are refused
+ * with a clear error (fail closed, never crash).
+ */
+#ifndef PARLEY_STORE_H
+#define PARLEY_STORE_H
+
+#include <stddef.h>
+#include <event2/event.h>
+#include <lmdb.h>
+
+struct store;
+
+struct store_db {
+	const char	*name;
+	unsigned	 flags;		/* MDB_DUPSORT etc.; MDB_CREATE is implied */
+	MDB_dbi		*dbi;
+};
+
+#define STORE_BATCH_MAX	4096	/* requests per transaction, at most */
+
+/*
+ * Open (creating) dir with the named databases (a NULL-name-terminated
+ * array); runs mdb_reader_check.  NULL with err on failure.
+ */
+struct store *store_open(struct event_base *, const char *dir,
+	    size_t map_size, size_t map_max, const struct store_db *dbs,
+	    char *err, size_t errsz);
+void	store_close(struct store *);
+MDB_env	*store_env(struct store *);
+
+/*
+ * The current batch's write transaction, begun if needed and its commit
+ * scheduled for the end of this event-loop pass.  NULL when the store
+ * refuses writes; store_error() says why.
+ */
+MDB_txn	*store_txn(struct store *);
+const char *store_error(struct store *);
+
+typedef void (*store_done_cb)(void *arg, int committed);
+/* Call cb after the current batch commits (1) or is abandoned (0). */
+void	store_after(struct store *, store_done_cb, void *arg);
+/* Abandon the current batch because of rc (logged with what). */
+void	store_fail(struct store *, int rc, const char *what);
+/* Commit the current batch now. */
+void	store_commit(struct store *);
+/* Called after every batch commits or is abandoned, before its store_after
+ * callbacks (so derived marks such as the event log's are settled first). */
+void	store_on_commit(struct store *, store_done_cb, void *arg);
+
+/* A short read-only transaction (MDB_NOTLS); end it with mdb_txn_abort. */
+int	store_rtxn(struct store *, MDB_txn **);
+
+#endif

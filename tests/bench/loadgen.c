@@ -1,0 +1,943 @@
+/*
+ * loadgen — the load tool behind `make bench` and the crash tests.
+ *
+ * inbound:  posts N signed Twilio inbound webhooks to smsd over C kept-alive
+ *           connections (libcurl multi), each with a MessageSid derived from
+ *           --prefix and its index, so a rerun re-posts the very same
+ *           messages.  With --retry a webhook is posted again after a short
+ *           backoff until it is answered 200, which is what a crash test
+ *           needs: every message is eventually acknowledged, hence stored.
+ *           Latency runs from a message's first post to its 200.
+ * outbound: sends N {t:"send"} requests to routerd over one bus connection,
+ *           CONC of them outstanding, then reads sandboxd's
+ *           /sandbox/received until every "bench i" body has arrived there.
+ *           Latency runs from the request leaving loadgen to sandboxd's
+ *           receive timestamp (same host, same clock).
+ * sign:     prints the X-Twilio-Signature of URL and name=value pairs.
+ * raw:      writes the bytes on stdin to a Unix socket and reports whether
+ *           the daemon dropped the connection (how tests send hostile
+ *           frames without python or socat).
+ *
+ * Each mode prints one JSON summary line on stdout.  Exit 0 when every
+ * message made it, 1 when some did not (or the time limit passed), 2 on a
+ * usage error.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <getopt.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <curl/curl.h>
+#include <jansson.h>
+#include <sodium.h>
+
+#include "form.h"
+#include "frame.h"
+#include "mp.h"
+#include "proto.h"
+#include "rec.h"
+#include "sig.h"
+
+#define DEF_ACCOUNT	"AC00000000000000000000000000000001"
+#define MAXCODES	16
+
+static const char *usage_text =
+    "usage: loadgen inbound -u URL -t TOKEN_FILE -n N -c CONC [--sig-url URL]\n"
+    "           [--from-base +E164] [--to +E164] [--prefix P] [--account AC..]\n"
+    "           [--retry] [--timeout SEC]\n"
+    "       loadgen outbound -s ROUTERD_SOCK -n N -c CONC --to-base +E164\n"
+    "           --from +E164 [--senders K] [--sandbox URL] [--timeout SEC]\n"
+    "       loadgen sign -t TOKEN_FILE URL [name=value ...]\n"
+    "       loadgen raw -s SOCK [-w MS] < bytes\n";
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fputs(usage_text, stderr);
+	exit(2);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("loadgen: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Wall-clock milliseconds (sandboxd stamps with the same clock). */
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static long
+num_arg(const char *s, long min, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max) {
+		fprintf(stderr, "loadgen: bad number: %s\n", s);
+		usage();
+	}
+	return v;
+}
+
+/* "+1555000000" plus i, as an E.164 string. */
+static void
+e164_add(const char *base, long i, char *out, size_t outsz)
+{
+	long long v;
+
+	if (base[0] != '+' || (v = atoll(base + 1)) <= 0)
+		die("not an E.164 number: %s", base);
+	snprintf(out, outsz, "+%lld", v + i);
+}
+
+static char *
+read_token(const char *path)
+{
+	char buf[512];
+	FILE *fp;
+	size_t n;
+
+	if ((fp = fopen(path, "r")) == NULL)
+		die("%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, fp);
+	fclose(fp);
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	if (n == 0)
+		die("%s: empty token", path);
+	return strdup(buf);
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The q-th percentile (nearest rank) of n values, sorting them. */
+static double
+pct(double *v, size_t n, int q)
+{
+	size_t k;
+
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_double);
+	k = (n * (size_t)q + 99) / 100;
+	return v[k == 0 ? 0 : k - 1];
+}
+
+/* Counts per non-200 status ("0" is a transport error). */
+struct codes {
+	long	code[MAXCODES];
+	long	count[MAXCODES];
+	int	n;
+};
+
+static void
+codes_add(struct codes *c, long code)
+{
+	int i;
+
+	for (i = 0; i < c->n; i++)
+		if (c->code[i] == code) {
+			c->count[i]++;
+			return;
+		}
+	if (c->n == MAXCODES)
+		return;
+	c->code[c->n] = code;
+	c->count[c->n++] = 1;
+}
+
+static json_t *
+codes_json(const struct codes *c)
+{
+	json_t *o = json_object();
+	char k[24];
+	int i;
+
+	for (i = 0; i < c->n; i++) {
+		snprintf(k, sizeof(k), "%ld", c->code[i]);
+		json_object_set_new(o, k, json_integer(c->count[i]));
+	}
+	return o;
+}
+
+static void
+print_summary(json_t *o)
+{
+	char *s = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT |
+	    JSON_REAL_PRECISION(6));
+
+	if (s == NULL)
+		die("cannot encode summary");
+	printf("%s\n", s);
+	fflush(stdout);
+	free(s);
+	json_decref(o);
+}
+
+/* ---------------------------------------------------------------- inbound */
+
+struct in_opts {
+	const char	*url, *sig_url, *token_file, *from_base, *to, *prefix;
+	const char	*account;
+	long		 n, conc, timeout_s;
+	int		 retry;
+};
+
+struct slot {
+	CURL		*easy;
+	struct curl_slist *hdrs;
+	char		*body;
+	long		 msg;		/* index, -1 when idle */
+	double		 first_ms;	/* first post of this message */
+	double		 due_ms;	/* next post not before */
+	int		 attempts;
+	int		 busy;		/* added to the multi handle */
+};
+
+/* MessageSid "SM" + 32 hex, a hash of prefix and i (stable across runs). */
+static void
+msg_sid(const char *prefix, long i, char out[35])
+{
+	unsigned char h[16];
+	char in[256];
+	int len;
+
+	len = snprintf(in, sizeof(in), "%s:%ld", prefix, i);
+	if (crypto_generichash(h, sizeof(h), (unsigned char *)in, (size_t)len,
+	    NULL, 0) != 0)
+		die("generichash failed");
+	memcpy(out, "SM", 2);
+	sodium_bin2hex(out + 2, 33, h, sizeof(h));
+}
+
+static size_t
+discard(char *p, size_t sz, size_t n, void *arg)
+{
+	return sz * n;
+}
+
+/* Build the signed request for message i into slot s. */
+static void
+slot_prepare(struct slot *s, const struct in_opts *o, const char *token,
+    long i)
+{
+	struct form f;
+	char sid[35], from[32], body[32], sig[SIG_TWILIO_LEN + 1];
+	char hdr[64];
+	size_t len;
+
+	msg_sid(o->prefix, i, sid);
+	e164_add(o->from_base, i, from, sizeof(from));
+	snprintf(body, sizeof(body), "load %ld", i);
+	form_init(&f);
+	form_add(&f, "MessageSid", sid);
+	form_add(&f, "SmsSid", sid);
+	form_add(&f, "SmsMessageSid", sid);
+	form_add(&f, "AccountSid", o->account);
+	form_add(&f, "From", from);
+	form_add(&f, "To", o->to);
+	form_add(&f, "Body", body);
+	form_add(&f, "NumMedia", "0");
+	form_add(&f, "NumSegments", "1");
+	form_add(&f, "SmsStatus", "received");
+	form_add(&f, "ApiVersion", "2010-04-01");
+	sig_twilio(o->sig_url, &f, token, sig);
+	free(s->body);
+	if ((s->body = form_encode(&f, &len)) == NULL)
+		die("form_encode failed");
+	form_free(&f);
+
+	curl_slist_free_all(s->hdrs);
+	s->hdrs = curl_slist_append(NULL,
+	    "Content-Type: application/x-www-form-urlencoded");
+	snprintf(hdr, sizeof(hdr), "X-Twilio-Signature: %s", sig);
+	s->hdrs = curl_slist_append(s->hdrs, hdr);
+	if (s->hdrs == NULL)
+		die("out of memory");
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+	s->msg = i;
+	s->attempts = 0;
+	s->first_ms = 0;
+	s->due_ms = 0;
+}
+
+static int
+mode_inbound(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "url", required_argument, NULL, 'u' },
+		{ "token", required_argument, NULL, 't' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "conc", required_argument, NULL, 'c' },
+		{ "from-base", required_argument, NULL, 'F' },
+		{ "to", required_argument, NULL, 'T' },
+		{ "prefix", required_argument, NULL, 'P' },
+		{ "account", required_argument, NULL, 'A' },
+		{ "sig-url", required_argument, NULL, 'S' },
+		{ "timeout", required_argument, NULL, 'W' },
+		{ "retry", no_argument, NULL, 'r' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct in_opts o = { .from_base = "+1555000000", .to = "+15557654321",
+	    .prefix = "SMtest", .account = DEF_ACCOUNT, .n = 0, .conc = 16,
+	    .timeout_s = 600 };
+	struct codes codes = { .n = 0 };
+	struct slot *slots;
+	double *lat, t0, t_end, deadline;
+	long next = 0, ok = 0, retries = 0, active;
+	char *token;
+	CURLM *multi;
+	json_t *sum;
+	int ch, i, running, timed_out = 0;
+
+	while ((ch = getopt_long(argc, argv, "u:t:n:c:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 'u': o.url = optarg; break;
+		case 't': o.token_file = optarg; break;
+		case 'n': o.n = num_arg(optarg, 1, 100000000); break;
+		case 'c': o.conc = num_arg(optarg, 1, 4096); break;
+		case 'F': o.from_base = optarg; break;
+		case 'T': o.to = optarg; break;
+		case 'P': o.prefix = optarg; break;
+		case 'A': o.account = optarg; break;
+		case 'S': o.sig_url = optarg; break;
+		case 'W': o.timeout_s = num_arg(optarg, 1, 86400); break;
+		case 'r': o.retry = 1; break;
+		default: usage();
+		}
+	}
+	if (o.url == NULL || o.token_file == NULL || o.n == 0 || optind != argc)
+		usage();
+	if (o.sig_url == NULL)
+		o.sig_url = o.url;
+	if (o.conc > o.n)
+		o.conc = o.n;
+	token = read_token(o.token_file);
+
+	if ((multi = curl_multi_init()) == NULL)
+		die("curl_multi_init failed");
+	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, o.conc);
+	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, o.conc);
+	if ((slots = calloc((size_t)o.conc, sizeof(*slots))) == NULL ||
+	    (lat = calloc((size_t)o.n, sizeof(*lat))) == NULL)
+		die("out of memory");
+	for (i = 0; i < o.conc; i++) {
+		struct slot *s = &slots[i];
+
+		if ((s->easy = curl_easy_init()) == NULL)
+			die("curl_easy_init failed");
+		curl_easy_setopt(s->easy, CURLOPT_URL, o.url);
+		curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
+		curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+		curl_easy_setopt(s->easy, CURLOPT_NOSIGNAL, 1L);
+		curl_easy_setopt(s->easy, CURLOPT_PRIVATE, s);
+		s->msg = -1;
+	}
+
+	t0 = now_ms();
+	deadline = t0 + o.timeout_s * 1e3;
+	t_end = t0;
+	for (;;) {
+		CURLMsg *m;
+		double now = now_ms(), wait_ms = 1000;
+		int left;
+
+		/* Give idle slots work and start what is due. */
+		active = 0;
+		for (i = 0; i < o.conc; i++) {
+			struct slot *s = &slots[i];
+
+			if (s->msg < 0 && next < o.n)
+				slot_prepare(s, &o, token, next++);
+			if (s->msg < 0)
+				continue;
+			active++;
+			if (s->busy)
+				continue;
+			if (s->due_ms > now) {
+				if (s->due_ms - now < wait_ms)
+					wait_ms = s->due_ms - now;
+				continue;
+			}
+			if (s->first_ms == 0)
+				s->first_ms = now;
+			if (s->attempts++ > 0)
+				retries++;
+			if (curl_multi_add_handle(multi, s->easy) != CURLM_OK)
+				die("curl_multi_add_handle failed");
+			s->busy = 1;
+		}
+		if (active == 0)
+			break;
+		if (now > deadline) {
+			timed_out = 1;
+			break;
+		}
+		if (curl_multi_perform(multi, &running) != CURLM_OK)
+			die("curl_multi_perform failed");
+		while ((m = curl_multi_info_read(multi, &left)) != NULL) {
+			struct slot *s;
+			char *priv = NULL;
+			long code = 0;
+
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    &priv);
+			s = (struct slot *)(void *)priv;
+			if (m->data.result == CURLE_OK)
+				curl_easy_getinfo(s->easy,
+				    CURLINFO_RESPONSE_CODE, &code);
+			curl_multi_remove_handle(multi, s->easy);
+			s->busy = 0;
+			now = now_ms();
+			if (code == 200) {
+				lat[ok++] = now - s->first_ms;
+				t_end = now;
+				s->msg = -1;
+				continue;
+			}
+			codes_add(&codes, code);
+			if (!o.retry) {
+				s->msg = -1;
+				continue;
+			}
+			/* Back off 50..400 ms, with jitter. */
+			s->due_ms = now + (s->attempts < 4 ?
+			    50 << (s->attempts - 1) : 400) +
+			    randombytes_uniform(50);
+		}
+		if (running > 0 || wait_ms > 0) {
+			int w = wait_ms < 1 ? 1 : (int)wait_ms;
+
+			if (w > 100)
+				w = 100;
+			if (curl_multi_poll(multi, NULL, 0, w, NULL) !=
+			    CURLM_OK)
+				die("curl_multi_poll failed");
+		}
+	}
+
+	sum = json_object();
+	json_object_set_new(sum, "mode", json_string("inbound"));
+	json_object_set_new(sum, "sent", json_integer(o.n));
+	json_object_set_new(sum, "ok", json_integer(ok));
+	json_object_set_new(sum, "retries", json_integer(retries));
+	json_object_set_new(sum, "non200", codes_json(&codes));
+	json_object_set_new(sum, "seconds", json_real((t_end - t0) / 1e3));
+	json_object_set_new(sum, "rate", json_real(t_end > t0 ?
+	    ok / ((t_end - t0) / 1e3) : 0));
+	json_object_set_new(sum, "p50_ms", json_real(pct(lat, (size_t)ok, 50)));
+	json_object_set_new(sum, "p99_ms", json_real(pct(lat, (size_t)ok, 99)));
+	if (timed_out)
+		json_object_set_new(sum, "timed_out", json_true());
+	print_summary(sum);
+
+	for (i = 0; i < o.conc; i++) {
+		if (slots[i].busy)
+			curl_multi_remove_handle(multi, slots[i].easy);
+		curl_easy_cleanup(slots[i].easy);
+		curl_slist_free_all(slots[i].hdrs);
+		free(slots[i].body);
+	}
+	curl_multi_cleanup(multi);
+	free(slots);
+	free(lat);
+	free(token);
+	return ok == o.n ? 0 : 1;
+}
+
+/* --------------------------------------------------------------- outbound */
+
+struct out_opts {
+	const char	*sock, *to_base, *from, *sandbox;
+	long		 n, conc, senders, timeout_s;
+};
+
+/* A growable byte buffer (socket input, HTTP bodies). */
+struct buf {
+	char	*p;
+	size_t	 len, cap;
+};
+
+static void
+buf_add(struct buf *b, const void *d, size_t n)
+{
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 65536;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		if ((b->p = realloc(b->p, cap)) == NULL)
+			die("out of memory");
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static size_t
+buf_write(char *p, size_t sz, size_t n, void *arg)
+{
+	buf_add(arg, p, sz * n);
+	return sz * n;
+}
+
+static void
+write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			die("write to routerd: %s", strerror(errno));
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+send_frame(int fd, struct fbuf *fb)
+{
+	if (fbuf_finish(fb) != 0)
+		die("frame too large");
+	write_all(fd, fbuf_data(fb), fbuf_len(fb));
+}
+
+/*
+ * Match the JSON lines of /sandbox/received (entries with serial n >= the
+ * since asked for) to the "bench i" bodies sent; *since is moved past the
+ * last entry read.
+ */
+static void
+scan_received(const char *text, uint64_t *since, double *recv_ms, long n,
+    long *received, long *dups, double *last_ms)
+{
+	const char *line = text, *nl;
+
+	for (; *line != '\0'; line = nl + 1) {
+		json_t *o, *body, *ts, *params;
+		json_error_t jerr;
+		const char *b, *p;
+		int64_t ms;
+		long i;
+
+		if ((nl = strchr(line, '\n')) == NULL)
+			break;		/* a partial last line: asked again */
+		if ((o = json_loadb(line, (size_t)(nl - line), 0, &jerr)) ==
+		    NULL)
+			continue;
+		if (json_is_integer(json_object_get(o, "n")) &&
+		    (uint64_t)json_integer_value(json_object_get(o, "n")) >=
+		    *since)
+			*since = (uint64_t)json_integer_value(
+			    json_object_get(o, "n")) + 1;
+		/* Only message creations the API accepted (not refusals,
+		 * not the webhooks sandboxd posted). */
+		if ((json_is_string(json_object_get(o, "kind")) &&
+		    strcmp(json_string_value(json_object_get(o, "kind")),
+		    "request") != 0) ||
+		    (json_is_integer(json_object_get(o, "answer")) &&
+		    json_integer_value(json_object_get(o, "answer")) / 100 !=
+		    2)) {
+			json_decref(o);
+			continue;
+		}
+		if ((params = json_object_get(o, "params")) == NULL)
+			params = json_object_get(o, "form");
+		body = json_object_get(params != NULL ? params : o, "Body");
+		ts = json_object_get(o, "ts");
+		if (!json_is_string(body) || !json_is_string(ts) ||
+		    rec_ts_parse(json_string_value(ts), &ms) != 0) {
+			json_decref(o);
+			continue;
+		}
+		b = json_string_value(body);
+		if (strncmp(b, "bench ", 6) == 0) {
+			for (p = b + 6; *p >= '0' && *p <= '9'; p++)
+				;
+			i = (*p == '\0' && p > b + 6) ? atol(b + 6) : -1;
+			if (i >= 0 && i < n) {
+				if (recv_ms[i] != 0)
+					(*dups)++;
+				else {
+					recv_ms[i] = (double)ms;
+					(*received)++;
+					if (ms > *last_ms)
+						*last_ms = (double)ms;
+				}
+			}
+		}
+		json_decref(o);
+	}
+}
+
+static int
+mode_outbound(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "sock", required_argument, NULL, 's' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "conc", required_argument, NULL, 'c' },
+		{ "to-base", required_argument, NULL, 'T' },
+		{ "from", required_argument, NULL, 'F' },
+		{ "senders", required_argument, NULL, 'K' },
+		{ "sandbox", required_argument, NULL, 'B' },
+		{ "timeout", required_argument, NULL, 'W' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct out_opts o = { .to_base = "+15551000000", .from = "+15557654321",
+	    .sandbox = "http://127.0.0.1:8099", .conc = 64, .senders = 1,
+	    .timeout_s = 600 };
+	struct sockaddr_un sun;
+	struct codes errs = { .n = 0 };
+	struct buf in = { NULL, 0, 0 }, http = { NULL, 0, 0 };
+	double *sent_ms, *recv_ms, *lat, t0, deadline, last_ms = 0;
+	long next = 0, answered = 0, queued = 0, received = 0, dups = 0, i;
+	long outstanding = 0, nlat = 0;
+	uint64_t since = 1;
+	msgpack_unpacked up;
+	struct fbuf fb;
+	char url[512];
+	CURL *easy;
+	json_t *sum;
+	int ch, fd, timed_out = 0;
+
+	while ((ch = getopt_long(argc, argv, "s:n:c:", lo, NULL)) != -1) {
+		switch (ch) {
+		case 's': o.sock = optarg; break;
+		case 'n': o.n = num_arg(optarg, 1, 100000000); break;
+		case 'c': o.conc = num_arg(optarg, 1, 65536); break;
+		case 'T': o.to_base = optarg; break;
+		case 'F': o.from = optarg; break;
+		case 'K': o.senders = num_arg(optarg, 1, 10000); break;
+		case 'B': o.sandbox = optarg; break;
+		case 'W': o.timeout_s = num_arg(optarg, 1, 86400); break;
+		default: usage();
+		}
+	}
+	if (o.sock == NULL || o.n == 0 || optind != argc)
+		usage();
+	if ((sent_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
+	    (recv_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
+	    (lat = calloc((size_t)o.n, sizeof(double))) == NULL)
+		die("out of memory");
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(o.sock) >= sizeof(sun.sun_path))
+		die("socket path too long: %s", o.sock);
+	strcpy(sun.sun_path, o.sock);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		die("%s: %s", o.sock, strerror(errno));
+
+	fbuf_init(&fb);
+	msgpack_unpacked_init(&up);
+	fbuf_begin(&fb, 4);
+	mp_kv_str(&fb.pk, "t", "hello");
+	mp_kv_int(&fb.pk, "id", 0);
+	mp_kv_int(&fb.pk, "v", PROTO_VERSION);
+	mp_kv_str(&fb.pk, "name", "loadgen");
+	send_frame(fd, &fb);
+
+	t0 = now_ms();
+	deadline = t0 + o.timeout_s * 1e3;
+	/* Phase 1: every request sent and answered ("queued" committed). */
+	while (answered < o.n) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		char rb[65536];
+		size_t used, off = 0;
+		ssize_t r;
+		int rc;
+
+		while (next < o.n && outstanding < o.conc) {
+			char to[32], from[32], text[32];
+
+			e164_add(o.to_base, next, to, sizeof(to));
+			e164_add(o.from, next % o.senders, from, sizeof(from));
+			snprintf(text, sizeof(text), "bench %ld", next);
+			fbuf_begin(&fb, 6);
+			mp_kv_str(&fb.pk, "t", "send");
+			mp_kv_int(&fb.pk, "id", next + 1);
+			mp_kv_str(&fb.pk, "text", text);
+			mp_kv_str(&fb.pk, "to", to);
+			mp_kv_str(&fb.pk, "from", from);
+			mp_kv_str(&fb.pk, "channel", "sms");
+			sent_ms[next] = now_ms();
+			send_frame(fd, &fb);
+			next++;
+			outstanding++;
+		}
+		if (now_ms() > deadline) {
+			timed_out = 1;
+			break;
+		}
+		if ((rc = poll(&pfd, 1, 1000)) < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		if (rc <= 0)
+			continue;
+		if ((r = read(fd, rb, sizeof(rb))) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("read from routerd: %s", strerror(errno));
+		}
+		if (r == 0)
+			die("routerd closed the connection after %ld answers",
+			    answered);
+		buf_add(&in, rb, (size_t)r);
+		for (;;) {
+			const char *why = NULL;
+			int64_t re;
+
+			rc = frame_decode(in.p + off, in.len - off, &up, &used,
+			    &why);
+			if (rc < 0)
+				die("bad frame from routerd: %s", why);
+			if (rc == 0)
+				break;
+			off += used;
+			if (!mp_int(&up.data, "re", &re) || re == 0)
+				continue;
+			answered++;
+			outstanding--;
+			if (mp_get(&up.data, "ok") != NULL)
+				queued++;
+			else
+				codes_add(&errs, -1);
+		}
+		memmove(in.p, in.p + off, in.len - off);
+		in.len -= off;
+	}
+	close(fd);
+
+	/* Phase 2: wait for sandboxd to have received every queued body. */
+	if ((easy = curl_easy_init()) == NULL)
+		die("curl_easy_init failed");
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &http);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 60000L);
+	while (!timed_out && received < queued) {
+		long code = 0;
+
+		http.len = 0;
+		snprintf(url, sizeof(url),
+		    "%s/sandbox/received?api=twilio&since=%llu", o.sandbox,
+		    (unsigned long long)since);
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		if (curl_easy_perform(easy) == CURLE_OK &&
+		    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) ==
+		    CURLE_OK && code == 200 && http.p != NULL) {
+			scan_received(http.p, &since, recv_ms, o.n,
+			    &received, &dups, &last_ms);
+		}
+		if (received >= queued)
+			break;
+		if (now_ms() > deadline) {
+			timed_out = 1;
+			break;
+		}
+		usleep(300 * 1000);
+	}
+	curl_easy_cleanup(easy);
+
+	for (i = 0; i < o.n; i++)
+		if (recv_ms[i] != 0)
+			lat[nlat++] = recv_ms[i] - sent_ms[i];
+	sum = json_object();
+	json_object_set_new(sum, "mode", json_string("outbound"));
+	json_object_set_new(sum, "sent", json_integer(o.n));
+	json_object_set_new(sum, "queued", json_integer(queued));
+	json_object_set_new(sum, "refused", json_integer(answered - queued));
+	json_object_set_new(sum, "received", json_integer(received));
+	json_object_set_new(sum, "duplicates", json_integer(dups));
+	json_object_set_new(sum, "seconds", json_real(last_ms > t0 ?
+	    (last_ms - t0) / 1e3 : 0));
+	json_object_set_new(sum, "rate", json_real(last_ms > t0 ?
+	    received / ((last_ms - t0) / 1e3) : 0));
+	json_object_set_new(sum, "p50_ms", json_real(pct(lat, (size_t)nlat,
+	    50)));
+	json_object_set_new(sum, "p99_ms", json_real(pct(lat, (size_t)nlat,
+	    99)));
+	if (timed_out)
+		json_object_set_new(sum, "timed_out", json_true());
+	print_summary(sum);
+
+	msgpack_unpacked_destroy(&up);
+	fbuf_free(&fb);
+	free(in.p);
+	free(http.p);
+	free(sent_ms);
+	free(recv_ms);
+	free(lat);
+	return received == o.n && dups == 0 ? 0 : 1;
+}
+
+/* ------------------------------------------------------------------- sign */
+
+static int
+mode_sign(int argc, char **argv)
+{
+	char sig[SIG_TWILIO_LEN + 1], *token;
+	const char *tf = NULL;
+	struct form f;
+	int ch, i;
+
+	while ((ch = getopt(argc, argv, "t:")) != -1) {
+		if (ch != 't')
+			usage();
+		tf = optarg;
+	}
+	if (tf == NULL || optind >= argc)
+		usage();
+	token = read_token(tf);
+	form_init(&f);
+	for (i = optind + 1; i < argc; i++) {
+		char *eq = strchr(argv[i], '=');
+
+		if (eq == NULL)
+			usage();
+		*eq = '\0';
+		form_add(&f, argv[i], eq + 1);
+	}
+	sig_twilio(argv[optind], &f, token, sig);
+	printf("%s\n", sig);
+	form_free(&f);
+	free(token);
+	return 0;
+}
+
+/* -------------------------------------------------------------------- raw */
+
+/*
+ * Connect to a Unix socket, write stdin to it and wait up to -w ms for the
+ * peer to close.  Prints "closed" (exit 0) or "open" (exit 1).
+ */
+static int
+mode_raw(int argc, char **argv)
+{
+	struct sockaddr_un sun;
+	const char *path = NULL;
+	char b[65536];
+	double deadline;
+	long wait_ms = 3000;
+	ssize_t n;
+	int ch, fd, closed = 0;
+
+	while ((ch = getopt(argc, argv, "s:w:")) != -1) {
+		switch (ch) {
+		case 's': path = optarg; break;
+		case 'w': wait_ms = num_arg(optarg, 1, 600000); break;
+		default: usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		die("socket path too long: %s", path);
+	strcpy(sun.sun_path, path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) < 0 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0)
+		die("%s: %s", path, strerror(errno));
+	while ((n = read(0, b, sizeof(b))) > 0) {
+		const char *p = b;
+
+		while (n > 0) {
+			ssize_t w = write(fd, p, (size_t)n);
+
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w < 0) {	/* dropped while we were writing */
+				closed = 1;
+				n = 0;
+				break;
+			}
+			p += w;
+			n -= w;
+		}
+	}
+	deadline = now_ms() + wait_ms;
+	while (!closed && now_ms() < deadline) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		int rc = poll(&pfd, 1, 100);
+
+		if (rc < 0 && errno != EINTR)
+			die("poll: %s", strerror(errno));
+		if (rc > 0 && (n = read(fd, b, sizeof(b))) <= 0)
+			closed = 1;
+	}
+	close(fd);
+	printf("%s\n", closed ? "closed" : "open");
+	return closed ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mode;
+	int rc;
+
+	if (argc < 2)
+		usage();
+	mode = argv[1];
+	signal(SIGPIPE, SIG_IGN);	/* a dropped peer is an answer here */
+	if (sodium_init() < 0)
+		die("sodium_init failed");
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		die("curl_global_init failed");
+	argc--;
+	argv++;
+	if (strcmp(mode, "inbound") == 0)
+		rc = mode_inbound(argc, argv);
+	else if (strcmp(mode, "outbound") == 0)
+		rc = mode_outbound(argc, argv);
+	else if (strcmp(mode, "sign") == 0)
+		rc = mode_sign(argc, argv);
+	else if (strcmp(mode, "raw") == 0)
+		rc = mode_raw(argc, argv);
+	else
+		usage();
+	curl_global_cleanup();
+	return rc;
+}

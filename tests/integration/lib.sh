@@ -1,0 +1,471 @@
+# tests/integration/lib.sh — sourced by every integration test and by
+# tests/bench/bench.sh.  It starts the real daemons (routerd, smsd, sandboxd)
+# under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
+# each one serves, and tears everything down again on exit, whatever happens.
+# It also holds the TAP helpers (plan, ok, is, like, ...), bounded waits
+# (every wait polls with a deadline; nothing sleeps and hopes), a Twilio
+# webhook signer written independently of lib/sig.c (openssl), and helpers
+# for sandboxd's /sandbox/ control paths and for `msg tail`.
+#
+# Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
+# SMSD_PORT / SANDBOX_PORT (test ports, 18083 / 18099 by default, so that a
+# `make run` on 8083 / 8099 can run beside the tests), SMS_RATE,
+# PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
+
+set -u
+
+PARLEY_SRC=${PARLEY_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+PARLEY_BIN=${PARLEY_BIN:-$PARLEY_SRC/build/bin}
+PARLEY_TOOLS=${PARLEY_TOOLS:-${PARLEY_BIN%/}/../tools}
+export PARLEY_SRC PARLEY_BIN
+PATH=$PARLEY_BIN:$PATH
+export PATH
+
+# Settings from the caller's environment must not leak into the test stack.
+for _v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
+	case $_v in
+	PARLEY_SRC|PARLEY_BIN|PARLEY_TOOLS|PARLEY_KEEP) ;;
+	*) unset "$_v" ;;
+	esac
+done
+unset _v
+
+# ------------------------------------------------------------------ TAP
+
+T_NUM=0
+T_FAILED=0
+T_PLAN=""
+
+plan() { T_PLAN=$1; echo "1..$1"; }
+
+# diag LINE...: diagnostics, one "# " line each (stdin too with -).
+diag() {
+	if [ "${1:-}" = - ]; then
+		sed 's/^/# /'
+	else
+		printf '%s\n' "$@" | sed 's/^/# /'
+	fi
+}
+
+pass() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM - $1"; }
+
+# fail DESC [DIAG...]: returns 1, as do ok/is/like/exits on failure, so
+# that a test can add diagnostics with ||.
+fail() {
+	T_NUM=$((T_NUM + 1)); T_FAILED=$((T_FAILED + 1))
+	echo "not ok $T_NUM - $1"
+	shift
+	[ $# -gt 0 ] && diag "$@"
+	return 1
+}
+
+# ok DESC COMMAND [ARG...]: passes when COMMAND exits 0.
+ok() {
+	local desc=$1 out rc
+	shift
+	out=$("$@" 2>&1) && rc=0 || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "exit: $rc" "${out:0:2000}"
+	fi
+}
+
+# is GOT EXPECTED DESC
+is() {
+	if [ "$1" = "$2" ]; then
+		pass "$3"
+	else
+		fail "$3" "     got: '$1'" "expected: '$2'"
+	fi
+}
+
+# like GOT EXTENDED_REGEX DESC
+like() {
+	if [[ $1 =~ $2 ]]; then
+		pass "$3"
+	else
+		fail "$3" "     got: '${1:0:2000}'" "expected to match: /$2/"
+	fi
+}
+
+# exits CODE DESC COMMAND [ARG...]: COMMAND exits with CODE; its stderr is
+# kept in T_ERR and stdout in T_OUT for further checks.
+T_OUT="" T_ERR=""
+exits() {
+	local want=$1 desc=$2 rc ef
+	shift 2
+	ef=$(mktemp)
+	T_OUT=$("$@" 2>"$ef" </dev/null) && rc=0 || rc=$?
+	T_ERR=$(cat "$ef"); rm -f "$ef"
+	if [ "$rc" = "$want" ]; then
+		pass "$desc"
+	else
+		fail "$desc" "command: $*" "exit: $rc, expected $want" \
+		    "stdout: ${T_OUT:0:1000}" "stderr: ${T_ERR:0:1000}"
+	fi
+}
+
+skip() { T_NUM=$((T_NUM + 1)); echo "ok $T_NUM # SKIP $1"; }
+
+skip_all() { echo "1..0 # SKIP $1"; T_PLAN=0; exit 0; }
+
+# bail WHY: stop the whole file (cleanup runs from the EXIT trap).
+bail() {
+	echo "Bail out! $1"
+	T_FAILED=$((T_FAILED + 1))
+	exit 1
+}
+
+# The exit status of a test file: non-zero on any failure or a plan mismatch.
+t_status() {
+	if [ "$T_PLAN" = none ]; then
+		:
+	elif [ -z "$T_PLAN" ]; then
+		echo "1..$T_NUM"
+	elif [ "$T_PLAN" != "$T_NUM" ] && [ "$T_PLAN" != 0 ] &&
+	    [ "$T_NUM" -gt 0 ]; then
+		echo "# planned $T_PLAN tests but ran $T_NUM"
+		return 1
+	fi
+	[ "$T_FAILED" -eq 0 ]
+}
+
+# --------------------------------------------------------- bounded waits
+
+# now_ms: wall-clock milliseconds.
+now_ms() { date +%s%3N; }
+
+# wait_for SECONDS COMMAND [ARG...]: run COMMAND every 0.1 s until it exits
+# 0 (returns 0) or SECONDS pass (returns 1).
+wait_for() {
+	local limit=$(( $(now_ms) + $1 * 1000 ))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$(now_ms)" -ge "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
+# proc_done PID: the process has exited (gone, or a zombie not yet waited
+# for; kill -0 cannot tell the two apart).
+proc_done() {
+	[ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# ------------------------------------------------------------- the stack
+
+T_HOME=""
+T_RUNSVDIR=""
+T_BG=""		# other processes a test started in the background
+
+# bg_track PID: end PID (if still running) when the test file exits.
+# bg_untrack PID: PID was waited for (its number may be reused: forget it).
+bg_track() { T_BG="$T_BG $1"; }
+bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
+SERVICES="routerd smsd sandboxd"
+
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# free_port PREFERRED: PREFERRED if nobody listens there, else a free one.
+free_port() {
+	local p=$1 tries=0
+	while port_busy "$p"; do
+		tries=$((tries + 1))
+		[ $tries -gt 50 ] && { echo "$1"; return; }
+		p=$((20000 + RANDOM % 20000))
+	done
+	echo "$p"
+}
+
+# conf_get KEY [DEFAULT]: a value from the test home's parley.conf.
+conf_get() {
+	local v
+	v=$(sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" \
+	    "$T_HOME/parley.conf" | tail -n 1 | sed 's/[[:space:]]*$//')
+	echo "${v:-${2:-}}"
+}
+
+# conf_set KEY VALUE: set a key in the test home's parley.conf (before start).
+conf_set() {
+	sed -i "/^[[:space:]]*$1[[:space:]]*=/d" "$T_HOME/parley.conf"
+	echo "$1 = $2" >>"$T_HOME/parley.conf"
+}
+
+svc() { echo "$T_HOME/service/$1"; }
+
+# sv_pid SERVICE: the daemon's PID per runsv, empty when it is not running.
+sv_pid() {
+	sv status "$(svc "$1")" 2>/dev/null |
+	    sed -n 's/^run: [^(]*(pid \([0-9]*\)).*/\1/p'
+}
+
+# stack_home: make the temporary home (mk/mkhome.sh) without starting it,
+# so that a test can change the configuration first.
+stack_home() {
+	local s
+	for s in runsvdir sv curl jq; do
+		command -v "$s" >/dev/null 2>&1 || skip_all "$s is not installed"
+	done
+	for s in routerd smsd sandboxd msg; do
+		[ -x "$PARLEY_BIN/$s" ] || bail "$PARLEY_BIN/$s is not built"
+	done
+	MKHOME=${MKHOME:-$PARLEY_SRC/mk/mkhome.sh}
+	[ -f "$MKHOME" ] || bail "$MKHOME is missing"
+	T_HOME=$(mktemp -d "${TMPDIR:-/tmp}/parley-t.XXXXXX") ||
+	    bail "mktemp failed"
+	SMSD_PORT=$(free_port "${SMSD_PORT:-18083}")
+	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-18099}")
+	SMS_RATE=${SMS_RATE:-1000}
+	export SMSD_PORT SANDBOX_PORT SMS_RATE
+	sh "$MKHOME" "$T_HOME" >"$T_HOME/mkhome.log" 2>&1 ||
+	    { cat "$T_HOME/mkhome.log" | diag -; bail "$MKHOME $T_HOME failed"; }
+	for s in $SERVICES; do
+		[ -x "$(svc "$s")/run" ] || bail "mkhome made no $(svc "$s")/run"
+	done
+	export PARLEY_CONF=$T_HOME/parley.conf
+	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
+	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+	ROUTERD_SOCK=$T_HOME/run/routerd.sock
+	TOKEN_FILE=$(conf_get twilio_auth_token_file secrets/twilio_auth_token)
+	case $TOKEN_FILE in /*) ;; *) TOKEN_FILE=$T_HOME/$TOKEN_FILE ;; esac
+	ACCOUNT_SID=$(conf_get twilio_account_sid AC00000000000000000000000000000001)
+	WEBHOOK_BASE=$(conf_get twilio_webhook_url "$SMSD_URL")
+	WEBHOOK_BASE=${WEBHOOK_BASE%/}
+}
+
+# wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
+wait_ready() {
+	local t=${1:-30} s
+	for s in routerd smsd; do
+		wait_for "$t" msg ping -q -w 1 "$s" ||
+		    { bail "$s did not answer msg ping within ${t}s"; }
+	done
+	wait_for "$t" curl -fsS -m 2 "$SANDBOX_URL/sandbox/health" ||
+	    { bail "sandboxd /sandbox/health did not answer within ${t}s"; }
+}
+
+# stack_start: stack_home (unless done) then runsvdir, then wait_ready.
+stack_start() {
+	[ -n "$T_HOME" ] || stack_home
+	runsvdir -P "$T_HOME/service" >"$T_HOME/runsvdir.log" 2>&1 </dev/null &
+	T_RUNSVDIR=$!
+	wait_ready 30
+}
+
+# stack_diag: the end of every log, as TAP diagnostics.
+stack_diag() {
+	local f s
+	for s in $SERVICES; do
+		diag "sv status: $(sv status "$(svc "$s")" 2>&1)"
+	done
+	for f in "$T_HOME"/runsvdir.log "$T_HOME"/service/*/log/main/current; do
+		[ -s "$f" ] || continue
+		diag "--- tail $f"
+		tail -n 30 "$f" | diag -
+	done
+}
+
+# stack_stop: bring every service down, end runsvdir and its runsv children
+# (all started by us), remove the home.  The EXIT trap; keeps the status.
+stack_stop() {
+	local rc=$? s pids="" runsvs p d
+	trap - EXIT
+	for p in $T_BG; do
+		proc_done "$p" || kill -TERM "$p" 2>/dev/null
+	done
+	[ "$T_FAILED" -gt 0 ] && [ -n "$T_HOME" ] && [ -n "$T_RUNSVDIR" ] &&
+	    stack_diag
+	if [ -n "$T_RUNSVDIR" ]; then
+		for s in $SERVICES; do
+			p=$(sv_pid "$s"); [ -n "$p" ] && pids="$pids $p"
+		done
+		runsvs=$(ps -o pid= --ppid "$T_RUNSVDIR" 2>/dev/null)
+		for d in "$T_HOME"/service/*/; do
+			sv -w 10 force-stop "$d" >/dev/null 2>&1
+			sv exit "$d" >/dev/null 2>&1
+			[ -d "$d/log" ] && sv exit "$d/log" >/dev/null 2>&1
+		done
+		kill -HUP "$T_RUNSVDIR" 2>/dev/null
+		d=$(( $(now_ms) + 10000 ))
+		while kill -0 "$T_RUNSVDIR" 2>/dev/null &&
+		    [ "$(now_ms)" -lt "$d" ]; do sleep 0.1; done
+		kill -KILL "$T_RUNSVDIR" 2>/dev/null
+		wait "$T_RUNSVDIR" 2>/dev/null
+		for p in $runsvs; do
+			wait_for 10 proc_done "$p" || kill -KILL "$p" 2>/dev/null
+		done
+		for p in $pids; do
+			if kill -0 "$p" 2>/dev/null; then
+				echo "# daemon pid $p still running after stop; killing it"
+				kill -KILL "$p" 2>/dev/null
+			fi
+		done
+	fi
+	if [ -n "$T_HOME" ]; then
+		if [ "${PARLEY_KEEP:-0}" = 1 ]; then
+			echo "# kept $T_HOME"
+		else
+			rm -rf "$T_HOME"
+		fi
+	fi
+	t_status || { [ "$rc" -eq 0 ] && rc=1; }
+	exit "$rc"
+}
+
+trap stack_stop EXIT
+trap 'exit 130' INT TERM HUP
+
+# done_testing: end of a test file (the EXIT trap does the rest).
+done_testing() { exit 0; }
+
+# ------------------------------------------------------------ webhooks
+
+# urlencode STRING: application/x-www-form-urlencoded form of STRING.
+urlencode() {
+	local LC_ALL=C s=$1 out="" c i
+	for ((i = 0; i < ${#s}; i++)); do
+		c=${s:i:1}
+		case $c in
+		[a-zA-Z0-9._~-]) out+=$c ;;
+		' ') out+=+ ;;
+		*) out+=$(printf '%%%02X' "'$c") ;;
+		esac
+	done
+	printf '%s' "$out"
+}
+
+# tw_sign URL NAME=VALUE...: X-Twilio-Signature (providers.md §3.4): the URL,
+# then each name and value sorted by name then value, HMAC-SHA1 with the
+# auth token, base64.  Independent of lib/sig.c on purpose.
+tw_sign() {
+	local url=$1 data
+	shift
+	data=$url$(printf '%s\n' "$@" | LC_ALL=C sort -t= -k1,1 -k2 |
+	    sed 's/=//' | tr -d '\n')
+	printf '%s' "$data" |
+	    openssl dgst -sha1 -hmac "$(cat "$TOKEN_FILE")" -binary | base64
+}
+
+# tw_body NAME=VALUE...: the encoded form body.
+tw_body() {
+	local p sep="" out=""
+	for p in "$@"; do
+		out+="$sep$(urlencode "${p%%=*}")=$(urlencode "${p#*=}")"
+		sep="&"
+	done
+	printf '%s' "$out"
+}
+
+# tw_post PATH SIG NAME=VALUE...: POST a form to smsd at PATH with signature
+# SIG ("-" computes the right one, "" sends none).  Prints the HTTP status
+# (000 when smsd could not be reached); tw_answer prints the answer's body.
+tw_post() {
+	local path=$1 sig=$2
+	shift 2
+	[ "$sig" = - ] && sig=$(tw_sign "$WEBHOOK_BASE$path" "$@")
+	tw_post_raw "$path" "$sig" "$(tw_body "$@")"
+}
+
+# tw_post_raw PATH SIG BODY: POST BODY as it is.
+tw_post_raw() {
+	local code f=$T_HOME/answer.$BASHPID
+	code=$(curl -s -m 20 -o "$f" -w '%{http_code}' \
+	    -H 'Content-Type: application/x-www-form-urlencoded' \
+	    ${2:+-H "X-Twilio-Signature: $2"} --data-binary "$3" \
+	    "$SMSD_URL$1")
+	echo "${code:-000}"
+	mv -f "$f" "$T_HOME/answer" 2>/dev/null
+}
+tw_answer() { cat "$T_HOME/answer" 2>/dev/null; }
+
+# sm_sid: a fresh MessageSid (SM + 32 hex).
+sm_sid() { echo "SM$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"; }
+
+# inbound_params SID FROM TO BODY: the form Twilio posts for an inbound SMS.
+inbound_params() {
+	printf '%s\n' "MessageSid=$1" "SmsSid=$1" "SmsMessageSid=$1" \
+	    "AccountSid=$ACCOUNT_SID" "From=$2" "To=$3" "Body=$4" \
+	    "NumMedia=0" "NumSegments=1" "SmsStatus=received" \
+	    "ApiVersion=2010-04-01"
+}
+
+# ------------------------------------------------------------- sandboxd
+
+# sb_get PATH / sb_post PATH JSON: sandboxd control calls; print the body.
+sb_get() { curl -sS -m 20 "$SANDBOX_URL$1"; }
+sb_post() {
+	curl -sS -m 20 -H 'Content-Type: application/json' --data-binary "$2" \
+	    -w '\n%{http_code}\n' "$SANDBOX_URL$1"
+}
+
+# sb_received [JQ_FILTER]: what sandboxd received, JSON Lines, filtered.
+sb_received() { sb_get /sandbox/received | jq -rc "${1:-.}"; }
+
+# sb_sms FROM TO TEXT [EXTRA_JSON_FIELDS]: a simulated customer writes.
+sb_sms() {
+	local j
+	j=$(jq -nc --arg f "$1" --arg t "$2" --arg b "$3" \
+	    '{from:$f,to:$t,body:$b}')
+	[ -n "${4:-}" ] && j=$(jq -c ". + $4" <<<"$j")
+	sb_post /sandbox/sms/inbound "$j"
+}
+
+# sb_fault JSON: add a fault rule.
+sb_fault() { sb_post /sandbox/faults "$1"; }
+
+# JQ_DEFS: p(NAME) is a form parameter of a received request.
+JQ_DEFS='def p(k): (.params // .form // {})[k];'
+
+# sb_msgs [JQ_SELECT]: the Twilio message creations sandboxd received (not
+# the webhooks it posted), one JSON object per line, optionally filtered.
+sb_msgs() {
+	sb_get '/sandbox/received?api=twilio' | jq -c "$JQ_DEFS
+	    select((.kind // \"\") != \"webhook\" and p(\"Body\") != null)
+	    | select(${1:-true})"
+}
+
+# wait_sb SECONDS JQ_SELECT [N]: wait until sandboxd received at least N
+# (1) matching message creations; print them.
+wait_sb() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) out n
+	while :; do
+		out=$(sb_msgs "$2" 2>/dev/null)
+		n=$(grep -c . <<<"$out")
+		[ "$n" -ge "${3:-1}" ] && { echo "$out"; return 0; }
+		[ "$(now_ms)" -ge "$limit" ] && { echo "$out"; return 1; }
+		sleep 0.2
+	done
+}
+
+# ------------------------------------------------------------------ msg
+
+# events [JQ_FILTER]: the whole event log (msg tail --since 1), filtered.
+events() { msg tail --since 1 | jq -rc "${1:-.}"; }
+
+# count_events JQ_SELECT: how many events match.
+count_events() { events "select($1)" | wc -l | tr -d ' '; }
+
+# wait_event SECONDS JQ_SELECT: wait until an event matches; print the first.
+wait_event() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) out
+	while :; do
+		out=$(events "select($2)" 2>/dev/null | head -n 1)
+		[ -n "$out" ] && { echo "$out"; return 0; }
+		[ "$(now_ms)" -ge "$limit" ] && return 1
+		sleep 0.2
+	done
+}
+
+# wait_count SECONDS JQ_SELECT N: wait until exactly N events match
+# (at least N; the caller asserts the exact number after).
+wait_count() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) n
+	while :; do
+		n=$(count_events "$2" 2>/dev/null)
+		[ "${n:-0}" -ge "$3" ] && return 0
+		[ "$(now_ms)" -ge "$limit" ] && return 1
+		sleep 0.2
+	done
+}
