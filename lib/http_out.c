@@ -12,6 +12,7 @@
  * reuse and connections live in the multi handle's cache (keep-alive).
  * A failing request is reported to its callback; nothing here exits.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,13 +44,17 @@ struct http_call {
 	void			*arg;
 	char			 errbuf[CURL_ERROR_SIZE];
 	struct http_call	*prev, *next;
+	struct http_call	*qnext;		/* waiting for a slot */
 };
 
 struct http_out {
 	struct event_base	*base;
 	CURLM			*multi;
 	struct event		*timer;
-	size_t			 inflight;
+	size_t			 inflight;	/* queued + active */
+	size_t			 active;	/* in the multi handle */
+	long			 cap;		/* most active at once, 0: no cap */
+	struct http_call	*qhead, *qtail;	/* started, not yet active */
 	struct http_call	*calls;		/* in flight */
 	struct http_sock	*socks;
 	CURL			*idle[HTTP_OUT_IDLE];
@@ -57,6 +62,39 @@ struct http_out {
 };
 
 static int curl_inited;
+
+static void fail_queued(struct http_out *, struct http_call *);
+
+/*
+ * libcurl 7.88 walks its lists of waiting handles on every completion and
+ * removal, so thousands of easy handles in one multi cost O(n^2).  Handles
+ * beyond the connection cap wait here instead and enter one per completion.
+ */
+static void
+activate(struct http_out *ho)
+{
+	struct http_call *c;
+	CURLMcode mc;
+
+	while ((c = ho->qhead) != NULL && (ho->cap == 0 ||
+	    ho->active < (size_t)ho->cap)) {
+		ho->qhead = c->qnext;
+		if (ho->qhead == NULL)
+			ho->qtail = NULL;
+		if ((mc = curl_multi_add_handle(ho->multi, c->easy)) !=
+		    CURLM_OK) {
+			/* report it through the normal path: a failed call */
+			log_warnx("http_out: curl_multi_add_handle: %s",
+			    curl_multi_strerror(mc));
+			snprintf(c->errbuf, sizeof(c->errbuf), "%s",
+			    curl_multi_strerror(mc));
+			c->qnext = NULL;
+			fail_queued(ho, c);
+			continue;
+		}
+		ho->active++;
+	}
+}
 
 static void check_done(struct http_out *);
 
@@ -241,6 +279,21 @@ call_free(struct http_call *c)
 	free(c);
 }
 
+/* A call that never became active fails with its error text. */
+static void
+fail_queued(struct http_out *ho, struct http_call *c)
+{
+	struct http_resp resp;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.body = "";
+	resp.error = c->errbuf[0] ? c->errbuf : "request not started";
+	call_unlink(c);
+	c->cb(&resp, c->arg);
+	easy_release(ho, c->easy);
+	call_free(c);
+}
+
 /* Deliver every finished transfer.  Callbacks may start new requests. */
 static void
 check_done(struct http_out *ho)
@@ -280,10 +333,12 @@ check_done(struct http_out *ho)
 			resp.timed_out = rc == CURLE_OPERATION_TIMEDOUT;
 		}
 		curl_multi_remove_handle(ho->multi, c->easy);
+		ho->active--;
 		call_unlink(c);
 		c->cb(&resp, c->arg);
 		easy_release(ho, c->easy);
 		call_free(c);
+		activate(ho);
 	}
 }
 
@@ -300,6 +355,7 @@ http_out_new(struct event_base *base, long max_conns)
 	if ((ho = calloc(1, sizeof(*ho))) == NULL)
 		return NULL;
 	ho->base = base;
+	ho->cap = max_conns > 0 ? max_conns : 0;
 	if ((ho->multi = curl_multi_init()) == NULL)
 		goto fail;
 	if ((ho->timer = evtimer_new(base, timer_event, ho)) == NULL)
@@ -419,6 +475,16 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 		ho->calls->prev = c;
 	ho->calls = c;
 	ho->inflight++;
+	if (ho->qhead != NULL ||
+	    (ho->cap > 0 && ho->active >= (size_t)ho->cap)) {
+		/* activated by check_done when a slot frees */
+		if (ho->qtail)
+			ho->qtail->qnext = c;
+		else
+			ho->qhead = c;
+		ho->qtail = c;
+		return 0;
+	}
 	/* completion only ever comes through the event loop (timer_cb) */
 	if ((mc = curl_multi_add_handle(ho->multi, c->easy)) != CURLM_OK) {
 		log_warnx("http_out: curl_multi_add_handle: %s",
@@ -426,6 +492,7 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 		call_unlink(c);
 		goto fail;
 	}
+	ho->active++;
 	return 0;
 fail:
 	if (c->easy)

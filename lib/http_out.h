@@ -33,7 +33,10 @@ struct http_resp {
 
 typedef void (*http_done_cb)(const struct http_resp *, void *arg);
 
-/* max_conns bounds connections per host (0: libcurl's default). */
+/*
+ * max_conns bounds connections per host and requests active at once; more
+ * wait in order inside http_out (0: no bound, libcurl's defaults).
+ */
 struct http_out *http_out_new(struct event_base *, long max_conns);
 void	http_out_free(struct http_out *);
 /* Start a request; -1 if it could not be started (cb not called). */
