@@ -137,17 +137,21 @@ pend_take(struct bus_conn *c, int64_t id)
 static void
 pend_fail_all(struct bus_conn *c)
 {
-	struct pend *p;
-	size_t i;
+	struct pend *p, **tab = c->tab;
+	size_t i, cap = c->tabcap;
 
-	for (i = 0; i < c->tabcap; i++) {
-		while ((p = c->tab[i]) != NULL) {
-			c->tab[i] = p->next;
-			c->npend--;
+	/* detach first: a callback may send new requests or free c */
+	c->tab = NULL;
+	c->tabcap = 0;
+	c->npend = 0;
+	for (i = 0; i < cap; i++) {
+		while ((p = tab[i]) != NULL) {
+			tab[i] = p->next;
 			p->cb(c, NULL, p->arg);
 			free(p);
 		}
 	}
+	free(tab);
 }
 
 static void
@@ -185,10 +189,18 @@ conn_lost(struct bus_conn *c)
 		c->bev = NULL;
 	}
 	c->up = 0;
+	/* the callbacks may free c (bus_client_free): it is busy until done */
+	c->busy++;
 	pend_fail_all(c);
-	if (wasup && c->h->down)
+	if (wasup && c->h->down && !c->dead)
 		c->h->down(c, c->arg);
+	c->busy--;
 	if (c->client) {
+		if (c->dead) {
+			if (c->busy == 0)
+				conn_free(c);
+			return;
+		}
 		client_schedule(c);
 		return;
 	}
@@ -324,8 +336,15 @@ conn_write(struct bufferevent *bev, void *arg)
 	if (c->paused) {
 		c->paused = 0;
 		bufferevent_enable(bev, EV_READ);
-		/* frames may already be waiting */
+		/* frames may already be waiting; they may drop the peer */
+		c->busy++;
 		conn_read(bev, c);
+		c->busy--;
+		if (c->dead) {
+			if (c->busy == 0)
+				conn_free(c);
+			return;
+		}
 		if (c->bev != bev)
 			return;
 	}
@@ -570,10 +589,11 @@ bus_client_free(struct bus_conn *c)
 		c->bev = NULL;
 	}
 	c->up = 0;
+	c->dead = 1;
+	c->busy++;
 	pend_fail_all(c);
-	if (c->busy)
-		c->dead = 1;
-	else
+	c->busy--;
+	if (c->busy == 0)
 		conn_free(c);
 }
 

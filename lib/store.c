@@ -27,6 +27,7 @@ struct store {
 	size_t		 nw, capw;
 	size_t		 nreq;
 	int		 full;
+	int		 grow;		/* the last batch hit MDB_MAP_FULL */
 	char		 err[256];
 	store_done_cb	 hook;
 	void		*hookarg;
@@ -144,12 +145,13 @@ store_grow(struct store *s)
 	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
 		return 0;
 	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
-	if (used < info.me_mapsize / 10 * 8) {
+	if (used < info.me_mapsize / 10 * 8 && !s->grow) {
 		s->full = 0;
 		return 0;
 	}
 	if (info.me_mapsize >= s->map_max) {
-		if (used >= info.me_mapsize / 100 * 95) {
+		if (used >= info.me_mapsize / 100 * 95 || s->grow) {
+			s->grow = 0;
 			snprintf(s->err, sizeof(s->err), "store full: the map "
 			    "reached store_map_max_mb (%zu MiB)",
 			    s->map_max >> 20);
@@ -169,6 +171,7 @@ store_grow(struct store *s)
 		return 0;
 	}
 	log_info("store map grown to %zu MiB", nsize >> 20);
+	s->grow = 0;
 	s->map_size = nsize;
 	s->full = 0;
 	return 0;
@@ -241,12 +244,15 @@ store_fail(struct store *s, int rc, const char *what)
 {
 	if (s->txn == NULL)
 		return;
-	if (rc == MDB_MAP_FULL)
+	if (rc == MDB_MAP_FULL) {
+		/* grow before the next batch (refused only at map_max) */
+		s->grow = 1;
 		snprintf(s->err, sizeof(s->err), "store full while %s", what);
+	}
 	else
 		snprintf(s->err, sizeof(s->err), "store: %s: %s", what,
 		    mdb_strerror(rc));
-	log_warnx("%s; batch of %zu requests abandoned", s->err, s->nreq);
+	log_warnx("%s; the batch (%zu waiting) is abandoned", s->err, s->nw);
 	mdb_txn_abort(s->txn);
 	s->txn = NULL;
 	event_del(s->ev_commit);
