@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "sched.h"
+#include "schedule.h"
 
 static int n, failed;
 

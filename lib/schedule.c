@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sched.h"
+#include "schedule.h"
 
 #define ZONEINFO	"/usr/share/zoneinfo"
 #define HORIZON		370		/* days searched ahead */
