@@ -78,6 +78,8 @@ test: all $(UNITS) $(FUZZREPLAY)
 
 bench: all
 	@bash tests/bench/bench.sh
+	@echo
+	@bash tests/bench/contacts.sh
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

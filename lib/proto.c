@@ -10,7 +10,8 @@ static const char *names[] = {
 	[PT_UNKNOWN] = "?", [PT_HELLO] = "hello", [PT_PING] = "ping",
 	[PT_IN] = "in", [PT_ST] = "st", [PT_SEND] = "send", [PT_OUT] = "out",
 	[PT_SUB] = "sub", [PT_EV] = "ev", [PT_EOF] = "eof",
-	[PT_INBOX] = "inbox", [PT_SLOW] = "slow",
+	[PT_INBOX] = "inbox", [PT_SLOW] = "slow", [PT_CFG] = "cfg",
+	[PT_PURGE] = "purge",
 };
 
 enum proto_type

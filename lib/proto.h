@@ -21,6 +21,9 @@
  *   ev          {t,seq,r:{record}}              one per event, then, when follow is false,
  *   eof         {t,seq}                         end of the backlog
  *   inbox       {t,id,limit?,after?}            -> {re,ok,more,convs:[{conv,channel,contact,...}]}
+ *   cfg         {t,id,kind,op,name?,...}       msg -> campaignd: configuration (parley-proto(7))
+ *   purge       {t,id,campaign}                campaignd -> routerd: delete a campaign's conversations
+ *               -> {re,ok,convs,events}
  *   (a subscriber that stops reading for 30 s is disconnected; it resumes with since = last seq + 1)
  */
 #ifndef PARLEY_PROTO_H
@@ -41,6 +44,8 @@ enum proto_type {
 	PT_EOF,
 	PT_INBOX,
 	PT_SLOW,
+	PT_CFG,
+	PT_PURGE,
 };
 
 /* The type named by a frame's "t", or PT_UNKNOWN. */

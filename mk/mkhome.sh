@@ -83,7 +83,7 @@ mv -f "$conf.tmp" "$conf"
 
 # One runit service directory per daemon.  A run script is replaced by
 # rename so that a runsv reading it never sees half a file.
-for d in routerd smsd sandboxd; do
+for d in routerd campaignd smsd sandboxd; do
 	sd=$home/service/$d
 	mkdir -p "$sd"
 	cat >"$sd/run.tmp" <<EOF

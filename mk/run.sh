@@ -1,5 +1,5 @@
 #!/bin/sh
-# run.sh — what `make run` runs: the whole stack (routerd, smsd and sandboxd
+# run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd and sandboxd
 # standing in for Twilio) under runsvdir with ./var as PARLEY_HOME, in the
 # foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
 # every daemon answers, prints how to use msg and the sandbox, and stays
@@ -19,7 +19,7 @@ SMSD_PORT=${SMSD_PORT:-8083}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
 SMS_RATE=${SMS_RATE:-1000}
 READY_SECS=${READY_SECS:-30}
-SERVICES="routerd smsd sandboxd"
+SERVICES="routerd campaignd smsd sandboxd"
 sandbox=http://127.0.0.1:$SANDBOX_PORT
 pid=""
 
@@ -117,7 +117,7 @@ pid=$!
 
 ready() {
 	# routerd and smsd: msg ping; sandboxd: its health path
-	for d in routerd smsd; do
+	for d in routerd campaignd smsd; do
 		"$PARLEY_BIN/msg" ping -q -w "$READY_SECS" "$d" ||
 		    { echo "parley: $d did not answer within ${READY_SECS}s" >&2
 		      return 1; }
@@ -143,7 +143,7 @@ fi
 
 cat <<EOF
 
-parley is running: routerd, smsd on 127.0.0.1:$SMSD_PORT, sandboxd (a local
+parley is running: routerd, campaignd, smsd (webhooks on 127.0.0.1:$SMSD_PORT), sandboxd (a local
 Twilio) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
 
 In another terminal:

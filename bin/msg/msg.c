@@ -49,6 +49,77 @@ static const struct msg_cmd cmds[] = {
 	    "every event of one conversation" },
 	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",
 	    "check that a daemon answers" },
+	{ "campaign", msg_campaign, "msg campaign list [--search S] "
+	    "[--state S] [--tag T] [--folder F] [--enabled yes|no] "
+	    "[--open-now yes|no] | show NAME | create NAME [FIELDS] | "
+	    "edit NAME FIELDS | clone SRC NEW | enable|disable|launch|stop "
+	    "NAME | schedule NAME --at TIME | delete NAME [--yes] | "
+	    "export NAME | apply FILE|-\n"
+	    "       FIELDS (msg-campaign(1)): --title --description --folder "
+	    "--teams --tags --sms --whatsapp --messenger --instagram "
+	    "--CHANNEL-enabled --channels --provisioned --reusable "
+	    "--operator --idk --idk-message --strategy --max-interactions "
+	    "--sl-period --sl-response --threshold-sl --threshold-dropout "
+	    "--threshold-chat --acd --timezone --schedule --holidays "
+	    "--after-hours --files --files-library --files-local "
+	    "--files-types --canned --templates --dispositions --wrapup "
+	    "--offer-timeout --enabled", "campaigns: configuration and "
+	    "lifecycle" },
+	{ "holiday", msg_holiday, "msg holiday list | show NAME | "
+	    "add NAME --date YYYY-MM-DD | edit NAME --date YYYY-MM-DD | "
+	    "delete NAME", "global holidays" },
+	{ "blacklist", msg_blacklist, "msg blacklist add CONTACT [--campaign C] "
+	    "[--reason R] | list [--campaign C] [--contact X] | delete CONTACT "
+	    "--campaign C | delete CONTACT --all-campaigns | delete --campaign C "
+	    "--all | import FILE | check CONTACT [--campaign C] | history "
+	    "[--contact X] [--campaign C] [--limit N] | blocked CONTACT "
+	    "[--campaign C] [--detail D]",
+	    "customers not to be contacted, and their history" },
+	{ "contact", msg_contact, "msg contact add --name N [--phone +E164] "
+	    "[--email E] [--field KEY=VALUE ...] | show ID | edit ID [--name N] "
+	    "[--phone P] [--email E] [--field KEY=VALUE ...] [--unset-field "
+	    "KEY ...] | delete ID | search QUERY [--limit N] | list | import "
+	    "FILE [--update] | export [--fields A,B]", "the contact book" },
+	{ "canned", msg_canned, "msg canned list [--campaign C] | show SNIPPET "
+	    "| add SNIPPET --text T | edit SNIPPET --text T | delete SNIPPET | "
+	    "assign SNIPPET --campaign C | unassign SNIPPET --campaign C",
+	    "canned responses and their {placeholders}" },
+	{ "template", msg_template, "msg template list [--campaign C] | show "
+	    "NAME | add NAME --type text|richtext|html --content C|--file F | "
+	    "edit NAME [--type T] [--content C|--file F] | delete NAME | "
+	    "assign NAME --campaign C | unassign NAME --campaign C\n"
+	    "       msg template wa list [NAME] [--lang L] [--category C] | "
+	    "wa show NAME --lang L | wa add NAME --lang L --category "
+	    "marketing|utility|authentication --body B [--header H] "
+	    "[--buttons JSON] | wa delete NAME [--lang L]",
+	    "message templates and WhatsApp templates" },
+	{ "disposition", msg_disposition, "msg disposition list [--under PATH] "
+	    "[--campaign C] | show PATH | add PATH [--parents] | delete PATH | "
+	    "import FILE | assign PATH --campaign C | unassign PATH "
+	    "--campaign C", "the disposition tree" },
+	{ "statusdef", msg_statusdef, "msg statusdef list | show NAME | add "
+	    "NAME --kind available|break|busy|offline --label L | edit NAME "
+	    "[--kind K] [--label L] | delete NAME",
+	    "the agent statuses agents choose from" },
+	{ "qa", msg_qa, "msg qa list | show NAME | add NAME [--description D] "
+	    "[--file JSON] | edit NAME [--description D] [--file JSON] | "
+	    "delete NAME | category add|delete NAME --name CAT | question add "
+	    "NAME --category CAT --text T --max N | question delete NAME "
+	    "--category CAT --number N", "quality models" },
+	{ "agent", msg_agent, "msg agent whoami [--json] | list [--role R] "
+	    "[--team T] [--search S] | show NAME | add NAME --user UNIXUSER "
+	    "[--role agent|supervisor|admin] [--teams a,b] | edit NAME "
+	    "[--user U] [--role R] [--teams a,b] | delete NAME [--force]",
+	    "agents: Unix logins and their roles" },
+	{ "team", msg_team, "msg team list | show NAME | add NAME "
+	    "[--description D] | edit NAME --description D | delete NAME",
+	    "teams of agents" },
+	{ "member", msg_member, "msg member list CAMPAIGN | add CAMPAIGN AGENT "
+	    "[--position N] [--penalty N] [--receive yes|no] [--create yes|no] "
+	    "| edit CAMPAIGN AGENT [--penalty N] [--receive yes|no] "
+	    "[--create yes|no] [--position N] | reorder CAMPAIGN AGENT "
+	    "--position N | remove CAMPAIGN AGENT | copy FROM TO",
+	    "the agents of a campaign" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

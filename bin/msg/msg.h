@@ -88,5 +88,26 @@ int	msg_send(int, char **);
 int	msg_inbox(int, char **);
 int	msg_transcript(int, char **);
 int	msg_ping(int, char **);
+/* admin command groups (msg_admin.h) */
+int	msg_holiday(int, char **);
+int	msg_campaign(int, char **);
+int	msg_blacklist(int, char **);
+int	msg_contact(int, char **);
+int	msg_canned(int, char **);
+int	msg_template(int, char **);
+int	msg_disposition(int, char **);
+int	msg_statusdef(int, char **);
+int	msg_qa(int, char **);
+/* shared by the global-resource groups (msg_canned.c) */
+struct json_t;
+/* Print a delete's answer; on stderr, the campaigns that used it. */
+void	msg_res_deleted(const char *what, struct json_t *res);
+/* Print an assign/unassign answer; a note when nothing changed. */
+void	msg_res_assigned(struct json_t *res);
+/* A text file ("-": stdin) of at most max bytes, NUL-ended; exits 1. */
+char	*msg_res_file(const char *path, size_t max);
+int	msg_agent(int, char **);
+int	msg_team(int, char **);
+int	msg_member(int, char **);
 
 #endif

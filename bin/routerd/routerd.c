@@ -118,6 +118,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_INBOX:
 		inbox(cl, f);
 		break;
+	case PT_PURGE:
+		camp_purge(cl, f);
+		break;
 	default:
 		bus_answer_err(c, id, "unknown", "unknown request type");
 		break;

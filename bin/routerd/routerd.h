@@ -43,6 +43,7 @@ struct conv {
 	char	status[16];
 	char	last_dir[4];
 	char	last_text[256];
+	char	unrouted[128];		/* why it is not routed, or "" */
 	int64_t	opened_ts, last_ts, waiting_since;
 };
 
@@ -91,6 +92,13 @@ void	mrec_free(struct mrec *);
 void	dispatch_init(void);
 void	dispatch(const char *msgid);
 void	dispatch_pending(void);
+
+/* routerd_campaign.c: campaignd's configuration, read-only */
+void	camp_lookup(const char *channel, const char *addr, char *campaign,
+	    size_t);
+void	camp_check(const char *campaign, const char *channel, char *why,
+	    size_t);
+void	camp_purge(struct rclient *, const msgpack_object *);
 
 /* routerd_sub.c */
 void	sub_start(struct rclient *, const msgpack_object *);

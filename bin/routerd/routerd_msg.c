@@ -159,6 +159,7 @@ conv_get(MDB_txn *txn, const char *id, struct conv *cv)
 	mp_strcpy(&up.data, "status", cv->status, sizeof(cv->status));
 	mp_strcpy(&up.data, "last_dir", cv->last_dir, sizeof(cv->last_dir));
 	mp_strcpy(&up.data, "last_text", cv->last_text, sizeof(cv->last_text));
+	mp_strcpy(&up.data, "unrouted", cv->unrouted, sizeof(cv->unrouted));
 	mp_int(&up.data, "opened_ts", &cv->opened_ts);
 	mp_int(&up.data, "last_ts", &cv->last_ts);
 	mp_int(&up.data, "waiting_since_ts", &cv->waiting_since);
@@ -174,7 +175,7 @@ conv_put(MDB_txn *txn, const struct conv *cv)
 
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 12);
+	msgpack_pack_map(&pk, 13);
 	mp_kv_str(&pk, "conv", cv->id);
 	mp_kv_str(&pk, "channel", cv->channel);
 	mp_kv_str(&pk, "addr", cv->addr);
@@ -186,6 +187,7 @@ conv_put(MDB_txn *txn, const struct conv *cv)
 	mp_kv_int(&pk, "last_ts", cv->last_ts);
 	mp_kv_str(&pk, "last_dir", cv->last_dir);
 	mp_kv_str(&pk, "last_text", cv->last_text);
+	mp_kv_str(&pk, "unrouted", cv->unrouted[0] ? cv->unrouted : NULL);
 	if (cv->waiting_since)
 		mp_kv_int(&pk, "waiting_since_ts", cv->waiting_since);
 	else
@@ -255,8 +257,8 @@ conv_find_open(MDB_txn *txn, const char *channel, const char *addr,
 	snprintf(cv->channel, sizeof(cv->channel), "%s", channel);
 	snprintf(cv->addr, sizeof(cv->addr), "%s", addr);
 	snprintf(cv->contact, sizeof(cv->contact), "%s", contact);
-	/* until campaigns exist, everything belongs to "default" */
-	snprintf(cv->campaign, sizeof(cv->campaign), "default");
+	/* the campaign that owns our address (campaignd), else "default" */
+	camp_lookup(channel, addr, cv->campaign, sizeof(cv->campaign));
 	snprintf(cv->status, sizeof(cv->status), "open");
 	cv->opened_ts = cv->last_ts = ts;
 	if ((rc = put_str(txn, R->db_convkey, key, cv->id)) != 0)
@@ -481,7 +483,9 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	if (name[0])
 		snprintf(cv.name, sizeof(cv.name), "%s", name);
 
-	n = 12 + (cv.name[0] != 0) + (media != NULL);
+	/* a disabled campaign or channel: stored, never lost, but not routed */
+	camp_check(cv.campaign, channel, cv.unrouted, sizeof(cv.unrouted));
+	n = 12 + (cv.name[0] != 0) + (media != NULL) + 2 * (cv.unrouted[0] != 0);
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -500,6 +504,10 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	if (media)
 		mp_kv_obj(&pk, "media", media);
 	mp_kv_str(&pk, "pid", pid);
+	if (cv.unrouted[0]) {
+		mp_kv_bool(&pk, "routed", 0);
+		mp_kv_str(&pk, "unrouted", cv.unrouted);
+	}
 	mp_kv_int(&pk, "ts", ts);
 	if ((rc = append(txn, cv.id, NULL)) != 0)
 		goto fail;

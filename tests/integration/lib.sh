@@ -164,7 +164,7 @@ T_BG=""		# other processes a test started in the background
 # bg_untrack PID: PID was waited for (its number may be reused: forget it).
 bg_track() { T_BG="$T_BG $1"; }
 bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
-SERVICES="routerd smsd sandboxd"
+SERVICES="routerd campaignd smsd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -208,7 +208,7 @@ stack_home() {
 	for s in runsvdir sv curl jq; do
 		command -v "$s" >/dev/null 2>&1 || skip_all "$s is not installed"
 	done
-	for s in routerd smsd sandboxd msg; do
+	for s in routerd campaignd smsd sandboxd msg; do
 		[ -x "$PARLEY_BIN/$s" ] || bail "$PARLEY_BIN/$s is not built"
 	done
 	MKHOME=${MKHOME:-$PARLEY_SRC/mk/mkhome.sh}
@@ -238,7 +238,7 @@ stack_home() {
 # wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
 wait_ready() {
 	local t=${1:-30} s
-	for s in routerd smsd; do
+	for s in routerd campaignd smsd; do
 		wait_for "$t" msg ping -q -w 1 "$s" ||
 		    { bail "$s did not answer msg ping within ${t}s"; }
 	done

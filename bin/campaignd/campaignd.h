@@ -1,0 +1,136 @@
+/*
+ * campaignd — shared declarations: the request being served, the document
+ * store, and the kinds of configuration it holds.
+ *
+ * Configuration is kept as documents: JSON objects on the wire and in msg,
+ * msgpack maps in LMDB (so routerd can read them zero-copy).  Each kind
+ * (campaign, agent, member, canned, contact, …) is one LMDB database keyed
+ * by its name, plus the indexes its module maintains.  Every write request
+ * runs in its own nested transaction inside the group-commit batch: a
+ * refusal aborts it alone, so a command takes effect entirely or not at all,
+ * and it is answered only after the batch is on disk.
+ */
+#ifndef CAMPAIGND_H
+#define CAMPAIGND_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <jansson.h>
+#include <lmdb.h>
+#include <msgpack.h>
+
+#include "bus.h"
+#include "daemon.h"
+#include "store.h"
+
+enum role { ROLE_NONE = 0, ROLE_AGENT, ROLE_SUPERVISOR, ROLE_ADMIN };
+
+/* One request from msg: {t:"cfg", id, kind, op, name?, args...}. */
+struct creq {
+	struct bus_conn		*c;
+	int64_t			 re;
+	const char		*kind;		/* "campaign" */
+	const char		*op;		/* "create" */
+	const char		*name;		/* args.name, or NULL */
+	json_t			*args;		/* the whole frame as JSON */
+	enum role		 role;
+	char			 who[80];	/* agent name, or "uid N" */
+	MDB_txn			*txn;		/* write: nested txn; read: read txn */
+	int			 write;
+	int			 done;
+	struct cclient		*cl;
+};
+
+/* Who is on a connection, kept until its pending answers are sent. */
+struct cclient {
+	struct bus_conn	*c;
+	int		 alive;
+	int		 refs;
+};
+
+/* A kind of document and the operations on it. */
+struct ckind {
+	const char	*name;		/* "campaign" */
+	MDB_dbi		*dbi;
+	/* handle op; return 0 when it answered (creq_ok/creq_err) */
+	int		(*op)(struct creq *);
+};
+
+struct campaignd {
+	struct daemon	 d;
+	struct store	*st;
+	struct bus_server *srv;
+	struct bus_conn	*router;	/* routerd, for purges */
+	MDB_dbi		 db_campaigns, db_addr, db_agents, db_agentuser,
+			 db_teams, db_members, db_canned, db_templates,
+			 db_wtemplates, db_dispositions, db_statusdefs, db_qa,
+			 db_holidays, db_blacklist, db_bhist, db_contacts,
+			 db_cphone, db_cemail, db_cname, db_meta;
+};
+
+extern struct campaignd *C;
+
+/* Answer: ok with the fields of obj (stolen; NULL for none). */
+void	creq_ok(struct creq *, json_t *obj);
+/* Answer: refusal with code ("invalid", "notfound", "exists", "denied",
+ * "inuse", "store", "unavailable") and a one-line reason. */
+void	creq_err(struct creq *, const char *code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Begin this request's write (nested txn); -1 answered already. */
+int	creq_begin(struct creq *);
+/* Require a role; -1 (and answered "denied") when the caller lacks it. */
+int	creq_need(struct creq *, enum role);
+/* Defer the answer: keeps the request alive (for routerd round trips). */
+struct creq *creq_keep(struct creq *);
+void	creq_release(struct creq *);
+
+/* Argument helpers on r->args. */
+const char *arg_str(struct creq *, const char *key);
+json_t	*arg(struct creq *, const char *key);
+int	arg_bool(struct creq *, const char *key, int def);
+
+/* Documents: msgpack maps in LMDB, JSON in C. */
+int	cdb_get(MDB_txn *, MDB_dbi, const char *key, json_t **doc);
+int	cdb_put(MDB_txn *, MDB_dbi, const char *key, const json_t *doc);
+int	cdb_del(MDB_txn *, MDB_dbi, const char *key);
+int	cdb_exists(MDB_txn *, MDB_dbi, const char *key);
+/* Raw string index entries. */
+int	cdb_iput(MDB_txn *, MDB_dbi, const char *key, const char *val);
+int	cdb_iget(MDB_txn *, MDB_dbi, const char *key, char *val, size_t valsz);
+/*
+ * List documents in key order starting after `after` (or from prefix),
+ * calling keep(doc, arg) to filter (NULL: all); the answer carries items,
+ * more and next.  Answers r itself.
+ */
+typedef int (*cdb_filter)(struct creq *, json_t *doc, void *arg);
+void	cdb_list(struct creq *, MDB_dbi, const char *prefix, cdb_filter,
+	    void *arg);
+/* Generic get/delete by r->name with a "<kind> not found" reason. */
+void	cdb_show(struct creq *, MDB_dbi, const char *what);
+
+/* Time helpers. */
+long long cnow_ms(void);
+json_t	*cts(long long ms);		/* RFC 3339 string */
+
+/* The kinds: one module each. */
+int	campaign_op(struct creq *);
+int	agent_op(struct creq *);
+int	team_op(struct creq *);
+int	member_op(struct creq *);
+int	canned_op(struct creq *);
+int	template_op(struct creq *);
+int	wtemplate_op(struct creq *);
+int	disposition_op(struct creq *);
+int	statusdef_op(struct creq *);
+int	qa_op(struct creq *);
+int	holiday_op(struct creq *);
+int	blacklist_op(struct creq *);
+int	contact_op(struct creq *);
+
+/* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
+void	campaign_start(void);
+
+/* campaignd.c: the caller's role. */
+enum role role_of(struct bus_conn *, char *who, size_t whosz);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * msg campaign — campaigns (campaignd): create, show, list, edit, clone,
+ * enable/disable, launch, schedule, stop, delete, export and apply.
+ *
+ * Every field of a campaign has a flag (msg-campaign(1)); campaignd checks
+ * them all, so this file only turns flags into a document and prints the
+ * answers.  delete is irreversible and takes the campaign's conversations
+ * with it: without --yes it asks on the terminal, and refuses when there is
+ * none, suggesting `msg campaign disable` instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "msg.h"
+#include "msg_admin.h"
+
+#define FIELD_FLAGS \
+	{ "title", "title", AF_STR }, \
+	{ "description", "description", AF_STR }, \
+	{ "folder", "folder", AF_STR }, \
+	{ "teams", "teams", AF_LIST }, \
+	{ "tags", "tags", AF_LIST }, \
+	{ "sms", "channels.sms.addresses", AF_LIST }, \
+	{ "sms-enabled", "channels.sms.enabled", AF_BOOL }, \
+	{ "whatsapp", "channels.whatsapp.addresses", AF_LIST }, \
+	{ "whatsapp-enabled", "channels.whatsapp.enabled", AF_BOOL }, \
+	{ "messenger", "channels.messenger.addresses", AF_LIST }, \
+	{ "messenger-enabled", "channels.messenger.enabled", AF_BOOL }, \
+	{ "instagram", "channels.instagram.addresses", AF_LIST }, \
+	{ "instagram-enabled", "channels.instagram.enabled", AF_BOOL }, \
+	{ "channels", "channels", AF_JSON }, \
+	{ "provisioned", "provisioned", AF_LIST }, \
+	{ "reusable", "reusable", AF_LIST }, \
+	{ "operator", "operator", AF_STR }, \
+	{ "idk", "idk.mode", AF_STR }, \
+	{ "idk-message", "idk.message", AF_STR }, \
+	{ "strategy", "strategy", AF_STR }, \
+	{ "max-interactions", "max_interactions", AF_INT }, \
+	{ "sl-period", "service_level.period_s", AF_INT }, \
+	{ "sl-response", "service_level.response_threshold_s", AF_INT }, \
+	{ "threshold-sl", "thresholds.service_level_s", AF_INT }, \
+	{ "threshold-dropout", "thresholds.dropout_s", AF_INT }, \
+	{ "threshold-chat", "thresholds.chat_time_s", AF_INT }, \
+	{ "acd", "acd", AF_INT }, \
+	{ "timezone", "timezone", AF_STR }, \
+	{ "schedule", "schedule", AF_JSON }, \
+	{ "holidays", "holidays", AF_LIST }, \
+	{ "after-hours", "after_hours_message", AF_STR }, \
+	{ "files", "files.enabled", AF_BOOL }, \
+	{ "files-library", "files.library", AF_BOOL }, \
+	{ "files-local", "files.local", AF_BOOL }, \
+	{ "files-types", "files.types", AF_JSON }, \
+	{ "canned", "canned", AF_LIST }, \
+	{ "templates", "templates", AF_LIST }, \
+	{ "dispositions", "dispositions", AF_LIST }, \
+	{ "wrapup", "wrapup_s", AF_INT }, \
+	{ "offer-timeout", "offer_timeout_s", AF_INT }, \
+	{ "enabled", "enabled", AF_BOOL }
+
+static const struct aflag create_flags[] = {
+	FIELD_FLAGS,
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag edit_flags[] = {
+	FIELD_FLAGS,
+	{ "name", "rename", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag list_flags[] = {
+	{ "search", "search", AF_STR },
+	{ "state", "state", AF_STR },
+	{ "tag", "tag", AF_STR },
+	{ "folder", "folder", AF_STR },
+	{ "enabled", "enabled", AF_BOOL },
+	{ "open-now", "open_now", AF_BOOL },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag schedule_flags[] = {
+	{ "at", "at", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag delete_flags[] = {
+	{ "yes", "yes", AF_FLAG },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag no_flags[] = {
+	{ NULL, NULL, 0 },
+};
+
+static const char *const cols[] = {
+	"name", "state", "enabled", "today", "open", "channels", NULL
+};
+
+/* "sms:on whatsapp:off" for a campaign's channels. */
+static json_t *
+chan_summary(json_t *channels)
+{
+	char buf[256] = "";
+	const char *k;
+	json_t *ch;
+
+	json_object_foreach(channels, k, ch) {
+		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s:%s",
+		    buf[0] ? " " : "", k,
+		    json_is_true(json_object_get(ch, "enabled")) ? "on" :
+		    "off");
+	}
+	return json_string(buf[0] ? buf : "-");
+}
+
+/* List every page: JSON Lines on pipes, a table on a terminal. */
+static int
+list(json_t *args)
+{
+	struct busc c;
+	json_t *res, *rows = json_array(), *it;
+	const char *next;
+	size_t i;
+	int tty = msg_stdout_tty();
+
+	admin_connect(&c);
+	for (;;) {
+		res = admin_call_on(&c, "campaign", "list",
+		    json_deep_copy(args));
+		json_array_foreach(json_object_get(res, "items"), i, it) {
+			if (!tty) {
+				json_array_append(rows, it);
+				continue;
+			}
+			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
+			    "s:O*,s:O*,s:o}", "name", json_object_get(it,
+			    "name"), "state", json_object_get(it, "state"),
+			    "enabled", json_object_get(it, "enabled"), "today",
+			    json_object_get(it, "today"), "open",
+			    json_object_get(it, "open_now"), "channels",
+			    chan_summary(json_object_get(it, "channels"))));
+		}
+		if (!tty) {
+			admin_print_items(rows, NULL);
+			json_array_clear(rows);
+		}
+		if (!json_is_true(json_object_get(res, "more")) ||
+		    (next = json_string_value(json_object_get(res,
+		    "next"))) == NULL) {
+			json_decref(res);
+			break;
+		}
+		json_object_set_new(args, "after", json_string(next));
+		json_decref(res);
+	}
+	busc_close(&c);
+	if (tty)
+		admin_print_items(rows, cols);
+	json_decref(rows);
+	json_decref(args);
+	return MSG_EX_OK;
+}
+
+/* A JSON document from path ("-": stdin), at most 1 MiB; exits 1. */
+static json_t *
+read_doc(const char *path)
+{
+	json_error_t je;
+	json_t *doc;
+	FILE *fp;
+	char *buf;
+	size_t n = 0, max = 1024 * 1024;
+
+	if (strcmp(path, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(path, "r")) == NULL)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if ((buf = malloc(max + 1)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	n = fread(buf, 1, max + 1, fp);
+	if (ferror(fp))
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if (fp != stdin)
+		fclose(fp);
+	if (n > max)
+		msg_die(MSG_EX_REFUSED, "%s: over 1 MiB", path);
+	if ((doc = json_loadb(buf, n, 0, &je)) == NULL)
+		msg_die(MSG_EX_REFUSED, "%s:%d: %s", strcmp(path, "-") ? path :
+		    "stdin", je.line, je.text);
+	free(buf);
+	if (!json_is_object(doc))
+		msg_die(MSG_EX_REFUSED, "%s: a campaign is a JSON object",
+		    path);
+	return doc;
+}
+
+static int
+apply(const char *path)
+{
+	json_t *doc = read_doc(path), *res, *args, *line;
+	const char *name = json_string_value(json_object_get(doc, "name"));
+	char *s;
+
+	args = json_pack("{s:o}", "doc", doc);
+	if (name)
+		json_object_set_new(args, "name", json_string(name));
+	res = admin_call("campaign", "apply", args);
+	if (msg_stdout_tty())
+		printf("campaign %s: %s\n", json_string_value(json_object_get(
+		    res, "name")), json_string_value(json_object_get(res,
+		    "result")));
+	else {
+		line = json_pack("{s:O*,s:O*}", "name", json_object_get(res,
+		    "name"), "result", json_object_get(res, "result"));
+		if ((s = json_dumps(line, JSON_COMPACT |
+		    JSON_PRESERVE_ORDER)) != NULL) {
+			msg_out_line(s);
+			free(s);
+		}
+		json_decref(line);
+	}
+	msg_out_flush();
+	json_decref(res);
+	return MSG_EX_OK;
+}
+
+static int
+delete(const char *name, json_t *args)
+{
+	json_t *res;
+	char prompt[256];
+	int fd;
+
+	if (!json_is_true(json_object_get(args, "yes"))) {
+		/* the campaign must exist before we ask about it */
+		json_decref(admin_call("campaign", "show", json_pack("{s:s}",
+		    "name", name)));
+		if ((fd = open("/dev/tty", O_RDWR | O_NOCTTY)) == -1)
+			msg_die(MSG_EX_REFUSED, "deleting %s is irreversible and "
+			    "deletes its conversations too: give --yes to "
+			    "confirm, or stop it with msg campaign disable %s",
+			    name, name);
+		close(fd);
+		snprintf(prompt, sizeof(prompt), "Delete campaign %s and all "
+		    "its conversations for good? (msg campaign disable %s only "
+		    "stops it)", name, name);
+		if (!admin_confirm(prompt))
+			msg_die(MSG_EX_REFUSED, "%s was not deleted", name);
+	}
+	json_object_del(args, "yes");
+	res = admin_call("campaign", "delete", args);
+	admin_print_doc(res);
+	json_decref(res);
+	return MSG_EX_OK;
+}
+
+int
+msg_campaign(int argc, char **argv)
+{
+	const struct aflag *tab = no_flags;
+	const char *op;
+	json_t *args = json_object(), *res, *doc;
+	char *s;
+	int npos, want = 1;
+
+	if (argc < 2)
+		msg_usage();
+	op = argv[1];
+	if (strcmp(op, "list") == 0) {
+		tab = list_flags;
+		want = 0;
+	} else if (strcmp(op, "create") == 0)
+		tab = create_flags;
+	else if (strcmp(op, "edit") == 0)
+		tab = edit_flags;
+	else if (strcmp(op, "schedule") == 0)
+		tab = schedule_flags;
+	else if (strcmp(op, "delete") == 0)
+		tab = delete_flags;
+	else if (strcmp(op, "clone") == 0)
+		want = 2;
+	else if (strcmp(op, "show") && strcmp(op, "export") &&
+	    strcmp(op, "apply") && strcmp(op, "enable") &&
+	    strcmp(op, "disable") && strcmp(op, "launch") && strcmp(op, "stop"))
+		msg_usage();
+	npos = admin_flags(argc, argv, 2, tab, args);
+	if (npos != want)
+		msg_usage();
+	if (strcmp(op, "list") == 0)
+		return list(args);
+	if (strcmp(op, "apply") == 0) {
+		json_decref(args);
+		return apply(argv[2]);
+	}
+	json_object_set_new(args, "name", json_string(argv[2]));
+	if (strcmp(op, "clone") == 0)
+		json_object_set_new(args, "new", json_string(argv[3]));
+	if (strcmp(op, "schedule") == 0 && json_object_get(args, "at") == NULL)
+		msg_die(MSG_EX_USAGE, "schedule needs --at TIME (RFC 3339)");
+	if (strcmp(op, "delete") == 0)
+		return delete(argv[2], args);
+	res = admin_call("campaign", op, args);
+	doc = json_object_get(res, "doc");
+	if (strcmp(op, "export") == 0 && doc) {
+		/* one document, indented, for files under version control */
+		if ((s = json_dumps(doc, JSON_INDENT(2) |
+		    JSON_PRESERVE_ORDER)) != NULL) {
+			msg_out_line(s);
+			free(s);
+		}
+		msg_out_flush();
+	} else if (doc)
+		admin_print_doc(doc);
+	json_decref(res);
+	return MSG_EX_OK;
+}

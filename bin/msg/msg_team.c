@@ -1,0 +1,85 @@
+/*
+ * msg team — teams of agents (campaignd): a name and a description.
+ * Agents list the teams they belong to (msg agent --teams) and campaigns
+ * the teams that work them; deleting a team takes it out of both and says
+ * where it was used.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "msg.h"
+#include "msg_admin.h"
+
+static const struct aflag flags[] = {
+	{ "description", "description", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag no_flags[] = {
+	{ NULL, NULL, 0 },
+};
+
+static const char *const cols[] = { "name", "description", "agents", NULL };
+
+/* "a, b, c" from an array of strings. */
+static void
+join(json_t *arr, char *buf, size_t bufsz)
+{
+	size_t i, len = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		int n = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
+		    json_string_value(v) ? json_string_value(v) : "?");
+
+		if (n < 0 || (size_t)n >= bufsz - len)
+			break;
+		len += (size_t)n;
+	}
+}
+
+int
+msg_team(int argc, char **argv)
+{
+	const char *op;
+	json_t *args = json_object(), *res, *camps, *agents;
+	char c[1024], a[1024];
+	int npos;
+
+	if (argc < 2)
+		msg_usage();
+	op = argv[1];
+	if (strcmp(op, "list") != 0 && strcmp(op, "show") != 0 &&
+	    strcmp(op, "add") != 0 && strcmp(op, "edit") != 0 &&
+	    strcmp(op, "delete") != 0)
+		msg_usage();
+	npos = admin_flags(argc, argv, 2, strcmp(op, "add") == 0 ||
+	    strcmp(op, "edit") == 0 ? flags : no_flags, args);
+	if (strcmp(op, "list") == 0) {
+		if (npos != 0)
+			msg_usage();
+		return admin_list("team", args, cols);
+	}
+	if (npos != 1)
+		msg_usage();
+	json_object_set_new(args, "name", json_string(argv[2]));
+	if (strcmp(op, "edit") == 0 && json_object_get(args, "description") ==
+	    NULL)
+		msg_die(MSG_EX_USAGE, "--description TEXT is required");
+	res = admin_call("team", op, args);
+	if (json_object_get(res, "doc"))
+		admin_print_doc(json_object_get(res, "doc"));
+	camps = json_object_get(res, "used_by");
+	agents = json_object_get(res, "agents");
+	if (json_array_size(camps) > 0 || json_array_size(agents) > 0) {
+		join(camps, c, sizeof(c));
+		join(agents, a, sizeof(a));
+		msg_err("deleted %s; it was used by: %s%s%s", argv[2],
+		    json_array_size(camps) ? c : "no campaign",
+		    json_array_size(agents) ? "; listed by agents: " : "",
+		    json_array_size(agents) ? a : "");
+	}
+	json_decref(res);
+	return MSG_EX_OK;
+}
