@@ -80,6 +80,9 @@ bench: all
 	@bash tests/bench/bench.sh
 	@echo
 	@bash tests/bench/contacts.sh
+	@echo
+	@echo "routing   lib/route decisions with 1,000 agents and 10,000 waiting conversations"
+	@$(BUILD)/tools/routebench
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

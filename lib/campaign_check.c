@@ -33,8 +33,9 @@ static const char *const fields[] = {
 	"operator", "idk", "strategy", "max_interactions", "service_level",
 	"thresholds", "acd", "timezone", "schedule", "holidays",
 	"after_hours_message", "files", "canned", "templates", "dispositions",
-	"wrapup_s", "offer_timeout_s", "enabled", "state", "created_ts",
-	"updated_ts", "launched_ts", "scheduled_for", NULL
+	"wrapup_s", "offer_timeout_s", "disposition_required", "enabled",
+	"state", "created_ts", "updated_ts", "launched_ts", "scheduled_for",
+	NULL
 };
 
 /* Computed by campaignd on show and list; never stored. */
@@ -710,6 +711,8 @@ campaign_check_norm(const json_t *in, char *err, size_t errsz)
 	    integer(in, "wrapup_s", "wrapup_s", 0, 86400, 0, out, err,
 	    errsz) == -1 ||
 	    integer(in, "offer_timeout_s", "offer_timeout_s", 0, 3600, 30,
+	    out, err, errsz) == -1 ||
+	    boolean(in, "disposition_required", "disposition_required", 0,
 	    out, err, errsz) == -1 ||
 	    boolean(in, "enabled", "enabled", 1, out, err, errsz) == -1 ||
 	    lifecycle_fields(in, out, err, errsz) == -1)

@@ -40,6 +40,18 @@ static const struct {
 	{ "store_map_size_mb",		"64" },
 	{ "store_map_max_mb",		"4096" },
 	{ "drain_timeout_ms",		"10000" },
+	/* consent keywords and automatic replies (routerd_policy.c) */
+	{ "sms_help_text",		"Reply STOP to unsubscribe." },
+	{ "sms_stop_text",		"" },
+	{ "sms_start_text",		"" },
+	{ "optout_keywords_sms",	"" },
+	{ "optin_keywords_sms",		"" },
+	{ "optout_keywords_whatsapp",	"" },
+	{ "optin_keywords_whatsapp",	"" },
+	{ "optout_keywords_messenger",	"" },
+	{ "optin_keywords_messenger",	"" },
+	{ "optout_reply_text",		"" },
+	{ "optin_reply_text",		"" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 

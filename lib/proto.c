@@ -11,7 +11,11 @@ static const char *names[] = {
 	[PT_IN] = "in", [PT_ST] = "st", [PT_SEND] = "send", [PT_OUT] = "out",
 	[PT_SUB] = "sub", [PT_EV] = "ev", [PT_EOF] = "eof",
 	[PT_INBOX] = "inbox", [PT_SLOW] = "slow", [PT_CFG] = "cfg",
-	[PT_PURGE] = "purge",
+	[PT_PURGE] = "purge", [PT_STATUS] = "status", [PT_CLAIM] = "claim",
+	[PT_CLOSE] = "close", [PT_TRANSFER] = "transfer", [PT_MODE] = "mode",
+	[PT_TAG] = "tag", [PT_ATTENTION] = "attention", [PT_OPTOUT] = "optout",
+	[PT_HISTORY] = "history", [PT_SEARCH] = "search", [PT_ROUTE] = "route",
+	[PT_WINDOW] = "window", [PT_BOT] = "bot",
 };
 
 enum proto_type

@@ -46,6 +46,20 @@ enum proto_type {
 	PT_SLOW,
 	PT_CFG,
 	PT_PURGE,
+	/* agent work (issue 4) */
+	PT_STATUS,	/* {t,id,status,reason?}            set the caller's state */
+	PT_CLAIM,	/* {t,id,conv}                      take a waiting/offered conversation */
+	PT_CLOSE,	/* {t,id,conv,disposition?}         close it */
+	PT_TRANSFER,	/* {t,id,conv,agent?|campaign?}     hand it over */
+	PT_MODE,	/* {t,id,conv,mode}                 bot|agent */
+	PT_TAG,		/* {t,id,conv,add:[..],remove:[..]} */
+	PT_ATTENTION,	/* {t,id,conv,on}                   needs-attention flag */
+	PT_OPTOUT,	/* {t,id,contact,channel?,in?}      record consent by hand */
+	PT_HISTORY,	/* {t,id,from?,to?,campaign?,agent?,contact?,tag?,after?,limit?} */
+	PT_SEARCH,	/* {t,id,q}                         conversations by name or number */
+	PT_ROUTE,	/* {t,id,conv}                      explain the routing decision */
+	PT_WINDOW,	/* {t,id,within_ms}                 windows closing soon */
+	PT_BOT,		/* {t,id,op,...}                    bot runner requests (routerd_bot.c) */
 };
 
 /* The type named by a frame's "t", or PT_UNKNOWN. */

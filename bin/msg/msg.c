@@ -40,7 +40,32 @@ struct msg_cmd {
 
 static const struct msg_cmd cmds[] = {
 	{ "inbox", msg_inbox, "msg inbox [--json]",
-	    "open conversations and how long each customer has waited" },
+	    "your conversations: needs attention, agent- and bot-operated" },
+	{ "status", msg_status, "msg status [available | break [REASON] | "
+	    "busy | offline | STATUS [REASON]] [--json]",
+	    "show or set your agent status" },
+	{ "claim", msg_claim, "msg claim CONV [--json]",
+	    "take a waiting or offered conversation" },
+	{ "close", msg_close, "msg close CONV [--disposition PATH] [--json]",
+	    "close a conversation" },
+	{ "transfer", msg_transfer, "msg transfer CONV --to AGENT | "
+	    "--campaign C [--json]", "hand a conversation over" },
+	{ "mode", msg_mode, "msg mode CONV bot|agent [--json]",
+	    "switch a conversation between bot and agents" },
+	{ "tag", msg_tag, "msg tag CONV [+TAG | -TAG ...] [--json]",
+	    "add or remove a conversation's tags (3 at most)" },
+	{ "attention", msg_attention, "msg attention CONV on|off [--json]",
+	    "set or clear the needs-attention flag" },
+	{ "history", msg_history, "msg history [--from DATE] [--to DATE] "
+	    "[--campaign C] [--agent A] [--contact X] [--tag T] "
+	    "[--status open|closed] [--limit N] [--json]",
+	    "every conversation kept, filtered" },
+	{ "search", msg_search, "msg search [--limit N] [--json] NAME|PHONE",
+	    "find conversations by customer name or number" },
+	{ "route", msg_route, "msg route --explain CONV [--json]",
+	    "why a conversation is offered to whom" },
+	{ "window", msg_window, "msg window --expiring DURATION [--json]",
+	    "WhatsApp/Messenger windows closing soon (90s, 45m, 2h, 1d)" },
 	{ "tail", msg_tail, "msg tail [-f] [-n N] [--since SEQ] [--conv ID] "
 	    "[--msgpack]", "the event log as JSON Lines" },
 	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164] "
@@ -120,6 +145,11 @@ static const struct msg_cmd cmds[] = {
 	    "[--create yes|no] [--position N] | reorder CAMPAIGN AGENT "
 	    "--position N | remove CAMPAIGN AGENT | copy FROM TO",
 	    "the agents of a campaign" },
+	{ "optout", msg_optout, "msg optout CONTACT [--channel sms|whatsapp|"
+	    "messenger|instagram] [--in] [--reason R]",
+	    "record a contact's opt-out (or opt-in) by hand" },
+	{ "bot", msg_bot, "msg bot --campaign C [-v] -- COMMAND [ARG ...]",
+	    "run COMMAND as the bot of a campaign's bot-mode conversations" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 
@@ -252,7 +282,10 @@ msg_call(struct busc *c, struct fbuf *f, int64_t id)
 int
 msg_answer_err(const msgpack_object *ans, char *why, size_t whysz)
 {
-	static const char *req[] = { "send: ", "sub: ", "inbox: ", "ping: " };
+	static const char *req[] = { "send: ", "sub: ", "inbox: ", "ping: ",
+	    "status: ", "claim: ", "close: ", "transfer: ", "mode: ",
+	    "route: ", "tag: ", "attention: ", "history: ", "search: ",
+	    "window: ", "optout: ", "bot: " };
 	char code[64];
 	size_t i, n;
 

@@ -109,5 +109,37 @@ char	*msg_res_file(const char *path, size_t max);
 int	msg_agent(int, char **);
 int	msg_team(int, char **);
 int	msg_member(int, char **);
+/* the agent workspace */
+int	msg_status(int, char **);
+int	msg_claim(int, char **);
+int	msg_close(int, char **);
+int	msg_transfer(int, char **);
+int	msg_mode(int, char **);
+int	msg_tag(int, char **);
+int	msg_attention(int, char **);
+int	msg_history(int, char **);
+int	msg_search(int, char **);
+int	msg_route(int, char **);
+int	msg_window(int, char **);
+int	msg_optout(int, char **);
+int	msg_bot(int, char **);
+/* shared by the agent workspace commands (msg_history.c) */
+/* Send {t, id, ...args} to routerd (args stolen; NULL for none); the
+ * answer without re/ok as JSON, times RFC 3339.  Exits 1 refused, 3 gone. */
+struct json_t *msg_work_call(const char *t, struct json_t *args);
+struct json_t *msg_work_call_on(struct busc *, const char *t,
+	    struct json_t *args);
+/* One JSON line for rec on stdout. */
+void	msg_work_print(struct json_t *rec);
+/* Conversation records: a table on a terminal, or JSON Lines. */
+void	msg_convs_print(struct json_t *convs, int json);
+/* Run a paged conversation query (history, search) to its end, or to max
+ * records (0: all), and print them; args stolen.  An exit code. */
+int	msg_convs_query(const char *t, struct json_t *args, long max, int json);
+/* "YYYY-MM-DD" (local; end_of_day: the next midnight), "YYYY-MM-DD HH:MM"
+ * or RFC 3339 -> ms since the epoch; -1 if not a date. */
+int64_t	msg_parse_date(const char *s, int end_of_day);
+/* The conversation id argument, or exit 2 ("c_" and the id's letters). */
+const char *msg_conv_arg(const char *s);
 
 #endif

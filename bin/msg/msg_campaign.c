@@ -59,6 +59,7 @@
 	{ "dispositions", "dispositions", AF_LIST }, \
 	{ "wrapup", "wrapup_s", AF_INT }, \
 	{ "offer-timeout", "offer_timeout_s", AF_INT }, \
+	{ "disposition-required", "disposition_required", AF_BOOL }, \
 	{ "enabled", "enabled", AF_BOOL }
 
 static const struct aflag create_flags[] = {

@@ -1,10 +1,15 @@
 /*
- * msg inbox — the open conversations, their last message and how long each
- * customer has been waiting for an answer.
+ * msg inbox — the caller's open conversations in three sections (needs
+ * attention, agent-operated, bot-operated), with the customer's name and
+ * address, channel, campaign, last message, how long the customer has
+ * waited, and "overdue" once the campaign's response time threshold has
+ * passed without an agent reply (routerd decides that: "overdue" in each
+ * record).
  *
- * On a terminal an aligned table; on a pipe (or with --json) one JSON object
- * per conversation, times in RFC 3339, so scripts can sort and filter with
- * jq.  Customer text is sanitised before it reaches a terminal.
+ * On a terminal aligned tables, longest waiting first; on a pipe (or with
+ * --json) one JSON object per conversation with its "section", times in
+ * RFC 3339, so scripts can sort and filter with jq.  Customer text is
+ * sanitised before it reaches a terminal.
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -89,69 +94,211 @@ term_cols(void)
 	return 80;
 }
 
+/* The section a conversation belongs to: 0 attention, 1 agent, 2 bot. */
+static int
+section_of(const msgpack_object *c)
+{
+	const char *s;
+	size_t n;
+	int b;
+
+	if (mp_bool(c, "attention", &b) && b)
+		return 0;
+	n = field(c, "mode", &s);
+	if (n == 3 && memcmp(s, "bot", 3) == 0)
+		return 2;
+	return 1;
+}
+
+static const char *const section_key[] = { "attention", "agent", "bot" };
+static const char *const section_title[] = { "NEEDS ATTENTION",
+    "AGENT-OPERATED", "BOT-OPERATED" };
+
+/* The WAITED cell: "3m12s", "12m03s overdue", or "-". */
+static void
+waited(const msgpack_object *c, int64_t now, char *buf, size_t sz)
+{
+	int64_t ws;
+	int over = 0;
+
+	if (!mp_int(c, "waiting_since_ts", &ws)) {
+		snprintf(buf, sz, "-");
+		return;
+	}
+	human_dur(now - ws, buf, sz);
+	if (mp_bool(c, "overdue", &over) && over)
+		strncat(buf, " overdue", sz - strlen(buf) - 1);
+}
+
+/* Tags as "a,b", stored as text or as a list. */
+static size_t
+tags_of(const msgpack_object *c, char *buf, size_t sz)
+{
+	const msgpack_object *t = mp_get(c, "tags");
+	size_t n = 0;
+	uint32_t i;
+
+	buf[0] = '\0';
+	if (t && t->type == MSGPACK_OBJECT_STR)
+		n = snprintf(buf, sz, "%.*s", (int)t->via.str.size,
+		    t->via.str.ptr);
+	else if (t && t->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < t->via.array.size && n < sz; i++)
+			if (t->via.array.ptr[i].type == MSGPACK_OBJECT_STR)
+				n += snprintf(buf + n, sz - n, "%s%.*s",
+				    n ? "," : "",
+				    (int)t->via.array.ptr[i].via.str.size,
+				    t->via.array.ptr[i].via.str.ptr);
+	return n < sz ? n : sz - 1;
+}
+
+/* Customer: "Ada +15551234567", or the address alone. */
+static size_t
+customer_cols(const msgpack_object *c)
+{
+	const char *s;
+	size_t n, cols;
+
+	n = field(c, "name", &s);
+	cols = msg_text_cols(s, n);
+	if (cols > NAME_COLS)
+		cols = NAME_COLS;
+	if (cols)
+		cols++;
+	n = field(c, "contact", &s);
+	return cols + msg_text_cols(s, n);
+}
+
+static void
+customer_cell(const msgpack_object *c, size_t width)
+{
+	const char *s;
+	size_t n, w = 0;
+
+	n = field(c, "name", &s);
+	if (n > 0) {
+		w = msg_term_text(stdout, s, n, NAME_COLS, 0, 1);
+		putchar(' ');
+		w++;
+	}
+	n = field(c, "contact", &s);
+	w += msg_term_text(stdout, s, n, 0, 0, 1);
+	pad(width > w ? width - w + 2 : 2);
+}
+
+/* Longest waiting first; those nobody waits on keep routerd's order. */
+static const msgpack_object *sort_base;
+static int
+by_wait(const void *a, const void *b)
+{
+	const msgpack_object *x = &sort_base[*(const uint32_t *)a],
+	    *y = &sort_base[*(const uint32_t *)b];
+	int64_t wx, wy;
+	int hx = mp_int(x, "waiting_since_ts", &wx),
+	    hy = mp_int(y, "waiting_since_ts", &wy);
+
+	if (hx && hy && wx != wy)
+		return wx < wy ? -1 : 1;
+	if (hx != hy)
+		return hx ? -1 : 1;
+	return *(const uint32_t *)a < *(const uint32_t *)b ? -1 : 1;
+}
+
 static void
 print_table(const msgpack_object *convs)
 {
-	static const char *hdr[] = { "CONV", "CHANNEL", "CONTACT", "NAME",
-	    "WAITING", "LAST" };
-	static const char *keys[] = { "conv", "channel", "contact", "name" };
-	size_t w[6], i, k, n, used, lastw;
+	static const char *hdr[] = { "CONV", "CUSTOMER", "CHANNEL",
+	    "CAMPAIGN", "AGENT", "TAGS", "WAITED", "LAST" };
+	static const char *keys[] = { "conv", NULL, "channel", "campaign",
+	    "agent" };
+	size_t w[8], k, n, used, lastw;
 	const msgpack_object *c;
 	const char *s;
-	char wait[32];
-	int64_t ws, now = now_ms();
+	char buf[160];
+	uint32_t i, j, cnt[3] = { 0, 0, 0 }, *order;
+	int64_t now = now_ms();
+	int sec;
 
 	if (convs->via.array.size == 0) {
 		msg_out_line("no open conversations");
 		return;
 	}
-	for (k = 0; k < 6; k++)
+	for (k = 0; k < 8; k++)
 		w[k] = strlen(hdr[k]);
 	for (i = 0; i < convs->via.array.size; i++) {
 		c = &convs->via.array.ptr[i];
-		for (k = 0; k < 4; k++) {
-			n = field(c, keys[k], &s);
-			n = msg_text_cols(s, n);
-			if (k == 3 && n > NAME_COLS)
-				n = NAME_COLS;
+		for (k = 0; k < 5; k++) {
+			if (keys[k] == NULL)
+				n = customer_cols(c);
+			else {
+				n = field(c, keys[k], &s);
+				n = msg_text_cols(s, n);
+			}
 			if (n > w[k])
 				w[k] = n;
 		}
-		if (mp_int(c, "waiting_since_ts", &ws)) {
-			human_dur(now - ws, wait, sizeof(wait));
-			if (strlen(wait) > w[4])
-				w[4] = strlen(wait);
-		}
+		n = tags_of(c, buf, sizeof(buf));
+		if (msg_text_cols(buf, n) > w[5])
+			w[5] = msg_text_cols(buf, n);
+		waited(c, now, buf, sizeof(buf));
+		if (strlen(buf) > w[6])
+			w[6] = strlen(buf);
+		cnt[section_of(c)]++;
 	}
-	for (used = 0, k = 0; k < 5; k++)
+	for (used = 0, k = 0; k < 7; k++)
 		used += w[k] + 2;
 	lastw = term_cols() > used + 10 ? term_cols() - used - 1 : 10;
-	for (k = 0; k < 6; k++) {
-		fputs(hdr[k], stdout);
-		if (k < 5)
-			pad(w[k] - strlen(hdr[k]) + 2);
-	}
-	putchar('\n');
-	for (i = 0; i < convs->via.array.size; i++) {
-		c = &convs->via.array.ptr[i];
-		for (k = 0; k < 4; k++) {
-			n = field(c, keys[k], &s);
-			cell(s, n, k == 3 ? NAME_COLS : 0, w[k]);
+	if ((order = calloc(convs->via.array.size, sizeof(*order))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	for (i = 0; i < convs->via.array.size; i++)
+		order[i] = i;
+	sort_base = convs->via.array.ptr;
+	qsort(order, convs->via.array.size, sizeof(*order), by_wait);
+	for (sec = 0; sec < 3; sec++) {
+		if (cnt[sec] == 0)
+			continue;
+		printf("%s%s (%u)\n", sec > 0 && (cnt[0] || (sec == 2 &&
+		    cnt[1])) ? "\n" : "", section_title[sec], cnt[sec]);
+		for (k = 0; k < 8; k++) {
+			fputs(hdr[k], stdout);
+			if (k < 7)
+				pad(w[k] - strlen(hdr[k]) + 2);
 		}
-		if (mp_int(c, "waiting_since_ts", &ws))
-			human_dur(now - ws, wait, sizeof(wait));
-		else
-			snprintf(wait, sizeof(wait), "-");
-		cell(wait, strlen(wait), 0, w[4]);
-		n = field(c, "last_dir", &s);
-		if (n == 2 && memcmp(s, "in", 2) == 0)
-			fputs("< ", stdout);
-		else if (n == 3 && memcmp(s, "out", 3) == 0)
-			fputs("> ", stdout);
-		n = field(c, "last_text", &s);
-		msg_term_text(stdout, s, n, lastw > 2 ? lastw - 2 : 1, 0, 1);
 		putchar('\n');
+		for (j = 0; j < convs->via.array.size; j++) {
+			c = &convs->via.array.ptr[order[j]];
+			if (section_of(c) != sec)
+				continue;
+			for (k = 0; k < 5; k++) {
+				if (keys[k] == NULL) {
+					customer_cell(c, w[k]);
+					continue;
+				}
+				n = field(c, keys[k], &s);
+				if (n == 0) {
+					s = "-";
+					n = 1;
+				}
+				cell(s, n, 0, w[k]);
+			}
+			n = tags_of(c, buf, sizeof(buf));
+			if (n == 0)
+				n = snprintf(buf, sizeof(buf), "-");
+			cell(buf, n, 0, w[5]);
+			waited(c, now, buf, sizeof(buf));
+			cell(buf, strlen(buf), 0, w[6]);
+			n = field(c, "last_dir", &s);
+			if (n == 2 && memcmp(s, "in", 2) == 0)
+				fputs("< ", stdout);
+			else if (n == 3 && memcmp(s, "out", 3) == 0)
+				fputs("> ", stdout);
+			n = field(c, "last_text", &s);
+			msg_term_text(stdout, s, n, lastw > 2 ? lastw - 2 : 1,
+			    0, 1);
+			putchar('\n');
+		}
 	}
+	free(order);
 }
 
 static void
@@ -163,6 +310,9 @@ print_json(const msgpack_object *convs)
 
 	for (i = 0; i < convs->via.array.size; i++) {
 		j = rec_record_json(&convs->via.array.ptr[i]);
+		if (json_is_object(j))
+			json_object_set_new(j, "section", json_string(
+			    section_key[section_of(&convs->via.array.ptr[i])]));
 		line = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) :
 		    NULL;
 		json_decref(j);

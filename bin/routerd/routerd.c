@@ -121,6 +121,45 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_PURGE:
 		camp_purge(cl, f);
 		break;
+	case PT_STATUS:
+		route_status(cl, f);
+		break;
+	case PT_CLAIM:
+		route_claim(cl, f);
+		break;
+	case PT_CLOSE:
+		route_close(cl, f);
+		break;
+	case PT_TRANSFER:
+		route_transfer(cl, f);
+		break;
+	case PT_MODE:
+		route_mode(cl, f);
+		break;
+	case PT_ROUTE:
+		route_explain(cl, f);
+		break;
+	case PT_TAG:
+		work_tag(cl, f);
+		break;
+	case PT_ATTENTION:
+		work_attention(cl, f);
+		break;
+	case PT_HISTORY:
+		work_history(cl, f);
+		break;
+	case PT_SEARCH:
+		work_search(cl, f);
+		break;
+	case PT_WINDOW:
+		work_window(cl, f);
+		break;
+	case PT_OPTOUT:
+		policy_optout(cl, f);
+		break;
+	case PT_BOT:
+		bot_request(cl, f);
+		break;
 	default:
 		bus_answer_err(c, id, "unknown", "unknown request type");
 		break;
@@ -139,8 +178,10 @@ static void
 on_commit(void *arg, int ok)
 {
 	evlog_settle(&R->log, ok);
-	if (ok)
+	if (ok) {
 		sub_publish();
+		route_pump();
+	}
 }
 
 static void
@@ -156,6 +197,7 @@ static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	sub_tick();
+	route_tick();
 	maybe_exit();
 }
 
@@ -185,6 +227,10 @@ main(int argc, char *argv[])
 		{ "ids", 0, &r.db_ids },
 		{ "pending", 0, &r.db_pending },
 		{ "orphan", MDB_DUPSORT, &r.db_orphan },
+		{ "queue", 0, &r.db_queue },
+		{ "agents", 0, &r.db_agents },
+		{ "consent", 0, &r.db_consent },
+		{ "bot", 0, &r.db_bot },
 		{ NULL, 0, NULL },
 	};
 	struct timeval tick = { 1, 0 };
@@ -218,6 +264,7 @@ main(int argc, char *argv[])
 	    sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
 	dispatch_init();
+	route_init();
 	if ((r.ev_tick = event_new(r.d.base, -1, EV_PERSIST, on_tick,
 	    NULL)) == NULL || event_add(r.ev_tick, &tick) == -1)
 		log_exit(EX_TEMP, "cannot create the tick timer");

@@ -68,7 +68,7 @@ fail:
 
 /* A read transaction on campaignd's environment, following map growth. */
 static int
-camp_rtxn(MDB_txn **txn)
+rtxn_begin(MDB_txn **txn)
 {
 	int rc;
 
@@ -84,6 +84,77 @@ camp_rtxn(MDB_txn **txn)
 		log_warnx("campaign configuration: %s", mdb_strerror(rc));
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * A handle camp_dbi opens (in a transaction of its own) is valid only in
+ * transactions begun after it: open every database routerd reads before
+ * beginning one, so camp_doc/camp_dbi inside it always work.
+ */
+int
+camp_rtxn(MDB_txn **txn)
+{
+	static const char *const dbs[] = { "agentuser", "agents", "members",
+	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
+	    "contacts", "cphone", "cemail", "cname", NULL };
+	static int all;
+	MDB_dbi dbi;
+	size_t i;
+	int n = 0;
+
+	if (!all && camp_open() == 0) {
+		for (i = 0; dbs[i]; i++)
+			n += camp_dbi(dbs[i], &dbi) == 0;
+		all = (size_t)n == i;
+	}
+	return rtxn_begin(txn);
+}
+
+int
+camp_dbi(const char *name, MDB_dbi *dbi)
+{
+	static struct {
+		char	name[32];
+		MDB_dbi	dbi;
+	} cache[32];
+	static int n;
+	MDB_txn *txn;
+	int i, rc;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(cache[i].name, name) == 0) {
+			*dbi = cache[i].dbi;
+			return 0;
+		}
+	if (n == 32 || strlen(name) >= sizeof(cache[0].name) ||
+	    rtxn_begin(&txn) == -1)
+		return -1;
+	if ((rc = mdb_dbi_open(txn, name, 0, dbi)) != 0) {
+		mdb_txn_abort(txn);
+		return -1;
+	}
+	if (mdb_txn_commit(txn) != 0)
+		return -1;
+	snprintf(cache[n].name, sizeof(cache[n].name), "%s", name);
+	cache[n].dbi = *dbi;
+	n++;
+	return 0;
+}
+
+int
+camp_doc(MDB_txn *txn, const char *db, const char *key, msgpack_unpacked *up)
+{
+	MDB_dbi dbi;
+	MDB_val k = { strlen(key), (void *)key }, v;
+	size_t off = 0;
+
+	if (k.mv_size == 0 || camp_dbi(db, &dbi) == -1 ||
+	    mdb_get(txn, dbi, &k, &v) != 0)
+		return -1;
+	if (msgpack_unpack_next(up, v.mv_data, v.mv_size, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || up->data.type != MSGPACK_OBJECT_MAP)
+		return -1;
 	return 0;
 }
 
@@ -120,6 +191,69 @@ camp_lookup(const char *channel, const char *addr, char *campaign,
 		memcpy(campaign, v.mv_data, v.mv_size);
 		campaign[v.mv_size] = '\0';
 	}
+	mdb_txn_abort(txn);
+}
+
+void
+camp_get(const char *name, struct camp *c)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	const msgpack_object *o;
+	int64_t v;
+	int b;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	/* defaults match campaignd's for a campaign created with no options */
+	c->enabled = 1;
+	snprintf(c->strategy, sizeof(c->strategy), "ringall");
+	c->max_interactions = 3;
+	c->offer_timeout_s = 30;
+	snprintf(c->operator_, sizeof(c->operator_), "agent");
+	snprintf(c->idk_mode, sizeof(c->idk_mode), "agent");
+	snprintf(c->timezone, sizeof(c->timezone), "UTC");
+	c->response_threshold_s = 60;
+	if (strcmp(name, "default") == 0 || camp_rtxn(&txn) == -1)
+		return;
+	msgpack_unpacked_init(&up);
+	if (get_doc(txn, name, &up) == 0) {
+		const msgpack_object *d = &up.data;
+
+		c->exists = 1;
+		if (mp_bool(d, "enabled", &b))
+			c->enabled = b;
+		mp_strcpy(d, "strategy", c->strategy, sizeof(c->strategy));
+		if (mp_int(d, "max_interactions", &v) && v > 0)
+			c->max_interactions = (int)v;
+		if (mp_int(d, "offer_timeout_s", &v) && v > 0)
+			c->offer_timeout_s = (int)v;
+		if (mp_int(d, "wrapup_s", &v) && v >= 0)
+			c->wrapup_s = (int)v;
+		mp_strcpy(d, "operator", c->operator_, sizeof(c->operator_));
+		if ((o = mp_get(d, "idk")) != NULL) {
+			mp_strcpy(o, "mode", c->idk_mode, sizeof(c->idk_mode));
+			mp_strcpy(o, "message", c->idk_message,
+			    sizeof(c->idk_message));
+		}
+		mp_strcpy(d, "timezone", c->timezone, sizeof(c->timezone));
+		mp_strcpy(d, "after_hours_message", c->after_hours_message,
+		    sizeof(c->after_hours_message));
+		if (mp_bool(d, "disposition_required", &b))
+			c->disposition_required = b;
+		if ((o = mp_get(d, "service_level")) != NULL &&
+		    mp_int(o, "response_threshold_s", &v) && v > 0)
+			c->response_threshold_s = (int)v;
+		if ((o = mp_get(d, "files")) != NULL) {
+			if (mp_bool(o, "enabled", &b))
+				c->files_enabled = b;
+			if (mp_bool(o, "library", &b))
+				c->files_library = b;
+			if (mp_bool(o, "local", &b))
+				c->files_local = b;
+		}
+	}
+	msgpack_unpacked_destroy(&up);
 	mdb_txn_abort(txn);
 }
 

@@ -26,6 +26,8 @@ struct pans {
 	char		 conv[R_IDLEN];
 	char		 msg[R_IDLEN];
 	int		 dispatch;	/* dispatch msg once committed */
+	char		 errcode[16];	/* a refusal recorded in the batch */
+	char		 errmsg[256];
 };
 
 static long long
@@ -76,6 +78,8 @@ answered(void *arg, int ok)
 		if (!ok)
 			bus_answer_err(a->cl->c, a->re, "store",
 			    store_error(R->st));
+		else if (a->errcode[0])
+			bus_answer_err(a->cl->c, a->re, a->errcode, a->errmsg);
 		else {
 			fbuf_init(&fb);
 			bus_answer_begin(&fb, a->re, 3);
@@ -163,19 +167,45 @@ conv_get(MDB_txn *txn, const char *id, struct conv *cv)
 	mp_int(&up.data, "opened_ts", &cv->opened_ts);
 	mp_int(&up.data, "last_ts", &cv->last_ts);
 	mp_int(&up.data, "waiting_since_ts", &cv->waiting_since);
+	if (!mp_strcpy(&up.data, "mode", cv->mode, sizeof(cv->mode)))
+		snprintf(cv->mode, sizeof(cv->mode), "agent");
+	if (!mp_strcpy(&up.data, "rstate", cv->rstate, sizeof(cv->rstate)))
+		snprintf(cv->rstate, sizeof(cv->rstate), "new");
+	mp_strcpy(&up.data, "agent", cv->agent, sizeof(cv->agent));
+	mp_strcpy(&up.data, "tags", cv->tags, sizeof(cv->tags));
+	mp_strcpy(&up.data, "disposition", cv->disposition,
+	    sizeof(cv->disposition));
+	{
+		int64_t v;
+		int b;
+
+		if (mp_int(&up.data, "priority", &v))
+			cv->priority = (int)v;
+		if (mp_bool(&up.data, "attention", &b))	/* stored as a bool */
+			cv->attention = b != 0;
+		else if (mp_int(&up.data, "attention", &v))
+			cv->attention = v != 0;
+	}
+	mp_int(&up.data, "queued_ts", &cv->queued_ts);
+	mp_int(&up.data, "last_in_ts", &cv->last_in_ts);
+	mp_int(&up.data, "ah_until", &cv->ah_until);
+	mp_int(&up.data, "closed_ts", &cv->closed_ts);
 	msgpack_unpacked_destroy(&up);
 	return 0;
 }
 
-static int
+int
 conv_put(MDB_txn *txn, const struct conv *cv)
 {
 	msgpack_packer pk;
 	MDB_val k = { strlen(cv->id), (void *)cv->id }, v;
+	msgpack_sbuffer sb;
+	int rc;
 
-	R->rec.size = 0;
-	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 13);
+	/* its own buffer: callers may hold a record in R->rec */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 24);
 	mp_kv_str(&pk, "conv", cv->id);
 	mp_kv_str(&pk, "channel", cv->channel);
 	mp_kv_str(&pk, "addr", cv->addr);
@@ -192,9 +222,33 @@ conv_put(MDB_txn *txn, const struct conv *cv)
 		mp_kv_int(&pk, "waiting_since_ts", cv->waiting_since);
 	else
 		mp_kv_nil(&pk, "waiting_since_ts");
-	v.mv_size = R->rec.size;
-	v.mv_data = R->rec.data;
-	return mdb_put(txn, R->db_convs, &k, &v, 0);
+	mp_kv_str(&pk, "mode", cv->mode[0] ? cv->mode : "agent");
+	mp_kv_str(&pk, "rstate", cv->rstate[0] ? cv->rstate : "new");
+	mp_kv_str(&pk, "agent", cv->agent[0] ? cv->agent : NULL);
+	mp_kv_str(&pk, "tags", cv->tags);
+	mp_kv_str(&pk, "disposition", cv->disposition[0] ? cv->disposition :
+	    NULL);
+	mp_kv_int(&pk, "priority", cv->priority);
+	mp_kv_bool(&pk, "attention", cv->attention);
+	/* times not yet reached are nil, not the epoch */
+	if (cv->queued_ts)
+		mp_kv_int(&pk, "queued_ts", cv->queued_ts);
+	else
+		mp_kv_nil(&pk, "queued_ts");
+	if (cv->last_in_ts)
+		mp_kv_int(&pk, "last_in_ts", cv->last_in_ts);
+	else
+		mp_kv_nil(&pk, "last_in_ts");
+	mp_kv_int(&pk, "ah_until", cv->ah_until);
+	if (cv->closed_ts)
+		mp_kv_int(&pk, "closed_ts", cv->closed_ts);
+	else
+		mp_kv_nil(&pk, "closed_ts");
+	v.mv_size = sb.size;
+	v.mv_data = sb.data;
+	rc = mdb_put(txn, R->db_convs, &k, &v, 0);
+	msgpack_sbuffer_destroy(&sb);
+	return rc;
 }
 
 /* Copy at most 255 bytes of text for previews, not splitting a character. */
@@ -208,6 +262,41 @@ preview(char *dst, size_t dstsz, const char *s, size_t n)
 	}
 	memcpy(dst, s, n);
 	dst[n] = '\0';
+}
+
+msgpack_packer *
+rec_begin(uint32_t nkeys)
+{
+	static msgpack_packer pk;
+
+	R->rec.size = 0;
+	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, nkeys);
+	return &pk;
+}
+
+int
+rec_append(MDB_txn *txn, const char *conv, uint64_t *seqp)
+{
+	const char *why;
+	uint64_t seq;
+	unsigned char kb[8];
+	MDB_val k = { strlen(conv), (void *)conv }, v = { 8, kb };
+	int rc;
+
+	if (frame_prescan(R->rec.data, R->rec.size, &why) == -1)
+		fatalx("record for %s is malformed: %s", conv, why);
+	if ((rc = evlog_append(&R->log, txn, R->rec.data, R->rec.size,
+	    &seq)) != 0)
+		return rc;
+	if (k.mv_size > 0) {
+		evlog_key(seq, kb);
+		if ((rc = mdb_put(txn, R->db_convev, &k, &v, 0)) != 0)
+			return rc;
+	}
+	if (seqp)
+		*seqp = seq;
+	return 0;
 }
 
 /* Append a record from R->rec to the log and index it under its conv. */
@@ -232,6 +321,20 @@ append(MDB_txn *txn, const char *conv, uint64_t *seqp)
 	if (seqp)
 		*seqp = seq;
 	return 0;
+}
+
+/* Find the conversation (channel, addr, contact); MDB_NOTFOUND if none. */
+static int
+conv_find(MDB_txn *txn, const char *channel, const char *addr,
+    const char *contact, struct conv *cv)
+{
+	char key[16 + 2 * R_ADDRLEN + 4], id[R_IDLEN];
+	int rc;
+
+	snprintf(key, sizeof(key), "%s|%s|%s", channel, addr, contact);
+	if ((rc = get_str(txn, R->db_convkey, key, id, sizeof(id))) != 0)
+		return rc;
+	return conv_get(txn, id, cv);
 }
 
 /*
@@ -259,6 +362,16 @@ conv_find_open(MDB_txn *txn, const char *channel, const char *addr,
 	snprintf(cv->contact, sizeof(cv->contact), "%s", contact);
 	/* the campaign that owns our address (campaignd), else "default" */
 	camp_lookup(channel, addr, cv->campaign, sizeof(cv->campaign));
+	{
+		struct camp c;
+
+		/* bot-operated campaigns' conversations start in bot mode */
+		camp_get(cv->campaign, &c);
+		snprintf(cv->mode, sizeof(cv->mode), "%s",
+		    strcmp(c.operator_, "bot") == 0 ? "bot" : "agent");
+	}
+	snprintf(cv->rstate, sizeof(cv->rstate), "%s",
+	    strcmp(cv->mode, "bot") == 0 ? "bot" : "new");
 	snprintf(cv->status, sizeof(cv->status), "open");
 	cv->opened_ts = cv->last_ts = ts;
 	if ((rc = put_str(txn, R->db_convkey, key, cv->id)) != 0)
@@ -281,7 +394,7 @@ conv_find_open(MDB_txn *txn, const char *channel, const char *addr,
 
 /* messages */
 
-static int
+int
 mrec_put(MDB_txn *txn, const struct mrec *m)
 {
 	msgpack_packer pk;
@@ -485,7 +598,21 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 
 	/* a disabled campaign or channel: stored, never lost, but not routed */
 	camp_check(cv.campaign, channel, cv.unrouted, sizeof(cv.unrouted));
-	n = 12 + (cv.name[0] != 0) + (media != NULL) + 2 * (cv.unrouted[0] != 0);
+	if (strcmp(cv.status, "closed") == 0) {
+		/* the customer writes again: the conversation reopens */
+		struct camp c;
+
+		camp_get(cv.campaign, &c);
+		snprintf(cv.status, sizeof(cv.status), "open");
+		snprintf(cv.mode, sizeof(cv.mode), "%s",
+		    strcmp(c.operator_, "bot") == 0 ? "bot" : "agent");
+		snprintf(cv.rstate, sizeof(cv.rstate), "%s",
+		    strcmp(cv.mode, "bot") == 0 ? "bot" : "new");
+		cv.agent[0] = '\0';
+		cv.disposition[0] = '\0';
+		cv.closed_ts = 0;
+	}
+	n = 13 + (cv.name[0] != 0) + (media != NULL) + 2 * (cv.unrouted[0] != 0);
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -504,6 +631,7 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	if (media)
 		mp_kv_obj(&pk, "media", media);
 	mp_kv_str(&pk, "pid", pid);
+	mp_kv_str(&pk, "mode", cv.mode);
 	if (cv.unrouted[0]) {
 		mp_kv_bool(&pk, "routed", 0);
 		mp_kv_str(&pk, "unrouted", cv.unrouted);
@@ -519,10 +647,22 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	preview(cv.last_text, sizeof(cv.last_text), text, textlen);
 	if (cv.waiting_since == 0)
 		cv.waiting_since = ts;
-	if (strcmp(cv.status, "open") != 0)
-		snprintf(cv.status, sizeof(cv.status), "open");
+	cv.last_in_ts = ts;
 	if ((rc = conv_put(txn, &cv)) != 0)
 		goto fail;
+	{
+		/* blacklist, keywords, after hours; then the queue */
+		int flags = policy_inbound(txn, &cv, &m, &rc);
+
+		if (flags == -1)
+			goto fail;
+		if (cv.unrouted[0] == '\0' && !(flags & POL_NOROUTE) &&
+		    strcmp(cv.mode, "agent") == 0 &&
+		    (strcmp(cv.rstate, "new") == 0 ||
+		    strcmp(cv.rstate, "closed") == 0) &&
+		    (rc = route_enqueue(txn, &cv)) != 0)
+			goto fail;
+	}
 	snprintf(a->conv, sizeof(a->conv), "%s", cv.id);
 	snprintf(a->msg, sizeof(a->msg), "%s", m.id);
 	store_after(R->st, answered, a);
@@ -756,9 +896,17 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	msgpack_packer pk;
 	MDB_txn *txn;
 	MDB_val k, v = { 0, (void *)"" };
-	int rc;
+	struct who *who = auth_who(cl);
+	char *expanded = NULL, why[256];
+	int rc, creating, isbot = 0;
 
 	mp_int(f, "id", &re);
+	if (who->role == RR_NONE) {
+		refuse(cl, re, "denied", "send: you are not a parley agent");
+		return;
+	}
+	mp_bool(f, "bot", &isbot);
+	isbot = isbot != 0;
 	if (!mp_str(f, "text", &text, &textlen) || textlen == 0) {
 		refuse(cl, re, "invalid", "send: text is required");
 		return;
@@ -818,17 +966,59 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 			return;
 		}
 	}
+	creating = 0;
 	if (conv[0]) {
 		rc = conv_get(txn, conv, &cv);
 		if (rc == MDB_NOTFOUND) {
 			refuse(cl, re, "notfound", "send: no such conversation");
 			return;
 		}
-	} else
-		rc = conv_find_open(txn, channel, from, to, ts, &cv);
+		if (rc == 0 && auth_check_conv(cl, re, &cv) != 0)
+			return;
+	} else {
+		char campaign[64];
+
+		camp_lookup(channel, from, campaign, sizeof(campaign));
+		if (!auth_can_create(who, campaign)) {
+			char why[200];
+
+			snprintf(why, sizeof(why), "starting a conversation in "
+			    "campaign %s needs the create permission",
+			    campaign);
+			refuse(cl, re, "denied", why);
+			return;
+		}
+		rc = conv_find(txn, channel, from, to, &cv);
+		if (rc == MDB_NOTFOUND) {
+			/* opened only if the policy lets the message go */
+			memset(&cv, 0, sizeof(cv));
+			snprintf(cv.channel, sizeof(cv.channel), "%s", channel);
+			snprintf(cv.addr, sizeof(cv.addr), "%s", from);
+			snprintf(cv.contact, sizeof(cv.contact), "%s", to);
+			snprintf(cv.campaign, sizeof(cv.campaign), "%s",
+			    campaign);
+			snprintf(cv.mode, sizeof(cv.mode), "agent");
+			creating = 1;
+			rc = 0;
+		}
+	}
 	a = pans_new(cl, re);
 	if (rc != 0)
 		goto fail;
+	/* the one suppression check: opt-out, blacklist, windows; canned */
+	if (policy_outbound(txn, who, &cv, text, textlen, !isbot, NULL,
+	    &expanded, why, sizeof(why), &rc) == -1) {
+		if (rc != 0)
+			goto fail;
+		snprintf(a->errcode, sizeof(a->errcode), "refused");
+		snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
+		store_after(R->st, answered, a);
+		return;
+	}
+	if (expanded) {
+		text = expanded;
+		textlen = strlen(expanded);
+	}
 	if (strcmp(cv.channel, "sms") == 0 &&
 	    utf8_chars(text, textlen) > SMS_MAXCHARS) {
 		if (cl->alive)
@@ -836,8 +1026,19 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 			    "body is at most 1600 characters");
 		client_unref(a->cl);
 		free(a);
+		free(expanded);
 		return;
 	}
+	if (creating &&
+	    (rc = conv_find_open(txn, channel, from, to, ts, &cv)) != 0)
+		goto fail;
+	/* an agent's reply to a waiting or offered conversation claims it */
+	if (!isbot && who->agent[0] && strcmp(cv.mode, "agent") == 0 &&
+	    (strcmp(cv.rstate, "waiting") == 0 ||
+	    strcmp(cv.rstate, "offered") == 0 ||
+	    strcmp(cv.rstate, "new") == 0) &&
+	    (rc = route_assign(txn, &cv, who->agent, "reply")) != 0)
+		goto fail;
 	memset(&m, 0, sizeof(m));
 	ulid_make("m_", m.id);
 	snprintf(m.conv, sizeof(m.conv), "%s", cv.id);
@@ -852,7 +1053,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 11 + (ckey[0] != 0));
+	msgpack_pack_map(&pk, 11 + (ckey[0] != 0) + (who->agent[0] != 0) +
+	    isbot);
 	mp_kv_str(&pk, "type", "message");
 	mp_kv_str(&pk, "dir", "out");
 	mp_kv_str(&pk, "conv", cv.id);
@@ -865,6 +1067,10 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	mp_kv_str(&pk, "status", "queued");
 	if (ckey[0])
 		mp_kv_str(&pk, "key", ckey);
+	if (who->agent[0])
+		mp_kv_str(&pk, "agent", who->agent);
+	if (isbot)
+		mp_kv_bool(&pk, "bot", 1);
 	mp_kv_int(&pk, "ts", ts);
 	if ((rc = append(txn, cv.id, NULL)) != 0 ||
 	    (rc = mrec_put(txn, &m)) != 0)
@@ -885,8 +1091,10 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	snprintf(a->msg, sizeof(a->msg), "%s", m.id);
 	a->dispatch = 1;
 	store_after(R->st, answered, a);
+	free(expanded);
 	return;
 fail:
+	free(expanded);
 	store_after(R->st, answered, a);
 	store_fail(R->st, rc, "queueing an outbound message");
 }

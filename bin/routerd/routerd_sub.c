@@ -20,9 +20,43 @@
 #define INBOX_MAX	1000
 #define INBOX_BYTES	(800u * 1024)
 
+/* May this subscriber see the record?  Admins see all; others their
+ * campaigns' events and their own agent events. */
+static int
+visible(struct rclient *cl, const MDB_val *r)
+{
+	struct who *w = auth_who(cl);
+	msgpack_unpacked up;
+	size_t off = 0;
+	char camp[64] = "", agent[64] = "";
+	int i, ok = 0;
+
+	if (w->role == RR_ADMIN)
+		return 1;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, r->mv_data, r->mv_size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS) {
+		mp_strcpy(&up.data, "campaign", camp, sizeof(camp));
+		mp_strcpy(&up.data, "agent", agent, sizeof(agent));
+	}
+	msgpack_unpacked_destroy(&up);
+	if (camp[0] == '\0')
+		return agent[0] && strcmp(agent, w->agent) == 0;
+	for (i = 0; i < cl->vis_n; i++)
+		if (strcmp(cl->vis_camp[i], camp) == 0)
+			return cl->vis_ok[i];
+	ok = auth_can_see(w, camp);
+	i = cl->vis_n < 16 ? cl->vis_n++ : 15;
+	snprintf(cl->vis_camp[i], sizeof(cl->vis_camp[i]), "%s", camp);
+	cl->vis_ok[i] = (signed char)ok;
+	return ok;
+}
+
 static void
 send_ev(struct rclient *cl, struct fbuf *fb, uint64_t seq, const MDB_val *r)
 {
+	if (!visible(cl, r))
+		return;
 	fbuf_begin(fb, 3);
 	mp_kv_str(&fb->pk, "t", "ev");
 	mp_kv_int(&fb->pk, "seq", (int64_t)seq);
@@ -224,6 +258,8 @@ inbox(struct rclient *cl, const msgpack_object *f)
 	size_t n = 0, bytes = 0;
 	struct fbuf fb;
 	int rc, more = 0;
+	struct who *w = auth_who(cl);
+	long long now = daemon_now_ms();
 
 	mp_int(f, "id", &re);
 	if (mp_get(f, "limit") && (!mp_int(f, "limit", &limit) || limit < 1))
@@ -257,6 +293,14 @@ inbox(struct rclient *cl, const msgpack_object *f)
 				    "status");
 
 				open = s && mp_streq(s, "open");
+				/* agents and supervisors: their campaigns only */
+				if (open && w->role != RR_ADMIN) {
+					char camp[64] = "";
+
+					mp_strcpy(&up.data, "campaign", camp,
+					    sizeof(camp));
+					open = auth_can_see(w, camp);
+				}
 			}
 			msgpack_unpacked_destroy(&up);
 			if (!open)
@@ -276,8 +320,39 @@ inbox(struct rclient *cl, const msgpack_object *f)
 	mp_kv_bool(&fb.pk, "more", more);
 	mp_pack_cstr(&fb.pk, "convs");
 	msgpack_pack_array(&fb.pk, n);
-	for (size_t i = 0; i < n; i++)
-		mp_pack_raw(&fb.pk, vals[i].mv_data, vals[i].mv_size);
+	for (size_t i = 0; i < n; i++) {
+		/* the stored record, plus whether the reply is overdue */
+		msgpack_unpacked up;
+		size_t off = 0;
+		uint32_t j;
+		int64_t ws = 0;
+		char camp[64] = "", dir[4] = "";
+		struct camp c;
+		int overdue = 0;
+
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, vals[i].mv_data, vals[i].mv_size,
+		    &off) != MSGPACK_UNPACK_SUCCESS ||
+		    up.data.type != MSGPACK_OBJECT_MAP) {
+			msgpack_unpacked_destroy(&up);
+			msgpack_pack_nil(&fb.pk);
+			continue;
+		}
+		mp_strcpy(&up.data, "campaign", camp, sizeof(camp));
+		mp_strcpy(&up.data, "last_dir", dir, sizeof(dir));
+		if (mp_int(&up.data, "waiting_since_ts", &ws) && ws > 0) {
+			camp_get(camp, &c);
+			overdue = now - ws > (long long)c.response_threshold_s *
+			    1000;
+		}
+		msgpack_pack_map(&fb.pk, up.data.via.map.size + 1);
+		for (j = 0; j < up.data.via.map.size; j++) {
+			msgpack_pack_object(&fb.pk, up.data.via.map.ptr[j].key);
+			msgpack_pack_object(&fb.pk, up.data.via.map.ptr[j].val);
+		}
+		mp_kv_bool(&fb.pk, "overdue", overdue);
+		msgpack_unpacked_destroy(&up);
+	}
 	mdb_txn_abort(txn);
 	bus_send(cl->c, &fb);
 	fbuf_free(&fb);

@@ -100,7 +100,7 @@ main(void)
 	    "strategy", "max_interactions", "service_level", "thresholds",
 	    "acd", "timezone", "schedule", "holidays", "after_hours_message",
 	    "files", "canned", "templates", "dispositions", "wrapup_s",
-	    "offer_timeout_s", "enabled", "state" };
+	    "offer_timeout_s", "disposition_required", "enabled", "state" };
 
 	printf("1..49\n");
 

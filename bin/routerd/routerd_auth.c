@@ -1,0 +1,136 @@
+/*
+ * routerd_auth — who is calling routerd, and what they may do.
+ *
+ * The Unix user behind a connection (SO_PEERCRED) is mapped to an agent
+ * and a role through campaignd's "agentuser" and "agents" databases, read
+ * read-only.  Root and the user the daemons run as are admins (the channel
+ * daemons, campaignd, and an operator's shell).  Agents act on conversations
+ * of the campaigns they are members of; supervisors see all of their
+ * campaigns; admins see everything.
+ */
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mp.h"
+#include "routerd.h"
+
+struct who *
+auth_who(struct rclient *cl)
+{
+	struct who *w = &cl->who;
+	struct passwd *pw;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	msgpack_unpacked up;
+	char role[16] = "";
+	uid_t uid;
+
+	if (w->resolved)
+		return w;
+	w->resolved = 1;
+	w->role = RR_NONE;
+	w->agent[0] = '\0';
+	if (cl->c == NULL || bus_peer(cl->c, &uid, NULL, NULL) == -1)
+		return w;
+	if (uid == 0 || uid == geteuid()) {
+		w->role = RR_ADMIN;
+		return w;
+	}
+	if ((pw = getpwuid(uid)) == NULL || camp_rtxn(&txn) == -1)
+		return w;
+	k.mv_size = strlen(pw->pw_name);
+	k.mv_data = pw->pw_name;
+	if (camp_dbi("agentuser", &dbi) == 0 &&
+	    mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size > 0 &&
+	    v.mv_size < sizeof(w->agent)) {
+		memcpy(w->agent, v.mv_data, v.mv_size);
+		w->agent[v.mv_size] = '\0';
+		msgpack_unpacked_init(&up);
+		if (camp_doc(txn, "agents", w->agent, &up) == 0)
+			mp_strcpy(&up.data, "role", role, sizeof(role));
+		msgpack_unpacked_destroy(&up);
+		if (strcmp(role, "admin") == 0)
+			w->role = RR_ADMIN;
+		else if (strcmp(role, "supervisor") == 0)
+			w->role = RR_SUPERVISOR;
+		else if (role[0])
+			w->role = RR_AGENT;
+	}
+	mdb_txn_abort(txn);
+	if (w->role == RR_NONE)
+		w->agent[0] = '\0';
+	return w;
+}
+
+int
+auth_member(const char *campaign, const char *agent, int *receive,
+    int *create)
+{
+	char key[160];
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	int found = 0, b;
+
+	if (receive)
+		*receive = 0;
+	if (create)
+		*create = 0;
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s", campaign, agent);
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "members", key, &up) == 0) {
+		found = 1;
+		if (receive)
+			*receive = !mp_bool(&up.data, "receive", &b) || b;
+		if (create)
+			*create = !mp_bool(&up.data, "create", &b) || b;
+	}
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return found;
+}
+
+int
+auth_can_see(const struct who *w, const char *campaign)
+{
+	if (w->role == RR_ADMIN)
+		return 1;
+	if (w->role == RR_NONE || w->agent[0] == '\0')
+		return 0;
+	return auth_member(campaign, w->agent, NULL, NULL);
+}
+
+int
+auth_can_create(const struct who *w, const char *campaign)
+{
+	int create = 0;
+
+	if (w->role == RR_ADMIN)
+		return 1;
+	if (w->role == RR_NONE || w->agent[0] == '\0')
+		return 0;
+	return auth_member(campaign, w->agent, NULL, &create) && create;
+}
+
+int
+auth_check_conv(struct rclient *cl, int64_t re, const struct conv *cv)
+{
+	struct who *w = auth_who(cl);
+	char why[200];
+
+	if (auth_can_see(w, cv->campaign))
+		return 0;
+	if (w->role == RR_NONE)
+		snprintf(why, sizeof(why), "you are not a parley agent");
+	else
+		snprintf(why, sizeof(why), "%s is not a member of campaign %s",
+		    w->agent, cv->campaign);
+	if (cl->alive)
+		bus_answer_err(cl->c, re, "denied", why);
+	return -1;
+}
