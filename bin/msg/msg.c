@@ -69,7 +69,8 @@ static const struct msg_cmd cmds[] = {
 	{ "tail", msg_tail, "msg tail [-f] [-n N] [--since SEQ] [--conv ID] "
 	    "[--msgpack]", "the event log as JSON Lines" },
 	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164] "
-	    "[--key K] [TEXT ...]", "send a message, or one per input line" },
+	    "[--key K] [--file PATH | --media-url URL ...] [TEXT ...]",
+	    "send a message, or one per input line" },
 	{ "transcript", msg_transcript, "msg transcript CONV",
 	    "every event of one conversation" },
 	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",

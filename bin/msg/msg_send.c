@@ -9,16 +9,24 @@
  * ("msg tail -f | ... | msg send") still gets each answer at once.
  * routerd answers only after "queued" is committed, so a printed result is
  * a message that will be sent.
+ *
+ * --file PATH and --media-url URL attach a file: msg checks the file (a
+ * regular, readable file), names its type from its first bytes or its
+ * extension (lib/media) and sends its name, type and size; routerd decides
+ * by the campaign's file policy and the channel's limits.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 
+#include "media.h"
 #include "mp.h"
 #include "msg.h"
 #include "proto.h"
@@ -26,6 +34,7 @@
 #define SEND_WINDOW	256		/* requests in flight (a power of 2) */
 #define TEXT_MAX	(256 * 1024)	/* keeps a request well inside a frame */
 #define LINE_MAX_IN	(1024 * 1024)
+#define MEDIA_MAX	10		/* --media-url, as Twilio takes */
 
 struct sreq {
 	const char	*conv;
@@ -35,6 +44,14 @@ struct sreq {
 	const char	*text;
 	size_t		 textlen;
 	const char	*key;
+	/* --file */
+	const char	*fname;		/* its base name */
+	const char	*fmime;
+	long long	 fsize;
+	/* --media-url */
+	const char	*media[MEDIA_MAX];
+	const char	*mmime[MEDIA_MAX];
+	int		 nmedia;
 };
 
 struct ent {
@@ -77,11 +94,14 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 	const char *colon;
 	size_t n;
 
-	if (q->text == NULL) {
+	if (q->text == NULL && q->fname == NULL && q->nmedia == 0) {
 		snprintf(why, whysz, "no text");
 		return -1;
 	}
-	if (q->textlen == 0) {
+	if (q->text == NULL) {
+		q->text = "";
+		q->textlen = 0;
+	} else if (q->textlen == 0 && q->fname == NULL && q->nmedia == 0) {
 		snprintf(why, whysz, "empty text");
 		return -1;
 	}
@@ -151,12 +171,32 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 static void
 pack_req(struct fbuf *fb, int64_t id, const struct sreq *q)
 {
-	uint32_t n = 3 + (q->key != NULL) + (q->conv != NULL ? 1 : 3);
+	uint32_t n = 3 + (q->key != NULL) + (q->conv != NULL ? 1 : 3) +
+	    (q->fname != NULL) + (q->nmedia > 0);
+	int i;
 
 	fbuf_begin(fb, n);
 	mp_kv_str(&fb->pk, "t", "send");
 	mp_kv_int(&fb->pk, "id", id);
 	mp_kv_strn(&fb->pk, "text", q->text, q->textlen);
+	if (q->fname != NULL) {
+		mp_pack_cstr(&fb->pk, "file");
+		msgpack_pack_map(&fb->pk, 4);
+		mp_kv_str(&fb->pk, "name", q->fname);
+		mp_kv_str(&fb->pk, "mime", q->fmime);
+		mp_kv_int(&fb->pk, "size", q->fsize);
+		mp_kv_str(&fb->pk, "source", "local");
+	}
+	if (q->nmedia > 0) {
+		mp_pack_cstr(&fb->pk, "media");
+		msgpack_pack_array(&fb->pk, (uint32_t)q->nmedia);
+		for (i = 0; i < q->nmedia; i++) {
+			msgpack_pack_map(&fb->pk, 1 + (q->mmime[i] != NULL));
+			mp_kv_str(&fb->pk, "url", q->media[i]);
+			if (q->mmime[i] != NULL)
+				mp_kv_str(&fb->pk, "mime", q->mmime[i]);
+		}
+	}
 	if (q->conv != NULL)
 		mp_kv_str(&fb->pk, "conv", q->conv);
 	else {
@@ -584,6 +624,60 @@ filter_run(const struct sreq *dflt)
 	return rc;
 }
 
+/* --file PATH: a regular file we can read; its type, size and name. */
+static void
+take_file(struct sreq *q, const char *path)
+{
+	unsigned char buf[MEDIA_MAGIC_LEN];
+	struct stat sb;
+	const char *base, *mime;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK)) == -1)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(sb.st_mode))
+		msg_die(MSG_EX_REFUSED, "%s: not a regular file", path);
+	while ((n = read(fd, buf, sizeof(buf))) == -1 && errno == EINTR)
+		;
+	if (n == -1)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	close(fd);
+	base = strrchr(path, '/');
+	base = base && base[1] ? base + 1 : path;
+	mime = media_mime(base, buf, (size_t)n);
+	q->fname = base;
+	q->fmime = mime ? mime : "application/octet-stream";
+	q->fsize = (long long)sb.st_size;
+}
+
+/* --media-url URL: http(s), its type from the path's extension if any. */
+static void
+take_url(struct sreq *q, const char *url)
+{
+	char path[1024];
+	size_t n;
+
+	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
+		msg_err("--media-url %.80s: not an http(s) URL", url);
+		msg_usage();
+	}
+	if (q->nmedia == MEDIA_MAX) {
+		msg_err("at most %d --media-url", MEDIA_MAX);
+		msg_usage();
+	}
+	n = strcspn(url, "?#");
+	if (n >= sizeof(path))
+		n = sizeof(path) - 1;
+	memcpy(path, url, n);
+	path[n] = '\0';
+	q->mmime[q->nmedia] = strchr(strstr(path, "://") + 3, '/') ?
+	    media_mime(path, NULL, 0) : NULL;
+	q->media[q->nmedia++] = url;
+}
+
 int
 msg_send(int argc, char **argv)
 {
@@ -592,10 +686,13 @@ msg_send(int argc, char **argv)
 		{ "to", required_argument, NULL, 't' },
 		{ "from", required_argument, NULL, 'F' },
 		{ "key", required_argument, NULL, 'k' },
+		{ "file", required_argument, NULL, 'f' },
+		{ "media-url", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sreq q;
+	const char *file = NULL;
 	char *text = NULL;
 	size_t len = 0, n;
 	int ch, i, rc;
@@ -615,6 +712,16 @@ msg_send(int argc, char **argv)
 		case 'k':
 			q.key = optarg;
 			break;
+		case 'f':
+			if (file != NULL) {
+				msg_err("one --file per message");
+				msg_usage();
+			}
+			file = optarg;
+			break;
+		case 'u':
+			take_url(&q, optarg);
+			break;
 		default:
 			msg_usage();
 		}
@@ -623,7 +730,11 @@ msg_send(int argc, char **argv)
 		msg_err("--conv and --to/--from exclude each other");
 		msg_usage();
 	}
-	if (optind == argc) {
+	if (file != NULL && q.nmedia > 0) {
+		msg_err("--file and --media-url exclude each other");
+		msg_usage();
+	}
+	if (optind == argc && file == NULL && q.nmedia == 0) {
 		if (q.key != NULL) {
 			msg_err("--key names one message; give a \"key\" per "
 			    "input line instead");
@@ -638,6 +749,12 @@ msg_send(int argc, char **argv)
 	if (q.to != NULL && q.from == NULL) {
 		msg_err("--to needs --from (our number)");
 		msg_usage();
+	}
+	if (file != NULL)
+		take_file(&q, file);
+	if (optind == argc) {
+		rc = send_one(&q);	/* a file or media alone */
+		return rc;
 	}
 	/* the words of TEXT, joined by single spaces */
 	for (i = optind; i < argc; i++)

@@ -222,6 +222,15 @@ int	policy_inbound(MDB_txn *, struct conv *, const struct mrec *,
 int	policy_outbound(MDB_txn *, const struct who *, struct conv *,
 	    const char *text, size_t len, int human, const char *template_name,
 	    char **out, char *why, size_t whysz, int *rc);
+/*
+ * May this file (msg send --file: {name, mime, size, source}) or these media
+ * URLs ([{url, mime?}]) go with a message on cv's channel?  The campaign's
+ * file policy (enabled, library, local, types) and the channel's type and
+ * size limits (lib/media.h).  0: yes.  -1: refused as policy_outbound.
+ */
+int	policy_file(MDB_txn *, const struct who *, struct conv *,
+	    const msgpack_object *file, const msgpack_object *media,
+	    char *why, size_t whysz, int *rc);
 /* Is campaign open now (schedule, holidays)?  1/0; next opening in *next. */
 int	policy_open(const char *campaign, long long now, long long *next);
 void	policy_optout(struct rclient *, const msgpack_object *);

@@ -350,6 +350,17 @@ purge_conv(MDB_txn *txn, const struct conv *cv, long *nev)
 				mk.mv_data = mid;
 				mdb_del(txn, R->db_msgs, &mk, NULL);
 				mdb_del(txn, R->db_pending, &mk, NULL);
+				{
+					/* its media URLs, kept for dispatch */
+					char mkey[80];
+					MDB_val mv;
+
+					snprintf(mkey, sizeof(mkey), "media:%s",
+					    mid);
+					mv.mv_size = strlen(mkey);
+					mv.mv_data = mkey;
+					mdb_del(txn, R->db_ids, &mv, NULL);
+				}
 			}
 			msgpack_unpacked_destroy(&up);
 			if ((rc = mdb_del(txn, R->db_events, &ev, NULL)) != 0 &&

@@ -48,8 +48,10 @@ dispatch_one(MDB_txn *txn, const char *msgid)
 	struct mrec m;
 	struct outreq *o;
 	struct fbuf fb;
+	char mkey[R_IDLEN + 8];
+	MDB_val mk, mv;
 	int64_t id;
-	int rc;
+	int rc, media;
 
 	if ((rc = mrec_get(txn, msgid, &m)) != 0) {
 		log_warnx("msg=%s pending but unreadable: %s", msgid,
@@ -63,9 +65,14 @@ dispatch_one(MDB_txn *txn, const char *msgid)
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		fatalx("out of memory");
 	snprintf(o->msg, sizeof(o->msg), "%s", msgid);
+	/* media URLs (msg send --media-url), kept beside the message */
+	snprintf(mkey, sizeof(mkey), "media:%s", msgid);
+	mk.mv_size = strlen(mkey);
+	mk.mv_data = mkey;
+	media = mdb_get(txn, R->db_ids, &mk, &mv) == 0 && mv.mv_size > 0;
 	id = bus_next_id(R->sms);
 	fbuf_init(&fb);
-	fbuf_begin(&fb, 7);
+	fbuf_begin(&fb, 7 + media);
 	mp_kv_str(&fb.pk, "t", "out");
 	mp_kv_int(&fb.pk, "id", id);
 	mp_kv_str(&fb.pk, "msg", m.id);
@@ -73,6 +80,10 @@ dispatch_one(MDB_txn *txn, const char *msgid)
 	mp_kv_str(&fb.pk, "from", m.from);
 	mp_kv_str(&fb.pk, "to", m.to);
 	mp_kv_strn(&fb.pk, "text", m.text ? m.text : "", m.textlen);
+	if (media) {
+		mp_pack_cstr(&fb.pk, "media");
+		mp_pack_raw(&fb.pk, mv.mv_data, mv.mv_size);
+	}
 	if (bus_request(R->sms, &fb, id, on_answer, o) == -1) {
 		free(o);
 		rc = -1;

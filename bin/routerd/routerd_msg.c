@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "mp.h"
 #include "ulid.h"
+#include "valid.h"
 #include "routerd.h"
 
 #define TEXT_MAX	65536		/* bytes of one message's text */
@@ -34,30 +35,6 @@ static long long
 now_ms(void)
 {
 	return daemon_now_ms();
-}
-
-static int
-e164_ok(const char *s)
-{
-	size_t n;
-
-	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (n = 1; s[n]; n++)
-		if (s[n] < '0' || s[n] > '9')
-			return 0;
-	return n - 1 >= 8 && n - 1 <= 15;
-}
-
-static size_t
-utf8_chars(const char *s, size_t n)
-{
-	size_t i, c = 0;
-
-	for (i = 0; i < n; i++)
-		if (((unsigned char)s[i] & 0xc0) != 0x80)
-			c++;
-	return c;
 }
 
 /* "bad field" refusals name the field */
@@ -879,7 +856,89 @@ fail:
 }
 
 /*
- * {t:"send", id, text, conv? | to, from, channel?, key?}
+ * Check a send's attachments: file {name, mime, size, source} or media
+ * [{url, mime?}] (http(s) URLs, at most MEDIA_MAX).  The media are packed
+ * clean into sb (only url and mime).  0, or -1 with why.
+ */
+#define MEDIA_MAX	10
+#define URL_MAX		1024
+static int
+attachments(const msgpack_object *file, const msgpack_object *media,
+    msgpack_sbuffer *sb, char *why, size_t whysz)
+{
+	const msgpack_object *e;
+	msgpack_packer pk;
+	const char *u;
+	char mime[128], src[16];
+	int64_t size;
+	size_t i, j, ul;
+
+	if (file != NULL && media != NULL) {
+		snprintf(why, whysz, "send: a file or media URLs, not both");
+		return -1;
+	}
+	if (file != NULL) {
+		if (file->type != MSGPACK_OBJECT_MAP ||
+		    !mp_str(file, "name", &u, &ul) || ul == 0 ||
+		    !mp_strcpy(file, "mime", mime, sizeof(mime)) ||
+		    !valid_mime(mime) || !mp_int(file, "size", &size) ||
+		    size < 0) {
+			snprintf(why, whysz, "send: file needs a name, a MIME "
+			    "type and a size");
+			return -1;
+		}
+		if (mp_get(file, "source") &&
+		    (!mp_strcpy(file, "source", src, sizeof(src)) ||
+		    (strcmp(src, "local") != 0 && strcmp(src, "library") != 0))) {
+			snprintf(why, whysz, "send: file source is local or "
+			    "library");
+			return -1;
+		}
+		return 0;
+	}
+	if (media == NULL)
+		return 0;
+	if (media->type != MSGPACK_OBJECT_ARRAY || media->via.array.size == 0 ||
+	    media->via.array.size > MEDIA_MAX) {
+		snprintf(why, whysz, "send: media is a list of 1 to %d "
+		    "{url, mime}", MEDIA_MAX);
+		return -1;
+	}
+	msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+	msgpack_pack_array(&pk, media->via.array.size);
+	for (i = 0; i < media->via.array.size; i++) {
+		e = &media->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_MAP || !mp_str(e, "url", &u, &ul) ||
+		    ul > URL_MAX || !((ul > 8 && strncmp(u, "https://", 8) == 0) ||
+		    (ul > 7 && strncmp(u, "http://", 7) == 0))) {
+			snprintf(why, whysz, "send: media[%zu] needs an http(s) "
+			    "url of at most %d bytes", i, URL_MAX);
+			return -1;
+		}
+		for (j = 0; j < ul; j++)
+			if ((unsigned char)u[j] <= ' ' || u[j] == 0x7f) {
+				snprintf(why, whysz, "send: media[%zu]: a URL "
+				    "has no spaces or control characters", i);
+				return -1;
+			}
+		mime[0] = '\0';
+		if (mp_get(e, "mime") && (!mp_strcpy(e, "mime", mime,
+		    sizeof(mime)) || !valid_mime(mime))) {
+			snprintf(why, whysz, "send: media[%zu]: mime is not a "
+			    "MIME type", i);
+			return -1;
+		}
+		msgpack_pack_map(&pk, 1 + (mime[0] != '\0'));
+		mp_kv_strn(&pk, "url", u, ul);
+		if (mime[0])
+			mp_kv_str(&pk, "mime", mime);
+	}
+	return 0;
+}
+
+/*
+ * {t:"send", id, text, conv? | to, from, channel?, key?, file?, media?}
+ * With a file or media the text may be left out.
  */
 void
 msg_send(struct rclient *cl, const msgpack_object *f)
@@ -898,6 +957,11 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	MDB_val k, v = { 0, (void *)"" };
 	struct who *who = auth_who(cl);
 	char *expanded = NULL, why[256];
+	const msgpack_object *file = mp_get(f, "file"), *media = mp_get(f,
+	    "media");
+	msgpack_sbuffer msb;
+	msgpack_unpacked mup;
+	size_t moff = 0;
 	int rc, creating, isbot = 0;
 
 	mp_int(f, "id", &re);
@@ -907,9 +971,18 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	}
 	mp_bool(f, "bot", &isbot);
 	isbot = isbot != 0;
-	if (!mp_str(f, "text", &text, &textlen) || textlen == 0) {
-		refuse(cl, re, "invalid", "send: text is required");
-		return;
+	if (file != NULL && file->type == MSGPACK_OBJECT_NIL)
+		file = NULL;
+	if (media != NULL && media->type == MSGPACK_OBJECT_NIL)
+		media = NULL;
+	if (file == NULL && media == NULL) {
+		if (!mp_str(f, "text", &text, &textlen) || textlen == 0) {
+			refuse(cl, re, "invalid", "send: text is required");
+			return;
+		}
+	} else if (!mp_str(f, "text", &text, &textlen)) {
+		text = "";
+		textlen = 0;
 	}
 	if (textlen > TEXT_MAX) {
 		refuse(cl, re, "invalid", "send: text over 64 KiB");
@@ -920,6 +993,19 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		refuse(cl, re, "invalid", "send: key must be 1 to 128 bytes");
 		return;
 	}
+	msgpack_sbuffer_init(&msb);
+	msgpack_unpacked_init(&mup);
+	if (attachments(file, media, &msb, why, sizeof(why)) == -1) {
+		refuse(cl, re, "invalid", why);
+		goto out;
+	}
+	if (media != NULL) {
+		/* from here on, media is the clean copy */
+		if (msgpack_unpack_next(&mup, msb.data, msb.size, &moff) !=
+		    MSGPACK_UNPACK_SUCCESS)
+			fatalx("media packed by us does not unpack");
+		media = &mup.data;
+	}
 	mp_strcpy(f, "conv", conv, sizeof(conv));
 	mp_strcpy(f, "channel", channel, sizeof(channel));
 	if (conv[0] == '\0') {
@@ -927,7 +1013,7 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		    !mp_strcpy(f, "from", from, sizeof(from))) {
 			refuse(cl, re, "invalid", "send: conv, or to and from, "
 			    "are required");
-			return;
+			goto out;
 		}
 		if (strncmp(to, "sms:", 4) == 0) {
 			memmove(to, to + 4, strlen(to + 4) + 1);
@@ -938,17 +1024,17 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		if (strcmp(channel, "sms") != 0) {
 			refuse(cl, re, "invalid", "send: only the sms channel "
 			    "is available");
-			return;
+			goto out;
 		}
-		if (!e164_ok(to) || !e164_ok(from)) {
+		if (!valid_e164(to) || !valid_e164(from)) {
 			refuse(cl, re, "invalid", "send: to and from must be "
 			    "E.164 numbers (+ and 8 to 15 digits)");
-			return;
+			goto out;
 		}
 	}
 	if ((txn = store_txn(R->st)) == NULL) {
 		refuse(cl, re, "store", store_error(R->st));
-		return;
+		goto out;
 	}
 	if (ckey[0]) {
 		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
@@ -963,7 +1049,7 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 				mrec_free(&m);
 			}
 			store_after(R->st, answered, a);
-			return;
+			goto out;
 		}
 	}
 	creating = 0;
@@ -971,10 +1057,10 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		rc = conv_get(txn, conv, &cv);
 		if (rc == MDB_NOTFOUND) {
 			refuse(cl, re, "notfound", "send: no such conversation");
-			return;
+			goto out;
 		}
 		if (rc == 0 && auth_check_conv(cl, re, &cv) != 0)
-			return;
+			goto out;
 	} else {
 		char campaign[64];
 
@@ -986,7 +1072,7 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 			    "campaign %s needs the create permission",
 			    campaign);
 			refuse(cl, re, "denied", why);
-			return;
+			goto out;
 		}
 		rc = conv_find(txn, channel, from, to, &cv);
 		if (rc == MDB_NOTFOUND) {
@@ -1013,21 +1099,30 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		snprintf(a->errcode, sizeof(a->errcode), "refused");
 		snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
 		store_after(R->st, answered, a);
-		return;
+		goto out;
+	}
+	/* files: the campaign's policy and the channel's limits */
+	if (policy_file(txn, who, &cv, file, media, why, sizeof(why),
+	    &rc) == -1) {
+		if (rc != 0)
+			goto fail;
+		snprintf(a->errcode, sizeof(a->errcode), "refused");
+		snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
+		store_after(R->st, answered, a);
+		goto out;
 	}
 	if (expanded) {
 		text = expanded;
 		textlen = strlen(expanded);
 	}
 	if (strcmp(cv.channel, "sms") == 0 &&
-	    utf8_chars(text, textlen) > SMS_MAXCHARS) {
+	    valid_utf8_chars(text, textlen) > SMS_MAXCHARS) {
 		if (cl->alive)
 			bus_answer_err(cl->c, re, "invalid", "send: an SMS "
 			    "body is at most 1600 characters");
 		client_unref(a->cl);
 		free(a);
-		free(expanded);
-		return;
+		goto out;
 	}
 	if (creating &&
 	    (rc = conv_find_open(txn, channel, from, to, ts, &cv)) != 0)
@@ -1054,7 +1149,7 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 11 + (ckey[0] != 0) + (who->agent[0] != 0) +
-	    isbot);
+	    isbot + (media != NULL));
 	mp_kv_str(&pk, "type", "message");
 	mp_kv_str(&pk, "dir", "out");
 	mp_kv_str(&pk, "conv", cv.id);
@@ -1064,6 +1159,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	mp_kv_str(&pk, "contact", cv.contact);
 	mp_kv_str(&pk, "addr", cv.addr);
 	mp_kv_strn(&pk, "text", text, textlen);
+	if (media != NULL)
+		mp_kv_obj(&pk, "media", media);
 	mp_kv_str(&pk, "status", "queued");
 	if (ckey[0])
 		mp_kv_str(&pk, "key", ckey);
@@ -1081,9 +1178,23 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		goto fail;
 	if (ckey[0] && (rc = put_str(txn, R->db_ids, idkey, m.id)) != 0)
 		goto fail;
+	if (media != NULL) {
+		/* the media, for dispatch: "media:<msg>" -> [{url, mime?}] */
+		char mkey[R_IDLEN + 8];
+		MDB_val mk, mv = { msb.size, msb.data };
+
+		snprintf(mkey, sizeof(mkey), "media:%s", m.id);
+		mk.mv_size = strlen(mkey);
+		mk.mv_data = mkey;
+		if ((rc = mdb_put(txn, R->db_ids, &mk, &mv, 0)) != 0)
+			goto fail;
+	}
 	cv.last_ts = ts;
 	snprintf(cv.last_dir, sizeof(cv.last_dir), "out");
-	preview(cv.last_text, sizeof(cv.last_text), text, textlen);
+	if (textlen == 0 && media != NULL)
+		snprintf(cv.last_text, sizeof(cv.last_text), "(media)");
+	else
+		preview(cv.last_text, sizeof(cv.last_text), text, textlen);
 	cv.waiting_since = 0;
 	if ((rc = conv_put(txn, &cv)) != 0)
 		goto fail;
@@ -1091,10 +1202,12 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	snprintf(a->msg, sizeof(a->msg), "%s", m.id);
 	a->dispatch = 1;
 	store_after(R->st, answered, a);
-	free(expanded);
-	return;
+	goto out;
 fail:
-	free(expanded);
 	store_after(R->st, answered, a);
 	store_fail(R->st, rc, "queueing an outbound message");
+out:
+	free(expanded);
+	msgpack_unpacked_destroy(&mup);
+	msgpack_sbuffer_destroy(&msb);
 }

@@ -33,12 +33,14 @@
 
 #include "conf.h"
 #include "log.h"
+#include "media.h"
 #include "mp.h"
 #include "optout.h"
 #include "placeholder.h"
 #include "rec.h"
 #include "schedule.h"
 #include "ulid.h"
+#include "valid.h"
 #include "window.h"
 #include "routerd.h"
 
@@ -224,24 +226,6 @@ consent_record(MDB_txn *txn, const char *conv, const char *campaign,
 /* -------------------------------------------------- campaignd, read-only */
 
 /*
- * A read transaction on campaignd's environment with our databases open:
- * a handle camp_dbi opens (in a transaction of its own) is usable only in
- * transactions begun after it, so every one is opened first.
- */
-static int
-pol_rtxn(MDB_txn **ct)
-{
-	static const char *const dbs[] = { "campaigns", "blacklist",
-	    "holidays", "canned", "contacts", "cphone", "cemail", NULL };
-	MDB_dbi dbi;
-	size_t i;
-
-	for (i = 0; dbs[i]; i++)
-		(void)camp_dbi(dbs[i], &dbi);
-	return camp_rtxn(ct);
-}
-
-/*
  * 1 when contact is blacklisted for campaign or for all ("*"): its
  * reason and scope (the campaign, or "*") out.  0 when not, or when
  * campaignd has no environment yet (then there is no blacklist).
@@ -257,7 +241,7 @@ blacklisted(const char *campaign, const char *contact, char *reason,
 	int i, found = 0;
 
 	reason[0] = scope[0] = '\0';
-	if (pol_rtxn(&ct) == -1)
+	if (camp_rtxn(&ct) == -1)
 		return 0;
 	norm_contact(contact, norm, sizeof(norm));
 	for (i = 0; i < 2 && !found; i++) {
@@ -304,7 +288,7 @@ policy_open(const char *campaign, long long now, long long *next)
 	int open = 1, rc;
 
 	*next = 0;
-	if (strcmp(campaign, "default") == 0 || pol_rtxn(&ct) == -1)
+	if (strcmp(campaign, "default") == 0 || camp_rtxn(&ct) == -1)
 		return 1;
 	msgpack_unpacked_init(&up);
 	if (camp_doc(ct, "campaigns", campaign, &up) == -1 ||
@@ -863,7 +847,7 @@ canned(const struct who *w, const struct conv *cv, const char *text,
 	*out = NULL;
 	if (!placeholder_snippet(text, snip, sizeof(snip), &rest))
 		return 0;
-	if (pol_rtxn(&ct) == -1) {
+	if (camp_rtxn(&ct) == -1) {
 		snprintf(why, whysz, "canned response /%s: the canned "
 		    "responses cannot be read now", snip);
 		return -1;
@@ -1003,6 +987,145 @@ policy_outbound(MDB_txn *txn, const struct who *w, struct conv *cv,
 	return 0;
 }
 
+/* --------------------------------------------------------- files */
+
+/*
+ * Is mime in the campaign's files.types list for channel?  1 yes, 0 no
+ * (the list is put in list, comma-separated, for the reason); a campaign
+ * without a list for the channel allows every type, except on WhatsApp,
+ * which takes only Meta's types (lib/valid.h).
+ */
+static int
+type_allowed(const char *campaign, const char *channel, const char *mime,
+    char *list, size_t listsz)
+{
+	msgpack_unpacked up;
+	const msgpack_object *files, *types, *l = NULL;
+	MDB_txn *ct;
+	size_t i, off = 0;
+	int found = 0, haslist = 0;
+
+	list[0] = '\0';
+	msgpack_unpacked_init(&up);
+	if (camp_rtxn(&ct) == 0) {
+		if (camp_doc(ct, "campaigns", campaign, &up) == 0 &&
+		    (files = mp_get(&up.data, "files")) != NULL &&
+		    (types = mp_get(files, "types")) != NULL &&
+		    (l = mp_get(types, channel)) != NULL &&
+		    l->type == MSGPACK_OBJECT_ARRAY) {
+			haslist = 1;
+			for (i = 0; i < l->via.array.size; i++) {
+				const msgpack_object *e = &l->via.array.ptr[i];
+
+				if (e->type != MSGPACK_OBJECT_STR)
+					continue;
+				if (mime && mp_streq(e, mime))
+					found = 1;
+				if (off + e->via.str.size + 3 < listsz) {
+					off += (size_t)snprintf(list + off,
+					    listsz - off, "%s%.*s", off ? ", " :
+					    "", (int)e->via.str.size,
+					    e->via.str.ptr);
+				}
+			}
+		}
+		mdb_txn_abort(ct);
+	}
+	msgpack_unpacked_destroy(&up);
+	if (haslist)
+		return found;
+	if (strcmp(channel, "whatsapp") != 0)
+		return 1;
+	for (i = 0; valid_whatsapp_mimes[i]; i++) {
+		if (mime && strcmp(valid_whatsapp_mimes[i], mime) == 0)
+			found = 1;
+		if (off + strlen(valid_whatsapp_mimes[i]) + 3 < listsz)
+			off += (size_t)snprintf(list + off, listsz - off, "%s%s",
+			    off ? ", " : "", valid_whatsapp_mimes[i]);
+	}
+	return found;
+}
+
+int
+policy_file(MDB_txn *txn, const struct who *w, struct conv *cv,
+    const msgpack_object *file, const msgpack_object *media, char *why,
+    size_t whysz, int *rc)
+{
+	struct camp c;
+	char mime[128], name[128], src[16] = "local", list[400], sz[200];
+	const msgpack_object *e;
+	int64_t size = 0;
+	size_t i, n;
+
+	*rc = 0;
+	why[0] = '\0';
+	if (file == NULL && media == NULL)
+		return 0;
+	camp_get(cv->campaign, &c);
+	if (!c.files_enabled) {
+		snprintf(why, whysz, "campaign %s does not allow agents to send "
+		    "files", cv->campaign);
+		return refused(txn, w, cv, why, rc);
+	}
+	if (file != NULL)
+		mp_strcpy(file, "source", src, sizeof(src));
+	if (file != NULL && strcmp(src, "local") == 0 && !c.files_local) {
+		snprintf(why, whysz, "campaign %s allows agents to send files "
+		    "only from the library", cv->campaign);
+		return refused(txn, w, cv, why, rc);
+	}
+	/* a media URL is a file from the library: not one of the agent's */
+	if ((media != NULL || strcmp(src, "library") == 0) &&
+	    !c.files_library) {
+		snprintf(why, whysz, "campaign %s does not allow files from the "
+		    "library (media URLs); only local files", cv->campaign);
+		return refused(txn, w, cv, why, rc);
+	}
+	n = media ? media->via.array.size : 1;
+	if (n > (size_t)media_max_count(cv->channel)) {
+		snprintf(why, whysz, "%s takes at most %d file%s per message",
+		    cv->channel, media_max_count(cv->channel),
+		    media_max_count(cv->channel) == 1 ? "" : "s");
+		return refused(txn, w, cv, why, rc);
+	}
+	for (i = 0; i < n; i++) {
+		e = media ? &media->via.array.ptr[i] : file;
+		mime[0] = name[0] = '\0';
+		mp_strcpy(e, "mime", mime, sizeof(mime));
+		if (!mp_strcpy(e, "name", name, sizeof(name)))
+			mp_strcpy(e, "url", name, sizeof(name));
+		if (!type_allowed(cv->campaign, cv->channel, mime[0] ? mime :
+		    NULL, list, sizeof(list))) {
+			if (mime[0])
+				snprintf(why, whysz, "campaign %s does not allow "
+				    "%s files on %s (allowed: %s)", cv->campaign,
+				    mime, cv->channel, list);
+			else
+				snprintf(why, whysz, "the type of %.80s is not "
+				    "known, and campaign %s allows only %s on %s",
+				    name, cv->campaign, list, cv->channel);
+			return refused(txn, w, cv, why, rc);
+		}
+		if (file != NULL && mp_int(file, "size", &size) &&
+		    media_check_size(cv->channel, mime[0] ? mime :
+		    "application/octet-stream", size, sz, sizeof(sz)) == -1) {
+			snprintf(why, whysz, "%.100s: %s", name, sz);
+			return refused(txn, w, cv, why, rc);
+		}
+	}
+	if (file != NULL && strcmp(cv->channel, "sms") == 0) {
+		snprintf(why, whysz, "SMS (Twilio) takes media only as a public "
+		    "URL: msg send --media-url URL");
+		return refused(txn, w, cv, why, rc);
+	}
+	if (strcmp(cv->channel, "sms") != 0) {
+		snprintf(why, whysz, "sending files on %s arrives with "
+		    "whatsappd", cv->channel);
+		return refused(txn, w, cv, why, rc);
+	}
+	return 0;
+}
+
 /* ------------------------------------------------------- msg optout */
 
 struct oans {
@@ -1037,19 +1160,6 @@ optout_answered(void *arg, int ok)
 	}
 	client_unref(a->cl);
 	free(a);
-}
-
-static int
-e164_ok(const char *s)
-{
-	size_t n;
-
-	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (n = 1; s[n]; n++)
-		if (s[n] < '0' || s[n] > '9')
-			return 0;
-	return n - 1 >= 8 && n - 1 <= 15;
 }
 
 /*
@@ -1157,7 +1267,7 @@ policy_optout(struct rclient *cl, const msgpack_object *f)
 		return;
 	}
 	mp_strcpy(f, "reason", reason, sizeof(reason));
-	if (strcmp(channel, "sms") == 0 && !e164_ok(contact)) {
+	if (strcmp(channel, "sms") == 0 && !valid_e164(contact)) {
 		bus_answer_err(cl->c, re, "invalid", "optout: an sms contact "
 		    "is an E.164 number (+ and 8 to 15 digits)");
 		return;

@@ -25,11 +25,11 @@
 
 #include "log.h"
 #include "mp.h"
+#include "lease.h"
 #include "route.h"
 #include "routerd.h"
 
 #define MAX_MEMBERS	4096
-#define OFFER_MAXAG	64		/* ringall offers at most this many */
 #define PUMP_BUDGET	5000		/* conversations looked at per pump */
 
 /* An agent's live state, kept in memory and in db "agents". */
@@ -43,25 +43,13 @@ struct agent {
 	int64_t		 wrapup_until;
 	int		 taken;
 	int		 active;	/* assigned conversations (derived) */
-	int		 offers;	/* pending offers (each holds a slot) */
 	struct agent	*next;
 };
 
-struct offer {
-	char		 conv[R_IDLEN];
-	char		 campaign[64];
-	char		 agents[OFFER_MAXAG][64];
-	int		 n;
-	int		 ringall;
-	long long	 expires;
-	char		 lapsed[16][64];	/* agents who let it lapse */
-	int		 nlapsed;
-	struct offer	*next;
-};
 
 #define HBUCKETS	1024
 static struct agent	*agents[HBUCKETS];
-static struct offer	*offers[HBUCKETS];
+static struct lease_tab	*L;		/* offers: lib/lease */
 static int		 dirty = 1;
 static int		 pumping;
 
@@ -166,85 +154,6 @@ rr_last(const char *campaign)
 	return r->agent;
 }
 
-/* offers */
-
-static struct offer *
-offer_get(const char *conv)
-{
-	struct offer *o;
-
-	for (o = offers[hash(conv)]; o; o = o->next)
-		if (strcmp(o->conv, conv) == 0)
-			return o;
-	return NULL;
-}
-
-static struct offer *
-offer_new(const char *conv)
-{
-	struct offer *o;
-	unsigned h = hash(conv);
-
-	if ((o = offer_get(conv)) != NULL)
-		return o;
-	if ((o = calloc(1, sizeof(*o))) == NULL)
-		fatalx("out of memory");
-	snprintf(o->conv, sizeof(o->conv), "%s", conv);
-	o->next = offers[h];
-	offers[h] = o;
-	return o;
-}
-
-/* Withdraw the live offer of o (agents free again); keeps the lapsed list. */
-static void
-offer_withdraw(struct offer *o)
-{
-	struct agent *a;
-	int i;
-
-	for (i = 0; i < o->n; i++)
-		if ((a = agent_get(o->agents[i], 0)) && a->offers > 0)
-			a->offers--;
-	o->n = 0;
-	o->expires = 0;
-}
-
-static void
-offer_free(const char *conv)
-{
-	struct offer **op, *o;
-
-	for (op = &offers[hash(conv)]; (o = *op); op = &o->next)
-		if (strcmp(o->conv, conv) == 0) {
-			offer_withdraw(o);
-			*op = o->next;
-			free(o);
-			return;
-		}
-}
-
-static int
-offer_has(const struct offer *o, const char *agent)
-{
-	int i;
-
-	for (i = 0; o && i < o->n; i++)
-		if (strcmp(o->agents[i], agent) == 0)
-			return 1;
-	return 0;
-}
-
-static int
-lapsed_has(const struct offer *o, const char *agent)
-{
-	int i;
-
-	for (i = 0; o && i < o->nlapsed; i++)
-		if (strcmp(o->lapsed[i], agent) == 0)
-			return 1;
-	return 0;
-}
-
 /* the queue */
 
 static size_t
@@ -304,7 +213,7 @@ route_dequeue(MDB_txn *txn, struct conv *cv)
 	MDB_val key;
 	int rc;
 
-	offer_free(cv->id);
+	lease_drop(L, cv->id);
 	if ((key.mv_size = qkey(cv, k, sizeof(k))) == 0)
 		return 0;
 	key.mv_data = k;
@@ -454,12 +363,12 @@ members_load(const char *campaign, const struct camp *c, struct members *ms)
 		a = agent_get(m->agent, 0);
 		m->status = a ? a->kind : ROUTE_OFFLINE;
 		/* pending offers hold slots: never offer more than are free */
-		m->active = a ? a->active + a->offers : 0;
+		m->active = (a ? a->active : 0) + lease_held(L, m->agent);
 		m->max = c->max_interactions;
 		m->wrapup_until = a ? a->wrapup_until : 0;
 		m->last_ts = a ? a->last_ts : 0;
 		m->taken = a ? a->taken : 0;
-		m->busy_offer = a ? a->offers > 0 : 0;
+		m->busy_offer = lease_held(L, m->agent) > 0;
 		ms->n++;
 	}
 	mdb_cursor_close(cur);
@@ -478,25 +387,24 @@ offer_make(MDB_txn *txn, struct conv *cv, const struct camp *c,
     enum route_strategy s, struct members *ms, const size_t *idx,
     size_t n)
 {
-	struct offer *o = offer_new(cv->id);
+	const char *names[LEASE_MAXAGENTS];
+	long long now = now_ms();
 	msgpack_packer *pk;
 	size_t i;
 	int rc;
 
-	o->n = 0;
-	o->ringall = s == RS_RINGALL;
-	snprintf(o->campaign, sizeof(o->campaign), "%s", cv->campaign);
-	o->expires = now_ms() + (long long)c->offer_timeout_s * 1000;
-	for (i = 0; i < n && o->n < OFFER_MAXAG; i++) {
-		struct agent *a = agent_get(ms->names[idx[i]], 1);
-
-		snprintf(o->agents[o->n++], 64, "%s", a->name);
-		/* a pending offer holds one of the agent's slots */
-		a->offers++;
+	if (n > LEASE_MAXAGENTS)
+		n = LEASE_MAXAGENTS;
+	for (i = 0; i < n; i++) {
+		names[i] = ms->names[idx[i]];
+		/* the offer holds one of the agent's slots */
 		ms->m[idx[i]].active++;
-		if (!o->ringall)
+		if (s != RS_RINGALL)
 			ms->m[idx[i]].busy_offer = 1;
 	}
+	if (lease_offer(L, cv->id, names, n, s == RS_RINGALL, now,
+	    (long long)c->offer_timeout_s * 1000) == -1)
+		return MDB_BAD_VALSIZE;
 	snprintf(cv->rstate, sizeof(cv->rstate), "offered");
 	if ((rc = conv_put(txn, cv)) != 0)
 		return rc;
@@ -505,12 +413,12 @@ offer_make(MDB_txn *txn, struct conv *cv, const struct camp *c,
 	mp_kv_str(pk, "conv", cv->id);
 	mp_kv_str(pk, "campaign", cv->campaign);
 	mp_pack_cstr(pk, "agents");
-	msgpack_pack_array(pk, o->n);
-	for (i = 0; i < (size_t)o->n; i++)
-		mp_pack_cstr(pk, o->agents[i]);
+	msgpack_pack_array(pk, n);
+	for (i = 0; i < n; i++)
+		mp_pack_cstr(pk, names[i]);
 	mp_kv_str(pk, "strategy", route_strategy_name(s));
-	mp_kv_int(pk, "expires_ts", o->expires);
-	mp_kv_int(pk, "ts", now_ms());
+	mp_kv_int(pk, "expires_ts", lease_deadline(L, cv->id));
+	mp_kv_int(pk, "ts", now);
 	return rec_append(txn, cv->id, NULL);
 }
 
@@ -519,22 +427,22 @@ static size_t
 decide(struct conv *cv, const struct camp *c, enum route_strategy s,
     struct members *ms, size_t *idx, struct route_explain *ex)
 {
-	struct offer *o = offer_get(cv->id);
+	const char *rr = rr_last(cv->campaign)[0] ? rr_last(cv->campaign) :
+	    NULL;
 	size_t i, n;
 
 	for (i = 0; i < ms->n; i++)
-		ms->m[i].offered = lapsed_has(o, ms->names[i]);
-	n = route_choose(s, ms->m, ms->n, rr_last(cv->campaign)[0] ?
-	    rr_last(cv->campaign) : NULL, now_ms(), rnd, idx, OFFER_MAXAG, ex);
-	if (n == 0 && o && o->nlapsed > 0) {
+		ms->m[i].offered = lease_lapsed(L, cv->id, ms->names[i]);
+	n = route_choose(s, ms->m, ms->n, rr, now_ms(), rnd, idx,
+	    LEASE_MAXAGENTS, ex);
+	if (n == 0) {
 		/* everyone eligible let it lapse: start the round again */
 		for (i = 0; i < ms->n; i++)
 			ms->m[i].offered = 0;
-		n = route_choose(s, ms->m, ms->n, rr_last(cv->campaign)[0] ?
-		    rr_last(cv->campaign) : NULL, now_ms(), rnd, idx,
-		    OFFER_MAXAG, NULL);
+		n = route_choose(s, ms->m, ms->n, rr, now_ms(), rnd, idx,
+		    LEASE_MAXAGENTS, NULL);
 		if (n > 0)
-			o->nlapsed = 0;
+			lease_reset_lapsed(L, cv->id);
 	}
 	return n;
 }
@@ -551,7 +459,7 @@ route_pump(void)
 	struct camp c;
 	enum route_strategy s = RS_RINGALL;
 	int skip = 0, rc, budget = PUMP_BUDGET;
-	size_t idx[OFFER_MAXAG], n;
+	size_t idx[LEASE_MAXAGENTS], n;
 	long long now = now_ms(), next;
 
 	if (pumping || !dirty || R->d.draining)
@@ -569,7 +477,6 @@ route_pump(void)
 		const char *key = k.mv_data;
 		size_t cl = strnlen(key, k.mv_size), il;
 		struct conv cv;
-		struct offer *o;
 
 		if (cl >= sizeof(campaign) || k.mv_size < cl + 13)
 			continue;
@@ -593,7 +500,7 @@ route_pump(void)
 			continue;
 		memcpy(conv, key + cl + 13, il);
 		conv[il] = '\0';
-		if ((o = offer_get(conv)) != NULL && o->n > 0)
+		if (lease_live(L, conv))
 			continue;		/* its lease runs */
 		if (conv_get(rtxn, conv, &cv) != 0)
 			continue;
@@ -620,71 +527,89 @@ out:
 }
 
 /* Offers whose lease ran out lapse; wrap-ups that end make agents free. */
+struct lapse {
+	char	conv[R_IDLEN];
+	char	agent[64];
+};
+
+struct lapses {
+	struct lapse	*v;
+	size_t		 n, cap;
+};
+
+static void
+collect(const char *conv, const char *agent, int ringall, void *arg)
+{
+	struct lapses *ls = arg;
+
+	if (ls->n == ls->cap) {
+		size_t ncap = ls->cap ? ls->cap * 2 : 64;
+		struct lapse *nv = realloc(ls->v, ncap * sizeof(*nv));
+
+		if (nv == NULL)
+			fatalx("out of memory");
+		ls->v = nv;
+		ls->cap = ncap;
+	}
+	snprintf(ls->v[ls->n].conv, sizeof(ls->v[ls->n].conv), "%s", conv);
+	snprintf(ls->v[ls->n].agent, sizeof(ls->v[ls->n].agent), "%s", agent);
+	ls->n++;
+}
+
 void
 route_tick(void)
 {
-	struct offer *o;
 	struct agent *a;
+	struct lapses ls = { 0 };
 	long long now = now_ms();
-	MDB_txn *txn = NULL;
+	MDB_txn *txn;
 	struct conv cv;
-	msgpack_packer *pk;
-	int i, j, rc;
 	struct camp c;
+	msgpack_packer *pk;
+	char why[96];
+	size_t i;
+	int rc = 0, h;
 
-	for (i = 0; i < HBUCKETS; i++)
-		for (a = agents[i]; a; a = a->next)
+	for (h = 0; h < HBUCKETS; h++)
+		for (a = agents[h]; a; a = a->next)
 			if (a->wrapup_until && a->wrapup_until <= now)
 				a->wrapup_until = 0;
 	/* once a second, whatever changed: wrap-ups ending, new members,
 	 * campaigns enabled or opening, agents' catalogue edited */
 	dirty = 1;
-	for (i = 0; i < HBUCKETS; i++) {
-		for (o = offers[i]; o; o = o->next) {
-			if (o->n == 0 || o->expires > now)
-				continue;
-			if (txn == NULL && (txn = store_txn(R->st)) == NULL)
-				return;
-			if (conv_get(txn, o->conv, &cv) != 0 ||
-			    strcmp(cv.rstate, "offered") != 0) {
-				offer_withdraw(o);
-				continue;
-			}
-			camp_get(cv.campaign, &c);
-			for (j = 0; j < o->n; j++) {
-				pk = rec_begin(6);
-				mp_kv_str(pk, "type", "lapse");
-				mp_kv_str(pk, "conv", cv.id);
-				mp_kv_str(pk, "campaign", cv.campaign);
-				mp_kv_str(pk, "agent", o->agents[j]);
-				{
-					char why[96];
-
-					snprintf(why, sizeof(why), "not claimed "
-					    "or answered within %d s",
-					    c.offer_timeout_s);
-					mp_kv_str(pk, "reason", why);
-				}
-				mp_kv_int(pk, "ts", now);
-				if ((rc = rec_append(txn, cv.id, NULL)) != 0)
-					goto fail;
-				if (!o->ringall && o->nlapsed < 16 &&
-				    !lapsed_has(o, o->agents[j]))
-					snprintf(o->lapsed[o->nlapsed++], 64,
-					    "%s", o->agents[j]);
-			}
-			offer_withdraw(o);
+	if (lease_expire(L, now, collect, &ls) == 0) {
+		route_pump();
+		return;
+	}
+	if ((txn = store_txn(R->st)) == NULL) {
+		free(ls.v);
+		return;
+	}
+	for (i = 0; i < ls.n && rc == 0; i++) {
+		if (conv_get(txn, ls.v[i].conv, &cv) != 0 ||
+		    strcmp(cv.rstate, "offered") != 0)
+			continue;
+		camp_get(cv.campaign, &c);
+		snprintf(why, sizeof(why), "not claimed or answered within "
+		    "%d s", c.offer_timeout_s);
+		pk = rec_begin(6);
+		mp_kv_str(pk, "type", "lapse");
+		mp_kv_str(pk, "conv", cv.id);
+		mp_kv_str(pk, "campaign", cv.campaign);
+		mp_kv_str(pk, "agent", ls.v[i].agent);
+		mp_kv_str(pk, "reason", why);
+		mp_kv_int(pk, "ts", now);
+		if ((rc = rec_append(txn, cv.id, NULL)) != 0)
+			break;
+		/* back to waiting once all its agents' lapses are written */
+		if (i + 1 == ls.n || strcmp(ls.v[i + 1].conv, cv.id) != 0) {
 			snprintf(cv.rstate, sizeof(cv.rstate), "waiting");
-			if ((rc = conv_put(txn, &cv)) != 0)
-				goto fail;
-			dirty = 1;
+			rc = conv_put(txn, &cv);
 		}
 	}
-	if (dirty && txn == NULL)
-		route_pump();
-	return;
-fail:
-	store_fail(R->st, rc, "lapsing offers");
+	free(ls.v);
+	if (rc != 0)
+		store_fail(R->st, rc, "lapsing offers");
 }
 
 /* Rebuild agents' counters and put offered conversations back to waiting. */
@@ -751,6 +676,8 @@ route_init(void)
 		mdb_cursor_close(cur);
 	}
 	mdb_txn_abort(txn);
+	if (L == NULL && (L = lease_new()) == NULL)
+		fatalx("out of memory");
 	dirty = 1;
 }
 
@@ -996,11 +923,12 @@ route_claim(struct rclient *cl, const msgpack_object *f)
 	camp_get(cv.campaign, &c);
 	a = agent_get(name, 1);
 	/* offers held for other conversations count; this one's does not */
-	if (a->active + a->offers - offer_has(offer_get(cv.id), name) >=
+	if (a->active + lease_held(L, name) - lease_has(L, cv.id, name) >=
 	    c.max_interactions) {
 		refuse(cl, re, "invalid", "claim: you are at capacity (%d of "
 		    "%d conversations%s)", a->active, c.max_interactions,
-		    a->offers ? ", counting offers waiting for you" : "");
+		    lease_held(L, name) ? ", counting offers waiting for you" :
+		    "");
 		return;
 	}
 	ans = rans_new(cl, re, 2);
@@ -1274,7 +1202,7 @@ route_explain(struct rclient *cl, const msgpack_object *f)
 	struct camp c;
 	struct route_explain ex[MAX_MEMBERS];
 	enum route_strategy s = RS_RINGALL;
-	size_t idx[OFFER_MAXAG], n, i;
+	size_t idx[LEASE_MAXAGENTS], n, i;
 	struct fbuf fb;
 	MDB_txn *txn;
 	long long now = now_ms(), next = 0;
@@ -1324,9 +1252,13 @@ route_explain(struct rclient *cl, const msgpack_object *f)
 		    "members", cv.campaign);
 	else if (n == 0)
 		snprintf(decision, sizeof(decision), "nobody eligible: waits");
-	else if (offer_get(cv.id) && offer_get(cv.id)->n > 0)
-		snprintf(decision, sizeof(decision), "offered to %s",
-		    offer_get(cv.id)->agents[0]);
+	else if (lease_live(L, cv.id)) {
+		const char *on[LEASE_MAXAGENTS];
+		size_t k = lease_agents(L, cv.id, on, LEASE_MAXAGENTS);
+
+		snprintf(decision, sizeof(decision), "offered to %s%s", on[0],
+		    k > 1 ? " and others" : "");
+	}
 	else
 		snprintf(decision, sizeof(decision), "next offer to %s%s",
 		    ms_buf.names[idx[0]], n > 1 ? " and others" : "");
@@ -1358,7 +1290,7 @@ route_explain(struct rclient *cl, const msgpack_object *f)
 		mp_kv_int(&fb.pk, "metric", ex[i].metric);
 		mp_kv_str(&fb.pk, "why", why);
 		mp_kv_bool(&fb.pk, "chosen", ex[i].chosen ||
-		    offer_has(offer_get(cv.id), m->agent));
+		    lease_has(L, cv.id, m->agent));
 	}
 	bus_send(cl->c, &fb);
 	fbuf_free(&fb);

@@ -38,6 +38,8 @@
 #define TEXT_MAX	(64 * 1024)	/* bytes; Twilio enforces its 1600 chars */
 #define ADDR_MAX	128
 #define MSGID_MAX	64
+#define MEDIA_MAX	10		/* Twilio's MediaUrl limit per message */
+#define URL_MAX		1024
 
 enum job_state { J_QUEUED, J_INFLIGHT, J_RETRY };
 
@@ -51,6 +53,8 @@ struct bucket;
 struct job {
 	struct smsd_send	*ss;
 	char		*msg, *from, *to, *text;
+	char		*media[MEDIA_MAX];	/* MediaUrl, public URLs */
+	size_t		 nmedia;
 	struct waiter	*w;
 	size_t		 nw, wcap;
 	struct bucket	*b;
@@ -160,6 +164,7 @@ static void
 job_free(struct smsd_send *ss, struct job *j)
 {
 	struct job **pp;
+	size_t i;
 
 	for (pp = &ss->jtab[hash(j->msg) & (ss->jcap - 1)]; *pp;
 	    pp = &(*pp)->hnext)
@@ -174,6 +179,8 @@ job_free(struct smsd_send *ss, struct job *j)
 	if (j->text)
 		sodium_memzero(j->text, strlen(j->text));
 	free(j->text);
+	for (i = 0; i < j->nmedia; i++)
+		free(j->media[i]);
 	free(j->w);
 	free(j);
 }
@@ -452,13 +459,17 @@ start(struct smsd_send *ss, struct job *j)
 	struct http_req rq;
 	struct form f;
 	char *body;
-	size_t len;
+	size_t len, i;
 	int r;
 
 	form_init(&f);
 	form_add(&f, "To", j->to);
 	form_add(&f, "From", j->from);
-	form_add(&f, "Body", j->text);
+	/* with media the body may be empty: Twilio then sends the media only */
+	if (j->text[0] != '\0' || j->nmedia == 0)
+		form_add(&f, "Body", j->text);
+	for (i = 0; i < j->nmedia; i++)
+		form_add(&f, "MediaUrl", j->media[i]);
 	form_add(&f, "StatusCallback", cf->status_cb);
 	body = form_encode(&f, &len);
 	memset(&rq, 0, sizeof(rq));
@@ -632,8 +643,9 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 {
 	struct smsd_send *ss = s->send;
 	char msg[MSGID_MAX], from[ADDR_MAX], to[ADDR_MAX];
-	const char *text, *ch;
-	size_t tlen, chlen;
+	const char *text, *ch, *u;
+	const msgpack_object *media, *e;
+	size_t tlen, chlen, ul, i;
 	struct job *j;
 	int64_t id;
 
@@ -658,6 +670,26 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 		bus_answer_err(c, id, "invalid", "text too long or with NUL");
 		return;
 	}
+	/* media: [{url, mime?}], public http(s) URLs Twilio fetches */
+	if ((media = mp_get(f, "media")) != NULL &&
+	    media->type == MSGPACK_OBJECT_NIL)
+		media = NULL;
+	if (media != NULL && (media->type != MSGPACK_OBJECT_ARRAY ||
+	    media->via.array.size > MEDIA_MAX)) {
+		bus_answer_err(c, id, "invalid", "media must be a list of at "
+		    "most 10 {url}");
+		return;
+	}
+	for (i = 0; media != NULL && i < media->via.array.size; i++) {
+		e = &media->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_MAP ||
+		    !mp_str(e, "url", &u, &ul) || ul == 0 || ul > URL_MAX ||
+		    memchr(u, '\0', ul) != NULL) {
+			bus_answer_err(c, id, "invalid", "media needs a url "
+			    "string each");
+			return;
+		}
+	}
 	if ((j = job_find(ss, msg)) != NULL) {
 		log_debug("msg=%s: sent again while in progress; answered "
 		    "together", msg);
@@ -675,6 +707,11 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 	    NULL || (j->to = strdup(to)) == NULL ||
 	    (j->text = strndup(text, tlen)) == NULL)
 		fatalx("out of memory");
+	for (i = 0; media != NULL && i < media->via.array.size; i++) {
+		mp_str(&media->via.array.ptr[i], "url", &u, &ul);
+		if ((j->media[j->nmedia++] = strndup(u, ul)) == NULL)
+			fatalx("out of memory");
+	}
 	j->first_ms = daemon_now_ms();
 	j->b = bucket_get(ss, from);
 	job_wait(j, c, id);
@@ -786,6 +823,8 @@ smsd_send_free(struct smsd *s)
 			free(j->from);
 			free(j->to);
 			free(j->text);
+			while (j->nmedia > 0)
+				free(j->media[--j->nmedia]);
 			free(j->w);
 			free(j);
 		}
