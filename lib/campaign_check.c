@@ -515,7 +515,8 @@ holidays(const json_t *in, json_t *out, char *err, size_t errsz)
 			}
 		tab[i] = json_pack("{s:s,s:s}", "date", date, "name", name);
 	}
-	qsort(tab, n, sizeof(*tab), hol_cmp);
+	if (n > 1)
+		qsort(tab, n, sizeof(*tab), hol_cmp);
 	for (i = 0; i < n; i++) {
 		json_array_append_new(a, tab[i]);
 		tab[i] = NULL;

@@ -381,7 +381,8 @@ bot_pending(struct rclient *cl, const msgpack_object *f, int64_t re)
 	}
 	if (rc != MDB_NOTFOUND)
 		goto fail;
-	qsort(cs.v, cs.n, sizeof(*cs.v), cand_cmp);
+	if (cs.n > 1)
+		qsort(cs.v, cs.n, sizeof(*cs.v), cand_cmp);
 	for (n = 0, bytes = 0; n < cs.n && n < PEND_MSGS; n++) {
 		if (n > 0 && bytes + cs.v[n].size + 32 > PEND_BYTES)
 			break;
