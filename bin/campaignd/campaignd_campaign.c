@@ -34,15 +34,6 @@ static const char *const ctl_keys[] = {
 	"new", "at", "yes", "doc", NULL
 };
 
-static int
-in_list(const char *const *l, const char *s)
-{
-	for (; *l; l++)
-		if (strcmp(*l, s) == 0)
-			return 1;
-	return 0;
-}
-
 static const char *
 jstr(const json_t *o, const char *k)
 {
@@ -59,7 +50,7 @@ fields_of(struct creq *r)
 	const char *k;
 
 	json_object_foreach(r->args, k, v) {
-		if (!in_list(ctl_keys, k))
+		if (!cstr_in(ctl_keys, k))
 			json_object_set(f, k, v);
 	}
 	return f;
@@ -879,7 +870,7 @@ op_list(struct creq *r)
 	    arg_bool(r, "enabled", 0) : -1;
 	lf.open = json_is_boolean(arg(r, "open_now")) ?
 	    arg_bool(r, "open_now", 0) : -1;
-	if (lf.state && !in_list(campaign_states, lf.state)) {
+	if (lf.state && !cstr_in(campaign_states, lf.state)) {
 		creq_err(r, "invalid", "unknown state \"%.40s\": use draft, "
 		    "scheduled, active or archived", lf.state);
 		return;

@@ -569,19 +569,50 @@ canned_op(struct creq *r)
 	return 0;
 }
 
+/*
+ * add/edit of a document keyed by a name: a new name must be valid (as
+ * namewhat) and free ("<a_what> named ... exists"), an edit loads the stored
+ * one ("no <what> named ..."); fields() fills and checks it; then it is
+ * stamped and stored.  Answers r.
+ */
+static void
+named_upsert(struct creq *r, MDB_dbi dbi, const char *key,
+    const char *namewhat, const char *a_what, const char *what,
+    int (*fields)(struct creq *, json_t *, int))
+{
+	int add = is_op(r, "add");
+	char err[256];
+	json_t *doc;
+
+	if (creq_begin(r) == -1)
+		return;
+	if (add) {
+		if (!valid_name(key, namewhat, err, sizeof(err))) {
+			creq_err(r, "invalid", "%s", err);
+			return;
+		}
+		if (cdb_exists(r->txn, dbi, key)) {
+			creq_err(r, "exists", "%s named \"%s\" exists", a_what,
+			    key);
+			return;
+		}
+		doc = json_pack("{s:s}", "name", key);
+	} else if (cdb_get(r->txn, dbi, key, &doc) != 0) {
+		creq_err(r, "notfound", "no %s named \"%s\"", what, key);
+		return;
+	}
+	if (fields(r, doc, add) == 0) {
+		json_object_set_new(doc, add ? "created_ts" : "updated_ts",
+		    cts(cnow_ms()));
+		put_answer(r, dbi, key, doc);
+	}
+	json_decref(doc);
+}
+
 /* ---------------------------------------------------------- template */
 
 static const char *const template_types[] = { "text", "richtext", "html",
 	NULL };
-
-static int
-in_list(const char *const *l, const char *s)
-{
-	for (; *l; l++)
-		if (strcmp(*l, s) == 0)
-			return 1;
-	return 0;
-}
 
 /* Apply --type and --content to doc; -1 answered. */
 static int
@@ -606,7 +637,7 @@ template_fields(struct creq *r, json_t *doc, int add)
 		    "--content or --file");
 		return -1;
 	}
-	if (type && !in_list(template_types, type)) {
+	if (type && !cstr_in(template_types, type)) {
 		creq_err(r, "invalid", "template type \"%.40s\" is not one of "
 		    "text, richtext, html", type);
 		return -1;
@@ -631,8 +662,6 @@ int
 template_op(struct creq *r)
 {
 	const char *key;
-	char err[256];
-	json_t *doc;
 
 	if (is_op(r, "list")) {
 		res_list(r, C->db_templates, "name", "templates");
@@ -646,33 +675,8 @@ template_op(struct creq *r)
 		return 0;
 	}
 	if (is_op(r, "add") || is_op(r, "edit")) {
-		int add = is_op(r, "add");
-
-		if (creq_begin(r) == -1)
-			return 0;
-		if (add) {
-			if (!valid_name(key, "template name", err,
-			    sizeof(err))) {
-				creq_err(r, "invalid", "%s", err);
-				return 0;
-			}
-			if (cdb_exists(r->txn, C->db_templates, key)) {
-				creq_err(r, "exists", "a template named \"%s\" "
-				    "exists", key);
-				return 0;
-			}
-			doc = json_pack("{s:s}", "name", key);
-		} else if (cdb_get(r->txn, C->db_templates, key, &doc) != 0) {
-			creq_err(r, "notfound", "no template named \"%s\"",
-			    key);
-			return 0;
-		}
-		if (template_fields(r, doc, add) == 0) {
-			json_object_set_new(doc, add ? "created_ts" :
-			    "updated_ts", cts(cnow_ms()));
-			put_answer(r, C->db_templates, key, doc);
-		}
-		json_decref(doc);
+		named_upsert(r, C->db_templates, key, "template name",
+		    "a template", "template", template_fields);
 		return 0;
 	}
 	if (is_op(r, "delete"))
@@ -863,7 +867,7 @@ wa_add(struct creq *r)
 	for (k = 0; cat[k] && k < sizeof(lc) - 1; k++)
 		lc[k] = tolower((unsigned char)cat[k]);
 	lc[k] = '\0';
-	if (!in_list(wa_categories, lc)) {
+	if (!cstr_in(wa_categories, lc)) {
 		creq_err(r, "invalid", "category \"%.40s\" is not one of "
 		    "marketing, utility, authentication", cat);
 		return;
@@ -1419,7 +1423,7 @@ status_fields(struct creq *r, json_t *doc, int add)
 		    "--label");
 		return -1;
 	}
-	if (kind && !in_list(status_kinds, kind)) {
+	if (kind && !cstr_in(status_kinds, kind)) {
 		creq_err(r, "invalid", "status kind \"%.40s\" is not one of "
 		    "available, break, busy, offline", kind);
 		return -1;
@@ -1441,8 +1445,6 @@ int
 statusdef_op(struct creq *r)
 {
 	const char *key;
-	char err[256];
-	json_t *doc;
 
 	if (is_op(r, "list")) {
 		if (creq_need(r, ROLE_AGENT) == 0)
@@ -1457,33 +1459,8 @@ statusdef_op(struct creq *r)
 		return 0;
 	}
 	if (is_op(r, "add") || is_op(r, "edit")) {
-		int add = is_op(r, "add");
-
-		if (creq_begin(r) == -1)
-			return 0;
-		if (add) {
-			if (!valid_name(key, "status name", err,
-			    sizeof(err))) {
-				creq_err(r, "invalid", "%s", err);
-				return 0;
-			}
-			if (cdb_exists(r->txn, C->db_statusdefs, key)) {
-				creq_err(r, "exists", "an agent status named "
-				    "\"%s\" exists", key);
-				return 0;
-			}
-			doc = json_pack("{s:s}", "name", key);
-		} else if (cdb_get(r->txn, C->db_statusdefs, key, &doc) != 0) {
-			creq_err(r, "notfound", "no agent status named \"%s\"",
-			    key);
-			return 0;
-		}
-		if (status_fields(r, doc, add) == 0) {
-			json_object_set_new(doc, add ? "created_ts" :
-			    "updated_ts", cts(cnow_ms()));
-			put_answer(r, C->db_statusdefs, key, doc);
-		}
-		json_decref(doc);
+		named_upsert(r, C->db_statusdefs, key, "status name",
+		    "an agent status", "agent status", status_fields);
 		return 0;
 	}
 	if (is_op(r, "delete"))

@@ -96,6 +96,23 @@ set_path(json_t *obj, const char *path, json_t *val)
 	json_object_set_new(o, p, val);
 }
 
+void
+admin_join(json_t *arr, char *buf, size_t bufsz)
+{
+	size_t i, len = 0;
+	json_t *v;
+
+	buf[0] = '\0';
+	json_array_foreach(arr, i, v) {
+		int n = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
+		    json_string_value(v) ? json_string_value(v) : "?");
+
+		if (n < 0 || (size_t)n >= bufsz - len)
+			break;
+		len += (size_t)n;
+	}
+}
+
 json_t *
 admin_path(json_t *obj, const char *path)
 {

@@ -58,6 +58,8 @@ int	admin_list(const char *kind, json_t *args, const char *const *cols);
 void	admin_print_doc(json_t *doc);
 /* Ask "prompt [y/N]" on the terminal; 1 only for yes.  No tty: 0. */
 int	admin_confirm(const char *prompt);
+/* "a, b, c" from an array of strings into buf (cut at bufsz). */
+void	admin_join(json_t *arr, char *buf, size_t bufsz);
 /* Look a dotted path up in obj (NULL when absent). */
 json_t	*admin_path(json_t *obj, const char *path);
 

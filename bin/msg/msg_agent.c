@@ -42,23 +42,6 @@ static const struct aflag no_flags[] = {
 static const char *const cols[] = { "name", "user", "role", "teams", NULL };
 
 /* "a, b, c" from an array of strings. */
-static void
-join(json_t *arr, char *buf, size_t bufsz)
-{
-	size_t i, len = 0;
-	json_t *v;
-
-	buf[0] = '\0';
-	json_array_foreach(arr, i, v) {
-		int n = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
-		    json_string_value(v) ? json_string_value(v) : "?");
-
-		if (n < 0 || (size_t)n >= bufsz - len)
-			break;
-		len += (size_t)n;
-	}
-}
-
 static int
 whoami(json_t *args)
 {
@@ -132,7 +115,8 @@ msg_agent(int argc, char **argv)
 	if (json_object_get(res, "doc"))
 		admin_print_doc(json_object_get(res, "doc"));
 	if (json_array_size(json_object_get(res, "used_by")) > 0) {
-		join(json_object_get(res, "used_by"), list, sizeof(list));
+		admin_join(json_object_get(res, "used_by"), list,
+		    sizeof(list));
 		msg_err("deleted %s; it was a member of: %s", argv[2], list);
 	}
 	json_decref(res);

@@ -22,23 +22,6 @@ static const struct aflag no_flags[] = {
 static const char *const cols[] = { "name", "description", "agents", NULL };
 
 /* "a, b, c" from an array of strings. */
-static void
-join(json_t *arr, char *buf, size_t bufsz)
-{
-	size_t i, len = 0;
-	json_t *v;
-
-	buf[0] = '\0';
-	json_array_foreach(arr, i, v) {
-		int n = snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
-		    json_string_value(v) ? json_string_value(v) : "?");
-
-		if (n < 0 || (size_t)n >= bufsz - len)
-			break;
-		len += (size_t)n;
-	}
-}
-
 int
 msg_team(int argc, char **argv)
 {
@@ -73,8 +56,8 @@ msg_team(int argc, char **argv)
 	camps = json_object_get(res, "used_by");
 	agents = json_object_get(res, "agents");
 	if (json_array_size(camps) > 0 || json_array_size(agents) > 0) {
-		join(camps, c, sizeof(c));
-		join(agents, a, sizeof(a));
+		admin_join(camps, c, sizeof(c));
+		admin_join(agents, a, sizeof(a));
 		msg_err("deleted %s; it was used by: %s%s%s", argv[2],
 		    json_array_size(camps) ? c : "no campaign",
 		    json_array_size(agents) ? "; listed by agents: " : "",
