@@ -34,9 +34,21 @@ static const struct {
 	{ "sms_burst",			"1" },
 	{ "sms_max_inflight",		"256" },
 	{ "http_timeout_ms",		"15000" },
+	{ "whatsappd_listen",		"127.0.0.1:8081" },
+	{ "whatsapp_api_url",		"https://graph.facebook.com" },
+	{ "whatsapp_api_version",	"v23.0" },
+	{ "whatsapp_token_file",	"secrets/whatsapp_token" },
+	{ "whatsapp_app_secret_file",	"secrets/whatsapp_app_secret" },
+	{ "whatsapp_verify_token_file",	"secrets/whatsapp_verify_token" },
+	{ "whatsapp_numbers",		"" },
+	{ "whatsapp_rate",		"80" },
+	{ "whatsapp_max_inflight",	"256" },
 	{ "sandbox_listen",		"127.0.0.1:8099" },
 	{ "sandbox_sms_inbound_url",	"http://127.0.0.1:8083/twilio/inbound" },
 	{ "sandbox_status_delay_ms",	"20" },
+	{ "sandbox_whatsapp_webhook_url", "http://127.0.0.1:8081/whatsapp/webhook" },
+	{ "sandbox_whatsapp_rate",	"80" },
+	{ "sandbox_whatsapp_window_s",	"86400" },
 	{ "store_map_size_mb",		"64" },
 	{ "store_map_max_mb",		"4096" },
 	{ "drain_timeout_ms",		"10000" },
@@ -301,4 +313,61 @@ fail:
 		explicit_bzero(buf, SECRET_MAX);
 	free(buf);
 	return NULL;
+}
+
+char *
+conf_url(const struct conf *c, const char *key, char *err, size_t errsz)
+{
+	const char *v = conf_get(c, key);
+	char *u;
+	size_t n;
+
+	if (v == NULL || (strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0)) {
+		snprintf(err, errsz, "%s: not an http(s) URL", key);
+		return NULL;
+	}
+	if ((u = strdup(v)) == NULL) {
+		snprintf(err, errsz, "%s: out of memory", key);
+		return NULL;
+	}
+	n = strlen(u);
+	while (n > 0 && u[n - 1] == '/')
+		u[--n] = '\0';
+	return u;
+}
+
+int
+conf_listen(const struct conf *c, const char *key, char **host, int *port,
+    char *err, size_t errsz)
+{
+	const char *v = conf_get(c, key), *colon, *h, *he;
+	char *end;
+	long p;
+
+	if (v == NULL || (colon = strrchr(v, ':')) == NULL || colon == v)
+		goto bad;
+	h = v;
+	he = colon;
+	if (*h == '[') {
+		if (colon[-1] != ']')
+			goto bad;
+		h++;
+		he = colon - 1;
+	}
+	if (he <= h)
+		goto bad;
+	errno = 0;
+	p = strtol(colon + 1, &end, 10);
+	if (errno || *end != '\0' || end == colon + 1 || p < 1 || p > 65535)
+		goto bad;
+	if ((*host = strndup(h, (size_t)(he - h))) == NULL) {
+		snprintf(err, errsz, "%s: out of memory", key);
+		return -1;
+	}
+	*port = (int)p;
+	return 0;
+bad:
+	snprintf(err, errsz, "%s: expected host:port", key);
+	return -1;
 }

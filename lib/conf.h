@@ -34,5 +34,17 @@ char	*conf_secret(const struct conf *, const char *key, char *err,
 	    size_t errsz);
 /* Resolve a path relative to the config file's directory (malloc'd). */
 char	*conf_path(const struct conf *, const char *value);
+/*
+ * key as an http:// or https:// URL, copied without trailing '/'
+ * (malloc'd); NULL with err "key: not an http(s) URL".
+ */
+char	*conf_url(const struct conf *, const char *key, char *err,
+	    size_t errsz);
+/*
+ * key as "host:port" or "[v6]:port" (port 1..65535): *host malloc'd
+ * (without the brackets).  -1 with err "key: expected host:port".
+ */
+int	conf_listen(const struct conf *, const char *key, char **host,
+	    int *port, char *err, size_t errsz);
 
 #endif

@@ -37,6 +37,7 @@ struct http_call {
 	struct http_out		*ho;
 	CURL			*easy;
 	struct curl_slist	*hdrs;
+	curl_mime		*mime;		/* a multipart body, or NULL */
 	char			*buf;
 	size_t			 len, cap;
 	int			 toobig;
@@ -274,6 +275,7 @@ easy_release(struct http_out *ho, CURL *easy)
 static void
 call_free(struct http_call *c)
 {
+	curl_mime_free(c->mime);	/* after the easy handle let go of it */
 	curl_slist_free_all(c->hdrs);
 	free(c->buf);
 	free(c);
@@ -410,6 +412,37 @@ http_out_inflight(struct http_out *ho)
 	return ho->inflight;
 }
 
+/* The parts of rq as c's curl_mime; files are streamed when sent. */
+static int
+make_mime(struct http_call *c, const struct http_req *rq)
+{
+	curl_mimepart *p;
+	size_t i;
+
+	if ((c->mime = curl_mime_init(c->easy)) == NULL)
+		return -1;
+	for (i = 0; i < rq->nparts; i++) {
+		const struct http_part *hp = &rq->parts[i];
+
+		if ((p = curl_mime_addpart(c->mime)) == NULL ||
+		    curl_mime_name(p, hp->name) != CURLE_OK)
+			return -1;
+		if (hp->path != NULL) {
+			if (curl_mime_filedata(p, hp->path) != CURLE_OK)
+				return -1;
+			/* filedata set the path's basename; override it */
+			if (hp->filename != NULL &&
+			    curl_mime_filename(p, hp->filename) != CURLE_OK)
+				return -1;
+		} else if (curl_mime_data(p, hp->value ? hp->value : "",
+		    CURL_ZERO_TERMINATED) != CURLE_OK)
+			return -1;
+		if (hp->type != NULL && curl_mime_type(p, hp->type) != CURLE_OK)
+			return -1;
+	}
+	return 0;
+}
+
 #define SETOPT(o, v) do {						\
 	if (curl_easy_setopt(c->easy, (o), (v)) != CURLE_OK)		\
 		goto fail;						\
@@ -459,7 +492,13 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 		SETOPT(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 		SETOPT(CURLOPT_USERPWD, rq->userpwd);
 	}
-	if (rq->body != NULL || (rq->method && strcmp(rq->method, "POST") == 0)) {
+	if (rq->nparts > 0) {
+		/* multipart/form-data: libcurl sets the method and the type */
+		if (make_mime(c, rq) == -1)
+			goto fail;
+		SETOPT(CURLOPT_MIMEPOST, c->mime);
+	} else if (rq->body != NULL || (rq->method &&
+	    strcmp(rq->method, "POST") == 0)) {
 		SETOPT(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->bodylen);
 		SETOPT(CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : "");
 	}

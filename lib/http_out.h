@@ -12,6 +12,19 @@
 
 struct http_out;
 
+/*
+ * One part of a multipart/form-data body: a field (value) or a file (path,
+ * streamed from disk while the request is sent, never read whole into
+ * memory) with the filename and Content-Type the part declares.
+ */
+struct http_part {
+	const char	*name;
+	const char	*value;		/* a field's value, or NULL for a file */
+	const char	*path;		/* the file to send, or NULL */
+	const char	*filename;	/* NULL: path's last component */
+	const char	*type;		/* Content-Type of the part, or NULL */
+};
+
 struct http_req {
 	const char		*method;	/* "GET", "POST" */
 	const char		*url;
@@ -19,6 +32,10 @@ struct http_req {
 	const char *const	*headers;	/* NULL-terminated "Name: value" */
 	const char		*body;		/* copied */
 	size_t			 bodylen;
+	/* a multipart/form-data POST instead of body (copied, files opened
+	 * when sent: one that cannot be read fails the request) */
+	const struct http_part	*parts;
+	size_t			 nparts;
 	long			 timeout_ms;	/* 0: 30 s */
 };
 

@@ -16,6 +16,7 @@ static const char *names[] = {
 	[PT_TAG] = "tag", [PT_ATTENTION] = "attention", [PT_OPTOUT] = "optout",
 	[PT_HISTORY] = "history", [PT_SEARCH] = "search", [PT_ROUTE] = "route",
 	[PT_WINDOW] = "window", [PT_BOT] = "bot",
+	[PT_CHSTATUS] = "chstatus", [PT_CHTOKEN] = "chtoken",
 };
 
 enum proto_type

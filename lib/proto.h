@@ -60,6 +60,9 @@ enum proto_type {
 	PT_ROUTE,	/* {t,id,conv}                      explain the routing decision */
 	PT_WINDOW,	/* {t,id,within_ms}                 windows closing soon */
 	PT_BOT,		/* {t,id,op,...}                    bot runner requests (routerd_bot.c) */
+	/* channel daemons' sending addresses (whatsappd.sock) */
+	PT_CHSTATUS,	/* {t,id} -> {channels:[{channel,addr,active,reason?,since?}]} */
+	PT_CHTOKEN,	/* {t,id}                           re-read the access token */
 };
 
 /* The type named by a frame's "t", or PT_UNKNOWN. */

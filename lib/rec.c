@@ -19,7 +19,8 @@
 #include "rec.h"
 
 #define REC_DEPTH	64	/* deeper than any frame or record we make */
-#define DUMP_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER)
+#define DUMP_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER | \
+			 JSON_REAL_PRECISION(15))	/* 37.483307, not ...003 */
 
 static json_t	*to_json(const msgpack_object *, int tsconv, int depth);
 

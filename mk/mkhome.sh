@@ -1,17 +1,22 @@
 #!/bin/sh
 # mkhome.sh HOME — make a parley home for development and tests: the layout
 # of DESIGN §7 under HOME, a parley.conf that points Twilio at sandboxd on
-# this machine, a random sandbox auth token, and runit service directories
-# for routerd, smsd and sandboxd, ready for `runsvdir -P HOME/service`.
+# this machine, random sandbox secrets (Twilio's auth token; WhatsApp's
+# access token, app secret and verify token), and runit service directories
+# for routerd, campaignd, smsd, whatsappd and sandboxd, ready for
+# `runsvdir -P HOME/service`.
 #
 #   HOME/parley.conf                     regenerated on every run
 #   HOME/secrets/twilio_auth_token       0600, kept when it already exists
+#   HOME/secrets/whatsapp_{token,app_secret,verify_token}   the same
 #   HOME/run/  HOME/db/                  sockets, LMDB environments
+#   HOME/spool/                          files msg send --file hands over
 #   HOME/service/<daemon>/run            runit run scripts
 #   HOME/service/<daemon>/log/run        svlogd into log/main (MKHOME_LOGS=svlogd)
 #   HOME/log/<daemon>                    -> ../service/<daemon>/log/main
 #
-# Environment: SMSD_PORT (8083), SANDBOX_PORT (8099), SMS_RATE (1000),
+# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# SMS_RATE (1000), WA_RATE (1000), SANDBOX_WA_RATE (WA_RATE),
 # SMS_BURST (SMS_RATE), PARLEY_BIN (<repo>/build/bin), MKHOME_LOGS: svlogd
 # (default: each daemon's log in HOME/log/<daemon>/current) or terminal (no
 # log services: daemons write to runsvdir's output, as `make run` wants).
@@ -23,14 +28,18 @@ usage() { echo "usage: SMSD_PORT=N SANDBOX_PORT=N sh mk/mkhome.sh HOME" >&2; exi
 
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 SMSD_PORT=${SMSD_PORT:-8083}
+WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+WA_RATE=${WA_RATE:-1000}
+SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
 SMS_RATE=${SMS_RATE:-1000}
 SMS_BURST=${SMS_BURST:-$SMS_RATE}
 PARLEY_BIN=${PARLEY_BIN:-$repo/build/bin}
 MKHOME_LOGS=${MKHOME_LOGS:-svlogd}
 SID=AC00000000000000000000000000000001
 
-for v in "$SMSD_PORT" "$SANDBOX_PORT" "$SMS_RATE" "$SMS_BURST"; do
+for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$SANDBOX_PORT" "$SMS_RATE" \
+    "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE"; do
 	case $v in
 	''|*[!0-9]*) echo "mkhome: not a number: '$v'" >&2; exit 2 ;;
 	esac
@@ -48,8 +57,11 @@ mkdir -p "$1"
 home=$(cd "$1" && pwd -P)
 umask 022
 mkdir -p "$home/run" "$home/db" "$home/log" "$home/service"
-mkdir -p "$home/secrets"
+mkdir -p "$home/secrets" "$home/spool"
 chmod 0700 "$home/secrets"
+# agents' msg writes here, the channel daemons read: sticky, group-writable
+# (make install gives it group parley)
+chmod 1770 "$home/spool"
 
 # The sandbox's auth token: Twilio's are 32 hex digits.  Kept across runs so
 # that a running stack and scripts that signed with it stay valid.
@@ -61,6 +73,18 @@ if [ ! -s "$tok" ]; then
 	  mv -f "$tok.tmp" "$tok" )
 fi
 chmod 0600 "$tok"
+
+# The sandbox's WhatsApp secrets, made the same way and kept likewise.
+for f in whatsapp_token whatsapp_app_secret whatsapp_verify_token; do
+	w=$home/secrets/$f
+	if [ ! -s "$w" ]; then
+		( umask 077
+		  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$w.tmp"
+		  echo >>"$w.tmp"
+		  mv -f "$w.tmp" "$w" )
+	fi
+	chmod 0600 "$w"
+done
 
 # parley.conf: written whole to a temporary file, then renamed into place.
 conf=$home/parley.conf
@@ -78,12 +102,17 @@ sms_rate = $SMS_RATE
 sms_burst = $SMS_BURST
 sandbox_listen = 127.0.0.1:$SANDBOX_PORT
 sandbox_sms_inbound_url = http://127.0.0.1:$SMSD_PORT/twilio/inbound
+whatsapp_api_url = http://127.0.0.1:$SANDBOX_PORT
+whatsappd_listen = 127.0.0.1:$WHATSAPPD_PORT
+whatsapp_rate = $WA_RATE
+sandbox_whatsapp_webhook_url = http://127.0.0.1:$WHATSAPPD_PORT/whatsapp/webhook
+sandbox_whatsapp_rate = $SANDBOX_WA_RATE
 EOF
 mv -f "$conf.tmp" "$conf"
 
 # One runit service directory per daemon.  A run script is replaced by
 # rename so that a runsv reading it never sees half a file.
-for d in routerd campaignd smsd sandboxd; do
+for d in routerd campaignd smsd whatsappd sandboxd; do
 	sd=$home/service/$d
 	mkdir -p "$sd"
 	cat >"$sd/run.tmp" <<EOF

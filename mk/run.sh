@@ -1,13 +1,14 @@
 #!/bin/sh
-# run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd and sandboxd
-# standing in for Twilio) under runsvdir with ./var as PARLEY_HOME, in the
+# run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd,
+# whatsappd and sandboxd standing in for Twilio and Meta) under runsvdir with ./var as PARLEY_HOME, in the
 # foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
 # every daemon answers, prints how to use msg and the sandbox, and stays
 # until Ctrl-C (SIGINT, SIGTERM or SIGHUP), which brings every service down
 # (SIGTERM: each daemon drains), ends runsvdir and exits 0.  Daemons log to
 # this terminal.
 #
-# Environment: SMSD_PORT (8083), SANDBOX_PORT (8099), SMS_RATE (1000),
+# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# SMS_RATE (1000), WA_RATE (1000),
 # BUILD (build) or PARLEY_BIN (<repo>/$BUILD/bin), READY_SECS (30).
 set -u
 
@@ -16,10 +17,11 @@ home=$repo/var
 BUILD=${BUILD:-build}
 PARLEY_BIN=${PARLEY_BIN:-$repo/$BUILD/bin}
 SMSD_PORT=${SMSD_PORT:-8083}
+WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
 SMS_RATE=${SMS_RATE:-1000}
 READY_SECS=${READY_SECS:-30}
-SERVICES="routerd campaignd smsd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd sandboxd"
 sandbox=http://127.0.0.1:$SANDBOX_PORT
 pid=""
 
@@ -32,7 +34,7 @@ for v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
 	[ "$v" = PARLEY_BIN ] || unset "$v"
 done
 PARLEY_HOME=$home
-export PARLEY_HOME PARLEY_BIN SMSD_PORT SANDBOX_PORT SMS_RATE
+export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE
 
 for t in runsvdir sv curl setsid; do
 	command -v "$t" >/dev/null 2>&1 ||
@@ -59,7 +61,8 @@ port_busy() {
 	curl -s -o /dev/null -m 2 "http://127.0.0.1:$1/" 2>/dev/null
 	[ $? -ne 7 ]
 }
-for p in "$SMSD_PORT:smsd:SMSD_PORT" "$SANDBOX_PORT:sandboxd:SANDBOX_PORT"; do
+for p in "$SMSD_PORT:smsd:SMSD_PORT" "$WHATSAPPD_PORT:whatsappd:WHATSAPPD_PORT" \
+    "$SANDBOX_PORT:sandboxd:SANDBOX_PORT"; do
 	port=${p%%:*}; rest=${p#*:}; who=${rest%%:*}; var=${rest#*:}
 	if port_busy "$port"; then
 		echo "parley: port $port ($who) is already in use on 127.0.0.1:" >&2
@@ -116,8 +119,8 @@ setsid runsvdir -P "$home/service" </dev/null &
 pid=$!
 
 ready() {
-	# routerd and smsd: msg ping; sandboxd: its health path
-	for d in routerd campaignd smsd; do
+	# the daemons: msg ping; sandboxd: its health path
+	for d in routerd campaignd smsd whatsappd; do
 		"$PARLEY_BIN/msg" ping -q -w "$READY_SECS" "$d" ||
 		    { echo "parley: $d did not answer within ${READY_SECS}s" >&2
 		      return 1; }
@@ -143,8 +146,9 @@ fi
 
 cat <<EOF
 
-parley is running: routerd, campaignd, smsd (webhooks on 127.0.0.1:$SMSD_PORT), sandboxd (a local
-Twilio) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
+parley is running: routerd, campaignd, smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT),
+whatsappd (WhatsApp webhooks on 127.0.0.1:$WHATSAPPD_PORT) and sandboxd (a local Twilio and
+WhatsApp Cloud API) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
 
 In another terminal:
 
@@ -158,6 +162,11 @@ A simulated customer writes (sandboxd posts a signed webhook to smsd):
   curl -s -X POST $sandbox/sandbox/sms/inbound \\
       -d '{"from":"+15551234567","to":"+15557654321","body":"Hello"}'
 
+A WhatsApp customer writes (sandboxd posts a signed Cloud API webhook):
+
+  curl -s -X POST $sandbox/sandbox/whatsapp/inbound \\
+      -d '{"from":"+15551234567","to":"106540352242922","name":"Ada","type":"text","text":"Hi"}'
+
 Answer in that conversation (CONV is the "conv" of the message, c_...):
 
   msg send --conv CONV 'Hi! How can I help?'
@@ -165,6 +174,10 @@ Answer in that conversation (CONV is the "conv" of the message, c_...):
 Or start a conversation yourself:
 
   msg send --to sms:+15551234567 --from +15557654321 'Your order has shipped'
+
+Channel numbers and their tokens (a number turns inactive on error 190):
+
+  msg channel status
 
 What the sandbox received (message creations, callbacks) as JSON Lines:
 

@@ -68,9 +68,15 @@ static const struct msg_cmd cmds[] = {
 	    "WhatsApp/Messenger windows closing soon (90s, 45m, 2h, 1d)" },
 	{ "tail", msg_tail, "msg tail [-f] [-n N] [--since SEQ] [--conv ID] "
 	    "[--msgpack]", "the event log as JSON Lines" },
-	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164] "
-	    "[--key K] [--file PATH | --media-url URL ...] [TEXT ...]",
+	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164 "
+	    "| --to whatsapp:+E164 --from PHONE-NUMBER-ID] [--key K] "
+	    "[--reply-to MSG] [--file PATH | --media-url URL ... | --template "
+	    "NAME --lang CODE [--param P ...] [--header-param P] [--button "
+	    "PAYLOAD ...]] [TEXT ...]",
 	    "send a message, or one per input line" },
+	{ "channel", msg_channel, "msg channel status [--json] | token whatsapp "
+	    "[--file PATH]", "channel addresses: active or not; replace a "
+	    "token" },
 	{ "transcript", msg_transcript, "msg transcript CONV",
 	    "every event of one conversation" },
 	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",
@@ -236,6 +242,25 @@ msg_sock_path(const char *daemon, char *buf, size_t bufsz)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	if ((size_t)snprintf(buf, bufsz, "%s/run/%s.sock", home, daemon) >=
 	    bufsz)
+		msg_die(MSG_EX_USAGE, "home %s: path too long", home);
+	free(home);
+}
+
+struct conf *
+msg_conf(void)
+{
+	return get_conf();
+}
+
+void
+msg_home_path(const char *sub, char *buf, size_t bufsz)
+{
+	struct conf *c = get_conf();
+	char *home;
+
+	if ((home = conf_path(c, conf_get(c, "home"))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	if ((size_t)snprintf(buf, bufsz, "%s/%s", home, sub) >= bufsz)
 		msg_die(MSG_EX_USAGE, "home %s: path too long", home);
 	free(home);
 }

@@ -32,6 +32,11 @@ void	msg_usage(void) __attribute__((noreturn));
 
 /* The socket path of daemon ("routerd") under the configured home. */
 void	msg_sock_path(const char *daemon, char *buf, size_t bufsz);
+/* The configuration (-c or PARLEY_CONF), loaded once. */
+struct conf;
+struct conf *msg_conf(void);
+/* A path under the configured home ("spool" -> "<home>/spool"). */
+void	msg_home_path(const char *sub, char *buf, size_t bufsz);
 /* Connect and say hello; -1 with *why (c is closed again) on failure. */
 int	msg_connect(struct busc *c, const char *daemon, int timeout_ms,
 	    const char **why);
@@ -121,6 +126,7 @@ int	msg_history(int, char **);
 int	msg_search(int, char **);
 int	msg_route(int, char **);
 int	msg_window(int, char **);
+int	msg_channel(int, char **);
 int	msg_optout(int, char **);
 int	msg_bot(int, char **);
 /* shared by the agent workspace commands (msg_history.c) */

@@ -13,7 +13,14 @@
  * --file PATH and --media-url URL attach a file: msg checks the file (a
  * regular, readable file), names its type from its first bytes or its
  * extension (lib/media) and sends its name, type and size; routerd decides
- * by the campaign's file policy and the channel's limits.
+ * by the campaign's file policy and the channel's limits.  A file is first
+ * copied into $home/spool/ (written, synced, then renamed into place, as
+ * Postfix's postdrop does), since the channel daemon that uploads it runs
+ * as another user; a refused send removes the copy again.
+ *
+ * --template NAME --lang CODE [--param TEXT]... [--header-param TEXT]
+ * [--button PAYLOAD]... sends an approved WhatsApp template; --reply-to MSG
+ * quotes the customer's message MSG.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -26,15 +33,20 @@
 #include <sys/stat.h>
 #include <jansson.h>
 
+#include "conf.h"
 #include "media.h"
 #include "mp.h"
 #include "msg.h"
 #include "proto.h"
+#include "rec.h"
+#include "ulid.h"
 
 #define SEND_WINDOW	256		/* requests in flight (a power of 2) */
 #define TEXT_MAX	(256 * 1024)	/* keeps a request well inside a frame */
 #define LINE_MAX_IN	(1024 * 1024)
 #define MEDIA_MAX	10		/* --media-url, as Twilio takes */
+#define TPL_PARAMS_MAX	32		/* --param */
+#define TPL_BUTTONS_MAX	10		/* --button */
 
 struct sreq {
 	const char	*conv;
@@ -48,11 +60,17 @@ struct sreq {
 	const char	*fname;		/* its base name */
 	const char	*fmime;
 	long long	 fsize;
+	const char	*fspool;	/* its copy in the spool: "f_..." */
 	/* --media-url */
 	const char	*media[MEDIA_MAX];
 	const char	*mmime[MEDIA_MAX];
 	int		 nmedia;
+	/* --template ... or "template" on a line: {name, lang, ...} */
+	json_t		*tpl;
+	const char	*reply_to;
 };
+
+static void spool_drop(const struct sreq *);
 
 struct ent {
 	long		 line;
@@ -94,7 +112,14 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 	const char *colon;
 	size_t n;
 
-	if (q->text == NULL && q->fname == NULL && q->nmedia == 0) {
+	if (q->tpl != NULL && (q->text != NULL || q->fname != NULL ||
+	    q->nmedia > 0)) {
+		snprintf(why, whysz, "a template goes alone: no text, file or "
+		    "media with it");
+		return -1;
+	}
+	if (q->text == NULL && q->fname == NULL && q->nmedia == 0 &&
+	    q->tpl == NULL) {
 		snprintf(why, whysz, "no text");
 		return -1;
 	}
@@ -145,9 +170,9 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		    "e.g. sms:+15551234567", q->to);
 		return -1;
 	}
-	if (strcmp(chanbuf, "sms") != 0) {
-		snprintf(why, whysz, "channel \"%.32s\" not supported yet "
-		    "(only sms)", chanbuf);
+	if (strcmp(chanbuf, "sms") != 0 && strcmp(chanbuf, "whatsapp") != 0) {
+		snprintf(why, whysz, "channel \"%.32s\": new conversations "
+		    "start on sms or whatsapp", chanbuf);
 		return -1;
 	}
 	q->channel = chanbuf;
@@ -160,7 +185,17 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		snprintf(why, whysz, "no sender (from) for %.64s", q->to);
 		return -1;
 	}
-	if (!e164_ok(q->from)) {
+	if (strcmp(chanbuf, "whatsapp") == 0) {
+		size_t i;
+
+		for (i = 0; q->from[i] >= '0' && q->from[i] <= '9'; i++)
+			;
+		if (i == 0 || i > 32 || q->from[i] != '\0') {
+			snprintf(why, whysz, "sender %.64s is not a WhatsApp "
+			    "phone-number id (1 to 32 digits)", q->from);
+			return -1;
+		}
+	} else if (!e164_ok(q->from)) {
 		snprintf(why, whysz, "sender %.64s is not an E.164 number "
 		    "(+ and 8 to 15 digits)", q->from);
 		return -1;
@@ -172,7 +207,8 @@ static void
 pack_req(struct fbuf *fb, int64_t id, const struct sreq *q)
 {
 	uint32_t n = 3 + (q->key != NULL) + (q->conv != NULL ? 1 : 3) +
-	    (q->fname != NULL) + (q->nmedia > 0);
+	    (q->fname != NULL) + (q->nmedia > 0) + (q->tpl != NULL) +
+	    (q->reply_to != NULL);
 	int i;
 
 	fbuf_begin(fb, n);
@@ -181,12 +217,20 @@ pack_req(struct fbuf *fb, int64_t id, const struct sreq *q)
 	mp_kv_strn(&fb->pk, "text", q->text, q->textlen);
 	if (q->fname != NULL) {
 		mp_pack_cstr(&fb->pk, "file");
-		msgpack_pack_map(&fb->pk, 4);
+		msgpack_pack_map(&fb->pk, 4 + (q->fspool != NULL));
 		mp_kv_str(&fb->pk, "name", q->fname);
 		mp_kv_str(&fb->pk, "mime", q->fmime);
 		mp_kv_int(&fb->pk, "size", q->fsize);
 		mp_kv_str(&fb->pk, "source", "local");
+		if (q->fspool != NULL)
+			mp_kv_str(&fb->pk, "spool", q->fspool);
 	}
+	if (q->tpl != NULL) {
+		mp_pack_cstr(&fb->pk, "template");
+		rec_pack_json(&fb->pk, q->tpl);
+	}
+	if (q->reply_to != NULL)
+		mp_kv_str(&fb->pk, "reply_to", q->reply_to);
 	if (q->nmedia > 0) {
 		mp_pack_cstr(&fb->pk, "media");
 		msgpack_pack_array(&fb->pk, (uint32_t)q->nmedia);
@@ -255,9 +299,13 @@ send_one(struct sreq *q)
 	fbuf_init(&fb);
 	id = busc_next_id(&c);
 	pack_req(&fb, id, q);
-	ans = msg_call(&c, &fb, id);
-	if ((line = result_line(ans, why, sizeof(why))) == NULL)
+	/* not msg_call: a refused file leaves the spool again */
+	if (busc_call(&c, &fb, id, &ans) == -1)
+		msg_die(MSG_EX_UNREACH, "routerd: %s", c.err);
+	if ((line = result_line(ans, why, sizeof(why))) == NULL) {
+		spool_drop(q);
 		msg_die(MSG_EX_REFUSED, "%s", why);
+	}
 	msg_out_line(line);
 	free(line);
 	fbuf_free(&fb);
@@ -420,10 +468,21 @@ take_line(struct filter *fl, const char *line, size_t len)
 		bad = "key";
 	else if ((q.channel = jstr(j, "channel", &isbad)), isbad)
 		bad = "channel";
+	else if ((q.reply_to = jstr(j, "reply_to", &isbad)), isbad)
+		bad = "reply_to";
 	if (bad != NULL) {
 		snprintf(why, sizeof(why), "\"%s\" is not a string", bad);
 		ent_fail(e, why);
 		goto done;
+	}
+	if ((t = json_object_get(j, "template")) != NULL &&
+	    !json_is_null(t)) {
+		if (!json_is_object(t)) {
+			ent_fail(e, "\"template\" is not an object {name, lang, "
+			    "body, header, buttons}");
+			goto done;
+		}
+		q.tpl = t;
 	}
 	if ((t = json_object_get(j, "text")) != NULL) {
 		if (!json_is_string(t)) {
@@ -624,10 +683,77 @@ filter_run(const struct sreq *dflt)
 	return rc;
 }
 
-/* --file PATH: a regular file we can read; its type, size and name. */
+static char spool_path[PATH_MAX];	/* the copy, until it is queued */
+
+/* The send was refused: its copy in the spool goes. */
+static void
+spool_drop(const struct sreq *q)
+{
+	if (q->fspool != NULL && spool_path[0] != '\0' &&
+	    unlink(spool_path) == -1 && errno != ENOENT)
+		msg_err("%s: %s", spool_path, strerror(errno));
+}
+
+/*
+ * Copy fd (a regular file of size bytes) into $home/spool/<name>: written
+ * to a temporary name, synced, renamed into place, the directory synced.
+ */
+static void
+spool_copy(int fd, const char *path, long long size, const char *name)
+{
+	char dir[PATH_MAX], tmp[PATH_MAX], buf[65536];
+	long long left = size;
+	ssize_t n, w, off;
+	int out, dfd;
+
+	msg_home_path("spool", dir, sizeof(dir));
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/.%s", dir, name) >=
+	    sizeof(tmp) || (size_t)snprintf(spool_path, sizeof(spool_path),
+	    "%s/%s", dir, name) >= sizeof(spool_path))
+		msg_die(MSG_EX_USAGE, "%s: path too long", dir);
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0640))
+	    == -1)
+		msg_die(MSG_EX_REFUSED, "spool %s: %s (is it there and "
+		    "writable?)", dir, strerror(errno));
+	while (left > 0) {
+		n = read(fd, buf, sizeof(buf));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			unlink(tmp);
+			msg_die(MSG_EX_REFUSED, "%s: %s", path, n == 0 ?
+			    "changed while copied" : strerror(errno));
+		}
+		for (off = 0; off < n; off += w)
+			if ((w = write(out, buf + off, (size_t)(n - off))) ==
+			    -1) {
+				if (errno == EINTR) {
+					w = 0;
+					continue;
+				}
+				unlink(tmp);
+				msg_die(MSG_EX_REFUSED, "spool: %s",
+				    strerror(errno));
+			}
+		left -= n;
+	}
+	if (fsync(out) == -1 || close(out) == -1 || rename(tmp, spool_path) ==
+	    -1) {
+		unlink(tmp);
+		msg_die(MSG_EX_REFUSED, "spool: %s", strerror(errno));
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY)) != -1) {
+		fsync(dfd);
+		close(dfd);
+	}
+}
+
+/* --file PATH: a regular file we can read; its type, size and name, and
+ * its copy in the spool. */
 static void
 take_file(struct sreq *q, const char *path)
 {
+	static char spool[32];
 	unsigned char buf[MEDIA_MAGIC_LEN];
 	struct stat sb;
 	const char *base, *mime;
@@ -644,13 +770,18 @@ take_file(struct sreq *q, const char *path)
 		;
 	if (n == -1)
 		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
-	close(fd);
 	base = strrchr(path, '/');
 	base = base && base[1] ? base + 1 : path;
 	mime = media_mime(base, buf, (size_t)n);
 	q->fname = base;
 	q->fmime = mime ? mime : "application/octet-stream";
 	q->fsize = (long long)sb.st_size;
+	if (lseek(fd, 0, SEEK_SET) == -1)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	ulid_make("f_", spool);
+	spool_copy(fd, path, q->fsize, spool);
+	q->fspool = spool;
+	close(fd);
 }
 
 /* --media-url URL: http(s), its type from the path's extension if any. */
@@ -688,11 +819,18 @@ msg_send(int argc, char **argv)
 		{ "key", required_argument, NULL, 'k' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "media-url", required_argument, NULL, 'u' },
+		{ "template", required_argument, NULL, 'T' },
+		{ "lang", required_argument, NULL, 'L' },
+		{ "param", required_argument, NULL, 'P' },
+		{ "header-param", required_argument, NULL, 'H' },
+		{ "button", required_argument, NULL, 'B' },
+		{ "reply-to", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sreq q;
-	const char *file = NULL;
+	const char *file = NULL, *tname = NULL, *tlang = NULL, *thead = NULL;
+	json_t *tbody = json_array(), *tbtn = json_array();
 	char *text = NULL;
 	size_t len = 0, n;
 	int ch, i, rc;
@@ -722,10 +860,67 @@ msg_send(int argc, char **argv)
 		case 'u':
 			take_url(&q, optarg);
 			break;
+		case 'T':
+			tname = optarg;
+			break;
+		case 'L':
+			tlang = optarg;
+			break;
+		case 'P':
+			if (json_array_size(tbody) == TPL_PARAMS_MAX ||
+			    json_array_append_new(tbody,
+			    json_string(optarg)) == -1) {
+				msg_err("--param: at most %d, each UTF-8 text",
+				    TPL_PARAMS_MAX);
+				msg_usage();
+			}
+			break;
+		case 'H':
+			thead = optarg;
+			break;
+		case 'B':
+			if (json_array_size(tbtn) == TPL_BUTTONS_MAX ||
+			    json_array_append_new(tbtn,
+			    json_string(optarg)) == -1) {
+				msg_err("--button: at most %d, each UTF-8 text",
+				    TPL_BUTTONS_MAX);
+				msg_usage();
+			}
+			break;
+		case 'R':
+			q.reply_to = optarg;
+			break;
 		default:
 			msg_usage();
 		}
 	}
+	if ((tname == NULL) != (tlang == NULL)) {
+		msg_err("--template and --lang go together");
+		msg_usage();
+	}
+	if (tname == NULL && (json_array_size(tbody) > 0 || thead != NULL ||
+	    json_array_size(tbtn) > 0)) {
+		msg_err("--param, --header-param and --button need --template");
+		msg_usage();
+	}
+	if (tname != NULL) {
+		if (file != NULL || q.nmedia > 0 || optind < argc) {
+			msg_err("a template goes alone: no TEXT, --file or "
+			    "--media-url");
+			msg_usage();
+		}
+		if ((q.tpl = json_pack("{s:s, s:s, s:O}", "name", tname,
+		    "lang", tlang, "body", tbody)) == NULL)
+			msg_die(MSG_EX_USAGE, "--template and --lang must be "
+			    "UTF-8");
+		if (thead != NULL && json_object_set_new(q.tpl, "header",
+		    json_pack("[s]", thead)) == -1)
+			msg_die(MSG_EX_USAGE, "--header-param must be UTF-8");
+		if (json_array_size(tbtn) > 0)
+			json_object_set(q.tpl, "buttons", tbtn);
+	}
+	json_decref(tbody);
+	json_decref(tbtn);
 	if (q.conv != NULL && (q.to != NULL || q.from != NULL)) {
 		msg_err("--conv and --to/--from exclude each other");
 		msg_usage();
@@ -734,7 +929,11 @@ msg_send(int argc, char **argv)
 		msg_err("--file and --media-url exclude each other");
 		msg_usage();
 	}
-	if (optind == argc && file == NULL && q.nmedia == 0) {
+	if (optind == argc && file == NULL && q.nmedia == 0 && q.tpl == NULL) {
+		if (q.reply_to != NULL) {
+			msg_err("--reply-to names one message to answer");
+			msg_usage();
+		}
 		if (q.key != NULL) {
 			msg_err("--key names one message; give a \"key\" per "
 			    "input line instead");
@@ -753,7 +952,8 @@ msg_send(int argc, char **argv)
 	if (file != NULL)
 		take_file(&q, file);
 	if (optind == argc) {
-		rc = send_one(&q);	/* a file or media alone */
+		rc = send_one(&q);	/* a file, media or template alone */
+		json_decref(q.tpl);
 		return rc;
 	}
 	/* the words of TEXT, joined by single spaces */

@@ -96,6 +96,7 @@ struct routerd {
 	struct bus_server	*srv;
 	struct rclients		 subs;
 	struct bus_conn		*sms;		/* smsd */
+	struct bus_conn		*wa;		/* whatsappd */
 	size_t			 dispatching;	/* out requests in flight */
 	msgpack_sbuffer		 rec;		/* scratch for records */
 	struct event		*ev_tick;
@@ -121,6 +122,21 @@ msgpack_packer *rec_begin(uint32_t nkeys);
 int	mrec_get(MDB_txn *, const char *id, struct mrec *);
 int	mrec_put(MDB_txn *, const struct mrec *);
 void	mrec_free(struct mrec *);
+
+/* routerd_out.c: what an outbound message carries besides its text */
+/* Check a template request {name, lang, header?, body?, buttons?} against
+ * campaignd's WhatsApp template; pack "template" into pk, the rendered body
+ * into *text (malloc'd), its name into tname.  0, or -1 with why. */
+int	out_template(const struct conv *, const msgpack_object *tpl,
+	    msgpack_packer *pk, char **text, char *tname, size_t tnamesz,
+	    char *why, size_t whysz);
+/* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
+int	out_reply_to(MDB_txn *, const struct conv *, const char *msgid,
+	    char *pid, size_t pidsz, char *why, size_t whysz);
+/* A spooled file {spool, name, mime, size}: checked, packed as "file"
+ * {path, name, mime, size} into pk; 0 or -1 with why. */
+int	out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
+	    size_t whysz);
 
 /* routerd_dispatch.c */
 void	dispatch_init(void);
@@ -221,7 +237,7 @@ int	policy_inbound(MDB_txn *, struct conv *, const struct mrec *,
  */
 int	policy_outbound(MDB_txn *, const struct who *, struct conv *,
 	    const char *text, size_t len, int human, const char *template_name,
-	    char **out, char *why, size_t whysz, int *rc);
+	    char **out, const char **tag, char *why, size_t whysz, int *rc);
 /*
  * May this file (msg send --file: {name, mime, size, source}) or these media
  * URLs ([{url, mime?}]) go with a message on cv's channel?  The campaign's

@@ -97,7 +97,7 @@ camp_rtxn(MDB_txn **txn)
 {
 	static const char *const dbs[] = { "agentuser", "agents", "members",
 	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
-	    "contacts", "cphone", "cemail", "cname", NULL };
+	    "contacts", "cphone", "cemail", "cname", "wtemplates", NULL };
 	static int all;
 	MDB_dbi dbi;
 	size_t i;
@@ -351,11 +351,11 @@ purge_conv(MDB_txn *txn, const struct conv *cv, long *nev)
 				mdb_del(txn, R->db_msgs, &mk, NULL);
 				mdb_del(txn, R->db_pending, &mk, NULL);
 				{
-					/* its media URLs, kept for dispatch */
+					/* what it carries, kept for dispatch */
 					char mkey[80];
 					MDB_val mv;
 
-					snprintf(mkey, sizeof(mkey), "media:%s",
+					snprintf(mkey, sizeof(mkey), "x:%s",
 					    mid);
 					mv.mv_size = strlen(mkey);
 					mv.mv_data = mkey;

@@ -5,9 +5,11 @@
  * nothing is acknowledged before it is on disk.  Duplicates (same provider
  * id, same status, same client key) are answered as such and stored once.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "frame.h"
@@ -498,9 +500,9 @@ void
 msg_in(struct rclient *cl, const msgpack_object *f)
 {
 	char channel[16], pid[128], from[R_ADDRLEN], to[R_ADDRLEN],
-	    name[128] = "", idkey[160], mtype[16] = "text";
+	    name[128] = "", idkey[160], mtype[64] = "text";
 	const char *text = "";
-	const msgpack_object *media;
+	const msgpack_object *media, *data;
 	size_t textlen = 0;
 	int64_t re = 0, ts = 0;
 	struct conv cv;
@@ -528,12 +530,17 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 		return;
 	}
 	mp_strcpy(f, "name", name, sizeof(name));
-	mp_strcpy(f, "type", mtype, sizeof(mtype));
+	if (mp_get(f, "type") && !mp_strcpy(f, "type", mtype, sizeof(mtype)))
+		snprintf(mtype, sizeof(mtype), "unknown");	/* not a name */
 	if (!mp_int(f, "ts", &ts) || ts <= 0)
 		ts = now_ms();
 	media = mp_get(f, "media");
 	if (media && media->type != MSGPACK_OBJECT_ARRAY)
 		media = NULL;
+	/* type-specific facts (a location, a reply's context): kept as given */
+	data = mp_get(f, "data");
+	if (data && data->type != MSGPACK_OBJECT_MAP)
+		data = NULL;
 
 	if ((txn = store_txn(R->st)) == NULL) {
 		refuse(cl, re, "store", store_error(R->st));
@@ -589,7 +596,8 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 		cv.disposition[0] = '\0';
 		cv.closed_ts = 0;
 	}
-	n = 13 + (cv.name[0] != 0) + (media != NULL) + 2 * (cv.unrouted[0] != 0);
+	n = 13 + (cv.name[0] != 0) + (media != NULL) + (data != NULL) +
+	    2 * (cv.unrouted[0] != 0);
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -607,6 +615,8 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	mp_kv_str(&pk, "msgtype", mtype);
 	if (media)
 		mp_kv_obj(&pk, "media", media);
+	if (data)
+		mp_kv_obj(&pk, "data", data);
 	mp_kv_str(&pk, "pid", pid);
 	mp_kv_str(&pk, "mode", cv.mode);
 	if (cv.unrouted[0]) {
@@ -624,7 +634,9 @@ msg_in(struct rclient *cl, const msgpack_object *f)
 	preview(cv.last_text, sizeof(cv.last_text), text, textlen);
 	if (cv.waiting_since == 0)
 		cv.waiting_since = ts;
-	cv.last_in_ts = ts;
+	/* a late redelivery of an older message never narrows the window */
+	if (ts > cv.last_in_ts)
+		cv.last_in_ts = ts;
 	if ((rc = conv_put(txn, &cv)) != 0)
 		goto fail;
 	{
@@ -788,13 +800,47 @@ orphans_apply(MDB_txn *txn, struct mrec *m)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+struct rdone {
+	char	msg[R_IDLEN];
+	char	spool[4096];	/* the file it carried, or "" */
+};
+
 static void
 result_done(void *arg, int ok)
 {
+	struct rdone *d = arg;
+
 	if (!ok)
 		log_warnx("msg=%s result not stored; it stays queued and is "
-		    "dispatched again", (char *)arg);
-	free(arg);
+		    "dispatched again", d->msg);
+	else if (d->spool[0] != '\0' && unlink(d->spool) == -1 &&
+	    errno != ENOENT)
+		log_warnx("msg=%s: %s: %s", d->msg, d->spool, strerror(errno));
+	free(d);
+}
+
+/* The spool file message msgid carried (its copy from msg send --file). */
+static void
+spool_of(MDB_txn *txn, const char *msgid, char *path, size_t pathsz)
+{
+	char key[R_IDLEN + 8];
+	MDB_val k, v;
+	msgpack_unpacked up;
+	const msgpack_object *file;
+	size_t off = 0;
+
+	path[0] = '\0';
+	snprintf(key, sizeof(key), "x:%s", msgid);
+	k.mv_size = strlen(key);
+	k.mv_data = key;
+	if (mdb_get(txn, R->db_ids, &k, &v) != 0)
+		return;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && (file = mp_get(&up.data, "file")) !=
+	    NULL && file->type == MSGPACK_OBJECT_MAP)
+		mp_strcpy(file, "path", path, pathsz);
+	msgpack_unpacked_destroy(&up);
 }
 
 /*
@@ -848,7 +894,16 @@ msg_result(const char *msgid, const char *pid, const char *code,
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	mrec_free(&m);
-	store_after(R->st, result_done, strdup(msgid));
+	{
+		/* sent or failed for good: the spooled file is not needed */
+		struct rdone *d;
+
+		if ((d = calloc(1, sizeof(*d))) == NULL)
+			fatalx("out of memory");
+		snprintf(d->msg, sizeof(d->msg), "%s", msgid);
+		spool_of(txn, msgid, d->spool, sizeof(d->spool));
+		store_after(R->st, result_done, d);
+	}
 	return;
 fail:
 	mrec_free(&m);
@@ -958,10 +1013,15 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	struct who *who = auth_who(cl);
 	char *expanded = NULL, why[256];
 	const msgpack_object *file = mp_get(f, "file"), *media = mp_get(f,
-	    "media");
-	msgpack_sbuffer msb;
+	    "media"), *tpl = mp_get(f, "template");
+	msgpack_sbuffer msb, xsb;
+	msgpack_packer xpk;
 	msgpack_unpacked mup;
 	size_t moff = 0;
+	uint32_t nx = 0;
+	char *rendered = NULL, tname[128] = "", reply_to[R_IDLEN] = "",
+	    rpid[128] = "";
+	const char *tag = NULL;
 	int rc, creating, isbot = 0;
 
 	mp_int(f, "id", &re);
@@ -975,7 +1035,23 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		file = NULL;
 	if (media != NULL && media->type == MSGPACK_OBJECT_NIL)
 		media = NULL;
-	if (file == NULL && media == NULL) {
+	if (tpl != NULL && tpl->type == MSGPACK_OBJECT_NIL)
+		tpl = NULL;
+	if (tpl != NULL && (file != NULL || media != NULL)) {
+		refuse(cl, re, "invalid", "send: a template goes alone, "
+		    "without files or media");
+		return;
+	}
+	if (mp_get(f, "reply_to") && (!mp_strcpy(f, "reply_to", reply_to,
+	    sizeof(reply_to)) || reply_to[0] == '\0')) {
+		refuse(cl, re, "invalid", "send: reply_to is a message id");
+		return;
+	}
+	if (tpl != NULL) {
+		/* the text is the template's body, rendered below */
+		text = "";
+		textlen = 0;
+	} else if (file == NULL && media == NULL) {
 		if (!mp_str(f, "text", &text, &textlen) || textlen == 0) {
 			refuse(cl, re, "invalid", "send: text is required");
 			return;
@@ -994,6 +1070,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		return;
 	}
 	msgpack_sbuffer_init(&msb);
+	msgpack_sbuffer_init(&xsb);
+	msgpack_packer_init(&xpk, &xsb, msgpack_sbuffer_write);
 	msgpack_unpacked_init(&mup);
 	if (attachments(file, media, &msb, why, sizeof(why)) == -1) {
 		refuse(cl, re, "invalid", why);
@@ -1018,17 +1096,25 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		if (strncmp(to, "sms:", 4) == 0) {
 			memmove(to, to + 4, strlen(to + 4) + 1);
 			snprintf(channel, sizeof(channel), "sms");
+		} else if (strncmp(to, "whatsapp:", 9) == 0) {
+			memmove(to, to + 9, strlen(to + 9) + 1);
+			snprintf(channel, sizeof(channel), "whatsapp");
 		}
 		if (channel[0] == '\0')
 			snprintf(channel, sizeof(channel), "sms");
-		if (strcmp(channel, "sms") != 0) {
-			refuse(cl, re, "invalid", "send: only the sms channel "
-			    "is available");
+		if (strcmp(channel, "sms") != 0 &&
+		    strcmp(channel, "whatsapp") != 0) {
+			refuse(cl, re, "invalid", "send: new conversations "
+			    "start on sms or whatsapp");
 			goto out;
 		}
-		if (!valid_e164(to) || !valid_e164(from)) {
-			refuse(cl, re, "invalid", "send: to and from must be "
-			    "E.164 numbers (+ and 8 to 15 digits)");
+		if (!valid_e164(to)) {
+			refuse(cl, re, "invalid", "send: to must be an E.164 "
+			    "number (+ and 8 to 15 digits)");
+			goto out;
+		}
+		if (!valid_addr(channel, from, why, sizeof(why))) {
+			refuse(cl, re, "invalid", why);
 			goto out;
 		}
 	}
@@ -1040,6 +1126,16 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
 		rc = get_str(txn, R->db_ids, idkey, m.id, sizeof(m.id));
 		if (rc == 0) {
+			char sp[64], rel[80], path[4096];
+
+			/* the first send has its file: this copy goes */
+			if (file != NULL && mp_strcpy(file, "spool", sp,
+			    sizeof(sp)) && strncmp(sp, "f_", 2) == 0 &&
+			    strchr(sp, '/') == NULL) {
+				snprintf(rel, sizeof(rel), "spool/%s", sp);
+				unlink(daemon_path(&R->d, rel, path,
+				    sizeof(path)));
+			}
 			a = pans_new(cl, re);
 			a->dup = 1;
 			snprintf(a->msg, sizeof(a->msg), "%s", m.id);
@@ -1091,9 +1187,31 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	a = pans_new(cl, re);
 	if (rc != 0)
 		goto fail;
+	/* a template, a reply: checked before the policy, which records */
+	why[0] = '\0';
+	if (tpl != NULL && out_template(&cv, tpl, &xpk, &rendered, tname,
+	    sizeof(tname), why, sizeof(why)) == -1)
+		;	/* why says it */
+	else if (reply_to[0] && creating)
+		snprintf(why, sizeof(why), "send: reply to %s: the "
+		    "conversation is new", reply_to);
+	else if (reply_to[0])
+		out_reply_to(txn, &cv, reply_to, rpid, sizeof(rpid), why,
+		    sizeof(why));
+	if (why[0] != '\0') {
+		snprintf(a->errcode, sizeof(a->errcode), "invalid");
+		snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
+		store_after(R->st, answered, a);
+		goto out;
+	}
+	if (tpl != NULL) {
+		nx++;
+		text = rendered;
+		textlen = strlen(rendered);
+	}
 	/* the one suppression check: opt-out, blacklist, windows; canned */
-	if (policy_outbound(txn, who, &cv, text, textlen, !isbot, NULL,
-	    &expanded, why, sizeof(why), &rc) == -1) {
+	if (policy_outbound(txn, who, &cv, text, textlen, !isbot,
+	    tpl ? tname : NULL, &expanded, &tag, why, sizeof(why), &rc) == -1) {
 		if (rc != 0)
 			goto fail;
 		snprintf(a->errcode, sizeof(a->errcode), "refused");
@@ -1110,6 +1228,27 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
 		store_after(R->st, answered, a);
 		goto out;
+	}
+	if (file != NULL) {
+		if (out_file(file, &xpk, why, sizeof(why)) == -1) {
+			snprintf(a->errcode, sizeof(a->errcode), "invalid");
+			snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
+			store_after(R->st, answered, a);
+			goto out;
+		}
+		nx++;
+	}
+	if (media != NULL) {
+		mp_kv_obj(&xpk, "media", media);
+		nx++;
+	}
+	if (rpid[0]) {
+		mp_kv_str(&xpk, "reply_to", rpid);
+		nx++;
+	}
+	if (tag != NULL) {
+		mp_kv_str(&xpk, "tag", tag);
+		nx++;
 	}
 	if (expanded) {
 		text = expanded;
@@ -1149,7 +1288,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, 11 + (ckey[0] != 0) + (who->agent[0] != 0) +
-	    isbot + (media != NULL));
+	    isbot + (media != NULL) + (tpl != NULL) + (file != NULL) +
+	    (rpid[0] != 0));
 	mp_kv_str(&pk, "type", "message");
 	mp_kv_str(&pk, "dir", "out");
 	mp_kv_str(&pk, "conv", cv.id);
@@ -1161,6 +1301,16 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	mp_kv_strn(&pk, "text", text, textlen);
 	if (media != NULL)
 		mp_kv_obj(&pk, "media", media);
+	if (tpl != NULL)
+		mp_kv_str(&pk, "template", tname);
+	if (file != NULL) {
+		char fname[256] = "";
+
+		mp_strcpy(file, "name", fname, sizeof(fname));
+		mp_kv_str(&pk, "file", fname);
+	}
+	if (rpid[0])
+		mp_kv_str(&pk, "reply_to", reply_to);
 	mp_kv_str(&pk, "status", "queued");
 	if (ckey[0])
 		mp_kv_str(&pk, "key", ckey);
@@ -1178,20 +1328,30 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		goto fail;
 	if (ckey[0] && (rc = put_str(txn, R->db_ids, idkey, m.id)) != 0)
 		goto fail;
-	if (media != NULL) {
-		/* the media, for dispatch: "media:<msg>" -> [{url, mime?}] */
+	if (nx > 0) {
+		/* what it carries, for dispatch: "x:<msg>" -> a map */
 		char mkey[R_IDLEN + 8];
-		MDB_val mk, mv = { msb.size, msb.data };
+		msgpack_sbuffer xm;
+		msgpack_packer xmp;
+		MDB_val mk, mv;
 
-		snprintf(mkey, sizeof(mkey), "media:%s", m.id);
+		msgpack_sbuffer_init(&xm);
+		msgpack_packer_init(&xmp, &xm, msgpack_sbuffer_write);
+		msgpack_pack_map(&xmp, nx);
+		msgpack_sbuffer_write(&xm, xsb.data, xsb.size);
+		mv.mv_size = xm.size;
+		mv.mv_data = xm.data;
+		snprintf(mkey, sizeof(mkey), "x:%s", m.id);
 		mk.mv_size = strlen(mkey);
 		mk.mv_data = mkey;
-		if ((rc = mdb_put(txn, R->db_ids, &mk, &mv, 0)) != 0)
+		rc = mdb_put(txn, R->db_ids, &mk, &mv, 0);
+		msgpack_sbuffer_destroy(&xm);
+		if (rc != 0)
 			goto fail;
 	}
 	cv.last_ts = ts;
 	snprintf(cv.last_dir, sizeof(cv.last_dir), "out");
-	if (textlen == 0 && media != NULL)
+	if (textlen == 0 && (media != NULL || file != NULL))
 		snprintf(cv.last_text, sizeof(cv.last_text), "(media)");
 	else
 		preview(cv.last_text, sizeof(cv.last_text), text, textlen);
@@ -1208,6 +1368,8 @@ fail:
 	store_fail(R->st, rc, "queueing an outbound message");
 out:
 	free(expanded);
+	free(rendered);
 	msgpack_unpacked_destroy(&mup);
 	msgpack_sbuffer_destroy(&msb);
+	msgpack_sbuffer_destroy(&xsb);
 }

@@ -930,7 +930,7 @@ refused(MDB_txn *txn, const struct who *w, const struct conv *cv,
 int
 policy_outbound(MDB_txn *txn, const struct who *w, struct conv *cv,
     const char *text, size_t len, int human, const char *template_name,
-    char **out, char *why, size_t whysz, int *rc)
+    char **out, const char **tag, char *why, size_t whysz, int *rc)
 {
 	struct consent c;
 	struct window_verdict v;
@@ -938,6 +938,7 @@ policy_outbound(MDB_txn *txn, const struct who *w, struct conv *cv,
 	int r;
 
 	*out = NULL;
+	*tag = NULL;
 	*rc = 0;
 	why[0] = '\0';
 	r = consent_get(txn, cv->channel, cv->contact, &c);
@@ -974,6 +975,8 @@ policy_outbound(MDB_txn *txn, const struct who *w, struct conv *cv,
 		snprintf(why, whysz, "%s", v.why);
 		return refused(txn, w, cv, why, rc);
 	}
+	if (strcmp(cv->channel, "sms") != 0)
+		*tag = v.tag;
 	if (template_name == NULL && len > 0 && text[0] == '/') {
 		if ((t = malloc(len + 1)) == NULL)
 			fatalx("out of memory");
@@ -1118,9 +1121,10 @@ policy_file(MDB_txn *txn, const struct who *w, struct conv *cv,
 		    "URL: msg send --media-url URL");
 		return refused(txn, w, cv, why, rc);
 	}
-	if (strcmp(cv->channel, "sms") != 0) {
+	if (strcmp(cv->channel, "messenger") == 0 ||
+	    strcmp(cv->channel, "instagram") == 0) {
 		snprintf(why, whysz, "sending files on %s arrives with "
-		    "whatsappd", cv->channel);
+		    "messengerd", cv->channel);
 		return refused(txn, w, cv, why, rc);
 	}
 	return 0;

@@ -1,7 +1,7 @@
 /*
  * sandboxd — a local stand-in for the messaging providers' APIs (Twilio's
- * Messages API now; the WhatsApp Cloud API and Messenger Send API next), so
- * parley runs and is tested with no provider account.
+ * Messages API and the WhatsApp Cloud API now; the Messenger Send API next),
+ * so parley runs and is tested with no provider account.
  *
  * One evhttp listener serves the providers' own paths, answered the way the
  * provider answers them (same auth, parameters, errors and callbacks), and
@@ -627,7 +627,9 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		next = sbx_log_clear(sb->log);
 		sbx_fault_clear(sb->faults);
 		sbx_twilio_reset(sb->twilio);
-		log_info("reset: received log, faults and opt-outs cleared");
+		sbx_whatsapp_reset(sb->whatsapp);
+		log_info("reset: received log, faults, opt-outs, WhatsApp "
+		    "windows, media and rate history cleared");
 		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
 		    (json_int_t)next));
 	} else if (strcmp(path, "/sandbox/sms/inbound") == 0) {
@@ -637,6 +639,16 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 			sbx_reply_error(req, 413, "request body too large");
 		else
 			sbx_twilio_inbound(sb, req, body, len);
+	} else if (strcmp(path, "/sandbox/whatsapp/inbound") == 0) {
+		if (m != EVHTTP_REQ_POST)
+			sbx_reply_error(req, 405, "use POST");
+		else if ((body = sbx_body(req, &len)) == NULL)
+			sbx_reply_error(req, 413, "request body too large");
+		else
+			sbx_whatsapp_inbound(sb, req, body, len);
+	} else if (strncmp(path, "/sandbox/whatsapp/media/", 24) == 0 &&
+	    path[24] != '\0' && strchr(path + 24, '/') == NULL) {
+		sbx_whatsapp_media_bytes(sb, req, path + 24);
 	} else {
 		sbx_reply_error(req, 404, "no such control path");
 	}
@@ -654,7 +666,8 @@ dispatch(struct evhttp_request *req, void *arg)
 		path = "/";
 	if (strncmp(path, "/sandbox/", 9) == 0)
 		control(sb, req, path);
-	else if (!sbx_twilio_route(sb, req, path))
+	else if (!sbx_twilio_route(sb, req, path) &&
+	    !sbx_whatsapp_route(sb, req, path))
 		sbx_reply_error(req, 404, "not found");
 }
 
@@ -680,7 +693,9 @@ on_hup(struct daemon *d)
 	char why[256];
 
 	if (sbx_twilio_reload(sb->twilio, why, sizeof(why)) == -1)
-		log_warnx("reload: %s; keeping the old settings", why);
+		log_warnx("reload: %s; keeping the old Twilio settings", why);
+	else if (sbx_whatsapp_reload(sb->whatsapp, why, sizeof(why)) == -1)
+		log_warnx("reload: %s; keeping the old WhatsApp settings", why);
 	else
 		log_info("reloaded");
 }
@@ -724,7 +739,8 @@ main(int argc, char **argv)
 	    parse_listen(listen, host, sizeof(host), &port) == -1)
 		log_exit(EX_CONFIG, "sandbox_listen: \"%s\" is not host:port",
 		    listen ? listen : "");
-	if ((sb.twilio = sbx_twilio_new(&sb, why, sizeof(why))) == NULL)
+	if ((sb.twilio = sbx_twilio_new(&sb, why, sizeof(why))) == NULL ||
+	    (sb.whatsapp = sbx_whatsapp_new(&sb, why, sizeof(why))) == NULL)
 		log_exit(EX_CONFIG, "%s", why);
 	if (sb.d.check_only)
 		daemon_checked(&sb.d);
@@ -734,7 +750,7 @@ main(int argc, char **argv)
 	    (sb.out = http_out_new(sb.d.base, SBX_HOOK_CONNS)) == NULL ||
 	    (sb.http = evhttp_new(sb.d.base)) == NULL)
 		log_exit(EX_TEMP, "out of memory at start");
-	evhttp_set_max_body_size(sb.http, SBX_MAX_BODY);
+	evhttp_set_max_body_size(sb.http, SBX_MAX_UPLOAD);
 	evhttp_set_max_headers_size(sb.http, SBX_MAX_HEADERS);
 	evhttp_set_timeout(sb.http, SBX_IDLE_TIMEOUT_S);
 	evhttp_set_allowed_methods(sb.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
@@ -754,6 +770,7 @@ main(int argc, char **argv)
 	sb.closing = 1;
 	http_out_free(sb.out);
 	sbx_twilio_free(sb.twilio);
+	sbx_whatsapp_free(sb.whatsapp);
 	evhttp_free(sb.http);
 	sbx_faults_free(sb.faults);
 	sbx_log_free(sb.log);

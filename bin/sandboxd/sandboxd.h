@@ -5,11 +5,14 @@
  *                   control paths and the webhook poster every API shares;
  * sandboxd_twilio.c Twilio's Messages API, its status callbacks, simulated
  *                   inbound SMS and STOP/START opt-outs;
+ * sandboxd_whatsapp.c the WhatsApp Cloud API: messages, media, signed
+ *                   status webhooks, simulated inbound messages, the 24-hour
+ *                   window and the per-number throughput limit;
  * sandboxd_fault.c  fault rules (matched per API and recipient, in order);
  * sandboxd_log.c    the bounded record of everything received and posted.
  *
- * A provider module (Twilio now, WhatsApp Cloud API and Messenger Send API
- * next) supplies a route function for its API paths, an inbound function for
+ * A provider module (Twilio and the WhatsApp Cloud API now, the Messenger
+ * Send API next) supplies a route function for its API paths, an inbound function for
  * its /sandbox/<api>/inbound control path, and a reset function; it records
  * requests with sbx_log_add, asks sbx_fault_match about each one and posts
  * webhooks with sbx_webhook_post.
@@ -27,6 +30,12 @@
 #include "daemon.h"
 
 #define SBX_MAX_BODY		(1024 * 1024)	/* request bodies, control and API */
+/*
+ * What evhttp buffers for any request: WhatsApp media uploads go up to 100
+ * MiB (documents).  Every other path still refuses bodies over SBX_MAX_BODY
+ * (sbx_body), so this only raises what a request may make sandboxd hold.
+ */
+#define SBX_MAX_UPLOAD		(101L * 1024 * 1024)
 #define SBX_LOG_MAX_ENTRIES	200000
 #define SBX_LOG_MAX_BYTES	(256UL * 1024 * 1024)
 #define SBX_HOOK_TIMEOUT_MS	15000		/* Twilio gives webhooks 15 s */
@@ -34,6 +43,7 @@
 struct sbx_log;
 struct sbx_faults;
 struct sbx_twilio;
+struct sbx_whatsapp;
 struct http_out;
 
 struct sbx {
@@ -44,6 +54,7 @@ struct sbx {
 	struct sbx_log			*log;
 	struct sbx_faults		*faults;
 	struct sbx_twilio		*twilio;
+	struct sbx_whatsapp		*whatsapp;
 	size_t				 inflight;	/* delayed answers, webhooks, timers */
 	int				 closing;	/* after the loop: start nothing */
 };
@@ -155,8 +166,9 @@ json_t	*sbx_fault_list(const struct sbx_faults *);
 void	sbx_fault_clear(struct sbx_faults *);
 /*
  * The first live rule for api matching to (NULL: requests with no
- * recipient match only rules without one): copied into *f, its count
- * consumed, 1.  0 when none applies.
+ * recipient match only rules without one; for "whatsapp" a leading '+' on
+ * either side is ignored): copied into *f, its count consumed, 1.  0 when
+ * none applies.
  */
 int	sbx_fault_match(struct sbx_faults *, const char *api, const char *to,
 	    struct sbx_fault *f);
@@ -176,5 +188,29 @@ void	sbx_twilio_inbound(struct sbx *, struct evhttp_request *,
 	    const char *body, size_t len);
 /* Forget opt-outs (POST /sandbox/reset). */
 void	sbx_twilio_reset(struct sbx_twilio *);
+
+/* sandboxd_whatsapp.c */
+
+/*
+ * Read the WhatsApp settings (token, app secret, webhook URL, version,
+ * rate, window, status delay); NULL with why.  A missing token or app
+ * secret file is not an error (warned; requests get 190 until it exists),
+ * one readable by group or others is.
+ */
+struct sbx_whatsapp *sbx_whatsapp_new(struct sbx *, char *why, size_t whysz);
+/* Re-read settings after SIGHUP; keeps the old ones on error (-1, why). */
+int	sbx_whatsapp_reload(struct sbx_whatsapp *, char *why, size_t whysz);
+void	sbx_whatsapp_free(struct sbx_whatsapp *);
+/* Handle req if path is the Graph API's (/vN.N/...): 1, else 0. */
+int	sbx_whatsapp_route(struct sbx *, struct evhttp_request *,
+	    const char *path);
+/* POST /sandbox/whatsapp/inbound: a simulated customer writes; answers req. */
+void	sbx_whatsapp_inbound(struct sbx *, struct evhttp_request *,
+	    const char *body, size_t len);
+/* GET /sandbox/whatsapp/media/<id>: the bytes of a media id; answers req. */
+void	sbx_whatsapp_media_bytes(struct sbx *, struct evhttp_request *,
+	    const char *id);
+/* Forget windows, media and rate history (POST /sandbox/reset). */
+void	sbx_whatsapp_reset(struct sbx_whatsapp *);
 
 #endif

@@ -37,7 +37,7 @@ struct sbx_faults {
 };
 
 /* The APIs sandboxd speaks (a rule for another is refused). */
-static const char *const apis[] = { "twilio", NULL };
+static const char *const apis[] = { "twilio", "whatsapp", NULL };
 
 struct sbx_faults *
 sbx_faults_new(void)
@@ -166,7 +166,8 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 	r.f.http = (int)http;
 	r.f.repeat = (int)repeat;
 	if (r.api[0] == '\0') {
-		snprintf(why, whysz, "\"api\" is required (\"twilio\")");
+		snprintf(why, whysz, "\"api\" is required (\"twilio\" or "
+		    "\"whatsapp\")");
 		return -1;
 	}
 	for (i = 0; apis[i] != NULL && strcmp(apis[i], r.api) != 0; i++)
@@ -179,9 +180,13 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 		snprintf(why, whysz, "\"count\" must be positive or -1 (forever)");
 		return -1;
 	}
-	if (r.f.status[0] != '\0' && strcmp(r.f.status, "undelivered") != 0 &&
-	    strcmp(r.f.status, "failed") != 0) {
-		snprintf(why, whysz, "\"status\" must be \"undelivered\" or \"failed\"");
+	/* WhatsApp has no "undelivered": a message it cannot deliver fails. */
+	if (r.f.status[0] != '\0' && strcmp(r.f.status, "failed") != 0 &&
+	    (strcmp(r.api, "twilio") != 0 ||
+	    strcmp(r.f.status, "undelivered") != 0)) {
+		snprintf(why, whysz, strcmp(r.api, "twilio") == 0 ?
+		    "\"status\" must be \"undelivered\" or \"failed\"" :
+		    "\"status\" must be \"failed\"");
 		return -1;
 	}
 	if (r.f.status[0] != '\0' && r.f.http != 0) {
@@ -261,6 +266,17 @@ sbx_fault_list(const struct sbx_faults *fs)
 	return a;
 }
 
+/* A rule's recipient is to; WhatsApp numbers compare with or without '+'. */
+static int
+same_to(const char *api, const char *rule, const char *to)
+{
+	if (strcmp(api, "whatsapp") == 0) {
+		rule += *rule == '+';
+		to += *to == '+';
+	}
+	return strcmp(rule, to) == 0;
+}
+
 int
 sbx_fault_match(struct sbx_faults *fs, const char *api, const char *to,
     struct sbx_fault *f)
@@ -274,7 +290,7 @@ sbx_fault_match(struct sbx_faults *fs, const char *api, const char *to,
 		r = &fs->r[i];
 		if (r->count == 0 || strcmp(r->api, api) != 0)
 			continue;
-		if (r->to != NULL && (to == NULL || strcmp(r->to, to) != 0))
+		if (r->to != NULL && (to == NULL || !same_to(api, r->to, to)))
 			continue;
 		if (r->count > 0 && --r->count == 0)
 			fs->live--;

@@ -11,9 +11,10 @@
  * smsd is stateless: it holds the auth token but never opens a store.  What
  * it has not answered, routerd still holds and sends again.  This file reads
  * the configuration, wires the event loop and the bus, and drains on SIGTERM.
+ * The machinery it shares with the other channel daemons lives in lib/: the
+ * webhook listener in hook, the paced send queue in outq.
  */
 #include <ctype.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,53 +44,6 @@ xstrdup(const char *s)
 	return p;
 }
 
-/* A copy of an http(s) URL without trailing slashes; NULL if not one. */
-static char *
-url_base(const char *v)
-{
-	char *u;
-	size_t n;
-
-	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
-		return NULL;
-	u = xstrdup(v);
-	n = strlen(u);
-	while (n > 0 && u[n - 1] == '/')
-		u[--n] = '\0';
-	return u;
-}
-
-/* "host:port" or "[v6]:port". */
-static int
-parse_listen(const char *v, char **host, int *port)
-{
-	const char *colon = strrchr(v, ':');
-	const char *h = v, *he;
-	char *end;
-	long p;
-
-	if (colon == NULL || colon == v)
-		return -1;
-	he = colon;
-	if (*h == '[') {
-		if (colon[-1] != ']')
-			return -1;
-		h++;
-		he = colon - 1;
-	}
-	if (he <= h)
-		return -1;
-	errno = 0;
-	p = strtol(colon + 1, &end, 10);
-	if (errno || *end != '\0' || end == colon + 1 || p < 1 || p > 65535)
-		return -1;
-	*host = strndup(h, (size_t)(he - h));
-	if (*host == NULL)
-		fatalx("out of memory");
-	*port = (int)p;
-	return 0;
-}
-
 void
 smsd_conf_free(struct smsd_conf *cf)
 {
@@ -117,15 +71,10 @@ smsd_conf_load(struct smsd_conf *cf, const struct conf *c, char *err,
 	size_t i, n;
 
 	memset(cf, 0, sizeof(*cf));
-	if ((cf->api_url = url_base(conf_get(c, "twilio_api_url"))) == NULL) {
-		snprintf(err, errsz, "twilio_api_url: not an http(s) URL");
+	if ((cf->api_url = conf_url(c, "twilio_api_url", err, errsz)) ==
+	    NULL || (cf->webhook_url = conf_url(c, "twilio_webhook_url", err,
+	    errsz)) == NULL)
 		goto fail;
-	}
-	if ((cf->webhook_url = url_base(conf_get(c, "twilio_webhook_url")))
-	    == NULL) {
-		snprintf(err, errsz, "twilio_webhook_url: not an http(s) URL");
-		goto fail;
-	}
 	v = conf_get(c, "twilio_account_sid");
 	n = v ? strlen(v) : 0;
 	if (n == 0) {
@@ -139,11 +88,9 @@ smsd_conf_load(struct smsd_conf *cf, const struct conf *c, char *err,
 			goto fail;
 		}
 	cf->sid = xstrdup(v);
-	if (parse_listen(conf_get(c, "smsd_listen"), &cf->listen_host,
-	    &cf->listen_port) == -1) {
-		snprintf(err, errsz, "smsd_listen: expected host:port");
+	if (conf_listen(c, "smsd_listen", &cf->listen_host, &cf->listen_port,
+	    err, errsz) == -1)
 		goto fail;
-	}
 	if (conf_int(c, "sms_rate", 1, 10000, &cf->rate, err, errsz) == -1 ||
 	    conf_int(c, "sms_burst", 1, 100000, &cf->burst, err, errsz) == -1 ||
 	    conf_int(c, "sms_max_inflight", 1, 100000, &cf->max_inflight, err,
@@ -185,8 +132,8 @@ smsd_drain_check(struct smsd *s)
 {
 	struct timeval tv = { 0, SMSD_FLUSH_MS * 1000 };
 
-	if (!s->d.draining || s->ev_flush != NULL || s->wh_open > 0 ||
-	    smsd_send_inflight(s) > 0)
+	if (!s->d.draining || s->ev_flush != NULL ||
+	    smsd_webhook_open(s) > 0 || smsd_send_inflight(s) > 0)
 		return;
 	log_info("drained, exiting");
 	/* the last answers sit in output buffers: give the loop a moment */
@@ -262,7 +209,7 @@ on_term(struct daemon *d)
 	struct smsd *s = d->arg;
 
 	log_info("SIGTERM: draining (%zu webhooks, %zu provider calls open)",
-	    s->wh_open, smsd_send_inflight(s));
+	    smsd_webhook_open(s), smsd_send_inflight(s));
 	smsd_webhook_drain(s);
 	if (s->srv)
 		bus_server_stop(s->srv);

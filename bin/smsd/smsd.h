@@ -1,8 +1,8 @@
 /*
  * smsd — the state the three parts of the Twilio edge share: smsd.c (main,
  * configuration, bus wiring, drain), smsd_webhook.c (Twilio's webhooks in,
- * forwarded to routerd) and smsd_send.c (routerd's "out" requests, paced
- * per sender, to the Messages API).
+ * forwarded to routerd through lib/hook) and smsd_send.c (routerd's "out"
+ * requests, paced per sender by lib/outq, to the Messages API).
  */
 #ifndef SMSD_H
 #define SMSD_H
@@ -17,11 +17,9 @@ struct bus_conn;
 struct bus_handlers;
 struct bus_server;
 struct event;
-struct evhttp;
-struct evhttp_bound_socket;
+struct hook;
 struct http_out;
-struct smsd_send;
-struct smsd_wh;
+struct outq;
 
 #define SMSD_BODY_MAX		(64 * 1024)	/* webhook bodies */
 #define SMSD_HEADERS_MAX	(16 * 1024)	/* webhook headers, in all */
@@ -47,15 +45,12 @@ struct smsd {
 	struct daemon		 d;
 	struct smsd_conf	 cf;
 	/* webhooks in */
-	struct evhttp		*http;
-	struct evhttp_bound_socket *bound;
+	struct hook		*hook;		/* the listener (lib/hook) */
 	struct bus_conn		*router;	/* client of routerd.sock */
-	struct smsd_wh		*whs;		/* waiting for routerd */
-	size_t			 wh_open;	/* webhooks not yet answered */
 	/* messages out */
 	struct bus_server	*srv;		/* smsd.sock */
 	struct http_out		*ho;
-	struct smsd_send	*send;
+	struct outq		*q;		/* paced sends (lib/outq) */
 	struct event		*ev_flush;	/* drained: let answers out */
 };
 
@@ -70,10 +65,10 @@ void	smsd_drain_check(struct smsd *);
 /* smsd_webhook.c */
 /* Bind smsd_listen and serve the webhooks; -1 with err. */
 int	smsd_webhook_start(struct smsd *, char *err, size_t errsz);
-/* Stop accepting webhooks (the bound socket is closed). */
-void	smsd_webhook_stop(struct smsd *);
 /* Stop accepting and answer waiting webhooks within SMSD_DRAIN_ANSWER_MS. */
 void	smsd_webhook_drain(struct smsd *);
+/* Webhooks not yet answered. */
+size_t	smsd_webhook_open(struct smsd *);
 /* Answer whatever still waits with 503 and free everything (at exit). */
 void	smsd_webhook_free(struct smsd *);
 
@@ -90,7 +85,7 @@ void	smsd_send_conn_down(struct smsd *, struct bus_conn *);
 void	smsd_send_drain(struct smsd *);
 /* Provider calls in flight. */
 size_t	smsd_send_inflight(struct smsd *);
-/* Settings changed (SIGHUP): re-arm pacing. */
+/* Settings changed (SIGHUP): new pacing limits. */
 void	smsd_send_reconf(struct smsd *);
 void	smsd_send_free(struct smsd *);
 

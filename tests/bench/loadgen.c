@@ -4,15 +4,26 @@
  * inbound:  posts N signed Twilio inbound webhooks to smsd over C kept-alive
  *           connections (libcurl multi), each with a MessageSid derived from
  *           --prefix and its index, so a rerun re-posts the very same
- *           messages.  With --retry a webhook is posted again after a short
- *           backoff until it is answered 200, which is what a crash test
- *           needs: every message is eventually acknowledged, hence stored.
- *           Latency runs from a message's first post to its 200.
+ *           messages.  With --whatsapp SECRET_FILE they are instead Meta's
+ *           notifications of one inbound WhatsApp text each (providers.md
+ *           §1.4: wamid derived from --prefix and the index, the customer's
+ *           profile name, timestamp now), signed with X-Hub-Signature-256,
+ *           for whatsappd's /whatsapp/webhook.  With --retry a webhook is
+ *           posted again after a short backoff until it is answered 200,
+ *           which is what a crash test needs: every message is eventually
+ *           acknowledged, hence stored.  Latency runs from a message's first
+ *           post to its 200.
  * outbound: sends N {t:"send"} requests to routerd over one bus connection,
  *           CONC of them outstanding, then reads sandboxd's
- *           /sandbox/received until every "bench i" body has arrived there.
- *           Latency runs from the request leaving loadgen to sandboxd's
- *           receive timestamp (same host, same clock).
+ *           /sandbox/received until every "bench i" body has arrived there
+ *           (Twilio's Body parameter, or with --channel whatsapp the
+ *           text.body of the Cloud API message JSON).  Message i goes to
+ *           --to-base + i, or with --recipients K to --to-base + i % K (K
+ *           customers, round robin: on WhatsApp they must have written
+ *           first), from --from + i % --senders (an E.164 number on SMS, a
+ *           phone-number id on WhatsApp).  Latency runs from the request
+ *           leaving loadgen to sandboxd's receive timestamp (same host, same
+ *           clock).
  * sign:     prints the X-Twilio-Signature of URL and name=value pairs.
  * raw:      writes the bytes on stdin to a Unix socket and reports whether
  *           the daemon dropped the connection (how tests send hostile
@@ -54,8 +65,12 @@ static const char *usage_text =
     "usage: loadgen inbound -u URL -t TOKEN_FILE -n N -c CONC [--sig-url URL]\n"
     "           [--from-base +E164] [--to +E164] [--prefix P] [--account AC..]\n"
     "           [--retry] [--timeout SEC]\n"
+    "       loadgen inbound -u URL --whatsapp SECRET_FILE -n N -c CONC\n"
+    "           [--phone-number-id ID] [--from-base +E164] [--prefix P]\n"
+    "           [--retry] [--timeout SEC]\n"
     "       loadgen outbound -s ROUTERD_SOCK -n N -c CONC --to-base +E164\n"
-    "           --from +E164 [--senders K] [--sandbox URL] [--timeout SEC]\n"
+    "           --from +E164|PHONE_NUMBER_ID [--senders K] [--recipients K]\n"
+    "           [--channel sms|whatsapp] [--sandbox URL] [--timeout SEC]\n"
     "       loadgen sign -t TOKEN_FILE URL [name=value ...]\n"
     "       loadgen raw -s SOCK [-w MS] < bytes\n";
 
@@ -113,6 +128,21 @@ e164_add(const char *base, long i, char *out, size_t outsz)
 	if (base[0] != '+' || (v = atoll(base + 1)) <= 0)
 		die("not an E.164 number: %s", base);
 	snprintf(out, outsz, "+%lld", v + i);
+}
+
+/* A number made of digits ("106540352242922") plus i, as digits. */
+static void
+digits_add(const char *base, long i, char *out, size_t outsz)
+{
+	unsigned long long v;
+	const char *p;
+
+	for (p = base; *p >= '0' && *p <= '9'; p++)
+		;
+	if (p == base || *p != '\0' || p - base > 18 ||
+	    (v = strtoull(base, NULL, 10)) == 0)
+		die("not a number of digits: %s", base);
+	snprintf(out, outsz, "%llu", v + (unsigned long long)i);
 }
 
 static char *
@@ -211,6 +241,8 @@ print_summary(json_t *o)
 struct in_opts {
 	const char	*url, *sig_url, *token_file, *from_base, *to, *prefix;
 	const char	*account;
+	const char	*wa_secret_file;	/* WhatsApp: Meta's notifications */
+	const char	*pnid;			/* WhatsApp: phone_number_id */
 	long		 n, conc, timeout_s;
 	int		 retry;
 };
@@ -240,6 +272,68 @@ msg_sid(const char *prefix, long i, char out[35])
 		die("generichash failed");
 	memcpy(out, "SM", 2);
 	sodium_bin2hex(out + 2, 33, h, sizeof(h));
+}
+
+/* A wamid "wamid.HBgL" + 32 hex, a hash of prefix and i (stable too). */
+static void
+wa_msg_id(const char *prefix, long i, char out[43])
+{
+	unsigned char h[16];
+	char in[256];
+	int len;
+
+	len = snprintf(in, sizeof(in), "wa:%s:%ld", prefix, i);
+	if (crypto_generichash(h, sizeof(h), (unsigned char *)in, (size_t)len,
+	    NULL, 0) != 0)
+		die("generichash failed");
+	memcpy(out, "wamid.HBgL", 10);
+	sodium_bin2hex(out + 10, 33, h, sizeof(h));
+}
+
+/*
+ * Meta's notification of one inbound text from customer --from-base + i to
+ * --phone-number-id (providers.md §1.4), signed with the app secret.
+ * Every value is made of digits, hex or fixed words: nothing to escape.
+ */
+static void
+slot_prepare_wa(struct slot *s, const struct in_opts *o, const char *secret,
+    long i)
+{
+	char wamid[43], from[32], sig[SIG_META_LEN + 1], hdr[128];
+	int len;
+
+	wa_msg_id(o->prefix, i, wamid);
+	e164_add(o->from_base, i, from, sizeof(from));
+	free(s->body);
+	if ((len = asprintf(&s->body,
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+	    "\"id\":\"102290129340398\",\"changes\":[{\"field\":\"messages\","
+	    "\"value\":{\"messaging_product\":\"whatsapp\",\"metadata\":{"
+	    "\"display_phone_number\":\"15550783881\","
+	    "\"phone_number_id\":\"%s\"},"
+	    "\"contacts\":[{\"profile\":{\"name\":\"Bench Customer %ld\"},"
+	    "\"wa_id\":\"%s\"}],"
+	    "\"messages\":[{\"from\":\"%s\",\"id\":\"%s\","
+	    "\"timestamp\":\"%lld\",\"type\":\"text\","
+	    "\"text\":{\"body\":\"load %ld\"}}]}}]}]}",
+	    o->pnid, i, from + 1, from + 1, wamid, (long long)time(NULL),
+	    i)) < 0)
+		die("out of memory");
+	sig_meta(s->body, (size_t)len, secret, sig);
+
+	curl_slist_free_all(s->hdrs);
+	s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: %s", sig);
+	s->hdrs = curl_slist_append(s->hdrs, hdr);
+	if (s->hdrs == NULL)
+		die("out of memory");
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+	s->msg = i;
+	s->attempts = 0;
+	s->first_ms = 0;
+	s->due_ms = 0;
 }
 
 static size_t
@@ -310,11 +404,13 @@ mode_inbound(int argc, char **argv)
 		{ "sig-url", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "retry", no_argument, NULL, 'r' },
+		{ "whatsapp", required_argument, NULL, 'w' },
+		{ "phone-number-id", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct in_opts o = { .from_base = "+1555000000", .to = "+15557654321",
 	    .prefix = "SMtest", .account = DEF_ACCOUNT, .n = 0, .conc = 16,
-	    .timeout_s = 600 };
+	    .timeout_s = 600, .pnid = "106540352242922" };
 	struct codes codes = { .n = 0 };
 	struct slot *slots;
 	double *lat, t0, t_end, deadline;
@@ -337,16 +433,25 @@ mode_inbound(int argc, char **argv)
 		case 'S': o.sig_url = optarg; break;
 		case 'W': o.timeout_s = num_arg(optarg, 1, 86400); break;
 		case 'r': o.retry = 1; break;
+		case 'w': o.wa_secret_file = optarg; break;
+		case 'p': o.pnid = optarg; break;
 		default: usage();
 		}
 	}
-	if (o.url == NULL || o.token_file == NULL || o.n == 0 || optind != argc)
+	if (o.url == NULL || o.n == 0 || optind != argc ||
+	    (o.token_file == NULL) == (o.wa_secret_file == NULL))
 		usage();
+	if (o.wa_secret_file != NULL) {
+		char pn[32];
+
+		digits_add(o.pnid, 0, pn, sizeof(pn));	/* dies if not digits */
+	}
 	if (o.sig_url == NULL)
 		o.sig_url = o.url;
 	if (o.conc > o.n)
 		o.conc = o.n;
-	token = read_token(o.token_file);
+	token = read_token(o.wa_secret_file != NULL ? o.wa_secret_file :
+	    o.token_file);
 
 	if ((multi = curl_multi_init()) == NULL)
 		die("curl_multi_init failed");
@@ -383,8 +488,12 @@ mode_inbound(int argc, char **argv)
 		for (i = 0; i < o.conc; i++) {
 			struct slot *s = &slots[i];
 
-			if (s->msg < 0 && next < o.n)
-				slot_prepare(s, &o, token, next++);
+			if (s->msg < 0 && next < o.n) {
+				if (o.wa_secret_file != NULL)
+					slot_prepare_wa(s, &o, token, next++);
+				else
+					slot_prepare(s, &o, token, next++);
+			}
 			if (s->msg < 0)
 				continue;
 			active++;
@@ -456,6 +565,8 @@ mode_inbound(int argc, char **argv)
 
 	sum = json_object();
 	json_object_set_new(sum, "mode", json_string("inbound"));
+	json_object_set_new(sum, "channel", json_string(o.wa_secret_file ?
+	    "whatsapp" : "sms"));
 	json_object_set_new(sum, "sent", json_integer(o.n));
 	json_object_set_new(sum, "ok", json_integer(ok));
 	json_object_set_new(sum, "retries", json_integer(retries));
@@ -487,7 +598,8 @@ mode_inbound(int argc, char **argv)
 
 struct out_opts {
 	const char	*sock, *to_base, *from, *sandbox;
-	long		 n, conc, senders, timeout_s;
+	long		 n, conc, senders, recipients, timeout_s;
+	int		 whatsapp;	/* --channel whatsapp */
 };
 
 /* A growable byte buffer (socket input, HTTP bodies). */
@@ -549,8 +661,9 @@ send_frame(int fd, struct fbuf *fb)
  * last entry read.
  */
 static void
-scan_received(const char *text, uint64_t *since, double *recv_ms, long n,
-    long *received, long *dups, double *last_ms)
+scan_received(const char *text, int whatsapp, uint64_t *since,
+    double *recv_ms, long n, long *received, long *dups, long *api_err,
+    double *last_ms)
 {
 	const char *line = text, *nl;
 
@@ -572,7 +685,13 @@ scan_received(const char *text, uint64_t *since, double *recv_ms, long n,
 			*since = (uint64_t)json_integer_value(
 			    json_object_get(o, "n")) + 1;
 		/* Only message creations the API accepted (not refusals,
-		 * not the webhooks sandboxd posted). */
+		 * not the webhooks sandboxd posted); refusals are counted. */
+		if (json_is_string(json_object_get(o, "kind")) &&
+		    strcmp(json_string_value(json_object_get(o, "kind")),
+		    "request") == 0 &&
+		    json_is_integer(json_object_get(o, "answer")) &&
+		    json_integer_value(json_object_get(o, "answer")) / 100 != 2)
+			(*api_err)++;
 		if ((json_is_string(json_object_get(o, "kind")) &&
 		    strcmp(json_string_value(json_object_get(o, "kind")),
 		    "request") != 0) ||
@@ -582,12 +701,24 @@ scan_received(const char *text, uint64_t *since, double *recv_ms, long n,
 			json_decref(o);
 			continue;
 		}
-		if ((params = json_object_get(o, "params")) == NULL)
-			params = json_object_get(o, "form");
-		body = json_object_get(params != NULL ? params : o, "Body");
+		if (whatsapp) {
+			/* the Cloud API message JSON: text.body */
+			body = json_object_get(json_object_get(json_object_get(
+			    o, "body"), "text"), "body");
+		} else {
+			if ((params = json_object_get(o, "params")) == NULL)
+				params = json_object_get(o, "form");
+			body = json_object_get(params != NULL ? params : o,
+			    "Body");
+		}
+		/* the WhatsApp module also stamps "ts_ms", a number */
 		ts = json_object_get(o, "ts");
-		if (!json_is_string(body) || !json_is_string(ts) ||
-		    rec_ts_parse(json_string_value(ts), &ms) != 0) {
+		if (json_is_integer(json_object_get(o, "ts_ms")))
+			ms = json_integer_value(json_object_get(o, "ts_ms"));
+		else if (!json_is_string(ts) ||
+		    rec_ts_parse(json_string_value(ts), &ms) != 0)
+			ms = -1;
+		if (!json_is_string(body) || ms < 0) {
 			json_decref(o);
 			continue;
 		}
@@ -623,16 +754,19 @@ mode_outbound(int argc, char **argv)
 		{ "senders", required_argument, NULL, 'K' },
 		{ "sandbox", required_argument, NULL, 'B' },
 		{ "timeout", required_argument, NULL, 'W' },
+		{ "recipients", required_argument, NULL, 'R' },
+		{ "channel", required_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct out_opts o = { .to_base = "+15551000000", .from = "+15557654321",
+	struct out_opts o = { .to_base = "+15551000000", .from = NULL,
 	    .sandbox = "http://127.0.0.1:8099", .conc = 64, .senders = 1,
-	    .timeout_s = 600 };
+	    .recipients = 0, .timeout_s = 600 };
 	struct sockaddr_un sun;
 	struct codes errs = { .n = 0 };
 	struct buf in = { NULL, 0, 0 }, http = { NULL, 0, 0 };
 	double *sent_ms, *recv_ms, *lat, t0, deadline, last_ms = 0;
 	long next = 0, answered = 0, queued = 0, received = 0, dups = 0, i;
+	long api_err = 0;
 	long outstanding = 0, nlat = 0;
 	uint64_t since = 1;
 	msgpack_unpacked up;
@@ -652,11 +786,22 @@ mode_outbound(int argc, char **argv)
 		case 'K': o.senders = num_arg(optarg, 1, 10000); break;
 		case 'B': o.sandbox = optarg; break;
 		case 'W': o.timeout_s = num_arg(optarg, 1, 86400); break;
+		case 'R': o.recipients = num_arg(optarg, 1, 100000000); break;
+		case 'C':
+			if (strcmp(optarg, "whatsapp") == 0)
+				o.whatsapp = 1;
+			else if (strcmp(optarg, "sms") != 0)
+				usage();
+			break;
 		default: usage();
 		}
 	}
 	if (o.sock == NULL || o.n == 0 || optind != argc)
 		usage();
+	if (o.from == NULL)
+		o.from = o.whatsapp ? "106540352242922" : "+15557654321";
+	if (o.recipients == 0)
+		o.recipients = o.n;	/* everyone new */
 	if ((sent_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
 	    (recv_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
 	    (lat = calloc((size_t)o.n, sizeof(double))) == NULL)
@@ -691,10 +836,20 @@ mode_outbound(int argc, char **argv)
 		int rc;
 
 		while (next < o.n && outstanding < o.conc) {
-			char to[32], from[32], text[32];
+			char to[48], from[32], text[32];
 
-			e164_add(o.to_base, next, to, sizeof(to));
-			e164_add(o.from, next % o.senders, from, sizeof(from));
+			if (o.whatsapp) {
+				memcpy(to, "whatsapp:", 9);
+				e164_add(o.to_base, next % o.recipients,
+				    to + 9, sizeof(to) - 9);
+				digits_add(o.from, next % o.senders, from,
+				    sizeof(from));
+			} else {
+				e164_add(o.to_base, next % o.recipients, to,
+				    sizeof(to));
+				e164_add(o.from, next % o.senders, from,
+				    sizeof(from));
+			}
 			snprintf(text, sizeof(text), "bench %ld", next);
 			fbuf_begin(&fb, 6);
 			mp_kv_str(&fb.pk, "t", "send");
@@ -702,7 +857,8 @@ mode_outbound(int argc, char **argv)
 			mp_kv_str(&fb.pk, "text", text);
 			mp_kv_str(&fb.pk, "to", to);
 			mp_kv_str(&fb.pk, "from", from);
-			mp_kv_str(&fb.pk, "channel", "sms");
+			mp_kv_str(&fb.pk, "channel", o.whatsapp ? "whatsapp" :
+			    "sms");
 			sent_ms[next] = now_ms();
 			send_frame(fd, &fb);
 			next++;
@@ -761,14 +917,15 @@ mode_outbound(int argc, char **argv)
 
 		http.len = 0;
 		snprintf(url, sizeof(url),
-		    "%s/sandbox/received?api=twilio&since=%llu", o.sandbox,
+		    "%s/sandbox/received?api=%s&since=%llu", o.sandbox,
+		    o.whatsapp ? "whatsapp" : "twilio",
 		    (unsigned long long)since);
 		curl_easy_setopt(easy, CURLOPT_URL, url);
 		if (curl_easy_perform(easy) == CURLE_OK &&
 		    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) ==
 		    CURLE_OK && code == 200 && http.p != NULL) {
-			scan_received(http.p, &since, recv_ms, o.n,
-			    &received, &dups, &last_ms);
+			scan_received(http.p, o.whatsapp, &since, recv_ms, o.n,
+			    &received, &dups, &api_err, &last_ms);
 		}
 		if (received >= queued)
 			break;
@@ -785,11 +942,14 @@ mode_outbound(int argc, char **argv)
 			lat[nlat++] = recv_ms[i] - sent_ms[i];
 	sum = json_object();
 	json_object_set_new(sum, "mode", json_string("outbound"));
+	json_object_set_new(sum, "channel", json_string(o.whatsapp ?
+	    "whatsapp" : "sms"));
 	json_object_set_new(sum, "sent", json_integer(o.n));
 	json_object_set_new(sum, "queued", json_integer(queued));
 	json_object_set_new(sum, "refused", json_integer(answered - queued));
 	json_object_set_new(sum, "received", json_integer(received));
 	json_object_set_new(sum, "duplicates", json_integer(dups));
+	json_object_set_new(sum, "api_errors", json_integer(api_err));
 	json_object_set_new(sum, "seconds", json_real(last_ms > t0 ?
 	    (last_ms - t0) / 1e3 : 0));
 	json_object_set_new(sum, "rate", json_real(last_ms > t0 ?

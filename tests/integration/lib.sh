@@ -1,5 +1,6 @@
 # tests/integration/lib.sh — sourced by every integration test and by
-# tests/bench/bench.sh.  It starts the real daemons (routerd, smsd, sandboxd)
+# tests/bench/bench.sh.  It starts the real daemons (routerd, campaignd,
+# smsd, whatsappd, sandboxd)
 # under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
 # each one serves, and tears everything down again on exit, whatever happens.
 # It also holds the TAP helpers (plan, ok, is, like, ...), bounded waits
@@ -8,8 +9,9 @@
 # for sandboxd's /sandbox/ control paths and for `msg tail`.
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
-# SMSD_PORT / SANDBOX_PORT (test ports, 18083 / 18099 by default, so that a
-# `make run` on 8083 / 8099 can run beside the tests), SMS_RATE,
+# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports, 18083 / 18081 /
+# 18099 by default, so that a `make run` on 8083 / 8081 / 8099 can run beside
+# the tests), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
 set -u
@@ -164,7 +166,7 @@ T_BG=""		# other processes a test started in the background
 # bg_untrack PID: PID was waited for (its number may be reused: forget it).
 bg_track() { T_BG="$T_BG $1"; }
 bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
-SERVICES="routerd campaignd smsd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -208,7 +210,7 @@ stack_home() {
 	for s in runsvdir sv curl jq; do
 		command -v "$s" >/dev/null 2>&1 || skip_all "$s is not installed"
 	done
-	for s in routerd campaignd smsd sandboxd msg; do
+	for s in $SERVICES msg; do
 		[ -x "$PARLEY_BIN/$s" ] || bail "$PARLEY_BIN/$s is not built"
 	done
 	MKHOME=${MKHOME:-$PARLEY_SRC/mk/mkhome.sh}
@@ -216,9 +218,13 @@ stack_home() {
 	T_HOME=$(mktemp -d "${TMPDIR:-/tmp}/parley-t.XXXXXX") ||
 	    bail "mktemp failed"
 	SMSD_PORT=$(free_port "${SMSD_PORT:-18083}")
+	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-18081}")
 	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-18099}")
 	SMS_RATE=${SMS_RATE:-1000}
-	export SMSD_PORT SANDBOX_PORT SMS_RATE
+	WA_RATE=${WA_RATE:-1000}
+	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
+	export SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE WA_RATE \
+	    SANDBOX_WA_RATE
 	sh "$MKHOME" "$T_HOME" >"$T_HOME/mkhome.log" 2>&1 ||
 	    { cat "$T_HOME/mkhome.log" | diag -; bail "$MKHOME $T_HOME failed"; }
 	for s in $SERVICES; do
@@ -227,6 +233,10 @@ stack_home() {
 	export PARLEY_CONF=$T_HOME/parley.conf
 	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
 	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
+	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
+	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
+	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
 	ROUTERD_SOCK=$T_HOME/run/routerd.sock
 	TOKEN_FILE=$(conf_get twilio_auth_token_file secrets/twilio_auth_token)
 	case $TOKEN_FILE in /*) ;; *) TOKEN_FILE=$T_HOME/$TOKEN_FILE ;; esac
@@ -238,7 +248,7 @@ stack_home() {
 # wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
 wait_ready() {
 	local t=${1:-30} s
-	for s in routerd campaignd smsd; do
+	for s in routerd campaignd smsd whatsappd; do
 		wait_for "$t" msg ping -q -w 1 "$s" ||
 		    { bail "$s did not answer msg ping within ${t}s"; }
 	done
@@ -389,6 +399,69 @@ inbound_params() {
 	    "AccountSid=$ACCOUNT_SID" "From=$2" "To=$3" "Body=$4" \
 	    "NumMedia=0" "NumSegments=1" "SmsStatus=received" \
 	    "ApiVersion=2010-04-01"
+}
+
+# ------------------------------------------------------------- WhatsApp
+
+# wa_sign BODY: X-Hub-Signature-256 of BODY with the app secret
+# (providers.md §1.4), by openssl: independent of lib/sig.c.
+wa_sign() {
+	printf '%s' "$1" | openssl dgst -sha256 -hmac "$(cat "$WA_SECRET_FILE")" |
+	    sed 's/^.*= */sha256=/'
+}
+
+# wa_post BODY [SIG]: POST BODY to whatsappd's webhook, signed ("-" or
+# absent: the right signature; "" none).  Prints the HTTP status.
+wa_post() {
+	local sig=${2--} code f=$T_HOME/answer.$BASHPID
+	[ "$sig" = - ] && sig=$(wa_sign "$1")
+	code=$(curl -s -m 20 -o "$f" -w '%{http_code}' \
+	    -H 'Content-Type: application/json' \
+	    ${sig:+-H "X-Hub-Signature-256: $sig"} --data-binary "$1" \
+	    "$WA_URL/whatsapp/webhook")
+	echo "${code:-000}"
+	mv -f "$f" "$T_HOME/answer" 2>/dev/null
+}
+
+# wa_text FROM(wa_id digits) PHONE_NUMBER_ID WAMID TEXT [NAME] [TS]: Meta's
+# notification of one inbound text (providers.md §1.4).
+wa_text() {
+	jq -nc --arg f "$1" --arg p "$2" --arg id "$3" --arg b "$4" \
+	    --arg n "${5:-Ada}" --arg ts "${6:-$(date +%s)}" '{
+	  object: "whatsapp_business_account",
+	  entry: [{ id: "102290129340398", changes: [{ field: "messages",
+	    value: { messaging_product: "whatsapp",
+	      metadata: { display_phone_number: "15550783881",
+	        phone_number_id: $p },
+	      contacts: [{ profile: { name: $n }, wa_id: $f }],
+	      messages: [{ from: $f, id: $id, timestamp: $ts, type: "text",
+	        text: { body: $b } }] } }] }] }'
+}
+
+# wamid: a fresh WhatsApp message id.
+wamid() { echo "wamid.HBgL$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')"; }
+
+# sb_wa JSON: a simulated WhatsApp customer writes (POST
+# /sandbox/whatsapp/inbound); prints the body and the status line.
+sb_wa() { sb_post /sandbox/whatsapp/inbound "$1"; }
+
+# sb_wa_sends [JQ_SELECT]: the Cloud API message sends sandboxd received.
+sb_wa_sends() {
+	sb_get '/sandbox/received?api=whatsapp' | jq -c "
+	    select((.kind // \"\") != \"webhook\" and
+	    ((.path // \"\") | endswith(\"/messages\"))) | select(${1:-true})"
+}
+
+# wait_wa SECONDS JQ_SELECT [N]: wait for N (1) matching sends; print them.
+wait_wa() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) out n
+	while :; do
+		out=$(sb_wa_sends "$2" 2>/dev/null)
+		n=$(grep -c . <<<"$out")
+		[ "$n" -ge "${3:-1}" ] && { echo "$out"; return 0; }
+		[ "$(now_ms)" -ge "$limit" ] && { echo "$out"; return 1; }
+		sleep 0.2
+	done
 }
 
 # ------------------------------------------------------------- sandboxd

@@ -1,0 +1,333 @@
+/*
+ * routerd_out — what an outbound message carries besides its text, checked
+ * when it is queued and kept for dispatch under "x:<msg>" in the ids
+ * database (one msgpack map):
+ *
+ *   media     [{url, mime?}]       send by link (msg send --media-url)
+ *   file      {path, name, mime, size}  upload first (msg send --file: the
+ *                                  copy msg put in $home/spool/)
+ *   template  {name, lang, header?, body, buttons?}  a WhatsApp template
+ *   reply_to  the provider id of the customer's message being answered
+ *   tag       "HUMAN_AGENT" when Messenger's 7-day window needs it
+ *
+ * The channel daemon gets these fields as they are in its "out" request.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "log.h"
+#include "mp.h"
+#include "routerd.h"
+#include "valid.h"
+
+#define TPL_PARAM_MAX	1024	/* characters of one parameter */
+#define TPL_PARAMS_MAX	32
+
+/* The components of a template document: params of HEADER and BODY, the
+ * indexes of its QUICK_REPLY buttons, the body's text. */
+struct tpl {
+	int		 nhead, nbody;
+	int		 qr[10];
+	int		 nqr;
+	const char	*body;
+	size_t		 bodylen;
+};
+
+static void
+tpl_read(const msgpack_object *doc, struct tpl *t)
+{
+	const msgpack_object *comps, *c, *btns, *b;
+	char type[16];
+	int64_t n;
+	size_t i, j;
+
+	memset(t, 0, sizeof(*t));
+	if ((comps = mp_get(doc, "components")) == NULL ||
+	    comps->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (i = 0; i < comps->via.array.size; i++) {
+		c = &comps->via.array.ptr[i];
+		if (c->type != MSGPACK_OBJECT_MAP ||
+		    !mp_strcpy(c, "type", type, sizeof(type)))
+			continue;
+		if (strcmp(type, "HEADER") == 0 && mp_int(c, "params", &n))
+			t->nhead = (int)n;
+		else if (strcmp(type, "BODY") == 0) {
+			if (mp_int(c, "params", &n))
+				t->nbody = (int)n;
+			mp_str(c, "text", &t->body, &t->bodylen);
+		} else if (strcmp(type, "BUTTONS") == 0 &&
+		    (btns = mp_get(c, "buttons")) != NULL &&
+		    btns->type == MSGPACK_OBJECT_ARRAY) {
+			for (j = 0; j < btns->via.array.size && t->nqr < 10;
+			    j++) {
+				b = &btns->via.array.ptr[j];
+				if (b->type == MSGPACK_OBJECT_MAP &&
+				    mp_strcpy(b, "type", type, sizeof(type)) &&
+				    strcmp(type, "QUICK_REPLY") == 0)
+					t->qr[t->nqr++] = (int)j;
+			}
+		}
+	}
+}
+
+/* A list of 0..max text parameters; its size, or -1 with why. */
+static int
+params(const msgpack_object *o, const char *what, int max, char *why,
+    size_t whysz)
+{
+	const msgpack_object *e;
+	size_t i;
+
+	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
+		return 0;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size > (size_t)max) {
+		snprintf(why, whysz, "send: template %s parameters are a list "
+		    "of at most %d", what, max);
+		return -1;
+	}
+	for (i = 0; i < o->via.array.size; i++) {
+		e = &o->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 ||
+		    !valid_utf8(e->via.str.ptr, e->via.str.size) ||
+		    valid_utf8_chars(e->via.str.ptr, e->via.str.size) >
+		    TPL_PARAM_MAX) {
+			snprintf(why, whysz, "send: template %s parameter %zu "
+			    "must be 1 to %d characters of text", what, i + 1,
+			    TPL_PARAM_MAX);
+			return -1;
+		}
+	}
+	return (int)o->via.array.size;
+}
+
+/* The body with {{n}} replaced by the parameters: malloc'd. */
+static char *
+render(const struct tpl *t, const msgpack_object *body)
+{
+	size_t cap = t->bodylen + 1, len = 0, i = 0, pl;
+	const char *p;
+	char *out;
+	int n;
+
+	if (body != NULL && body->type == MSGPACK_OBJECT_ARRAY)
+		for (n = 0; n < (int)body->via.array.size; n++)
+			cap += body->via.array.ptr[n].via.str.size;
+	if ((out = malloc(cap)) == NULL)
+		fatalx("out of memory");
+	while (i < t->bodylen) {
+		if (t->body[i] == '{' && i + 4 < t->bodylen &&
+		    t->body[i + 1] == '{' && isdigit((unsigned char)t->body[i + 2])) {
+			size_t j = i + 2;
+
+			n = 0;
+			while (j < t->bodylen && isdigit((unsigned char)t->body[j]) &&
+			    n < 1000)
+				n = n * 10 + (t->body[j++] - '0');
+			if (j + 1 < t->bodylen && t->body[j] == '}' &&
+			    t->body[j + 1] == '}' && n >= 1 && body != NULL &&
+			    body->type == MSGPACK_OBJECT_ARRAY &&
+			    n <= (int)body->via.array.size) {
+				p = body->via.array.ptr[n - 1].via.str.ptr;
+				pl = body->via.array.ptr[n - 1].via.str.size;
+				memcpy(out + len, p, pl);
+				len += pl;
+				i = j + 2;
+				continue;
+			}
+		}
+		out[len++] = t->body[i++];
+	}
+	out[len] = '\0';
+	return out;
+}
+
+int
+out_template(const struct conv *cv, const msgpack_object *tpl,
+    msgpack_packer *pk, char **text, char *tname, size_t tnamesz, char *why,
+    size_t whysz)
+{
+	char name[128], lang[32], key[200];
+	const msgpack_object *head, *body, *btns, *e;
+	msgpack_unpacked up;
+	MDB_txn *ct = NULL;
+	struct tpl t;
+	int nh, nb, rc = -1;
+	size_t i;
+
+	*text = NULL;
+	if (strcmp(cv->channel, "whatsapp") != 0) {
+		snprintf(why, whysz, "send: templates are for WhatsApp; this "
+		    "conversation is on %s", cv->channel);
+		return -1;
+	}
+	if (tpl->type != MSGPACK_OBJECT_MAP ||
+	    !mp_strcpy(tpl, "name", name, sizeof(name)) || name[0] == '\0' ||
+	    !mp_strcpy(tpl, "lang", lang, sizeof(lang)) || lang[0] == '\0') {
+		snprintf(why, whysz, "send: a template needs a name and a "
+		    "language");
+		return -1;
+	}
+	head = mp_get(tpl, "header");
+	body = mp_get(tpl, "body");
+	btns = mp_get(tpl, "buttons");
+	if ((nh = params(head, "header", 1, why, whysz)) == -1 ||
+	    (nb = params(body, "body", TPL_PARAMS_MAX, why, whysz)) == -1)
+		return -1;
+	snprintf(key, sizeof(key), "%s/%s", name, lang);
+	msgpack_unpacked_init(&up);
+	if (camp_rtxn(&ct) != 0 || camp_doc(ct, "wtemplates", key, &up) != 0) {
+		snprintf(why, whysz, "send: no WhatsApp template %s in %s (msg "
+		    "template wa list)", name, lang);
+		goto done;
+	}
+	tpl_read(&up.data, &t);
+	if (nb != t.nbody || nh != t.nhead) {
+		snprintf(why, whysz, "send: template %s (%s) takes %d body "
+		    "parameter%s%s; %d given%s", name, lang, t.nbody,
+		    t.nbody == 1 ? "" : "s", t.nhead ? " and 1 header "
+		    "parameter" : "", nb, nh ? " and a header parameter" : "");
+		goto done;
+	}
+	if (btns != NULL && btns->type != MSGPACK_OBJECT_NIL &&
+	    (btns->type != MSGPACK_OBJECT_ARRAY ||
+	    btns->via.array.size > (size_t)t.nqr)) {
+		snprintf(why, whysz, "send: template %s (%s) has %d quick-reply "
+		    "button%s to give a payload", name, lang, t.nqr,
+		    t.nqr == 1 ? "" : "s");
+		goto done;
+	}
+	if (btns != NULL && btns->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < btns->via.array.size; i++) {
+			e = &btns->via.array.ptr[i];
+			if (e->type != MSGPACK_OBJECT_STR || e->via.str.size == 0 ||
+			    e->via.str.size > 256 ||
+			    !valid_utf8(e->via.str.ptr, e->via.str.size)) {
+				snprintf(why, whysz, "send: button payload %zu "
+				    "must be 1 to 256 bytes of text", i + 1);
+				goto done;
+			}
+		}
+	snprintf(tname, tnamesz, "%s", name);
+	*text = render(&t, body);
+	/* template: {name, lang, header?, body, buttons?[{index, payload}]} */
+	mp_pack_cstr(pk, "template");
+	msgpack_pack_map(pk, 3 + (nh > 0) + (btns != NULL &&
+	    btns->type == MSGPACK_OBJECT_ARRAY && btns->via.array.size > 0));
+	mp_kv_str(pk, "name", name);
+	mp_kv_str(pk, "lang", lang);
+	if (nh > 0)
+		mp_kv_obj(pk, "header", head);
+	if (body != NULL && body->type == MSGPACK_OBJECT_ARRAY)
+		mp_kv_obj(pk, "body", body);
+	else {
+		mp_pack_cstr(pk, "body");
+		msgpack_pack_array(pk, 0);
+	}
+	if (btns != NULL && btns->type == MSGPACK_OBJECT_ARRAY &&
+	    btns->via.array.size > 0) {
+		mp_pack_cstr(pk, "buttons");
+		msgpack_pack_array(pk, btns->via.array.size);
+		for (i = 0; i < btns->via.array.size; i++) {
+			e = &btns->via.array.ptr[i];
+			msgpack_pack_map(pk, 2);
+			mp_kv_int(pk, "index", t.qr[i]);
+			mp_kv_strn(pk, "payload", e->via.str.ptr,
+			    e->via.str.size);
+		}
+	}
+	rc = 0;
+done:
+	if (ct)
+		mdb_txn_abort(ct);
+	msgpack_unpacked_destroy(&up);
+	return rc;
+}
+
+int
+out_reply_to(MDB_txn *txn, const struct conv *cv, const char *msgid,
+    char *pid, size_t pidsz, char *why, size_t whysz)
+{
+	struct mrec m;
+	int rc;
+
+	if ((rc = mrec_get(txn, msgid, &m)) != 0) {
+		if (rc == MDB_NOTFOUND)
+			snprintf(why, whysz, "send: reply to %.40s: no such "
+			    "message", msgid);
+		else
+			snprintf(why, whysz, "send: reply to: %s",
+			    mdb_strerror(rc));
+		return -1;
+	}
+	rc = -1;
+	if (strcmp(m.conv, cv->id) != 0)
+		snprintf(why, whysz, "send: message %s is not in conversation "
+		    "%s", msgid, cv->id);
+	else if (m.pid[0] == '\0')
+		snprintf(why, whysz, "send: message %s has no provider id to "
+		    "reply to", msgid);
+	else {
+		snprintf(pid, pidsz, "%s", m.pid);
+		rc = 0;
+	}
+	mrec_free(&m);
+	return rc;
+}
+
+/* "f_" and 26 Crockford base32 characters: a name msg made in the spool. */
+static int
+spool_name_ok(const char *s)
+{
+	size_t i;
+
+	if (strncmp(s, "f_", 2) != 0 || strlen(s) != 28)
+		return 0;
+	for (i = 2; i < 28; i++)
+		if (!isdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]))
+			return 0;
+	return 1;
+}
+
+int
+out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
+    size_t whysz)
+{
+	char spool[64], path[4096], rel[80], name[256], mime[128];
+	int64_t size = 0;
+	struct stat sb;
+
+	if (!mp_strcpy(file, "spool", spool, sizeof(spool)) ||
+	    !spool_name_ok(spool)) {
+		snprintf(why, whysz, "send: the file was not put in the spool "
+		    "(msg send --file does that)");
+		return -1;
+	}
+	mp_strcpy(file, "name", name, sizeof(name));
+	mp_strcpy(file, "mime", mime, sizeof(mime));
+	mp_int(file, "size", &size);
+	snprintf(rel, sizeof(rel), "spool/%s", spool);
+	daemon_path(&R->d, rel, path, sizeof(path));
+	if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		snprintf(why, whysz, "send: spool file %s: %s", spool,
+		    errno ? strerror(errno) : "not a regular file");
+		return -1;
+	}
+	if ((int64_t)sb.st_size != size) {
+		snprintf(why, whysz, "send: spool file %s is %lld bytes, not "
+		    "the %lld declared", spool, (long long)sb.st_size,
+		    (long long)size);
+		return -1;
+	}
+	mp_pack_cstr(pk, "file");
+	msgpack_pack_map(pk, 4);
+	mp_kv_str(pk, "path", path);
+	mp_kv_str(pk, "name", name);
+	mp_kv_str(pk, "mime", mime);
+	mp_kv_int(pk, "size", size);
+	return 0;
+}

@@ -1,0 +1,589 @@
+/*
+ * t_wa_parse — WhatsApp Cloud API notifications into routerd's frames
+ * (bin/whatsappd/whatsappd_parse.c, compiled in here: it is pure).
+ *
+ * What a user relies on: every message type Meta documents arrives with its
+ * text (or caption, or the derived text of contract.md) and its facts; an
+ * unknown type is still stored; statuses carry Meta's error code and
+ * reason; a batch of entries and changes gives every element; a bad element
+ * is skipped with a note while the rest go through; a body that is not a
+ * WhatsApp notification is refused as a whole.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frame.h"
+#include "mp.h"
+
+#include "../../bin/whatsappd/whatsappd_parse.c"
+
+static int n, failed;
+
+static void
+ok(int cond, const char *desc)
+{
+	n++;
+	if (!cond)
+		failed++;
+	printf("%sok %d - %s\n", cond ? "" : "not ", n, desc);
+}
+
+/* The decoded frame of item i (with request id 7), kept until the next. */
+static msgpack_unpacked up;
+static struct fbuf fb;
+
+static const msgpack_object *
+frame(const struct wa_items *it, size_t i)
+{
+	const char *why;
+	size_t used;
+
+	if (i >= it->n)
+		return NULL;
+	wa_item_frame(&it->v[i], 7, &fb);
+	if (fbuf_finish(&fb) == -1)
+		return NULL;
+	msgpack_unpacked_destroy(&up);
+	msgpack_unpacked_init(&up);
+	if (frame_decode(fbuf_data(&fb), fbuf_len(&fb), &up, &used, &why) != 1)
+		return NULL;
+	return &up.data;
+}
+
+static int
+streq(const msgpack_object *o, const char *key, const char *want)
+{
+	const char *s;
+	size_t len;
+
+	if (o == NULL || !mp_str(o, key, &s, &len))
+		return want == NULL;
+	return want != NULL && len == strlen(want) && memcmp(s, want, len) == 0;
+}
+
+static int
+inteq(const msgpack_object *o, const char *key, int64_t want)
+{
+	int64_t v;
+
+	return o != NULL && mp_int(o, key, &v) && v == want;
+}
+
+static const msgpack_object *
+path(const msgpack_object *o, const char *k1, const char *k2)
+{
+	if (o == NULL || (o = mp_get(o, k1)) == NULL || k2 == NULL)
+		return o;
+	return mp_get(o, k2);
+}
+
+/* A notification for phone-number id 106540352242922 with value parts. */
+static int
+parse(struct wa_items *it, const char *value, char *err, size_t errsz)
+{
+	char *body;
+	int r;
+
+	if (asprintf(&body, "{\"object\":\"whatsapp_business_account\","
+	    "\"entry\":[{\"id\":\"102290129340398\",\"changes\":[{\"field\":"
+	    "\"messages\",\"value\":{\"messaging_product\":\"whatsapp\","
+	    "\"metadata\":{\"display_phone_number\":\"15550783881\","
+	    "\"phone_number_id\":\"106540352242922\"},%s}}]}]}", value) == -1)
+		abort();
+	wa_items_free(it);
+	r = wa_parse(body, strlen(body), it, err, errsz);
+	free(body);
+	return r;
+}
+
+/* One message {"from":..,"id":..,"timestamp":..,"type":T,<rest>}. */
+static const msgpack_object *
+one(struct wa_items *it, const char *type, const char *rest)
+{
+	char v[4096], err[256];
+
+	snprintf(v, sizeof(v), "\"contacts\":[{\"profile\":{\"name\":"
+	    "\"Sheena Nelson\"},\"wa_id\":\"16505551234\"}],\"messages\":"
+	    "[{\"from\":\"16505551234\",\"id\":\"wamid.M1\",\"timestamp\":"
+	    "\"1749416383\",\"type\":\"%s\"%s%s}]", type, rest[0] ? "," : "",
+	    rest);
+	if (parse(it, v, err, sizeof(err)) == -1 || it->n != 1) {
+		printf("# %s: %s, %zu items\n", type, err, it->n);
+		return NULL;
+	}
+	return frame(it, 0);
+}
+
+static void
+t_text(struct wa_items *it)
+{
+	const msgpack_object *f = one(it, "text",
+	    "\"text\":{\"body\":\"Does it come in another color?\"}");
+
+	ok(f && inteq(f, "id", 7) && streq(f, "t", "in") &&
+	    streq(f, "channel", "whatsapp") && streq(f, "pid", "wamid.M1") &&
+	    streq(f, "from", "+16505551234") &&
+	    streq(f, "to", "106540352242922") &&
+	    inteq(f, "ts", 1749416383000LL) &&
+	    streq(f, "text", "Does it come in another color?") &&
+	    streq(f, "type", "text") && streq(f, "name", "Sheena Nelson") &&
+	    mp_get(f, "media") == NULL && mp_get(f, "data") == NULL,
+	    "text: the in frame of contract.md, name from contacts[]");
+	ok(it->n == 1 && strcmp(it->v[0].pnid, "106540352242922") == 0 &&
+	    strcmp(it->v[0].pid, "wamid.M1") == 0 && it->v[0].kind == WA_IN,
+	    "text: the item names its wamid and phone-number id");
+}
+
+static void
+t_media(struct wa_items *it)
+{
+	const msgpack_object *f, *m;
+
+	f = one(it, "image", "\"image\":{\"id\":\"1013859600285441\","
+	    "\"mime_type\":\"image/jpeg\",\"sha256\":\"abc=\","
+	    "\"caption\":\"Receipt\"}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && streq(f, "type", "image") && streq(f, "text", "Receipt") &&
+	    m && m->type == MSGPACK_OBJECT_ARRAY && m->via.array.size == 1 &&
+	    streq(&m->via.array.ptr[0], "id", "1013859600285441") &&
+	    streq(&m->via.array.ptr[0], "mime", "image/jpeg") &&
+	    streq(&m->via.array.ptr[0], "sha256", "abc="),
+	    "image: caption as text, media [{id, mime, sha256}]");
+
+	f = one(it, "document", "\"document\":{\"id\":\"77\",\"mime_type\":"
+	    "\"application/pdf\",\"filename\":\"inv.pdf\"}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && streq(f, "type", "document") && streq(f, "text", "") &&
+	    m && m->via.array.size == 1 &&
+	    streq(&m->via.array.ptr[0], "filename", "inv.pdf") &&
+	    streq(&m->via.array.ptr[0], "mime", "application/pdf"),
+	    "document: no caption gives \"\", filename kept");
+
+	f = one(it, "audio", "\"audio\":{\"id\":\"78\",\"mime_type\":"
+	    "\"audio/ogg; codecs=opus\",\"voice\":true}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && streq(f, "type", "audio") && streq(f, "text", "") &&
+	    m && streq(&m->via.array.ptr[0], "mime", "audio/ogg; codecs=opus"),
+	    "audio: media with its mime");
+
+	f = one(it, "video", "\"video\":{\"id\":\"79\",\"mime_type\":"
+	    "\"video/mp4\",\"caption\":\"look\"}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && streq(f, "type", "video") && streq(f, "text", "look") &&
+	    m && streq(&m->via.array.ptr[0], "id", "79"),
+	    "video: caption and media");
+
+	f = one(it, "sticker", "\"sticker\":{\"id\":\"80\",\"mime_type\":"
+	    "\"image/webp\",\"animated\":false}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && streq(f, "type", "sticker") && streq(f, "text", "") &&
+	    m && streq(&m->via.array.ptr[0], "mime", "image/webp"),
+	    "sticker: media");
+
+	f = one(it, "image", "\"image\":{\"id\":\"81\"}");
+	m = f ? mp_get(f, "media") : NULL;
+	ok(f && m && streq(&m->via.array.ptr[0], "mime",
+	    "application/octet-stream") &&
+	    mp_get(&m->via.array.ptr[0], "sha256") == NULL,
+	    "media without mime_type: application/octet-stream");
+
+	f = one(it, "image", "\"image\":{\"caption\":\"no id\"}");
+	ok(f && mp_get(f, "media") == NULL && streq(f, "text", "no id"),
+	    "media without an id: stored without media, caption kept");
+}
+
+static void
+t_location(struct wa_items *it)
+{
+	const msgpack_object *f, *l;
+
+	f = one(it, "location", "\"location\":{\"latitude\":37.483307,"
+	    "\"longitude\":-122.148981,\"name\":\"Pablo Morales\","
+	    "\"address\":\"1 Hacker Way, Menlo Park, CA 94025\"}");
+	l = path(f, "data", "location");
+	ok(f && streq(f, "text", "Pablo Morales, 1 Hacker Way, Menlo Park, "
+	    "CA 94025 (37.483307, -122.148981)") && l &&
+	    mp_get(l, "latitude") && mp_get(l, "latitude")->type ==
+	    MSGPACK_OBJECT_FLOAT64 &&
+	    mp_get(l, "latitude")->via.f64 == 37.483307 &&
+	    mp_get(l, "longitude")->via.f64 == -122.148981 &&
+	    streq(l, "name", "Pablo Morales") &&
+	    streq(l, "address", "1 Hacker Way, Menlo Park, CA 94025"),
+	    "location: \"name, address (lat, lon)\" and data.location");
+
+	f = one(it, "location", "\"location\":{\"latitude\":48.8566,"
+	    "\"longitude\":2}");
+	l = path(f, "data", "location");
+	ok(f && streq(f, "text", "(48.8566, 2)") && l &&
+	    mp_get(l, "name") == NULL && mp_get(l, "address") == NULL,
+	    "location without name or address: \"(lat, lon)\"");
+
+	f = one(it, "location", "\"location\":{\"latitude\":1.5,"
+	    "\"longitude\":-0.25,\"name\":\"Home\"}");
+	ok(f && streq(f, "text", "Home (1.5, -0.25)"),
+	    "location with a name only: \"name (lat, lon)\"");
+}
+
+static void
+t_contacts(struct wa_items *it)
+{
+	const msgpack_object *f, *c, *p;
+
+	f = one(it, "contacts", "\"contacts\":[{\"name\":{\"formatted_name\":"
+	    "\"Ada Lovelace\",\"first_name\":\"Ada\"},\"phones\":[{\"phone\":"
+	    "\"+1 650 555 0001\",\"wa_id\":\"16505550001\",\"type\":\"CELL\"},"
+	    "{\"phone\":\"+1 650 555 0002\"}]},{\"name\":{\"formatted_name\":"
+	    "\"Alan Turing\"}}]");
+	c = path(f, "data", "contacts");
+	p = c && c->type == MSGPACK_OBJECT_ARRAY && c->via.array.size == 2 ?
+	    mp_get(&c->via.array.ptr[0], "phones") : NULL;
+	ok(f && streq(f, "text", "Ada Lovelace, Alan Turing") && c &&
+	    c->via.array.size == 2 &&
+	    streq(&c->via.array.ptr[0], "name", "Ada Lovelace") && p &&
+	    p->type == MSGPACK_OBJECT_ARRAY && p->via.array.size == 2 &&
+	    p->via.array.ptr[0].via.str.size == 15 &&
+	    mp_get(&c->via.array.ptr[1], "phones")->via.array.size == 0,
+	    "contacts: names joined by \", \", data.contacts [{name, phones}]");
+	ok(f && streq(f, "name", "Sheena Nelson"),
+	    "contacts: the sender's own name still from value.contacts[]");
+}
+
+static void
+t_interactive(struct wa_items *it)
+{
+	const msgpack_object *f, *x;
+
+	f = one(it, "interactive", "\"interactive\":{\"type\":\"button_reply\","
+	    "\"button_reply\":{\"id\":\"yes-1\",\"title\":\"Yes\"}}");
+	x = path(f, "data", "interactive");
+	ok(f && streq(f, "text", "Yes") && x &&
+	    streq(x, "type", "button_reply") && streq(x, "id", "yes-1") &&
+	    streq(x, "title", "Yes") && mp_get(x, "description") == NULL,
+	    "interactive button_reply: the title, data.interactive");
+
+	f = one(it, "interactive", "\"interactive\":{\"type\":\"list_reply\","
+	    "\"list_reply\":{\"id\":\"r2\",\"title\":\"Red\",\"description\":"
+	    "\"the red one\"}}");
+	x = path(f, "data", "interactive");
+	ok(f && streq(f, "text", "Red") && x &&
+	    streq(x, "type", "list_reply") && streq(x, "id", "r2") &&
+	    streq(x, "description", "the red one"),
+	    "interactive list_reply: title and description");
+
+	f = one(it, "button", "\"button\":{\"payload\":\"STOP_PROMO\","
+	    "\"text\":\"Stop promotions\"},\"context\":{\"from\":"
+	    "\"15550783881\",\"id\":\"wamid.T1\"}");
+	x = path(f, "data", "button");
+	ok(f && streq(f, "text", "Stop promotions") && x &&
+	    streq(x, "payload", "STOP_PROMO") &&
+	    streq(x, "text", "Stop promotions") &&
+	    streq(path(f, "data", "context"), "id", "wamid.T1") &&
+	    streq(path(f, "data", "context"), "from", "15550783881"),
+	    "button: its text, data.button and data.context");
+}
+
+static void
+t_reaction(struct wa_items *it)
+{
+	const msgpack_object *f, *x;
+
+	f = one(it, "reaction", "\"reaction\":{\"message_id\":\"wamid.O1\","
+	    "\"emoji\":\"\xf0\x9f\x91\x8d\"}");
+	x = path(f, "data", "reaction");
+	ok(f && streq(f, "text", "\xf0\x9f\x91\x8d") && x &&
+	    streq(x, "message_id", "wamid.O1") &&
+	    streq(x, "emoji", "\xf0\x9f\x91\x8d"),
+	    "reaction: the emoji, data.reaction");
+
+	f = one(it, "reaction", "\"reaction\":{\"message_id\":\"wamid.O1\"}");
+	x = path(f, "data", "reaction");
+	ok(f && streq(f, "text", "") && x && streq(x, "emoji", ""),
+	    "reaction removed: \"\" text and emoji");
+}
+
+static void
+t_unsupported(struct wa_items *it)
+{
+	const msgpack_object *f, *e;
+
+	f = one(it, "unsupported", "\"errors\":[{\"code\":131051,\"title\":"
+	    "\"Message type unknown\",\"message\":\"Message type unknown\","
+	    "\"error_data\":{\"details\":\"Message type is currently not "
+	    "supported.\"}}]");
+	e = path(f, "data", "errors");
+	ok(f && streq(f, "type", "unsupported") && streq(f, "text", "") &&
+	    e && e->type == MSGPACK_OBJECT_ARRAY && e->via.array.size == 1 &&
+	    inteq(&e->via.array.ptr[0], "code", 131051) &&
+	    streq(&e->via.array.ptr[0], "title", "Message type unknown") &&
+	    streq(&e->via.array.ptr[0], "details",
+	    "Message type is currently not supported."),
+	    "unsupported: stored with \"\" text and data.errors");
+
+	f = one(it, "order_v9", "\"order_v9\":{\"catalog_id\":\"1\"}");
+	ok(f && streq(f, "type", "order_v9") && streq(f, "text", "") &&
+	    mp_get(f, "data") == NULL,
+	    "an unknown type is stored with its type and \"\" text");
+}
+
+static void
+t_statuses(struct wa_items *it)
+{
+	const msgpack_object *f;
+	char err[256];
+	int r;
+
+	r = parse(it, "\"statuses\":[{\"id\":\"wamid.S1\",\"status\":\"sent\","
+	    "\"timestamp\":\"1750263770\",\"recipient_id\":\"16505551234\","
+	    "\"conversation\":{\"id\":\"c1\",\"origin\":{\"type\":\"service\"}},"
+	    "\"pricing\":{\"billable\":true,\"pricing_model\":\"PMP\","
+	    "\"category\":\"service\"}},{\"id\":\"wamid.S1\",\"status\":"
+	    "\"delivered\",\"timestamp\":\"1750263771\",\"recipient_id\":"
+	    "\"16505551234\"},{\"id\":\"wamid.S1\",\"status\":\"read\","
+	    "\"timestamp\":\"1750263772\",\"recipient_id\":\"16505551234\"},"
+	    "{\"id\":\"wamid.S2\",\"status\":\"failed\",\"timestamp\":"
+	    "\"1750263773\",\"recipient_id\":\"16505551234\",\"errors\":[{"
+	    "\"code\":131047,\"title\":\"Re-engagement message\",\"message\":"
+	    "\"Re-engagement message\",\"error_data\":{\"details\":\"More than "
+	    "24 hours since the customer last replied.\"},\"href\":\"x\"}]}]",
+	    err, sizeof(err));
+	ok(r == 0 && it->n == 4 && it->v[0].kind == WA_ST &&
+	    it->v[3].kind == WA_ST, "statuses: four st items");
+	f = frame(it, 0);
+	ok(f && streq(f, "t", "st") && streq(f, "channel", "whatsapp") &&
+	    streq(f, "pid", "wamid.S1") && streq(f, "status", "sent") &&
+	    inteq(f, "ts", 1750263770000LL) && mp_get(f, "code") == NULL &&
+	    mp_get(f, "reason") == NULL && inteq(f, "id", 7),
+	    "sent: {t:st, channel, pid, status, ts}, no code");
+	f = frame(it, 1);
+	ok(f && streq(f, "status", "delivered") &&
+	    inteq(f, "ts", 1750263771000LL), "delivered");
+	f = frame(it, 2);
+	ok(f && streq(f, "status", "read"), "read");
+	f = frame(it, 3);
+	ok(f && streq(f, "pid", "wamid.S2") && streq(f, "status", "failed") &&
+	    streq(f, "code", "131047") &&
+	    streq(f, "reason", "Re-engagement message: More than 24 hours "
+	    "since the customer last replied."),
+	    "failed: code as a decimal string, reason \"title: details\"");
+
+	r = parse(it, "\"statuses\":[{\"id\":\"wamid.S3\",\"status\":"
+	    "\"failed\",\"timestamp\":1750263773,\"errors\":[{\"code\":131026,"
+	    "\"title\":\"Message undeliverable\"}]}]", err, sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	ok(f && streq(f, "code", "131026") &&
+	    streq(f, "reason", "Message undeliverable") &&
+	    inteq(f, "ts", 1750263773000LL),
+	    "failed without details: reason is the title; numeric timestamp");
+}
+
+static void
+t_batch(struct wa_items *it)
+{
+	const char *body =
+	    "{\"object\":\"whatsapp_business_account\",\"entry\":["
+	    "{\"id\":\"1\",\"changes\":["
+	    " {\"field\":\"messages\",\"value\":{\"metadata\":"
+	    "  {\"phone_number_id\":\"111\"},\"contacts\":[{\"profile\":"
+	    "  {\"name\":\"A\"},\"wa_id\":\"15550000001\"},{\"profile\":"
+	    "  {\"name\":\"B\"},\"wa_id\":\"15550000002\"}],\"messages\":["
+	    "  {\"from\":\"15550000001\",\"id\":\"wamid.A\",\"timestamp\":\"1\","
+	    "   \"type\":\"text\",\"text\":{\"body\":\"a\"}},"
+	    "  {\"from\":\"15550000002\",\"id\":\"wamid.B\",\"timestamp\":\"2\","
+	    "   \"type\":\"text\",\"text\":{\"body\":\"b\"}}]}},"
+	    " {\"field\":\"message_template_status_update\",\"value\":"
+	    "  {\"event\":\"APPROVED\"}},"
+	    " {\"field\":\"messages\",\"value\":{\"metadata\":"
+	    "  {\"phone_number_id\":\"222\"},\"statuses\":[{\"id\":\"wamid.C\","
+	    "  \"status\":\"delivered\",\"timestamp\":\"3\"}],"
+	    "  \"errors\":[{\"code\":131000,\"title\":\"Something went wrong\","
+	    "  \"error_data\":{\"details\":\"try later\"}}]}}]},"
+	    "{\"id\":\"2\",\"changes\":["
+	    " {\"field\":\"messages\",\"value\":{\"metadata\":"
+	    "  {\"phone_number_id\":\"333\"},\"messages\":["
+	    "  {\"from\":\"15550000003\",\"id\":\"wamid.D\",\"timestamp\":\"4\","
+	    "   \"type\":\"text\",\"text\":{\"body\":\"d\"}}],\"statuses\":["
+	    "  {\"id\":\"wamid.E\",\"status\":\"read\",\"timestamp\":\"5\"}]}}]}"
+	    "]}";
+	const msgpack_object *f;
+	char err[256];
+	size_t i, warns = 0, infos = 0;
+	int r;
+
+	wa_items_free(it);
+	r = wa_parse(body, strlen(body), it, err, sizeof(err));
+	ok(r == 0 && it->n == 5, "batch: 2 entries, 4 changes give 5 items");
+	ok(it->n == 5 && strcmp(it->v[0].pid, "wamid.A") == 0 &&
+	    strcmp(it->v[1].pid, "wamid.B") == 0 &&
+	    strcmp(it->v[2].pid, "wamid.C") == 0 &&
+	    strcmp(it->v[3].pid, "wamid.D") == 0 &&
+	    strcmp(it->v[4].pid, "wamid.E") == 0 &&
+	    strcmp(it->v[1].pnid, "111") == 0 &&
+	    strcmp(it->v[2].pnid, "222") == 0 &&
+	    strcmp(it->v[4].pnid, "333") == 0 && it->v[2].kind == WA_ST &&
+	    it->v[3].kind == WA_IN, "batch: in order, each with its number");
+	f = frame(it, 1);
+	ok(f && streq(f, "name", "B") && streq(f, "to", "111") &&
+	    inteq(f, "ts", 2000), "batch: names matched by wa_id");
+	for (i = 0; i < it->nnotes; i++) {
+		if (it->notes[i].warn)
+			warns++;
+		else
+			infos++;
+	}
+	ok(warns == 1 && infos == 1 && it->skipped == 0 &&
+	    strstr(it->notes[0].text, "message_template_status_update") &&
+	    strstr(it->notes[1].text, "131000") &&
+	    strstr(it->notes[1].text, "try later"),
+	    "batch: value.errors[] and the other field are noted");
+}
+
+static void
+t_missing(struct wa_items *it)
+{
+	const msgpack_object *f;
+	char err[256];
+	int r;
+
+	r = parse(it, "\"messages\":[{\"from\":\"16505551234\",\"type\":"
+	    "\"text\",\"text\":{\"body\":\"no id\"}},"
+	    "{\"id\":\"wamid.X\",\"type\":\"text\"},"
+	    "{\"id\":\"wamid.Y\",\"from\":\"Ada\",\"type\":\"text\"},"
+	    "42,"
+	    "{\"id\":\"wamid.Z\",\"from\":\"+16505551234\"}],"
+	    "\"statuses\":[{\"id\":\"wamid.S\"},{\"status\":\"read\"}]",
+	    err, sizeof(err));
+	ok(r == 0 && it->n == 1 && it->skipped == 6 && it->nnotes == 6,
+	    "missing id, sender, status: each skipped with a note, rest kept");
+	f = frame(it, 0);
+	ok(f && streq(f, "pid", "wamid.Z") && streq(f, "type", "unknown") &&
+	    streq(f, "text", "") && streq(f, "from", "+16505551234") &&
+	    mp_get(f, "ts") == NULL && mp_get(f, "name") == NULL,
+	    "no type: \"unknown\"; no timestamp: no ts (routerd's clock); "
+	    "a + in from is not doubled");
+
+	r = parse(it, "\"messages\":[{\"from\":\"1\",\"id\":\"wamid.T\","
+	    "\"timestamp\":\"soon\",\"type\":\"text\",\"text\":{}}]", err,
+	    sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	ok(f && mp_get(f, "ts") == NULL && streq(f, "text", ""),
+	    "a bad timestamp is left out; a text without body is \"\"");
+
+	{
+		const char *b = "{\"object\":\"whatsapp_business_account\","
+		    "\"entry\":[{\"changes\":[{\"field\":\"messages\","
+		    "\"value\":{\"messages\":[{\"from\":\"1\",\"id\":\"w\","
+		    "\"type\":\"text\"}]}}]}]}";
+
+		wa_items_free(it);
+		r = wa_parse(b, strlen(b), it, err, sizeof(err));
+		ok(r == 0 && it->n == 0 && it->skipped == 1 &&
+		    it->nnotes == 1 && it->notes[0].warn,
+		    "a change without phone_number_id: skipped, noted");
+	}
+	{
+		const char *b = "{\"object\":\"whatsapp_business_account\","
+		    "\"entry\":[]}";
+
+		wa_items_free(it);
+		r = wa_parse(b, strlen(b), it, err, sizeof(err));
+		ok(r == 0 && it->n == 0 && it->nnotes == 0,
+		    "no entries: nothing to store, not an error");
+	}
+}
+
+static void
+t_refused(struct wa_items *it)
+{
+	static const struct {
+		const char *body, *why;
+	} bad[] = {
+		{ "{\"object\":\"whatsapp_business_account\",", "not JSON" },
+		{ "[1,2]", "not a JSON object" },
+		{ "{\"object\":\"page\",\"entry\":[]}", "not whatsapp" },
+		{ "{\"entry\":[]}", "object missing" },
+		{ "{\"object\":\"whatsapp_business_account\"}", "entry missing" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":{}}",
+		    "entry not an array" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+		    "\"changes\":{}}]}", "changes not an array" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+		    "\"changes\":[{\"field\":\"messages\",\"value\":{\"metadata\":"
+		    "{\"phone_number_id\":\"1\"},\"messages\":[{\"from\":\"1\","
+		    "\"id\":\"ok\",\"type\":\"text\"}],\"statuses\":{}}}]}]}",
+		    "statuses not an array (and nothing else forwarded)" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[{"
+		    "\"changes\":[{\"field\":\"messages\",\"value\":{"
+		    "\"messages\":\"x\"}}]}]}", "messages not an array" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[\"x\"]}",
+		    "an entry not an object" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[],"
+		    "\"x\":\"\\u0000\"}", "a NUL in a string" },
+	};
+	char err[256], desc[160];
+	size_t i;
+	int r;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		wa_items_free(it);
+		err[0] = '\0';
+		r = wa_parse(bad[i].body, strlen(bad[i].body), it, err,
+		    sizeof(err));
+		snprintf(desc, sizeof(desc), "refused: %s", bad[i].why);
+		ok(r == -1 && it->n == 0 && err[0] != '\0', desc);
+	}
+}
+
+static void
+t_long_text(struct wa_items *it)
+{
+	size_t len = WA_TEXT_MAX + 100, i;
+	char *v, *p, err[64];
+	const msgpack_object *f;
+	const char *s;
+	size_t sl;
+	int r;
+
+	if ((v = malloc(len + 512)) == NULL)
+		abort();
+	p = v + sprintf(v, "\"messages\":[{\"from\":\"1\",\"id\":\"w\","
+	    "\"type\":\"text\",\"text\":{\"body\":\"a");
+	/* "a" then 3-byte characters: the cut must not split one */
+	for (i = 0; i < (WA_TEXT_MAX + 90) / 3; i++)
+		p += sprintf(p, "\xe2\x82\xac");
+	sprintf(p, "\"}}]");
+	r = parse(it, v, err, sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	ok(f && mp_str(f, "text", &s, &sl) && sl <= WA_TEXT_MAX &&
+	    sl > WA_TEXT_MAX - 3 && (sl - 1) % 3 == 0,
+	    "a text over 64 KiB is cut on a character boundary");
+	free(v);
+}
+
+int
+main(void)
+{
+	struct wa_items it;
+
+	printf("1..48\n");
+	log_init("t_wa_parse", 0);
+	wa_items_init(&it);
+	fbuf_init(&fb);
+	msgpack_unpacked_init(&up);
+	t_text(&it);
+	t_media(&it);
+	t_location(&it);
+	t_contacts(&it);
+	t_interactive(&it);
+	t_reaction(&it);
+	t_unsupported(&it);
+	t_statuses(&it);
+	t_batch(&it);
+	t_missing(&it);
+	t_refused(&it);
+	t_long_text(&it);
+	wa_items_free(&it);
+	fbuf_free(&fb);
+	msgpack_unpacked_destroy(&up);
+	return failed ? 1 : 0;
+}
