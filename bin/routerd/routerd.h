@@ -133,6 +133,10 @@ int	out_template(const struct conv *, const msgpack_object *tpl,
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
 int	out_reply_to(MDB_txn *, const struct conv *, const char *msgid,
 	    char *pid, size_t pidsz, char *why, size_t whysz);
+/* The path of file's copy in the spool ({spool: "f_<ULID>"}), its name
+ * in spool; -1 when file names no well-formed spool entry. */
+int	out_spool_path(const msgpack_object *file, char *spool,
+	    size_t spoolsz, char *path, size_t pathsz);
 /* A spooled file {spool, name, mime, size}: checked, packed as "file"
  * {path, name, mime, size} into pk; 0 or -1 with why. */
 int	out_file(const msgpack_object *file, msgpack_packer *pk, char *why,

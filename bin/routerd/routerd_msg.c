@@ -1126,16 +1126,12 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
 		rc = get_str(txn, R->db_ids, idkey, m.id, sizeof(m.id));
 		if (rc == 0) {
-			char sp[64], rel[80], path[4096];
+			char sp[64], path[4096];
 
 			/* the first send has its file: this copy goes */
-			if (file != NULL && mp_strcpy(file, "spool", sp,
-			    sizeof(sp)) && strncmp(sp, "f_", 2) == 0 &&
-			    strchr(sp, '/') == NULL) {
-				snprintf(rel, sizeof(rel), "spool/%s", sp);
-				unlink(daemon_path(&R->d, rel, path,
-				    sizeof(path)));
-			}
+			if (out_spool_path(file, sp, sizeof(sp), path,
+			    sizeof(path)) == 0)
+				unlink(path);
 			a = pans_new(cl, re);
 			a->dup = 1;
 			snprintf(a->msg, sizeof(a->msg), "%s", m.id);

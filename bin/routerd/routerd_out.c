@@ -294,15 +294,29 @@ spool_name_ok(const char *s)
 }
 
 int
+out_spool_path(const msgpack_object *file, char *spool, size_t spoolsz,
+    char *path, size_t pathsz)
+{
+	char rel[80];
+
+	if (file == NULL || !mp_strcpy(file, "spool", spool, spoolsz) ||
+	    !spool_name_ok(spool))
+		return -1;
+	snprintf(rel, sizeof(rel), "spool/%s", spool);
+	daemon_path(&R->d, rel, path, pathsz);
+	return 0;
+}
+
+int
 out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
     size_t whysz)
 {
-	char spool[64], path[4096], rel[80], name[256], mime[128];
+	char spool[64], path[4096], name[256], mime[128];
 	int64_t size = 0;
 	struct stat sb;
 
-	if (!mp_strcpy(file, "spool", spool, sizeof(spool)) ||
-	    !spool_name_ok(spool)) {
+	if (out_spool_path(file, spool, sizeof(spool), path, sizeof(path)) ==
+	    -1) {
 		snprintf(why, whysz, "send: the file was not put in the spool "
 		    "(msg send --file does that)");
 		return -1;
@@ -310,11 +324,14 @@ out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
 	mp_strcpy(file, "name", name, sizeof(name));
 	mp_strcpy(file, "mime", mime, sizeof(mime));
 	mp_int(file, "size", &size);
-	snprintf(rel, sizeof(rel), "spool/%s", spool);
-	daemon_path(&R->d, rel, path, sizeof(path));
-	if (stat(path, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+	if (stat(path, &sb) == -1) {
 		snprintf(why, whysz, "send: spool file %s: %s", spool,
-		    errno ? strerror(errno) : "not a regular file");
+		    strerror(errno));
+		return -1;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		snprintf(why, whysz, "send: spool file %s: not a regular file",
+		    spool);
 		return -1;
 	}
 	if ((int64_t)sb.st_size != size) {

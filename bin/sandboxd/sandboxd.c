@@ -11,15 +11,20 @@
  * the shared libcurl-multi client on kept-alive connections, never retried.
  *
  * This file holds main, the dispatcher, the /sandbox/ control paths and the
- * helpers the provider modules share (replies, JSON, the webhook poster).
+ * helpers the provider modules share: replies, JSON, the webhook poster,
+ * and what every provider does with it (answers a fault delays, the chain
+ * of status webhooks after a send, a simulated customer's message posted
+ * and answered for).
  */
 #include <sys/queue.h>
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -37,6 +42,32 @@
 #define SBX_MAX_HEADERS		(64 * 1024)
 #define SBX_IDLE_TIMEOUT_S	120
 #define SBX_HOOK_CONNS		64	/* connections per webhook host */
+
+/* A send call whose answer a fault delays. */
+struct sbx_delayed {
+	struct sbx		*sb;
+	struct evhttp_request	*req;
+	struct event		*timer;
+	int			 code;
+	struct sbx_jw		 answer;
+	struct sbx_chain	*chain;		/* started after the answer */
+};
+
+/* A simulated inbound message being posted (total times). */
+struct sbx_inbound {
+	struct sbx		*sb;
+	struct evhttp_request	*req;
+	char			 api[16];
+	char			*url;
+	char			**headers;	/* NULL-terminated */
+	char			*body;
+	size_t			 bodylen;
+	char			*params;
+	char			 idkey[16];
+	json_t			*id, *statuses;
+	int			 total, started, done, concurrent;
+	long			 last;
+};
 
 /* One webhook in flight. */
 struct sbx_hook {
@@ -425,9 +456,7 @@ hook_record(struct sbx *sb, const char *api, const char *event,
 	sbx_jw_int(&jw, "status", status);
 	if (error != NULL)
 		sbx_jw_str(&jw, "error", error);
-	sbx_log_add(sb->log, "webhook", api, jw.oom ? "" : jw.buf,
-	    jw.oom ? 0 : jw.len);
-	sbx_jw_free(&jw);
+	sbx_log_jw(sb->log, "webhook", api, &jw);
 }
 
 static void
@@ -489,6 +518,305 @@ fail:
 		free(h->url);
 		free(h);
 	}
+	return -1;
+}
+
+const char *
+sbx_method(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET:
+		return "GET";
+	case EVHTTP_REQ_POST:
+		return "POST";
+	case EVHTTP_REQ_DELETE:
+		return "DELETE";
+	case EVHTTP_REQ_HEAD:
+		return "HEAD";
+	default:
+		return "OTHER";
+	}
+}
+
+int
+sbx_valid_url(const char *s)
+{
+	struct evhttp_uri *u;
+	const char *scheme, *host;
+	int ok = 0;
+
+	if (s == NULL || strlen(s) > 2048 ||
+	    (u = evhttp_uri_parse_with_flags(s, 0)) == NULL)
+		return 0;
+	scheme = evhttp_uri_get_scheme(u);
+	host = evhttp_uri_get_host(u);
+	if (scheme != NULL && host != NULL && *host != '\0' &&
+	    (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0))
+		ok = 1;
+	evhttp_uri_free(u);
+	return ok;
+}
+
+uint64_t
+sbx_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* --- status webhooks, delayed answers, simulated inbound messages --- */
+
+static void
+chain_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct sbx_chain *c = arg;
+
+	c->post(c, c->steps[c->step]);
+}
+
+static void
+chain_arm(struct sbx_chain *c, long long ms)
+{
+	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
+
+	if (evtimer_add(c->timer, &tv) == -1) {
+		log_warnx("%s: cannot arm the status timer", c->name);
+		sbx_chain_end(c);
+	}
+}
+
+static void
+chain_posted(long status, void *arg)
+{
+	struct sbx_chain *c = arg;
+
+	if (--c->pending > 0)
+		return;
+	if (++c->step >= c->nsteps || c->sb->closing)
+		sbx_chain_end(c);
+	else
+		chain_arm(c, *c->delay_ms);
+}
+
+int
+sbx_chain_init(struct sbx_chain *c, struct sbx *sb, const long long *delay_ms,
+    void (*post)(struct sbx_chain *, const char *),
+    void (*done)(struct sbx_chain *), const char *name, ...)
+{
+	va_list ap;
+
+	if ((c->timer = evtimer_new(sb->d.base, chain_fire, c)) == NULL)
+		return -1;
+	c->sb = sb;
+	c->delay_ms = delay_ms;
+	c->post = post;
+	c->done = done;
+	va_start(ap, name);
+	vsnprintf(c->name, sizeof(c->name), name, ap);
+	va_end(ap);
+	c->prev = NULL;
+	c->next = sb->chains;
+	if (sb->chains != NULL)
+		sb->chains->prev = c;
+	sb->chains = c;
+	sbx_hold(sb);
+	return 0;
+}
+
+void
+sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
+    const struct sbx_fault *fault)
+{
+	int i, reorder = fault != NULL && fault->reorder;
+
+	if (n < 1 || n > SBX_CHAIN_STEPS)
+		fatalx("a status chain of %d steps", n);
+	for (i = 0; i < n; i++)
+		c->steps[i] = seq[reorder ? (i + n - 1) % n : i];
+	c->nsteps = n;
+	c->step = 0;
+	c->repeat = fault != NULL && fault->repeat > 0 ? fault->repeat : 1;
+}
+
+void
+sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
+    const char *const *headers, const char *body, size_t bodylen,
+    const char *params)
+{
+	int i, n;
+
+	/* A failed start calls chain_posted: it ends c after the last one. */
+	c->pending = n = c->repeat;
+	for (i = 0; i < n; i++)
+		if (sbx_webhook_post(c->sb, api, "status", url, headers, body,
+		    bodylen, params, chain_posted, c) == -1)
+			chain_posted(0, c);	/* may end c on the last one */
+}
+
+void
+sbx_chain_end(struct sbx_chain *c)
+{
+	struct sbx *sb = c->sb;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		sb->chains = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	event_free(c->timer);
+	c->done(c);
+	sbx_release(sb);
+}
+
+static void
+delayed_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct sbx_delayed *dl = arg;
+	struct sbx *sb = dl->sb;
+
+	sbx_reply_jw(dl->req, dl->code, &dl->answer);
+	if (dl->chain != NULL)
+		chain_arm(dl->chain, SBX_SENT_DELAY_MS);
+	event_free(dl->timer);
+	free(dl);
+	sbx_release(sb);
+}
+
+int
+sbx_answer(struct sbx *sb, struct evhttp_request *req, int code,
+    struct sbx_jw *jw, long delay_ms, struct sbx_chain *c)
+{
+	struct sbx_delayed *dl;
+	struct timeval tv;
+	int rc = 0;
+
+	if (delay_ms > 0) {
+		if ((dl = calloc(1, sizeof(*dl))) != NULL &&
+		    (dl->timer = evtimer_new(sb->d.base, delayed_fire,
+		    dl)) != NULL) {
+			dl->sb = sb;
+			dl->req = req;
+			dl->code = code;
+			dl->answer = *jw;
+			dl->chain = c;
+			tv.tv_sec = delay_ms / 1000;
+			tv.tv_usec = (delay_ms % 1000) * 1000;
+			if (evtimer_add(dl->timer, &tv) == 0) {
+				sbx_hold(sb);
+				return 0;
+			}
+			event_free(dl->timer);
+		}
+		free(dl);
+		rc = -1;
+	}
+	sbx_reply_jw(req, code, jw);
+	if (c != NULL)
+		chain_arm(c, SBX_SENT_DELAY_MS);
+	return rc;
+}
+
+static void
+inbound_free(struct sbx_inbound *in)
+{
+	char **h;
+
+	for (h = in->headers; h != NULL && *h != NULL; h++)
+		free(*h);
+	free(in->headers);
+	free(in->url);
+	free(in->body);
+	free(in->params);
+	json_decref(in->id);
+	json_decref(in->statuses);
+	free(in);
+}
+
+static void
+inbound_finish(struct sbx_inbound *in)
+{
+	struct sbx *sb = in->sb;
+
+	sbx_reply_json(in->req, 200, json_pack("{s:O, s:I, s:O}", in->idkey,
+	    in->id, "status", (json_int_t)in->last, "statuses", in->statuses));
+	inbound_free(in);
+	sbx_release(sb);
+}
+
+static void	inbound_next(struct sbx_inbound *);
+
+static void
+inbound_posted(long status, void *arg)
+{
+	struct sbx_inbound *in = arg;
+
+	json_array_append_new(in->statuses, json_integer(status));
+	in->last = status;
+	if (++in->done == in->total)
+		inbound_finish(in);
+	else if (!in->concurrent)
+		inbound_next(in);
+}
+
+/* Start the next post (all remaining ones when concurrent). */
+static void
+inbound_next(struct sbx_inbound *in)
+{
+	do {
+		in->started++;
+		if (sbx_webhook_post(in->sb, in->api, "inbound", in->url,
+		    (const char *const *)in->headers, in->body, in->bodylen,
+		    in->params, inbound_posted, in) == -1) {
+			inbound_posted(0, in);	/* may finish and free in */
+			return;
+		}
+	} while (in->concurrent && in->started < in->total);
+}
+
+int
+sbx_inbound_post(struct sbx *sb, struct evhttp_request *req, const char *api,
+    const char *url, const char *const *headers, const char *body,
+    size_t bodylen, const char *params, int total, int concurrent,
+    const char *idkey, json_t *id)
+{
+	struct sbx_inbound *in;
+	size_t i, n;
+
+	for (n = 0; headers[n] != NULL; n++)
+		;
+	if ((in = calloc(1, sizeof(*in))) == NULL) {
+		json_decref(id);
+		return -1;
+	}
+	in->id = id;
+	if ((in->headers = calloc(n + 1, sizeof(*in->headers))) == NULL)
+		goto fail;
+	for (i = 0; i < n; i++)
+		if ((in->headers[i] = strdup(headers[i])) == NULL)
+			goto fail;
+	if ((in->url = strdup(url)) == NULL ||
+	    (in->body = malloc(bodylen + 1)) == NULL ||
+	    (params != NULL && (in->params = strdup(params)) == NULL) ||
+	    (in->statuses = json_array()) == NULL)
+		goto fail;
+	memcpy(in->body, body, bodylen);
+	in->body[bodylen] = '\0';
+	in->bodylen = bodylen;
+	in->sb = sb;
+	in->req = req;
+	snprintf(in->api, sizeof(in->api), "%s", api);
+	snprintf(in->idkey, sizeof(in->idkey), "%s", idkey);
+	in->total = total;
+	in->concurrent = concurrent;
+	sbx_hold(sb);
+	inbound_next(in);
+	return 0;
+fail:
+	inbound_free(in);
 	return -1;
 }
 
@@ -769,6 +1097,8 @@ main(int argc, char **argv)
 	/* Webhooks still out after the drain bound end here, then requests. */
 	sb.closing = 1;
 	http_out_free(sb.out);
+	while (sb.chains != NULL)
+		sbx_chain_end(sb.chains);
 	sbx_twilio_free(sb.twilio);
 	sbx_whatsapp_free(sb.whatsapp);
 	evhttp_free(sb.http);

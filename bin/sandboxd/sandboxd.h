@@ -14,8 +14,10 @@
  * A provider module (Twilio and the WhatsApp Cloud API now, the Messenger
  * Send API next) supplies a route function for its API paths, an inbound function for
  * its /sandbox/<api>/inbound control path, and a reset function; it records
- * requests with sbx_log_add, asks sbx_fault_match about each one and posts
- * webhooks with sbx_webhook_post.
+ * requests with sbx_log_add, asks sbx_fault_match about each one, answers
+ * with sbx_answer (which a fault may delay), keeps a sent message's status
+ * webhooks in a struct sbx_chain, and posts a simulated customer's message
+ * with sbx_inbound_post.
  */
 #ifndef SANDBOXD_H
 #define SANDBOXD_H
@@ -42,6 +44,7 @@
 
 struct sbx_log;
 struct sbx_faults;
+struct sbx_chain;
 struct sbx_twilio;
 struct sbx_whatsapp;
 struct http_out;
@@ -56,6 +59,7 @@ struct sbx {
 	struct sbx_twilio		*twilio;
 	struct sbx_whatsapp		*whatsapp;
 	size_t				 inflight;	/* delayed answers, webhooks, timers */
+	struct sbx_chain		*chains;	/* status webhooks */
 	int				 closing;	/* after the loop: start nothing */
 };
 
@@ -131,6 +135,81 @@ int	sbx_webhook_post(struct sbx *, const char *api, const char *event,
 	    const char *url, const char *const *headers, const char *body,
 	    size_t bodylen, const char *params, sbx_hook_cb cb, void *arg);
 
+/*
+ * The status webhooks of one sent message, the first member of a provider
+ * module's record of it.  Its steps are posted in order, each repeat times:
+ * the first SBX_SENT_DELAY_MS after the send call was answered (sbx_answer),
+ * each next one *delay_ms (read then: a reload applies) after every copy of
+ * the one before was answered.  post builds a step's webhook and hands it
+ * to sbx_chain_post (or, when it cannot, calls sbx_chain_end); done frees
+ * the module's record.
+ */
+#define SBX_SENT_DELAY_MS	5
+#define SBX_CHAIN_STEPS		3
+struct sbx_chain {
+	struct sbx		*sb;
+	struct sbx_chain	*prev, *next;	/* sb->chains */
+	struct event		*timer;
+	const long long		*delay_ms;
+	const char		*steps[SBX_CHAIN_STEPS];
+	int			 nsteps, step;
+	int			 repeat, pending;
+	char			 name[176];	/* what log lines call it */
+	void			(*post)(struct sbx_chain *, const char *status);
+	void			(*done)(struct sbx_chain *);
+};
+
+/*
+ * Start keeping c (its steps still to plan), named in log lines by name
+ * (a printf format); -1 (nothing kept) if its timer cannot be made.
+ */
+int	sbx_chain_init(struct sbx_chain *c, struct sbx *,
+	    const long long *delay_ms, void (*post)(struct sbx_chain *,
+	    const char *), void (*done)(struct sbx_chain *), const char *name,
+	    ...) __attribute__((format(printf, 6, 7)));
+/*
+ * c's steps: the n statuses of seq, the last one first when fault asks
+ * to reorder, each posted fault's repeat times (1 without a fault).
+ */
+void	sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
+	    const struct sbx_fault *fault);
+/*
+ * Post the current step as api's "status" webhook, repeat times (see
+ * sbx_webhook_post; arguments copied); the next step follows when all are
+ * answered.  c may be gone on return.
+ */
+void	sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
+	    const char *const *headers, const char *body, size_t bodylen,
+	    const char *params);
+/* Forget c: no more webhooks; done frees the module's record. */
+void	sbx_chain_end(struct sbx_chain *c);
+/*
+ * Answer req with the text in jw (taken over) and code, after delay_ms
+ * when > 0, then start c's webhooks (c may be NULL).  -1 when the answer
+ * could not be delayed and was given at once.
+ */
+int	sbx_answer(struct sbx *, struct evhttp_request *req, int code,
+	    struct sbx_jw *jw, long delay_ms, struct sbx_chain *c);
+/*
+ * A simulated inbound message: post body to url as api's "inbound"
+ * webhook total times, one after the other or all at once (concurrent),
+ * with headers and params for the log (all copied); then answer req 200
+ * with {idkey: id, "status": the last post's status, "statuses": each
+ * one's}.  id is stolen, also on failure: -1 (nothing posted, req not
+ * answered) if out of memory.
+ */
+int	sbx_inbound_post(struct sbx *, struct evhttp_request *req,
+	    const char *api, const char *url, const char *const *headers,
+	    const char *body, size_t bodylen, const char *params, int total,
+	    int concurrent, const char *idkey, json_t *id);
+
+/* The request's method as logged: "GET", "POST", "DELETE", "HEAD", "OTHER". */
+const char *sbx_method(struct evhttp_request *);
+/* 1 if s is an http(s) URL with a host, of at most 2048 bytes. */
+int	sbx_valid_url(const char *s);
+/* FNV-1a of s: the sandbox's hash tables, and made-up numbers. */
+uint64_t sbx_hash(const char *s);
+
 /* sandboxd_log.c */
 
 struct sbx_log *sbx_log_new(size_t max_entries, size_t max_bytes);
@@ -148,6 +227,9 @@ uint64_t sbx_log_add(struct sbx_log *, const char *kind, const char *api,
  */
 void	sbx_log_dump(struct sbx_log *, uint64_t since, const char *api,
 	    const char *kind, size_t limit, struct evbuffer *out);
+/* Record jw's members as an entry (no fields if out of memory); frees jw. */
+void	sbx_log_jw(struct sbx_log *, const char *kind, const char *api,
+	    struct sbx_jw *jw);
 /* Drop every entry; n keeps counting.  The next n is returned. */
 uint64_t sbx_log_clear(struct sbx_log *);
 /* Entries held and the next serial. */

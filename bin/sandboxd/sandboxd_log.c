@@ -131,6 +131,15 @@ sbx_log_add(struct sbx_log *l, const char *kind, const char *api,
 }
 
 void
+sbx_log_jw(struct sbx_log *l, const char *kind, const char *api,
+    struct sbx_jw *jw)
+{
+	sbx_log_add(l, kind, api, jw->oom ? "" : jw->buf,
+	    jw->oom ? 0 : jw->len);
+	sbx_jw_free(jw);
+}
+
+void
 sbx_log_dump(struct sbx_log *l, uint64_t since, const char *api,
     const char *kind, size_t limit, struct evbuffer *out)
 {

@@ -25,7 +25,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -41,7 +40,6 @@
 #define TW_API_PREFIX	"/2010-04-01/"
 #define TW_ACCOUNTS	"/2010-04-01/Accounts/"
 #define TW_API_VERSION	"2010-04-01"
-#define TW_SENT_DELAY_MS 5		/* queued -> sent */
 #define TW_MAX_MEDIA	10
 #define TW_MAX_REPEAT	1000
 
@@ -56,41 +54,11 @@ struct optout {
 
 /* A created message whose status callbacks are still to come. */
 struct tw_msg {
+	struct sbx_chain c;		/* first: the callbacks */
 	struct sbx_twilio *tw;
-	struct tw_msg	*prev, *next;	/* tw->msgs */
-	struct event	*timer;
 	char		 sid[35];
 	char		*to, *from, *mss, *callback;
-	const char	*steps[2];
-	int		 nsteps, step;
 	long		 error_code;
-	int		 repeat, pending;
-	int		 answered;	/* the create call has been answered */
-};
-
-/* A create call whose answer a fault delays. */
-struct tw_delayed {
-	struct sbx_twilio *tw;
-	struct evhttp_request *req;
-	struct event	*timer;
-	int		 code;
-	struct sbx_jw	 answer;
-	struct tw_msg	*msg;		/* callbacks start after the answer */
-};
-
-/* A simulated inbound SMS being posted (repeat times). */
-struct tw_inbound {
-	struct sbx_twilio *tw;
-	struct evhttp_request *req;
-	char		 sid[65];
-	struct form	 form;
-	char		*body;
-	size_t		 bodylen;
-	char		 sighdr[64];
-	char		*params;	/* the form as JSON, for the log */
-	json_t		*statuses;
-	int		 repeat, started, done, concurrent;
-	long		 last;
 };
 
 struct sbx_twilio {
@@ -101,10 +69,7 @@ struct sbx_twilio {
 	long long	 status_delay_ms;
 	struct optout	**opt;
 	size_t		 nopt, optcap;	/* entries, buckets (power of 2) */
-	struct tw_msg	*msgs;
 };
-
-static void	msg_step(evutil_socket_t, short, void *);
 
 /* --- settings --- */
 
@@ -125,25 +90,6 @@ tw_conf_free(struct tw_conf *c)
 }
 
 static int
-valid_http_url(const char *s)
-{
-	struct evhttp_uri *u;
-	const char *scheme, *host;
-	int ok = 0;
-
-	if (s == NULL || strlen(s) > 2048 ||
-	    (u = evhttp_uri_parse_with_flags(s, 0)) == NULL)
-		return 0;
-	scheme = evhttp_uri_get_scheme(u);
-	host = evhttp_uri_get_host(u);
-	if (scheme != NULL && host != NULL && *host != '\0' &&
-	    (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0))
-		ok = 1;
-	evhttp_uri_free(u);
-	return ok;
-}
-
-static int
 tw_conf_read(struct sbx *sb, struct tw_conf *c, char *why, size_t whysz)
 {
 	const char *sid, *url;
@@ -161,7 +107,7 @@ tw_conf_read(struct sbx *sb, struct tw_conf *c, char *why, size_t whysz)
 		goto fail;
 	}
 	url = conf_get(sb->d.conf, "sandbox_sms_inbound_url");
-	if (!valid_http_url(url)) {
+	if (!sbx_valid_url(url)) {
 		snprintf(why, whysz, "sandbox_sms_inbound_url: \"%s\" is not an "
 		    "http(s) URL", url ? url : "");
 		goto fail;
@@ -235,8 +181,6 @@ sbx_twilio_reload(struct sbx_twilio *tw, char *why, size_t whysz)
 	return 0;
 }
 
-static void	msg_free(struct tw_msg *);
-
 void
 sbx_twilio_free(struct sbx_twilio *tw)
 {
@@ -244,8 +188,6 @@ sbx_twilio_free(struct sbx_twilio *tw)
 
 	if (tw == NULL)
 		return;
-	while (tw->msgs != NULL)
-		msg_free(tw->msgs);
 	sbx_twilio_reset(tw);
 	free(tw->opt);
 	c.sid = tw->sid;
@@ -256,16 +198,6 @@ sbx_twilio_free(struct sbx_twilio *tw)
 }
 
 /* --- opt-outs: a chained hash set of "customer\nour number" --- */
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static void
 opt_key(char *buf, size_t sz, const char *customer, const char *ours)
@@ -278,7 +210,7 @@ opt_find(struct sbx_twilio *tw, const char *key)
 {
 	struct optout **pp;
 
-	for (pp = &tw->opt[fnv1a(key) & (tw->optcap - 1)]; *pp != NULL;
+	for (pp = &tw->opt[sbx_hash(key) & (tw->optcap - 1)]; *pp != NULL;
 	    pp = &(*pp)->next)
 		if (strcmp((*pp)->key, key) == 0)
 			break;
@@ -296,7 +228,7 @@ opt_grow(struct sbx_twilio *tw)
 	for (i = 0; i < tw->optcap; i++)
 		for (o = tw->opt[i]; o != NULL; o = next) {
 			next = o->next;
-			b = fnv1a(o->key) & (ncap - 1);
+			b = sbx_hash(o->key) & (ncap - 1);
 			o->next = nt[b];
 			nt[b] = o;
 		}
@@ -484,64 +416,45 @@ valid_sender(const char *s)
 
 /* --- status callbacks --- */
 
+/* The signed headers of form f posted to url into hdrs (sighdr holds one). */
 static void
-msg_free(struct tw_msg *m)
+hook_headers(struct sbx_twilio *tw, const char *url, const struct form *f,
+    const char *hdrs[4], char *sighdr, size_t sighdrsz)
 {
-	struct sbx_twilio *tw = m->tw;
+	char sig[SIG_TWILIO_LEN + 1];
 
-	if (m->prev != NULL)
-		m->prev->next = m->next;
-	else
-		tw->msgs = m->next;
-	if (m->next != NULL)
-		m->next->prev = m->prev;
-	if (m->timer != NULL)
-		event_free(m->timer);
+	sig_twilio(url, f, tw->token, sig);
+	snprintf(sighdr, sighdrsz, "X-Twilio-Signature: %s", sig);
+	hdrs[0] = "Content-Type: application/x-www-form-urlencoded";
+	hdrs[1] = sighdr;
+	hdrs[2] = "User-Agent: TwilioProxy/1.1";
+	hdrs[3] = NULL;
+}
+
+static void
+msg_done(struct sbx_chain *c)
+{
+	struct tw_msg *m = (struct tw_msg *)c;
+
 	free(m->to);
 	free(m->from);
 	free(m->mss);
 	free(m->callback);
 	free(m);
-	sbx_release(tw->sb);
 }
 
+/* Post step st's callback (repeat times). */
 static void
-msg_arm(struct tw_msg *m, long long ms)
+msg_step(struct sbx_chain *c, const char *st)
 {
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-
-	if (evtimer_add(m->timer, &tv) == -1) {
-		log_warnx("sid=%s: cannot arm the status timer", m->sid);
-		msg_free(m);
-	}
-}
-
-static void
-msg_posted(long status, void *arg)
-{
-	struct tw_msg *m = arg;
-
-	if (--m->pending > 0)
-		return;
-	if (++m->step >= m->nsteps || m->tw->sb->closing)
-		msg_free(m);
-	else
-		msg_arm(m, m->tw->status_delay_ms);
-}
-
-/* Post the current step's callback (repeat times). */
-static void
-msg_step(evutil_socket_t fd, short what, void *arg)
-{
-	struct tw_msg *m = arg;
+	struct tw_msg *m = (struct tw_msg *)c;
 	struct sbx_twilio *tw = m->tw;
-	const char *st = m->steps[m->step];
 	const char *hdrs[4];
-	char sig[SIG_TWILIO_LEN + 1], sighdr[64], ec[24], *body = NULL;
+	char sighdr[64], ec[24], *body = NULL;
 	struct sbx_jw params;
 	struct form f;
 	size_t len;
-	int i, n, final;
+	int final;
 
 	final = strcmp(st, "undelivered") == 0 || strcmp(st, "failed") == 0;
 	form_init(&f);
@@ -560,38 +473,20 @@ msg_step(evutil_socket_t fd, short what, void *arg)
 		form_add(&f, "From", m->from);
 	form_add(&f, "To", m->to);
 	form_add(&f, "ApiVersion", TW_API_VERSION);
-	sig_twilio(m->callback, &f, tw->token, sig);
-	snprintf(sighdr, sizeof(sighdr), "X-Twilio-Signature: %s", sig);
-	hdrs[0] = "Content-Type: application/x-www-form-urlencoded";
-	hdrs[1] = sighdr;
-	hdrs[2] = "User-Agent: TwilioProxy/1.1";
-	hdrs[3] = NULL;
+	hook_headers(tw, m->callback, &f, hdrs, sighdr, sizeof(sighdr));
 	if ((body = form_encode(&f, &len)) == NULL) {
 		log_warnx("sid=%s: cannot encode the %s callback", m->sid, st);
 		form_free(&f);
-		msg_free(m);
+		sbx_chain_end(c);
 		return;
 	}
 	sbx_jw_init(&params);
 	sbx_jw_form(&params, NULL, &f);
-	/* A failed start calls msg_posted, which frees m after the last one. */
-	m->pending = n = m->repeat;
-	for (i = 0; i < n; i++)
-		if (sbx_webhook_post(tw->sb, "twilio", "status", m->callback,
-		    hdrs, body, len, params.oom ? NULL : params.buf,
-		    msg_posted, m) == -1)
-			msg_posted(0, m);	/* may free m on the last one */
+	sbx_chain_post(c, "twilio", m->callback, hdrs, body, len,
+	    params.oom ? NULL : params.buf);	/* may free m */
 	sbx_jw_free(&params);
 	free(body);
 	form_free(&f);
-}
-
-/* Start the callbacks of m once its create call has been answered. */
-static void
-msg_start(struct tw_msg *m)
-{
-	m->answered = 1;
-	msg_arm(m, TW_SENT_DELAY_MS);
 }
 
 /* A message whose callbacks will follow, or NULL (logged). */
@@ -601,108 +496,39 @@ msg_new(struct sbx_twilio *tw, const char *sid, const char *to,
     const struct sbx_fault *fault)
 {
 	struct tw_msg *m;
-	const char *final = "delivered";
+	const char *final = "delivered", *seq[2];
 
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (m->to = strdup(to)) == NULL ||
 	    (from != NULL && (m->from = strdup(from)) == NULL) ||
 	    (mss != NULL && (m->mss = strdup(mss)) == NULL) ||
 	    (m->callback = strdup(callback)) == NULL ||
-	    (m->timer = evtimer_new(tw->sb->d.base, msg_step, m)) == NULL) {
-		if (m != NULL) {
-			free(m->to);
-			free(m->from);
-			free(m->mss);
-			free(m->callback);
-			free(m);
-		}
+	    sbx_chain_init(&m->c, tw->sb, &tw->status_delay_ms, msg_step,
+	    msg_done, "sid=%s", sid) == -1) {
+		if (m != NULL)
+			msg_done(&m->c);
 		log_warnx("sid=%s: out of memory; no status callbacks", sid);
 		return NULL;
 	}
 	m->tw = tw;
 	snprintf(m->sid, sizeof(m->sid), "%s", sid);
-	m->repeat = 1;
-	if (fault != NULL) {
-		if (fault->status[0] != '\0') {
-			final = strcmp(fault->status, "failed") == 0 ?
-			    "failed" : "undelivered";
-			m->error_code = fault->error_code ? fault->error_code :
-			    (strcmp(final, "failed") == 0 ? 30008 : 30003);
-		}
-		m->repeat = fault->repeat > 0 ? fault->repeat : 1;
+	if (fault != NULL && fault->status[0] != '\0') {
+		final = strcmp(fault->status, "failed") == 0 ?
+		    "failed" : "undelivered";
+		m->error_code = fault->error_code ? fault->error_code :
+		    (strcmp(final, "failed") == 0 ? 30008 : 30003);
 	}
 	/* A failed message was never sent; the others go sent -> final. */
-	if (strcmp(final, "failed") == 0) {
-		m->steps[0] = final;
-		m->nsteps = 1;
-	} else if (fault != NULL && fault->reorder) {
-		m->steps[0] = final;
-		m->steps[1] = "sent";
-		m->nsteps = 2;
-	} else {
-		m->steps[0] = "sent";
-		m->steps[1] = final;
-		m->nsteps = 2;
-	}
-	m->next = tw->msgs;
-	if (tw->msgs != NULL)
-		tw->msgs->prev = m;
-	tw->msgs = m;
-	sbx_hold(tw->sb);
+	seq[0] = "sent";
+	seq[1] = final;
+	if (strcmp(final, "failed") == 0)
+		sbx_chain_plan(&m->c, &final, 1, fault);
+	else
+		sbx_chain_plan(&m->c, seq, 2, fault);
 	return m;
 }
 
 /* --- answering the create call --- */
-
-static void
-delayed_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct tw_delayed *dl = arg;
-	struct sbx *sb = dl->tw->sb;
-
-	sbx_reply_jw(dl->req, dl->code, &dl->answer);
-	if (dl->msg != NULL)
-		msg_start(dl->msg);
-	event_free(dl->timer);
-	free(dl);
-	sbx_release(sb);
-}
-
-/*
- * Answer with body (taken over) now, or after delay_ms; then start m's
- * callbacks (m may be NULL).
- */
-static void
-answer(struct sbx_twilio *tw, struct evhttp_request *req, int code,
-    struct sbx_jw *body, long delay_ms, struct tw_msg *m)
-{
-	struct tw_delayed *dl;
-	struct timeval tv;
-
-	if (delay_ms > 0) {
-		if ((dl = calloc(1, sizeof(*dl))) != NULL &&
-		    (dl->timer = evtimer_new(tw->sb->d.base, delayed_fire,
-		    dl)) != NULL) {
-			dl->tw = tw;
-			dl->req = req;
-			dl->code = code;
-			dl->answer = *body;
-			dl->msg = m;
-			tv.tv_sec = delay_ms / 1000;
-			tv.tv_usec = (delay_ms % 1000) * 1000;
-			if (evtimer_add(dl->timer, &tv) == 0) {
-				sbx_hold(tw->sb);
-				return;
-			}
-			event_free(dl->timer);
-		}
-		free(dl);
-		log_warnx("cannot delay an answer; answering now");
-	}
-	sbx_reply_jw(req, code, body);
-	if (m != NULL)
-		msg_start(m);
-}
 
 /* The error body for a fault's HTTP status into jw; its code. */
 static long
@@ -775,7 +601,7 @@ validate(struct sbx_twilio *tw, const struct form *f, char *msg, size_t msgsz)
 		    "1600 character limit.");
 		return 21617;
 	}
-	if (cb != NULL && !valid_http_url(cb)) {
+	if (cb != NULL && !sbx_valid_url(cb)) {
 		snprintf(msg, msgsz, "Invalid StatusCallback");
 		return 21609;
 	}
@@ -861,9 +687,7 @@ record(struct sbx_twilio *tw, const char *method, const char *path,
 		sbx_jw_int(&jw, "code", code);
 	if (fault_id != 0)
 		sbx_jw_int(&jw, "fault", fault_id);
-	sbx_log_add(tw->sb->log, "request", "twilio", jw.oom ? "" : jw.buf,
-	    jw.oom ? 0 : jw.len);
-	sbx_jw_free(&jw);
+	sbx_log_jw(tw->sb->log, "request", "twilio", &jw);
 }
 
 /* POST .../Messages.json */
@@ -939,7 +763,9 @@ done:
 	    fp ? fp->id : 0);
 	if (status != 201)
 		log_debug("create refused: %d code=%ld", status, code);
-	answer(tw, req, status, &ans, fp ? fp->delay_ms : 0, m);
+	if (sbx_answer(sb, req, status, &ans, fp ? fp->delay_ms : 0,
+	    m ? &m->c : NULL) == -1)
+		log_warnx("cannot delay an answer; answering now");
 	form_free(&f);
 }
 
@@ -950,26 +776,8 @@ other(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 {
 	enum tw_auth auth = check_auth(tw, req);
 	struct sbx_jw ans;
-	const char *method;
 
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:
-		method = "GET";
-		break;
-	case EVHTTP_REQ_POST:
-		method = "POST";
-		break;
-	case EVHTTP_REQ_DELETE:
-		method = "DELETE";
-		break;
-	case EVHTTP_REQ_HEAD:
-		method = "HEAD";
-		break;
-	default:
-		method = "OTHER";
-		break;
-	}
-	record(tw, method, path, auth, NULL, status, NULL, code, 0);
+	record(tw, sbx_method(req), path, auth, NULL, status, NULL, code, 0);
 	sbx_jw_init(&ans);
 	tw_error(&ans, code, message, status);
 	sbx_reply_jw(req, status, &ans);
@@ -1009,58 +817,6 @@ sbx_twilio_route(struct sbx *sb, struct evhttp_request *req, const char *path)
 
 /* --- simulated inbound SMS --- */
 
-static void	inbound_next(struct tw_inbound *);
-
-static void
-inbound_finish(struct tw_inbound *in)
-{
-	struct sbx *sb = in->tw->sb;
-
-	sbx_reply_json(in->req, 200, json_pack("{s:s, s:I, s:o}", "sid", in->sid,
-	    "status", (json_int_t)in->last, "statuses", in->statuses));
-	in->statuses = NULL;
-	form_free(&in->form);
-	free(in->params);
-	free(in->body);
-	free(in);
-	sbx_release(sb);
-}
-
-static void
-inbound_posted(long status, void *arg)
-{
-	struct tw_inbound *in = arg;
-
-	json_array_append_new(in->statuses, json_integer(status));
-	in->last = status;
-	if (++in->done == in->repeat)
-		inbound_finish(in);
-	else if (!in->concurrent)
-		inbound_next(in);
-}
-
-/* Start the next post (all remaining ones when concurrent). */
-static void
-inbound_next(struct tw_inbound *in)
-{
-	struct sbx_twilio *tw = in->tw;
-	const char *hdrs[4];
-
-	hdrs[0] = "Content-Type: application/x-www-form-urlencoded";
-	hdrs[1] = in->sighdr;
-	hdrs[2] = "User-Agent: TwilioProxy/1.1";
-	hdrs[3] = NULL;
-	do {
-		in->started++;
-		if (sbx_webhook_post(tw->sb, "twilio", "inbound", tw->inbound_url,
-		    hdrs, in->body, in->bodylen, in->params,
-		    inbound_posted, in) == -1) {
-			inbound_posted(0, in);	/* may finish and free in */
-			return;
-		}
-	} while (in->concurrent && in->started < in->repeat);
-}
-
 /* The JSON control request's string member, NULL if absent; -1 if not a string. */
 static int
 jstr(json_t *o, const char *key, const char **out)
@@ -1097,15 +853,15 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 	static const char *const known[] = { "from", "to", "body", "sid",
 	    "media", "repeat", "concurrent", NULL };
 	struct sbx_twilio *tw = sb->twilio;
-	struct tw_inbound *in = NULL;
-	const char *from, *to, *text, *sid, *key, *url, *type;
-	char why[300], name[48], num[24], sig[SIG_TWILIO_LEN + 1];
+	const char *from, *to, *text, *sid, *key, *url, *type, *hdrs[4];
+	char why[300], name[48], num[24], msid[65], sighdr[64], *fbody;
 	json_t *j, *v, *media, *it;
 	struct sbx_jw pj;
+	struct form f;
 	json_error_t jerr;
 	long repeat = 1;
-	size_t i;
-	int kw;
+	size_t i, flen;
+	int kw, concurrent;
 
 	if ((j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr)) == NULL) {
 		snprintf(why, sizeof(why), "bad JSON: %s", jerr.text);
@@ -1171,7 +927,7 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 	}
 	json_array_foreach(media, i, it) {
 		if (!json_is_object(it) || jstr(it, "url", &url) == -1 ||
-		    jstr(it, "type", &type) == -1 || !valid_http_url(url)) {
+		    jstr(it, "type", &type) == -1 || !sbx_valid_url(url)) {
 			snprintf(why, sizeof(why), "media[%zu] needs an http(s) "
 			    "\"url\" and a string \"type\"", i);
 			goto refuse;
@@ -1182,73 +938,60 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 		goto refuse;
 	}
 
-	if ((in = calloc(1, sizeof(*in))) == NULL ||
-	    (in->statuses = json_array()) == NULL) {
-		snprintf(why, sizeof(why), "out of memory");
-		free(in);
-		in = NULL;
-		json_decref(j);
-		sbx_reply_error(req, 500, why);
-		return;
-	}
-	in->tw = tw;
-	in->req = req;
-	in->repeat = (int)repeat;
-	in->concurrent = v != NULL && json_is_true(v);
+	concurrent = v != NULL && json_is_true(v);
 	if (sid != NULL)
-		snprintf(in->sid, sizeof(in->sid), "%s", sid);
+		snprintf(msid, sizeof(msid), "%s", sid);
 	else
-		make_sid(json_array_size(media) > 0 ? "MM" : "SM", in->sid);
+		make_sid(json_array_size(media) > 0 ? "MM" : "SM", msid);
 
 	/* Twilio acts on the keyword itself, then forwards the message. */
 	if ((kw = opt_keyword(text)) != 0)
 		opt_set(tw, from, to, kw > 0);
 
-	form_init(&in->form);
+	form_init(&f);
 	/* Twilio sends geography too; receivers must sign over every param. */
 	if (strncmp(to, "+1", 2) == 0)
-		form_add(&in->form, "ToCountry", "US");
+		form_add(&f, "ToCountry", "US");
 	if (strncmp(from, "+1", 2) == 0)
-		form_add(&in->form, "FromCountry", "US");
-	form_add(&in->form, "SmsMessageSid", in->sid);
+		form_add(&f, "FromCountry", "US");
+	form_add(&f, "SmsMessageSid", msid);
 	snprintf(num, sizeof(num), "%zu", json_array_size(media));
-	form_add(&in->form, "NumMedia", num);
-	form_add(&in->form, "SmsSid", in->sid);
-	form_add(&in->form, "SmsStatus", "received");
-	form_add(&in->form, "Body", text);
-	form_add(&in->form, "To", to);
+	form_add(&f, "NumMedia", num);
+	form_add(&f, "SmsSid", msid);
+	form_add(&f, "SmsStatus", "received");
+	form_add(&f, "Body", text);
+	form_add(&f, "To", to);
 	snprintf(num, sizeof(num), "%d", sms_segments(text, NULL));
-	form_add(&in->form, "NumSegments", num);
-	form_add(&in->form, "MessageSid", in->sid);
-	form_add(&in->form, "AccountSid", tw->sid);
-	form_add(&in->form, "From", from);
-	form_add(&in->form, "ApiVersion", TW_API_VERSION);
+	form_add(&f, "NumSegments", num);
+	form_add(&f, "MessageSid", msid);
+	form_add(&f, "AccountSid", tw->sid);
+	form_add(&f, "From", from);
+	form_add(&f, "ApiVersion", TW_API_VERSION);
 	json_array_foreach(media, i, it) {
 		jstr(it, "url", &url);
 		jstr(it, "type", &type);
 		snprintf(name, sizeof(name), "MediaContentType%zu", i);
-		form_add(&in->form, name, type ? type : "application/octet-stream");
+		form_add(&f, name, type ? type : "application/octet-stream");
 		snprintf(name, sizeof(name), "MediaUrl%zu", i);
-		form_add(&in->form, name, url);
+		form_add(&f, name, url);
 	}
 	json_decref(j);
-	if ((in->body = form_encode(&in->form, &in->bodylen)) == NULL) {
-		form_free(&in->form);
-		json_decref(in->statuses);
-		free(in);
+	if ((fbody = form_encode(&f, &flen)) == NULL) {
+		form_free(&f);
 		sbx_reply_error(req, 500, "out of memory");
 		return;
 	}
 	sbx_jw_init(&pj);
-	sbx_jw_form(&pj, NULL, &in->form);
-	if (pj.oom)
-		sbx_jw_free(&pj);
-	in->params = pj.buf;	/* taken over; NULL logs {} */
-	sig_twilio(tw->inbound_url, &in->form, tw->token, sig);
-	snprintf(in->sighdr, sizeof(in->sighdr), "X-Twilio-Signature: %s", sig);
-	log_debug("inbound sid=%s repeat=%d", in->sid, in->repeat);
-	sbx_hold(sb);
-	inbound_next(in);
+	sbx_jw_form(&pj, NULL, &f);
+	hook_headers(tw, tw->inbound_url, &f, hdrs, sighdr, sizeof(sighdr));
+	log_debug("inbound sid=%s repeat=%ld", msid, repeat);
+	if (sbx_inbound_post(sb, req, "twilio", tw->inbound_url, hdrs, fbody,
+	    flen, pj.oom ? NULL : pj.buf, (int)repeat, concurrent, "sid",
+	    json_string(msid)) == -1)
+		sbx_reply_error(req, 500, "out of memory");
+	sbx_jw_free(&pj);
+	free(fbody);
+	form_free(&f);
 	return;
 refuse:
 	json_decref(j);

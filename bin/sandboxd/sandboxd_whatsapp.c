@@ -38,7 +38,6 @@
 #include <time.h>
 
 #include <event2/buffer.h>
-#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -51,7 +50,6 @@
 #include "sig.h"
 #include "valid.h"
 
-#define WA_SENT_DELAY_MS	5	/* accepted -> "sent" */
 #define WA_MAX_DUP		1000	/* extra copies of an inbound webhook */
 #define WA_MAX_BATCH		100	/* messages in one simulated notification */
 #define WA_MAX_WINDOWS		200000	/* (number, customer) pairs remembered */
@@ -122,42 +120,15 @@ TAILQ_HEAD(wa_media_q, wa_media);
 
 /* A sent message whose status webhooks are still to come. */
 struct wa_msg {
+	struct sbx_chain c;		/* first: the webhooks */
 	struct sbx_whatsapp *wa;
-	struct wa_msg	*prev, *next;	/* wa->msgs */
-	struct event	*timer;
 	char		 wamid[160];
 	char		 pnid[WA_ID_MAX + 1];
 	char		 recipient[24];
 	char		 conv[40];
 	char		*biz;		/* biz_opaque_callback_data, NULL */
 	const char	*category;	/* "service", "marketing" */
-	const char	*steps[3];
-	int		 nsteps, step;
 	long		 error_code;
-	int		 repeat, pending;
-};
-
-/* A send call whose answer a fault delays. */
-struct wa_delayed {
-	struct sbx_whatsapp *wa;
-	struct evhttp_request *req;
-	struct event	*timer;
-	int		 code;
-	struct sbx_jw	 answer;
-	struct wa_msg	*msg;		/* webhooks start after the answer */
-};
-
-/* A simulated inbound notification being posted (1 + dup times). */
-struct wa_inbound {
-	struct sbx_whatsapp *wa;
-	struct evhttp_request *req;
-	char		*body;
-	size_t		 len;
-	char		 sighdr[SIG_META_LEN + 32];
-	int		 signed_;
-	json_t		*wamids, *statuses;
-	int		 total, done;
-	long		 last;
 };
 
 /* What a secret file was when last read: a change means read it again. */
@@ -181,20 +152,7 @@ struct sbx_whatsapp {
 	struct wa_tab	 windows, rates, media;
 	struct wa_media_q mq;
 	size_t		 kept;		/* bytes of media kept */
-	struct wa_msg	*msgs;
 };
-
-static void	msg_step(evutil_socket_t, short, void *);
-
-static uint64_t
-fnv1a(const char *s)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *s != '\0'; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
-}
 
 static int
 tab_init(struct wa_tab *t)
@@ -209,7 +167,7 @@ tab_slot(struct wa_tab *t, const char *key)
 {
 	struct wa_node **pp;
 
-	for (pp = &t->b[fnv1a(key) & (t->cap - 1)]; *pp != NULL;
+	for (pp = &t->b[sbx_hash(key) & (t->cap - 1)]; *pp != NULL;
 	    pp = &(*pp)->hnext)
 		if (strcmp((*pp)->key, key) == 0)
 			break;
@@ -233,7 +191,7 @@ tab_grow(struct wa_tab *t)
 	for (i = 0; i < t->cap; i++)
 		for (nd = t->b[i]; nd != NULL; nd = next) {
 			next = nd->hnext;
-			b = fnv1a(nd->key) & (ncap - 1);
+			b = sbx_hash(nd->key) & (ncap - 1);
 			nd->hnext = nb[b];
 			nb[b] = nd;
 		}
@@ -246,7 +204,7 @@ tab_grow(struct wa_tab *t)
 static void
 tab_add(struct wa_tab *t, struct wa_node *nd)
 {
-	size_t b = fnv1a(nd->key) & (t->cap - 1);
+	size_t b = sbx_hash(nd->key) & (t->cap - 1);
 
 	nd->hnext = t->b[b];
 	t->b[b] = nd;
@@ -316,25 +274,6 @@ wa_conf_free(struct wa_conf *c)
 	free(c->url);
 	free(c->listen);
 	memset(c, 0, sizeof(*c));
-}
-
-static int
-valid_http_url(const char *s)
-{
-	struct evhttp_uri *u;
-	const char *scheme, *host;
-	int ok = 0;
-
-	if (s == NULL || strlen(s) > 2048 ||
-	    (u = evhttp_uri_parse_with_flags(s, 0)) == NULL)
-		return 0;
-	scheme = evhttp_uri_get_scheme(u);
-	host = evhttp_uri_get_host(u);
-	if (scheme != NULL && host != NULL && *host != '\0' &&
-	    (strcasecmp(scheme, "http") == 0 || strcasecmp(scheme, "https") == 0))
-		ok = 1;
-	evhttp_uri_free(u);
-	return ok;
 }
 
 /* "vN.N": the Graph API version segment of a path. */
@@ -426,7 +365,7 @@ wa_conf_read(struct sbx *sb, struct wa_conf *c, char *why, size_t whysz)
 
 	memset(c, 0, sizeof(*c));
 	url = conf_get(sb->d.conf, "sandbox_whatsapp_webhook_url");
-	if (!valid_http_url(url)) {
+	if (!sbx_valid_url(url)) {
 		snprintf(why, whysz, "sandbox_whatsapp_webhook_url: \"%s\" is not "
 		    "an http(s) URL", url ? url : "");
 		goto fail;
@@ -682,15 +621,11 @@ sbx_whatsapp_reset(struct sbx_whatsapp *wa)
 	wa->kept = 0;
 }
 
-static void	msg_free(struct wa_msg *);
-
 void
 sbx_whatsapp_free(struct sbx_whatsapp *wa)
 {
 	if (wa == NULL)
 		return;
-	while (wa->msgs != NULL)
-		msg_free(wa->msgs);
 	sbx_whatsapp_reset(wa);
 	free(wa->windows.b);
 	free(wa->rates.b);
@@ -839,7 +774,7 @@ static void
 waba_id(const char *pnid, char out[24])
 {
 	snprintf(out, 24, "1%014llu",
-	    (unsigned long long)(fnv1a(pnid) % 100000000000000ULL));
+	    (unsigned long long)(sbx_hash(pnid) % 100000000000000ULL));
 }
 
 /* The number's display form: "1555" and its last 7 digits. */
@@ -1096,23 +1031,6 @@ check_auth(struct sbx_whatsapp *wa, struct evhttp_request *req)
 	return WA_AUTH_BAD;
 }
 
-static const char *
-method_name(struct evhttp_request *req)
-{
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET:
-		return "GET";
-	case EVHTTP_REQ_POST:
-		return "POST";
-	case EVHTTP_REQ_DELETE:
-		return "DELETE";
-	case EVHTTP_REQ_HEAD:
-		return "HEAD";
-	default:
-		return "OTHER";
-	}
-}
-
 /* The method as Graph names it in "Unsupported get request". */
 static const char *
 graph_method(struct evhttp_request *req)
@@ -1173,7 +1091,7 @@ record(struct sbx_whatsapp *wa, struct evhttp_request *req,
 	struct sbx_jw jw;
 
 	sbx_jw_init(&jw);
-	sbx_jw_str(&jw, "method", method_name(req));
+	sbx_jw_str(&jw, "method", sbx_method(req));
 	sbx_jw_str(&jw, "path", r->path);
 	sbx_jw_str(&jw, "version", r->version);
 	sbx_jw_str(&jw, "auth", auth_names[r->auth]);
@@ -1193,9 +1111,7 @@ record(struct sbx_whatsapp *wa, struct evhttp_request *req,
 	if (r->fault != 0)
 		sbx_jw_int(&jw, "fault", r->fault);
 	sbx_jw_int(&jw, "ts_ms", daemon_now_ms());
-	sbx_log_add(wa->sb->log, "request", "whatsapp", jw.oom ? "" : jw.buf,
-	    jw.oom ? 0 : jw.len);
-	sbx_jw_free(&jw);
+	sbx_log_jw(wa->sb->log, "request", "whatsapp", &jw);
 }
 
 /* Record r, answer with the text in jw, forget r's body. */
@@ -1206,7 +1122,7 @@ finish(struct sbx_whatsapp *wa, struct evhttp_request *req, struct wa_rec *r,
 	record(wa, req, r);
 	if (r->status >= 400)
 		log_debug("whatsapp: %s %s refused: %d code=%ld",
-		    method_name(req), r->path, r->status, r->code);
+		    sbx_method(req), r->path, r->status, r->code);
 	sbx_reply_jw(req, r->status, jw);
 	free(r->body);
 	r->body = NULL;
@@ -1215,45 +1131,12 @@ finish(struct sbx_whatsapp *wa, struct evhttp_request *req, struct wa_rec *r,
 /* --- status webhooks --- */
 
 static void
-msg_free(struct wa_msg *m)
+msg_done(struct sbx_chain *c)
 {
-	struct sbx_whatsapp *wa = m->wa;
+	struct wa_msg *m = (struct wa_msg *)c;
 
-	if (m->prev != NULL)
-		m->prev->next = m->next;
-	else
-		wa->msgs = m->next;
-	if (m->next != NULL)
-		m->next->prev = m->prev;
-	if (m->timer != NULL)
-		event_free(m->timer);
 	free(m->biz);
 	free(m);
-	sbx_release(wa->sb);
-}
-
-static void
-msg_arm(struct wa_msg *m, long long ms)
-{
-	struct timeval tv = { (time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000 };
-
-	if (evtimer_add(m->timer, &tv) == -1) {
-		log_warnx("whatsapp: %s: cannot arm the status timer", m->wamid);
-		msg_free(m);
-	}
-}
-
-static void
-msg_posted(long status, void *arg)
-{
-	struct wa_msg *m = arg;
-
-	if (--m->pending > 0)
-		return;
-	if (++m->step >= m->nsteps || m->wa->sb->closing)
-		msg_free(m);
-	else
-		msg_arm(m, m->wa->status_delay_ms);
 }
 
 /* The notification envelope around one change's value (stolen). */
@@ -1345,17 +1228,16 @@ status_json(struct wa_msg *m, const char *st)
 	return s;
 }
 
-/* Post the current step's status webhook (repeat times). */
+/* Post step st's status webhook (repeat times). */
 static void
-msg_step(evutil_socket_t fd, short what, void *arg)
+msg_step(struct sbx_chain *c, const char *st)
 {
-	struct wa_msg *m = arg;
+	struct wa_msg *m = (struct wa_msg *)c;
 	struct sbx_whatsapp *wa = m->wa;
-	const char *st = m->steps[m->step], *hdrs[4];
+	const char *hdrs[4];
 	char sighdr[SIG_META_LEN + 32], *body = NULL;
 	json_t *value, *n = NULL, *s;
 	size_t len;
-	int i, cnt;
 
 	if ((value = value_new(m->pnid)) != NULL &&
 	    (s = status_json(m, st)) != NULL)
@@ -1366,18 +1248,14 @@ msg_step(evutil_socket_t fd, short what, void *arg)
 		log_warnx("whatsapp: %s: cannot build the %s webhook", m->wamid,
 		    st);
 		json_decref(n);
-		msg_free(m);
+		sbx_chain_end(c);
 		return;
 	}
 	json_decref(n);
 	len = strlen(body);
 	hook_headers(wa, body, len, hdrs, sighdr, sizeof(sighdr));
-	/* A failed start calls msg_posted, which frees m after the last one. */
-	m->pending = cnt = m->repeat;
-	for (i = 0; i < cnt; i++)
-		if (sbx_webhook_post(wa->sb, "whatsapp", "status",
-		    wa->webhook_url, hdrs, body, len, body, msg_posted, m) == -1)
-			msg_posted(0, m);	/* may free m on the last one */
+	sbx_chain_post(c, "whatsapp", wa->webhook_url, hdrs, body, len,
+	    body);	/* may free m */
 	free(body);
 }
 
@@ -1387,15 +1265,17 @@ msg_new(struct sbx_whatsapp *wa, const char *wamid, const char *pnid,
     const char *wa_id, const char *biz, int tmpl, long fail_code,
     const struct sbx_fault *fault)
 {
+	static const char *const failed[] = { "failed" };
+	static const char *const seq[] = { "sent", "delivered", "read" };
 	unsigned char r[16];
 	struct wa_msg *m;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    (biz != NULL && (m->biz = strdup(biz)) == NULL) ||
-	    (m->timer = evtimer_new(wa->sb->d.base, msg_step, m)) == NULL) {
+	    sbx_chain_init(&m->c, wa->sb, &wa->status_delay_ms, msg_step,
+	    msg_done, "whatsapp: %s", wamid) == -1) {
 		if (m != NULL)
-			free(m->biz);
-		free(m);
+			msg_done(&m->c);
 		log_warnx("whatsapp: %s: out of memory; no status webhooks",
 		    wamid);
 		return NULL;
@@ -1407,87 +1287,18 @@ msg_new(struct sbx_whatsapp *wa, const char *wamid, const char *pnid,
 	randombytes_buf(r, sizeof(r));
 	sodium_bin2hex(m->conv, sizeof(m->conv), r, sizeof(r));
 	m->category = tmpl ? "marketing" : "service";
-	m->repeat = 1;
-	if (fault != NULL) {
-		if (fault->status[0] != '\0')
-			fail_code = fault->error_code ? fault->error_code :
-			    131026;
-		m->repeat = fault->repeat > 0 ? fault->repeat : 1;
-	}
-	/* A failed message was never sent; the others go sent, delivered, read. */
-	if (fail_code != 0) {
-		m->error_code = fail_code;
-		m->steps[0] = "failed";
-		m->nsteps = 1;
-	} else if (fault != NULL && fault->reorder) {
-		m->steps[0] = "read";
-		m->steps[1] = "sent";
-		m->steps[2] = "delivered";
-		m->nsteps = 3;
-	} else {
-		m->steps[0] = "sent";
-		m->steps[1] = "delivered";
-		m->steps[2] = "read";
-		m->nsteps = 3;
-	}
-	m->next = wa->msgs;
-	if (wa->msgs != NULL)
-		wa->msgs->prev = m;
-	wa->msgs = m;
-	sbx_hold(wa->sb);
+	if (fault != NULL && fault->status[0] != '\0')
+		fail_code = fault->error_code ? fault->error_code : 131026;
+	/*
+	 * A failed message was never sent; the others go sent, delivered,
+	 * read (reordered: read, sent, delivered).
+	 */
+	m->error_code = fail_code;
+	if (fail_code != 0)
+		sbx_chain_plan(&m->c, failed, 1, fault);
+	else
+		sbx_chain_plan(&m->c, seq, 3, fault);
 	return m;
-}
-
-/* --- answering the send call --- */
-
-static void
-delayed_fire(evutil_socket_t fd, short what, void *arg)
-{
-	struct wa_delayed *dl = arg;
-	struct sbx *sb = dl->wa->sb;
-
-	sbx_reply_jw(dl->req, dl->code, &dl->answer);
-	if (dl->msg != NULL)
-		msg_arm(dl->msg, WA_SENT_DELAY_MS);
-	event_free(dl->timer);
-	free(dl);
-	sbx_release(sb);
-}
-
-/*
- * Answer with body (taken over) now, or after delay_ms; then start m's
- * webhooks (m may be NULL).
- */
-static void
-answer(struct sbx_whatsapp *wa, struct evhttp_request *req, int code,
-    struct sbx_jw *body, long delay_ms, struct wa_msg *m)
-{
-	struct wa_delayed *dl;
-	struct timeval tv;
-
-	if (delay_ms > 0) {
-		if ((dl = calloc(1, sizeof(*dl))) != NULL &&
-		    (dl->timer = evtimer_new(wa->sb->d.base, delayed_fire,
-		    dl)) != NULL) {
-			dl->wa = wa;
-			dl->req = req;
-			dl->code = code;
-			dl->answer = *body;
-			dl->msg = m;
-			tv.tv_sec = delay_ms / 1000;
-			tv.tv_usec = (delay_ms % 1000) * 1000;
-			if (evtimer_add(dl->timer, &tv) == 0) {
-				sbx_hold(wa->sb);
-				return;
-			}
-			event_free(dl->timer);
-		}
-		free(dl);
-		log_warnx("whatsapp: cannot delay an answer; answering now");
-	}
-	sbx_reply_jw(req, code, body);
-	if (m != NULL)
-		msg_arm(m, WA_SENT_DELAY_MS);
 }
 
 /* --- validating a send call, in Meta's order --- */
@@ -1581,7 +1392,7 @@ check_media(struct sbx_whatsapp *wa, const char *type, json_t *o,
 		    what, id);
 		return 131009;
 	}
-	if (hlink == 1 && !valid_http_url(link)) {
+	if (hlink == 1 && !sbx_valid_url(link)) {
 		say(d, dsz, "Param %s['link'] is not a valid URI.", what);
 		return 100;
 	}
@@ -2128,7 +1939,9 @@ done:
 	if (r->status != 200)
 		log_debug("whatsapp: send refused: %d code=%ld", r->status,
 		    r->code);
-	answer(wa, req, r->status, &ans, fp ? fp->delay_ms : 0, m);
+	if (sbx_answer(sb, req, r->status, &ans, fp ? fp->delay_ms : 0,
+	    m ? &m->c : NULL) == -1)
+		log_warnx("whatsapp: cannot delay an answer; answering now");
 	free(r->body);
 	r->body = NULL;
 	json_decref(j);
@@ -2748,52 +2561,6 @@ sbx_whatsapp_route(struct sbx *sb, struct evhttp_request *req,
 
 /* --- simulated inbound messages --- */
 
-static void	inbound_next(struct wa_inbound *);
-
-static void
-inbound_finish(struct wa_inbound *in)
-{
-	struct sbx *sb = in->wa->sb;
-
-	sbx_reply_json(in->req, 200, json_pack("{s:o, s:I, s:o}", "wamid",
-	    in->wamids, "status", (json_int_t)in->last, "statuses",
-	    in->statuses));
-	free(in->body);
-	free(in);
-	sbx_release(sb);
-}
-
-static void
-inbound_posted(long status, void *arg)
-{
-	struct wa_inbound *in = arg;
-
-	json_array_append_new(in->statuses, json_integer(status));
-	in->last = status;
-	if (++in->done == in->total)
-		inbound_finish(in);
-	else
-		inbound_next(in);
-}
-
-/* Post the notification once more (the copies go one after the other). */
-static void
-inbound_next(struct wa_inbound *in)
-{
-	struct sbx_whatsapp *wa = in->wa;
-	const char *hdrs[4];
-	int n = 0;
-
-	hdrs[n++] = "Content-Type: application/json";
-	if (in->signed_)
-		hdrs[n++] = in->sighdr;
-	hdrs[n++] = "User-Agent: facebookexternalua";
-	hdrs[n] = NULL;
-	if (sbx_webhook_post(wa->sb, "whatsapp", "inbound", wa->webhook_url,
-	    hdrs, in->body, in->len, in->body, inbound_posted, in) == -1)
-		inbound_posted(0, in);	/* may finish and free in */
-}
-
 /* Fields an inbound item takes, and those an item inherits from the top. */
 static const char *const item_keys[] = { "from", "to", "name", "type", "text",
     "caption", "mime", "media_id", "filename", "latitude", "longitude",
@@ -3189,14 +2956,13 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 		const char	*to, *from;
 		long long	 ms;
 	} notes[WA_MAX_BATCH];
-	struct wa_inbound *in = NULL;
-	const char *from, *to, *name, *secret, *key;
-	char why[320], sig[SIG_META_LEN + 1];
+	const char *from, *to, *name, *key, *hdrs[4];
+	char why[320], sighdr[SIG_META_LEN + 32], *nbody;
 	json_t *j, *batch, *it, *msg, *c, *entries = NULL, *wamids = NULL;
 	json_t *value, *n = NULL, *notif = NULL;
 	json_error_t jerr;
 	long long now = daemon_now_ms(), ts_ms, dup = 0;
-	size_t i, k, x, ng = 0, nitems;
+	size_t i, k, x, ng = 0, nitems, nlen;
 	int known, status = 400;
 
 	memset(groups, 0, sizeof(groups));
@@ -3303,30 +3069,16 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 	}
 	notif = json_pack("{s:s, s:O}", "object", "whatsapp_business_account",
 	    "entry", entries);
-	if ((in = calloc(1, sizeof(*in))) == NULL || notif == NULL ||
-	    (in->body = json_dumps(notif, JSON_COMPACT)) == NULL ||
-	    (in->statuses = json_array()) == NULL) {
-		if (in != NULL) {
-			free(in->body);
-			free(in);
-		}
-		in = NULL;
+	if (notif == NULL ||
+	    (nbody = json_dumps(notif, JSON_COMPACT)) == NULL) {
 		snprintf(why, sizeof(why), "out of memory");
 		status = 500;
 		json_decref(notif);
 		goto refuse;
 	}
 	json_decref(notif);
-	in->wa = wa;
-	in->req = req;
-	in->len = strlen(in->body);
-	in->total = (int)dup + 1;
-	in->wamids = wamids;
-	wamids = NULL;
-	secret = app_secret(wa);
-	sig_meta(in->body, in->len, secret, sig);
-	snprintf(in->sighdr, sizeof(in->sighdr), "X-Hub-Signature-256: %s", sig);
-	in->signed_ = 1;
+	nlen = strlen(nbody);
+	hook_headers(wa, nbody, nlen, hdrs, sighdr, sizeof(sighdr));
 	for (k = 0; k < ng; k++) {
 		json_decref(groups[k].contacts);
 		json_decref(groups[k].messages);
@@ -3334,9 +3086,12 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 	json_decref(entries);
 	json_decref(j);
 	log_debug("whatsapp: inbound of %zu message(s), %d post(s)", nitems,
-	    in->total);
-	sbx_hold(sb);
-	inbound_next(in);
+	    (int)dup + 1);
+	/* The copies go one after the other. */
+	if (sbx_inbound_post(sb, req, "whatsapp", wa->webhook_url, hdrs, nbody,
+	    nlen, nbody, (int)dup + 1, 0, "wamid", wamids) == -1)
+		sbx_reply_error(req, 500, "out of memory");
+	free(nbody);
 	return;
 refuse:
 	for (k = 0; k < ng; k++) {

@@ -10,25 +10,23 @@
  *
  * smsd is stateless: it holds the auth token but never opens a store.  What
  * it has not answered, routerd still holds and sends again.  This file reads
- * the configuration, wires the event loop and the bus, and drains on SIGTERM.
- * The machinery it shares with the other channel daemons lives in lib/: the
- * webhook listener in hook, the paced send queue in outq.
+ * the configuration and wires the event loop.  The machinery it shares with
+ * the other channel daemons lives in lib/: the bus wiring and the drain on
+ * SIGTERM in edge, the webhook listener in hook, the paced send queue in
+ * outq.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <sodium.h>
 
-#include "bus.h"
 #include "conf.h"
 #include "daemon.h"
-#include "frame.h"
+#include "edge.h"
 #include "http_out.h"
 #include "log.h"
-#include "mp.h"
 #include "proto.h"
 #include "smsd.h"
 
@@ -119,102 +117,25 @@ fail:
 	return -1;
 }
 
-static void
-on_flushed(evutil_socket_t fd, short what, void *arg)
-{
-	struct smsd *s = arg;
-
-	daemon_stop(&s->d);
-}
-
-void
-smsd_drain_check(struct smsd *s)
-{
-	struct timeval tv = { 0, SMSD_FLUSH_MS * 1000 };
-
-	if (!s->d.draining || s->ev_flush != NULL ||
-	    smsd_webhook_open(s) > 0 || smsd_send_inflight(s) > 0)
-		return;
-	log_info("drained, exiting");
-	/* the last answers sit in output buffers: give the loop a moment */
-	if ((s->ev_flush = evtimer_new(s->d.base, on_flushed, s)) == NULL ||
-	    evtimer_add(s->ev_flush, &tv) == -1)
-		daemon_stop(&s->d);
-}
-
-/* Frames pushed to us on either socket: "out" from routerd, "ping". */
+/* Frames pushed to us on either socket: "out" from routerd; ping and the
+ * rest are lib/edge's. */
 static void
 on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 {
 	struct smsd *s = arg;
-	struct fbuf fb;
-	int64_t id;
 
-	switch (proto_type(f)) {
-	case PT_OUT:
+	if (proto_type(f) == PT_OUT)
 		smsd_send_frame(s, c, f);
-		break;
-	case PT_PING:
-		if (!mp_int(f, "id", &id))
-			break;
-		fbuf_init(&fb);
-		bus_answer_begin(&fb, id, 0);
-		if (bus_send(c, &fb) == -1)
-			log_debug("%s: ping answer not sent", bus_name(c));
-		fbuf_free(&fb);
-		break;
-	default:
-		if (mp_int(f, "id", &id))
-			bus_answer_err(c, id, "unknown",
-			    "smsd does not serve this request");
-		else
-			log_debug("%s: unexpected frame ignored", bus_name(c));
-		break;
-	}
+	else
+		edge_frame_common(&s->e, c, f);
 }
-
-static void
-router_up(struct bus_conn *c, void *arg)
-{
-	log_info("connected to routerd");
-}
-
-static void
-router_down(struct bus_conn *c, void *arg)
-{
-	struct smsd *s = arg;
-
-	log_warnx("lost routerd; webhooks get 503 until it is back");
-	smsd_send_conn_down(s, c);
-}
-
-static void
-peer_down(struct bus_conn *c, void *arg)
-{
-	struct smsd *s = arg;
-
-	smsd_send_conn_down(s, c);
-}
-
-static const struct bus_handlers router_h = {
-	.frame = on_frame, .up = router_up, .down = router_down,
-};
-static const struct bus_handlers server_h = {
-	.frame = on_frame, .down = peer_down,
-};
 
 static void
 on_term(struct daemon *d)
 {
 	struct smsd *s = d->arg;
 
-	log_info("SIGTERM: draining (%zu webhooks, %zu provider calls open)",
-	    smsd_webhook_open(s), smsd_send_inflight(s));
-	smsd_webhook_drain(s);
-	if (s->srv)
-		bus_server_stop(s->srv);
-	smsd_send_drain(s);
-	smsd_drain_check(s);
+	edge_term(&s->e, "provider calls");
 }
 
 static void
@@ -240,45 +161,37 @@ int
 main(int argc, char **argv)
 {
 	struct smsd *s = &smsd;
-	char err[1024], path[4096];
+	char err[1024];
 	int rc;
 
-	daemon_init(&s->d, "smsd", argc, argv);
-	if (smsd_conf_load(&s->cf, s->d.conf, err, sizeof(err)) == -1)
+	daemon_init(&s->e.d, "smsd", argc, argv);
+	if (smsd_conf_load(&s->cf, s->e.d.conf, err, sizeof(err)) == -1)
 		log_exit(EX_CONFIG, "%s", err);
-	if (s->d.check_only)
-		daemon_checked(&s->d);
+	if (s->e.d.check_only)
+		daemon_checked(&s->e.d);
 	if (sodium_init() < 0)
 		log_exit(EX_TEMP, "sodium_init failed");
-	s->d.arg = s;
-	s->d.on_term = on_term;
-	s->d.on_hup = on_hup;
+	s->e.d.arg = s;
+	s->e.d.on_term = on_term;
+	s->e.d.on_hup = on_hup;
+	s->e.frame = on_frame;
+	s->e.arg = s;
 
-	if ((s->ho = http_out_new(s->d.base, (long)s->cf.max_inflight)) == NULL)
+	if ((s->e.ho = http_out_new(s->e.d.base, (long)s->cf.max_inflight)) ==
+	    NULL)
 		log_exit(EX_TEMP, "cannot set up the HTTP client");
-	if (smsd_send_start(s, &server_h, err, sizeof(err)) == -1)
+	smsd_send_start(s);
+	if (edge_listen(&s->e, err, sizeof(err)) == -1 ||
+	    smsd_webhook_start(s, err, sizeof(err)) == -1 ||
+	    edge_connect(&s->e, err, sizeof(err)) == -1)
 		log_exit(EX_TEMP, "%s", err);
-	if (smsd_webhook_start(s, err, sizeof(err)) == -1)
-		log_exit(EX_TEMP, "%s", err);
-	s->router = bus_client(s->d.base, daemon_path(&s->d, "run/routerd.sock",
-	    path, sizeof(path)), "smsd", &router_h, s);
-	if (s->router == NULL)
-		log_exit(EX_TEMP, "cannot create the routerd client");
 
 	log_info("serving webhooks on %s:%d, Messages API at %s",
 	    s->cf.listen_host, s->cf.listen_port, s->cf.api_url);
-	daemon_ready(&s->d);
-	rc = daemon_run(&s->d);
+	daemon_ready(&s->e.d);
+	rc = daemon_run(&s->e.d);
 
-	/* routerd's pending answers fail first: waiting webhooks get 503 */
-	bus_client_free(s->router);
-	s->router = NULL;
-	smsd_webhook_free(s);
-	smsd_send_free(s);
-	http_out_free(s->ho);
-	s->ho = NULL;
+	edge_free(&s->e);
 	smsd_conf_free(&s->cf);
-	if (s->ev_flush)
-		event_free(s->ev_flush);
 	return rc;
 }

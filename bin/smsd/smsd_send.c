@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "bus.h"
+#include "edge.h"
 #include "form.h"
 #include "frame.h"
 #include "http_out.h"
@@ -155,7 +156,7 @@ start(struct outq_job *j, void *arg)
 	rq.body = body;
 	rq.bodylen = len;
 	rq.timeout_ms = (long)cf->http_timeout_ms;
-	r = http_out_start(s->ho, &rq, sent, j);
+	r = http_out_start(s->e.ho, &rq, sent, j);
 	sodium_memzero(body, len);
 	free(body);
 	form_free(&f);
@@ -170,7 +171,9 @@ start(struct outq_job *j, void *arg)
 static void
 on_idle(void *arg)
 {
-	smsd_drain_check(arg);
+	struct smsd *s = arg;
+
+	edge_drain_check(&s->e);
 }
 
 static const struct outq_ops sms_ops = {
@@ -249,41 +252,16 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 			fatalx("out of memory");
 	}
 	/* o is outq's now, whatever the outcome */
-	outq_submit(s->q, msg, from, to, o, c, id);
+	outq_submit(s->e.q, msg, from, to, o, c, id);
 }
 
 void
-smsd_send_conn_down(struct smsd *s, struct bus_conn *c)
-{
-	if (s->q != NULL)
-		outq_conn_down(s->q, c);
-}
-
-int
-smsd_send_start(struct smsd *s, const struct bus_handlers *h, char *err,
-    size_t errsz)
+smsd_send_start(struct smsd *s)
 {
 	struct outq_limits l;
-	char path[4096];
 
 	limits(&s->cf, &l);
-	s->q = outq_new(s->d.base, &l, &sms_ops, s);
-	s->srv = bus_listen(s->d.base, daemon_path(&s->d, "run/smsd.sock",
-	    path, sizeof(path)), h, s, err, errsz);
-	return s->srv ? 0 : -1;
-}
-
-void
-smsd_send_drain(struct smsd *s)
-{
-	if (s->q != NULL)
-		outq_drain(s->q);
-}
-
-size_t
-smsd_send_inflight(struct smsd *s)
-{
-	return s->q ? outq_inflight(s->q) : 0;
+	s->e.q = outq_new(s->e.d.base, &l, &sms_ops, s);
 }
 
 void
@@ -291,16 +269,8 @@ smsd_send_reconf(struct smsd *s)
 {
 	struct outq_limits l;
 
-	if (s->q == NULL)
+	if (s->e.q == NULL)
 		return;
 	limits(&s->cf, &l);
-	outq_set_limits(s->q, &l);
-}
-
-void
-smsd_send_free(struct smsd *s)
-{
-	/* in-flight calls die with http_out_free, which never calls back */
-	outq_free(s->q);
-	s->q = NULL;
+	outq_set_limits(s->e.q, &l);
 }

@@ -8,7 +8,7 @@
  * "in" or "st" frame and sent to routerd.  Twilio is answered only when
  * routerd answers: 200 with empty TwiML once the record is committed, 503
  * when routerd refuses, is not connected, goes away, or takes longer than
- * SMSD_ANSWER_MS — Twilio (or sandboxd) then tries again.  The listener,
+ * EDGE_ANSWER_MS — Twilio (or sandboxd) then tries again.  The listener,
  * the wait for routerd and the drain are lib/hook's; this file knows Twilio:
  * the paths, the form, the signature and the frames.
  */
@@ -21,6 +21,7 @@
 #include <event2/http.h>
 
 #include "bus.h"
+#include "edge.h"
 #include "form.h"
 #include "frame.h"
 #include "hook.h"
@@ -148,7 +149,7 @@ static void
 on_request(struct evhttp_request *req, void *arg)
 {
 	struct smsd *s = arg;
-	struct hook *h = s->hook;
+	struct hook *h = s->e.hook;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path, *query, *why = NULL, *body, *hdr;
 	struct hook_wait *w;
@@ -175,7 +176,7 @@ on_request(struct evhttp_request *req, void *arg)
 		hook_reply(h, req, 405, "Method Not Allowed", "POST only");
 		goto done;
 	}
-	if (s->d.draining) {
+	if (s->e.d.draining) {
 		hook_reply(h, req, 503, "Service Unavailable", "shutting down");
 		goto done;
 	}
@@ -203,14 +204,14 @@ on_request(struct evhttp_request *req, void *arg)
 		hook_reply(h, req, 403, "Forbidden", "bad signature");
 		goto done;
 	}
-	if (s->router == NULL || !bus_is_up(s->router)) {
+	if (s->e.router == NULL || !bus_is_up(s->e.router)) {
 		log_debug("%s webhook: routerd not connected, answered 503",
 		    kind_name(kind));
 		hook_reply(h, req, 503, "Service Unavailable",
 		    "store unavailable");
 		goto done;
 	}
-	id = bus_next_id(s->router);
+	id = bus_next_id(s->e.router);
 	why = kind == WH_IN ? pack_in(&fb, id, &f) : pack_st(&fb, id, &f);
 	if (why != NULL) {
 		log_warnx("%s webhook from %s: %s, answered 400",
@@ -221,7 +222,7 @@ on_request(struct evhttp_request *req, void *arg)
 	snprintf(label, sizeof(label), "%s %s", kind_name(kind),
 	    form_get(&f, "MessageSid"));
 	w = hook_wait_new(h, req, label);
-	hook_wait_frame(w, s->router, &fb, id);	/* on failure: 503 */
+	hook_wait_frame(w, s->e.router, &fb, id);	/* on failure: 503 */
 	hook_wait_arm(w);
 done:
 	free(url);
@@ -232,7 +233,9 @@ done:
 static void
 on_answered(void *arg)
 {
-	smsd_drain_check(arg);
+	struct smsd *s = arg;
+
+	edge_drain_check(&s->e);
 }
 
 int
@@ -241,39 +244,14 @@ smsd_webhook_start(struct smsd *s, char *err, size_t errsz)
 	struct hook_conf hc;
 
 	memset(&hc, 0, sizeof(hc));
-	hc.name = "smsd";
 	hc.host = s->cf.listen_host;
 	hc.port = s->cf.listen_port;
 	hc.body_max = SMSD_BODY_MAX;
-	hc.headers_max = SMSD_HEADERS_MAX;
-	hc.answer_ms = SMSD_ANSWER_MS;
-	hc.drain_answer_ms = SMSD_DRAIN_ANSWER_MS;
 	hc.ok_type = "text/xml";
 	hc.ok_body = TWIML_EMPTY;
 	hc.allow = "POST";
 	hc.request = on_request;
 	hc.answered = on_answered;
 	hc.arg = s;
-	s->hook = hook_new(s->d.base, &hc, err, errsz);
-	return s->hook ? 0 : -1;
-}
-
-void
-smsd_webhook_drain(struct smsd *s)
-{
-	if (s->hook)
-		hook_drain(s->hook);
-}
-
-size_t
-smsd_webhook_open(struct smsd *s)
-{
-	return hook_open(s->hook);
-}
-
-void
-smsd_webhook_free(struct smsd *s)
-{
-	hook_free(s->hook);
-	s->hook = NULL;
+	return edge_hook_start(&s->e, &hc, err, errsz);
 }

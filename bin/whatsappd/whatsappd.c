@@ -16,21 +16,21 @@
  * number is "inactive" and gets no calls until the token is replaced (msg
  * channel token, which sends "chtoken", or SIGHUP with a changed token
  * file).  msg channel status reads that list with "chstatus".  This file
- * reads the configuration, keeps the numbers, wires the event loop and the
- * bus, and drains on SIGTERM.
+ * reads the configuration, keeps the numbers, answers chstatus and chtoken
+ * and wires the event loop; the bus wiring and the drain on SIGTERM are
+ * lib/edge's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 #include <sodium.h>
 
 #include "bus.h"
 #include "conf.h"
 #include "daemon.h"
+#include "edge.h"
 #include "frame.h"
-#include "hook.h"
 #include "http_out.h"
 #include "log.h"
 #include "mp.h"
@@ -323,7 +323,7 @@ answer_chtoken(struct whatsappd *w, struct bus_conn *c, int64_t id)
 	char err[600], *tok;
 	struct fbuf fb;
 
-	if ((tok = secret_line(w->d.conf, "whatsapp_token_file", err,
+	if ((tok = secret_line(w->e.d.conf, "whatsapp_token_file", err,
 	    sizeof(err))) == NULL ||
 	    wa_set_token(&w->cf, tok, err, sizeof(err)) == -1) {
 		zfree(tok);
@@ -334,8 +334,8 @@ answer_chtoken(struct whatsappd *w, struct bus_conn *c, int64_t id)
 	zfree(tok);
 	log_info("chtoken from %s: access token re-read", bus_name(c));
 	wa_numbers_activate(w);
-	if (w->q)
-		outq_kick(w->q);
+	if (w->e.q)
+		outq_kick(w->e.q);
 	fbuf_init(&fb);
 	bus_answer_begin(&fb, id, 0);
 	if (bus_send(c, &fb) == -1)
@@ -343,38 +343,14 @@ answer_chtoken(struct whatsappd *w, struct bus_conn *c, int64_t id)
 	fbuf_free(&fb);
 }
 
-/* --- drain and the bus --- */
+/* --- the bus --- */
 
-static void
-on_flushed(evutil_socket_t fd, short what, void *arg)
-{
-	struct whatsappd *w = arg;
-
-	daemon_stop(&w->d);
-}
-
-void
-wa_drain_check(struct whatsappd *w)
-{
-	struct timeval tv = { 0, WA_FLUSH_MS * 1000 };
-
-	if (!w->d.draining || w->ev_flush != NULL ||
-	    (w->hook && hook_open(w->hook) > 0) ||
-	    (w->q && outq_inflight(w->q) > 0))
-		return;
-	log_info("drained, exiting");
-	/* the last answers sit in output buffers: give the loop a moment */
-	if ((w->ev_flush = evtimer_new(w->d.base, on_flushed, w)) == NULL ||
-	    evtimer_add(w->ev_flush, &tv) == -1)
-		daemon_stop(&w->d);
-}
-
-/* Frames on either socket: "out" from routerd, chstatus, chtoken, ping. */
+/* Frames on either socket: "out" from routerd, chstatus, chtoken; ping and
+ * the rest are lib/edge's. */
 static void
 on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 {
 	struct whatsappd *w = arg;
-	struct fbuf fb;
 	int64_t id;
 
 	switch (proto_type(f)) {
@@ -389,71 +365,18 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		if (mp_int(f, "id", &id))
 			answer_chtoken(w, c, id);
 		break;
-	case PT_PING:
-		if (!mp_int(f, "id", &id))
-			break;
-		fbuf_init(&fb);
-		bus_answer_begin(&fb, id, 0);
-		if (bus_send(c, &fb) == -1)
-			log_debug("%s: ping answer not sent", bus_name(c));
-		fbuf_free(&fb);
-		break;
 	default:
-		if (mp_int(f, "id", &id))
-			bus_answer_err(c, id, "unknown",
-			    "whatsappd does not serve this request");
-		else
-			log_debug("%s: unexpected frame ignored", bus_name(c));
+		edge_frame_common(&w->e, c, f);
 		break;
 	}
 }
-
-static void
-router_up(struct bus_conn *c, void *arg)
-{
-	log_info("connected to routerd");
-}
-
-static void
-router_down(struct bus_conn *c, void *arg)
-{
-	struct whatsappd *w = arg;
-
-	log_warnx("lost routerd; webhooks get 503 until it is back");
-	if (w->q)
-		outq_conn_down(w->q, c);
-}
-
-static void
-peer_down(struct bus_conn *c, void *arg)
-{
-	struct whatsappd *w = arg;
-
-	if (w->q)
-		outq_conn_down(w->q, c);
-}
-
-static const struct bus_handlers router_h = {
-	.frame = on_frame, .up = router_up, .down = router_down,
-};
-static const struct bus_handlers server_h = {
-	.frame = on_frame, .down = peer_down,
-};
 
 static void
 on_term(struct daemon *d)
 {
 	struct whatsappd *w = d->arg;
 
-	log_info("SIGTERM: draining (%zu webhooks, %zu Graph API calls open)",
-	    w->hook ? hook_open(w->hook) : 0, w->q ? outq_inflight(w->q) : 0);
-	if (w->hook)
-		hook_drain(w->hook);
-	if (w->srv)
-		bus_server_stop(w->srv);
-	if (w->q)
-		outq_drain(w->q);
-	wa_drain_check(w);
+	edge_term(&w->e, "Graph API calls");
 }
 
 static void
@@ -488,52 +411,40 @@ int
 main(int argc, char **argv)
 {
 	struct whatsappd *w = &wad;
-	char err[1024], path[4096];
+	char err[1024];
 	int rc;
 
-	daemon_init(&w->d, "whatsappd", argc, argv);
-	if (wa_conf_load(&w->cf, w->d.conf, err, sizeof(err)) == -1)
+	daemon_init(&w->e.d, "whatsappd", argc, argv);
+	if (wa_conf_load(&w->cf, w->e.d.conf, err, sizeof(err)) == -1)
 		log_exit(EX_CONFIG, "%s", err);
-	if (w->d.check_only)
-		daemon_checked(&w->d);
+	if (w->e.d.check_only)
+		daemon_checked(&w->e.d);
 	if (sodium_init() < 0)
 		log_exit(EX_TEMP, "sodium_init failed");
-	w->d.arg = w;
-	w->d.on_term = on_term;
-	w->d.on_hup = on_hup;
+	w->e.d.arg = w;
+	w->e.d.on_term = on_term;
+	w->e.d.on_hup = on_hup;
+	w->e.frame = on_frame;
+	w->e.arg = w;
 	numbers_listed(w);
 
-	if ((w->ho = http_out_new(w->d.base, (long)w->cf.max_inflight)) ==
+	if ((w->e.ho = http_out_new(w->e.d.base, (long)w->cf.max_inflight)) ==
 	    NULL)
 		log_exit(EX_TEMP, "cannot set up the HTTP client");
-	if (wa_send_start(w, &server_h, err, sizeof(err)) == -1)
+	if (wa_send_start(w, err, sizeof(err)) == -1 ||
+	    edge_listen(&w->e, err, sizeof(err)) == -1 ||
+	    wa_webhook_start(w, err, sizeof(err)) == -1 ||
+	    edge_connect(&w->e, err, sizeof(err)) == -1)
 		log_exit(EX_TEMP, "%s", err);
-	if (wa_webhook_start(w, err, sizeof(err)) == -1)
-		log_exit(EX_TEMP, "%s", err);
-	w->router = bus_client(w->d.base, daemon_path(&w->d,
-	    "run/routerd.sock", path, sizeof(path)), "whatsappd", &router_h, w);
-	if (w->router == NULL)
-		log_exit(EX_TEMP, "cannot create the routerd client");
 
 	log_info("serving webhooks on %s:%d, Graph API %s at %s",
 	    w->cf.listen_host, w->cf.listen_port, w->cf.version,
 	    w->cf.api_url);
-	daemon_ready(&w->d);
-	rc = daemon_run(&w->d);
+	daemon_ready(&w->e.d);
+	rc = daemon_run(&w->e.d);
 
-	/* routerd's pending answers fail first: waiting webhooks get 503 */
-	bus_client_free(w->router);
-	w->router = NULL;
-	if (w->hook) {
-		hook_free(w->hook);
-		w->hook = NULL;
-	}
-	wa_send_free(w);
-	http_out_free(w->ho);
-	w->ho = NULL;
+	edge_free(&w->e);
 	wa_conf_free(&w->cf);
 	free(w->nums);
-	if (w->ev_flush)
-		event_free(w->ev_flush);
 	return rc;
 }

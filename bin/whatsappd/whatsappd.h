@@ -1,11 +1,12 @@
 /*
  * whatsappd — the state the parts of the WhatsApp Cloud API edge share:
- * whatsappd.c (main, configuration, bus wiring, the numbers and their token
- * state, drain), whatsappd_webhook.c (Meta's webhooks in, forwarded to
- * routerd), whatsappd_parse.c (a notification's JSON turned into "in" and
+ * whatsappd.c (main, configuration, the frames whatsappd serves, the numbers
+ * and their token state), whatsappd_webhook.c (Meta's webhooks in, forwarded
+ * to routerd), whatsappd_parse.c (a notification's JSON turned into "in" and
  * "st" frames: pure, so tests/unit/t_wa_parse.c drives it directly) and
  * whatsappd_send.c (routerd's "out" requests, paced per phone-number id, to
- * the Graph API).
+ * the Graph API).  The bus wiring and the drain are lib/edge's, shared with
+ * smsd.
  */
 #ifndef WHATSAPPD_H
 #define WHATSAPPD_H
@@ -15,21 +16,12 @@
 #include <msgpack.h>
 
 #include "daemon.h"
+#include "edge.h"
 
 struct bus_conn;
-struct bus_handlers;
-struct bus_server;
-struct event;
 struct fbuf;
-struct hook;
-struct http_out;
-struct outq;
 
 #define WA_BODY_MAX		(3 * 1024 * 1024)	/* Meta sends up to 3 MB */
-#define WA_HEADERS_MAX		(16 * 1024)
-#define WA_ANSWER_MS		10000	/* routerd's answer to a webhook */
-#define WA_DRAIN_ANSWER_MS	5000	/* the same, once draining */
-#define WA_FLUSH_MS		100	/* after the drain, before exit */
 #define WA_NUMBERS_MAX		10000	/* phone-number ids tracked */
 #define WA_ID_MAX		32	/* digits of a phone-number id */
 #define WA_PID_MAX		127	/* bytes of a wamid routerd keeps */
@@ -58,16 +50,8 @@ struct wa_number {
 };
 
 struct whatsappd {
-	struct daemon		 d;
+	struct edge		 e;	/* daemon, hook, bus, outq (lib/edge) */
 	struct wa_conf		 cf;
-	/* webhooks in */
-	struct hook		*hook;
-	struct bus_conn		*router;	/* client of routerd.sock */
-	/* messages out */
-	struct bus_server	*srv;		/* whatsappd.sock */
-	struct http_out		*ho;
-	struct outq		*q;
-	struct event		*ev_flush;	/* drained: let answers out */
 	/* numbers seen, sent from or listed in whatsapp_numbers */
 	struct wa_number	*nums;
 	size_t			 nnums, numscap;
@@ -81,8 +65,6 @@ void	wa_conf_free(struct wa_conf *);
 /* Set the Bearer token (a copy) and its header; -1 if not one line. */
 int	wa_set_token(struct wa_conf *, const char *token, char *err,
 	    size_t errsz);
-/* When draining and nothing is left in flight, end the loop. */
-void	wa_drain_check(struct whatsappd *);
 /* The number id, added (active) if new; NULL if not an id or too many. */
 struct wa_number *wa_number(struct whatsappd *, const char *id);
 /* The number id if known, else NULL. */
@@ -95,15 +77,13 @@ void	wa_numbers_activate(struct whatsappd *);
 int	wa_webhook_start(struct whatsappd *, char *err, size_t errsz);
 
 /* whatsappd_send.c */
-/* Listen on $HOME/run/whatsappd.sock with h and set up pacing; -1 with err. */
-int	wa_send_start(struct whatsappd *, const struct bus_handlers *h,
-	    char *err, size_t errsz);
+/* Set up the pacing of sends (the queue, w->e.q); -1 with err. */
+int	wa_send_start(struct whatsappd *, char *err, size_t errsz);
 /* An "out" request on conn (either socket). */
 void	wa_send_frame(struct whatsappd *, struct bus_conn *,
 	    const msgpack_object *);
 /* Settings changed (SIGHUP): new limits. */
 void	wa_send_reconf(struct whatsappd *);
-void	wa_send_free(struct whatsappd *);
 
 /* whatsappd_parse.c */
 enum wa_kind { WA_IN, WA_ST };

@@ -38,6 +38,7 @@
 #include <sodium.h>
 
 #include "bus.h"
+#include "edge.h"
 #include "frame.h"
 #include "http_out.h"
 #include "log.h"
@@ -157,7 +158,7 @@ token_dead(struct whatsappd *w, struct outq_job *j, const struct graph_err *ge)
 	    "is inactive until a new token is set (msg channel token)", key,
 	    ge->code);
 	outq_fail(j, "190", INACTIVE_MSG);
-	failed = outq_fail_key(w->q, key, "inactive", INACTIVE_MSG);
+	failed = outq_fail_key(w->e.q, key, "inactive", INACTIVE_MSG);
 	if (failed > 0)
 		log_warnx("%s: %zu queued message%s failed: token inactive",
 		    key, failed, failed == 1 ? "" : "s");
@@ -369,7 +370,7 @@ upload(struct outq_job *j)
 	/* http_timeout_ms, plus 1 s per MB: a 100 MB document at 1 MB/s */
 	up_ms = w->cf.http_timeout_ms + (long long)sb.st_size / 1000;
 	rq.timeout_ms = (long)(up_ms < UPLOAD_MAX_MS ? up_ms : UPLOAD_MAX_MS);
-	if (http_out_start(w->ho, &rq, uploaded, j) == -1) {
+	if (http_out_start(w->e.ho, &rq, uploaded, j) == -1) {
 		outq_retry(j, "upload: HTTP request could not be started", 0);
 		return;
 	}
@@ -402,7 +403,7 @@ send_message(struct outq_job *j)
 	rq.body = body;
 	rq.bodylen = strlen(body);
 	rq.timeout_ms = (long)w->cf.http_timeout_ms;
-	r = http_out_start(w->ho, &rq, sent, j);
+	r = http_out_start(w->e.ho, &rq, sent, j);
 	sodium_memzero(body, rq.bodylen);
 	free(body);
 	if (r == -1) {
@@ -435,7 +436,9 @@ start(struct outq_job *j, void *arg)
 static void
 on_idle(void *arg)
 {
-	wa_drain_check(arg);
+	struct whatsappd *w = arg;
+
+	edge_drain_check(&w->e);
 }
 
 /* --- requests from routerd --- */
@@ -803,7 +806,7 @@ wa_send_frame(struct whatsappd *w, struct bus_conn *c,
 		job_data_free(wj);
 		return;
 	}
-	outq_submit(w->q, msg, from, to, wj, c, id);
+	outq_submit(w->e.q, msg, from, to, wj, c, id);
 }
 
 static void
@@ -825,23 +828,19 @@ limits(const struct whatsappd *w, struct outq_limits *l)
 }
 
 int
-wa_send_start(struct whatsappd *w, const struct bus_handlers *h, char *err,
-    size_t errsz)
+wa_send_start(struct whatsappd *w, char *err, size_t errsz)
 {
 	static const struct outq_ops ops = {
 		.start = start, .free_data = job_data_free, .idle = on_idle,
 	};
 	struct outq_limits l;
-	char path[4096];
 
 	limits(w, &l);
-	if ((w->q = outq_new(w->d.base, &l, &ops, w)) == NULL) {
+	if ((w->e.q = outq_new(w->e.d.base, &l, &ops, w)) == NULL) {
 		snprintf(err, errsz, "cannot set up the send queue");
 		return -1;
 	}
-	w->srv = bus_listen(w->d.base, daemon_path(&w->d, "run/whatsappd.sock",
-	    path, sizeof(path)), h, w, err, errsz);
-	return w->srv ? 0 : -1;
+	return 0;
 }
 
 void
@@ -849,18 +848,9 @@ wa_send_reconf(struct whatsappd *w)
 {
 	struct outq_limits l;
 
-	if (w->q == NULL)
+	if (w->e.q == NULL)
 		return;
 	limits(w, &l);
-	outq_set_limits(w->q, &l);
-	outq_kick(w->q);
-}
-
-void
-wa_send_free(struct whatsappd *w)
-{
-	if (w->q != NULL) {
-		outq_free(w->q);
-		w->q = NULL;
-	}
+	outq_set_limits(w->e.q, &l);
+	outq_kick(w->e.q);
 }

@@ -26,6 +26,7 @@
 #include <sodium.h>
 
 #include "bus.h"
+#include "edge.h"
 #include "frame.h"
 #include "hook.h"
 #include "log.h"
@@ -48,7 +49,7 @@ verify(struct whatsappd *w, struct evhttp_request *req, const char *query)
 	if (query == NULL || evhttp_parse_query_str(query, &q) == -1) {
 		log_warnx("verification from %s: no or bad query, answered 403",
 		    hook_peer(req));
-		hook_reply(w->hook, req, 403, "Forbidden", "verification "
+		hook_reply(w->e.hook, req, 403, "Forbidden", "verification "
 		    "failed");
 		evhttp_clear_headers(&q);
 		return;
@@ -65,17 +66,17 @@ verify(struct whatsappd *w, struct evhttp_request *req, const char *query)
 		    hook_peer(req), mode == NULL || strcmp(mode, "subscribe") ?
 		    "hub.mode is not subscribe" : tok == NULL ?
 		    "no hub.verify_token" : "wrong hub.verify_token");
-		hook_reply(w->hook, req, 403, "Forbidden", "verification "
+		hook_reply(w->e.hook, req, 403, "Forbidden", "verification "
 		    "failed");
 	} else if (ch == NULL || strlen(ch) > CHALLENGE_MAX) {
 		log_warnx("verification from %s: no usable hub.challenge, "
 		    "answered 400", hook_peer(req));
-		hook_reply(w->hook, req, 400, "Bad Request", "hub.challenge "
+		hook_reply(w->e.hook, req, 400, "Bad Request", "hub.challenge "
 		    "missing");
 	} else {
 		log_info("webhook subscription verified (from %s)",
 		    hook_peer(req));
-		hook_reply_body(w->hook, req, 200, "text/plain", ch,
+		hook_reply_body(w->e.hook, req, 200, "text/plain", ch,
 		    strlen(ch));
 	}
 	evhttp_clear_headers(&q);
@@ -93,28 +94,28 @@ notification(struct whatsappd *w, struct evhttp_request *req)
 	size_t len, i, nin = 0;
 	int64_t id;
 
-	if ((body = hook_body(w->hook, req, &len)) == NULL)
+	if ((body = hook_body(w->e.hook, req, &len)) == NULL)
 		return;			/* answered 413 or 503 */
 	sig = evhttp_find_header(evhttp_request_get_input_headers(req),
 	    "X-Hub-Signature-256");
 	if (sig == NULL) {
 		log_warnx("notification from %s: no X-Hub-Signature-256, "
 		    "answered 401", hook_peer(req));
-		hook_reply(w->hook, req, 401, "Unauthorized", "signature "
+		hook_reply(w->e.hook, req, 401, "Unauthorized", "signature "
 		    "missing");
 		return;
 	}
 	if (sig_meta_check(body, len, w->cf.app_secret, sig) == -1) {
 		log_warnx("notification from %s: wrong X-Hub-Signature-256, "
 		    "answered 403", hook_peer(req));
-		hook_reply(w->hook, req, 403, "Forbidden", "bad signature");
+		hook_reply(w->e.hook, req, 403, "Forbidden", "bad signature");
 		return;
 	}
 	wa_items_init(&items);
 	if (wa_parse(body, len, &items, err, sizeof(err)) == -1) {
 		log_warnx("notification from %s: %s, answered 400",
 		    hook_peer(req), err);
-		hook_reply(w->hook, req, 400, "Bad Request", err);
+		hook_reply(w->e.hook, req, 400, "Bad Request", err);
 		wa_items_free(&items);
 		return;
 	}
@@ -134,12 +135,12 @@ notification(struct whatsappd *w, struct evhttp_request *req)
 	else
 		snprintf(label, sizeof(label), "notification (%zu messages, "
 		    "%zu statuses)", nin, items.n - nin);
-	hw = hook_wait_new(w->hook, req, label);
+	hw = hook_wait_new(w->e.hook, req, label);
 	fbuf_init(&fb);
 	for (i = 0; i < items.n; i++) {
-		id = w->router ? bus_next_id(w->router) : 0;
+		id = w->e.router ? bus_next_id(w->e.router) : 0;
 		wa_item_frame(&items.v[i], id, &fb);
-		if (hook_wait_frame(hw, w->router, &fb, id) == -1)
+		if (hook_wait_frame(hw, w->e.router, &fb, id) == -1)
 			break;		/* armed below: answered 503 */
 		log_debug("%s %s for %s sent to routerd",
 		    items.v[i].kind == WA_IN ? "inbound" : "status",
@@ -159,16 +160,16 @@ on_request(struct evhttp_request *req, void *arg)
 	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
 
 	if (path == NULL || strcmp(path, WA_PATH) != 0) {
-		hook_reply(w->hook, req, 404, "Not Found", "no such path");
+		hook_reply(w->e.hook, req, 404, "Not Found", "no such path");
 		return;
 	}
 	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
-		hook_reply(w->hook, req, 405, "Method Not Allowed",
+		hook_reply(w->e.hook, req, 405, "Method Not Allowed",
 		    "GET or POST only");
 		return;
 	}
-	if (w->d.draining) {
-		hook_reply(w->hook, req, 503, "Service Unavailable",
+	if (w->e.d.draining) {
+		hook_reply(w->e.hook, req, 503, "Service Unavailable",
 		    "shutting down");
 		return;
 	}
@@ -181,7 +182,9 @@ on_request(struct evhttp_request *req, void *arg)
 static void
 on_answered(void *arg)
 {
-	wa_drain_check(arg);
+	struct whatsappd *w = arg;
+
+	edge_drain_check(&w->e);
 }
 
 int
@@ -190,19 +193,14 @@ wa_webhook_start(struct whatsappd *w, char *err, size_t errsz)
 	struct hook_conf hc;
 
 	memset(&hc, 0, sizeof(hc));
-	hc.name = "whatsappd";
 	hc.host = w->cf.listen_host;
 	hc.port = w->cf.listen_port;
 	hc.body_max = WA_BODY_MAX;
-	hc.headers_max = WA_HEADERS_MAX;
-	hc.answer_ms = WA_ANSWER_MS;
-	hc.drain_answer_ms = WA_DRAIN_ANSWER_MS;
 	hc.ok_type = "text/plain";
 	hc.ok_body = "";
 	hc.request = on_request;
 	hc.answered = on_answered;
 	hc.arg = w;
 	hc.allow = "GET, POST";
-	w->hook = hook_new(w->d.base, &hc, err, errsz);
-	return w->hook ? 0 : -1;
+	return edge_hook_start(&w->e, &hc, err, errsz);
 }
