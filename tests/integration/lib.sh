@@ -156,6 +156,64 @@ proc_done() {
 	[ ! -e "/proc/$1" ] || grep -q '^[0-9]* (.*) Z' "/proc/$1/stat" 2>/dev/null
 }
 
+# ------------------------------------------------- throwaway Unix users
+# Agents run msg as their own Unix users.  Tests that act as one make a
+# throwaway system user, give it exactly what an agent has (search on the
+# home and run/, the sockets, parley.conf, and a copy of msg and the test
+# helpers it runs in $T_HOME/bin: build/bin may sit under a 0700 home such
+# as /root), and run commands as it with setpriv.  Every such user, and any
+# process it still runs, is removed when the test file ends.
+#
+#   tuser_ok             root, useradd, userdel and setpriv are here
+#   tuser_add NAME       make NAME (after stack_start); its uid in TUSER_UID
+#   as_user NAME CMD...  run CMD as NAME; with exec in a subshell the PID
+#                        of `as_user ... &` is CMD's own (so kill ends it)
+T_USERS=""
+tuser_ok() {
+	[ "$(id -u)" = 0 ] && command -v useradd >/dev/null 2>&1 &&
+	    command -v userdel >/dev/null 2>&1 &&
+	    command -v setpriv >/dev/null 2>&1
+}
+tuser_access() {
+	local f
+	chmod 0711 "$T_HOME" "$T_HOME/run"
+	chmod 0644 "$T_HOME/parley.conf"
+	for f in "$T_HOME"/run/*.sock; do
+		[ -S "$f" ] && chmod 0666 "$f"
+	done
+	if [ ! -x "$T_HOME/bin/msg" ]; then
+		mkdir -p "$T_HOME/bin"
+		cp "$PARLEY_BIN/msg" "$T_HOME/bin/msg"
+		[ -d "$PARLEY_SRC/tests/integration/bots" ] &&
+		    cp "$PARLEY_SRC"/tests/integration/bots/* "$T_HOME/bin/" 2>/dev/null
+		chmod -R a+rX "$T_HOME/bin"
+		chmod 0711 "$T_HOME/bin"
+	fi
+}
+tuser_add() {
+	useradd -M -r -s /usr/sbin/nologin "$1" >/dev/null 2>&1 ||
+	    bail "useradd $1 failed"
+	T_USERS="$T_USERS $1"
+	TUSER_UID=$(id -u "$1")
+	tuser_access
+}
+as_user() {
+	local u=$1
+	shift
+	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups \
+	    env PATH="$T_HOME/bin:/usr/bin:/bin" PARLEY_CONF="$PARLEY_CONF" "$@" )
+}
+tuser_cleanup() {
+	local u
+	for u in $T_USERS; do
+		pkill -KILL -u "$u" 2>/dev/null
+		wait_for 5 sh -c "! pgrep -u $u >/dev/null" 
+		userdel "$u" >/dev/null 2>&1 ||
+		    echo "# userdel $u failed"
+	done
+	T_USERS=""
+}
+
 # ------------------------------------------------------------- the stack
 
 T_HOME=""
@@ -285,6 +343,7 @@ stack_stop() {
 	for p in $T_BG; do
 		proc_done "$p" || kill -TERM "$p" 2>/dev/null
 	done
+	tuser_cleanup
 	[ "$T_FAILED" -gt 0 ] && [ -n "$T_HOME" ] && [ -n "$T_RUNSVDIR" ] &&
 	    stack_diag
 	if [ -n "$T_RUNSVDIR" ]; then

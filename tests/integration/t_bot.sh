@@ -192,21 +192,18 @@ exits 2 "msg bot without a command is a usage error" msg bot --campaign helpbot
 exits 1 "a campaign that does not exist is refused" \
     msg bot --campaign nosuch -- cat
 like "$T_ERR" 'no campaign named "nosuch"' "and msg bot says so"
-if [ "$(id -u)" = 0 ] && command -v useradd >/dev/null; then
+if tuser_ok; then
 	U=parleyb$$
-	useradd -M -r -s /usr/sbin/nologin "$U" 2>/dev/null
-	chmod 0711 "$T_HOME" "$T_HOME/run"
-	chmod 0666 "$T_HOME/run/routerd.sock" "$T_HOME/run/campaignd.sock"
-	chmod 0644 "$T_HOME/parley.conf"
-	trap 'rc=$?; userdel "$U" >/dev/null 2>&1; (exit $rc); stack_stop' EXIT
-	as() { setpriv --reuid="$U" --regid="$U" --clear-groups "$@"; }
+	tuser_add "$U"
+	as() { as_user "$U" "$@"; }
 	msg agent add tess --user "$U" >/dev/null 2>&1
 	exits 1 "an agent who is no member of the campaign may not run its bot" \
 	    as msg bot --campaign helpbot -- cat
 	like "$T_ERR" "tess is not a member of campaign helpbot" "and is told why"
 	msg member add helpbot tess >/dev/null 2>&1
-	as msg bot -v --campaign helpbot -- $ECHO_BOT </dev/null >/dev/null \
-	    2>>"$T_HOME/bot6.log" &
+	as_user "$U" msg bot -v --campaign helpbot -- \
+	    jq --unbuffered -c -f "$T_HOME/bin/echo.jq" \
+	    </dev/null >/dev/null 2>>"$T_HOME/bot6.log" &
 	BOT6=$!
 	bg_track "$BOT6"
 	ok "a member may run it" wait_for 10 prog_pid "$BOT6"
