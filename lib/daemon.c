@@ -4,11 +4,13 @@
  * readiness reported only when serving, SIGTERM drains then exits 0.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -82,6 +84,64 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		daemon_stop(d);
 }
 
+static int	reserve_fd = -1;
+
+/* Raise the soft descriptor limit (1,024 by default) and open the reserve. */
+static void
+nofile_raise(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rlim_t want = rl.rlim_max;
+
+		if (want == RLIM_INFINITY || want > DAEMON_NOFILE_MAX)
+			want = DAEMON_NOFILE_MAX;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+				log_warn("setrlimit RLIMIT_NOFILE");
+		}
+	}
+	if (reserve_fd == -1)
+		reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+long
+daemon_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	return rl.rlim_cur == RLIM_INFINITY ? -1 : (long)rl.rlim_cur;
+}
+
+void
+daemon_emfile(int listen_fd, const char *what)
+{
+	static long long last_log;
+	static unsigned long missed;
+	long long now = daemon_now_ms();
+	int fd;
+
+	if (reserve_fd != -1) {
+		close(reserve_fd);
+		reserve_fd = -1;
+	}
+	if ((fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) != -1)
+		close(fd);
+	reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (now - last_log >= 60000) {
+		log_warnx("%s: out of descriptors (limit %ld): refusing "
+		    "connections for %d ms%s", what, daemon_nofile(),
+		    DAEMON_EMFILE_PAUSE_MS, missed ? " (again)" : "");
+		last_log = now;
+		missed = 0;
+	} else
+		missed++;
+}
+
 void
 daemon_init(struct daemon *d, const char *prog, int argc, char **argv)
 {
@@ -126,6 +186,7 @@ daemon_init(struct daemon *d, const char *prog, int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (d->check_only)
 		return;
+	nofile_raise();
 	if ((cfg = event_config_new()) == NULL)
 		log_exit(EX_TEMP, "event_config_new failed");
 	if ((d->base = event_base_new_with_config(cfg)) == NULL)

@@ -59,4 +59,20 @@ long long daemon_now_ms(void);
 /* Create dir and parents (mode 0750); -1 on error. */
 int	daemon_mkdirs(const char *dir);
 
+/*
+ * Descriptors.  daemon_init raises the soft RLIMIT_NOFILE to the hard limit
+ * (at most DAEMON_NOFILE_MAX) and keeps one reserve descriptor open.  When
+ * accept(2) fails with EMFILE or ENFILE a listener calls daemon_emfile with
+ * its listening socket: the reserve is closed, one waiting connection is
+ * accepted and closed at once (so the kernel's queue cannot make the loop
+ * spin), and the reserve is opened again.  The caller then stops accepting
+ * for a moment (DAEMON_EMFILE_PAUSE_MS); the first occurrence in each
+ * minute is logged, the rest only counted.
+ */
+#define DAEMON_NOFILE_MAX	65536
+#define DAEMON_EMFILE_PAUSE_MS	100
+void	daemon_emfile(int listen_fd, const char *what);
+/* The soft descriptor limit now in force. */
+long	daemon_nofile(void);
+
 #endif
