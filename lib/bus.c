@@ -8,6 +8,15 @@
  * (evbuffer_pullup) and drained after the handler returns.  A connection may
  * be dropped from inside its own handler: freeing is deferred until the read
  * loop unwinds.
+ *
+ * Budgets (bus.h): a server counts its connections per Unix user and
+ * refuses one over the cap at accept; a once-a-second sweep drops a
+ * connection whose frame started arriving more than frame_ms ago (a peer
+ * trickling a 1 MiB frame holds no memory for long); and the input buffered
+ * from unprivileged peers is summed over all servers of the process, the
+ * connection that pushes it past input_max being dropped.  Reading stops
+ * once one whole frame is buffered (the read high-water mark), so a peer
+ * never gets more than a frame ahead of its handler.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -24,6 +33,8 @@
 #include <sodium.h>
 
 #include "bus.h"
+#include "conf.h"
+#include "daemon.h"
 #include "log.h"
 #include "mp.h"
 #include "proto.h"
@@ -59,8 +70,18 @@ struct bus_conn {
 	struct pend			**tab;
 	size_t				 tabcap, npend;
 	int				 paused, want_drain;
+	size_t				 drain_at;	/* bus_want_drain's lowat */
 	int				 busy, dead;
 	msgpack_unpacked		 up_obj;
+	/* the peer, from SO_PEERCRED at accept (server side) */
+	int				 cred_ok;
+	uid_t				 uid;
+	int				 privileged;	/* root or our user */
+	int				 denied_logged;
+	long long			 partial_since;	/* ms, 0: none */
+	long long			 closing_since;	/* bus_finish, ms */
+	const char			*closing_why;
+	size_t				 in_acct;	/* counted in in_total */
 };
 
 struct bus_server {
@@ -71,12 +92,25 @@ struct bus_server {
 	char				*path;
 	size_t				 nclients;
 	TAILQ_HEAD(, bus_conn)		 conns;
+	const struct bus_limits		*lim;
+	struct event			*ev_sweep;	/* deadlines, 1 s */
+	struct event			*ev_resume;	/* after EMFILE */
+	long long			 refused_log;	/* ms of the last log */
+	unsigned long			 refused;	/* since then */
+};
+
+/* Input buffered from unprivileged peers, over every server. */
+static size_t	in_total;
+static const struct bus_limits default_limits = {
+	BUS_PER_USER_DEFAULT, BUS_FRAME_MS_DEFAULT,
+	(size_t)BUS_INPUT_MB_DEFAULT << 20,
 };
 
 static void	conn_read(struct bufferevent *, void *);
 static void	conn_write(struct bufferevent *, void *);
 static void	conn_event(struct bufferevent *, short, void *);
 static void	client_schedule(struct bus_conn *);
+static void	refused_log(struct bus_server *, uid_t);
 
 /* pending requests: a small chained hash keyed by id */
 
@@ -166,8 +200,17 @@ conn_setup(struct bus_conn *c, struct bufferevent *bev)
 }
 
 static void
+in_account(struct bus_conn *c, size_t now)
+{
+	in_total -= c->in_acct;
+	c->in_acct = now;
+	in_total += now;
+}
+
+static void
 conn_free(struct bus_conn *c)
 {
+	in_account(c, 0);
 	if (c->bev)
 		bufferevent_free(c->bev);
 	if (c->ev_retry)
@@ -188,6 +231,8 @@ conn_lost(struct bus_conn *c)
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
+	in_account(c, 0);
+	c->partial_since = 0;
 	c->up = 0;
 	/* the callbacks may free c (bus_client_free): it is busy until done */
 	c->busy++;
@@ -210,6 +255,21 @@ conn_lost(struct bus_conn *c)
 		c->dead = 1;
 	else
 		conn_free(c);
+}
+
+void
+bus_finish(struct bus_conn *c, const char *why)
+{
+	if (c->bev == NULL || c->closing_since)
+		return;
+	c->closing_since = daemon_now_ms();
+	c->closing_why = why;
+	c->paused = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	/* the write callback fires once the output buffer is empty */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	if (bus_outlen(c) == 0)
+		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void
@@ -258,6 +318,27 @@ hello_serve(struct bus_conn *c, const msgpack_object *f)
 	mp_kv_str(&fb.pk, "name", log_prog());
 	bus_send(c, &fb);
 	fbuf_free(&fb);
+}
+
+/*
+ * After a read: note when a frame began arriving (for the sweep) and count
+ * an unprivileged peer's buffered bytes against the process's budget.
+ */
+static void
+read_budget(struct bus_conn *c, struct evbuffer *in)
+{
+	size_t len = evbuffer_get_length(in);
+
+	if (len == 0)
+		c->partial_since = 0;
+	else if (c->partial_since == 0)
+		c->partial_since = daemon_now_ms();
+	if (c->privileged || c->srv == NULL)
+		return;
+	in_account(c, len);
+	if (c->srv->lim->input_max && in_total > c->srv->lim->input_max)
+		bus_drop(c, "over the input budget of all connections "
+		    "(bus_input_budget_mb)");
 }
 
 static void
@@ -323,6 +404,8 @@ conn_read(struct bufferevent *bev, void *arg)
 			bufferevent_disable(bev, EV_READ);
 		}
 	}
+	if (c->bev == bev && !c->client)
+		read_budget(c, in);
 	c->busy--;
 	if (c->dead && c->busy == 0)
 		conn_free(c);
@@ -332,6 +415,12 @@ static void
 conn_write(struct bufferevent *bev, void *arg)
 {
 	struct bus_conn *c = arg;
+
+	if (c->closing_since) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			bus_drop(c, c->closing_why);
+		return;
+	}
 
 	if (c->paused) {
 		c->paused = 0;
@@ -348,8 +437,10 @@ conn_write(struct bufferevent *bev, void *arg)
 		if (c->bev != bev)
 			return;
 	}
-	if (c->want_drain && c->h->drained) {
+	if (c->want_drain && c->h->drained &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) <= c->drain_at) {
 		c->want_drain = 0;
+		bufferevent_setwatermark(bev, EV_WRITE, BUS_LOWAT, 0);
 		c->busy++;
 		c->h->drained(c, c->arg);
 		c->busy--;
@@ -404,14 +495,33 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct bus_server *s = arg;
-	struct bus_conn *c;
+	struct bus_conn *c, *o;
 	struct bufferevent *bev;
+	struct ucred uc;
+	socklen_t sl = sizeof(uc);
+	unsigned n = 0;
+	int cred_ok, priv;
 
+	cred_ok = getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &sl) == 0;
+	priv = cred_ok && (uc.uid == 0 || uc.uid == geteuid());
+	if (cred_ok && !priv && s->lim->per_user) {
+		TAILQ_FOREACH(o, &s->conns, entry)
+			if (o->cred_ok && o->uid == uc.uid)
+				n++;
+		if (n >= s->lim->per_user) {
+			refused_log(s, uc.uid);
+			close(fd);
+			return;
+		}
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warnx("accept: out of memory");
 		close(fd);
 		return;
 	}
+	c->cred_ok = cred_ok;
+	c->uid = cred_ok ? uc.uid : (uid_t)-1;
+	c->privileged = priv;
 	bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		log_warnx("accept: bufferevent_socket_new failed");
@@ -428,6 +538,8 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	s->nclients++;
 	conn_setup(c, bev);
+	/* at most one whole frame ahead of the handler */
+	bufferevent_setwatermark(bev, EV_READ, 0, 4 + FRAME_MAX);
 	if (c->h->up)
 		c->h->up(c, c->arg);
 }
@@ -435,7 +547,91 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 static void
 on_accept_error(struct evconnlistener *lev, void *arg)
 {
-	log_warn("accept");
+	struct bus_server *s = arg;
+	struct timeval tv = { 0, DAEMON_EMFILE_PAUSE_MS * 1000 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE) {
+		daemon_emfile(evconnlistener_get_fd(lev), s->path);
+		evconnlistener_disable(lev);
+		if (evtimer_add(s->ev_resume, &tv) == -1)
+			evconnlistener_enable(lev);
+		return;
+	}
+	if (e != EAGAIN && e != EINTR && e != ECONNABORTED)
+		log_warnx("%s: accept: %s", s->path, strerror(e));
+}
+
+static void
+on_resume(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bus_server *s = arg;
+
+	if (s->lev)
+		evconnlistener_enable(s->lev);
+}
+
+/* Drop connections whose frame has been arriving for too long. */
+static void
+on_sweep(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bus_server *s = arg;
+	struct bus_conn *c, *tmp;
+	long long now = daemon_now_ms();
+
+	if (s->lim->frame_ms <= 0)
+		return;
+	for (c = TAILQ_FIRST(&s->conns); c != NULL; c = tmp) {
+		tmp = TAILQ_NEXT(c, entry);
+		if (c->closing_since) {
+			if (now - c->closing_since > s->lim->frame_ms)
+				bus_drop(c, c->closing_why);
+		} else if (c->partial_since && !c->paused &&
+		    now - c->partial_since > s->lim->frame_ms)
+			bus_drop(c, "a frame did not arrive whole in time "
+			    "(bus_frame_timeout_ms)");
+	}
+}
+
+/* A connection refused over the per-user cap: logged once a minute. */
+static void
+refused_log(struct bus_server *s, uid_t uid)
+{
+	long long now = daemon_now_ms();
+
+	s->refused++;
+	if (now - s->refused_log < 60000)
+		return;
+	log_warnx("%s: uid %u is at its %u connections (bus_max_per_user): "
+	    "refused %lu connection%s", s->path, (unsigned)uid,
+	    s->lim->per_user, s->refused, s->refused == 1 ? "" : "s");
+	s->refused_log = now;
+	s->refused = 0;
+}
+
+int
+bus_conf(const struct conf *cf, struct bus_limits *l, char *err,
+    size_t errsz)
+{
+	long long pu, fm, mb;
+
+	if (conf_int(cf, "bus_max_per_user", 0, 100000, &pu, err,
+	    errsz) == -1 ||
+	    conf_int(cf, "bus_frame_timeout_ms", 0, 3600000, &fm, err,
+	    errsz) == -1 ||
+	    conf_int(cf, "bus_input_budget_mb", 0, 1 << 20, &mb, err,
+	    errsz) == -1)
+		return -1;
+	l->per_user = (unsigned)pu;
+	l->frame_ms = (long)fm;
+	l->input_max = (size_t)mb << 20;
+	return 0;
+}
+
+void
+bus_server_limit(struct bus_server *s, const struct bus_limits *l)
+{
+	s->lim = l;
 }
 
 struct bus_server *
@@ -475,6 +671,7 @@ bus_listen(struct event_base *base, const char *path,
 	s->arg = arg;
 	s->path = strdup(path);
 	TAILQ_INIT(&s->conns);
+	s->lim = &default_limits;
 	s->lev = evconnlistener_new_bind(base, on_accept, s,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 128,
 	    (struct sockaddr *)&sun, sizeof(sun));
@@ -485,6 +682,21 @@ bus_listen(struct event_base *base, const char *path,
 		return NULL;
 	}
 	evconnlistener_set_error_cb(s->lev, on_accept_error);
+	{
+		struct timeval sec = { 1, 0 };
+
+		if ((s->ev_sweep = event_new(base, -1, EV_PERSIST, on_sweep,
+		    s)) == NULL || event_add(s->ev_sweep, &sec) == -1 ||
+		    (s->ev_resume = evtimer_new(base, on_resume, s)) == NULL) {
+			snprintf(err, errsz, "%s: cannot create timers", path);
+			evconnlistener_free(s->lev);
+			if (s->ev_sweep)
+				event_free(s->ev_sweep);
+			free(s->path);
+			free(s);
+			return NULL;
+		}
+	}
 	if (chmod(path, 0660) == -1) {
 		snprintf(err, errsz, "chmod %s: %s", path, strerror(errno));
 		evconnlistener_free(s->lev);
@@ -503,6 +715,8 @@ bus_server_stop(struct bus_server *s)
 		s->lev = NULL;
 		unlink(s->path);
 	}
+	if (s->ev_resume)
+		evtimer_del(s->ev_resume);
 }
 
 size_t
@@ -630,10 +844,15 @@ bus_outlen(struct bus_conn *c)
 }
 
 void
-bus_want_drain(struct bus_conn *c)
+bus_want_drain(struct bus_conn *c, size_t lowat)
 {
+	if (c->bev == NULL)
+		return;
 	c->want_drain = 1;
-	if (c->bev && bus_outlen(c) <= BUS_LOWAT) {
+	c->drain_at = lowat;
+	/* the write callback runs when the output falls to lowat */
+	bufferevent_setwatermark(c->bev, EV_WRITE, lowat, 0);
+	if (bus_outlen(c) <= lowat) {
 		/* already drained: call back from the loop, not from here */
 		bufferevent_trigger(c->bev, EV_WRITE, BEV_TRIG_DEFER_CALLBACKS);
 	}
@@ -731,4 +950,67 @@ bus_name(struct bus_conn *c)
 		snprintf(c->name, sizeof(c->name), "uid %u pid %d",
 		    (unsigned)uid, (int)pid);
 	return c->name[0] ? c->name : "peer";
+}
+
+int
+bus_peer_daemon(struct bus_conn *c)
+{
+	uid_t uid;
+
+	if (c->srv != NULL)
+		return c->cred_ok && c->uid == geteuid();
+	return bus_peer(c, &uid, NULL, NULL) == 0 && uid == geteuid();
+}
+
+int
+bus_peer_privileged(struct bus_conn *c)
+{
+	uid_t uid;
+
+	if (c->srv != NULL)
+		return c->privileged;
+	return bus_peer(c, &uid, NULL, NULL) == 0 &&
+	    (uid == 0 || uid == geteuid());
+}
+
+void
+bus_deny(struct bus_conn *c, int64_t id, const char *why)
+{
+	if (!c->denied_logged) {
+		log_warnx("%s: denied: %s", bus_name(c), why);
+		c->denied_logged = 1;
+	}
+	bus_answer_err(c, id, "denied", why);
+}
+
+int
+bus_check_peer(struct bus_conn *c, const msgpack_object *f)
+{
+	enum proto_type t = proto_type(f);
+	char why[160];
+	int64_t id;
+
+	switch (proto_peer(t)) {
+	case PP_DAEMON:
+		if (bus_peer_daemon(c))
+			return 1;
+		snprintf(why, sizeof(why), "\"%s\" frames are accepted only "
+		    "from the parley daemons", proto_name(t));
+		break;
+	case PP_ADMIN:
+		if (bus_peer_privileged(c))
+			return 1;
+		snprintf(why, sizeof(why), "\"%s\" needs root or the parley "
+		    "daemons' user", proto_name(t));
+		break;
+	default:
+		return 1;
+	}
+	if (mp_int(f, "id", &id))
+		bus_deny(c, id, why);
+	else {
+		c->denied_logged = 1;
+		bus_drop(c, why);
+	}
+	return 0;
 }

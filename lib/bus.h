@@ -8,6 +8,13 @@
  * BUS_HIWAT stops being read until it drains below BUS_LOWAT; callers that
  * push (subscriptions) check bus_outlen() and the drained callback.
  * A malformed frame drops that connection with a log line.
+ *
+ * Every peer is untrusted (agents reach the sockets as their own Unix
+ * users), so a server holds budgets (struct bus_limits, parley.conf(5)):
+ * connections per Unix user, a deadline for a frame to arrive whole once
+ * its first byte has, and the bytes buffered from unprivileged peers across
+ * all connections.  Root and the daemons' own user are always served.  The
+ * peer's credentials are read once, at accept (SO_PEERCRED).
  */
 #ifndef PARLEY_BUS_H
 #define PARLEY_BUS_H
@@ -25,6 +32,21 @@
 
 struct bus_conn;
 struct bus_server;
+struct conf;
+
+struct bus_limits {
+	unsigned	per_user;	/* connections per Unix user; 0: no cap */
+	long		frame_ms;	/* a started frame must end within this */
+	size_t		input_max;	/* bytes buffered from unprivileged peers */
+};
+#define BUS_PER_USER_DEFAULT	64
+#define BUS_FRAME_MS_DEFAULT	10000
+#define BUS_INPUT_MB_DEFAULT	64
+
+/* The limits from bus_max_per_user, bus_frame_timeout_ms and
+ * bus_input_budget_mb; -1 with err naming the key. */
+int	bus_conf(const struct conf *, struct bus_limits *, char *err,
+	    size_t errsz);
 
 struct bus_handlers {
 	/* A request or push frame (answers to bus_request go to their cb). */
@@ -33,13 +55,16 @@ struct bus_handlers {
 	void	(*up)(struct bus_conn *, void *);
 	/* Connection lost.  Server side the conn is freed after this returns. */
 	void	(*down)(struct bus_conn *, void *);
-	/* Output fell below BUS_LOWAT after having been above it or on demand. */
+	/* The output fell to what bus_want_drain asked for. */
 	void	(*drained)(struct bus_conn *, void *);
 };
 
 /* Listen on path (mode 0660); NULL with err on failure. */
 struct bus_server *bus_listen(struct event_base *, const char *path,
 	    const struct bus_handlers *, void *arg, char *err, size_t errsz);
+/* Hold a server to *l (bus_listen starts with the defaults); l must outlive
+ * the server, and a change to *l (a reload) applies at once. */
+void	bus_server_limit(struct bus_server *, const struct bus_limits *);
 /* Stop accepting new clients; existing ones stay. */
 void	bus_server_stop(struct bus_server *);
 /* Number of connected clients. */
@@ -58,8 +83,9 @@ int	bus_send(struct bus_conn *, struct fbuf *);
 int	bus_send_raw(struct bus_conn *, const void *, size_t);
 /* Bytes waiting in the output buffer. */
 size_t	bus_outlen(struct bus_conn *);
-/* Ask for a drained callback as soon as output is below BUS_LOWAT. */
-void	bus_want_drain(struct bus_conn *);
+/* Ask for one drained callback once the output is at most lowat bytes
+ * (called back from the loop, never from here). */
+void	bus_want_drain(struct bus_conn *, size_t lowat);
 
 /* A fresh request id for this connection. */
 int64_t	bus_next_id(struct bus_conn *);
@@ -83,10 +109,28 @@ int	bus_answer_err(struct bus_conn *, int64_t re, const char *code,
 
 /* Drop a connection, logged with why (clients reconnect later). */
 void	bus_drop(struct bus_conn *, const char *why);
+/* Read nothing more from c, let what is queued for it (a last error
+ * answer) leave, then drop it with why; dropped at once by the sweep if
+ * the peer does not read it within frame_ms. */
+void	bus_finish(struct bus_conn *, const char *why);
 void	bus_set_data(struct bus_conn *, void *);
 void	*bus_data(struct bus_conn *);
 /* The peer's credentials (SO_PEERCRED); -1 if unknown. */
 int	bus_peer(struct bus_conn *, uid_t *, gid_t *, pid_t *);
+/* 1 when the peer runs as this process's own user: another parley daemon
+ * (or an operator's shell as that user). */
+int	bus_peer_daemon(struct bus_conn *);
+/* 1 when the peer is root or this process's own user. */
+int	bus_peer_privileged(struct bus_conn *);
+/* Answer request id with err {code:"denied", msg:why}; the first refusal
+ * on a connection is logged, the rest are not (a peer cannot flood). */
+void	bus_deny(struct bus_conn *, int64_t id, const char *why);
+/*
+ * May this peer send frame f (proto_peer)?  1: yes.  0: no, and the
+ * request was answered "denied" (or, for a frame without id, the peer
+ * dropped).  Person frames pass here; their handlers check roles.
+ */
+int	bus_check_peer(struct bus_conn *, const msgpack_object *f);
 /* Name for logs: the peer's hello name, or "uid N pid M". */
 const char *bus_name(struct bus_conn *);
 

@@ -52,6 +52,11 @@ static const struct {
 	{ "store_map_size_mb",		"64" },
 	{ "store_map_max_mb",		"4096" },
 	{ "drain_timeout_ms",		"10000" },
+	{ "bus_max_per_user",		"64" },
+	{ "bus_frame_timeout_ms",	"10000" },
+	{ "bus_input_budget_mb",	"64" },
+	{ "subscriber_queue_kb",	"512" },
+	{ "subscriber_stall_ms",	"10000" },
 	/* consent keywords and automatic replies (routerd_policy.c) */
 	{ "sms_help_text",		"Reply STOP to unsubscribe." },
 	{ "sms_stop_text",		"" },

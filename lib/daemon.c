@@ -43,6 +43,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 	struct daemon *d = arg;
 	char err[512];
 	struct conf *nc;
+	struct bus_limits bl;
 
 	if (sig == SIGHUP) {
 		if ((nc = conf_load(conf_file(d->conf)[0] ? conf_file(d->conf) :
@@ -51,8 +52,14 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 			return;
 		}
 		/* home may not change under a running daemon */
+		if (bus_conf(nc, &bl, err, sizeof(err)) == -1) {
+			log_warnx("reload refused: %s", err);
+			conf_free(nc);
+			return;
+		}
 		conf_free(d->conf);
 		d->conf = nc;
+		d->bus = bl;
 		log_info("configuration reloaded");
 		if (d->on_hup)
 			d->on_hup(d);
@@ -183,6 +190,8 @@ daemon_init(struct daemon *d, const char *prog, int argc, char **argv)
 	if (d->home == NULL || d->home[0] != '/')
 		log_exit(EX_CONFIG, "home must be an absolute path");
 	d->home = strdup(d->home);
+	if (bus_conf(d->conf, &d->bus, err, sizeof(err)) == -1)
+		log_exit(EX_CONFIG, "%s", err);
 	signal(SIGPIPE, SIG_IGN);
 	if (d->check_only)
 		return;

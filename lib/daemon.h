@@ -14,6 +14,8 @@
 
 #include <event2/event.h>
 
+#include "bus.h"
+
 struct conf;
 
 struct daemon {
@@ -24,6 +26,7 @@ struct daemon {
 	int			 check_only;	/* -n */
 	int			 debug;		/* -d */
 	int			 draining;
+	struct bus_limits	 bus;		/* bus_* settings, for bus_server_limit */
 	void			(*on_term)(struct daemon *);
 	void			(*on_hup)(struct daemon *);
 	void			*arg;

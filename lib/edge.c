@@ -59,6 +59,18 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	e->frame(c, f, e->arg);
 }
 
+/* On our own socket every peer is checked: only routerd (the daemons'
+ * user) sends work, only root or that user a new token. */
+static void
+on_srv_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
+{
+	struct edge *e = arg;
+
+	if (!bus_check_peer(c, f))
+		return;
+	e->frame(c, f, e->arg);
+}
+
 static void
 router_up(struct bus_conn *c, void *arg)
 {
@@ -88,7 +100,7 @@ static const struct bus_handlers router_h = {
 	.frame = on_frame, .up = router_up, .down = router_down,
 };
 static const struct bus_handlers server_h = {
-	.frame = on_frame, .down = peer_down,
+	.frame = on_srv_frame, .down = peer_down,
 };
 
 int
@@ -99,7 +111,10 @@ edge_listen(struct edge *e, char *err, size_t errsz)
 	snprintf(sub, sizeof(sub), "run/%s.sock", e->d.prog);
 	e->srv = bus_listen(e->d.base, daemon_path(&e->d, sub, path,
 	    sizeof(path)), &server_h, e, err, errsz);
-	return e->srv ? 0 : -1;
+	if (e->srv == NULL)
+		return -1;
+	bus_server_limit(e->srv, &e->d.bus);
+	return 0;
 }
 
 int

@@ -1,5 +1,6 @@
 /*
- * proto — map frame type names to the enum and back.
+ * proto — map frame type names to the enum and back, and say who may send
+ * each (one table, applied by every daemon's frame dispatcher).
  */
 #include <stddef.h>
 
@@ -18,6 +19,34 @@ static const char *names[] = {
 	[PT_WINDOW] = "window", [PT_BOT] = "bot",
 	[PT_CHSTATUS] = "chstatus", [PT_CHTOKEN] = "chtoken",
 };
+
+static const enum proto_peer peers[] = {
+	[PT_UNKNOWN] = PP_PERSON, [PT_HELLO] = PP_ANY, [PT_PING] = PP_ANY,
+	/* what only a channel daemon says: a customer wrote, a status */
+	[PT_IN] = PP_DAEMON, [PT_ST] = PP_DAEMON,
+	/* work for a channel daemon comes from routerd alone */
+	[PT_OUT] = PP_DAEMON,
+	/* campaignd deleting a campaign's conversations */
+	[PT_PURGE] = PP_DAEMON,
+	/* pushes that only a daemon sends, never requests */
+	[PT_EV] = PP_DAEMON, [PT_EOF] = PP_DAEMON, [PT_SLOW] = PP_DAEMON,
+	[PT_SEND] = PP_PERSON, [PT_SUB] = PP_PERSON, [PT_INBOX] = PP_PERSON,
+	[PT_CFG] = PP_PERSON, [PT_STATUS] = PP_PERSON, [PT_CLAIM] = PP_PERSON,
+	[PT_CLOSE] = PP_PERSON, [PT_TRANSFER] = PP_PERSON,
+	[PT_MODE] = PP_PERSON, [PT_TAG] = PP_PERSON,
+	[PT_ATTENTION] = PP_PERSON, [PT_OPTOUT] = PP_PERSON,
+	[PT_HISTORY] = PP_PERSON, [PT_SEARCH] = PP_PERSON,
+	[PT_ROUTE] = PP_PERSON, [PT_WINDOW] = PP_PERSON, [PT_BOT] = PP_PERSON,
+	[PT_CHSTATUS] = PP_ANY, [PT_CHTOKEN] = PP_ADMIN,
+};
+
+enum proto_peer
+proto_peer(enum proto_type t)
+{
+	if ((size_t)t >= sizeof(peers) / sizeof(peers[0]))
+		return PP_DAEMON;
+	return peers[t];
+}
 
 enum proto_type
 proto_type(const msgpack_object *f)

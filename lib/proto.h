@@ -24,7 +24,7 @@
  *   cfg         {t,id,kind,op,name?,...}       msg -> campaignd: configuration (parley-proto(7))
  *   purge       {t,id,campaign}                campaignd -> routerd: delete a campaign's conversations
  *               -> {re,ok,convs,events}
- *   (a subscriber that stops reading for 30 s is disconnected; it resumes with since = last seq + 1)
+ *   (a subscriber whose queue stays full is sent {t:"slow",seq} and dropped; it resumes with since = seq + 1)
  */
 #ifndef PARLEY_PROTO_H
 #define PARLEY_PROTO_H
@@ -65,9 +65,25 @@ enum proto_type {
 	PT_CHTOKEN,	/* {t,id}                           re-read the access token */
 };
 
+/*
+ * Who may send each frame (parley-proto(7), PEERS).  The peer is known from
+ * SO_PEERCRED: "daemon" is the Unix user the daemons run as; "admin" here
+ * is root or that user (the channel daemons open no LMDB, so they know no
+ * agent roles); "person" frames come from anyone mapped to an agent, or a
+ * daemon, and each handler then checks the caller's role and campaigns.
+ */
+enum proto_peer {
+	PP_ANY = 0,	/* whoever reaches the socket: hello, ping, chstatus */
+	PP_PERSON,	/* agents, supervisors, admins, daemons; checked per request */
+	PP_DAEMON,	/* only the daemons' own user: in, st, out, purge */
+	PP_ADMIN,	/* root or the daemons' own user: chtoken */
+};
+
 /* The type named by a frame's "t", or PT_UNKNOWN. */
 #include <msgpack.h>
 enum proto_type proto_type(const msgpack_object *frame);
 const char *proto_name(enum proto_type);
+/* Who may send frames of type t to a daemon. */
+enum proto_peer proto_peer(enum proto_type t);
 
 #endif

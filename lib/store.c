@@ -5,6 +5,7 @@
  * that arrived in this pass joins the batch before the single fsync.
  */
 #include <errno.h>
+#include <sys/statvfs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,25 @@ struct store {
 	store_done_cb	 hook;
 	void		*hookarg;
 };
+
+/*
+ * An error as a person reads it.  A full disk often reaches LMDB as EIO
+ * (the write-back failed) rather than ENOSPC: when the file system has no
+ * room left, say so.
+ */
+static const char *
+store_strerror(struct store *s, int rc)
+{
+	struct statvfs vfs;
+	const char *path;
+
+	if ((rc == EIO || rc == ENOSPC || rc == EDQUOT) &&
+	    mdb_env_get_path(s->env, &path) == 0 &&
+	    statvfs(path, &vfs) == 0 &&
+	    (unsigned long long)vfs.f_bavail * vfs.f_frsize < 1024 * 1024)
+		return "no space left on device";
+	return mdb_strerror(rc);
+}
 
 static void
 on_commit_event(evutil_socket_t fd, short ev, void *arg)
@@ -189,7 +209,8 @@ store_txn(struct store *s)
 	if (store_grow(s) == -1)
 		return NULL;
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &s->txn)) != 0) {
-		snprintf(s->err, sizeof(s->err), "store: %s", mdb_strerror(rc));
+		snprintf(s->err, sizeof(s->err), "store: %s",
+		    store_strerror(s, rc));
 		log_warnx("%s", s->err);
 		s->txn = NULL;
 		return NULL;
@@ -251,7 +272,7 @@ store_fail(struct store *s, int rc, const char *what)
 	}
 	else
 		snprintf(s->err, sizeof(s->err), "store: %s: %s", what,
-		    mdb_strerror(rc));
+		    store_strerror(s, rc));
 	log_warnx("%s; the batch (%zu waiting) is abandoned", s->err, s->nw);
 	mdb_txn_abort(s->txn);
 	s->txn = NULL;
@@ -271,13 +292,29 @@ store_commit(struct store *s)
 	s->txn = NULL;
 	if (rc != 0) {
 		snprintf(s->err, sizeof(s->err), "store: commit: %s",
-		    mdb_strerror(rc));
+		    store_strerror(s, rc));
 		log_warnx("%s; batch of %zu requests abandoned", s->err,
 		    s->nreq);
 		finish(s, 0);
 		return;
 	}
 	finish(s, 1);
+}
+
+void
+store_set_max(struct store *s, size_t map_max)
+{
+	if (map_max < s->map_size)
+		map_max = s->map_size;
+	if (map_max == s->map_max)
+		return;
+	log_info("store_map_max_mb now %zu MiB (was %zu)", map_max >> 20,
+	    s->map_max >> 20);
+	s->map_max = map_max;
+	/* a store refused as full may grow again at the next batch */
+	if (s->full)
+		s->grow = 1;
+	s->full = 0;
 }
 
 void

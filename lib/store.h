@@ -55,6 +55,10 @@ void	store_commit(struct store *);
  * callbacks (so derived marks such as the event log's are settled first). */
 void	store_on_commit(struct store *, store_done_cb, void *arg);
 
+/* A new map limit (SIGHUP with a changed store_map_max_mb): a store that
+ * refused writes as full grows at the next batch when the limit allows. */
+void	store_set_max(struct store *, size_t map_max);
+
 /* A short read-only transaction (MDB_NOTLS); end it with mdb_txn_abort. */
 int	store_rtxn(struct store *, MDB_txn **);
 

@@ -538,6 +538,8 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		bus_drop(c, "request without id");
 		return;
 	}
+	if (!bus_check_peer(c, f))
+		return;
 	if (proto_type(f) == PT_PING) {
 		struct fbuf fb;
 
@@ -609,6 +611,21 @@ on_term(struct daemon *d)
 	daemon_stop(d);
 }
 
+/* SIGHUP: a raised store_map_max_mb lets writes through again. */
+static void
+on_hup(struct daemon *d)
+{
+	char err[512];
+	long long mmax;
+
+	if (conf_int(d->conf, "store_map_max_mb", 1, 1 << 24, &mmax, err,
+	    sizeof(err)) == -1) {
+		log_warnx("reload: %s; the previous value stays", err);
+		return;
+	}
+	store_set_max(C->st, (size_t)mmax << 20);
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -657,10 +674,12 @@ main(int argc, char *argv[])
 	if ((c.srv = bus_listen(c.d.base, path, &handlers, NULL, err,
 	    sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
+	bus_server_limit(c.srv, &c.d.bus);
 	daemon_path(&c.d, "run/routerd.sock", path, sizeof(path));
 	c.router = bus_client(c.d.base, path, "campaignd", &router_handlers,
 	    NULL);
 	c.d.on_term = on_term;
+	c.d.on_hup = on_hup;
 	log_info("serving");
 	daemon_ready(&c.d);
 	return daemon_run(&c.d);

@@ -574,6 +574,12 @@ bl_blocked(struct creq *r)
 	char contact[CONTACT_MAX], err[256];
 	int rc;
 
+	/* routerd's report of a refused attempt: no person may forge one */
+	if (!bus_peer_daemon(r->c)) {
+		creq_err(r, "denied", "blacklist blocked is reported only by "
+		    "routerd");
+		return;
+	}
 	if (creq_begin(r) == -1)
 		return;
 	if (ct == NULL)

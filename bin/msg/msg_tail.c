@@ -143,9 +143,20 @@ msg_sub_run(const struct msg_sub *s)
 				return MSG_EX_OK;
 			case PT_SLOW:
 				/* dropped for falling behind: resume at once */
+				msg_err("routerd: this reader fell behind; "
+				    "resuming after seq %lld", (long long)printed);
+				warned++;
 				break;
-			default:
+			default: {
+				char reason[512];
+
+				/* the subscription refused after all (the
+				 * caller's role changed): say why, exit 1 */
+				if (mp_get(f, "err") && msg_answer_err(f,
+				    reason, sizeof(reason)))
+					msg_die(MSG_EX_REFUSED, "%s", reason);
 				continue;
+			}
 			}
 			break;
 		}

@@ -99,6 +99,8 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		bus_drop(c, "request without id");
 		return;
 	}
+	if (!bus_check_peer(c, f))
+		return;
 	switch (proto_type(f)) {
 	case PT_PING:
 		ping(cl, f);
@@ -210,12 +212,33 @@ on_term(struct daemon *d)
 	maybe_exit();
 }
 
+/* SIGHUP: the settings that may change under a running routerd. */
+static void
+on_hup(struct daemon *d)
+{
+	char err[512];
+	long long mmax, sq, ss;
+
+	if (conf_int(d->conf, "store_map_max_mb", 1, 1 << 24, &mmax, err,
+	    sizeof(err)) == -1 ||
+	    conf_int(d->conf, "subscriber_queue_kb", 16, 1 << 20, &sq, err,
+	    sizeof(err)) == -1 ||
+	    conf_int(d->conf, "subscriber_stall_ms", 100, 3600000, &ss, err,
+	    sizeof(err)) == -1) {
+		log_warnx("reload: %s; the previous values stay", err);
+		return;
+	}
+	store_set_max(R->st, (size_t)mmax << 20);
+	R->sub_queue = (size_t)sq << 10;
+	R->sub_stall_ms = ss;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct routerd r;
 	char path[4096], err[1024];
-	long long msz, mmax;
+	long long msz, mmax, sq, ss;
 	MDB_txn *txn;
 	int rc;
 	struct store_db dbs[] = {
@@ -240,8 +263,14 @@ main(int argc, char *argv[])
 	if (conf_int(r.d.conf, "store_map_size_mb", 1, 1 << 20, &msz, err,
 	    sizeof(err)) == -1 ||
 	    conf_int(r.d.conf, "store_map_max_mb", 1, 1 << 24, &mmax, err,
+	    sizeof(err)) == -1 ||
+	    conf_int(r.d.conf, "subscriber_queue_kb", 16, 1 << 20, &sq, err,
+	    sizeof(err)) == -1 ||
+	    conf_int(r.d.conf, "subscriber_stall_ms", 100, 3600000, &ss, err,
 	    sizeof(err)) == -1)
 		log_exit(EX_CONFIG, "%s", err);
+	r.sub_queue = (size_t)sq << 10;
+	r.sub_stall_ms = ss;
 	if (r.d.check_only)
 		daemon_checked(&r.d);
 
@@ -263,12 +292,14 @@ main(int argc, char *argv[])
 	if ((r.srv = bus_listen(r.d.base, path, &handlers, NULL, err,
 	    sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
+	bus_server_limit(r.srv, &r.d.bus);
 	dispatch_init();
 	route_init();
 	if ((r.ev_tick = event_new(r.d.base, -1, EV_PERSIST, on_tick,
 	    NULL)) == NULL || event_add(r.ev_tick, &tick) == -1)
 		log_exit(EX_TEMP, "cannot create the tick timer");
 	r.d.on_term = on_term;
+	r.d.on_hup = on_hup;
 	log_info("serving, event log at %llu",
 	    (unsigned long long)r.log.committed);
 	daemon_ready(&r.d);

@@ -23,6 +23,7 @@ struct who {
 	enum rrole	role;
 	char		agent[64];	/* "" for root and the daemons' user */
 	int		resolved;
+	size_t		gen;		/* campaignd's txn id when resolved */
 };
 
 /* A connected client; outlives its connection while answers wait on it. */
@@ -35,6 +36,7 @@ struct rclient {
 	int			 sub;		/* subscribed */
 	int			 follow;
 	int			 done;		/* eof sent */
+	int64_t			 sub_id;	/* the sub request's id */
 	uint64_t		 next;		/* next seq to send */
 	char			 conv[R_IDLEN];	/* filter, or "" */
 	long long		 stuck_since;	/* ms output full, 0 if not */
@@ -99,6 +101,8 @@ struct routerd {
 	struct bus_conn		*wa;		/* whatsappd */
 	size_t			 dispatching;	/* out requests in flight */
 	msgpack_sbuffer		 rec;		/* scratch for records */
+	size_t			 sub_queue;	/* subscriber_queue_kb, bytes */
+	long long		 sub_stall_ms;	/* subscriber_stall_ms */
 	struct event		*ev_tick;
 };
 
@@ -148,7 +152,10 @@ void	dispatch(const char *msgid);
 void	dispatch_pending(void);
 
 /* routerd_auth.c: who is calling, and what they may do */
+/* The caller, read again when campaignd has committed since. */
 struct who *auth_who(struct rclient *);
+/* 1 when the caller's role or agent changed since last resolved. */
+int	auth_changed(struct rclient *);
 /* 1 when agent is a member of campaign (receive/create permissions out). */
 int	auth_member(const char *campaign, const char *agent, int *receive,
 	    int *create);

@@ -6,7 +6,9 @@
  * read-only.  Root and the user the daemons run as are admins (the channel
  * daemons, campaignd, and an operator's shell).  Agents act on conversations
  * of the campaigns they are members of; supervisors see all of their
- * campaigns; admins see everything.
+ * campaigns; admins see everything.  The mapping is read again whenever
+ * campaignd has committed since it was last read (its transaction id), so
+ * a role change or a deleted agent applies to open connections at once.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -22,26 +24,31 @@ auth_who(struct rclient *cl)
 {
 	struct who *w = &cl->who;
 	struct passwd *pw;
-	MDB_txn *txn;
+	MDB_txn *txn = NULL;
 	MDB_dbi dbi;
 	MDB_val k, v;
 	msgpack_unpacked up;
 	char role[16] = "";
+	size_t gen = 0;
 	uid_t uid;
 
-	if (w->resolved)
-		return w;
+	/* campaignd's last commit: a role may have changed since */
+	if (camp_rtxn(&txn) == 0)
+		gen = mdb_txn_id(txn);
+	if (w->resolved && w->gen == gen)
+		goto done;
 	w->resolved = 1;
+	w->gen = gen;
 	w->role = RR_NONE;
 	w->agent[0] = '\0';
 	if (cl->c == NULL || bus_peer(cl->c, &uid, NULL, NULL) == -1)
-		return w;
+		goto done;
 	if (uid == 0 || uid == geteuid()) {
 		w->role = RR_ADMIN;
-		return w;
+		goto done;
 	}
-	if ((pw = getpwuid(uid)) == NULL || camp_rtxn(&txn) == -1)
-		return w;
+	if (txn == NULL || (pw = getpwuid(uid)) == NULL)
+		goto done;
 	k.mv_size = strlen(pw->pw_name);
 	k.mv_data = pw->pw_name;
 	if (camp_dbi("agentuser", &dbi) == 0 &&
@@ -60,10 +67,26 @@ auth_who(struct rclient *cl)
 		else if (role[0])
 			w->role = RR_AGENT;
 	}
-	mdb_txn_abort(txn);
 	if (w->role == RR_NONE)
 		w->agent[0] = '\0';
+done:
+	if (txn)
+		mdb_txn_abort(txn);
 	return w;
+}
+
+int
+auth_changed(struct rclient *cl)
+{
+	struct who *w = &cl->who;
+	enum rrole role = w->role;
+	char agent[sizeof(w->agent)];
+
+	if (!w->resolved)
+		return 0;
+	memcpy(agent, w->agent, sizeof(agent));
+	auth_who(cl);
+	return w->role != role || strcmp(w->agent, agent) != 0;
 }
 
 int

@@ -3,10 +3,17 @@
  *
  * A subscriber is fed from the store, never from memory: its cursor is a
  * sequence number, and events are read (zero-copy from LMDB) and written
- * only while its output buffer is below half the bus high-water mark.  So a
- * slow reader costs no memory; one that stops reading for STUCK_MS is
- * dropped and resumes from its last sequence when it comes back.
+ * only while its output buffer is below subscriber_queue_kb.  So a slow
+ * reader costs at most that much memory; one whose queue stays full for
+ * subscriber_stall_ms is dropped (a "slow" frame naming its last sequence
+ * is queued first) and resumes from its last sequence when it comes back.
+ *
+ * What a subscriber sees follows its role now, not the one it connected
+ * with: when campaignd has committed a change to the caller's role or
+ * mapping (an admin demoted, an agent deleted), the subscription ends with
+ * "denied" and the connection is closed.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +22,6 @@
 #include "mp.h"
 #include "routerd.h"
 
-#define PUMP_LIMIT	(BUS_HIWAT / 2)
-#define STUCK_MS	30000
 #define INBOX_MAX	1000
 #define INBOX_BYTES	(800u * 1024)
 
@@ -25,7 +30,7 @@
 static int
 visible(struct rclient *cl, const MDB_val *r)
 {
-	struct who *w = auth_who(cl);
+	struct who *w = &cl->who;	/* refreshed by sub_pump */
 	msgpack_unpacked up;
 	size_t off = 0;
 	char camp[64] = "", agent[64] = "";
@@ -84,6 +89,31 @@ conv_next(MDB_cursor *ix, struct rclient *cl, int first, uint64_t *seq)
 	return 0;
 }
 
+/* The caller's role changed: end the subscription, say why, close. */
+static void
+sub_end_denied(struct rclient *cl)
+{
+	struct who *w = &cl->who;
+	char why[200];
+
+	if (w->role == RR_NONE)
+		snprintf(why, sizeof(why), "your agent mapping was removed; "
+		    "the subscription is ended");
+	else
+		snprintf(why, sizeof(why), "your role changed (now %s%s%s); "
+		    "subscribe again", w->agent[0] ? w->agent : "admin",
+		    w->role == RR_AGENT ? ", agent" : w->role ==
+		    RR_SUPERVISOR ? ", supervisor" : w->agent[0] ? ", admin" :
+		    "", "");
+	log_info("%s: subscription ended: %s", bus_name(cl->c), why);
+	cl->vis_n = 0;
+	bus_answer_err(cl->c, cl->sub_id, "denied", why);
+	/* stop feeding it; close once the answer has left */
+	TAILQ_REMOVE(&R->subs, cl, entry);
+	cl->sub = 0;
+	bus_finish(cl->c, "subscriber's role changed");
+}
+
 void
 sub_pump(struct rclient *cl)
 {
@@ -91,11 +121,20 @@ sub_pump(struct rclient *cl)
 	MDB_cursor *cur = NULL;
 	MDB_val rec;
 	struct fbuf fb;
-	uint64_t seq, last = R->log.committed;
+	uint64_t seq, last = R->log.committed, stuck_next;
+	size_t gen;
 	int rc, first = 1;
 
 	if (!cl->alive || !cl->sub || cl->done)
 		return;
+	stuck_next = cl->next;
+	gen = cl->who.gen;
+	if (auth_changed(cl)) {
+		sub_end_denied(cl);
+		return;
+	}
+	if (cl->who.gen != gen)
+		cl->vis_n = 0;	/* memberships may have changed too */
 	if (cl->next <= last) {
 		if (store_rtxn(R->st, &txn) != 0)
 			return;
@@ -105,7 +144,7 @@ sub_pump(struct rclient *cl)
 		else
 			rc = mdb_cursor_open(txn, R->db_events, &cur);
 		while (rc == 0 && cl->next <= last &&
-		    bus_outlen(cl->c) < PUMP_LIMIT) {
+		    bus_outlen(cl->c) < R->sub_queue) {
 			if (cl->conv[0]) {
 				if ((rc = conv_next(cur, cl, first, &seq)) != 0)
 					break;
@@ -125,7 +164,7 @@ sub_pump(struct rclient *cl)
 			cl->next = seq + 1;
 		}
 		if (rc == MDB_NOTFOUND || (rc == 0 && cl->next <= last &&
-		    bus_outlen(cl->c) < PUMP_LIMIT))
+		    bus_outlen(cl->c) < R->sub_queue))
 			cl->next = last + 1;	/* nothing more for this filter */
 		if (cur)
 			mdb_cursor_close(cur);
@@ -133,10 +172,12 @@ sub_pump(struct rclient *cl)
 		fbuf_free(&fb);
 	}
 	if (cl->next <= last) {
-		/* output full: continue when the reader catches up */
-		if (cl->stuck_since == 0)
+		/* output full: continue when the reader has taken half;
+		 * stuck_since counts from the last progress, so a reader
+		 * taking a long backlog is never dropped */
+		if (cl->stuck_since == 0 || cl->next != stuck_next)
 			cl->stuck_since = daemon_now_ms();
-		bus_want_drain(cl->c);
+		bus_want_drain(cl->c, R->sub_queue / 2);
 		return;
 	}
 	cl->stuck_since = 0;
@@ -151,6 +192,34 @@ sub_pump(struct rclient *cl)
 	}
 }
 
+/* A subscription to one conversation: it exists and the caller may see it;
+ * 0, or -1 answered. */
+static int
+sub_conv_check(struct rclient *cl, int64_t re)
+{
+	struct conv cv;
+	MDB_txn *txn;
+	char why[200];
+	int rc;
+
+	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
+		return -1;
+	}
+	rc = conv_get(txn, cl->conv, &cv);
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND) {
+		snprintf(why, sizeof(why), "no conversation %s", cl->conv);
+		bus_answer_err(cl->c, re, "notfound", why);
+		return -1;
+	}
+	if (rc != 0) {
+		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
+		return -1;
+	}
+	return auth_check_conv(cl, re, &cv);
+}
+
 void
 sub_start(struct rclient *cl, const msgpack_object *f)
 {
@@ -158,16 +227,27 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 	int follow = 0;
 	uint64_t last = R->log.committed;
 	struct fbuf fb;
+	struct who *w;
 
 	mp_int(f, "id", &re);
 	if (cl->sub) {
 		bus_answer_err(cl->c, re, "invalid", "already subscribed");
 		return;
 	}
+	w = auth_who(cl);
+	if (w->role == RR_NONE) {
+		bus_deny(cl->c, re, "you are not a parley agent; an admin "
+		    "adds you with msg agent add");
+		return;
+	}
 	mp_bool(f, "follow", &follow);
 	if (mp_get(f, "conv") && !mp_strcpy(f, "conv", cl->conv,
 	    sizeof(cl->conv))) {
 		bus_answer_err(cl->c, re, "invalid", "sub: bad conv");
+		return;
+	}
+	if (cl->conv[0] && sub_conv_check(cl, re) == -1) {
+		cl->conv[0] = '\0';
 		return;
 	}
 	if (mp_get(f, "since") && (!mp_int(f, "since", &since) || since < 0)) {
@@ -212,6 +292,7 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 		cl->next = last + 1;
 	cl->follow = follow;
 	cl->sub = 1;
+	cl->sub_id = re;
 	TAILQ_INSERT_TAIL(&R->subs, cl, entry);
 	fbuf_init(&fb);
 	bus_answer_begin(&fb, re, 1);
@@ -238,12 +319,32 @@ sub_tick(void)
 	struct rclient *cl, *tmp;
 	long long now = daemon_now_ms();
 
+	int dropped = 0;
+
 	for (cl = TAILQ_FIRST(&R->subs); cl != NULL; cl = tmp) {
 		tmp = TAILQ_NEXT(cl, entry);
-		if (cl->stuck_since && now - cl->stuck_since > STUCK_MS)
-			bus_drop(cl->c, "subscriber stopped reading; it may "
-			    "resume from its last seq");
+		if (auth_changed(cl)) {
+			sub_end_denied(cl);
+			dropped++;
+		} else if (cl->stuck_since && now - cl->stuck_since >
+		    R->sub_stall_ms) {
+			struct fbuf fb;
+
+			fbuf_init(&fb);
+			fbuf_begin(&fb, 2);
+			mp_kv_str(&fb.pk, "t", "slow");
+			mp_kv_int(&fb.pk, "seq", (int64_t)cl->next - 1);
+			bus_send(cl->c, &fb);
+			fbuf_free(&fb);
+			bus_drop(cl->c, "subscriber's queue stayed full "
+			    "(subscriber_queue_kb); it may resume from its "
+			    "last seq");
+			dropped++;
+		}
 	}
+	/* give the dropped queues' memory back to the system */
+	if (dropped)
+		malloc_trim(0);
 }
 
 /* {t:"inbox", id, limit?, after?} -> open conversations */

@@ -184,6 +184,8 @@ tuser_access() {
 	if [ ! -x "$T_HOME/bin/msg" ]; then
 		mkdir -p "$T_HOME/bin"
 		cp "$PARLEY_BIN/msg" "$T_HOME/bin/msg"
+		[ -x "$PARLEY_TOOLS/bustool" ] &&
+		    cp "$PARLEY_TOOLS/bustool" "$T_HOME/bin/bustool"
 		[ -d "$PARLEY_SRC/tests/integration/bots" ] &&
 		    cp "$PARLEY_SRC"/tests/integration/bots/* "$T_HOME/bin/" 2>/dev/null
 		chmod -R a+rX "$T_HOME/bin"
