@@ -12,9 +12,12 @@
  * reuse and connections live in the multi handle's cache (keep-alive).
  * A failing request is reported to its callback; nothing here exits.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -412,11 +415,63 @@ http_out_inflight(struct http_out *ho)
 	return ho->inflight;
 }
 
+/*
+ * A file part's source: size bytes of fd, read with pread at our own
+ * offset (libcurl may rewind to send the body again), so the descriptor's
+ * shared file position is never used.  Freed, and fd closed, with the mime.
+ */
+struct part_src {
+	int		 fd;
+	curl_off_t	 size, off;
+};
+
+static size_t
+part_read(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct part_src *ps = arg;
+	size_t want = size * nitems;
+	ssize_t n;
+
+	if (ps->off >= ps->size)
+		return 0;
+	if ((curl_off_t)want > ps->size - ps->off)
+		want = (size_t)(ps->size - ps->off);
+	while ((n = pread(ps->fd, buf, want, (off_t)ps->off)) == -1 &&
+	    errno == EINTR)
+		;
+	/* an error, or the file shrank under us: fail this request */
+	if (n <= 0)
+		return CURL_READFUNC_ABORT;
+	ps->off += n;
+	return (size_t)n;
+}
+
+static int
+part_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct part_src *ps = arg;
+
+	if (origin != SEEK_SET || offset < 0 || offset > ps->size)
+		return CURL_SEEKFUNC_FAIL;
+	ps->off = offset;
+	return CURL_SEEKFUNC_OK;
+}
+
+static void
+part_free(void *arg)
+{
+	struct part_src *ps = arg;
+
+	close(ps->fd);
+	free(ps);
+}
+
 /* The parts of rq as c's curl_mime; files are streamed when sent. */
 static int
 make_mime(struct http_call *c, const struct http_req *rq)
 {
 	curl_mimepart *p;
+	struct part_src *ps;
 	size_t i;
 
 	if ((c->mime = curl_mime_init(c->easy)) == NULL)
@@ -427,14 +482,25 @@ make_mime(struct http_call *c, const struct http_req *rq)
 		if ((p = curl_mime_addpart(c->mime)) == NULL ||
 		    curl_mime_name(p, hp->name) != CURLE_OK)
 			return -1;
-		if (hp->path != NULL) {
-			if (curl_mime_filedata(p, hp->path) != CURLE_OK)
+		if (hp->value == NULL) {
+			if (hp->fd < 0 || hp->size < 0 ||
+			    (ps = calloc(1, sizeof(*ps))) == NULL)
 				return -1;
-			/* filedata set the path's basename; override it */
-			if (hp->filename != NULL &&
-			    curl_mime_filename(p, hp->filename) != CURLE_OK)
+			ps->size = (curl_off_t)hp->size;
+			if ((ps->fd = fcntl(hp->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+				free(ps);
 				return -1;
-		} else if (curl_mime_data(p, hp->value ? hp->value : "",
+			}
+			/* from here the mime owns ps (part_free) */
+			if (curl_mime_data_cb(p, ps->size, part_read,
+			    part_seek, part_free, ps) != CURLE_OK) {
+				part_free(ps);
+				return -1;
+			}
+			if (curl_mime_filename(p, hp->filename ? hp->filename :
+			    "file") != CURLE_OK)
+				return -1;
+		} else if (curl_mime_data(p, hp->value,
 		    CURL_ZERO_TERMINATED) != CURLE_OK)
 			return -1;
 		if (hp->type != NULL && curl_mime_type(p, hp->type) != CURLE_OK)

@@ -13,15 +13,20 @@
 struct http_out;
 
 /*
- * One part of a multipart/form-data body: a field (value) or a file (path,
- * streamed from disk while the request is sent, never read whole into
- * memory) with the filename and Content-Type the part declares.
+ * One part of a multipart/form-data body: a field (value) or a file: size
+ * bytes read from the open descriptor fd (from offset 0, with pread, while
+ * the request is sent; never read whole into memory), with the filename
+ * and Content-Type the part declares.  A file is read from the descriptor
+ * the caller opened and checked, never reopened by a path, so nothing can
+ * be swapped in between; http_out_start keeps a duplicate of fd, and the
+ * caller may close its own at once.
  */
 struct http_part {
 	const char	*name;
 	const char	*value;		/* a field's value, or NULL for a file */
-	const char	*path;		/* the file to send, or NULL */
-	const char	*filename;	/* NULL: path's last component */
+	int		 fd;		/* the file, when value is NULL */
+	long long	 size;		/* its bytes to send */
+	const char	*filename;	/* the file's name; NULL: "file" */
 	const char	*type;		/* Content-Type of the part, or NULL */
 };
 
@@ -32,8 +37,8 @@ struct http_req {
 	const char *const	*headers;	/* NULL-terminated "Name: value" */
 	const char		*body;		/* copied */
 	size_t			 bodylen;
-	/* a multipart/form-data POST instead of body (copied, files opened
-	 * when sent: one that cannot be read fails the request) */
+	/* a multipart/form-data POST instead of body (copied; a file that
+	 * cannot be read to its size fails the request) */
 	const struct http_part	*parts;
 	size_t			 nparts;
 	long			 timeout_ms;	/* 0: 30 s */

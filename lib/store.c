@@ -3,12 +3,21 @@
  *
  * The commit event runs at DAEMON_PRI_COMMIT, below I/O, so every request
  * that arrived in this pass joins the batch before the single fsync.
+ *
+ * An environment holds every campaign's messages and contacts, and agents
+ * share the daemons' group (they talk to the sockets through it), so it is
+ * the daemons' user's alone: the directory 0700, data.mdb and lock.mdb
+ * 0600.  An older install made them 0750 and 0640; they are tightened at
+ * every open, before LMDB maps them, and the change is logged once.
  */
 #include <errno.h>
-#include <sys/statvfs.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "daemon.h"
 #include "log.h"
@@ -59,6 +68,91 @@ on_commit_event(evutil_socket_t fd, short ev, void *arg)
 	store_commit(arg);
 }
 
+/* Take group and other access from fd (dir/name, or dir when name is
+ * NULL): 0, logged when it changed, or -1 with err. */
+static int
+tighten_fd(int fd, const char *dir, const char *name, char *err,
+    size_t errsz)
+{
+	struct stat sb;
+	mode_t mode;
+
+	if (fstat(fd, &sb) == -1) {
+		snprintf(err, errsz, "%s%s%s: %s", dir, name ? "/" : "",
+		    name ? name : "", strerror(errno));
+		return -1;
+	}
+	if ((sb.st_mode & 077) == 0)
+		return 0;
+	mode = sb.st_mode & 0700;
+	if (fchmod(fd, mode) == -1) {
+		snprintf(err, errsz, "chmod %s%s%s: %s", dir, name ? "/" : "",
+		    name ? name : "", strerror(errno));
+		return -1;
+	}
+	log_info("%s%s%s: mode %04o tightened to %04o (daemon state is not "
+	    "for group or others)", dir, name ? "/" : "", name ? name : "",
+	    (unsigned)(sb.st_mode & 07777), (unsigned)mode);
+	return 0;
+}
+
+/* The environment directory and its files (if there yet): owner only. */
+static int
+tighten(const char *dir, char *err, size_t errsz)
+{
+	static const char *files[] = { "data.mdb", "lock.mdb", NULL };
+	int dfd, fd, i, rc = -1;
+
+	/* links are followed: the site may keep db/<daemon> on another disk */
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		snprintf(err, errsz, "%s: %s", dir, strerror(errno));
+		return -1;
+	}
+	if (tighten_fd(dfd, dir, NULL, err, errsz) == -1)
+		goto done;
+	for (i = 0; files[i]; i++) {
+		fd = openat(dfd, files[i], O_RDONLY | O_NOCTTY | O_NONBLOCK |
+		    O_CLOEXEC);
+		if (fd == -1 && errno == ENOENT)
+			continue;
+		if (fd == -1) {
+			snprintf(err, errsz, "%s/%s: %s", dir, files[i],
+			    strerror(errno));
+			goto done;
+		}
+		if (tighten_fd(fd, dir, files[i], err, errsz) == -1) {
+			close(fd);
+			goto done;
+		}
+		close(fd);
+	}
+	rc = 0;
+done:
+	close(dfd);
+	return rc;
+}
+
+/* dir (0700) and its parents (lib/daemon's mode). */
+static int
+env_mkdir(const char *dir)
+{
+	char parent[4096], *sl;
+
+	if (snprintf(parent, sizeof(parent), "%s", dir) >=
+	    (int)sizeof(parent)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if ((sl = strrchr(parent, '/')) != NULL && sl != parent) {
+		*sl = '\0';
+		if (daemon_mkdirs(parent) == -1)
+			return -1;
+	}
+	if (mkdir(dir, 0700) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
 struct store *
 store_open(struct event_base *base, const char *dir, size_t map_size,
     size_t map_max, const struct store_db *dbs, char *err, size_t errsz)
@@ -73,15 +167,17 @@ store_open(struct event_base *base, const char *dir, size_t map_size,
 	}
 	s->map_size = map_size;
 	s->map_max = map_max < map_size ? map_size : map_max;
-	if (daemon_mkdirs(dir) == -1) {
+	if (env_mkdir(dir) == -1) {
 		snprintf(err, errsz, "mkdir %s: %s", dir, strerror(errno));
 		goto fail;
 	}
+	if (tighten(dir, err, errsz) == -1)
+		goto fail;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(s->env, 32)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0 ||
-	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, 0640)) != 0) {
+	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, STORE_MODE)) != 0) {
 		snprintf(err, errsz, "%s: %s", dir, mdb_strerror(rc));
 		goto fail;
 	}

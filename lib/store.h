@@ -25,10 +25,12 @@ struct store_db {
 };
 
 #define STORE_BATCH_MAX	4096	/* requests per transaction, at most */
+#define STORE_MODE	0600	/* data.mdb, lock.mdb; the directory 0700 */
 
 /*
  * Open (creating) dir with the named databases (a NULL-name-terminated
- * array); runs mdb_reader_check.  NULL with err on failure.
+ * array); runs mdb_reader_check.  dir is made 0700 and its files 0600,
+ * tightened if an older install left them wider.  NULL with err on failure.
  */
 struct store *store_open(struct event_base *, const char *dir,
 	    size_t map_size, size_t map_max, const struct store_db *dbs,

@@ -7,10 +7,12 @@
 # `runsvdir -P HOME/service`.
 #
 #   HOME/parley.conf                     regenerated on every run
+#   HOME/secrets/                        0700
 #   HOME/secrets/twilio_auth_token       0600, kept when it already exists
 #   HOME/secrets/whatsapp_{token,app_secret,verify_token}   the same
-#   HOME/run/  HOME/db/                  sockets, LMDB environments
-#   HOME/spool/                          files msg send --file hands over
+#   HOME/run/  HOME/db/                  sockets, LMDB environments (the
+#                                        daemons make db/<daemon>/ 0700)
+#   HOME/spool/                          3730: files msg send --file hands over
 #   HOME/service/<daemon>/run            runit run scripts
 #   HOME/service/<daemon>/log/run        svlogd into log/main (MKHOME_LOGS=svlogd)
 #   HOME/log/<daemon>                    -> ../service/<daemon>/log/main
@@ -59,9 +61,13 @@ umask 022
 mkdir -p "$home/run" "$home/db" "$home/log" "$home/service"
 mkdir -p "$home/secrets" "$home/spool"
 chmod 0700 "$home/secrets"
-# agents' msg writes here, the channel daemons read: sticky, group-writable
-# (make install gives it group parley)
-chmod 1770 "$home/spool"
+# The spool is a write-only drop (README, "Installing on a server"): its
+# group (parleydrop on a server) may create files but neither list nor read
+# them, setgid so every file gets that group, sticky so no one removes
+# another's file.  msg makes each copy 0604: not even a fellow agent who
+# knows the name can read it; the daemons, not in the group, can.  Here the
+# group is yours, so it changes nothing for a development home.
+chmod 3730 "$home/spool"
 
 # The sandbox's auth token: Twilio's are 32 hex digits.  Kept across runs so
 # that a running stack and scripts that signed with it stay valid.
@@ -119,6 +125,7 @@ for d in routerd campaignd smsd whatsappd sandboxd; do
 #!/bin/sh
 # $d for the parley home $home (made by mk/mkhome.sh)
 exec 2>&1
+umask 077
 exec "$PARLEY_BIN/$d" -c "$conf"
 EOF
 	chmod 0755 "$sd/run.tmp"

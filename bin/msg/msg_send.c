@@ -697,6 +697,11 @@ spool_drop(const struct sreq *q)
 /*
  * Copy fd (a regular file of size bytes) into $home/spool/<name>: written
  * to a temporary name, synced, renamed into place, the directory synced.
+ * The copy is ours, made here (O_EXCL, following no link) and mode 0604
+ * whatever our umask: no group bits, so the other agents, who share the
+ * spool's group, cannot read it even by name; "other" read for the channel
+ * daemon, whose user is not in that group (the spool itself lets no one
+ * else in).  routerd and the channel daemon take it only as ours.
  */
 static void
 spool_copy(int fd, const char *path, long long size, const char *name)
@@ -711,10 +716,10 @@ spool_copy(int fd, const char *path, long long size, const char *name)
 	    sizeof(tmp) || (size_t)snprintf(spool_path, sizeof(spool_path),
 	    "%s/%s", dir, name) >= sizeof(spool_path))
 		msg_die(MSG_EX_USAGE, "%s: path too long", dir);
-	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0640))
-	    == -1)
-		msg_die(MSG_EX_REFUSED, "spool %s: %s (is it there and "
-		    "writable?)", dir, strerror(errno));
+	if ((out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		msg_die(MSG_EX_REFUSED, "spool %s: %s (is it there, and are "
+		    "you in its group?)", dir, strerror(errno));
 	while (left > 0) {
 		n = read(fd, buf, sizeof(buf));
 		if (n == -1 && errno == EINTR)
@@ -737,8 +742,8 @@ spool_copy(int fd, const char *path, long long size, const char *name)
 			}
 		left -= n;
 	}
-	if (fsync(out) == -1 || close(out) == -1 || rename(tmp, spool_path) ==
-	    -1) {
+	if (fchmod(out, 0604) == -1 || fsync(out) == -1 || close(out) == -1 ||
+	    rename(tmp, spool_path) == -1) {
 		unlink(tmp);
 		msg_die(MSG_EX_REFUSED, "spool: %s", strerror(errno));
 	}

@@ -137,14 +137,19 @@ int	out_template(const struct conv *, const msgpack_object *tpl,
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
 int	out_reply_to(MDB_txn *, const struct conv *, const char *msgid,
 	    char *pid, size_t pidsz, char *why, size_t whysz);
-/* The path of file's copy in the spool ({spool: "f_<ULID>"}), its name
- * in spool; -1 when file names no well-formed spool entry. */
-int	out_spool_path(const msgpack_object *file, char *spool,
-	    size_t spoolsz, char *path, size_t pathsz);
-/* A spooled file {spool, name, mime, size}: checked, packed as "file"
- * {path, name, mime, size} into pk; 0 or -1 with why. */
-int	out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
-	    size_t whysz);
+/* The name of file's copy in the spool ({spool: "f_<ULID>"}) into spool;
+ * -1 when file names no well-formed spool entry. */
+int	out_spool_name(const msgpack_object *file, char *spool,
+	    size_t spoolsz);
+/* Remove file's copy in the spool if it is uid's own (lib/spool's checks);
+ * an entry anyone else made stays. */
+void	out_spool_drop(const msgpack_object *file, uid_t uid);
+/* A spooled file {spool, name, mime, size} sent by uid: checked as uid's
+ * own regular file in the spool (lib/spool), packed as "file" {spool, name,
+ * mime, size, uid} into pk; 0 or -1 with why (never saying what the spool
+ * entry was). */
+int	out_file(const msgpack_object *file, uid_t uid, msgpack_packer *pk,
+	    char *why, size_t whysz);
 
 /* routerd_dispatch.c */
 void	dispatch_init(void);

@@ -43,7 +43,8 @@ camp_open(void)
 		return -1;
 	if ((rc = mdb_env_create(&cenv)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(cenv, 32)) != 0 ||
-	    (rc = mdb_env_open(cenv, dir, MDB_RDONLY | MDB_NOTLS, 0640)) != 0)
+	    (rc = mdb_env_open(cenv, dir, MDB_RDONLY | MDB_NOTLS,
+	    STORE_MODE)) != 0)
 		goto fail;
 	if ((rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, &txn)) != 0)
 		goto fail;

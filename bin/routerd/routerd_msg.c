@@ -14,6 +14,7 @@
 #include "log.h"
 #include "frame.h"
 #include "mp.h"
+#include "spool.h"
 #include "ulid.h"
 #include "valid.h"
 #include "routerd.h"
@@ -802,7 +803,7 @@ orphans_apply(MDB_txn *txn, struct mrec *m)
 
 struct rdone {
 	char	msg[R_IDLEN];
-	char	spool[4096];	/* the file it carried, or "" */
+	char	spool[64];	/* the spool name of the file it carried, or "" */
 };
 
 static void
@@ -813,15 +814,16 @@ result_done(void *arg, int ok)
 	if (!ok)
 		log_warnx("msg=%s result not stored; it stays queued and is "
 		    "dispatched again", d->msg);
-	else if (d->spool[0] != '\0' && unlink(d->spool) == -1 &&
-	    errno != ENOENT)
-		log_warnx("msg=%s: %s: %s", d->msg, d->spool, strerror(errno));
+	else if (d->spool[0] != '\0' && spool_unlink(R->d.home, d->spool) == -1)
+		log_warnx("msg=%s: spool %s: %s", d->msg, d->spool,
+		    strerror(errno));
 	free(d);
 }
 
-/* The spool file message msgid carried (its copy from msg send --file). */
+/* The spool name of the file message msgid carried (its copy from msg send
+ * --file), or "". */
 static void
-spool_of(MDB_txn *txn, const char *msgid, char *path, size_t pathsz)
+spool_of(MDB_txn *txn, const char *msgid, char *spool, size_t spoolsz)
 {
 	char key[R_IDLEN + 8];
 	MDB_val k, v;
@@ -829,7 +831,7 @@ spool_of(MDB_txn *txn, const char *msgid, char *path, size_t pathsz)
 	const msgpack_object *file;
 	size_t off = 0;
 
-	path[0] = '\0';
+	spool[0] = '\0';
 	snprintf(key, sizeof(key), "x:%s", msgid);
 	k.mv_size = strlen(key);
 	k.mv_data = key;
@@ -838,8 +840,8 @@ spool_of(MDB_txn *txn, const char *msgid, char *path, size_t pathsz)
 	msgpack_unpacked_init(&up);
 	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
 	    MSGPACK_UNPACK_SUCCESS && (file = mp_get(&up.data, "file")) !=
-	    NULL && file->type == MSGPACK_OBJECT_MAP)
-		mp_strcpy(file, "path", path, pathsz);
+	    NULL && out_spool_name(file, spool, spoolsz) == -1)
+		spool[0] = '\0';
 	msgpack_unpacked_destroy(&up);
 }
 
@@ -1023,6 +1025,7 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	    rpid[128] = "";
 	const char *tag = NULL;
 	int rc, creating, isbot = 0;
+	uid_t peer = (uid_t)-1;
 
 	mp_int(f, "id", &re);
 	if (who->role == RR_NONE) {
@@ -1040,6 +1043,12 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 	if (tpl != NULL && (file != NULL || media != NULL)) {
 		refuse(cl, re, "invalid", "send: a template goes alone, "
 		    "without files or media");
+		return;
+	}
+	/* a file in the spool must be the sender's own (routerd_out) */
+	if (file != NULL && (cl->c == NULL ||
+	    bus_peer(cl->c, &peer, NULL, NULL) == -1)) {
+		refuse(cl, re, "denied", "send: who sent the file is unknown");
 		return;
 	}
 	if (mp_get(f, "reply_to") && (!mp_strcpy(f, "reply_to", reply_to,
@@ -1126,12 +1135,9 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
 		rc = get_str(txn, R->db_ids, idkey, m.id, sizeof(m.id));
 		if (rc == 0) {
-			char sp[64], path[4096];
-
 			/* the first send has its file: this copy goes */
-			if (out_spool_path(file, sp, sizeof(sp), path,
-			    sizeof(path)) == 0)
-				unlink(path);
+			if (file != NULL)
+				out_spool_drop(file, peer);
 			a = pans_new(cl, re);
 			a->dup = 1;
 			snprintf(a->msg, sizeof(a->msg), "%s", m.id);
@@ -1226,8 +1232,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		goto out;
 	}
 	if (file != NULL) {
-		if (out_file(file, &xpk, why, sizeof(why)) == -1) {
-			snprintf(a->errcode, sizeof(a->errcode), "invalid");
+		if (out_file(file, peer, &xpk, why, sizeof(why)) == -1) {
+			snprintf(a->errcode, sizeof(a->errcode), "denied");
 			snprintf(a->errmsg, sizeof(a->errmsg), "%s", why);
 			store_after(R->st, answered, a);
 			goto out;

@@ -4,24 +4,34 @@
  * database (one msgpack map):
  *
  *   media     [{url, mime?}]       send by link (msg send --media-url)
- *   file      {path, name, mime, size}  upload first (msg send --file: the
- *                                  copy msg put in $home/spool/)
+ *   file      {spool, name, mime, size, uid}  upload first (msg send
+ *                                  --file: the copy msg put in
+ *                                  $home/spool/, and who sent it)
  *   template  {name, lang, header?, body, buttons?}  a WhatsApp template
  *   reply_to  the provider id of the customer's message being answered
  *   tag       "HUMAN_AGENT" when Messenger's 7-day window needs it
  *
  * The channel daemon gets these fields as they are in its "out" request.
+ *
+ * A file is only ever a name in the spool, checked (lib/spool) as a regular
+ * file with one link owned by the Unix user on the other end of the socket
+ * (SO_PEERCRED), which is recorded with it: the channel daemon checks the
+ * same again before it uploads, since any agent can drop entries in the
+ * spool under any name.  The agent is told one reason whatever the entry
+ * was, so a refusal reveals nothing about what a link pointed at.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "log.h"
 #include "mp.h"
 #include "routerd.h"
+#include "spool.h"
 #include "valid.h"
 
 #define TPL_PARAM_MAX	1024	/* characters of one parameter */
@@ -279,44 +289,42 @@ out_reply_to(MDB_txn *txn, const struct conv *cv, const char *msgid,
 	return rc;
 }
 
-/* "f_" and 26 Crockford base32 characters: a name msg made in the spool. */
-static int
-spool_name_ok(const char *s)
-{
-	size_t i;
-
-	if (strncmp(s, "f_", 2) != 0 || strlen(s) != 28)
-		return 0;
-	for (i = 2; i < 28; i++)
-		if (!isdigit((unsigned char)s[i]) && !isupper((unsigned char)s[i]))
-			return 0;
-	return 1;
-}
-
 int
-out_spool_path(const msgpack_object *file, char *spool, size_t spoolsz,
-    char *path, size_t pathsz)
+out_spool_name(const msgpack_object *file, char *spool, size_t spoolsz)
 {
-	char rel[80];
-
-	if (file == NULL || !mp_strcpy(file, "spool", spool, spoolsz) ||
-	    !spool_name_ok(spool))
+	if (file == NULL || file->type != MSGPACK_OBJECT_MAP ||
+	    !mp_strcpy(file, "spool", spool, spoolsz) || !spool_name_ok(spool))
 		return -1;
-	snprintf(rel, sizeof(rel), "spool/%s", spool);
-	daemon_path(&R->d, rel, path, pathsz);
 	return 0;
 }
 
-int
-out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
-    size_t whysz)
+void
+out_spool_drop(const msgpack_object *file, uid_t uid)
 {
-	char spool[64], path[4096], name[256], mime[128];
-	int64_t size = 0;
+	char spool[SPOOL_NAMELEN + 1], detail[128];
 	struct stat sb;
+	int fd;
 
-	if (out_spool_path(file, spool, sizeof(spool), path, sizeof(path)) ==
-	    -1) {
+	/* only the sender's own copy: never an entry another agent made */
+	if (out_spool_name(file, spool, sizeof(spool)) == -1 ||
+	    (fd = spool_open(R->d.home, spool, uid, &sb, detail,
+	    sizeof(detail))) == -1)
+		return;
+	close(fd);
+	if (spool_unlink(R->d.home, spool) == -1)
+		log_warnx("spool %s: %s", spool, strerror(errno));
+}
+
+int
+out_file(const msgpack_object *file, uid_t uid, msgpack_packer *pk,
+    char *why, size_t whysz)
+{
+	char spool[SPOOL_NAMELEN + 1], name[256], mime[128], detail[128];
+	int64_t size = -1;
+	struct stat sb;
+	int fd;
+
+	if (out_spool_name(file, spool, sizeof(spool)) == -1) {
 		snprintf(why, whysz, "send: the file was not put in the spool "
 		    "(msg send --file does that)");
 		return -1;
@@ -324,27 +332,27 @@ out_file(const msgpack_object *file, msgpack_packer *pk, char *why,
 	mp_strcpy(file, "name", name, sizeof(name));
 	mp_strcpy(file, "mime", mime, sizeof(mime));
 	mp_int(file, "size", &size);
-	if (stat(path, &sb) == -1) {
-		snprintf(why, whysz, "send: spool file %s: %s", spool,
-		    strerror(errno));
+	if ((fd = spool_open(R->d.home, spool, uid, &sb, detail,
+	    sizeof(detail))) == -1) {
+		/* the why for the log; the agent gets one reason for all */
+		log_warnx("uid=%lu send refused: spool %s: %s",
+		    (unsigned long)uid, spool, detail);
+		snprintf(why, whysz, "send: %s", SPOOL_REFUSED);
 		return -1;
 	}
-	if (!S_ISREG(sb.st_mode)) {
-		snprintf(why, whysz, "send: spool file %s: not a regular file",
-		    spool);
-		return -1;
-	}
+	close(fd);
+	/* the sender's own file: a mismatch tells them nothing new */
 	if ((int64_t)sb.st_size != size) {
-		snprintf(why, whysz, "send: spool file %s is %lld bytes, not "
-		    "the %lld declared", spool, (long long)sb.st_size,
-		    (long long)size);
+		snprintf(why, whysz, "send: the file in the spool is not the "
+		    "size declared");
 		return -1;
 	}
 	mp_pack_cstr(pk, "file");
-	msgpack_pack_map(pk, 4);
-	mp_kv_str(pk, "path", path);
+	msgpack_pack_map(pk, 5);
+	mp_kv_str(pk, "spool", spool);
 	mp_kv_str(pk, "name", name);
 	mp_kv_str(pk, "mime", mime);
 	mp_kv_int(pk, "size", size);
+	mp_kv_int(pk, "uid", (int64_t)uid);
 	return 0;
 }

@@ -15,7 +15,11 @@
  * image/webp is a sticker), and a file, first uploaded to
  * /{phone-number-id}/media as multipart/form-data streamed from disk, then
  * sent by the media id it got (kept by the job, so a retried send does not
- * upload again).
+ * upload again).  The file is only ever a name in $PARLEY_HOME/spool/ and
+ * the uid of the agent who sent it, as routerd checked them when the
+ * message was queued; they are checked again here, on the descriptor that
+ * is then streamed (lib/spool), since the spool is shared by every agent
+ * and an entry can change between the two.
  *
  * Meta's answer decides, on error.code and never on the HTTP status alone
  * (providers.md §1.2): throughput and transient errors are retried with
@@ -45,6 +49,7 @@
 #include "media.h"
 #include "mp.h"
 #include "outq.h"
+#include "spool.h"
 #include "valid.h"
 #include "whatsappd.h"
 
@@ -67,7 +72,9 @@ struct wa_job {
 	json_t		*body;		/* the whole request body */
 	json_t		*media;		/* body's media object (files: gets "id") */
 	char		 type[16];	/* Meta's message type, for logs */
-	char		*path;		/* a file to upload, or NULL */
+	char		 spool[SPOOL_NAMELEN + 1];	/* a file to upload */
+	uid_t		 uid;		/* who sent it: the file's owner */
+	long long	 size;		/* its size when queued */
 	char		*fname, *mime;
 	char		*media_id;	/* the upload's id, once uploaded */
 };
@@ -80,7 +87,6 @@ job_data_free(void *data)
 	if (wj == NULL)
 		return;
 	json_decref(wj->body);
-	free(wj->path);
 	free(wj->fname);
 	free(wj->mime);
 	free(wj->media_id);
@@ -334,20 +340,20 @@ upload(struct outq_job *j)
 	long long up_ms;
 	int fd;
 
-	/* libcurl opens it only while sending: say now when it cannot */
-	why[0] = '\0';
-	if ((fd = open(wj->path, O_RDONLY | O_NOCTTY)) == -1 ||
-	    fstat(fd, &sb) == -1)
-		snprintf(why, sizeof(why), "cannot read %s: %s", wj->fname,
-		    strerror(errno));
-	else if (!S_ISREG(sb.st_mode))
-		snprintf(why, sizeof(why), "cannot read %s: not a regular file",
-		    wj->fname);
-	if (fd != -1)
+	/* the file routerd checked, checked again and streamed from this fd */
+	if ((fd = spool_open(w->e.d.home, wj->spool, wj->uid, &sb, why,
+	    sizeof(why))) == -1) {
+		log_warnx("msg=%s: spool %s refused: %s", outq_job_msg(j),
+		    wj->spool, why);
+		outq_fail(j, "file", SPOOL_REFUSED);
+		return;
+	}
+	if ((long long)sb.st_size != wj->size) {
+		log_warnx("msg=%s: spool %s changed after it was queued",
+		    outq_job_msg(j), wj->spool);
+		outq_fail(j, "file", "the file changed in the spool after it "
+		    "was queued");
 		close(fd);
-	if (why[0] != '\0') {
-		log_warnx("msg=%s: %s", outq_job_msg(j), why);
-		outq_fail(j, "file", why);
 		return;
 	}
 	snprintf(url, sizeof(url), "%s/%s/%s/media", w->cf.api_url,
@@ -358,7 +364,8 @@ upload(struct outq_job *j)
 	parts[1].name = "type";
 	parts[1].value = wj->mime;
 	parts[2].name = "file";
-	parts[2].path = wj->path;
+	parts[2].fd = fd;
+	parts[2].size = (long long)sb.st_size;
 	parts[2].filename = wj->fname;
 	parts[2].type = wj->mime;
 	memset(&rq, 0, sizeof(rq));
@@ -370,10 +377,13 @@ upload(struct outq_job *j)
 	/* http_timeout_ms, plus 1 s per MB: a 100 MB document at 1 MB/s */
 	up_ms = w->cf.http_timeout_ms + (long long)sb.st_size / 1000;
 	rq.timeout_ms = (long)(up_ms < UPLOAD_MAX_MS ? up_ms : UPLOAD_MAX_MS);
+	/* http_out keeps its own duplicate of fd while it sends */
 	if (http_out_start(w->e.ho, &rq, uploaded, j) == -1) {
+		close(fd);
 		outq_retry(j, "upload: HTTP request could not be started", 0);
 		return;
 	}
+	close(fd);
 	log_debug("msg=%s: uploading %s (%lld bytes, %s)", outq_job_msg(j),
 	    wj->fname, (long long)sb.st_size, wj->mime);
 }
@@ -427,7 +437,7 @@ start(struct outq_job *j, void *arg)
 		outq_fail(j, "inactive", INACTIVE_MSG);
 		return;
 	}
-	if (wj->path != NULL && wj->media_id == NULL)
+	if (wj->spool[0] != '\0' && wj->media_id == NULL)
 		upload(j);
 	else
 		send_message(j);
@@ -633,6 +643,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 	const msgpack_object *tpl, *media, *file, *e;
 	const char *rt, *u, *mi, *type;
 	char url[URL_MAX + 1], mime[128], fname[256];
+	int64_t uid, fsize;
 	size_t rl, ul, ml;
 	json_t *root, *t, *m, *s, *jtext;
 
@@ -674,19 +685,22 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 		type = "template";
 		json_object_set_new(root, "template", t);
 	} else if (file != NULL) {
+		/* a name in the spool, never a path; its sender; its size */
 		if (file->type != MSGPACK_OBJECT_MAP ||
-		    !mp_str(file, "path", &u, &ul) || ul == 0 || ul > 4095 ||
-		    u[0] != '/' || memchr(u, '\0', ul) != NULL) {
-			snprintf(why, whysz, "file needs an absolute path");
+		    !mp_strcpy(file, "spool", wj->spool, sizeof(wj->spool)) ||
+		    !spool_name_ok(wj->spool) || !mp_int(file, "uid", &uid) ||
+		    uid < 0 || uid > UINT32_MAX || !mp_int(file, "size", &fsize) ||
+		    fsize < 0) {
+			wj->spool[0] = '\0';
+			snprintf(why, whysz, "file needs spool (a name in the "
+			    "spool), uid and size");
 			goto fail;
 		}
-		wj->path = xstrndup(u, ul);
+		wj->uid = (uid_t)uid;
+		wj->size = fsize;
 		if (!mp_strcpy(file, "name", fname, sizeof(fname)) ||
 		    fname[0] == '\0' || strpbrk(fname, "/\"\r\n") != NULL ||
 		    !valid_utf8(fname, strlen(fname)))
-			snprintf(fname, sizeof(fname), "%s",
-			    strrchr(wj->path, '/') + 1);
-		if (fname[0] == '\0' || !valid_utf8(fname, strlen(fname)))
 			snprintf(fname, sizeof(fname), "file");
 		if (!mp_strcpy(file, "mime", mime, sizeof(mime)) ||
 		    mime[0] == '\0' || strpbrk(mime, "\r\n\";") != NULL) {

@@ -3,9 +3,12 @@
  * in the same event base: 200 requests at once over a few kept-alive
  * connections all come back with the right status and body, completions are
  * never delivered from inside http_out_start, a closed port and a server
- * that never answers fail just their own request, and oversized bodies are
- * refused.
+ * that never answers fail just their own request, oversized bodies are
+ * refused, and a multipart file part is streamed from the descriptor it was
+ * given (its path replaced, and the caller's descriptor closed, before the
+ * request goes out: the original bytes are sent).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +107,25 @@ done(const struct http_resp *r, void *arg)
 		event_base_loopexit(base, NULL);
 }
 
+/* The multipart answer: what the echoed body carried. */
+static int mp_has_orig, mp_has_swapped, mp_has_name;
+
+static void
+mp_done(const struct http_resp *r, void *arg)
+{
+	struct exp *e = arg;
+
+	e->done = 1;
+	e->status = r->status;
+	mp_has_orig = memmem(r->body, r->bodylen, "ORIGINAL-CONTENT-0123456789",
+	    27) != NULL;
+	mp_has_swapped = memmem(r->body, r->bodylen, "SWAPPED", 7) != NULL;
+	mp_has_name = memmem(r->body, r->bodylen, "filename=\"a.txt\"", 16) !=
+	    NULL;
+	if (--pending == 0)
+		event_base_loopexit(base, NULL);
+}
+
 static int
 start(struct http_out *ho, const char *url, const char *body, long tmo,
     struct exp *e)
@@ -148,7 +170,7 @@ main(void)
 	char url[128], body[64];
 	int i, port, closed_port, fd, all_ok, all_started;
 
-	printf("1..9\n");
+	printf("1..11\n");
 	base = event_base_new();
 	http = evhttp_new(base);
 	bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
@@ -222,6 +244,55 @@ main(void)
 	run();
 	ok(one.done && one.status == 0 && one.has_error,
 	    "a response body over 1 MiB is refused");
+
+	{
+		/* a file part: streamed from the descriptor, not the path */
+		static const char orig[] = "ORIGINAL-CONTENT-0123456789";
+		char path[] = "/tmp/t_http_out.XXXXXX";
+		struct http_part parts[2];
+		struct http_req rq = { 0 };
+		int tfd, ffd, r;
+
+		memset(parts, 0, sizeof(parts));
+		tfd = mkstemp(path);
+		r = tfd != -1 && write(tfd, orig, sizeof(orig) - 1) ==
+		    (ssize_t)sizeof(orig) - 1;
+		if (tfd != -1)
+			close(tfd);
+		ffd = open(path, O_RDONLY);
+		parts[0].name = "type";
+		parts[0].value = "text/plain";
+		parts[1].name = "file";
+		parts[1].fd = ffd;
+		parts[1].size = (long long)sizeof(orig) - 1;
+		parts[1].filename = "a.txt";
+		parts[1].type = "text/plain";
+		snprintf(url, sizeof(url), "http://127.0.0.1:%d/echo/mp", port);
+		rq.method = "POST";
+		rq.url = url;
+		rq.parts = parts;
+		rq.nparts = 2;
+		memset(&one, 0, sizeof(one));
+		one.i = -1;
+		r = r && ffd != -1 && http_out_start(ho, &rq, mp_done, &one) == 0;
+		if (r)
+			pending++;
+		/* the caller lets go; the path now names other bytes */
+		if (ffd != -1)
+			close(ffd);
+		unlink(path);
+		if ((tfd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) != -1) {
+			r = r && write(tfd, "SWAPPED", 7) == 7;
+			close(tfd);
+		}
+		ok(r, "a multipart POST with a file descriptor part started");
+		run();
+		ok(one.done && one.status == 200 && mp_has_orig &&
+		    !mp_has_swapped && mp_has_name,
+		    "the bytes of the descriptor were sent, not the path's "
+		    "new ones");
+		unlink(path);
+	}
 
 	http_out_free(ho);
 	evhttp_free(http);

@@ -1,6 +1,7 @@
 /*
- * t_store — group commit, batch abandonment, map growth and the event log,
- * against a real LMDB environment in a temporary directory.
+ * t_store — group commit, batch abandonment, map growth, the event log and
+ * the environment's modes (owner only, tightened when an older install left
+ * them wider), against a real LMDB environment in a temporary directory.
  *
  * The event base is set up the way daemon_init does it (three priorities) so
  * the commit event runs after the I/O of its pass.  "Requests" are either
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 #include <lmdb.h>
@@ -689,6 +691,49 @@ test_evlog(void)
 	store_close(s);
 }
 
+/* The permission bits of dir/name (name "" for dir itself); -1 if none. */
+static int
+mode_of(const char *d, const char *name)
+{
+	char p[600];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s%s%s", d, name[0] ? "/" : "", name);
+	return stat(p, &sb) == -1 ? -1 : (int)(sb.st_mode & 07777);
+}
+
+/* A new environment is the owner's alone, whatever the umask; one an older
+ * install left readable by group and others is tightened when opened. */
+static void
+test_modes(void)
+{
+	struct store *s;
+	char err[256], mdir[300], p[400];
+	mode_t old = umask(022);
+
+	snprintf(mdir, sizeof(mdir), "%s/modes", dir);
+	s = store_open(base, mdir, 1u << 20, 1u << 20, dbs, err, sizeof(err));
+	umask(old);
+	ok(s != NULL, "store_open (modes)");
+	if (s == NULL)
+		return;
+	store_close(s);
+	ok(mode_of(mdir, "") == 0700 && mode_of(mdir, "data.mdb") == 0600 &&
+	    mode_of(mdir, "lock.mdb") == 0600,
+	    "a new environment: directory 0700, data.mdb and lock.mdb 0600");
+	chmod(mdir, 0755);
+	snprintf(p, sizeof(p), "%s/data.mdb", mdir);
+	chmod(p, 0644);
+	snprintf(p, sizeof(p), "%s/lock.mdb", mdir);
+	chmod(p, 0664);
+	s = store_open(base, mdir, 1u << 20, 1u << 20, dbs, err, sizeof(err));
+	ok(s != NULL && mode_of(mdir, "") == 0700 &&
+	    mode_of(mdir, "data.mdb") == 0600 &&
+	    mode_of(mdir, "lock.mdb") == 0600,
+	    "an over-wide environment (0755, 0644, 0664) is tightened at open");
+	store_close(s);
+}
+
 int
 main(void)
 {
@@ -724,6 +769,7 @@ main(void)
 	store_close(s);
 	test_growth();
 	test_evlog();
+	test_modes();
 
 	event_free(ev_timeout);
 	event_base_free(base);
