@@ -912,14 +912,21 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct httpd *h = arg;
 	struct hconn *c = NULL;
 
-	if (h->nconns >= conn_cap(h) && make_room(h) == -1) {
-		ratelog(&h->rl_full, "%zu connections open (the cap), all "
-		    "with a request in progress: a new one answered 503",
-		    h->nconns);
-		(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL |
-		    MSG_DONTWAIT);
-		close(fd);
-		return;
+	if (h->nconns >= conn_cap(h)) {
+		if (make_room(h) == -1) {
+			ratelog(&h->rl_full, "%zu connections open (the cap), "
+			    "all with a request in progress: a new one "
+			    "answered 503", h->nconns);
+			(void)send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL |
+			    MSG_DONTWAIT);
+			close(fd);
+			return;
+		}
+		/* libevent closes the evicted descriptor on its next pass:
+		 * accept no more until then, or a burst of connections at the
+		 * cap would run out of descriptors all the same */
+		if (evconnlistener_disable(l) == 0)
+			event_active(h->ev_accept, EV_TIMEOUT, 0);
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		goto fail;
@@ -964,6 +971,7 @@ fail:
 		close(fd);
 }
 
+/* After an EMFILE pause, or the pass that closes an evicted connection. */
 static void
 on_accept_again(evutil_socket_t fd, short what, void *arg)
 {
