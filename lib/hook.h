@@ -7,13 +7,13 @@
  * path, method and signature (reading the request with httpd_req_*) and then
  * either answers at once (hook_reply) or turns the request into one or more
  * frames for routerd (hook_wait_new, hook_wait_frame per frame,
- * hook_wait_arm).  A waiting
- * webhook is answered 200 (with the daemon's ok body) when routerd has
- * answered ok to every frame, and 503 when routerd refuses one, is not
- * connected, goes away or takes longer than answer_ms; the provider then
- * delivers again and routerd's dedupe makes that safe.  A webhook answered
- * 503 on time-out keeps its small record until routerd's late answers (or
- * the lost connection) arrive, so they never touch freed memory.
+ * hook_wait_arm).  A waiting webhook is answered 200 (with the daemon's ok
+ * body) when routerd has answered ok to every frame, and 503 when routerd
+ * refuses one, is not connected, goes away or takes longer than answer_ms;
+ * the provider then delivers again and routerd's dedupe makes that safe.
+ * Its body goes back to lib/httpd's body budget while it waits.  A webhook
+ * answered 503 on time-out keeps its small record until routerd's late
+ * answers (or the lost connection) arrive, so they never touch freed memory.
  *
  * On drain the listener closes, waiting webhooks get at most drain_answer_ms
  * more, and answers carry "Connection: close".

@@ -13,8 +13,10 @@
  *   FLUSH    the answer is written, not yet sent            idle_ms
  *   LINGER   closing: our side shut, the client's bytes dropped   HTTPD_LINGER_MS
  *
- * Idle connections sit on h->idle and connections in HEAD on h->heads, each
- * oldest first, which is the order they are closed in when the cap is hit.
+ * Connections with no request in progress (IDLE, and LINGER: closing
+ * anyway) sit on h->idle, those with a request partly received (HEAD, BODY)
+ * on h->partial, each oldest first: the order they are closed in when the
+ * cap is hit.
  * Bodies are read straight into one buffer per request whose size was
  * reserved against the budget before the first body byte was read.
  *
@@ -55,7 +57,7 @@
 
 enum cstate { C_IDLE, C_HEAD, C_BODY, C_HANDLER, C_STREAM, C_FLUSH,
 	C_LINGER };
-enum clist { L_NONE, L_IDLE, L_HEADS };
+enum clist { L_NONE, L_IDLE, L_PARTIAL };
 
 struct hdr {
 	char		*name, *value;
@@ -101,7 +103,7 @@ struct hconn {
 	int			 eof;		/* the client shut its side */
 	int			 busy, doomed;
 	TAILQ_ENTRY(hconn)	 all;
-	TAILQ_ENTRY(hconn)	 lru;		/* on h->idle or h->heads */
+	TAILQ_ENTRY(hconn)	 lru;		/* on h->idle or h->partial */
 	char			 peer[INET6_ADDRSTRLEN];
 };
 TAILQ_HEAD(hconnq, hconn);
@@ -117,7 +119,7 @@ struct httpd {
 	struct httpd_conf	 cf;
 	struct evconnlistener	*lev;
 	struct event		*ev_accept;	/* accept again after a pause */
-	struct hconnq		 conns, idle, heads;
+	struct hconnq		 conns, idle, partial;
 	size_t			 nconns;
 	size_t			 fdcap;		/* the cap the descriptors allow */
 	size_t			 reserved;	/* body bytes held */
@@ -226,8 +228,8 @@ list_leave(struct hconn *c)
 {
 	if (c->list == L_IDLE)
 		TAILQ_REMOVE(&c->h->idle, c, lru);
-	else if (c->list == L_HEADS)
-		TAILQ_REMOVE(&c->h->heads, c, lru);
+	else if (c->list == L_PARTIAL)
+		TAILQ_REMOVE(&c->h->partial, c, lru);
 	c->list = L_NONE;
 }
 
@@ -237,8 +239,8 @@ list_join(struct hconn *c, enum clist l)
 	list_leave(c);
 	if (l == L_IDLE)
 		TAILQ_INSERT_TAIL(&c->h->idle, c, lru);
-	else if (l == L_HEADS)
-		TAILQ_INSERT_TAIL(&c->h->heads, c, lru);
+	else if (l == L_PARTIAL)
+		TAILQ_INSERT_TAIL(&c->h->partial, c, lru);
 	c->list = l;
 }
 
@@ -506,7 +508,6 @@ p_headers_done(http_parser *p)
 		}
 	}
 	/* the head is done: now the body's deadline */
-	list_leave(c);
 	c->state = C_BODY;
 	if (timer_set(c, h->cf.lim.body_ms) == -1) {
 		c->reject = 503;
@@ -733,7 +734,7 @@ conn_head(struct hconn *c)
 	c->req = r;
 	if (conn_state(c, C_HEAD, c->h->cf.lim.head_ms) == -1)
 		return -1;
-	list_join(c, L_HEADS);
+	list_join(c, L_PARTIAL);
 	return 0;
 }
 
@@ -830,8 +831,10 @@ conn_flushed(struct hconn *c)
 		 * side and drop what it still sends, for a while */
 		if (shutdown(bufferevent_getfd(c->bev), SHUT_WR) == -1)
 			conn_close(c);
-		else if (conn_state(c, C_LINGER, HTTPD_LINGER_MS) == 0)
+		else if (conn_state(c, C_LINGER, HTTPD_LINGER_MS) == 0) {
 			(void)evbuffer_drain(in, evbuffer_get_length(in));
+			list_join(c, L_IDLE);	/* first to go at the cap */
+		}
 	} else
 		conn_idle(c);
 }
@@ -883,8 +886,10 @@ conn_cap(const struct httpd *h)
 	    h->fdcap;
 }
 
-/* At the cap: close the oldest idle connection, else the oldest one still
- * sending its head; -1 when every connection has a complete request. */
+/* At the cap: close the oldest connection with no request in progress,
+ * else the one whose request has been arriving longest (a slow client, or
+ * one holding a connection with a request it never finishes); -1 when every
+ * connection has a complete request. */
 static int
 make_room(struct httpd *h)
 {
@@ -892,8 +897,8 @@ make_room(struct httpd *h)
 	const char *what = "idle";
 
 	if ((v = TAILQ_FIRST(&h->idle)) == NULL) {
-		v = TAILQ_FIRST(&h->heads);
-		what = "still sending its head";
+		v = TAILQ_FIRST(&h->partial);
+		what = "still sending its request";
 	}
 	if (v == NULL)
 		return -1;
@@ -1060,7 +1065,7 @@ httpd_new(struct event_base *base, const struct httpd_conf *cf, char *err,
 	h->cf = *cf;
 	TAILQ_INIT(&h->conns);
 	TAILQ_INIT(&h->idle);
-	TAILQ_INIT(&h->heads);
+	TAILQ_INIT(&h->partial);
 	h->fdcap = fd_cap();
 	if ((h->cf.name = strdup(cf->name ? cf->name : "http")) == NULL ||
 	    (h->cf.host = strdup(cf->host)) == NULL ||

@@ -18,10 +18,11 @@
  *     idle_ms.
  *   - at most max_conns connections (and never more than seven eighths of
  *     the descriptor limit) are open.  A connection over the cap closes the
- *     oldest idle one; failing that, the one whose head has been arriving
- *     longest; failing that (every connection has a complete request), the
- *     newcomer is answered 503.  All clients may share one address (a
- *     reverse proxy), so nothing here is per address.
+ *     oldest idle one (no request in progress); failing that, the one whose
+ *     request (head or body) has been arriving longest; failing that (every
+ *     connection has a complete request), the newcomer is answered 503.  All
+ *     clients may share one address (a reverse proxy), so nothing here is
+ *     per address.
  *   - bodies are buffered only within body_budget bytes across all
  *     connections: a request whose Content-Length (or chunked growth) does
  *     not fit what is left is answered 503 with "Connection: close" before

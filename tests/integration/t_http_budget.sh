@@ -30,6 +30,9 @@ conf_set http_header_timeout_ms 3000
 sed -i 's/^exec "\(.*\)\/whatsappd" /ulimit -n 1024\n&/' "$(svc whatsappd)/run"
 grep -q '^ulimit -n 1024' "$(svc whatsappd)/run" ||
     bail "cannot limit whatsappd's descriptors in its run script"
+# make asan: ASan keeps freed memory in a quarantine (256 MB), which VmRSS
+# would count; keep it small so that VmRSS is what whatsappd holds
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=1
 stack_start
 
 PN=106540352242922

@@ -143,6 +143,11 @@ serve(struct httpd_req *req, void *arg)
 		httpd_reply(req, 404, "text/plain", "no\n", 3);
 }
 
+static void
+on_tick(evutil_socket_t fd, short what, void *arg)
+{
+}
+
 struct srv {
 	pid_t	pid;
 	int	port;
@@ -213,6 +218,15 @@ srv_start(struct srv *s, struct httpd_limits lim, int nofile, int spare)
 		if (write(pfd[1], &port, sizeof(port)) != sizeof(port))
 			_exit(2);
 		close(pfd[1]);
+		{
+			/* the loop runs on after a drain, until killed */
+			struct timeval tv = { 1, 0 };
+			struct event *tick = event_new(B, -1, EV_PERSIST,
+			    on_tick, NULL);
+
+			if (tick == NULL || event_add(tick, &tv) == -1)
+				_exit(2);
+		}
 		event_base_dispatch(B);
 		_exit(0);
 	}
@@ -669,6 +683,30 @@ t_cap(void)
 	cli_puts(b, "GET /echo HTTP/1.1\r\nX-T: b\r\n\r\n");
 	ok(cli_resp(b, &r, 5000) == 0 && r.code == 200,
 	    "the others still serve");
+	cli_close(a);
+	cli_close(b);
+	cli_close(c);
+	cli_close(d);
+	usleep(200000);
+
+	/* three requests whose bodies never finish: the oldest goes */
+	a = cli_open(s.port);
+	cli_puts(a, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\n1");
+	usleep(100000);
+	b = cli_open(s.port);
+	cli_puts(b, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\n1");
+	usleep(100000);
+	c = cli_open(s.port);
+	cli_puts(c, "POST /echo HTTP/1.1\r\nContent-Length: 4\r\n\r\n1");
+	usleep(100000);
+	d = cli_open(s.port);
+	cli_puts(d, "GET /echo HTTP/1.1\r\nX-T: d\r\n\r\n");
+	ok(cli_resp(d, &r, 5000) == 0 && r.code == 200,
+	    "at the cap with three unfinished bodies a new one is served");
+	ok(cli_closed(a, 5000), "the oldest unfinished request was closed");
+	cli_puts(b, "234");
+	ok(cli_resp(b, &r, 5000) == 0 && r.code == 200 &&
+	    body_is(&r, "POST /echo?-|-|1234"), "the others go on");
 	cli_close(a);
 	cli_close(b);
 	cli_close(c);
