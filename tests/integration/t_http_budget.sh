@@ -19,9 +19,12 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 34
 HOG=$PARLEY_TOOLS/sockhog
 [ -x "$HOG" ] || bail "$HOG is not built"
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -ge 1200 ] ||
+    skip_all "sockhog needs 1,200 descriptors (the hard limit is $hard)"
+plan 34
 
 stack_home
 conf_set http_header_timeout_ms 3000
