@@ -14,7 +14,7 @@ DEPS_OK   := $(BUILD)/.deps-ok
 CFLAGS    ?= -O2 -g
 XCFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
              -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lm
+LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lhttp_parser -lm
 
 PROGS     := $(notdir $(wildcard bin/*))
 LIB_SRC   := $(wildcard lib/*.c)

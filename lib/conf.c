@@ -57,6 +57,12 @@ static const struct {
 	{ "bus_input_budget_mb",	"64" },
 	{ "subscriber_queue_kb",	"512" },
 	{ "subscriber_stall_ms",	"10000" },
+	/* every HTTP listener's budgets (lib/httpd) */
+	{ "http_header_timeout_ms",	"10000" },
+	{ "http_body_timeout_ms",	"30000" },
+	{ "http_idle_timeout_ms",	"75000" },
+	{ "http_max_connections",	"1000" },
+	{ "http_body_budget_mb",	"64" },
 	/* consent keywords and automatic replies (routerd_policy.c) */
 	{ "sms_help_text",		"Reply STOP to unsubscribe." },
 	{ "sms_stop_text",		"" },

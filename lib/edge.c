@@ -143,6 +143,13 @@ edge_hook_start(struct edge *e, struct hook_conf *hc, char *err,
 	return e->hook ? 0 : -1;
 }
 
+void
+edge_hook_limits(struct edge *e, const struct httpd_limits *lim)
+{
+	if (e->hook != NULL)
+		hook_set_limits(e->hook, lim);
+}
+
 static void
 on_flushed(evutil_socket_t fd, short what, void *arg)
 {

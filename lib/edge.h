@@ -1,8 +1,9 @@
 /*
  * edge — the skeleton every channel daemon shares (smsd, whatsappd): the
- * parts of one process that take a provider's webhooks in (lib/hook), send
- * routerd's "out" requests to the provider (lib/outq over lib/http_out), talk
- * to routerd as a client of routerd.sock and serve run/<prog>.sock.
+ * parts of one process that take a provider's webhooks in (lib/hook over
+ * lib/httpd), send routerd's "out" requests to the provider (lib/outq over
+ * lib/http_out), talk to routerd as a client of routerd.sock and serve
+ * run/<prog>.sock.
  *
  * A channel daemon embeds a struct edge in its own state, fills in frame and
  * arg, and keeps its own configuration, provider calls and webhook parsing.
@@ -26,6 +27,7 @@ struct event;
 struct hook;
 struct hook_conf;
 struct http_out;
+struct httpd_limits;
 struct outq;
 
 #define EDGE_HEADERS_MAX	(16 * 1024)	/* webhook headers, in all */
@@ -58,9 +60,12 @@ int	edge_listen(struct edge *, char *err, size_t errsz);
 /* Connect to $HOME/run/routerd.sock (and reconnect for ever); -1 with err. */
 int	edge_connect(struct edge *, char *err, size_t errsz);
 /* Serve webhooks as hc says (its name, header bound and answer times are
- * set here: the program's name, EDGE_*); -1 with err. */
+ * set here: the program's name, EDGE_*; hc->lim, the http_* budgets, is
+ * the daemon's, from httpd_limits_load); -1 with err. */
 int	edge_hook_start(struct edge *, struct hook_conf *hc, char *err,
 	    size_t errsz);
+/* SIGHUP: the webhook listener's new http_* budgets. */
+void	edge_hook_limits(struct edge *, const struct httpd_limits *);
 /* SIGTERM: log what is open (calls names the provider calls), stop
  * accepting, drop the queue and end the loop once drained. */
 void	edge_term(struct edge *, const char *calls);

@@ -18,14 +18,12 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/buffer.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 
 #include "bus.h"
 #include "frame.h"
 #include "hook.h"
+#include "httpd.h"
 #include "log.h"
 #include "mp.h"
 
@@ -33,7 +31,7 @@
 
 struct hook_wait {
 	struct hook		*h;
-	struct evhttp_request	*req;		/* NULL once answered */
+	struct httpd_req	*req;		/* NULL once answered */
 	struct event		*timer;
 	size_t			 awaiting;	/* routerd answers still due */
 	size_t			 sent;		/* frames sent */
@@ -47,8 +45,7 @@ struct hook_wait {
 struct hook {
 	struct event_base		*base;
 	struct hook_conf		 cf;
-	struct evhttp			*http;
-	struct evhttp_bound_socket	*bound;
+	struct httpd			*http;
 	struct hook_wait		*waits;
 	size_t				 open;
 	int				 draining;
@@ -74,7 +71,7 @@ now_ms(void)
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_request(struct httpd_req *req, void *arg)
 {
 	struct hook *h = arg;
 
@@ -85,6 +82,7 @@ struct hook *
 hook_new(struct event_base *base, const struct hook_conf *cf, char *err,
     size_t errsz)
 {
+	struct httpd_conf hc;
 	struct hook *h;
 
 	if ((h = calloc(1, sizeof(*h))) == NULL) {
@@ -98,29 +96,21 @@ hook_new(struct event_base *base, const struct hook_conf *cf, char *err,
 	h->cf.ok_type = xstrdup(cf->ok_type);
 	h->cf.ok_body = xstrdup(cf->ok_body);
 	h->cf.allow = xstrdup(cf->allow ? cf->allow : "GET, POST");
-	if ((h->http = evhttp_new(base)) == NULL) {
-		snprintf(err, errsz, "evhttp_new failed");
+	memset(&hc, 0, sizeof(hc));
+	hc.name = cf->name;
+	hc.host = cf->host;
+	hc.port = cf->port;
+	hc.body_max = cf->body_max;
+	hc.head_max = cf->headers_max;
+	hc.lim = cf->lim;
+	/* every method and path reaches the daemon, which answers 404 and
+	 * 405 itself */
+	hc.request = on_request;
+	hc.arg = h;
+	if ((h->http = httpd_new(base, &hc, err, errsz)) == NULL)
 		goto fail;
-	}
-	evhttp_set_max_body_size(h->http, (ev_ssize_t)cf->body_max);
-	evhttp_set_max_headers_size(h->http, (ev_ssize_t)cf->headers_max);
-	evhttp_set_timeout(h->http, 30);
-	/* every method reaches the daemon, which answers 405 itself */
-	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(h->http, on_request, h);
-	h->bound = evhttp_bind_socket_with_handle(h->http, cf->host,
-	    (ev_uint16_t)cf->port);
-	if (h->bound == NULL) {
-		snprintf(err, errsz, "cannot listen on %s:%d: %s", cf->host,
-		    cf->port, strerror(errno));
-		goto fail;
-	}
 	return h;
 fail:
-	if (h->http)
-		evhttp_free(h->http);
 	free((char *)h->cf.name);
 	free((char *)h->cf.host);
 	free((char *)h->cf.ok_type);
@@ -130,38 +120,32 @@ fail:
 	return NULL;
 }
 
-static void
-send_reply(struct hook *h, struct evhttp_request *req, int code,
-    const char *reason, const char *ctype, const char *body, size_t len)
+void
+hook_set_limits(struct hook *h, const struct httpd_limits *lim)
 {
-	struct evkeyvalq *hd = evhttp_request_get_output_headers(req);
-	struct evbuffer *b = evbuffer_new();
+	h->cf.lim = *lim;
+	httpd_set_limits(h->http, lim);
+}
 
-	if (b == NULL) {
-		evhttp_send_error(req, 500, "Out of memory");
-		return;
-	}
-	if (ctype != NULL && ctype[0] != '\0')
-		evhttp_add_header(hd, "Content-Type", ctype);
-	if (len > 0)
-		evbuffer_add(b, body, len);
-	if (code == 405)
-		evhttp_add_header(hd, "Allow", h->cf.allow);
-	if (h->draining)
-		evhttp_add_header(hd, "Connection", "close");
-	evhttp_send_reply(req, code, reason, b);
-	evbuffer_free(b);
+static void
+send_reply(struct hook *h, struct httpd_req *req, int code,
+    const char *ctype, const char *body, size_t len)
+{
+	if (code == 405 && httpd_add_header(req, "Allow", h->cf.allow) == -1)
+		log_warnx("webhook from %s: cannot add Allow to the 405",
+		    httpd_req_peer(req));
+	/* while draining, httpd adds "Connection: close" itself */
+	httpd_reply(req, code, ctype, body, len);
 }
 
 void
-hook_reply(struct hook *h, struct evhttp_request *req, int code,
-    const char *reason, const char *text)
+hook_reply(struct hook *h, struct httpd_req *req, int code, const char *text)
 {
 	char line[1024];
 	int n;
 
 	if (code == 200) {
-		send_reply(h, req, code, reason, h->cf.ok_type, h->cf.ok_body,
+		send_reply(h, req, code, h->cf.ok_type, h->cf.ok_body,
 		    strlen(h->cf.ok_body));
 		return;
 	}
@@ -170,49 +154,15 @@ hook_reply(struct hook *h, struct evhttp_request *req, int code,
 		n = 0;
 	if ((size_t)n >= sizeof(line))
 		n = sizeof(line) - 1;
-	send_reply(h, req, code, reason, "text/plain; charset=utf-8", line,
+	send_reply(h, req, code, "text/plain; charset=utf-8", line,
 	    (size_t)n);
 }
 
 void
-hook_reply_body(struct hook *h, struct evhttp_request *req, int code,
+hook_reply_body(struct hook *h, struct httpd_req *req, int code,
     const char *ctype, const char *body, size_t len)
 {
-	send_reply(h, req, code, NULL, ctype, body, len);
-}
-
-const char *
-hook_peer(struct evhttp_request *req)
-{
-	struct evhttp_connection *ec = evhttp_request_get_connection(req);
-	char *addr = NULL;
-	ev_uint16_t port;
-
-	if (ec == NULL)
-		return "?";
-	evhttp_connection_get_peer(ec, &addr, &port);
-	return addr ? addr : "?";
-}
-
-const char *
-hook_body(struct hook *h, struct evhttp_request *req, size_t *len)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	const char *body;
-
-	*len = evbuffer_get_length(in);
-	if (*len > h->cf.body_max) {
-		hook_reply(h, req, 413, "Payload Too Large", "body too large");
-		return NULL;
-	}
-	if (*len == 0)
-		return "";
-	if ((body = (const char *)evbuffer_pullup(in, -1)) == NULL) {
-		log_warnx("webhook from %s: out of memory, answered 503",
-		    hook_peer(req));
-		hook_reply(h, req, 503, "Service Unavailable", "out of memory");
-	}
-	return body;
+	send_reply(h, req, code, ctype, body, len);
 }
 
 /* --- webhooks waiting for routerd --- */
@@ -243,13 +193,12 @@ wait_maybe_free(struct hook_wait *w)
 
 /* Answer the webhook (once); the record may be freed. */
 static void
-wait_answer(struct hook_wait *w, int code, const char *reason,
-    const char *text)
+wait_answer(struct hook_wait *w, int code, const char *text)
 {
 	struct hook *h = w->h;
 
 	if (w->req != NULL) {
-		hook_reply(h, w->req, code, reason, text);
+		hook_reply(h, w->req, code, text);
 		w->req = NULL;
 		h->open--;
 		if (w->timer)
@@ -269,7 +218,7 @@ wait_timeout(evutil_socket_t fd, short what, void *arg)
 
 	log_warnx("%s: no answer from routerd in time, answered 503",
 	    w->label);
-	wait_answer(w, 503, "Service Unavailable", "store did not answer");
+	wait_answer(w, 503, "store did not answer");
 }
 
 static void
@@ -295,31 +244,34 @@ wait_routed(struct bus_conn *c, const msgpack_object *ans, void *arg)
 		/* "lost routerd" is logged once, by the bus client */
 		log_debug("%s: routerd went away, answered 503", w->label);
 		w->failed = 1;
-		wait_answer(w, 503, "Service Unavailable", "store unavailable");
+		wait_answer(w, 503, "store unavailable");
 	} else if ((err = mp_get(ans, "err")) != NULL) {
 		mp_str(err, "code", &code, &codelen);
 		log_warnx("%s: routerd refused (%.*s), answered 503",
 		    w->label, (int)codelen, code);
 		w->failed = 1;
-		wait_answer(w, 503, "Service Unavailable", "store refused");
+		wait_answer(w, 503, "store refused");
 	} else if (mp_bool(ans, "ok", &ok) && ok) {
 		if (w->armed && w->awaiting == 0 && !w->failed) {
 			log_debug("%s: stored", w->label);
-			wait_answer(w, 200, "OK", NULL);
+			wait_answer(w, 200, NULL);
 		}
 	} else {
 		log_warnx("%s: malformed answer from routerd, answered 503",
 		    w->label);
 		w->failed = 1;
-		wait_answer(w, 503, "Service Unavailable", "store unavailable");
+		wait_answer(w, 503, "store unavailable");
 	}
 }
 
 struct hook_wait *
-hook_wait_new(struct hook *h, struct evhttp_request *req, const char *label)
+hook_wait_new(struct hook *h, struct httpd_req *req, const char *label)
 {
 	struct hook_wait *w;
 
+	/* parsed already: its bytes go back to the body budget while the
+	 * webhook waits */
+	httpd_req_body_release(req);
 	if ((w = calloc(1, sizeof(*w))) == NULL ||
 	    (w->timer = evtimer_new(h->base, wait_timeout, w)) == NULL)
 		fatalx("out of memory");
@@ -370,14 +322,14 @@ hook_wait_arm(struct hook_wait *w)
 		return;
 	}
 	if (w->failed) {
-		wait_answer(w, 503, "Service Unavailable", "store unavailable");
+		wait_answer(w, 503, "store unavailable");
 		return;
 	}
 	if (w->sent == 0 || w->awaiting == 0) {
 		/* nothing to store, or every answer came already */
 		log_debug("%s: %s", w->label, w->sent ? "stored" :
 		    "nothing to store");
-		wait_answer(w, 200, "OK", NULL);
+		wait_answer(w, 200, NULL);
 		return;
 	}
 	ms = h->draining && h->cf.drain_answer_ms < h->cf.answer_ms ?
@@ -388,7 +340,7 @@ hook_wait_arm(struct hook_wait *w)
 	if (evtimer_add(w->timer, &tv) == -1) {
 		log_warnx("%s: cannot arm the answer timer, answered 503",
 		    w->label);
-		wait_answer(w, 503, "Service Unavailable", "out of memory");
+		wait_answer(w, 503, "out of memory");
 	}
 }
 
@@ -407,10 +359,7 @@ hook_drain(struct hook *h)
 	long ms = h->cf.drain_answer_ms;
 
 	h->draining = 1;
-	if (h->bound != NULL) {
-		evhttp_del_accept_socket(h->http, h->bound);
-		h->bound = NULL;
-	}
+	httpd_drain(h->http);
 	/* answer within the drain bound, so the answers get out before exit */
 	for (w = h->waits; w != NULL; w = w->next) {
 		if (w->req == NULL || !w->armed ||
@@ -433,16 +382,14 @@ hook_free(struct hook *h)
 	for (w = h->waits; w != NULL; w = next) {
 		next = w->next;
 		if (w->req != NULL) {
-			hook_reply(h, w->req, 503, "Service Unavailable",
-			    "shutting down");
+			hook_reply(h, w->req, 503, "shutting down");
 			w->req = NULL;
 			h->open--;
 		}
 		/* routerd's client is gone: no answer will refer to w */
 		wait_free(w);
 	}
-	if (h->http != NULL)
-		evhttp_free(h->http);
+	httpd_free(h->http);
 	free((char *)h->cf.name);
 	free((char *)h->cf.host);
 	free((char *)h->cf.ok_type);

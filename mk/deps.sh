@@ -6,7 +6,7 @@ pkgs=""
 need() { dpkg -s "$1" >/dev/null 2>&1 || pkgs="$pkgs $1"; }
 for p in build-essential pkg-config libevent-dev liblmdb-dev libmsgpack-dev \
          libcurl4-openssl-dev libsodium-dev libjansson-dev libssl-dev \
-         runit mandoc curl jq libcsv-dev tzdata; do
+         runit mandoc curl jq libcsv-dev libhttp-parser-dev tzdata; do
 	need "$p"
 done
 [ -z "$pkgs" ] && exit 0

@@ -26,6 +26,7 @@
 #include "daemon.h"
 #include "edge.h"
 #include "http_out.h"
+#include "httpd.h"
 #include "log.h"
 #include "proto.h"
 #include "smsd.h"
@@ -94,7 +95,8 @@ smsd_conf_load(struct smsd_conf *cf, const struct conf *c, char *err,
 	    conf_int(c, "sms_max_inflight", 1, 100000, &cf->max_inflight, err,
 	    errsz) == -1 ||
 	    conf_int(c, "http_timeout_ms", 100, 600000, &cf->http_timeout_ms,
-	    err, errsz) == -1)
+	    err, errsz) == -1 ||
+	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
 	if ((cf->token = conf_secret(c, "twilio_auth_token_file", e,
 	    sizeof(e))) == NULL) {
@@ -154,6 +156,7 @@ on_hup(struct daemon *d)
 		log_warnx("reload: smsd_listen changes need a restart");
 	smsd_conf_free(&s->cf);
 	s->cf = cf;
+	edge_hook_limits(&s->e, &s->cf.http);
 	smsd_send_reconf(s);
 }
 

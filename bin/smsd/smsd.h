@@ -14,6 +14,7 @@
 
 #include "daemon.h"
 #include "edge.h"
+#include "httpd.h"
 
 struct bus_conn;
 
@@ -31,6 +32,7 @@ struct smsd_conf {
 	char		*status_cb;	/* {webhook_url}/twilio/status */
 	char		*userpwd;	/* "sid:token" (a secret) */
 	long long	 rate, burst, max_inflight, http_timeout_ms;
+	struct httpd_limits http;	/* the webhook listener's budgets */
 };
 
 struct smsd {

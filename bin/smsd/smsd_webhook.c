@@ -8,23 +8,22 @@
  * "in" or "st" frame and sent to routerd.  Twilio is answered only when
  * routerd answers: 200 with empty TwiML once the record is committed, 503
  * when routerd refuses, is not connected, goes away, or takes longer than
- * EDGE_ANSWER_MS — Twilio (or sandboxd) then tries again.  The listener,
- * the wait for routerd and the drain are lib/hook's; this file knows Twilio:
- * the paths, the form, the signature and the frames.
+ * EDGE_ANSWER_MS — Twilio (or sandboxd) then tries again.  The listener
+ * and its budgets are lib/httpd's, the wait for routerd and the drain
+ * lib/hook's; this file knows Twilio: the paths, the form, the signature
+ * and the frames.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
-#include <event2/http.h>
-
 #include "bus.h"
 #include "edge.h"
 #include "form.h"
 #include "frame.h"
 #include "hook.h"
+#include "httpd.h"
 #include "log.h"
 #include "mp.h"
 #include "sig.h"
@@ -146,11 +145,10 @@ pack_st(struct fbuf *fb, int64_t id, const struct form *f)
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_request(struct httpd_req *req, void *arg)
 {
 	struct smsd *s = arg;
 	struct hook *h = s->e.hook;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
 	const char *path, *query, *why = NULL, *body, *hdr;
 	struct hook_wait *w;
 	struct form f;
@@ -162,61 +160,58 @@ on_request(struct evhttp_request *req, void *arg)
 
 	form_init(&f);
 	fbuf_init(&fb);
-	path = uri ? evhttp_uri_get_path(uri) : NULL;
-	query = uri ? evhttp_uri_get_query(uri) : NULL;
-	if (path != NULL && strcmp(path, "/twilio/inbound") == 0)
+	path = httpd_req_path(req);
+	query = httpd_req_query(req);
+	if (strcmp(path, "/twilio/inbound") == 0)
 		kind = WH_IN;
-	else if (path != NULL && strcmp(path, "/twilio/status") == 0)
+	else if (strcmp(path, "/twilio/status") == 0)
 		kind = WH_ST;
 	else {
-		hook_reply(h, req, 404, "Not Found", "no such path");
+		hook_reply(h, req, 404, "no such path");
 		goto done;
 	}
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_POST) {
-		hook_reply(h, req, 405, "Method Not Allowed", "POST only");
+	if (strcmp(httpd_req_method(req), "POST") != 0) {
+		hook_reply(h, req, 405, "POST only");
 		goto done;
 	}
 	if (s->e.d.draining) {
-		hook_reply(h, req, 503, "Service Unavailable", "shutting down");
+		hook_reply(h, req, 503, "shutting down");
 		goto done;
 	}
-	if ((body = hook_body(h, req, &len)) == NULL)
-		goto done;
+	body = httpd_req_body(req, &len);	/* within SMSD_BODY_MAX */
 	if (form_parse(&f, body, len, &why) == -1) {
 		log_warnx("%s webhook from %s: malformed form body (%s), "
-		    "answered 400", kind_name(kind), hook_peer(req),
+		    "answered 400", kind_name(kind), httpd_req_peer(req),
 		    why ? why : "out of memory");
-		hook_reply(h, req, 400, "Bad Request", "malformed form body");
+		hook_reply(h, req, 400, "malformed form body");
 		goto done;
 	}
 	if (asprintf(&url, "%s%s%s%s", s->cf.webhook_url, path,
 	    query ? "?" : "", query ? query : "") == -1) {
 		url = NULL;
-		hook_reply(h, req, 500, "Internal Server Error",
-		    "out of memory");
+		hook_reply(h, req, 500, "out of memory");
 		goto done;
 	}
-	hdr = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "X-Twilio-Signature");
+	hdr = httpd_req_header(req, "X-Twilio-Signature");
 	if (sig_twilio_check(url, &f, s->cf.token, hdr) == -1) {
 		log_warnx("%s webhook from %s: %s signature, answered 403",
-		    kind_name(kind), hook_peer(req), hdr ? "wrong" : "missing");
-		hook_reply(h, req, 403, "Forbidden", "bad signature");
+		    kind_name(kind), httpd_req_peer(req), hdr ? "wrong" :
+		    "missing");
+		hook_reply(h, req, 403, "bad signature");
 		goto done;
 	}
 	if (s->e.router == NULL || !bus_is_up(s->e.router)) {
 		log_debug("%s webhook: routerd not connected, answered 503",
 		    kind_name(kind));
-		hook_reply(h, req, 503, "Service Unavailable",
-		    "store unavailable");
+		hook_reply(h, req, 503, "store unavailable");
 		goto done;
 	}
 	id = bus_next_id(s->e.router);
 	why = kind == WH_IN ? pack_in(&fb, id, &f) : pack_st(&fb, id, &f);
 	if (why != NULL) {
 		log_warnx("%s webhook from %s: %s, answered 400",
-		    kind_name(kind), hook_peer(req), why);
-		hook_reply(h, req, 400, "Bad Request", why);
+		    kind_name(kind), httpd_req_peer(req), why);
+		hook_reply(h, req, 400, why);
 		goto done;
 	}
 	snprintf(label, sizeof(label), "%s %s", kind_name(kind),
@@ -247,6 +242,7 @@ smsd_webhook_start(struct smsd *s, char *err, size_t errsz)
 	hc.host = s->cf.listen_host;
 	hc.port = s->cf.listen_port;
 	hc.body_max = SMSD_BODY_MAX;
+	hc.lim = s->cf.http;
 	hc.ok_type = "text/xml";
 	hc.ok_body = TWIML_EMPTY;
 	hc.allow = "POST";

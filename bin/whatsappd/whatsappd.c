@@ -172,7 +172,8 @@ wa_conf_load(struct wa_conf *cf, const struct conf *c, char *err,
 	    conf_int(c, "whatsapp_max_inflight", 1, 100000, &cf->max_inflight,
 	    err, errsz) == -1 ||
 	    conf_int(c, "http_timeout_ms", 100, 600000, &cf->http_timeout_ms,
-	    err, errsz) == -1)
+	    err, errsz) == -1 ||
+	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
 	if ((tok = secret_line(c, "whatsapp_token_file", err, errsz)) == NULL)
 		goto fail;
@@ -401,6 +402,7 @@ on_hup(struct daemon *d)
 	changed = strcmp(cf.token, w->cf.token) != 0;
 	wa_conf_free(&w->cf);
 	w->cf = cf;
+	edge_hook_limits(&w->e, &w->cf.http);
 	numbers_listed(w);
 	if (changed)
 		wa_numbers_activate(w);

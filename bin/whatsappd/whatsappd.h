@@ -17,6 +17,7 @@
 
 #include "daemon.h"
 #include "edge.h"
+#include "httpd.h"
 
 struct bus_conn;
 struct fbuf;
@@ -39,6 +40,7 @@ struct wa_conf {
 	char		*listen_host;
 	int		 listen_port;
 	long long	 rate, max_inflight, http_timeout_ms;
+	struct httpd_limits http;	/* the webhook listener's budgets */
 };
 
 /* A phone-number id and whether its token works. */

@@ -13,22 +13,21 @@
  * has committed all of them, 503 otherwise (Meta delivers again; routerd's
  * dedupe by wamid and by (wamid, status) makes that safe).  A body that is
  * not a WhatsApp notification is answered 400 and logged: a 5xx would be
- * retried for a week.
+ * retried for a week.  The listener and its budgets (deadlines, connection
+ * cap, body budget) are lib/httpd's.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/queue.h>
 
-#include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
 #include "bus.h"
 #include "edge.h"
+#include "form.h"
 #include "frame.h"
 #include "hook.h"
+#include "httpd.h"
 #include "log.h"
 #include "sig.h"
 #include "whatsappd.h"
@@ -36,55 +35,54 @@
 #define WA_PATH		"/whatsapp/webhook"
 #define CHALLENGE_MAX	1024
 
-/* GET /whatsapp/webhook?hub.mode=subscribe&hub.verify_token=..&hub.challenge=.. */
+/* GET /whatsapp/webhook?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..
+ * (the query decoded as a form: %XX and '+') */
 static void
-verify(struct whatsappd *w, struct evhttp_request *req, const char *query)
+verify(struct whatsappd *w, struct httpd_req *req, const char *query)
 {
-	struct evkeyvalq q;
-	const char *mode, *tok, *ch;
+	struct form q;
+	const char *mode, *tok, *ch, *why = NULL;
 	size_t tl, vl;
 	int good;
 
-	TAILQ_INIT(&q);
-	if (query == NULL || evhttp_parse_query_str(query, &q) == -1) {
+	form_init(&q);
+	if (query == NULL || form_parse(&q, query, strlen(query), &why) == -1) {
 		log_warnx("verification from %s: no or bad query, answered 403",
-		    hook_peer(req));
-		hook_reply(w->e.hook, req, 403, "Forbidden", "verification "
-		    "failed");
-		evhttp_clear_headers(&q);
+		    httpd_req_peer(req));
+		hook_reply(w->e.hook, req, 403, "verification failed");
+		form_free(&q);
 		return;
 	}
-	mode = evhttp_find_header(&q, "hub.mode");
-	tok = evhttp_find_header(&q, "hub.verify_token");
-	ch = evhttp_find_header(&q, "hub.challenge");
+	mode = form_get(&q, "hub.mode");
+	tok = form_get(&q, "hub.verify_token");
+	ch = form_get(&q, "hub.challenge");
 	tl = tok ? strlen(tok) : 0;
 	vl = strlen(w->cf.verify_token);
 	good = mode != NULL && strcmp(mode, "subscribe") == 0 && tok != NULL &&
 	    tl == vl && sodium_memcmp(tok, w->cf.verify_token, vl) == 0;
 	if (!good) {
 		log_warnx("verification from %s: %s, answered 403",
-		    hook_peer(req), mode == NULL || strcmp(mode, "subscribe") ?
-		    "hub.mode is not subscribe" : tok == NULL ?
-		    "no hub.verify_token" : "wrong hub.verify_token");
-		hook_reply(w->e.hook, req, 403, "Forbidden", "verification "
-		    "failed");
+		    httpd_req_peer(req), mode == NULL ||
+		    strcmp(mode, "subscribe") ? "hub.mode is not subscribe" :
+		    tok == NULL ? "no hub.verify_token" :
+		    "wrong hub.verify_token");
+		hook_reply(w->e.hook, req, 403, "verification failed");
 	} else if (ch == NULL || strlen(ch) > CHALLENGE_MAX) {
 		log_warnx("verification from %s: no usable hub.challenge, "
-		    "answered 400", hook_peer(req));
-		hook_reply(w->e.hook, req, 400, "Bad Request", "hub.challenge "
-		    "missing");
+		    "answered 400", httpd_req_peer(req));
+		hook_reply(w->e.hook, req, 400, "hub.challenge missing");
 	} else {
 		log_info("webhook subscription verified (from %s)",
-		    hook_peer(req));
+		    httpd_req_peer(req));
 		hook_reply_body(w->e.hook, req, 200, "text/plain", ch,
 		    strlen(ch));
 	}
-	evhttp_clear_headers(&q);
+	form_free(&q);
 }
 
 /* POST: a signed notification. */
 static void
-notification(struct whatsappd *w, struct evhttp_request *req)
+notification(struct whatsappd *w, struct httpd_req *req)
 {
 	struct wa_items items;
 	struct hook_wait *hw;
@@ -94,28 +92,25 @@ notification(struct whatsappd *w, struct evhttp_request *req)
 	size_t len, i, nin = 0;
 	int64_t id;
 
-	if ((body = hook_body(w->e.hook, req, &len)) == NULL)
-		return;			/* answered 413 or 503 */
-	sig = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "X-Hub-Signature-256");
+	body = httpd_req_body(req, &len);	/* within WA_BODY_MAX */
+	sig = httpd_req_header(req, "X-Hub-Signature-256");
 	if (sig == NULL) {
 		log_warnx("notification from %s: no X-Hub-Signature-256, "
-		    "answered 401", hook_peer(req));
-		hook_reply(w->e.hook, req, 401, "Unauthorized", "signature "
-		    "missing");
+		    "answered 401", httpd_req_peer(req));
+		hook_reply(w->e.hook, req, 401, "signature missing");
 		return;
 	}
 	if (sig_meta_check(body, len, w->cf.app_secret, sig) == -1) {
 		log_warnx("notification from %s: wrong X-Hub-Signature-256, "
-		    "answered 403", hook_peer(req));
-		hook_reply(w->e.hook, req, 403, "Forbidden", "bad signature");
+		    "answered 403", httpd_req_peer(req));
+		hook_reply(w->e.hook, req, 403, "bad signature");
 		return;
 	}
 	wa_items_init(&items);
 	if (wa_parse(body, len, &items, err, sizeof(err)) == -1) {
 		log_warnx("notification from %s: %s, answered 400",
-		    hook_peer(req), err);
-		hook_reply(w->e.hook, req, 400, "Bad Request", err);
+		    httpd_req_peer(req), err);
+		hook_reply(w->e.hook, req, 400, err);
 		wa_items_free(&items);
 		return;
 	}
@@ -152,29 +147,25 @@ notification(struct whatsappd *w, struct evhttp_request *req)
 }
 
 static void
-on_request(struct evhttp_request *req, void *arg)
+on_request(struct httpd_req *req, void *arg)
 {
 	struct whatsappd *w = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *method = httpd_req_method(req);
 
-	if (path == NULL || strcmp(path, WA_PATH) != 0) {
-		hook_reply(w->e.hook, req, 404, "Not Found", "no such path");
+	if (strcmp(httpd_req_path(req), WA_PATH) != 0) {
+		hook_reply(w->e.hook, req, 404, "no such path");
 		return;
 	}
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_POST) {
-		hook_reply(w->e.hook, req, 405, "Method Not Allowed",
-		    "GET or POST only");
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0) {
+		hook_reply(w->e.hook, req, 405, "GET or POST only");
 		return;
 	}
 	if (w->e.d.draining) {
-		hook_reply(w->e.hook, req, 503, "Service Unavailable",
-		    "shutting down");
+		hook_reply(w->e.hook, req, 503, "shutting down");
 		return;
 	}
-	if (cmd == EVHTTP_REQ_GET)
-		verify(w, req, evhttp_uri_get_query(uri));
+	if (strcmp(method, "GET") == 0)
+		verify(w, req, httpd_req_query(req));
 	else
 		notification(w, req);
 }
@@ -196,6 +187,7 @@ wa_webhook_start(struct whatsappd *w, char *err, size_t errsz)
 	hc.host = w->cf.listen_host;
 	hc.port = w->cf.listen_port;
 	hc.body_max = WA_BODY_MAX;
+	hc.lim = w->cf.http;
 	hc.ok_type = "text/plain";
 	hc.ok_body = "";
 	hc.request = on_request;
