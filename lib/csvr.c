@@ -18,6 +18,18 @@
  * a limit (too many fields, a NUL byte) and still parses, the whole record
  * is consumed first, so a quoted line break in it cannot desynchronise the
  * rows that follow.
+ *
+ * One quote too many is the usual broken file: a field opens a quote that
+ * nothing closes, and everything after it, line feeds included, becomes
+ * that field until the end of the file or CSVR_MAXFIELD bytes.  Reporting
+ * that once is not enough if the rows it swallowed are lost, so the reader
+ * remembers the line on which an open quoted field began and the offset of
+ * the line after it; when the quote turns out never to close (at the end,
+ * or past the limit over several lines) the row is reported at that line
+ * and, if the input can seek, reading goes on from the next line, where
+ * the swallowed rows are read as the rows they are.  Those rows hold no
+ * quote of their own (it would have closed the field), so each byte is
+ * read at most twice.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -28,6 +40,10 @@
 #include "csvr.h"
 
 #define PIECE		4096	/* most bytes given to libcsv at once */
+#define FIELD_BEGUN	2	/* libcsv's pstate inside a field */
+
+/* Reading past an over-long quoted field (see qskip_scan). */
+enum { QS_NONE, QS_IN, QS_QUOTE, QS_AFTER };
 #define OPTS		(CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
 
 struct csvr {
@@ -42,6 +58,11 @@ struct csvr {
 	long		 line;		/* line of the byte at cpos */
 	long		 start;		/* line on which the record starts */
 	int		 in_row;	/* a record has started */
+	off_t		 base;		/* offset of chunk[0]; -1: cannot seek */
+	long		 qline;		/* line where an open quoted field began */
+	size_t		 qfield;	/* and its number */
+	off_t		 qnext;		/* offset of the line after qline, or -1 */
+	int		 qskip;		/* QS_*: past an over-long quoted field */
 
 	/* the record being read */
 	char		*rbuf;
@@ -104,6 +125,15 @@ record_bad(struct csvr *r, const char *why, size_t field)
 		snprintf(r->why, sizeof(r->why), "%s", why);
 }
 
+/* No quoted field is open (any more). */
+static void
+quote_reset(struct csvr *r)
+{
+	r->qline = 0;
+	r->qfield = 0;
+	r->qnext = -1;
+}
+
 /* libcsv: a field has ended. */
 static void
 on_field(void *s, size_t len, void *arg)
@@ -112,6 +142,7 @@ on_field(void *s, size_t len, void *arg)
 	size_t k = r->nseen++, cap;
 	char *p;
 
+	quote_reset(r);
 	if (r->bad)
 		return;
 	if (k >= CSVR_MAXFIELDS) {
@@ -167,6 +198,8 @@ csvr_open(FILE *fp)
 	}
 	r->fp = fp;
 	r->line = 1;
+	r->base = ftello(fp);	/* -1 on a pipe: no going back */
+	quote_reset(r);
 	parser_init(r);
 	return r;
 }
@@ -223,6 +256,8 @@ fill(struct csvr *r)
 {
 	size_t n;
 
+	if (r->base >= 0)
+		r->base += (off_t)r->clen;
 	n = fread(r->chunk, 1, CSVR_CHUNK, r->fp);
 	if (n < CSVR_CHUNK) {
 		if (ferror(r->fp))
@@ -237,6 +272,96 @@ fill(struct csvr *r)
 			r->cpos = 3;
 	}
 	return n > 0;
+}
+
+/*
+ * The open quoted field that began on r->qline never closes: report it at
+ * that line, and go back to the line after it when the input can seek, so
+ * that the rows it swallowed are read as rows.
+ */
+static int
+quote_unclosed(struct csvr *r, long *line, char *err, size_t errsz)
+{
+	long q = r->qline ? r->qline : r->start;
+	size_t field = r->qfield ? r->qfield : r->nseen + 1;
+	int back;
+
+	back = r->qnext >= 0 && r->base >= 0 &&
+	    fseeko(r->fp, r->qnext, SEEK_SET) == 0;
+	if (err != NULL && errsz > 0)
+		snprintf(err, errsz, "line %ld: field %zu opens a quote that "
+		    "is never closed%s", q, field, back ? "" : " (the rest "
+		    "of the input was read as that field)");
+	*line = q;
+	parser_reset(r);
+	r->in_row = 0;
+	r->qskip = QS_NONE;
+	record_reset(r);
+	if (back) {
+		r->base = r->qnext;
+		r->clen = r->cpos = 0;
+		r->eof = r->ended = r->skipping = 0;
+		clearerr(r->fp);
+		r->line = q + 1;
+	}
+	quote_reset(r);
+	return -1;
+}
+
+/*
+ * Read on past an over-long quoted field without keeping it, as far as
+ * the chunk goes.  0: still inside (or the chunk ran out); 1: the field has
+ * ended and the record goes on (the delimiter at cpos is the parser's);
+ * 2: the record ended with it (its LF consumed); 3: text follows its
+ * closing quote.
+ */
+static int
+qskip_scan(struct csvr *r)
+{
+	const unsigned char *s = r->chunk + r->cpos;
+	size_t len = r->clen - r->cpos, i;
+	unsigned char c;
+
+	for (i = 0; i < len; i++) {
+		c = s[i];
+		switch (r->qskip) {
+		case QS_IN:
+			if (c == '"')
+				r->qskip = QS_QUOTE;
+			else if (c == '\n') {
+				if (r->line == r->qline && r->base >= 0)
+					r->qnext = r->base +
+					    (off_t)(r->cpos + i + 1);
+				r->line++;
+			}
+			continue;
+		case QS_QUOTE:
+			if (c == '"') {		/* a doubled quote */
+				r->qskip = QS_IN;
+				continue;
+			}
+			r->qskip = QS_AFTER;
+			/* FALLTHROUGH */
+		default:
+			if (is_space(c))
+				continue;
+			r->qskip = QS_NONE;
+			quote_reset(r);
+			if (c == ',') {
+				r->cpos += i;
+				return 1;
+			}
+			if (c == '\n') {
+				r->cpos += i + 1;
+				r->line++;
+				return 2;
+			}
+			r->cpos += i;
+			return 3;
+		}
+	}
+	r->cpos += len;
+	return 0;
 }
 
 int
@@ -271,14 +396,16 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 			r->ended = 1;
 			if (r->skipping)
 				return 0;
-			if (csv_fini(&r->p, on_field, on_record, r) != 0) {
-				snprintf(r->why, sizeof(r->why), "field %zu "
-				    "has a quote that is never closed",
-				    r->nseen + 1);
-				r->done = 1;	/* no "(on line M)" */
-				parser_reset(r);
+			if (r->qskip == QS_IN)
+				return quote_unclosed(r, line, err, errsz);
+			if (r->qskip != QS_NONE) {
+				/* the over-long field closed at the very end */
+				r->qskip = QS_NONE;
+				r->done = 1;
 				return fail(r, line, err, errsz);
 			}
+			if (csv_fini(&r->p, on_field, on_record, r) != 0)
+				return quote_unclosed(r, line, err, errsz);
 			if (!r->done)
 				return 0;
 			if (r->bad)
@@ -298,6 +425,19 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 			r->skipping = 0;
 			continue;
 		}
+		if (r->qskip != QS_NONE) {
+			switch (qskip_scan(r)) {
+			case 0:		/* more of it */
+			case 1:		/* the parser reads the rest */
+				continue;
+			case 2:
+				r->done = 1;	/* no "(on line M)" */
+				return fail(r, line, err, errsz);
+			default:
+				r->skipping = 1;
+				return fail(r, line, err, errsz);
+			}
+		}
 
 		/* One piece: up to and including the next LF, at most PIECE. */
 		if (len > PIECE)
@@ -314,6 +454,16 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 			}
 		}
 		n = csv_parse(&r->p, s, len, on_field, on_record, r);
+		if (n == len && r->p.quoted && r->qline == 0) {
+			/* a quoted field opened in this piece */
+			r->qline = r->line;
+			r->qfield = r->nseen + 1;
+		}
+		if (n == len && nl != NULL && r->p.quoted &&
+		    r->qline == r->line && r->base >= 0)
+			/* the LF is inside it: the line after is where to
+			 * go back to should it never close */
+			r->qnext = r->base + (off_t)(r->cpos + len);
 		if (n < len) {
 			/* libcsv stopped at byte n: never a LF */
 			if (csv_error(&r->p) == CSV_EPARSE)
@@ -329,9 +479,12 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 			r->cpos += n;
 			r->skipping = 1;
 			parser_reset(r);
+			quote_reset(r);
 			return fail(r, line, err, errsz);
 		}
 		r->cpos += len;
+		if (nl != NULL && !r->done)
+			r->line++;	/* a line feed inside quotes */
 		if (r->done) {
 			/* the piece ended in the LF that ended the record */
 			r->line++;
@@ -340,17 +493,21 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 			return deliver(r, fields, nfields, line);
 		}
 		if (r->p.entry_pos > CSVR_MAXFIELD) {
-			/* cannot read on without buffering it: give up the row */
+			/* cannot read on without buffering it: the row goes */
 			record_bad(r, "is over 65536 bytes", r->nseen + 1);
+			if (r->p.quoted) {
+				/* read past the rest of it, LFs and all, to
+				 * see where it ends (if it ever does) */
+				r->qskip = r->p.pstate == FIELD_BEGUN ? QS_IN :
+				    r->p.spaces ? QS_AFTER : QS_QUOTE;
+				parser_reset(r);
+				continue;
+			}
+			/* unquoted: it ends on this line */
 			rv = fail(r, line, err, errsz);
 			parser_reset(r);
-			if (nl != NULL)
-				r->line++;	/* inside quotes: next line */
-			else
-				r->skipping = 1;
+			r->skipping = 1;
 			return rv;
 		}
-		if (nl != NULL)
-			r->line++;
 	}
 }

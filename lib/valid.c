@@ -98,6 +98,37 @@ valid_utf8(const char *s, size_t len)
 }
 
 size_t
+valid_utf8_next(const char *s, size_t len, size_t *bad)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	unsigned char lo = 0x80, hi = 0xbf;
+	uint32_t cp;
+	size_t k, need;
+
+	if ((k = utf8_seq(p, len, &cp)) > 0)
+		return k;
+	/* how far it looked right (Unicode's table 3-7) */
+	if (p[0] >= 0xc2 && p[0] <= 0xdf)
+		need = 2;
+	else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		need = 3;
+		lo = p[0] == 0xe0 ? 0xa0 : 0x80;
+		hi = p[0] == 0xed ? 0x9f : 0xbf;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		need = 4;
+		lo = p[0] == 0xf0 ? 0x90 : 0x80;
+		hi = p[0] == 0xf4 ? 0x8f : 0xbf;
+	} else
+		need = 1;
+	for (k = 1; k < need && k < len && p[k] >= lo && p[k] <= hi; k++) {
+		lo = 0x80;
+		hi = 0xbf;
+	}
+	*bad = k;
+	return 0;
+}
+
+size_t
 valid_utf8_chars(const char *s, size_t len)
 {
 	size_t i, n = 0;

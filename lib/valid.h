@@ -78,6 +78,13 @@ int	valid_mime(const char *s);
 /* len bytes of well-formed UTF-8 (no overlong forms, no surrogates, at most
  * U+10FFFF) without a NUL byte. */
 int	valid_utf8(const char *s, size_t len);
+/*
+ * At s (len > 0 bytes): the length of the well-formed UTF-8 sequence that
+ * starts there, 1 to 4; or 0, with *bad the length of the maximal ill-formed
+ * subpart there (1 to 3): the bytes one U+FFFD replaces, as Unicode
+ * recommends (section 3.9, "U+FFFD substitution of maximal subparts").
+ */
+size_t	valid_utf8_next(const char *s, size_t len, size_t *bad);
 /* Number of characters in well-formed UTF-8 s (undefined if it is not). */
 size_t	valid_utf8_chars(const char *s, size_t len);
 /*

@@ -6,7 +6,14 @@
  * An import streams the file with lib/csvr and sends it in batches of
  * BATCH_ROWS rows over one connection; campaignd applies each batch in one
  * transaction, keeps the good rows and says which rows it refused.  msg
- * holds one batch at a time, never the file.  An export pages through the
+ * holds one batch at a time, never the file.  It reads the file twice:
+ * first only to check that its rows parse, since a file with more than
+ * IMPORT_ERR_MAX rows that do not (one stray quote can make a mess of the
+ * rest) is not what its owner meant to import, and nothing of it is; then
+ * to import.  Standard input is copied to a temporary file for that (and
+ * so that csvr can go back after a quote never closed).  At most
+ * IMPORT_ERR_MAX errors are printed, then only counted, so that a bad file
+ * costs a screenful and a count, not one line per row.  An export pages through the
  * list twice (first for the union of custom field names, then for the
  * rows) unless --fields names the columns, and quotes as RFC 4180 says,
  * so that what it writes imports again as the same contacts.
@@ -16,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "csvr.h"
 #include "valid.h"
@@ -25,6 +33,8 @@
 #define BATCH_ROWS	1000
 #define BATCH_BYTES	(512 * 1024)
 #define ROW_MAX		(900 * 1024)
+#define IMPORT_ERR_MAX	100	/* errors printed; more that do not parse:
+				   nothing imported */
 
 static const char *const cols[] = { "id", "name", "phone", "email", NULL };
 
@@ -147,6 +157,7 @@ struct cimp {
 	size_t		 bytes;
 	int		 update;
 	long		 imported, updated, refused;
+	long		 shown;		/* errors printed */
 };
 
 static void
@@ -156,9 +167,10 @@ lerr_add(json_t *errs, long line, const char *reason)
 	    (json_int_t)line, "reason", reason));
 }
 
-/* Print msg's and campaignd's refusals of a batch, in line order. */
+/* Print msg's and campaignd's refusals of a batch, in line order, while
+ * fewer than IMPORT_ERR_MAX have been. */
 static void
-print_errors(json_t *a, json_t *b)
+print_errors(struct cimp *m, json_t *a, json_t *b)
 {
 	size_t i = 0, j = 0;
 	json_t *e;
@@ -175,6 +187,8 @@ print_errors(json_t *a, json_t *b)
 			e = y;
 			j++;
 		}
+		if (m->shown++ >= IMPORT_ERR_MAX)
+			continue;
 		msg_err("import: line %lld: %s", (long long)json_integer_value(
 		    json_object_get(e, "line")), json_string_value(
 		    json_object_get(e, "reason")));
@@ -196,10 +210,10 @@ flush(struct cimp *m)
 		    "updated"));
 		errs = json_object_get(res, "errors");
 		m->refused += json_array_size(errs);
-		print_errors(m->lerr, errs);
+		print_errors(m, m->lerr, errs);
 		json_decref(res);
 	} else
-		print_errors(m->lerr, NULL);
+		print_errors(m, m->lerr, NULL);
 	json_array_clear(m->rows);
 	json_array_clear(m->lerr);
 	m->bytes = 0;
@@ -261,25 +275,147 @@ read_header(struct csvr *cr, int *kind, char ***names)
 	return nf;
 }
 
+/*
+ * The file to import as a stream that can seek (read twice, and csvr goes
+ * back after a quote never closed): the file itself, or a copy of standard
+ * input or a pipe in an unlinked temporary file.  *start: where it begins.
+ */
+static FILE *
+open_input(const char *file, off_t *start)
+{
+	char tmp[4096], buf[65536];
+	const char *dir;
+	FILE *in, *fp;
+	size_t n;
+	int fd;
+
+	if (strcmp(file, "-") == 0)
+		in = stdin;
+	else if ((in = fopen(file, "r")) == NULL)
+		msg_die(MSG_EX_REFUSED, "import: %s: %s", file, strerror(errno));
+	if ((*start = ftello(in)) != -1 && fseeko(in, *start, SEEK_SET) == 0)
+		return in;
+	if ((dir = getenv("TMPDIR")) == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/msg-import.XXXXXX", dir) >=
+	    sizeof(tmp))
+		msg_die(MSG_EX_REFUSED, "import: TMPDIR is too long");
+	if ((fd = mkstemp(tmp)) == -1)
+		msg_die(MSG_EX_REFUSED, "import: %s: %s", tmp, strerror(errno));
+	unlink(tmp);
+	if ((fp = fdopen(fd, "w+")) == NULL)
+		msg_die(MSG_EX_REFUSED, "import: %s", strerror(errno));
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, fp) != n)
+			msg_die(MSG_EX_REFUSED, "import: copying the input to "
+			    "%s: %s", dir, strerror(errno));
+	if (ferror(in))
+		msg_die(MSG_EX_REFUSED, "import: reading %s: %s", file,
+		    strerror(errno));
+	if (fflush(fp) == EOF || fseeko(fp, 0, SEEK_SET) == -1)
+		msg_die(MSG_EX_REFUSED, "import: copying the input to %s: %s",
+		    dir, strerror(errno));
+	if (in != stdin)
+		fclose(in);
+	*start = 0;
+	return fp;
+}
+
+/* The bytes a row takes in a request, roughly; over ROW_MAX is refused. */
+static size_t
+row_bytes(char **f, size_t nf, const int *kind, char **names)
+{
+	size_t i, rb = 64;
+
+	for (i = 0; i < nf; i++)
+		if (kind[i] != COL_SKIP && (f[i][0] != '\0' ||
+		    kind[i] == COL_NAME))
+			rb += strlen(f[i]) + strlen(names[i]) + 8;
+	return rb;
+}
+
+/*
+ * What is wrong with a record before campaignd sees it (rc and err from
+ * csvr_next): its reason, or NULL.  why is the buffer for it.
+ */
+static const char *
+row_error(int rc, const char *err, char **f, size_t nf, size_t ncols,
+    const int *kind, char **names, char *why, size_t whysz)
+{
+	if (rc == -1)
+		return strchr(err, ':') ? strchr(err, ':') + 2 : err;
+	if (nf != ncols) {
+		snprintf(why, whysz, "%zu fields, the header has %zu", nf,
+		    ncols);
+		return why;
+	}
+	if (row_bytes(f, nf, kind, names) > ROW_MAX)
+		return "the row is over 900 KiB";
+	return NULL;
+}
+
+/*
+ * The first pass: every record parsed and its fields counted, nothing
+ * sent.  More than IMPORT_ERR_MAX bad rows: the first IMPORT_ERR_MAX and a
+ * count are printed and msg exits 1, nothing imported.
+ */
+static void
+check_rows(struct csvr *cr, size_t ncols, const int *kind, char **names)
+{
+	json_t *first = json_array();
+	char **f, err[256], why[128];
+	const char *bad;
+	size_t nf, i;
+	long line, nbad = 0;
+	int rc;
+
+	while ((rc = csvr_next(cr, &f, &nf, &line, err, sizeof(err))) != 0) {
+		if ((bad = row_error(rc, err, f, nf, ncols, kind, names, why,
+		    sizeof(why))) == NULL)
+			continue;
+		if (nbad++ < IMPORT_ERR_MAX)
+			lerr_add(first, line, bad);
+	}
+	if (nbad > IMPORT_ERR_MAX) {
+		for (i = 0; i < json_array_size(first); i++)
+			msg_err("import: line %lld: %s", (long long)
+			    json_integer_value(json_object_get(json_array_get(
+			    first, i), "line")), json_string_value(
+			    json_object_get(json_array_get(first, i),
+			    "reason")));
+		msg_die(MSG_EX_REFUSED, "import: ... and %ld more errors; "
+		    "nothing imported", nbad - IMPORT_ERR_MAX);
+	}
+	json_decref(first);
+}
+
 static int
 ct_import(const char *file, int update)
 {
 	int kind[CSVR_MAXFIELDS];
-	char **names = NULL, **f, err[256];
+	char **names = NULL, **f, err[256], why[128];
+	const char *bad;
 	struct cimp m;
 	struct csvr *cr;
 	FILE *fp;
+	off_t start;
 	size_t ncols, nf, i, rb;
 	long line;
 	int rc;
 
-	if (strcmp(file, "-") == 0)
-		fp = stdin;
-	else if ((fp = fopen(file, "r")) == NULL)
-		msg_die(MSG_EX_REFUSED, "import: %s: %s", file, strerror(errno));
+	fp = open_input(file, &start);
 	if ((cr = csvr_open(fp)) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	ncols = read_header(cr, kind, &names);
+	check_rows(cr, ncols, kind, names);
+	csvr_close(cr);
+	/* the second pass imports */
+	if (fseeko(fp, start, SEEK_SET) == -1)
+		msg_die(MSG_EX_REFUSED, "import: %s: %s", file, strerror(errno));
+	if ((cr = csvr_open(fp)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	if (csvr_next(cr, &f, &nf, &line, err, sizeof(err)) != 1)
+		msg_die(MSG_EX_REFUSED, "import: %s changed while read", file);
 	memset(&m, 0, sizeof(m));
 	m.rows = json_array();
 	m.lerr = json_array();
@@ -288,23 +424,15 @@ ct_import(const char *file, int update)
 	while ((rc = csvr_next(cr, &f, &nf, &line, err, sizeof(err))) != 0) {
 		json_t *row, *fields;
 
-		if (rc == -1) {
-			lerr_add(m.lerr, line, strchr(err, ':') ?
-			    strchr(err, ':') + 2 : err);
-			m.refused++;
-			continue;
-		}
-		if (nf != ncols) {
-			snprintf(err, sizeof(err), "%zu fields, the header has "
-			    "%zu", nf, ncols);
-			lerr_add(m.lerr, line, err);
+		if ((bad = row_error(rc, err, f, nf, ncols, kind, names, why,
+		    sizeof(why))) != NULL) {
+			lerr_add(m.lerr, line, bad);
 			m.refused++;
 			continue;
 		}
 		row = json_pack("{s:I,s:s}", "line", (json_int_t)line, "name",
 		    "");
 		fields = json_object();
-		rb = 64;
 		for (i = 0; i < nf; i++) {
 			const char *key = kind[i] == COL_ID ? "id" :
 			    kind[i] == COL_NAME ? "name" : kind[i] ==
@@ -314,7 +442,6 @@ ct_import(const char *file, int update)
 			if (kind[i] == COL_SKIP || (f[i][0] == '\0' &&
 			    kind[i] != COL_NAME))
 				continue;
-			rb += strlen(f[i]) + strlen(names[i]) + 8;
 			if (key)
 				json_object_set_new(row, key,
 				    json_string(f[i]));
@@ -323,12 +450,7 @@ ct_import(const char *file, int update)
 				    json_string(f[i]));
 		}
 		json_object_set_new(row, "fields", fields);
-		if (rb > ROW_MAX) {
-			json_decref(row);
-			lerr_add(m.lerr, line, "the row is over 900 KiB");
-			m.refused++;
-			continue;
-		}
+		rb = row_bytes(f, nf, kind, names);
 		if (m.bytes + rb > BATCH_BYTES)
 			flush(&m);
 		json_array_append_new(m.rows, row);
@@ -346,6 +468,9 @@ ct_import(const char *file, int update)
 	free(names);
 	json_decref(m.rows);
 	json_decref(m.lerr);
+	if (m.shown > IMPORT_ERR_MAX)
+		msg_err("import: ... and %ld more errors", m.shown -
+		    IMPORT_ERR_MAX);
 	if (update)
 		msg_err("imported %ld, updated %ld, refused %ld", m.imported,
 		    m.updated, m.refused);

@@ -8,7 +8,8 @@
  * stdin and the socket are polled together, so a slow producer
  * ("msg tail -f | ... | msg send") still gets each answer at once.
  * routerd answers only after "queued" is committed, so a printed result is
- * a message that will be sent.
+ * a message that will be sent; every request carries a client key, so one
+ * whose answer a routerd restart lost is sent again and queued once.
  *
  * --file PATH and --media-url URL attach a file: msg checks the file (a
  * regular, readable file), names its type from its first bytes or its
@@ -71,13 +72,6 @@ struct sreq {
 };
 
 static void spool_drop(const struct sreq *);
-
-struct ent {
-	long		 line;
-	int		 state;		/* 0 waiting, 1 done, 2 failed */
-	int		 sent;		/* its request is on the wire */
-	char		*out;		/* result line, or the reason */
-};
 
 static int
 utf8_ok(const char *s, size_t n)
@@ -313,16 +307,54 @@ send_one(struct sreq *q)
 	return MSG_EX_OK;
 }
 
-/* The filter's state. */
+/*
+ * The filter.  Each input line becomes an entry in a ring of SEND_WINDOW;
+ * an entry moves READY (its request packed, not on the wire) -> SENT (on
+ * the wire, its answer awaited) -> DONE or FAILED, and the ring is printed
+ * from its head in input order.  Every request carries a key (the line's
+ * own, or "msg:<run>:<line>"), and routerd stores the key with the message
+ * in the same commit, so a request whose answer was lost with the
+ * connection goes back to READY and is sent again on the next one: routerd
+ * answers a key it already has with the message queued the first time, and
+ * every line is queued exactly once.  The loop does what can be done at
+ * once (take buffered lines while there is room, send what is READY, take
+ * the answers already there, print) and waits only when nothing can:
+ * on stdin when there is room and no buffered line, on the socket when
+ * requests are in flight; one of the two always holds then.
+ */
+enum ent_state {
+	ENT_READY,		/* packed, not on the wire (yet, or again) */
+	ENT_SENT,		/* on the wire: its answer awaited */
+	ENT_DONE,		/* queued: out is the result line */
+	ENT_FAILED		/* refused or not valid: out is the reason */
+};
+
+struct ent {
+	long		 line;
+	enum ent_state	 state;
+	int		 tries;		/* times it went on the wire */
+	char		*req;		/* the whole frame, until answered */
+	size_t		 reqlen;
+	char		 key[64];	/* for messages (a long key is cut) */
+	char		*out;		/* result line, or the reason */
+};
+
+#define SEND_TRIES	5		/* a request lost with 5 connections fails */
+#define HELD_MAX	(8 * 1024 * 1024)	/* request bytes kept for resending */
+
 struct filter {
 	struct busc	 c;
 	struct fbuf	 fb;
 	struct ent	 ring[SEND_WINDOW];
 	uint64_t	 head, tail;	/* entries [head, tail) */
 	int64_t		 idbase;	/* request id of entry 0 */
-	size_t		 waiting;
-	int		 failed;
-	int		 lost;		/* answers lost with a connection */
+	size_t		 nready, nsent;
+	size_t		 held;		/* bytes of the frames kept */
+	int		 failed;	/* a line was refused: exit 1 */
+	int		 lost;		/* a line's fate is unknown: exit 3 */
+	long long	 down_since;	/* ms: connection lost, not yet back */
+	long		 pause;		/* ms before the next reconnection */
+	char		 run[32];	/* "msg:<ULID>", for keys of our own */
 	const struct sreq *dflt;	/* defaults from the command line */
 	/* input */
 	char		*in;
@@ -331,24 +363,71 @@ struct filter {
 	long		 lineno;
 };
 
-static struct ent *
-ent_new(struct filter *fl)
+static long long
+mono_ms(void)
 {
-	struct ent *e = &fl->ring[fl->tail % SEND_WINDOW];
+	struct timespec ts;
 
-	fl->tail++;
-	e->line = fl->lineno;
-	e->state = 0;
-	e->sent = 0;
-	e->out = NULL;
-	return e;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
-ent_fail(struct ent *e, const char *why)
+pause_ms(long ms)
 {
-	e->state = 2;
+	struct timespec ts = { ms / 1000, ms % 1000 * 1000000 };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+static struct ent *
+ent_at(struct filter *fl, uint64_t i)
+{
+	return &fl->ring[i % SEND_WINDOW];
+}
+
+static struct ent *
+ent_new(struct filter *fl)
+{
+	struct ent *e = ent_at(fl, fl->tail);
+
+	fl->tail++;
+	memset(e, 0, sizeof(*e));
+	e->line = fl->lineno;
+	e->state = ENT_FAILED;		/* until a request is packed */
+	return e;
+}
+
+/* The frame goes: the entry's answer is in (or it will never be sent). */
+static void
+ent_drop_req(struct filter *fl, struct ent *e)
+{
+	fl->held -= e->reqlen;
+	free(e->req);
+	e->req = NULL;
+	e->reqlen = 0;
+}
+
+static void
+ent_fail(struct filter *fl, struct ent *e, const char *why)
+{
+	if (e->state == ENT_READY)
+		fl->nready--;
+	else if (e->state == ENT_SENT)
+		fl->nsent--;
+	ent_drop_req(fl, e);
+	e->state = ENT_FAILED;
+	free(e->out);
 	e->out = strdup(why);
+}
+
+/* Room for one more line: a free slot, and the frames kept under bound. */
+static int
+room(const struct filter *fl)
+{
+	return fl->tail - fl->head < SEND_WINDOW &&
+	    (fl->held < HELD_MAX || fl->tail == fl->head);
 }
 
 /* Print finished entries from the head, in input order. */
@@ -358,10 +437,10 @@ print_done(struct filter *fl)
 	struct ent *e;
 
 	while (fl->head < fl->tail) {
-		e = &fl->ring[fl->head % SEND_WINDOW];
-		if (e->state == 0)
+		e = ent_at(fl, fl->head);
+		if (e->state == ENT_READY || e->state == ENT_SENT)
 			break;
-		if (e->state == 1)
+		if (e->state == ENT_DONE)
 			msg_out_line(e->out);
 		else {
 			msg_err("line %ld: %s", e->line,
@@ -371,6 +450,122 @@ print_done(struct filter *fl)
 		free(e->out);
 		e->out = NULL;
 		fl->head++;
+	}
+}
+
+/*
+ * Stop for good (routerd is gone for longer than MSG_TIMEOUT_MS): every
+ * line not known to be queued is named on stderr, then exit 3.
+ */
+static void
+give_up(struct filter *fl, const char *why)
+{
+	struct ent *e;
+	uint64_t i;
+
+	for (i = fl->head; i < fl->tail; i++) {
+		e = ent_at(fl, i);
+		if (e->state == ENT_READY)
+			ent_fail(fl, e, "not sent: routerd is unreachable");
+		else if (e->state == ENT_SENT) {
+			char r[256];
+
+			snprintf(r, sizeof(r), "routerd did not answer; it may "
+			    "or may not be queued (key %s)", e->key);
+			ent_fail(fl, e, r);
+		}
+	}
+	print_done(fl);
+	if (!fl->eof || fl->inlen > 0)
+		msg_err("lines after %ld were not read", fl->lineno);
+	msg_out_flush();
+	msg_die(MSG_EX_UNREACH, "routerd: %s", why);
+}
+
+/*
+ * The connection is gone: requests in flight go back to READY, to be sent
+ * again with the same key; one lost SEND_TRIES times fails.
+ */
+static void
+conn_lost(struct filter *fl)
+{
+	struct ent *e;
+	uint64_t i;
+	char why[256];
+
+	if (fl->c.fd == -1)
+		return;
+	msg_err("routerd: %s; reconnecting", fl->c.err);
+	busc_close(&fl->c);
+	if (fl->down_since == 0)
+		fl->down_since = mono_ms();
+	for (i = fl->head; i < fl->tail; i++) {
+		e = ent_at(fl, i);
+		if (e->state != ENT_SENT)
+			continue;
+		if (e->tries >= SEND_TRIES) {
+			snprintf(why, sizeof(why), "routerd went away %d times "
+			    "before answering; it may or may not be queued "
+			    "(key %s)", e->tries, e->key);
+			ent_fail(fl, e, why);
+			fl->lost = 1;
+			continue;
+		}
+		e->state = ENT_READY;
+		fl->nsent--;
+		fl->nready++;
+	}
+}
+
+/*
+ * Be connected.  After a loss, wait with backoff between attempts; give
+ * up when routerd has been gone for MSG_TIMEOUT_MS.
+ */
+static void
+ensure_conn(struct filter *fl)
+{
+	const char *why = "connection lost";
+
+	while (fl->c.fd == -1) {
+		if (fl->down_since != 0) {
+			if (mono_ms() - fl->down_since >= MSG_TIMEOUT_MS)
+				give_up(fl, why);
+			pause_ms(fl->pause);
+			if (fl->pause < 5000)
+				fl->pause *= 2;
+		}
+		if (msg_connect(&fl->c, "routerd", MSG_TIMEOUT_MS, &why) == 0)
+			return;
+		if (fl->down_since == 0)
+			fl->down_since = mono_ms();
+	}
+}
+
+/* Put every READY entry on the wire, in order, reconnecting as needed. */
+static void
+send_ready(struct filter *fl)
+{
+	struct ent *e;
+	uint64_t i;
+
+	while (fl->nready > 0) {
+		ensure_conn(fl);
+		for (i = fl->head; i < fl->tail && fl->c.fd != -1; i++) {
+			e = ent_at(fl, i);
+			if (e->state != ENT_READY)
+				continue;
+			fl->fb.sb.size = 0;
+			msgpack_sbuffer_write(&fl->fb.sb, e->req, e->reqlen);
+			if (busc_send(&fl->c, &fl->fb) == -1) {
+				/* a frame not out whole was not taken */
+				conn_lost(fl);
+				break;
+			}
+			e->state = ENT_SENT;
+			e->tries++;
+			fl->nready--;
+			fl->nsent++;
+		}
 	}
 }
 
@@ -388,55 +583,7 @@ jstr(json_t *o, const char *k, int *bad)
 	return json_string_value(v);
 }
 
-/*
- * The connection is gone: requests in flight are failed, since nobody can
- * tell whether routerd queued them (a "key" makes resending them safe).
- */
-static void
-conn_lost(struct filter *fl)
-{
-	struct ent *e;
-	uint64_t i;
-
-	if (fl->c.fd == -1)
-		return;
-	msg_err("routerd: %s; reconnecting", fl->c.err);
-	for (i = fl->head; i < fl->tail; i++) {
-		e = &fl->ring[i % SEND_WINDOW];
-		if (e->state == 0 && e->sent) {
-			ent_fail(e, "routerd went away before answering; "
-			    "the message may or may not be queued");
-			fl->lost = 1;
-		}
-	}
-	fl->waiting = 0;
-	busc_close(&fl->c);
-}
-
-/* Be connected, retrying with backoff for up to MSG_TIMEOUT_MS; or exit 3. */
-static void
-ensure_conn(struct filter *fl)
-{
-	struct timespec ts;
-	const char *why;
-	long waited = 0, pause = 100;
-
-	while (fl->c.fd == -1) {
-		if (msg_connect(&fl->c, "routerd", MSG_TIMEOUT_MS, &why) == 0)
-			return;
-		if (waited >= MSG_TIMEOUT_MS)
-			msg_die(MSG_EX_UNREACH, "routerd: %s", why);
-		ts.tv_sec = pause / 1000;
-		ts.tv_nsec = pause % 1000 * 1000000;
-		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
-			;
-		waited += pause;
-		if (pause < 5000)
-			pause *= 2;
-	}
-}
-
-/* One input line: a request on the wire or a failed entry. */
+/* One input line: a READY entry (its frame packed) or a FAILED one. */
 static void
 take_line(struct filter *fl, const char *line, size_t len)
 {
@@ -451,11 +598,11 @@ take_line(struct filter *fl, const char *line, size_t len)
 	memset(&q, 0, sizeof(q));
 	if ((j = json_loadb(line, len, 0, &jerr)) == NULL) {
 		snprintf(why, sizeof(why), "not JSON: %s", jerr.text);
-		ent_fail(e, why);
+		ent_fail(fl, e, why);
 		return;
 	}
 	if (!json_is_object(j)) {
-		ent_fail(e, "not a JSON object");
+		ent_fail(fl, e, "not a JSON object");
 		goto done;
 	}
 	if ((q.conv = jstr(j, "conv", &isbad)), isbad)
@@ -472,21 +619,21 @@ take_line(struct filter *fl, const char *line, size_t len)
 		bad = "reply_to";
 	if (bad != NULL) {
 		snprintf(why, sizeof(why), "\"%s\" is not a string", bad);
-		ent_fail(e, why);
+		ent_fail(fl, e, why);
 		goto done;
 	}
 	if ((t = json_object_get(j, "template")) != NULL &&
 	    !json_is_null(t)) {
 		if (!json_is_object(t)) {
-			ent_fail(e, "\"template\" is not an object {name, lang, "
-			    "body, header, buttons}");
+			ent_fail(fl, e, "\"template\" is not an object {name, "
+			    "lang, body, header, buttons}");
 			goto done;
 		}
 		q.tpl = t;
 	}
 	if ((t = json_object_get(j, "text")) != NULL) {
 		if (!json_is_string(t)) {
-			ent_fail(e, "\"text\" is not a string");
+			ent_fail(fl, e, "\"text\" is not a string");
 			goto done;
 		}
 		q.text = json_string_value(t);
@@ -500,15 +647,27 @@ take_line(struct filter *fl, const char *line, size_t len)
 	if (q.from == NULL)
 		q.from = fl->dflt->from;
 	if (check_req(&q, chan, sizeof(chan), why, sizeof(why)) == -1) {
-		ent_fail(e, why);
+		ent_fail(fl, e, why);
 		goto done;
 	}
+	/* a key makes sending it again safe: the line's own, or ours */
+	if (q.key == NULL) {
+		snprintf(e->key, sizeof(e->key), "%s:%ld", fl->run, e->line);
+		q.key = e->key;
+	} else			/* for messages; routerd checks the key */
+		snprintf(e->key, sizeof(e->key), "%s", q.key);
 	pack_req(&fl->fb, fl->idbase + (int64_t)(fl->tail - 1), &q);
-	/* a frame that did not get out whole was not taken: send it again */
-	while (ensure_conn(fl), busc_send(&fl->c, &fl->fb) == -1)
-		conn_lost(fl);
-	e->sent = 1;
-	fl->waiting++;
+	if (fbuf_finish(&fl->fb) == -1) {
+		ent_fail(fl, e, "the request is over 1 MiB");
+		goto done;
+	}
+	if ((e->req = malloc(fbuf_len(&fl->fb))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	memcpy(e->req, fbuf_data(&fl->fb), fbuf_len(&fl->fb));
+	e->reqlen = fbuf_len(&fl->fb);
+	fl->held += e->reqlen;
+	e->state = ENT_READY;
+	fl->nready++;
 done:
 	json_decref(j);
 }
@@ -526,17 +685,41 @@ take_answer(struct filter *fl, const msgpack_object *f)
 	n = (uint64_t)(re - fl->idbase);
 	if (n < fl->head || n >= fl->tail)
 		return;
-	e = &fl->ring[n % SEND_WINDOW];
-	if (e->state != 0)
+	e = ent_at(fl, n);
+	if (e->state != ENT_SENT)
 		return;
-	fl->waiting--;
-	if ((e->out = result_line(f, why, sizeof(why))) != NULL)
-		e->state = 1;
-	else
-		ent_fail(e, why);
+	fl->down_since = 0;		/* routerd is back for good */
+	fl->pause = 100;
+	if ((e->out = result_line(f, why, sizeof(why))) != NULL) {
+		fl->nsent--;
+		ent_drop_req(fl, e);
+		e->state = ENT_DONE;
+	} else
+		ent_fail(fl, e, why);
 }
 
-/* The next complete input line (at eof, the rest); NULL if none yet. */
+/* Take every answer already there; a lost connection is noted. */
+static void
+take_answers(struct filter *fl)
+{
+	const msgpack_object *f;
+	int r;
+
+	while (fl->c.fd != -1 && fl->nsent > 0 &&
+	    (r = busc_recv(&fl->c, 0, &f)) != 0) {
+		if (r == -1) {
+			conn_lost(fl);
+			return;
+		}
+		take_answer(fl, f);
+	}
+}
+
+/*
+ * The next complete input line (at eof, the rest); NULL if none yet.  It
+ * stays in the buffer (consumed says how much to drop), but the tail of
+ * an over-long line is skipped here.
+ */
 static char *
 next_line(struct filter *fl, size_t *len, size_t *consumed)
 {
@@ -564,12 +747,39 @@ next_line(struct filter *fl, size_t *len, size_t *consumed)
 			*consumed = *len + 1;
 			return fl->in;
 		}
-		if (fl->eof && fl->inlen > 0) {
+		if (fl->eof) {
 			*len = fl->inlen;
 			*consumed = fl->inlen;
 			return fl->in;
 		}
 		return NULL;
+	}
+}
+
+static int
+blank(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+			return 0;
+	return 1;
+}
+
+/* Take buffered lines while there is room. */
+static void
+take_lines(struct filter *fl)
+{
+	char *line;
+	size_t len, consumed;
+
+	while (room(fl) && (line = next_line(fl, &len, &consumed)) != NULL) {
+		fl->lineno++;
+		if (!blank(line, len))
+			take_line(fl, line, len);
+		memmove(fl->in, fl->in + consumed, fl->inlen - consumed);
+		fl->inlen -= consumed;
 	}
 }
 
@@ -600,81 +810,72 @@ read_input(struct filter *fl)
 	fl->inlen += (size_t)n;
 	if (fl->inlen > LINE_MAX_IN && memchr(fl->in, '\n', fl->inlen) ==
 	    NULL) {
-		struct ent *e;
-
 		/* no line is this long: fail it and skip to its end */
 		fl->lineno++;
-		e = ent_new(fl);
-		ent_fail(e, "line too long");
+		ent_fail(fl, ent_new(fl), "line too long");
 		fl->inlen = 0;
 		fl->skipping = 1;
 	}
 }
 
-static int
-blank(const char *s, size_t n)
+/*
+ * Wait for what can move things on: stdin when there is room for a line
+ * and none is buffered, the socket when answers are awaited.
+ */
+static void
+wait_input(struct filter *fl)
 {
-	size_t i;
+	struct pollfd pfd[2];
+	int nfd = 0, r, instdin;
 
-	for (i = 0; i < n; i++)
-		if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
-			return 0;
-	return 1;
+	if ((instdin = !fl->eof && room(fl))) {
+		pfd[nfd].fd = STDIN_FILENO;
+		pfd[nfd].events = POLLIN;
+		pfd[nfd++].revents = 0;
+	}
+	if (fl->nsent > 0) {
+		pfd[nfd].fd = fl->c.fd;
+		pfd[nfd].events = POLLIN;
+		pfd[nfd++].revents = 0;
+	}
+	if (nfd == 0)
+		msg_die(MSG_EX_REFUSED, "internal error: nothing to wait for "
+		    "(%zu ready, %zu buffered bytes)", fl->nready, fl->inlen);
+	msg_out_flush();
+	r = poll(pfd, (nfds_t)nfd, fl->nsent > 0 ? MSG_TIMEOUT_MS : -1);
+	if (r == -1 && errno != EINTR)
+		msg_die(MSG_EX_REFUSED, "poll: %s", strerror(errno));
+	if (r == 0)
+		give_up(fl, "no answer (timed out)");
+	if (r > 0 && instdin && pfd[0].revents)
+		read_input(fl);
 }
 
 static int
 filter_run(const struct sreq *dflt)
 {
 	static struct filter fl;
-	const msgpack_object *f;
-	struct pollfd pfd[2];
-	char *line;
 	size_t len, consumed;
-	int r = 0, nfd, rc, instdin;
+	int rc;
 
 	fl.dflt = dflt;
+	fl.pause = 100;
+	ulid_make("msg:", fl.run);
 	msg_connect_or_die(&fl.c, "routerd");
 	fbuf_init(&fl.fb);
 	fl.idbase = busc_next_id(&fl.c) + 1;
 	for (;;) {
-		while (fl.tail - fl.head < SEND_WINDOW &&
-		    (line = next_line(&fl, &len, &consumed)) != NULL) {
-			fl.lineno++;
-			if (!blank(line, len))
-				take_line(&fl, line, len);
-			memmove(fl.in, fl.in + consumed, fl.inlen - consumed);
-			fl.inlen -= consumed;
-		}
-		while (fl.c.fd != -1 && (r = busc_recv(&fl.c, 0, &f)) == 1)
-			take_answer(&fl, f);
-		if (fl.c.fd != -1 && r == -1)
-			conn_lost(&fl);
+		take_lines(&fl);
+		send_ready(&fl);
+		take_answers(&fl);
 		print_done(&fl);
 		if (fl.eof && fl.inlen == 0 && fl.head == fl.tail)
 			break;
-		msg_out_flush();
-		nfd = 0;
-		if ((instdin = !fl.eof && fl.tail - fl.head < SEND_WINDOW)) {
-			pfd[nfd].fd = STDIN_FILENO;
-			pfd[nfd].events = POLLIN;
-			pfd[nfd++].revents = 0;
-		}
-		if (fl.waiting > 0 && fl.c.fd != -1) {
-			pfd[nfd].fd = fl.c.fd;
-			pfd[nfd].events = POLLIN;
-			pfd[nfd++].revents = 0;
-		}
-		if (nfd == 0)	/* cannot happen: the head is waiting */
-			msg_die(MSG_EX_REFUSED, "internal error: nothing to "
-			    "wait for");
-		r = poll(pfd, (nfds_t)nfd, fl.waiting > 0 ? MSG_TIMEOUT_MS : -1);
-		if (r == -1 && errno != EINTR)
-			msg_die(MSG_EX_REFUSED, "poll: %s", strerror(errno));
-		if (r == 0)
-			msg_die(MSG_EX_UNREACH, "routerd: no answer (timed "
-			    "out); %zu request(s) unanswered", fl.waiting);
-		if (r > 0 && instdin && pfd[0].revents)
-			read_input(&fl);
+		/* answers made room for buffered lines, or a loss for resends */
+		if ((room(&fl) && next_line(&fl, &len, &consumed) != NULL) ||
+		    fl.nready > 0)
+			continue;
+		wait_input(&fl);
 	}
 	rc = fl.lost ? MSG_EX_UNREACH : fl.failed ? MSG_EX_REFUSED : MSG_EX_OK;
 	fbuf_free(&fl.fb);

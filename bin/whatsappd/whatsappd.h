@@ -125,6 +125,8 @@ struct wa_items {
  * statuses are not arrays (the webhook answers 400).  An element that cannot
  * be forwarded (no id, no sender, no phone-number id) is skipped with a
  * note; an unknown message type is forwarded with its type and "" text.
+ * Invalid UTF-8 and NULs in strings become U+FFFD, never a refusal; a
+ * message that held any is forwarded with data.repaired = true.
  */
 int	wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 	    size_t errsz);

@@ -4,7 +4,8 @@
  * the fuzz drivers link only libparley.a).  A refusal must say why and give
  * no items; an accepted body gives items whose frames are each one
  * well-formed msgpack map with "t" "in" or "st", a channel "whatsapp" and
- * a pid, within the bus's frame limit.
+ * a pid, within the bus's frame limit, and every string in it valid UTF-8
+ * without a NUL (invalid input is repaired, never passed on).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +15,31 @@
 #include "mp.h"
 
 #include "../../bin/whatsappd/whatsappd_parse.c"
+
+/* Every string under o is UTF-8 without NUL (keys too). */
+static int
+strings_ok(const msgpack_object *o)
+{
+	uint32_t i;
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_STR:
+		return valid_utf8(o->via.str.ptr, o->via.str.size);
+	case MSGPACK_OBJECT_ARRAY:
+		for (i = 0; i < o->via.array.size; i++)
+			if (!strings_ok(&o->via.array.ptr[i]))
+				return 0;
+		return 1;
+	case MSGPACK_OBJECT_MAP:
+		for (i = 0; i < o->via.map.size; i++)
+			if (!strings_ok(&o->via.map.ptr[i].key) ||
+			    !strings_ok(&o->via.map.ptr[i].val))
+				return 0;
+		return 1;
+	default:
+		return 1;
+	}
+}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -45,7 +71,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    !mp_strcpy(&up.data, "channel", ch, sizeof(ch)) ||
 		    strcmp(ch, "whatsapp") != 0 ||
 		    !mp_strcpy(&up.data, "pid", pid, sizeof(pid)) ||
-		    pid[0] == '\0')
+		    pid[0] == '\0' || !strings_ok(&up.data))
 			abort();
 		msgpack_unpacked_destroy(&up);
 		fbuf_free(&fb);

@@ -4,14 +4,20 @@
  * CRLF, a BOM, blank lines, a missing last newline) and that every record
  * carries the line it starts on; bad rows (stray and unclosed quotes,
  * over-long fields, too many fields, NUL bytes) are reported with their
- * line and the good rows after them still read.  Then 100,000 generated
- * rows and a single 20 MiB field are read while peak memory is watched: the
- * reader must never hold the file.
+ * line and the good rows after them still read.  A quote that is never
+ * closed is reported once, at the line where its field began, and the rows
+ * it swallowed are read after all (from a file; from a pipe they cannot
+ * be); an over-long quoted field that does close costs one error and no
+ * rows made of its inside.  Then 100,000 generated rows, a single 20 MiB
+ * field and a 20 MiB quote never closed are read while peak memory is
+ * watched: the reader must never hold the file.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "csvr.h"
 
@@ -207,8 +213,17 @@ t_bad(void)
 	    "an error inside a multi-line record names both lines");
 	CSV("a,b\nc,\"d\ne,f\n",
 	    "1:a|b\n"
-	    "E:line 2: field 2 has a quote that is never closed\n",
-	    "a quote never closed is reported at the end");
+	    "E:line 2: field 2 opens a quote that is never closed\n"
+	    "3:e|f\n",
+	    "a quote never closed is reported at its line, the rows after it "
+	    "read");
+	CSV("a,\"x\ny\",\"z\nb,c\nd,e",
+	    "E:line 2: field 3 opens a quote that is never closed\n"
+	    "3:b|c\n4:d|e\n",
+	    "in a record over several lines: the line where the field began");
+	CSV("a,b\n\"c\n",
+	    "1:a|b\nE:line 2: field 1 opens a quote that is never closed\n",
+	    "a quote never closed on the last line");
 	CSV("a,b\0c\nd,e\n",
 	    "E:line 1: field 2 has a NUL byte\n2:d|e\n",
 	    "a NUL byte refuses the row");
@@ -247,13 +262,39 @@ t_limits(void)
 	ok(strcmp(got, "1:a|b\n"
 	    "E:line 2: field 1 is over 65536 bytes\n"
 	    "3:c|d\n"
-	    "E:line 4: field 1 is over 65536 bytes (on line 5)\n"
+	    "E:line 4: field 1 is over 65536 bytes\n"
 	    "6:e|f\n") == 0,
 	    "fields over 64 KiB refused, the rows after them read");
 	if (strcmp(got, "1:a|b\nE:line 2: field 1 is over 65536 bytes\n"
-	    "3:c|d\nE:line 4: field 1 is over 65536 bytes (on line 5)\n"
+	    "3:c|d\nE:line 4: field 1 is over 65536 bytes\n"
 	    "6:e|f\n") != 0)
 		printf("# got:\n%s", got);
+	free(got);
+
+	/* an over-long quoted field that closes, its lines like rows */
+	s.len = 0;
+	str_addz(&s, "a,\"");
+	for (i = 0; i < 3000; i++)
+		str_addz(&s, "Ada,+15551230000,ada@example.com\n");
+	str_addz(&s, "\",c,\"q\nq\"\nd,e\n");
+	got = read_all(s.p, s.len);
+	ok(strcmp(got, "E:line 1: field 2 is over 65536 bytes\n3003:d|e\n")
+	    == 0, "an over-long quoted field over 3,000 lines: one error, "
+	    "no rows made of its lines, the next row read");
+	if (strcmp(got, "E:line 1: field 2 is over 65536 bytes\n3003:d|e\n")
+	    != 0)
+		printf("# got:\n%s", got);
+	free(got);
+
+	/* the same closed by a quote with text after it */
+	s.len = 0;
+	str_addz(&s, "\"");
+	str_add(&s, big, 70000);
+	str_addz(&s, "\nx\"y,z\nd,e\n");
+	got = read_all(s.p, s.len);
+	ok(strcmp(got, "E:line 1: field 1 is over 65536 bytes (on line 2)\n"
+	    "3:d|e\n") == 0, "an over-long quoted field with text after its "
+	    "closing quote");
 	free(got);
 
 	/* 256 fields, then 257 */
@@ -298,6 +339,112 @@ t_limits(void)
 	free(big);
 	free(s.p);
 	free(want.p);
+}
+
+/* What the reader makes of data read from a pipe (it cannot seek). */
+static char *
+read_pipe(const char *data, size_t len)
+{
+	struct str log = { 0 };
+	struct csvr *r;
+	FILE *fp;
+	char **f, err[256], buf[32];
+	size_t nf;
+	long line;
+	int fd[2], rv, st;
+	pid_t pid;
+
+	if (pipe(fd) == -1 || (pid = fork()) == -1) {
+		perror("pipe");
+		exit(99);
+	}
+	if (pid == 0) {
+		close(fd[0]);
+		while (len > 0) {
+			ssize_t w = write(fd[1], data, len);
+
+			if (w <= 0)
+				_exit(1);
+			data += w;
+			len -= (size_t)w;
+		}
+		_exit(0);
+	}
+	close(fd[1]);
+	if ((fp = fdopen(fd[0], "r")) == NULL || (r = csvr_open(fp)) == NULL)
+		exit(99);
+	str_addz(&log, "");
+	while ((rv = csvr_next(r, &f, &nf, &line, err, sizeof(err))) != 0) {
+		if (rv == -1) {
+			str_addz(&log, "E:");
+			str_addz(&log, err);
+		} else {
+			snprintf(buf, sizeof(buf), "%ld:%zu fields", line, nf);
+			str_addz(&log, buf);
+		}
+		str_addz(&log, "\n");
+	}
+	csvr_close(r);
+	fclose(fp);
+	waitpid(pid, &st, 0);
+	return log.p;
+}
+
+/*
+ * One unclosed quote near the top of a large file (the file of the issue):
+ * reported once, at its line, and every row after it read; from a pipe,
+ * reported once, saying the rest went into that field.
+ */
+static void
+t_unclosed(void)
+{
+	struct str s = { 0 };
+	char line[128], *got;
+	struct csvr *r;
+	FILE *fp;
+	char **f, err[256];
+	size_t nf;
+	long ln, rows = 0, bad = 0, badline = 0, last = 0;
+	int i, rv;
+
+	str_addz(&s, "name,phone,email\n");
+	for (i = 0; i < 20000; i++) {
+		if (i == 2)
+			str_addz(&s, "\"Bob Unclosed,+15550000002,bob@example.com\n");
+		else {
+			snprintf(line, sizeof(line), "Contact %d,+1555%07d,"
+			    "c%d@example.com\n", i, i, i);
+			str_addz(&s, line);
+		}
+	}
+	if ((fp = fmemopen(s.p, s.len, "r")) == NULL ||
+	    (r = csvr_open(fp)) == NULL)
+		exit(99);
+	while ((rv = csvr_next(r, &f, &nf, &ln, err, sizeof(err))) != 0) {
+		if (rv == -1) {
+			bad++;
+			badline = ln;
+			printf("# %s\n", err);
+			continue;
+		}
+		if (nf == 3)
+			rows++;
+		last = ln;
+	}
+	csvr_close(r);
+	fclose(fp);
+	ok(bad == 1 && badline == 4, "one unclosed quote in 20,000 rows: "
+	    "one error, at the line where its field began");
+	ok(rows == 20000 && last == 20001, "and every other row is read, "
+	    "the header and the 19,999 after it");
+
+	got = read_pipe(s.p, s.len);
+	ok(strcmp(got, "1:3 fields\n2:3 fields\n3:3 fields\n"
+	    "E:line 4: field 1 opens a quote that is never closed (the rest of "
+	    "the input was read as that field)\n") == 0,
+	    "from a pipe: one error, saying the rest went into that field");
+	free(got);
+	free(s.p);
 }
 
 #define NROWS	100000
@@ -396,6 +543,33 @@ t_big(long rss0)
 	csvr_close(r);
 	fclose(fp);
 
+	/* a quote never closed over 20 MiB of lines: one error, then the
+	 * lines after it */
+	if ((fp = tmpfile()) == NULL)
+		exit(99);
+	fputs("a,\"b\n", fp);
+	memset(zz, 'z', sizeof(zz) - 1);
+	zz[sizeof(zz) - 1] = '\n';
+	for (i = 0; i < 20 * 1024; i++)
+		fwrite(zz, 1, sizeof(zz), fp);
+	fputs("c,d\n", fp);
+	rewind(fp);
+	if ((r = csvr_open(fp)) == NULL)
+		exit(99);
+	rv = csvr_next(r, &f, &nf, &line, err, sizeof(err));
+	ok(rv == -1 && strcmp(err, "line 1: field 2 opens a quote that is "
+	    "never closed") == 0, "a quote never closed over 20 MiB of lines "
+	    "is one error");
+	for (i = 0; i < 20 * 1024 && (rv = csvr_next(r, &f, &nf, &line, err,
+	    sizeof(err))) == 1 && nf == 1 && strlen(f[0]) == sizeof(zz) - 1;
+	    i++)
+		;
+	rv = csvr_next(r, &f, &nf, &line, err, sizeof(err));
+	ok(i == 20 * 1024 && rv == 1 && nf == 2 && line == 20 * 1024 + 2,
+	    "and the 20,481 lines after it are read as rows");
+	csvr_close(r);
+	fclose(fp);
+
 #ifdef T_ASAN
 	n++;
 	printf("ok %d # SKIP peak RSS is ASan's shadow and quarantine here\n",
@@ -416,6 +590,7 @@ main(void)
 	rss0 = maxrss_kb();
 	t_format();
 	t_bad();
+	t_unclosed();
 	t_big(rss0);	/* before t_limits, whose inputs are large */
 	t_limits();
 	printf("1..%d\n", n);

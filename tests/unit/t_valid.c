@@ -326,6 +326,29 @@ t_utf8(void)
 	    !valid_utf8("\xe2\x82", 2) && !valid_utf8("\xff", 1),
 	    "UTF-8: stray continuation, truncated, 0xff refused");
 	ok(!valid_utf8("a\0b", 3), "UTF-8: NUL refused");
+	{
+		/* Unicode's examples of maximal subparts (table 3-8 and on) */
+		static const struct {
+			const char *s;
+			size_t len, ok, bad;
+		} v[] = {
+			{ "\xe2\x82\xac", 3, 3, 0 }, { "a", 1, 1, 0 },
+			{ "\xe2\x82x", 3, 0, 2 }, { "\xe2\x82", 2, 0, 2 },
+			{ "\xf0\x80\x80", 3, 0, 1 }, { "\xed\xa0\x80", 3, 0, 1 },
+			{ "\xc0\xaf", 2, 0, 1 }, { "\xf4\x90\x80", 3, 0, 1 },
+			{ "\xf0\x9f\x98", 3, 0, 3 }, { "\x80", 1, 0, 1 },
+			{ "\xff", 1, 0, 1 }, { "\xf0\x9f\x98\x80", 4, 4, 0 },
+		};
+		size_t i, k, bad, right = 0;
+
+		for (i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+			bad = 0;
+			k = valid_utf8_next(v[i].s, v[i].len, &bad);
+			right += k == v[i].ok && (k > 0 || bad == v[i].bad);
+		}
+		ok(right == sizeof(v) / sizeof(v[0]), "UTF-8: the next "
+		    "sequence, or the maximal bad subpart one U+FFFD replaces");
+	}
 	ok(valid_utf8_chars("h\xc3\xa9\xf0\x9f\x98\x80", 7) == 3,
 	    "characters, not bytes, are counted");
 }

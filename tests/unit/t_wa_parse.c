@@ -7,7 +7,9 @@
  * unknown type is still stored; statuses carry Meta's error code and
  * reason; a batch of entries and changes gives every element; a bad element
  * is skipped with a note while the rest go through; a body that is not a
- * WhatsApp notification is refused as a whole.
+ * WhatsApp notification is refused as a whole; a message whose text holds
+ * invalid UTF-8 or a NUL is kept, its text made valid (U+FFFD) and marked
+ * "repaired", and refuses neither itself nor the others.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -517,8 +519,8 @@ t_refused(struct wa_items *it)
 		    "\"messages\":\"x\"}}]}]}", "messages not an array" },
 		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[\"x\"]}",
 		    "an entry not an object" },
-		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[],"
-		    "\"x\":\"\\u0000\"}", "a NUL in a string" },
+		{ "{\"object\":\"whatsapp_business_account\",\"entry\":[]\xff}",
+		    "invalid UTF-8 outside any string (not JSON)" },
 	};
 	char err[256], desc[160];
 	size_t i;
@@ -560,12 +562,149 @@ t_long_text(struct wa_items *it)
 	free(v);
 }
 
+/*
+ * Two messages, the first with text body b1 (raw JSON string contents);
+ * the frames of both, or NULL.  len: of the whole body (NUL bytes too).
+ */
+static int
+two(struct wa_items *it, const char *b1, size_t b1len, const char *name,
+    const msgpack_object **f1, const msgpack_object **f2)
+{
+	static msgpack_unpacked u1;	/* the first frame, and its bytes */
+	static struct fbuf f;
+	static int init;
+	char head[512], tail[512], err[256], *body;
+	size_t hl, tl;
+	const char *why;
+	size_t used;
+	int r;
+
+	hl = (size_t)snprintf(head, sizeof(head), "{\"object\":"
+	    "\"whatsapp_business_account\",\"entry\":[{\"id\":\"1\","
+	    "\"changes\":[{\"field\":\"messages\",\"value\":{\"metadata\":"
+	    "{\"phone_number_id\":\"106540352242922\"},\"contacts\":[{"
+	    "\"profile\":{\"name\":\"%s\"},\"wa_id\":\"16505551234\"},"
+	    "{\"profile\":{\"name\":\"Omar\"},\"wa_id\":\"16505554321\"}],"
+	    "\"messages\":[{\"from\":\"16505551234\",\"id\":\"wamid.R1\","
+	    "\"type\":\"text\",\"text\":{\"body\":\"", name);
+	tl = (size_t)snprintf(tail, sizeof(tail), "\"}},{\"from\":"
+	    "\"16505554321\",\"id\":\"wamid.R2\",\"type\":\"text\","
+	    "\"text\":{\"body\":\"fine\"}}]}}]}]}");
+	if ((body = malloc(hl + b1len + tl)) == NULL)
+		abort();
+	memcpy(body, head, hl);
+	memcpy(body + hl, b1, b1len);
+	memcpy(body + hl + b1len, tail, tl);
+	wa_items_free(it);
+	r = wa_parse(body, hl + b1len + tl, it, err, sizeof(err));
+	free(body);
+	*f1 = *f2 = NULL;
+	if (r == -1 || it->n != 2) {
+		printf("# %s, %zu items\n", r == -1 ? err : "parsed", it->n);
+		return -1;
+	}
+	/* the first frame is decoded into buffers of its own */
+	if (!init) {
+		msgpack_unpacked_init(&u1);
+		fbuf_init(&f);
+		init = 1;
+	}
+	wa_item_frame(&it->v[0], 7, &f);
+	if (fbuf_finish(&f) == 0 && frame_decode(fbuf_data(&f), fbuf_len(&f),
+	    &u1, &used, &why) == 1)
+		*f1 = &u1.data;
+	*f2 = frame(it, 1);
+	return 0;
+}
+
+static int
+repaired(const msgpack_object *f)
+{
+	const msgpack_object *d = path(f, "data", "repaired");
+
+	return d != NULL && d->type == MSGPACK_OBJECT_BOOLEAN && d->via.boolean;
+}
+
+#define RPL	"\xef\xbf\xbd"		/* U+FFFD */
+#define TWO(b1, name)	two(it, b1, sizeof(b1) - 1, name, &f1, &f2)
+
+static void
+t_repair(struct wa_items *it)
+{
+	const msgpack_object *f1, *f2;
+	size_t i, warns = 0;
+	int r;
+
+	r = TWO("caf\xe9 au lait", "Sheena");
+	ok(r == 0 && streq(f1, "text", "caf" RPL " au lait") && repaired(f1) &&
+	    streq(f1, "pid", "wamid.R1"),
+	    "invalid UTF-8 (Latin-1): the message is kept, U+FFFD for the "
+	    "bad byte, marked repaired");
+	ok(r == 0 && streq(f2, "text", "fine") && mp_get(f2, "data") == NULL &&
+	    streq(f2, "name", "Omar"),
+	    "the other message of the notification is as it came, unmarked");
+	for (i = 0; i < it->nnotes; i++)
+		warns += it->notes[i].warn && strstr(it->notes[i].text,
+		    "wamid.R1") && strstr(it->notes[i].text, "U+FFFD");
+	ok(warns == 1 && it->skipped == 0, "a warning names the message");
+
+	r = TWO("a\\u0000b\\u0000", "Sheena");
+	ok(r == 0 && streq(f1, "text", "a" RPL "b" RPL) && repaired(f1) &&
+	    streq(f2, "text", "fine") && !repaired(f2),
+	    "\\u0000: each NUL becomes U+FFFD, the message marked, the other "
+	    "not");
+	r = TWO("x\0y", "Sheena");
+	ok(r == 0 && streq(f1, "text", "x" RPL "y") && repaired(f1),
+	    "a raw NUL byte in a string: the same");
+
+	r = TWO("\xe2\x82x|\xf0\x80\x80|\xed\xa0\x80|\xc0\xaf|\xf4\x90\x80\x80|"
+	    "\xe2\x82\xac", "Sheena");
+	ok(r == 0 && streq(f1, "text", RPL "x|" RPL RPL RPL "|" RPL RPL RPL "|"
+	    RPL RPL "|" RPL RPL RPL RPL "|\xe2\x82\xac") && repaired(f1),
+	    "each maximal bad subpart is one U+FFFD: cut, overlong, "
+	    "surrogate, past U+10FFFF; a good euro sign kept");
+	r = TWO("hi \\ud83d there \\ude00 \\ud83d\\ude00", "Sheena");
+	ok(r == 0 && streq(f1, "text", "hi " RPL " there " RPL " "
+	    "\xf0\x9f\x98\x80") && repaired(f1),
+	    "unpaired surrogate escapes become U+FFFD; a pair is kept");
+	r = TWO("\\ud83d\\ude00 caf\xc3\xa9 \\u00e9", "Sheena");
+	ok(r == 0 && streq(f1, "text", "\xf0\x9f\x98\x80 caf\xc3\xa9 \xc3\xa9") &&
+	    !repaired(f1), "valid text with escapes is not marked");
+
+	r = TWO("hello", "Sh\xff" "eena");
+	ok(r == 0 && streq(f1, "text", "hello") &&
+	    streq(f1, "name", "Sh" RPL "eena") && repaired(f1) &&
+	    !repaired(f2), "invalid UTF-8 in the sender's profile name: the "
+	    "name made valid, the message marked");
+
+	{
+		const char *b = "{\"object\":\"whatsapp_business_account\","
+		    "\"entry\":[{\"changes\":[{\"field\":\"messages\","
+		    "\"value\":{\"metadata\":{\"phone_number_id\":\"1\"},"
+		    "\"messages\":[{\"from\":\"1\",\"id\":\"w\",\"x\xff\":1,"
+		    "\"y\\u0000\":2,\"type\":\"text\",\"text\":{\"body\":\"k\"}}],"
+		    "\"statuses\":[{\"id\":\"s\\u0000\",\"status\":\"read\"}]}}]}]}";
+		char err[256];
+		const msgpack_object *f;
+
+		wa_items_free(it);
+		r = wa_parse(b, strlen(b), it, err, sizeof(err));
+		f = r == 0 ? frame(it, 0) : NULL;
+		ok(r == 0 && it->n == 2 && streq(f, "text", "k") &&
+		    !repaired(f), "a bad key (invalid UTF-8, \\u0000) refuses "
+		    "nothing");
+		f = r == 0 ? frame(it, 1) : NULL;
+		ok(f && streq(f, "t", "st") && streq(f, "pid", "s" RPL),
+		    "a status with a NUL in its id is forwarded, made valid");
+	}
+}
+
 int
 main(void)
 {
 	struct wa_items it;
 
-	printf("1..48\n");
+	printf("1..59\n");
 	log_init("t_wa_parse", 0);
 	wa_items_init(&it);
 	fbuf_init(&fb);
@@ -582,6 +721,7 @@ main(void)
 	t_missing(&it);
 	t_refused(&it);
 	t_long_text(&it);
+	t_repair(&it);
 	wa_items_free(&it);
 	fbuf_free(&fb);
 	msgpack_unpacked_destroy(&up);
