@@ -1312,7 +1312,9 @@ struct date_filter {
 /*
  * Add one DateSent filter (op '=', '<' or '>') with value v; -1 if v is
  * not a date or time.  A date means its whole day (UTC): on, on or
- * before, on or after it; a time is compared to the second.
+ * before, on or after it; with '<' and '>' a time is compared to the
+ * second, and DateSent= a time means its day (Twilio's helper libraries
+ * send a date as midnight of it).
  */
 static int
 date_filter_add(struct date_filter *df, char op, const char *v)
@@ -1322,6 +1324,8 @@ date_filter_add(struct date_filter *df, char op, const char *v)
 
 	if (parse_iso(v, &t, &date_only) == -1)
 		return -1;
+	if (op == '=')
+		t -= t % 86400, date_only = 1;
 	lo = t;
 	hi = date_only ? t + 86399 : t;
 	if (!df->on) {

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 SERVICES=sandboxd	# only the sandbox: started by hand below
-plan 112
+plan 113
 stack_home
 conf_set sandbox_sms_inbound_url \
     "http://127.0.0.1:$(free_port 18183)/twilio/inbound"
@@ -183,6 +183,8 @@ TODAY=$(utc_date 0) YESTERDAY=$(utc_date -1) TOMORROW=$(utc_date 1)
 count() { list "$1" >/dev/null; ans '.messages|length'; }
 is "$(count "$Q&DateSent=$TODAY")" 7 "DateSent=today: all seven"
 is "$(count "$Q&DateSent=$YESTERDAY")" 0 "DateSent=yesterday: none"
+is "$(count "$Q&DateSent=${TODAY}T00:00:00Z")" 7 \
+    "DateSent= a time stands for its day, as the helper libraries send a date"
 is "$(count "$Q&DateSent%3C=$TODAY")" 7 "DateSent< today (on or before): seven"
 is "$(count "$Q&DateSent%3C=$YESTERDAY")" 0 "DateSent< yesterday: none"
 is "$(count "$Q&DateSent%3E=$TODAY")" 7 "DateSent> today (on or after): seven"
