@@ -15,11 +15,11 @@
  * before: smsd (or its answer) died after Twilio accepted it.  Before
  * posting it, smsd asks: it lists Twilio's messages from the same number to
  * the same recipient, newest first, page after page until they are older
- * than the time the message was queued, and one with the same body created
- * since then is taken as this message: answered {ok, pid, found: true}, not
- * sent twice.  Not filtered by DateSent: a message Twilio still holds
- * queued has no date_sent yet, and those are the ones most likely in
- * doubt.  Asking costs no pacing token (outq gives it back).  When the list
+ * than the time the message was queued, and one with the same body (and
+ * number of media) created since then is taken as this message: answered
+ * {ok, pid, found: true}, not sent twice.  Not filtered by DateSent: a
+ * message Twilio still holds queued has no date_sent yet, and those are
+ * the ones most likely in doubt.  Asking costs no pacing token (outq gives it back).  When the list
  * cannot be read (a 4xx) the message is sent, at least once as before.
  */
 #include <stdio.h>
@@ -201,6 +201,8 @@ looked(const struct http_resp *r, void *arg)
 		    "date_created"));
 		const char *dir = json_string_value(json_object_get(m,
 		    "direction"));
+		const char *nm = json_string_value(json_object_get(m,
+		    "num_media"));
 
 		if (dc == NULL || (t = rfc2822_parse(dc)) == (time_t)-1)
 			continue;
@@ -213,6 +215,7 @@ looked(const struct http_resp *r, void *arg)
 		    strcmp(to, outq_job_to(j)) == 0 &&
 		    strcmp(from, outq_job_key(j)) == 0 &&
 		    strcmp(body, o->text) == 0 &&
+		    (nm == NULL || strtol(nm, NULL, 10) == (long)o->nmedia) &&
 		    (sid = json_string_value(json_object_get(m, "sid"))) != NULL &&
 		    *sid != '\0')
 			break;
