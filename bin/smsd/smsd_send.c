@@ -17,10 +17,12 @@
  * the same recipient, newest first, page after page until they are older
  * than the time the message was queued, and one with the same body (and
  * number of media) created since then is taken as this message: answered
- * {ok, pid, found: true}, not sent twice.  Not filtered by DateSent: a
- * message Twilio still holds queued has no date_sent yet, and those are
- * the ones most likely in doubt.  Asking costs no pacing token (outq gives it back).  When the list
- * cannot be read (a 4xx) the message is sent, at least once as before.
+ * {ok, pid, found: true}, not sent twice, and a final status the list shows
+ * goes to routerd as its lost callback would have.  Not filtered by
+ * DateSent: a message Twilio still holds queued has no date_sent yet, and
+ * those are the ones most likely in doubt.  Asking costs no pacing token
+ * (outq gives it back).  When the list cannot be read (a 4xx) the message
+ * is sent, at least once as before.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +160,52 @@ rfc2822_parse(const char *s)
 	return timegm(&tm);
 }
 
+static void
+status_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	/* stored, or a duplicate routerd already had: nothing to do */
+}
+
+/*
+ * A found message's final status as Twilio's list shows it, to routerd as
+ * its callback would have brought it: a callback posted while smsd was
+ * down is lost (Twilio does not retry them).  routerd keeps a status once.
+ */
+static void
+forward_status(struct smsd *s, const char *pid, json_t *m)
+{
+	const char *st = json_string_value(json_object_get(m, "status"));
+	json_t *ec = json_object_get(m, "error_code");
+	struct fbuf fb;
+	char code[32] = "";
+	int64_t id;
+
+	if (st == NULL || (strcmp(st, "delivered") != 0 &&
+	    strcmp(st, "undelivered") != 0 && strcmp(st, "failed") != 0 &&
+	    strcmp(st, "read") != 0))
+		return;		/* not final: its callbacks are still to come */
+	if (s->e.router == NULL || !bus_is_up(s->e.router))
+		return;
+	if (json_is_integer(ec))
+		snprintf(code, sizeof(code), "%lld",
+		    (long long)json_integer_value(ec));
+	id = bus_next_id(s->e.router);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 6 + (code[0] != '\0'));
+	mp_kv_str(&fb.pk, "t", "st");
+	mp_kv_int(&fb.pk, "id", id);
+	mp_kv_str(&fb.pk, "channel", "sms");
+	mp_kv_str(&fb.pk, "pid", pid);
+	mp_kv_str(&fb.pk, "status", st);
+	mp_kv_int(&fb.pk, "ts", daemon_now_ms());
+	if (code[0] != '\0')
+		mp_kv_str(&fb.pk, "code", code);
+	if (bus_request(s->e.router, &fb, id, status_answered, NULL) == -1)
+		log_debug("sid=%s: status %s not passed on: routerd is gone",
+		    pid, st);
+	fbuf_free(&fb);
+}
+
 /*
  * One page of the list: j's message (same recipient, sender and body,
  * created since it was queued) -> found; a page reaching older messages,
@@ -170,7 +218,7 @@ looked(const struct http_resp *r, void *arg)
 	struct sms_out *o = outq_job_data(j);
 	struct smsd_conf *cf = &o->s->cf;
 	const char *msg = outq_job_msg(j), *sid = NULL, *next;
-	json_t *root = NULL, *msgs, *m, *nx;
+	json_t *root = NULL, *msgs, *m = NULL, *nx;
 	json_error_t je;
 	time_t since = (time_t)(o->queued_ms / 1000) - LOOKUP_SKEW_S, t;
 	char why[300], prefix[256], *url = NULL;
@@ -224,6 +272,7 @@ looked(const struct http_resp *r, void *arg)
 	if (sid != NULL) {
 		log_info("msg=%s: already at the provider as %s (its answer was "
 		    "lost); not sent again", msg, sid);
+		forward_status(o->s, sid, m);
 		outq_found(j, sid);
 		json_decref(root);
 		return;
