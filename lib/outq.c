@@ -556,15 +556,17 @@ queue_pop(struct okey *k)
 /* --- answers and the end of a job --- */
 
 static void
-answer_ok(struct outq_job *j, const char *pid)
+answer_ok(struct outq_job *j, const char *pid, int found)
 {
 	struct fbuf fb;
 	size_t i;
 
 	fbuf_init(&fb);
 	for (i = 0; i < j->nw; i++) {
-		bus_answer_begin(&fb, j->w[i].re, 1);
+		bus_answer_begin(&fb, j->w[i].re, found ? 2 : 1);
 		mp_kv_str(&fb.pk, "pid", pid);
+		if (found)
+			mp_kv_bool(&fb.pk, "found", 1);
 		if (bus_send(j->w[i].conn, &fb) == -1)
 			log_warnx("msg=%s: sent as %s but routerd is gone; "
 			    "it will be sent again", j->msg, pid);
@@ -923,8 +925,50 @@ void
 outq_ok(struct outq_job *j, const char *pid)
 {
 	log_debug("msg=%s: accepted as %s", j->msg, pid);
-	answer_ok(j, pid);
+	answer_ok(j, pid, 0);
 	job_end(j);
+}
+
+/*
+ * Give back the bucket token j's start took: the call it made was not a
+ * send.  The window ring keeps the start (at worst a little slower).
+ */
+static void
+token_refund(struct outq_job *j)
+{
+	struct okey *k = j->k;
+
+	k->tokens += 1.0;
+	if (k->tokens > j->q->lim.burst)
+		k->tokens = j->q->lim.burst;
+}
+
+void
+outq_found(struct outq_job *j, const char *pid)
+{
+	log_debug("msg=%s: found at the provider as %s", j->msg, pid);
+	token_refund(j);
+	answer_ok(j, pid, 1);
+	job_end(j);
+}
+
+void
+outq_again(struct outq_job *j)
+{
+	struct outq *q = j->q;
+
+	if (j->state != J_INFLIGHT)
+		fatalx("outq: msg=%s started again while not in flight", j->msg);
+	token_refund(j);
+	if (q->draining) {
+		log_info("msg=%s: not started again while draining (routerd "
+		    "sends it again)", j->msg);
+		job_end(j);
+		return;
+	}
+	q->inflight--;
+	queue_head(q, j);
+	pump_later(q);
 }
 
 void

@@ -17,7 +17,9 @@
  *
  * The daemon supplies ops->start, called with the job already counted in
  * flight.  start builds and starts the provider call and returns; the job
- * then ends with exactly one of outq_ok, outq_fail, outq_retry or outq_hold,
+ * then ends with exactly one of outq_ok, outq_fail, outq_retry or outq_hold
+ * (or, when the call only asked whether the message was already sent,
+ * outq_found or outq_again),
  * called from the HTTP completion (or from start itself when the call cannot
  * be made).  Those never start other jobs directly: the pump runs again from
  * the event loop, so calling them from inside start is safe.
@@ -84,6 +86,18 @@ int	 outq_job_attempts(const struct outq_job *);	/* calls before this */
 
 /* Accepted by the provider as pid: answer {ok, pid}; the job ends. */
 void	outq_ok(struct outq_job *, const char *pid);
+/*
+ * What start did was only a question (was this message sent before?), and
+ * the provider already has it as pid: answer {ok, pid, found: true}, give
+ * back the pacing token; the job ends.
+ */
+void	outq_found(struct outq_job *, const char *pid);
+/*
+ * What start did was only a question and the job must now really start:
+ * its pacing token is given back and it goes to the head of its key's
+ * queue, to be started again (not counted as an attempt).
+ */
+void	outq_again(struct outq_job *);
 /* Refused for good: answer err {code, msg}; the job ends. */
 void	outq_fail(struct outq_job *, const char *code, const char *msg);
 /* Transient (5xx, 429, throughput, transport): back off and call again;

@@ -847,16 +847,20 @@ spool_of(MDB_txn *txn, const char *msgid, char *spool, size_t spoolsz)
 
 /*
  * The channel daemon answered an out request: pid on success, or the
- * provider's code and reason.  Recorded as "sent" or "failed".
+ * provider's code and reason.  Recorded as "sent" or "failed", once: a
+ * message no longer pending has its result.  A pid that already belongs
+ * to another of our messages (two identical messages in doubt both found
+ * the one copy the provider had) is not this message's: it is taken as
+ * not sent and dispatched again as a first try, to be sent anew.
  */
 void
 msg_result(const char *msgid, const char *pid, const char *code,
     const char *reason)
 {
 	MDB_txn *txn;
-	MDB_val k = { strlen(msgid), (void *)msgid };
+	MDB_val k = { strlen(msgid), (void *)msgid }, v;
 	struct mrec m;
-	char key[200];
+	char key[200], owner[R_IDLEN];
 	int rc;
 
 	if ((txn = store_txn(R->st)) == NULL) {
@@ -873,9 +877,30 @@ msg_result(const char *msgid, const char *pid, const char *code,
 		store_fail(R->st, rc, "reading a message");
 		return;
 	}
+	if ((rc = mdb_get(txn, R->db_pending, &k, &v)) != 0) {
+		mrec_free(&m);
+		if (rc != MDB_NOTFOUND) {
+			store_fail(R->st, rc, "reading the pending queue");
+			return;
+		}
+		log_debug("msg=%s already has its result; %s ignored", msgid,
+		    pid ? pid : code ? code : "answer");
+		return;
+	}
 	if (pid) {
-		snprintf(m.pid, sizeof(m.pid), "%s", pid);
 		snprintf(key, sizeof(key), "p:%s:%s", m.channel, pid);
+		rc = get_str(txn, R->db_ids, key, owner, sizeof(owner));
+		if (rc == 0 && strcmp(owner, msgid) != 0) {
+			log_warnx("msg=%s: provider id %s already belongs to "
+			    "msg=%s; taken as not sent, dispatched again",
+			    msgid, pid, owner);
+			mrec_free(&m);
+			dispatch(msgid);
+			return;
+		}
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			goto fail;
+		snprintf(m.pid, sizeof(m.pid), "%s", pid);
 		if ((rc = put_str(txn, R->db_ids, key, msgid)) != 0)
 			goto fail;
 		/* the provider's own "sent" callback is then a duplicate */

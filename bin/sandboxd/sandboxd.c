@@ -657,6 +657,19 @@ sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
 }
 
 void
+sbx_chain_skip(struct sbx_chain *c)
+{
+	c->pending = 1;
+	chain_posted(0, c);	/* may end c */
+}
+
+void
+sbx_chain_start(struct sbx_chain *c)
+{
+	chain_arm(c, SBX_SENT_DELAY_MS);
+}
+
+void
 sbx_chain_end(struct sbx_chain *c)
 {
 	struct sbx *sb = c->sb;
@@ -956,7 +969,8 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		sbx_fault_clear(sb->faults);
 		sbx_twilio_reset(sb->twilio);
 		sbx_whatsapp_reset(sb->whatsapp);
-		log_info("reset: received log, faults, opt-outs, WhatsApp "
+		log_info("reset: received log, faults, opt-outs, Twilio "
+		    "messages, WhatsApp "
 		    "windows, media and rate history cleared");
 		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
 		    (json_int_t)next));

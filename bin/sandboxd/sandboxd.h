@@ -3,8 +3,9 @@
  *
  * sandboxd.c        main, the HTTP listener, the dispatcher, the /sandbox/
  *                   control paths and the webhook poster every API shares;
- * sandboxd_twilio.c Twilio's Messages API, its status callbacks, simulated
- *                   inbound SMS and STOP/START opt-outs;
+ * sandboxd_twilio.c Twilio's Messages API (create, fetch, list, update,
+ *                   delete), its status callbacks, simulated inbound SMS
+ *                   and STOP/START opt-outs;
  * sandboxd_whatsapp.c the WhatsApp Cloud API: messages, media, signed
  *                   status webhooks, simulated inbound messages, the 24-hour
  *                   window and the per-number throughput limit;
@@ -181,6 +182,14 @@ void	sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
 void	sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
 	    const char *const *headers, const char *body, size_t bodylen,
 	    const char *params);
+/*
+ * The current step needs no webhook (a message without a callback URL):
+ * the next step follows as if it had been posted.  c may be gone on return.
+ */
+void	sbx_chain_skip(struct sbx_chain *c);
+/* Plan the first step now, for a chain started without an answer (a
+ * scheduled message coming due). */
+void	sbx_chain_start(struct sbx_chain *c);
 /* Forget c: no more webhooks; done frees the module's record. */
 void	sbx_chain_end(struct sbx_chain *c);
 /*

@@ -1,23 +1,40 @@
 /*
  * sandboxd_twilio — Twilio's Programmable Messaging API as parley sees it
- * (providers.md §3), faithful enough that smsd cannot tell it from Twilio:
+ * (providers.md §3), faithful enough that smsd, and Twilio's own helper
+ * libraries, cannot tell it from Twilio:
  *
  *   POST /2010-04-01/Accounts/{AccountSid}/Messages.json
- *	HTTP basic auth with the account sid and auth token; form parameters
- *	validated in Twilio's order with Twilio's error codes and texts;
- *	201 with the message resource; then, when StatusCallback was given,
- *	signed form callbacks "sent" and "delivered" (or the final status a
- *	fault rule asks for), not retried, as Twilio does by default.
+ *	create: form parameters validated in Twilio's order with Twilio's
+ *	error codes and texts; 201 with the message resource; then, when
+ *	StatusCallback was given, signed form callbacks "sent" and "delivered"
+ *	(or the final status a fault rule asks for), not retried, as Twilio
+ *	does by default.  ScheduleType=fixed with SendAt and a Messaging
+ *	Service schedules it instead.
+ *   GET  .../Messages.json		list, newest first, filtered by To,
+ *	From and DateSent (exact, DateSent< and DateSent>), paged as Twilio
+ *	pages (PageSize, Page, PageToken; next_page_uri null on the last page)
+ *   GET  .../Messages/{Sid}.json	fetch
+ *   POST .../Messages/{Sid}.json	update: Body="" redacts, Status=canceled
+ *	cancels a scheduled message (30409 for any other)
+ *   DELETE .../Messages/{Sid}.json	delete: 204
+ *	all with HTTP basic auth (account sid and auth token), errors in
+ *	Twilio's envelope {code, message, more_info, status}.
  *   POST /sandbox/sms/inbound (control)
  *	a simulated customer's SMS: Twilio's inbound form, signed over
  *	sandbox_sms_inbound_url, posted to smsd; STOP/START keywords update
  *	the opt-out set first, as Twilio's default opt-out handling does, and
  *	later sends to an opted-out pair fail with 21610.
  *
- * Every request on the API is recorded in the received log whatever its
- * outcome, with the auth result and the answer given.
+ * Messages created and received are kept, in memory and bounded (the
+ * oldest go first), so that they can be fetched and listed: parley asks
+ * the list, after a crash, whether a send whose answer it lost was made.
+ * A message's status follows its callbacks (or, without a callback URL,
+ * the same steps at the same pace).  Every request on the API is recorded
+ * in the received log whatever its outcome, with the auth result and the
+ * answer given.
  */
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +42,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
@@ -42,6 +60,12 @@
 #define TW_API_VERSION	"2010-04-01"
 #define TW_MAX_MEDIA	10
 #define TW_MAX_REPEAT	1000
+#define TW_MAX_MSGS	100000		/* messages kept; the oldest go first */
+#define TW_PAGE_SIZE	50		/* Twilio's default PageSize */
+#define TW_PAGE_MAX	1000		/* and its largest */
+#define TW_SCHED_MIN_S	300		/* SendAt: more than 5 minutes ahead */
+#define TW_SCHED_MAX_S	(35 * 86400)	/* and at most 35 days */
+#define TW_SID_MAX	64
 
 enum tw_auth { AUTH_MISSING, AUTH_BAD, AUTH_OK };
 static const char *const auth_names[] = { "missing", "bad", "ok" };
@@ -52,12 +76,31 @@ struct optout {
 	char		 key[];		/* "customer\nour number" */
 };
 
-/* A created message whose status callbacks are still to come. */
+/*
+ * A message as the API shows it.  Deleted ones stay as tombstones until
+ * they are evicted, so that a PageToken naming one still finds its place.
+ */
+struct tw_rec {
+	struct sbx_twilio *tw;
+	unsigned long long serial;	/* creation order */
+	char		 sid[TW_SID_MAX + 1];
+	char		*to, *from, *mss, *body, *callback;
+	const char	*direction;	/* "outbound-api" or "inbound" */
+	char		 status[16];
+	int		 segments, media;
+	long		 error_code;	/* 0: null */
+	time_t		 created, sent, updated;	/* sent 0: null */
+	struct event	*sched;		/* SendAt timer of a scheduled one */
+	int		 deleted;
+	struct tw_rec	*hnext;		/* by sid */
+};
+
+/* A created message whose status steps (and callbacks) are still to come. */
 struct tw_msg {
 	struct sbx_chain c;		/* first: the callbacks */
 	struct sbx_twilio *tw;
 	char		 sid[35];
-	char		*to, *from, *mss, *callback;
+	char		*to, *from, *mss, *callback;	/* callback NULL: none */
 	long		 error_code;
 };
 
@@ -69,6 +112,12 @@ struct sbx_twilio {
 	long long	 status_delay_ms;
 	struct optout	**opt;
 	size_t		 nopt, optcap;	/* entries, buckets (power of 2) */
+	/* the messages: a ring oldest to newest, and a hash by sid */
+	struct tw_rec	**ring;
+	size_t		 rhead, rlen, rcap;
+	struct tw_rec	**htab;
+	size_t		 hcap;		/* power of 2 */
+	unsigned long long next_serial;
 };
 
 /* --- settings --- */
@@ -158,13 +207,22 @@ sbx_twilio_new(struct sbx *sb, char *why, size_t whysz)
 	if (tw_conf_read(sb, &c, why, whysz) == -1)
 		return NULL;
 	if ((tw = calloc(1, sizeof(*tw))) == NULL ||
-	    (tw->opt = calloc(64, sizeof(*tw->opt))) == NULL) {
+	    (tw->opt = calloc(64, sizeof(*tw->opt))) == NULL ||
+	    (tw->htab = calloc(1024, sizeof(*tw->htab))) == NULL ||
+	    (tw->ring = calloc(1024, sizeof(*tw->ring))) == NULL) {
+		if (tw != NULL) {
+			free(tw->opt);
+			free(tw->htab);
+		}
 		free(tw);
 		tw_conf_free(&c);
 		snprintf(why, whysz, "out of memory");
 		return NULL;
 	}
 	tw->optcap = 64;
+	tw->hcap = 1024;
+	tw->rcap = 1024;
+	tw->next_serial = 1;
 	tw->sb = sb;
 	tw_conf_take(tw, &c);
 	return tw;
@@ -190,6 +248,8 @@ sbx_twilio_free(struct sbx_twilio *tw)
 		return;
 	sbx_twilio_reset(tw);
 	free(tw->opt);
+	free(tw->htab);
+	free(tw->ring);
 	c.sid = tw->sid;
 	c.token = tw->token;
 	c.inbound_url = tw->inbound_url;
@@ -276,22 +336,6 @@ opt_set(struct sbx_twilio *tw, const char *customer, const char *ours, int out)
 	}
 }
 
-void
-sbx_twilio_reset(struct sbx_twilio *tw)
-{
-	struct optout *o, *next;
-	size_t i;
-
-	for (i = 0; i < tw->optcap; i++) {
-		for (o = tw->opt[i]; o != NULL; o = next) {
-			next = o->next;
-			free(o);
-		}
-		tw->opt[i] = NULL;
-	}
-	tw->nopt = 0;
-}
-
 /* 1 opt-out keyword, -1 opt-in keyword, 0 neither (exact single word). */
 static int
 opt_keyword(const char *body)
@@ -320,6 +364,213 @@ opt_keyword(const char *body)
 	return 0;
 }
 
+/* --- the messages kept --- */
+
+static void
+rec_free(struct tw_rec *r)
+{
+	if (r->sched != NULL)
+		event_free(r->sched);
+	free(r->to);
+	free(r->from);
+	free(r->mss);
+	if (r->body != NULL) {
+		sodium_memzero(r->body, strlen(r->body));
+		free(r->body);
+	}
+	free(r->callback);
+	free(r);
+}
+
+static struct tw_rec **
+rec_slot(struct sbx_twilio *tw, const char *sid)
+{
+	struct tw_rec **pp;
+
+	for (pp = &tw->htab[sbx_hash(sid) & (tw->hcap - 1)]; *pp != NULL;
+	    pp = &(*pp)->hnext)
+		if (strcmp((*pp)->sid, sid) == 0)
+			break;
+	return pp;
+}
+
+/* The message sid names (a deleted one too), or NULL. */
+static struct tw_rec *
+rec_find(struct sbx_twilio *tw, const char *sid)
+{
+	return *rec_slot(tw, sid);
+}
+
+/* The i-th message kept, oldest first. */
+static struct tw_rec *
+rec_at(const struct sbx_twilio *tw, size_t i)
+{
+	return tw->ring[(tw->rhead + i) % tw->rcap];
+}
+
+/* Where r is in the ring (it is there: it is in the hash). */
+static size_t
+rec_index(const struct sbx_twilio *tw, const struct tw_rec *r)
+{
+	return (size_t)(r->serial - rec_at(tw, 0)->serial);
+}
+
+/* Where r is counted from the newest (0), as lists are. */
+static size_t
+pos_of(const struct sbx_twilio *tw, const struct tw_rec *r)
+{
+	return tw->rlen - 1 - rec_index(tw, r);
+}
+
+/* The message at position pos counted from the newest. */
+static struct tw_rec *
+at_pos(const struct sbx_twilio *tw, size_t pos)
+{
+	return rec_at(tw, tw->rlen - 1 - pos);
+}
+
+/* Forget the oldest message. */
+static void
+rec_evict(struct sbx_twilio *tw)
+{
+	struct tw_rec *r = rec_at(tw, 0), **pp;
+
+	pp = rec_slot(tw, r->sid);
+	*pp = r->hnext;
+	tw->rhead = (tw->rhead + 1) % tw->rcap;
+	tw->rlen--;
+	rec_free(r);
+}
+
+static void
+hash_grow(struct sbx_twilio *tw)
+{
+	struct tw_rec **nt, *r, *next;
+	size_t i, ncap = tw->hcap * 2, b;
+
+	if ((nt = calloc(ncap, sizeof(*nt))) == NULL)
+		return;		/* longer chains, still correct */
+	for (i = 0; i < tw->hcap; i++)
+		for (r = tw->htab[i]; r != NULL; r = next) {
+			next = r->hnext;
+			b = sbx_hash(r->sid) & (ncap - 1);
+			r->hnext = nt[b];
+			nt[b] = r;
+		}
+	free(tw->htab);
+	tw->htab = nt;
+	tw->hcap = ncap;
+}
+
+/* Room for one more in the ring: grow it, or evict the oldest. */
+static void
+ring_room(struct sbx_twilio *tw)
+{
+	struct tw_rec **nr;
+	size_t i, ncap;
+
+	if (tw->rlen < tw->rcap)
+		return;
+	ncap = tw->rcap * 2;
+	if (tw->rlen >= TW_MAX_MSGS ||
+	    (nr = calloc(ncap, sizeof(*nr))) == NULL) {
+		rec_evict(tw);
+		return;
+	}
+	for (i = 0; i < tw->rlen; i++)
+		nr[i] = rec_at(tw, i);
+	free(tw->ring);
+	tw->ring = nr;
+	tw->rcap = ncap;
+	tw->rhead = 0;
+}
+
+/*
+ * Keep a new message (strings copied; from, mss, callback may be NULL).
+ * NULL (logged) if out of memory or the sid is taken.
+ */
+static struct tw_rec *
+rec_add(struct sbx_twilio *tw, const char *sid, const char *direction,
+    const char *to, const char *from, const char *mss, const char *body,
+    const char *callback, const char *status, int media)
+{
+	struct tw_rec *r, **pp;
+
+	if (strlen(sid) > TW_SID_MAX || *(pp = rec_slot(tw, sid)) != NULL)
+		return NULL;
+	if ((r = calloc(1, sizeof(*r))) == NULL ||
+	    (r->to = strdup(to)) == NULL ||
+	    (from != NULL && (r->from = strdup(from)) == NULL) ||
+	    (mss != NULL && (r->mss = strdup(mss)) == NULL) ||
+	    (r->body = strdup(body ? body : "")) == NULL ||
+	    (callback != NULL && (r->callback = strdup(callback)) == NULL)) {
+		if (r != NULL)
+			rec_free(r);
+		log_warnx("sid=%s: out of memory; not kept for the list", sid);
+		return NULL;
+	}
+	r->tw = tw;
+	snprintf(r->sid, sizeof(r->sid), "%s", sid);
+	r->direction = direction;
+	snprintf(r->status, sizeof(r->status), "%s", status);
+	/* With a Messaging Service Twilio accepts first and counts later. */
+	r->segments = strcmp(direction, "inbound") != 0 && from == NULL ? 0 :
+	    sms_segments(r->body, NULL);
+	r->media = media;
+	r->created = r->updated = time(NULL);
+	if (strcmp(direction, "inbound") == 0)
+		r->sent = r->created;
+	ring_room(tw);
+	pp = rec_slot(tw, sid);		/* eviction may have moved it */
+	r->serial = tw->next_serial++;
+	tw->ring[(tw->rhead + tw->rlen) % tw->rcap] = r;
+	tw->rlen++;
+	*pp = r;
+	if (tw->rlen > tw->hcap)
+		hash_grow(tw);
+	return r;
+}
+
+/* Statuses only move forward as steps (or reordered callbacks) come. */
+static int
+status_rank(const char *s)
+{
+	if (strcmp(s, "sending") == 0)
+		return 1;
+	if (strcmp(s, "sent") == 0)
+		return 2;
+	if (strcmp(s, "delivered") == 0 || strcmp(s, "undelivered") == 0 ||
+	    strcmp(s, "failed") == 0 || strcmp(s, "canceled") == 0 ||
+	    strcmp(s, "received") == 0 || strcmp(s, "read") == 0)
+		return 3;
+	return 0;		/* accepted, scheduled, queued */
+}
+
+/* Finished: nothing more will happen to it (it may be deleted). */
+static int
+rec_final(const struct tw_rec *r)
+{
+	return status_rank(r->status) == 3;
+}
+
+void
+sbx_twilio_reset(struct sbx_twilio *tw)
+{
+	struct optout *o, *next;
+	size_t i;
+
+	for (i = 0; i < tw->optcap; i++) {
+		for (o = tw->opt[i]; o != NULL; o = next) {
+			next = o->next;
+			free(o);
+		}
+		tw->opt[i] = NULL;
+	}
+	tw->nopt = 0;
+	while (tw->rlen > 0)
+		rec_evict(tw);
+}
+
 /* --- small helpers --- */
 
 static void
@@ -332,16 +583,46 @@ make_sid(const char *prefix, char out[35])
 	sodium_bin2hex(out + 2, 33, rnd, sizeof(rnd));
 }
 
-/* Now as RFC 2822, the way Twilio writes dates. */
+/* t as RFC 2822, the way Twilio writes dates. */
 static void
-rfc2822_now(char buf[40])
+rfc2822(time_t t, char buf[40])
 {
 	struct tm tm;
-	time_t t = time(NULL);
 
 	if (gmtime_r(&t, &tm) == NULL ||
 	    strftime(buf, 40, "%a, %d %b %Y %H:%M:%S +0000", &tm) == 0)
 		snprintf(buf, 40, "Thu, 01 Jan 1970 00:00:00 +0000");
+}
+
+/*
+ * An ISO 8601 UTC date "YYYY-MM-DD", or time "YYYY-MM-DDTHH:MM:SS" with
+ * optional fraction and "Z" or "+00:00", into *t (the day's start for a
+ * date) and *date_only.  -1 if it is neither.
+ */
+static int
+parse_iso(const char *s, time_t *t, int *date_only)
+{
+	struct tm tm;
+	const char *p;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%d", &tm)) == NULL ||
+	    strspn(s, "0123456789") != 4)
+		return -1;
+	*date_only = *p == '\0';
+	if (!*date_only) {
+		if ((p = strptime(p, "T%H:%M:%S", &tm)) == NULL)
+			return -1;
+		if (*p == '.')
+			for (p++; isdigit((unsigned char)*p); p++)
+				;
+		if (strcmp(p, "Z") != 0 && strcmp(p, "+00:00") != 0 &&
+		    strcmp(p, "+0000") != 0)
+			return -1;
+	}
+	if ((*t = timegm(&tm)) == (time_t)-1)
+		return -1;
+	return 0;
 }
 
 /* Twilio's error body into jw. */
@@ -443,7 +724,24 @@ msg_done(struct sbx_chain *c)
 	free(m);
 }
 
-/* Post step st's callback (repeat times). */
+/* The kept message reaches step st (unless deleted or gone meanwhile). */
+static void
+rec_step(struct sbx_twilio *tw, const char *sid, const char *st, long ec)
+{
+	struct tw_rec *r = rec_find(tw, sid);
+
+	if (r == NULL || r->deleted)
+		return;
+	r->updated = time(NULL);
+	if (strcmp(st, "failed") != 0 && r->sent == 0)
+		r->sent = r->updated;
+	if (strcmp(st, "failed") == 0 || strcmp(st, "undelivered") == 0)
+		r->error_code = ec;
+	if (status_rank(st) > status_rank(r->status))
+		snprintf(r->status, sizeof(r->status), "%s", st);
+}
+
+/* Step st: the message's status, then its callback (repeat times). */
 static void
 msg_step(struct sbx_chain *c, const char *st)
 {
@@ -457,6 +755,11 @@ msg_step(struct sbx_chain *c, const char *st)
 	int final;
 
 	final = strcmp(st, "undelivered") == 0 || strcmp(st, "failed") == 0;
+	rec_step(tw, m->sid, st, m->error_code);
+	if (m->callback == NULL) {
+		sbx_chain_skip(c);	/* may free m */
+		return;
+	}
 	form_init(&f);
 	form_add(&f, "MessageSid", m->sid);
 	form_add(&f, "SmsSid", m->sid);
@@ -489,7 +792,8 @@ msg_step(struct sbx_chain *c, const char *st)
 	form_free(&f);
 }
 
-/* A message whose callbacks will follow, or NULL (logged). */
+/* A message whose status steps (and callbacks, when callback is not
+ * NULL) will follow, or NULL (logged). */
 static struct tw_msg *
 msg_new(struct sbx_twilio *tw, const char *sid, const char *to,
     const char *from, const char *mss, const char *callback,
@@ -502,7 +806,7 @@ msg_new(struct sbx_twilio *tw, const char *sid, const char *to,
 	    (m->to = strdup(to)) == NULL ||
 	    (from != NULL && (m->from = strdup(from)) == NULL) ||
 	    (mss != NULL && (m->mss = strdup(mss)) == NULL) ||
-	    (m->callback = strdup(callback)) == NULL ||
+	    (callback != NULL && (m->callback = strdup(callback)) == NULL) ||
 	    sbx_chain_init(&m->c, tw->sb, &tw->status_delay_ms, msg_step,
 	    msg_done, "sid=%s", sid) == -1) {
 		if (m != NULL)
@@ -528,7 +832,70 @@ msg_new(struct sbx_twilio *tw, const char *sid, const char *to,
 	return m;
 }
 
-/* --- answering the create call --- */
+/* A scheduled message's SendAt came: it is sent like any other. */
+static void
+sched_fire(evutil_socket_t fd, short what, void *arg)
+{
+	struct tw_rec *r = arg;
+	struct tw_msg *m;
+
+	event_free(r->sched);
+	r->sched = NULL;
+	snprintf(r->status, sizeof(r->status), "queued");
+	r->updated = time(NULL);
+	log_info("sid=%s: scheduled time reached; sending", r->sid);
+	if ((m = msg_new(r->tw, r->sid, r->to, r->from, r->mss, r->callback,
+	    NULL)) != NULL)
+		sbx_chain_start(&m->c);
+}
+
+/* --- answers --- */
+
+/* The message resource of r, as Twilio writes it, into jw. */
+static void
+resource(struct sbx_jw *jw, const char *key, const struct sbx_twilio *tw,
+    const struct tw_rec *r)
+{
+	char created[40], sent[40], updated[40], uri[200], media[200];
+	char segs[16], nmedia[16];
+
+	rfc2822(r->created, created);
+	rfc2822(r->sent, sent);
+	rfc2822(r->updated, updated);
+	snprintf(uri, sizeof(uri), "/2010-04-01/Accounts/%s/Messages/%s.json",
+	    tw->sid, r->sid);
+	snprintf(media, sizeof(media),
+	    "/2010-04-01/Accounts/%s/Messages/%s/Media.json", tw->sid, r->sid);
+	snprintf(segs, sizeof(segs), "%d", r->segments);
+	snprintf(nmedia, sizeof(nmedia), "%d", r->media);
+	sbx_jw_open(jw, key);
+	sbx_jw_str(jw, "account_sid", tw->sid);
+	sbx_jw_str(jw, "api_version", TW_API_VERSION);
+	sbx_jw_str(jw, "body", r->body);
+	sbx_jw_str(jw, "date_created", created);
+	sbx_jw_str(jw, "date_sent", r->sent ? sent : NULL);
+	sbx_jw_str(jw, "date_updated", updated);
+	sbx_jw_str(jw, "direction", r->direction);
+	if (r->error_code != 0)
+		sbx_jw_int(jw, "error_code", r->error_code);
+	else
+		sbx_jw_null(jw, "error_code");
+	sbx_jw_null(jw, "error_message");
+	sbx_jw_str(jw, "from", r->from);
+	sbx_jw_str(jw, "messaging_service_sid", r->mss);
+	sbx_jw_str(jw, "num_media", nmedia);
+	sbx_jw_str(jw, "num_segments", segs);
+	sbx_jw_null(jw, "price");
+	sbx_jw_str(jw, "price_unit", "USD");
+	sbx_jw_str(jw, "sid", r->sid);
+	sbx_jw_str(jw, "status", r->status);
+	sbx_jw_open(jw, "subresource_uris");
+	sbx_jw_str(jw, "media", media);
+	sbx_jw_close(jw);
+	sbx_jw_str(jw, "to", r->to);
+	sbx_jw_str(jw, "uri", uri);
+	sbx_jw_close(jw);
+}
 
 /* The error body for a fault's HTTP status into jw; its code. */
 static long
@@ -565,15 +932,22 @@ fault_error(struct sbx_jw *jw, const struct sbx_fault *f)
 
 /*
  * Validate a create call the way Twilio does, in its order.  0 when valid,
- * else the error code with its message in msg.
+ * else the error code with its message in msg; *send_at is set (0: not
+ * scheduled).
  */
 static long
-validate(struct sbx_twilio *tw, const struct form *f, char *msg, size_t msgsz)
+validate(struct sbx_twilio *tw, const struct form *f, time_t *send_at,
+    char *msg, size_t msgsz)
 {
 	const char *to = form_get(f, "To"), *from = form_get(f, "From");
 	const char *mss = form_get(f, "MessagingServiceSid");
 	const char *body = form_get(f, "Body"), *cb = form_get(f, "StatusCallback");
+	const char *stype = form_get(f, "ScheduleType");
+	const char *at = form_get(f, "SendAt");
+	time_t now = time(NULL);
+	int date_only;
 
+	*send_at = 0;
 	if (to == NULL || *to == '\0') {
 		snprintf(msg, msgsz, "A 'To' phone number is required.");
 		return 21604;
@@ -605,64 +979,35 @@ validate(struct sbx_twilio *tw, const struct form *f, char *msg, size_t msgsz)
 		snprintf(msg, msgsz, "Invalid StatusCallback");
 		return 21609;
 	}
+	if (stype != NULL) {
+		if (strcmp(stype, "fixed") != 0) {
+			snprintf(msg, msgsz, "The ScheduleType value provided is "
+			    "not supported for this channel");
+			return 35126;
+		}
+		if (at == NULL || *at == '\0') {
+			snprintf(msg, msgsz, "SendAt timestamp is missing");
+			return 35111;
+		}
+		if (mss == NULL || *mss == '\0') {
+			snprintf(msg, msgsz, "MessagingServiceSid is required to "
+			    "schedule a message");
+			return 35118;
+		}
+		if (parse_iso(at, send_at, &date_only) == -1 || date_only ||
+		    *send_at <= now + TW_SCHED_MIN_S ||
+		    *send_at > now + TW_SCHED_MAX_S) {
+			*send_at = 0;
+			snprintf(msg, msgsz, "Scheduling does not support this "
+			    "timestamp");
+			return 35115;
+		}
+	}
 	if (from != NULL && *from != '\0' && opt_has(tw, to, from)) {
 		snprintf(msg, msgsz, "Attempt to send to unsubscribed recipient");
 		return 21610;
 	}
 	return 0;
-}
-
-/* The message resource Twilio answers a create call with, into jw. */
-static void
-resource(struct sbx_jw *jw, struct sbx_twilio *tw, const struct form *f,
-    const char *sid)
-{
-	const char *to = form_get(f, "To"), *from = form_get(f, "From");
-	const char *mss = form_get(f, "MessagingServiceSid");
-	const char *body = form_get(f, "Body");
-	char date[40], uri[160], media[160], segs[16], nmedia[24];
-	size_t i, n = 0;
-
-	if (from != NULL && *from == '\0')
-		from = NULL;
-	if (mss != NULL && *mss == '\0')
-		mss = NULL;
-	for (i = 0; i < f->n; i++)
-		if (strcmp(f->p[i].name, "MediaUrl") == 0)
-			n++;
-	rfc2822_now(date);
-	snprintf(uri, sizeof(uri), "/2010-04-01/Accounts/%s/Messages/%s.json",
-	    tw->sid, sid);
-	snprintf(media, sizeof(media),
-	    "/2010-04-01/Accounts/%s/Messages/%s/Media.json", tw->sid, sid);
-	/* With a Messaging Service Twilio accepts first and counts later. */
-	snprintf(segs, sizeof(segs), "%d", from == NULL ? 0 :
-	    sms_segments(body ? body : "", NULL));
-	snprintf(nmedia, sizeof(nmedia), "%zu", n);
-	sbx_jw_open(jw, NULL);
-	sbx_jw_str(jw, "account_sid", tw->sid);
-	sbx_jw_str(jw, "api_version", TW_API_VERSION);
-	sbx_jw_str(jw, "body", body ? body : "");
-	sbx_jw_str(jw, "date_created", date);
-	sbx_jw_null(jw, "date_sent");
-	sbx_jw_str(jw, "date_updated", date);
-	sbx_jw_str(jw, "direction", "outbound-api");
-	sbx_jw_null(jw, "error_code");
-	sbx_jw_null(jw, "error_message");
-	sbx_jw_str(jw, "from", from);
-	sbx_jw_str(jw, "messaging_service_sid", mss);
-	sbx_jw_str(jw, "num_media", nmedia);
-	sbx_jw_str(jw, "num_segments", segs);
-	sbx_jw_null(jw, "price");
-	sbx_jw_str(jw, "price_unit", "USD");
-	sbx_jw_str(jw, "sid", sid);
-	sbx_jw_str(jw, "status", from == NULL ? "accepted" : "queued");
-	sbx_jw_open(jw, "subresource_uris");
-	sbx_jw_str(jw, "media", media);
-	sbx_jw_close(jw);
-	sbx_jw_str(jw, "to", to);
-	sbx_jw_str(jw, "uri", uri);
-	sbx_jw_close(jw);
 }
 
 /* Record one request on the API in the received log. */
@@ -690,6 +1035,15 @@ record(struct sbx_twilio *tw, const char *method, const char *path,
 	sbx_log_jw(tw->sb->log, "request", "twilio", &jw);
 }
 
+/* 401 with code 20003 and Twilio's WWW-Authenticate, into ans. */
+static void
+refuse_auth(struct evhttp_request *req, struct sbx_jw *ans)
+{
+	tw_error(ans, 20003, "Authentication Error - invalid username", 401);
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+}
+
 /* POST .../Messages.json */
 static void
 create(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
@@ -698,14 +1052,16 @@ create(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 	struct sbx *sb = tw->sb;
 	struct sbx_fault fault, *fp = NULL;
 	struct tw_msg *m = NULL;
+	struct tw_rec *r;
 	enum tw_auth auth;
 	struct sbx_jw ans;
 	struct form f;
-	const char *body, *why = NULL, *cb, *to;
+	const char *body, *why = NULL, *cb, *to, *from, *mss;
 	char msg[320], sid[35] = "";
-	size_t len;
+	size_t len, i;
+	time_t send_at = 0;
 	long code = 0;
-	int status, parsed = 1;
+	int status, parsed = 1, nmedia = 0;
 
 	form_init(&f);
 	sbx_jw_init(&ans);
@@ -725,10 +1081,7 @@ create(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 	if (auth != AUTH_OK || strcmp(path_sid, tw->sid) != 0) {
 		status = 401;
 		code = 20003;
-		tw_error(&ans, code, "Authentication Error - invalid username",
-		    status);
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "WWW-Authenticate", "Basic realm=\"Twilio API\"");
+		refuse_auth(req, &ans);
 		goto done;
 	}
 	if (!parsed) {
@@ -739,7 +1092,7 @@ create(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 		tw_error(&ans, code, msg, status);
 		goto done;
 	}
-	if ((code = validate(tw, &f, msg, sizeof(msg))) != 0) {
+	if ((code = validate(tw, &f, &send_at, msg, sizeof(msg))) != 0) {
 		status = 400;
 		tw_error(&ans, code, msg, status);
 		goto done;
@@ -754,10 +1107,46 @@ create(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 	}
 	status = 201;
 	make_sid(form_get(&f, "MediaUrl") ? "MM" : "SM", sid);
-	resource(&ans, tw, &f, sid);
-	if ((cb = form_get(&f, "StatusCallback")) != NULL)
-		m = msg_new(tw, sid, to, form_get(&f, "From"),
-		    form_get(&f, "MessagingServiceSid"), cb, fp);
+	if ((from = form_get(&f, "From")) != NULL && *from == '\0')
+		from = NULL;
+	if ((mss = form_get(&f, "MessagingServiceSid")) != NULL && *mss == '\0')
+		mss = NULL;
+	for (i = 0; i < f.n; i++)
+		if (strcmp(f.p[i].name, "MediaUrl") == 0)
+			nmedia++;
+	cb = form_get(&f, "StatusCallback");
+	r = rec_add(tw, sid, "outbound-api", to, from, mss,
+	    form_get(&f, "Body"), cb, send_at ? "scheduled" :
+	    from == NULL ? "accepted" : "queued", nmedia);
+	if (r != NULL) {
+		resource(&ans, NULL, tw, r);
+	} else {
+		/* not kept (out of memory): still answered as created */
+		struct tw_rec tmp;
+
+		memset(&tmp, 0, sizeof(tmp));
+		snprintf(tmp.sid, sizeof(tmp.sid), "%s", sid);
+		tmp.to = (char *)to;
+		tmp.from = (char *)from;
+		tmp.mss = (char *)mss;
+		tmp.body = (char *)(form_get(&f, "Body") ? form_get(&f, "Body") :
+		    "");
+		tmp.direction = "outbound-api";
+		snprintf(tmp.status, sizeof(tmp.status), "%s", from == NULL ?
+		    "accepted" : "queued");
+		tmp.created = tmp.updated = time(NULL);
+		resource(&ans, NULL, tw, &tmp);
+	}
+	if (send_at != 0 && r != NULL) {
+		struct timeval tv = { send_at - time(NULL), 0 };
+
+		/* not held: sandboxd need not wait days to exit */
+		if ((r->sched = evtimer_new(sb->d.base, sched_fire, r)) == NULL ||
+		    evtimer_add(r->sched, &tv) == -1)
+			log_warnx("sid=%s: cannot arm the SendAt timer; it "
+			    "stays scheduled", sid);
+	} else if (send_at == 0)
+		m = msg_new(tw, sid, to, from, mss, cb, fp);
 done:
 	record(tw, "POST", path, auth, &f, status, sid[0] ? sid : NULL, code,
 	    fp ? fp->id : 0);
@@ -769,7 +1158,386 @@ done:
 	form_free(&f);
 }
 
-/* A request on Twilio's API that is not a create call: record and refuse. */
+/* 404 for a path (or message) that is not there, as Twilio words it. */
+static void
+not_found(struct sbx_jw *ans, const char *path)
+{
+	char msg[300];
+
+	snprintf(msg, sizeof(msg), "The requested resource %.200s was not "
+	    "found", path);
+	tw_error(ans, 20404, msg, 404);
+}
+
+/* GET, POST (update) and DELETE .../Messages/{Sid}.json */
+static void
+instance(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
+    const char *path_sid, const char *msid)
+{
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	enum tw_auth auth;
+	struct tw_rec *r;
+	struct sbx_jw ans;
+	struct form f;
+	const char *body, *why = NULL, *nb, *ns;
+	char msg[320];
+	size_t len;
+	long code = 0;
+	int status = 200;
+
+	form_init(&f);
+	sbx_jw_init(&ans);
+	auth = check_auth(tw, req);
+	if (cmd == EVHTTP_REQ_POST) {
+		if ((body = sbx_body(req, &len)) == NULL) {
+			status = 413;
+			code = 20413;
+			tw_error(&ans, code, "Request Entity Too Large", status);
+			goto done;
+		}
+		if (form_parse(&f, body, len, &why) == -1) {
+			form_free(&f);
+			form_init(&f);
+			if (auth == AUTH_OK && strcmp(path_sid, tw->sid) == 0) {
+				status = 400;
+				code = 20001;
+				snprintf(msg, sizeof(msg), "Invalid request body: "
+				    "%s", why ? why : "malformed");
+				tw_error(&ans, code, msg, status);
+				goto done;
+			}
+		}
+	}
+	if (auth != AUTH_OK || strcmp(path_sid, tw->sid) != 0) {
+		status = 401;
+		code = 20003;
+		refuse_auth(req, &ans);
+		goto done;
+	}
+	if ((r = rec_find(tw, msid)) == NULL || r->deleted) {
+		status = 404;
+		code = 20404;
+		not_found(&ans, path);
+		goto done;
+	}
+	if (cmd == EVHTTP_REQ_GET) {
+		resource(&ans, NULL, tw, r);
+		goto done;
+	}
+	if (cmd == EVHTTP_REQ_DELETE) {
+		if (!rec_final(r)) {
+			status = 409;
+			code = 20009;
+			tw_error(&ans, code, "Cannot delete this resource before "
+			    "it is complete", status);
+			goto done;
+		}
+		status = 204;
+		r->deleted = 1;
+		free(r->body);
+		r->body = NULL;
+		log_info("sid=%s: deleted", r->sid);
+		goto done;
+	}
+	/* update: redact the body, or cancel a scheduled message */
+	nb = form_get(&f, "Body");
+	ns = form_get(&f, "Status");
+	status = 400;
+	code = 30400;
+	if (nb == NULL && ns == NULL) {
+		tw_error(&ans, code, "Parameters are not valid: Body or Status "
+		    "is required", status);
+		goto done;
+	}
+	if (nb != NULL && ns != NULL) {
+		tw_error(&ans, code, "Parameters are not valid: a message cannot "
+		    "be canceled and redacted at once", status);
+		goto done;
+	}
+	if (nb != NULL && *nb != '\0') {
+		tw_error(&ans, code, "Parameters are not valid: Body must be "
+		    "empty to redact a message", status);
+		goto done;
+	}
+	if (ns != NULL && strcmp(ns, "canceled") != 0) {
+		tw_error(&ans, code, "Parameters are not valid: Status can only "
+		    "be canceled", status);
+		goto done;
+	}
+	if (ns != NULL && strcmp(r->status, "scheduled") != 0) {
+		code = 30409;
+		tw_error(&ans, code, "This message cannot be canceled", status);
+		goto done;
+	}
+	if (nb != NULL && !rec_final(r)) {
+		status = 409;
+		code = 20009;
+		tw_error(&ans, code, "Cannot redact this resource before it is "
+		    "complete", status);
+		goto done;
+	}
+	status = 200;
+	code = 0;
+	r->updated = time(NULL);
+	if (ns != NULL) {
+		if (r->sched != NULL) {
+			event_free(r->sched);
+			r->sched = NULL;
+		}
+		snprintf(r->status, sizeof(r->status), "canceled");
+		log_info("sid=%s: canceled", r->sid);
+	} else {
+		sodium_memzero(r->body, strlen(r->body));
+		r->body[0] = '\0';
+		log_info("sid=%s: body redacted", r->sid);
+	}
+	resource(&ans, NULL, tw, r);
+done:
+	record(tw, sbx_method(req), path, auth, cmd == EVHTTP_REQ_POST ? &f :
+	    NULL, status, msid, code, 0);
+	if (status == 204) {
+		sbx_jw_free(&ans);
+		evhttp_send_reply(req, 204, "No Content", NULL);
+	} else
+		sbx_reply_jw(req, status, &ans);
+	form_free(&f);
+}
+
+/* The DateSent filters of a list call. */
+struct date_filter {
+	int	 on;
+	time_t	 lo, hi;	/* date_sent in [lo, hi] */
+};
+
+/*
+ * Add one DateSent filter (op '=', '<' or '>') with value v; -1 if v is
+ * not a date or time.  A date means its whole day (UTC): on, on or
+ * before, on or after it; with '<' and '>' a time is compared to the
+ * second, and DateSent= a time means its day (Twilio's helper libraries
+ * send a date as midnight of it).
+ */
+static int
+date_filter_add(struct date_filter *df, char op, const char *v)
+{
+	time_t t, lo, hi;
+	int date_only;
+
+	if (parse_iso(v, &t, &date_only) == -1)
+		return -1;
+	if (op == '=')
+		t -= t % 86400, date_only = 1;
+	lo = t;
+	hi = date_only ? t + 86399 : t;
+	if (!df->on) {
+		df->on = 1;
+		df->lo = (time_t)0;
+		df->hi = (time_t)0x7fffffffffffffffLL;
+	}
+	if ((op == '=' || op == '>') && lo > df->lo)
+		df->lo = lo;
+	if ((op == '=' || op == '<') && hi < df->hi)
+		df->hi = hi;
+	return 0;
+}
+
+/* Does r pass the list's filters? */
+static int
+list_match(const struct tw_rec *r, const char *to, const char *from,
+    const struct date_filter *df)
+{
+	if (r->deleted)
+		return 0;
+	if (to != NULL && strcmp(r->to, to) != 0)
+		return 0;
+	if (from != NULL && (r->from == NULL || strcmp(r->from, from) != 0))
+		return 0;
+	if (df->on && (r->sent == 0 || r->sent < df->lo || r->sent > df->hi))
+		return 0;
+	return 1;
+}
+
+/* A page URI: path, the filters (encoded), PageSize, Page, PageToken. */
+static void
+page_uri(char *buf, size_t sz, const char *path, const char *filters,
+    long size, long page, const char *token_pfx, const char *token_sid)
+{
+	snprintf(buf, sz, "%s?%s%sPageSize=%ld&Page=%ld%s%s%s", path, filters,
+	    *filters ? "&" : "", size, page, token_pfx ? "&PageToken=" : "",
+	    token_pfx ? token_pfx : "", token_pfx ? token_sid : "");
+}
+
+/* An integer query parameter in [min, max] into *v (absent: def). */
+static int
+query_long(const struct form *q, const char *name, long min, long max,
+    long def, long *v)
+{
+	const char *s = form_get(q, name);
+	char *end;
+	long n;
+
+	*v = def;
+	if (s == NULL)
+		return 0;
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno != 0 || n < min || n > max)
+		return -1;
+	*v = n;
+	return 0;
+}
+
+/* GET .../Messages.json: the list, newest first, one page. */
+static void
+list(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
+    const char *path_sid)
+{
+	static const char *const fnames[] = { "To", "From", "DateSent",
+	    "DateSent<", "DateSent>", NULL };
+	const struct evhttp_uri *u = evhttp_request_get_evhttp_uri(req);
+	const char *query = u ? evhttp_uri_get_query(u) : NULL;
+	const char *why = NULL, *to, *from, *tok, *v;
+	struct date_filter df = { 0, 0, 0 };
+	struct tw_rec **page = NULL, *r, *anchor = NULL;
+	struct form q, flt;
+	struct sbx_jw ans;
+	enum tw_auth auth;
+	char msg[320], *filters = NULL, uri[1200];
+	size_t flen, i, n = 0, skip, pos;
+	long size, pageno, code = 0;
+	int status = 200, back = 0, more = 0;
+
+	form_init(&q);
+	form_init(&flt);
+	sbx_jw_init(&ans);
+	auth = check_auth(tw, req);
+	if (query != NULL && form_parse(&q, query, strlen(query), &why) == -1) {
+		form_free(&q);
+		form_init(&q);
+		if (auth == AUTH_OK && strcmp(path_sid, tw->sid) == 0) {
+			status = 400;
+			code = 20001;
+			snprintf(msg, sizeof(msg), "Invalid query string: %s",
+			    why ? why : "malformed");
+			tw_error(&ans, code, msg, status);
+			goto done;
+		}
+	}
+	if (auth != AUTH_OK || strcmp(path_sid, tw->sid) != 0) {
+		status = 401;
+		code = 20003;
+		refuse_auth(req, &ans);
+		goto done;
+	}
+	status = 400;
+	code = 20001;
+	if (query_long(&q, "PageSize", 1, TW_PAGE_MAX, TW_PAGE_SIZE,
+	    &size) == -1) {
+		tw_error(&ans, code, "Invalid PageSize: must be 1 to 1000",
+		    status);
+		goto done;
+	}
+	if (query_long(&q, "Page", 0, 1000000, 0, &pageno) == -1) {
+		tw_error(&ans, code, "Invalid Page", status);
+		goto done;
+	}
+	to = form_get(&q, "To");
+	from = form_get(&q, "From");
+	for (i = 0; fnames[i] != NULL; i++) {
+		if ((v = form_get(&q, fnames[i])) == NULL)
+			continue;
+		form_add(&flt, fnames[i], v);
+		if (i >= 2 && date_filter_add(&df, i == 2 ? '=' :
+		    fnames[i][8], v) == -1) {
+			snprintf(msg, sizeof(msg), "Invalid %s: expected "
+			    "YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ", fnames[i]);
+			tw_error(&ans, code, msg, status);
+			goto done;
+		}
+	}
+	if ((tok = form_get(&q, "PageToken")) != NULL) {
+		if (strlen(tok) < 4 || tok[0] != 'P' ||
+		    (tok[1] != 'A' && tok[1] != 'B') ||
+		    (anchor = rec_find(tw, tok + 2)) == NULL) {
+			tw_error(&ans, code, "Invalid PageToken", status);
+			goto done;
+		}
+		back = tok[1] == 'B';
+	}
+	if ((filters = form_encode(&flt, &flen)) == NULL ||
+	    (page = calloc((size_t)size, sizeof(*page))) == NULL) {
+		status = 500;
+		code = 20500;
+		tw_error(&ans, code, "Internal Server Error", status);
+		goto done;
+	}
+	status = 200;
+	code = 0;
+	/* positions count from the newest (0) to the oldest (rlen - 1) */
+	if (back) {
+		/* the page that ends just before the anchor, newest first */
+		for (pos = pos_of(tw, anchor); pos > 0 && n < (size_t)size;
+		    pos--)
+			if (list_match((r = at_pos(tw, pos - 1)), to, from, &df))
+				page[n++] = r;
+		for (i = 0; i < n / 2; i++) {
+			r = page[i];
+			page[i] = page[n - 1 - i];
+			page[n - 1 - i] = r;
+		}
+	} else {
+		pos = anchor ? pos_of(tw, anchor) + 1 : 0;
+		skip = anchor ? 0 : (size_t)pageno * (size_t)size;
+		for (; pos < tw->rlen && n < (size_t)size; pos++) {
+			if (!list_match((r = at_pos(tw, pos)), to, from, &df))
+				continue;
+			if (skip > 0)
+				skip--;
+			else
+				page[n++] = r;
+		}
+	}
+	/* a next page only when a match follows this page's last one */
+	for (pos = n > 0 ? pos_of(tw, page[n - 1]) + 1 : tw->rlen;
+	    pos < tw->rlen && !more; pos++)
+		more = list_match(at_pos(tw, pos), to, from, &df);
+	sbx_jw_open(&ans, NULL);
+	sbx_jw_int(&ans, "end", n > 0 ? (long long)pageno * size +
+	    (long long)n - 1 : (long long)pageno * size);
+	page_uri(uri, sizeof(uri), path, filters, size, 0, NULL, NULL);
+	sbx_jw_str(&ans, "first_page_uri", uri);
+	sbx_jw_array(&ans, "messages");
+	for (i = 0; i < n; i++)
+		resource(&ans, NULL, tw, page[i]);
+	sbx_jw_array_end(&ans);
+	if (more) {
+		page_uri(uri, sizeof(uri), path, filters, size, pageno + 1,
+		    "PA", page[n - 1]->sid);
+		sbx_jw_str(&ans, "next_page_uri", uri);
+	} else
+		sbx_jw_null(&ans, "next_page_uri");
+	sbx_jw_int(&ans, "page", pageno);
+	sbx_jw_int(&ans, "page_size", size);
+	if (pageno > 0 && n > 0) {
+		page_uri(uri, sizeof(uri), path, filters, size, pageno - 1,
+		    "PB", page[0]->sid);
+		sbx_jw_str(&ans, "previous_page_uri", uri);
+	} else
+		sbx_jw_null(&ans, "previous_page_uri");
+	sbx_jw_int(&ans, "start", (long long)pageno * size);
+	page_uri(uri, sizeof(uri), path, filters, size, pageno,
+	    tok ? "" : NULL, tok ? tok : "");
+	sbx_jw_str(&ans, "uri", uri);
+	sbx_jw_close(&ans);
+done:
+	record(tw, "GET", path, auth, &q, status, NULL, code, 0);
+	sbx_reply_jw(req, status, &ans);
+	free(page);
+	free(filters);
+	form_free(&flt);
+	form_free(&q);
+}
+
+/* A request on Twilio's API that is not served: record and refuse. */
 static void
 other(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
     int status, long code, const char *message)
@@ -783,35 +1551,70 @@ other(struct sbx_twilio *tw, struct evhttp_request *req, const char *path,
 	sbx_reply_jw(req, status, &ans);
 }
 
+/* A message sid in a path: letters and digits, 2 to TW_SID_MAX. */
+static int
+path_sid_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n < 2 || n > TW_SID_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
 int
 sbx_twilio_route(struct sbx *sb, struct evhttp_request *req, const char *path)
 {
 	struct sbx_twilio *tw = sb->twilio;
-	const char *sid, *slash;
-	char psid[72], msg[300];
-	size_t n;
+	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
+	const char *sid, *slash, *rest;
+	char psid[72], msid[TW_SID_MAX + 1];
+	struct sbx_jw ans;
+	size_t n, ml;
 
 	if (strncmp(path, TW_API_PREFIX, strlen(TW_API_PREFIX)) != 0)
 		return 0;
-	if (strncmp(path, TW_ACCOUNTS, strlen(TW_ACCOUNTS)) == 0) {
-		sid = path + strlen(TW_ACCOUNTS);
-		slash = strchr(sid, '/');
-		n = slash ? (size_t)(slash - sid) : 0;
-		if (slash != NULL && n > 0 && n < sizeof(psid) &&
-		    strcmp(slash, "/Messages.json") == 0) {
-			memcpy(psid, sid, n);
-			psid[n] = '\0';
-			if (evhttp_request_get_command(req) == EVHTTP_REQ_POST)
-				create(tw, req, path, psid);
-			else
-				other(tw, req, path, 405, 20004,
-				    "Method not allowed");
-			return 1;
-		}
+	if (strncmp(path, TW_ACCOUNTS, strlen(TW_ACCOUNTS)) != 0)
+		goto unknown;
+	sid = path + strlen(TW_ACCOUNTS);
+	slash = strchr(sid, '/');
+	n = slash ? (size_t)(slash - sid) : 0;
+	if (slash == NULL || n == 0 || n >= sizeof(psid))
+		goto unknown;
+	memcpy(psid, sid, n);
+	psid[n] = '\0';
+	rest = slash;
+	if (strcmp(rest, "/Messages.json") == 0) {
+		if (cmd == EVHTTP_REQ_POST)
+			create(tw, req, path, psid);
+		else if (cmd == EVHTTP_REQ_GET)
+			list(tw, req, path, psid);
+		else
+			other(tw, req, path, 405, 20004, "Method not allowed");
+		return 1;
 	}
-	snprintf(msg, sizeof(msg), "The requested resource %.200s was not found",
-	    path);
-	other(tw, req, path, 404, 20404, msg);
+	if (strncmp(rest, "/Messages/", 10) == 0 &&
+	    (ml = strlen(rest + 10)) > 5 &&
+	    strcmp(rest + 10 + ml - 5, ".json") == 0 &&
+	    path_sid_ok(rest + 10, ml - 5)) {
+		memcpy(msid, rest + 10, ml - 5);
+		msid[ml - 5] = '\0';
+		if (cmd == EVHTTP_REQ_GET || cmd == EVHTTP_REQ_POST ||
+		    cmd == EVHTTP_REQ_DELETE)
+			instance(tw, req, path, psid, msid);
+		else
+			other(tw, req, path, 405, 20004, "Method not allowed");
+		return 1;
+	}
+unknown:
+	record(tw, sbx_method(req), path, check_auth(tw, req), NULL, 404, NULL,
+	    20404, 0);
+	sbx_jw_init(&ans);
+	not_found(&ans, path);
+	sbx_reply_jw(req, 404, &ans);
 	return 1;
 }
 
@@ -947,6 +1750,10 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 	/* Twilio acts on the keyword itself, then forwards the message. */
 	if ((kw = opt_keyword(text)) != 0)
 		opt_set(tw, from, to, kw > 0);
+	/* kept for fetch and list (once: a repeated sid is the same message) */
+	if (rec_find(tw, msid) == NULL)
+		rec_add(tw, msid, "inbound", to, from, NULL, text, NULL,
+		    "received", (int)json_array_size(media));
 
 	form_init(&f);
 	/* Twilio sends geography too; receivers must sign over every param. */

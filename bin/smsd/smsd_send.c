@@ -10,10 +10,24 @@
  * 5xx, transport errors and timeouts -> retried (outq's capped backoff, given
  * up after 10 minutes with err "timeout"); any other status -> err {code:
  * Twilio's code or "http-NNN", msg: Twilio's message}.
+ *
+ * A request routerd marks {again: true, queued: ms} may have been sent
+ * before: smsd (or its answer) died after Twilio accepted it.  Before
+ * posting it, smsd asks: it lists Twilio's messages from the same number to
+ * the same recipient, newest first, page after page until they are older
+ * than the time the message was queued, and one with the same body (and
+ * number of media) created since then is taken as this message: answered
+ * {ok, pid, found: true}, not sent twice, and a final status the list shows
+ * goes to routerd as its lost callback would have.  Not filtered by
+ * DateSent: a message Twilio still holds queued has no date_sent yet, and
+ * those are the ones most likely in doubt.  Asking costs no pacing token
+ * (outq gives it back).  When the list cannot be read (a 4xx) the message
+ * is sent, at least once as before.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -34,12 +48,20 @@
 #define MSGID_MAX	64
 #define MEDIA_MAX	10		/* Twilio's MediaUrl limit per message */
 #define URL_MAX		1024
+#define LOOKUP_PAGE_SIZE 100		/* messages per page asked for */
+#define LOOKUP_MAX_PAGES 50		/* then give up asking: send */
+#define LOOKUP_SKEW_S	2		/* whole seconds, and clocks differ */
 
 /* What one "out" asks for beyond msg, from and to (outq's job data). */
 struct sms_out {
+	struct smsd	*s;
 	char		*text;
 	char		*media[MEDIA_MAX];	/* MediaUrl, public URLs */
 	size_t		 nmedia;
+	int		 again;		/* may have been sent before: ask */
+	int		 asked;		/* asked, not found: send */
+	long long	 queued_ms;	/* when routerd queued it */
+	int		 pages;		/* list pages read so far */
 };
 
 static void
@@ -120,7 +142,215 @@ sent(const struct http_resp *r, void *arg)
 	}
 }
 
-/* outq's start op: post j to the Messages API. */
+/* --- was it sent before?  Twilio's list of messages --- */
+
+static void	lookup_get(struct outq_job *, const char *url);
+
+/* Twilio's RFC 2822 date ("Thu, 30 Jul 2015 20:12:31 +0000"); -1 if not. */
+static time_t
+rfc2822_parse(const char *s)
+{
+	struct tm tm;
+	const char *p;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%a, %d %b %Y %H:%M:%S", &tm)) == NULL ||
+	    strcmp(p, " +0000") != 0)
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+static void
+status_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	/* stored, or a duplicate routerd already had: nothing to do */
+}
+
+/*
+ * A found message's final status as Twilio's list shows it, to routerd as
+ * its callback would have brought it: a callback posted while smsd was
+ * down is lost (Twilio does not retry them).  routerd keeps a status once.
+ */
+static void
+forward_status(struct smsd *s, const char *pid, json_t *m)
+{
+	const char *st = json_string_value(json_object_get(m, "status"));
+	json_t *ec = json_object_get(m, "error_code");
+	struct fbuf fb;
+	char code[32] = "";
+	int64_t id;
+
+	if (st == NULL || (strcmp(st, "delivered") != 0 &&
+	    strcmp(st, "undelivered") != 0 && strcmp(st, "failed") != 0 &&
+	    strcmp(st, "read") != 0))
+		return;		/* not final: its callbacks are still to come */
+	if (s->e.router == NULL || !bus_is_up(s->e.router))
+		return;
+	if (json_is_integer(ec))
+		snprintf(code, sizeof(code), "%lld",
+		    (long long)json_integer_value(ec));
+	id = bus_next_id(s->e.router);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 6 + (code[0] != '\0'));
+	mp_kv_str(&fb.pk, "t", "st");
+	mp_kv_int(&fb.pk, "id", id);
+	mp_kv_str(&fb.pk, "channel", "sms");
+	mp_kv_str(&fb.pk, "pid", pid);
+	mp_kv_str(&fb.pk, "status", st);
+	mp_kv_int(&fb.pk, "ts", daemon_now_ms());
+	if (code[0] != '\0')
+		mp_kv_str(&fb.pk, "code", code);
+	if (bus_request(s->e.router, &fb, id, status_answered, NULL) == -1)
+		log_debug("sid=%s: status %s not passed on: routerd is gone",
+		    pid, st);
+	fbuf_free(&fb);
+}
+
+/*
+ * One page of the list: j's message (same recipient, sender and body,
+ * created since it was queued) -> found; a page reaching older messages,
+ * or the last page -> not there, send it; else the next page.
+ */
+static void
+looked(const struct http_resp *r, void *arg)
+{
+	struct outq_job *j = arg;
+	struct sms_out *o = outq_job_data(j);
+	struct smsd_conf *cf = &o->s->cf;
+	const char *msg = outq_job_msg(j), *sid = NULL, *next;
+	json_t *root = NULL, *msgs, *m = NULL, *nx;
+	json_error_t je;
+	time_t since = (time_t)(o->queued_ms / 1000) - LOOKUP_SKEW_S, t;
+	char why[300], prefix[256], *url = NULL;
+	size_t i;
+	int older = 0;
+
+	if (r->status == 0 || r->status == 429 || r->status >= 500) {
+		snprintf(why, sizeof(why), "asking the provider: %s",
+		    r->status == 0 ? (r->timed_out ? "timed out" :
+		    r->error ? r->error : "transport error") : "HTTP error");
+		outq_retry(j, why, 0);	/* asked again, from the first page */
+		return;
+	}
+	if (r->status < 200 || r->status >= 300 ||
+	    (root = json_loadb(r->body, r->bodylen, 0, &je)) == NULL ||
+	    !json_is_array(msgs = json_object_get(root, "messages"))) {
+		log_warnx("msg=%s: cannot ask the provider whether it was sent "
+		    "(HTTP %ld); sending it, it may arrive twice", msg,
+		    r->status);
+		goto send;
+	}
+	o->pages++;
+	json_array_foreach(msgs, i, m) {
+		const char *to = json_string_value(json_object_get(m, "to"));
+		const char *from = json_string_value(json_object_get(m, "from"));
+		const char *body = json_string_value(json_object_get(m, "body"));
+		const char *dc = json_string_value(json_object_get(m,
+		    "date_created"));
+		const char *dir = json_string_value(json_object_get(m,
+		    "direction"));
+		const char *nm = json_string_value(json_object_get(m,
+		    "num_media"));
+
+		if (dc == NULL || (t = rfc2822_parse(dc)) == (time_t)-1)
+			continue;
+		if (t < since) {
+			older = 1;	/* newest first: the rest are older */
+			break;
+		}
+		if (to != NULL && from != NULL && body != NULL && dir != NULL &&
+		    strncmp(dir, "outbound", 8) == 0 &&
+		    strcmp(to, outq_job_to(j)) == 0 &&
+		    strcmp(from, outq_job_key(j)) == 0 &&
+		    strcmp(body, o->text) == 0 &&
+		    (nm == NULL || strtol(nm, NULL, 10) == (long)o->nmedia) &&
+		    (sid = json_string_value(json_object_get(m, "sid"))) != NULL &&
+		    *sid != '\0')
+			break;
+		sid = NULL;
+	}
+	if (sid != NULL) {
+		log_info("msg=%s: already at the provider as %s (its answer was "
+		    "lost); not sent again", msg, sid);
+		forward_status(o->s, sid, m);
+		outq_found(j, sid);
+		json_decref(root);
+		return;
+	}
+	nx = json_object_get(root, "next_page_uri");
+	next = json_string_value(nx);
+	snprintf(prefix, sizeof(prefix), "/2010-04-01/Accounts/%s/Messages.json?",
+	    cf->sid);
+	if (older || next == NULL || *next == '\0') {
+		log_debug("msg=%s: not at the provider (%d pages); sending", msg,
+		    o->pages);
+		goto send;
+	}
+	if (strncmp(next, prefix, strlen(prefix)) != 0 ||
+	    o->pages >= LOOKUP_MAX_PAGES) {
+		log_warnx("msg=%s: gave up asking the provider after %d pages; "
+		    "sending it, it may arrive twice", msg, o->pages);
+		goto send;
+	}
+	if (asprintf(&url, "%s%s", cf->api_url, next) == -1)
+		fatalx("out of memory");
+	json_decref(root);
+	lookup_get(j, url);
+	free(url);
+	return;
+send:
+	json_decref(root);
+	o->asked = 1;
+	outq_again(j);		/* started again: this time posted */
+}
+
+/* GET one page of the list for j. */
+static void
+lookup_get(struct outq_job *j, const char *url)
+{
+	static const char *hdrs[] = { "Accept: application/json", NULL };
+	struct sms_out *o = outq_job_data(j);
+	struct smsd_conf *cf = &o->s->cf;
+	struct http_req rq;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = "GET";
+	rq.url = url;
+	rq.userpwd = cf->userpwd;
+	rq.headers = hdrs;
+	rq.timeout_ms = (long)cf->http_timeout_ms;
+	if (http_out_start(o->s->e.ho, &rq, looked, j) == -1)
+		outq_retry(j, "HTTP request could not be started", 0);
+}
+
+/* Ask Twilio for j's message: the first page of To, From, newest first. */
+static void
+lookup_start(struct smsd *s, struct outq_job *j)
+{
+	struct sms_out *o = outq_job_data(j);
+	struct form f;
+	char *q, *url, size[16];
+	size_t len;
+
+	o->pages = 0;
+	snprintf(size, sizeof(size), "%d", LOOKUP_PAGE_SIZE);
+	form_init(&f);
+	form_add(&f, "To", outq_job_to(j));
+	form_add(&f, "From", outq_job_key(j));
+	form_add(&f, "PageSize", size);
+	q = form_encode(&f, &len);
+	if (asprintf(&url, "%s?%s", s->cf.msgs_url, q) == -1)
+		fatalx("out of memory");
+	log_debug("msg=%s: may have been sent before; asking the provider",
+	    outq_job_msg(j));
+	lookup_get(j, url);
+	free(url);
+	free(q);
+	form_free(&f);
+}
+
+/* outq's start op: ask first when it may have been sent, else post j to
+ * the Messages API. */
 static void
 start(struct outq_job *j, void *arg)
 {
@@ -138,6 +368,10 @@ start(struct outq_job *j, void *arg)
 	size_t len, i;
 	int r;
 
+	if (o->again && !o->asked) {
+		lookup_start(s, j);
+		return;
+	}
 	form_init(&f);
 	form_add(&f, "To", outq_job_to(j));
 	form_add(&f, "From", outq_job_key(j));
@@ -200,7 +434,8 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 	const msgpack_object *media, *e;
 	size_t tlen, chlen, ul, i;
 	struct sms_out *o;
-	int64_t id;
+	int64_t id, queued = 0;
+	int again = 0;
 
 	if (!mp_int(f, "id", &id)) {
 		log_warnx("%s: out request without id ignored", bus_name(c));
@@ -243,9 +478,19 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 			return;
 		}
 	}
+	/* may have been sent before: {again: true, queued: ms} */
+	if (mp_get(f, "again") != NULL && (!mp_bool(f, "again", &again) ||
+	    (again && (!mp_int(f, "queued", &queued) || queued <= 0)))) {
+		bus_answer_err(c, id, "invalid", "again is true or false, and "
+		    "comes with queued, a time in milliseconds");
+		return;
+	}
 	if ((o = calloc(1, sizeof(*o))) == NULL ||
 	    (o->text = strndup(text, tlen)) == NULL)
 		fatalx("out of memory");
+	o->s = s;
+	o->again = again;
+	o->queued_ms = queued;
 	for (i = 0; media != NULL && i < media->via.array.size; i++) {
 		mp_str(&media->via.array.ptr[i], "url", &u, &ul);
 		if ((o->media[o->nmedia++] = strndup(u, ul)) == NULL)

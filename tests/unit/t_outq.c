@@ -98,7 +98,7 @@ struct pend {
 	struct event	*ev;
 	int		 action;
 };
-enum { A_OK, A_RETRY, A_FAIL };
+enum { A_OK, A_RETRY, A_FAIL, A_FOUND, A_AGAIN };
 
 static void
 pend_fire(evutil_socket_t fd, short what, void *arg)
@@ -116,6 +116,12 @@ pend_fire(evutil_socket_t fd, short what, void *arg)
 		break;
 	case A_FAIL:
 		outq_fail(p->j, "21211", "invalid To");
+		break;
+	case A_FOUND:
+		outq_found(p->j, "P-found");
+		break;
+	case A_AGAIN:
+		outq_again(p->j);
 		break;
 	}
 	event_free(p->ev);
@@ -139,6 +145,8 @@ has_prefix(const char *s, const char *p)
 {
 	return strncmp(s, p, strlen(p)) == 0;
 }
+
+static int	starts_of(const char *);
 
 static void
 fake_start(struct outq_job *j, void *arg)
@@ -173,6 +181,10 @@ fake_start(struct outq_job *j, void *arg)
 		later(j, A_FAIL);
 	else if (has_prefix(m, "never"))
 		parked[nparked++] = j;
+	else if (has_prefix(m, "askfound"))
+		later(j, A_FOUND);	/* asked: the provider has it */
+	else if (has_prefix(m, "askagain"))
+		later(j, starts_of(m) == 1 ? A_AGAIN : A_OK);
 	else
 		later(j, A_OK);
 }
@@ -284,7 +296,7 @@ static const struct bus_handlers cli_h = { NULL, cli_up, NULL, NULL };
 
 #define NREQ	256
 static struct {
-	int	 got, ok;
+	int	 got, ok, found;
 	char	 pid[64], code[32], text[64];
 	long long at;
 } ans[NREQ];
@@ -306,6 +318,8 @@ answer_cb(struct bus_conn *c, const msgpack_object *a, void *arg)
 	if (mp_bool(a, "ok", &v) && v) {
 		ans[i].ok = 1;
 		mp_strcpy(a, "pid", ans[i].pid, sizeof(ans[i].pid));
+		if (mp_bool(a, "found", &v) && v)
+			ans[i].found = 1;
 	} else if ((e = mp_get(a, "err")) != NULL) {
 		mp_strcpy(e, "code", ans[i].code, sizeof(ans[i].code));
 		mp_strcpy(e, "msg", ans[i].text, sizeof(ans[i].text));
@@ -630,6 +644,37 @@ t_conn_down(void)
 	end_q();
 }
 
+/*
+ * A start that only asked the provider whether the message was sent costs
+ * no token: found -> {ok, pid, found}; not there -> started again at once,
+ * not counted as an attempt.  At 0.1 token a second, burst 1, only the
+ * refunds let the second and third starts happen within two seconds.
+ */
+static void
+t_ask(void)
+{
+	int a, b, c, i, att = 0;
+
+	q = new_q(0.1, 1, 0, 64);
+	reset_answers();
+	a = out("askfound1", "K", "+1");
+	b = out("askagain1", "K", "+2");
+	c = out("plain-ask", "K", "+3");
+	WAIT_UNTIL(nans >= 2, 2000);
+	ok(ans[a].got == 1 && ans[a].ok && ans[a].found &&
+	    strcmp(ans[a].pid, "P-found") == 0 && starts_of("askfound1") == 1,
+	    "ask: found at the provider: answered {ok, pid, found: true}");
+	for (i = 0; i < nstarts; i++)
+		if (strcmp(starts[i].msg, "askagain1") == 0)
+			att += starts[i].attempt;
+	ok(starts_of("askagain1") == 2 && att == 0 && ans[b].ok &&
+	    !ans[b].found && strcmp(ans[b].pid, "P-askagain1") == 0,
+	    "ask: not there: started again, not as a new attempt, and sent");
+	ok(ans[c].got == 0 && starts_of("plain-ask") == 0, "ask: the send "
+	    "took the one token the questions gave back; the next waits");
+	end_q();
+}
+
 static struct bus_server *srv;	/* no bus_server_free: kept reachable */
 
 int
@@ -670,6 +715,7 @@ main(void)
 	t_fail_key();
 	t_drain();
 	t_conn_down();
+	t_ask();
 
 	ok(data_allocs == data_frees, "every payload was freed once");
 	if (data_allocs != data_frees)
