@@ -42,9 +42,9 @@ UB=$TUSER_UID
 msg agent add ann --user "$A" >/dev/null && msg member add spooled ann \
     >/dev/null && msg agent add bob --user "$B" >/dev/null &&
     msg member add spooled bob >/dev/null || bail "agents ann and bob"
-# busreq writes the requests msg never would
-cp "$PARLEY_TOOLS/busreq" "$T_HOME/bin/busreq" &&
-    chmod 0755 "$T_HOME/bin/busreq" || bail "busreq is not built"
+# bustool req writes the requests msg never would
+cp "$PARLEY_TOOLS/bustool" "$T_HOME/bin/bustool" &&
+    chmod 0755 "$T_HOME/bin/bustool" || bail "bustool is not built"
 
 SP=$T_HOME/spool
 is "$(stat -c %a "$SP")" 3730 "mkhome makes the spool 3730"
@@ -117,7 +117,7 @@ msg_ulid() {
 }
 # sendreq USER SPOOLNAME SIZE: a send request for that spool entry
 sendreq() {
-	as_agent "$1" busreq -s "$T_HOME/run/routerd.sock" "$(jq -nc \
+	as_agent "$1" bustool req "$T_HOME/run/routerd.sock" "$(jq -nc \
 	    --arg c "$CONV" --arg s "$2" --argjson n "$3" '{t:"send", conv:$c,
 	    text:"here it is", file:{name:"invoice.pdf",
 	    mime:"application/pdf", size:$n, source:"local", spool:$s}}')"
@@ -175,7 +175,7 @@ exits 1 "a spool name with a path in it is refused" sendreq "$A" \
 
 # --- whatsappd checks on its own: an out request naming such an entry
 outreq() {
-	"$T_HOME/bin/busreq" -s "$T_HOME/run/whatsappd.sock" "$(jq -nc --arg p $PN \
+	"$T_HOME/bin/bustool" req "$T_HOME/run/whatsappd.sock" "$(jq -nc --arg p $PN \
 	    --arg to "+$CUST" --arg m "m_$(msg_ulid)" --argjson f "$1" \
 	    '{t:"out", msg:$m, channel:"whatsapp", from:$p, to:$to, text:"x",
 	    file:$f}')"
