@@ -111,7 +111,11 @@ extern struct routerd *R;
 /* routerd_msg.c: the writes */
 void	msg_in(struct rclient *, const msgpack_object *);
 void	msg_status(struct rclient *, const msgpack_object *);
+/* A send request from a client ("bot" ignored, its key its own). */
 void	msg_send(struct rclient *, const msgpack_object *);
+/* The same from routerd itself (the bot runner's answers): "bot" and
+ * routerd's own "bot:"/"idk:" keys are honoured. */
+void	msg_send_internal(struct rclient *, const msgpack_object *);
 void	msg_result(const char *msgid, const char *pid, const char *code,
 	    const char *reason);
 int	conv_get(MDB_txn *, const char *id, struct conv *);

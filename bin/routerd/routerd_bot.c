@@ -451,7 +451,7 @@ forward_send(struct rclient *cl, int64_t re, const char *conv,
 	if (msgpack_unpack_next(&up, sb.data, sb.size, &off) !=
 	    MSGPACK_UNPACK_SUCCESS)
 		fatalx("bot: cannot read back a send frame");
-	msg_send(cl, &up.data);
+	msg_send_internal(cl, &up.data);
 	msgpack_unpacked_destroy(&up);
 	msgpack_sbuffer_destroy(&sb);
 }

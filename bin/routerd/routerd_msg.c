@@ -1021,9 +1021,29 @@ attachments(const msgpack_object *file, const msgpack_object *media,
 /*
  * {t:"send", id, text, conv? | to, from, channel?, key?, file?, media?}
  * With a file or media the text may be left out.
+ *
+ * A client's key is its own: it is kept under the sender's Unix user
+ * ("k:u<uid>:<key>"), so two agents using the same key never see each
+ * other's messages, and no client can occupy the keys routerd uses for its
+ * bot answers ("k:bot:<msg>", "k:idk:<msg>").  Only routerd's own callers
+ * (internal) may say "bot": a client's "bot" is ignored.
  */
+static void send_frame(struct rclient *, const msgpack_object *, int);
+
 void
 msg_send(struct rclient *cl, const msgpack_object *f)
+{
+	send_frame(cl, f, 0);
+}
+
+void
+msg_send_internal(struct rclient *cl, const msgpack_object *f)
+{
+	send_frame(cl, f, 1);
+}
+
+static void
+send_frame(struct rclient *cl, const msgpack_object *f, int internal)
 {
 	char conv[R_IDLEN] = "", to[R_ADDRLEN] = "", from[R_ADDRLEN] = "",
 	    channel[16] = "", ckey[200] = "", idkey[220];
@@ -1057,7 +1077,8 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		refuse(cl, re, "denied", "send: you are not a parley agent");
 		return;
 	}
-	mp_bool(f, "bot", &isbot);
+	if (internal)
+		mp_bool(f, "bot", &isbot);
 	isbot = isbot != 0;
 	if (file != NULL && file->type == MSGPACK_OBJECT_NIL)
 		file = NULL;
@@ -1156,8 +1177,18 @@ msg_send(struct rclient *cl, const msgpack_object *f)
 		refuse(cl, re, "store", store_error(R->st));
 		goto out;
 	}
-	if (ckey[0]) {
+	if (ckey[0] && !internal) {
+		uid_t uid;
+
+		if (cl->c == NULL || bus_peer(cl->c, &uid, NULL, NULL) == -1) {
+			refuse(cl, re, "denied", "send: who sent the key is "
+			    "unknown");
+			goto out;
+		}
+		snprintf(idkey, sizeof(idkey), "k:u%u:%s", (unsigned)uid, ckey);
+	} else if (ckey[0])
 		snprintf(idkey, sizeof(idkey), "k:%s", ckey);
+	if (ckey[0]) {
 		rc = get_str(txn, R->db_ids, idkey, m.id, sizeof(m.id));
 		if (rc == 0) {
 			/* the first send has its file: this copy goes */

@@ -20,7 +20,7 @@ tuser_ok || skip_all "needs root, useradd, userdel and setpriv"
 [ -x "$PARLEY_TOOLS/bustool" ] || bail "$PARLEY_TOOLS/bustool is not built"
 [ -x "$PARLEY_TOOLS/loadgen" ] || bail "$PARLEY_TOOLS/loadgen is not built"
 
-plan 60
+plan 64
 stack_home
 conf_set bus_frame_timeout_ms 2000
 conf_set bus_input_budget_mb 16
@@ -114,6 +114,16 @@ ok "the refusals are logged (once per connection)" \
 exits 0 "root's chtoken is still accepted" "$PARLEY_TOOLS/bustool" req "$WSOCK" '{"t":"chtoken"}'
 exits 0 "an agent may still ping" as_user "$A" msg ping routerd
 exits 0 "and send in its own campaign" as_user "$A" msg send --conv "$calpha" "from ann"
+
+# ------------------------------------------------- client keys are one's own
+exits 0 "root sends with key k1" msg send --conv "$calpha" --key k1 "root with k1"
+exits 0 "ann sends with the same key" as_user "$A" msg send --conv "$calpha" --key k1 "ann with k1"
+is "$(count_events '.type=="message" and (.text=="root with k1" or .text=="ann with k1")')" 2 \
+    "both messages are stored: a key is its sender's own"
+denied_send=$(as_user "$A" bustool req "$RSOCK" \
+    "{\"t\":\"send\",\"conv\":\"$calpha\",\"text\":\"posing as the bot\",\"bot\":true,\"key\":\"bot:m_x\"}")
+is "$(count_events '.type=="message" and .text=="posing as the bot" and (.bot // false)')" 0 \
+    "a client's \"bot\" flag is not taken"
 
 # ------------------------------------------------- visibility of a conv
 exits 1 "an agent's msg tail --conv of another campaign exits 1" \
