@@ -15,9 +15,9 @@
  *
  * On a bad row the parser is reset and the input skipped to the next line
  * feed: the caller reports the row and goes on.  Where a record breaks only
- * a limit (too many fields, a NUL byte) and still parses, the whole record
- * is consumed first, so a quoted line break in it cannot desynchronise the
- * rows that follow.
+ * a limit (too many fields, a field too long, a NUL byte) and still parses,
+ * the whole record is consumed first, so a quoted line break in it cannot
+ * desynchronise the rows that follow.
  *
  * One quote too many is the usual broken file: a field opens a quote that
  * nothing closes, and everything after it, line feeds included, becomes
@@ -42,8 +42,8 @@
 #define PIECE		4096	/* most bytes given to libcsv at once */
 #define FIELD_BEGUN	2	/* libcsv's pstate inside a field */
 
-/* Reading past an over-long quoted field (see qskip_scan). */
-enum { QS_NONE, QS_IN, QS_QUOTE, QS_AFTER };
+/* Reading past an over-long field (see qskip_scan). */
+enum { QS_NONE, QS_IN, QS_QUOTE, QS_AFTER, QS_UNQ };
 #define OPTS		(CSV_STRICT | CSV_STRICT_FINI | CSV_APPEND_NULL)
 
 struct csvr {
@@ -62,7 +62,7 @@ struct csvr {
 	long		 qline;		/* line where an open quoted field began */
 	size_t		 qfield;	/* and its number */
 	off_t		 qnext;		/* offset of the line after qline, or -1 */
-	int		 qskip;		/* QS_*: past an over-long quoted field */
+	int		 qskip;		/* QS_*: past an over-long field */
 
 	/* the record being read */
 	char		*rbuf;
@@ -309,11 +309,12 @@ quote_unclosed(struct csvr *r, long *line, char *err, size_t errsz)
 }
 
 /*
- * Read on past an over-long quoted field without keeping it, as far as
- * the chunk goes.  0: still inside (or the chunk ran out); 1: the field has
+ * Read on past an over-long field without keeping it, as far as the chunk
+ * goes: a quoted one (QS_IN, QS_QUOTE, QS_AFTER) or an unquoted one
+ * (QS_UNQ).  0: still inside (or the chunk ran out); 1: the field has
  * ended and the record goes on (the delimiter at cpos is the parser's);
  * 2: the record ended with it (its LF consumed); 3: text follows its
- * closing quote.
+ * closing quote, or a quote is inside the unquoted one.
  */
 static int
 qskip_scan(struct csvr *r)
@@ -341,6 +342,12 @@ qskip_scan(struct csvr *r)
 				continue;
 			}
 			r->qskip = QS_AFTER;
+			/* FALLTHROUGH */
+		case QS_UNQ:
+			/* unquoted: up to the comma or LF that ends it */
+			if (r->qskip == QS_UNQ && c != ',' && c != '\n' &&
+			    c != '"')
+				continue;
 			/* FALLTHROUGH */
 		default:
 			if (is_space(c))
@@ -503,11 +510,15 @@ csvr_next(struct csvr *r, char ***fields, size_t *nfields, long *line,
 				parser_reset(r);
 				continue;
 			}
-			/* unquoted: it ends on this line */
-			rv = fail(r, line, err, errsz);
+			/*
+			 * unquoted: it ends at the next comma or LF, and the
+			 * rest of the record is read as the parser's, so that
+			 * a quoted line break after it is not taken for the
+			 * end of the row
+			 */
+			r->qskip = QS_UNQ;
 			parser_reset(r);
-			r->skipping = 1;
-			return rv;
+			continue;
 		}
 	}
 }

@@ -7,8 +7,9 @@
  * line and the good rows after them still read.  A quote that is never
  * closed is reported once, at the line where its field began, and the rows
  * it swallowed are read after all (from a file; from a pipe they cannot
- * be); an over-long quoted field that does close costs one error and no
- * rows made of its inside.  Then 100,000 generated rows, a single 20 MiB
+ * be); an over-long field that does end, quoted or not, costs one error
+ * and no rows made of the rest of its record (a quoted line break after
+ * an over-long unquoted field included).  Then 100,000 generated rows, a single 20 MiB
  * field and a 20 MiB quote never closed are read while peak memory is
  * watched: the reader must never hold the file.
  */
@@ -269,6 +270,32 @@ t_limits(void)
 	    "3:c|d\nE:line 4: field 1 is over 65536 bytes\n"
 	    "6:e|f\n") != 0)
 		printf("# got:\n%s", got);
+	free(got);
+
+	/* an over-long unquoted field, then a quoted one over lines: the
+	 * lines inside the quotes are not rows (they were, once) */
+	s.len = 0;
+	str_addz(&s, "name,note\n");
+	str_add(&s, big, 70000);
+	str_addz(&s, ",\"one\nMallory,+15550009999\nend\"\nBob,+15550001111\n");
+	got = read_all(s.p, s.len);
+	ok(strcmp(got, "1:name|note\n"
+	    "E:line 2: field 1 is over 65536 bytes\n"
+	    "5:Bob|+15550001111\n") == 0,
+	    "an over-long unquoted field, then a quoted line break: no rows "
+	    "made of the quoted lines");
+	if (strcmp(got, "1:name|note\nE:line 2: field 1 is over 65536 "
+	    "bytes\n5:Bob|+15550001111\n") != 0)
+		printf("# got:\n%s", got);
+	free(got);
+
+	/* and with a quote inside it: the error a short field gets */
+	s.len = 0;
+	str_add(&s, big, 70000);
+	str_addz(&s, "x\"y,z\nd,e\n");
+	got = read_all(s.p, s.len);
+	ok(strcmp(got, "E:line 1: field 1 is over 65536 bytes\n2:d|e\n") == 0,
+	    "an over-long unquoted field with a quote in it");
 	free(got);
 
 	/* an over-long quoted field that closes, its lines like rows */
