@@ -143,8 +143,9 @@ add_pair(json_t *obj, const msgpack_object_kv *kv, int tsconv, int depth)
 	int rc = -1;
 
 	if (k->type == MSGPACK_OBJECT_STR) {
-		key = k->via.str.ptr;
+		/* msgpack-c leaves ptr NULL for an empty string */
 		klen = k->via.str.size;
+		key = klen ? k->via.str.ptr : "";
 		if (!utf8_valid(key, klen)) {
 			/* not UTF-8: use the repaired text */
 			if ((jk = str_json(key, klen)) == NULL)

@@ -100,6 +100,11 @@ t_roundtrip(void)
 	s = json_round("[]");
 	is_str(s, "[]", "an empty array survives");
 	free(s);
+	s = json_round("{\"\":\"\",\"a\":{\"\":[\"\"]}}");
+	is_str(s, "{\"\":\"\",\"a\":{\"\":[\"\"]}}",
+	    "empty keys and strings survive (msgpack-c unpacks them with "
+	    "no pointer)");
+	free(s);
 
 	/* msgpack -> JSON -> msgpack gives the same bytes */
 	msgpack_sbuffer_init(&sb);
