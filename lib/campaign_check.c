@@ -56,15 +56,36 @@ campaign_check_lifecycle(const char *key)
 	return in_list(lifecycle, key);
 }
 
+/*
+ * Every refusal goes through here.  Reasons quote the document (a field
+ * name, an address), so its control characters are written "\x0a" as
+ * valid.c writes them: the reason stays one line and cannot move an
+ * administrator's cursor.
+ */
 static int
 fail(char *err, size_t errsz, const char *fmt, ...)
 {
 	va_list ap;
+	char buf[1024], esc[8];
+	size_t i, o = 0, n;
 
 	if (err && errsz) {
 		va_start(ap, fmt);
-		vsnprintf(err, errsz, fmt, ap);
+		vsnprintf(buf, sizeof(buf), fmt, ap);
 		va_end(ap);
+		for (i = 0; buf[i] && o + 1 < errsz; i++) {
+			if ((unsigned char)buf[i] >= 0x20 && buf[i] != 0x7f) {
+				err[o++] = buf[i];
+				continue;
+			}
+			n = (size_t)snprintf(esc, sizeof(esc), "\\x%02x",
+			    (unsigned char)buf[i]);
+			if (o + n + 1 > errsz)
+				break;
+			memcpy(err + o, esc, n);
+			o += n;
+		}
+		err[o] = '\0';
 	}
 	return -1;
 }
@@ -257,7 +278,7 @@ channels(const json_t *in, json_t *out, char *err, size_t errsz)
 	json_t *v = json_object_get(in, "channels"), *ch, *o, *addrs, *e,
 	    *a, *f;
 	const char *k, *addr, *mode;
-	char path[64];
+	char path[64], why[256];
 	size_t i, j;
 	int c;
 
@@ -316,8 +337,8 @@ channels(const json_t *in, json_t *out, char *err, size_t errsz)
 			if (addr == NULL)
 				return fail(err, errsz, "channels.%s address "
 				    "%zu is not a string", k, i + 1);
-			if (!valid_addr(k, addr, err, errsz))
-				return -1;
+			if (!valid_addr(k, addr, why, sizeof(why)))
+				return fail(err, errsz, "%s", why);
 			json_array_foreach(addrs, j, a) {
 				if (strcmp(json_string_value(json_object_get(a,
 				    "addr")), addr) == 0)

@@ -200,6 +200,9 @@ main(void)
 	    "not a real YYYY-MM-DD date", "a holiday on 30 February");
 	refused("{\"name\":\"s\",\"colour\":\"red\"}",
 	    "unknown field \"colour\"", "an unknown field");
+	refused("{\"name\":\"s\",\"col\\nour\\u001b[2J\":\"red\"}",
+	    "unknown field \"col\\x0aour\\x1b[2J\"", "an unknown field with "
+	    "control characters: escaped, on one line");
 	refused("{\"name\":\"s\",\"service_level\":{\"period\":5}}",
 	    "unknown field \"service_level.period\"", "an unknown nested field");
 	refused("{\"name\":\"s\",\"teams\":[\"Support Team\"]}", "team name",
