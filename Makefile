@@ -112,7 +112,10 @@ clean:
 # make fuzz [FUZZ_SECS=60]: builds every tests/fuzz/<t>.c as a libFuzzer
 # binary in build-fuzz/fuzz/<t> and runs it from tests/fuzz/corpus/<t>/ (new
 # inputs go to build-fuzz/corpus/<t>/); a crasher is saved into
-# tests/fuzz/corpus/<t>/ so that make test replays it from then on.
+# tests/fuzz/corpus/<t>/ so that make test replays it from then on.  A
+# target that needs libFuzzer flags of its own (a smaller -max_len where
+# longer inputs add only time) names them on a " * libFuzzer flags: ..."
+# line of its header comment.
 FUZZ_CC    ?= clang
 FUZZ_SECS  ?= 60
 FUZZ_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
@@ -128,6 +131,7 @@ fuzz:
 	        $$src build-fuzz/libparley.a $(LDLIBS); \
 	    echo "fuzz: $$t for $(FUZZ_SECS)s"; \
 	    build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
+	        $$(sed -n 's/^ \* libFuzzer flags: //p' $$src) \
 	        -artifact_prefix=tests/fuzz/corpus/$$t/crash- \
 	        build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
 	done
