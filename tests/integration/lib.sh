@@ -166,7 +166,9 @@ proc_done() {
 #
 #   tuser_ok             root, useradd, userdel and setpriv are here
 #   tuser_add NAME       make NAME (after stack_start); its uid in TUSER_UID
-#   as_user NAME CMD...  run CMD as NAME; with exec in a subshell the PID
+#   as_user [-G GID] NAME CMD...
+#                        run CMD as NAME (-G: in group GID too, as an agent
+#                        in parleydrop); with exec in a subshell the PID
 #                        of `as_user ... &` is CMD's own (so kill ends it)
 T_USERS=""
 tuser_ok() {
@@ -200,9 +202,14 @@ tuser_add() {
 	tuser_access
 }
 as_user() {
-	local u=$1
+	local u groups=--clear-groups
+	if [ "$1" = -G ]; then
+		groups=--groups=$2
+		shift 2
+	fi
+	u=$1
 	shift
-	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups \
+	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" "$groups" \
 	    env PATH="$T_HOME/bin:/usr/bin:/bin" PARLEY_CONF="$PARLEY_CONF" "$@" )
 }
 tuser_cleanup() {

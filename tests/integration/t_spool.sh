@@ -42,20 +42,14 @@ UB=$TUSER_UID
 msg agent add ann --user "$A" >/dev/null && msg member add spooled ann \
     >/dev/null && msg agent add bob --user "$B" >/dev/null &&
     msg member add spooled bob >/dev/null || bail "agents ann and bob"
-# bustool req writes the requests msg never would
-cp "$PARLEY_TOOLS/bustool" "$T_HOME/bin/bustool" &&
-    chmod 0755 "$T_HOME/bin/bustool" || bail "bustool is not built"
+# bustool req writes the requests msg never would (tuser_add copied it)
+[ -x "$T_HOME/bin/bustool" ] || bail "bustool is not built"
 
 SP=$T_HOME/spool
 is "$(stat -c %a "$SP")" 3730 "mkhome makes the spool 3730"
 chgrp "$DROP" "$SP"
 # an agent who sends files: its own user and group, plus parleydrop
-as_agent() {
-	local u=$1
-	shift
-	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" --groups="$DROP" \
-	    env PATH="$T_HOME/bin:/usr/bin:/bin" PARLEY_CONF="$PARLEY_CONF" "$@" )
-}
+as_agent() { as_user -G "$DROP" "$@"; }
 # each agent's own files, outside the spool
 for u in "$A" "$B"; do
 	install -d -o "$u" -g "$(id -g "$u")" -m 0700 "$T_HOME/files.$u"
