@@ -9,9 +9,11 @@
 # for sandboxd's /sandbox/ control paths and for `msg tail`.
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
-# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports, 18083 / 18081 /
-# 18099 by default, so that a `make run` on 8083 / 8081 / 8099 can run beside
-# the tests), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
+# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports; by default free
+# ones picked at random, so that a `make run` on 8083 / 8081 / 8099 and other
+# test runs on this machine can run beside; a port another program takes
+# before our daemon binds it is replaced, see stack_start), SMS_RATE,
+# WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
 set -u
@@ -237,15 +239,40 @@ SERVICES="routerd campaignd smsd whatsappd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port PREFERRED: PREFERRED if nobody listens there, else a free one.
+# free_port [PREFERRED]: PREFERRED if given and nobody listens there, else
+# a free port picked at random in 20000-32767 (below Linux's ephemeral
+# ports).  Random, not fixed: test runs side by side on one machine would
+# all try the same fixed ports at the same moment.
 free_port() {
-	local p=$1 tries=0
+	local p=${1:-} tries=0
+	[ -n "$p" ] || p=$((20000 + RANDOM % 12768))
 	while port_busy "$p"; do
 		tries=$((tries + 1))
-		[ $tries -gt 50 ] && { echo "$1"; return; }
-		p=$((20000 + RANDOM % 20000))
+		[ $tries -gt 50 ] && break
+		p=$((20000 + RANDOM % 12768))
 	done
 	echo "$p"
+}
+
+# port_state SERVICE PORT: "ours" when SERVICE's daemon listens on
+# 127.0.0.1:PORT, "taken" when another process does, "free" otherwise
+# (read from /proc/net/tcp and the daemon's open files, so no ss and no
+# root needed for our own processes).
+port_state() {
+	local pid hex ino found=free
+	hex=$(printf '%04X' "$2")
+	pid=$(sv_pid "$1")
+	for ino in $(awk -v p=":$hex" '$4 == "0A" &&
+	    substr($2, length($2) - 4) == p { print $10 }' \
+	    /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		found=taken
+		if [ -n "$pid" ] &&
+		    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$ino\]"; then
+			echo ours
+			return
+		fi
+	done
+	echo "$found"
 }
 
 # conf_get KEY [DEFAULT]: a value from the test home's parley.conf.
@@ -284,9 +311,9 @@ stack_home() {
 	[ -f "$MKHOME" ] || bail "$MKHOME is missing"
 	T_HOME=$(mktemp -d "${TMPDIR:-/tmp}/parley-t.XXXXXX") ||
 	    bail "mktemp failed"
-	SMSD_PORT=$(free_port "${SMSD_PORT:-18083}")
-	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-18081}")
-	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-18099}")
+	SMSD_PORT=$(free_port "${SMSD_PORT:-}")
+	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-}")
+	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-}")
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
@@ -298,9 +325,7 @@ stack_home() {
 		[ -x "$(svc "$s")/run" ] || bail "mkhome made no $(svc "$s")/run"
 	done
 	export PARLEY_CONF=$T_HOME/parley.conf
-	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
-	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
-	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
+	stack_urls
 	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
 	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
 	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
@@ -308,6 +333,13 @@ stack_home() {
 	TOKEN_FILE=$(conf_get twilio_auth_token_file secrets/twilio_auth_token)
 	case $TOKEN_FILE in /*) ;; *) TOKEN_FILE=$T_HOME/$TOKEN_FILE ;; esac
 	ACCOUNT_SID=$(conf_get twilio_account_sid AC00000000000000000000000000000001)
+}
+
+# stack_urls: the daemons' URLs, from the ports and parley.conf.
+stack_urls() {
+	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
+	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
 	WEBHOOK_BASE=$(conf_get twilio_webhook_url "$SMSD_URL")
 	WEBHOOK_BASE=${WEBHOOK_BASE%/}
 }
@@ -323,11 +355,61 @@ wait_ready() {
 	    { bail "sandboxd /sandbox/health did not answer within ${t}s"; }
 }
 
-# stack_start: stack_home (unless done) then runsvdir, then wait_ready.
+# stack_listening SECONDS: smsd, whatsappd and sandboxd each listen on
+# their port (returns 0); or another program took one of the ports between
+# free_port and the daemon's bind (another test run on this machine: then
+# the daemon cannot start, or a stranger answers in its place): that port
+# is replaced by a free one in parley.conf and the three are restarted
+# (returns 2); or SECONDS passed (returns 1).
+stack_listening() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) s v st old new moved
+	while :; do
+		moved="" st=ours
+		for s in smsd:SMSD_PORT whatsappd:WHATSAPPD_PORT \
+		    sandboxd:SANDBOX_PORT; do
+			v=${s#*:} s=${s%%:*}
+			case $(port_state "$s" "${!v}") in
+			ours) ;;
+			taken)
+				old=${!v}
+				new=$(free_port)
+				sed -i "s/127\.0\.0\.1:$old\([^0-9]\|\$\)/127.0.0.1:$new\1/g" \
+				    "$T_HOME/parley.conf"
+				printf -v "$v" %s "$new"
+				export "$v"
+				moved="$moved $s:$old->$new"
+				;;
+			*) st=waiting ;;
+			esac
+		done
+		if [ -n "$moved" ]; then
+			echo "# ports taken by another program, moved:$moved"
+			stack_urls
+			for s in smsd whatsappd sandboxd; do
+				sv -w 15 restart "$(svc "$s")" >/dev/null 2>&1
+			done
+			return 2
+		fi
+		[ "$st" = ours ] && return 0
+		[ "$(now_ms)" -ge "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
+# stack_start: stack_home (unless done) then runsvdir, then wait until the
+# daemons listen on their own ports (moving a port another program took)
+# and wait_ready.
 stack_start() {
+	local try=0 rc
 	[ -n "$T_HOME" ] || stack_home
 	runsvdir -P "$T_HOME/service" >"$T_HOME/runsvdir.log" 2>&1 </dev/null &
 	T_RUNSVDIR=$!
+	while :; do
+		stack_listening 30 && rc=0 || rc=$?
+		[ "$rc" = 2 ] && [ $((try += 1)) -lt 5 ] && continue
+		[ "$rc" = 0 ] || bail "smsd, whatsappd and sandboxd did not all listen on their ports"
+		break
+	done
 	wait_ready 30
 }
 
