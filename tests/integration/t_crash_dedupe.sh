@@ -49,7 +49,7 @@ restarted_from() { p=$(sv_pid "$1"); [ -n "$p" ] && [ "$p" != "$2" ]; }
 # --- the guard: two identical messages, one provider copy ---------------
 CG=+15551239100
 SAME="the same words twice $RUN"
-ok "sv down smsd" sv -w 15 down "$(svc smsd)"
+ok "smsd down" svc_down smsd
 A=$(msg send --to "sms:$CG" --from "$OURS" "$SAME" | jq -r .id)
 B=$(msg send --to "sms:$CG" --from "$OURS" "$SAME" | jq -r .id)
 # Twilio already has one copy, as if A's send had been made and its answer

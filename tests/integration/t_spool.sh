@@ -80,7 +80,7 @@ uploads() {
 docs() { sb_wa_sends '.body.type=="document"' | wc -l; }
 
 # --- a legitimate file, while whatsappd is down: its copy waits in the spool
-sv -w 15 down "$(svc whatsappd)" >/dev/null
+svc_down whatsappd
 as_agent "$A" sh -c "$(declare -f pdf); pdf '$T_HOME/files.$A/invoice.pdf' ann"
 exits 0 "ann sends her own file (whatsappd down: it waits)" \
     as_agent "$A" msg send --conv "$CONV" --file "$T_HOME/files.$A/invoice.pdf" \
@@ -226,7 +226,7 @@ exits 1 "ann cannot read the Twilio auth token" \
     as_agent "$A" cat "$T_HOME/secrets/twilio_auth_token"
 
 # --- an older install's over-wide store is tightened when routerd starts
-sv -w 15 down "$(svc routerd)" >/dev/null
+svc_down routerd
 chmod 0755 "$T_HOME/db/routerd"
 chmod 0644 "$T_HOME/db/routerd/data.mdb" "$T_HOME/db/routerd/lock.mdb"
 sv -w 15 up "$(svc routerd)" >/dev/null
