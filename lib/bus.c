@@ -768,7 +768,8 @@ client_schedule(struct bus_conn *c)
 	ms = c->backoff_ms / 2 + (int)randombytes_uniform(c->backoff_ms / 2 + 1);
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(c->ev_retry, &tv);
+	if (evtimer_add(c->ev_retry, &tv) == -1)
+		fatalx("%s: cannot schedule the reconnect", c->name);
 }
 
 struct bus_conn *

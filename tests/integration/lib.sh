@@ -2,16 +2,19 @@
 # tests/bench/bench.sh.  It starts the real daemons (routerd, campaignd,
 # smsd, whatsappd, sandboxd)
 # under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
-# each one serves, and tears everything down again on exit, whatever happens.
+# each one serves, and tears everything down again on exit, whatever happens
+# (in a sanitizer build, a sanitizer report any of them left fails the test).
 # It also holds the TAP helpers (plan, ok, is, like, ...), bounded waits
 # (every wait polls with a deadline; nothing sleeps and hopes), a Twilio
 # webhook signer written independently of lib/sig.c (openssl), and helpers
 # for sandboxd's /sandbox/ control paths and for `msg tail`.
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
-# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports, 18083 / 18081 /
-# 18099 by default, so that a `make run` on 8083 / 8081 / 8099 can run beside
-# the tests), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
+# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports; by default free
+# ones picked at random, so that a `make run` on 8083 / 8081 / 8099 and other
+# test runs on this machine can run beside; a port another program takes
+# before our daemon binds it is replaced, see stack_start), SMS_RATE,
+# WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
 set -u
@@ -166,7 +169,9 @@ proc_done() {
 #
 #   tuser_ok             root, useradd, userdel and setpriv are here
 #   tuser_add NAME       make NAME (after stack_start); its uid in TUSER_UID
-#   as_user NAME CMD...  run CMD as NAME; with exec in a subshell the PID
+#   as_user [-G GID] NAME CMD...
+#                        run CMD as NAME (-G: in group GID too, as an agent
+#                        in parleydrop); with exec in a subshell the PID
 #                        of `as_user ... &` is CMD's own (so kill ends it)
 T_USERS=""
 tuser_ok() {
@@ -200,9 +205,14 @@ tuser_add() {
 	tuser_access
 }
 as_user() {
-	local u=$1
+	local u groups=--clear-groups
+	if [ "$1" = -G ]; then
+		groups=--groups=$2
+		shift 2
+	fi
+	u=$1
 	shift
-	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" --clear-groups \
+	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" "$groups" \
 	    env PATH="$T_HOME/bin:/usr/bin:/bin" PARLEY_CONF="$PARLEY_CONF" "$@" )
 }
 tuser_cleanup() {
@@ -230,15 +240,40 @@ SERVICES="routerd campaignd smsd whatsappd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# free_port PREFERRED: PREFERRED if nobody listens there, else a free one.
+# free_port [PREFERRED]: PREFERRED if given and nobody listens there, else
+# a free port picked at random in 20000-32767 (below Linux's ephemeral
+# ports).  Random, not fixed: test runs side by side on one machine would
+# all try the same fixed ports at the same moment.
 free_port() {
-	local p=$1 tries=0
+	local p=${1:-} tries=0
+	[ -n "$p" ] || p=$((20000 + RANDOM % 12768))
 	while port_busy "$p"; do
 		tries=$((tries + 1))
-		[ $tries -gt 50 ] && { echo "$1"; return; }
-		p=$((20000 + RANDOM % 20000))
+		[ $tries -gt 50 ] && break
+		p=$((20000 + RANDOM % 12768))
 	done
 	echo "$p"
+}
+
+# port_state SERVICE PORT: "ours" when SERVICE's daemon listens on
+# 127.0.0.1:PORT, "taken" when another process does, "free" otherwise
+# (read from /proc/net/tcp and the daemon's open files, so no ss and no
+# root needed for our own processes).
+port_state() {
+	local pid hex ino found=free
+	hex=$(printf '%04X' "$2")
+	pid=$(sv_pid "$1")
+	for ino in $(awk -v p=":$hex" '$4 == "0A" &&
+	    substr($2, length($2) - 4) == p { print $10 }' \
+	    /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+		found=taken
+		if [ -n "$pid" ] &&
+		    ls -l "/proc/$pid/fd" 2>/dev/null | grep -q "socket:\[$ino\]"; then
+			echo ours
+			return
+		fi
+	done
+	echo "$found"
 }
 
 # conf_get KEY [DEFAULT]: a value from the test home's parley.conf.
@@ -263,6 +298,34 @@ sv_pid() {
 	    sed -n 's/^run: [^(]*(pid \([0-9]*\)).*/\1/p'
 }
 
+# Stopping and restarting a daemon: with a plain SIGTERM, never `sv down`,
+# `sv restart` or `sv force-stop`, which follow the SIGTERM with a SIGCONT.
+# In a sanitizer build the daemon's exit runs LeakSanitizer, whose
+# stop-the-world attaches to the daemon with ptrace (a SIGSTOP); a SIGCONT
+# sent before that SIGSTOP is taken discards it (signal(7)), and the tracer
+# then waits for ever for a stop that will not come: the daemon never exits
+# (make asan hung so in t_bot's restart of routerd, about one run in three).
+#   svc_down SERVICE [SECONDS]     stop it (runsv leaves it down: sv once)
+#   svc_restart SERVICE [SECONDS]  stop it; runsv starts it again (new pid)
+# Both return 0 once that happened, 1 after SECONDS (15, 20).  sv up
+# signals no running daemon and is used as it is.
+svc_is_down() { sv status "$(svc "$1")" 2>/dev/null | grep -q '^down: '; }
+svc_restarted() { local p; p=$(sv_pid "$1"); [ -n "$p" ] && [ "$p" != "$2" ]; }
+svc_down() {
+	local pid
+	svc_is_down "$1" && return 0
+	sv once "$(svc "$1")" >/dev/null 2>&1 || return 1
+	pid=$(sv_pid "$1")
+	[ -z "$pid" ] || kill -TERM "$pid" 2>/dev/null
+	wait_for "${2:-15}" svc_is_down "$1"
+}
+svc_restart() {
+	local pid
+	pid=$(sv_pid "$1")
+	[ -n "$pid" ] && kill -TERM "$pid" 2>/dev/null || return 1
+	wait_for "${2:-20}" svc_restarted "$1" "$pid"
+}
+
 # stack_home: make the temporary home (mk/mkhome.sh) without starting it,
 # so that a test can change the configuration first.
 stack_home() {
@@ -277,9 +340,9 @@ stack_home() {
 	[ -f "$MKHOME" ] || bail "$MKHOME is missing"
 	T_HOME=$(mktemp -d "${TMPDIR:-/tmp}/parley-t.XXXXXX") ||
 	    bail "mktemp failed"
-	SMSD_PORT=$(free_port "${SMSD_PORT:-18083}")
-	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-18081}")
-	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-18099}")
+	SMSD_PORT=$(free_port "${SMSD_PORT:-}")
+	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-}")
+	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-}")
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
@@ -291,9 +354,7 @@ stack_home() {
 		[ -x "$(svc "$s")/run" ] || bail "mkhome made no $(svc "$s")/run"
 	done
 	export PARLEY_CONF=$T_HOME/parley.conf
-	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
-	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
-	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
+	stack_urls
 	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
 	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
 	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
@@ -301,6 +362,13 @@ stack_home() {
 	TOKEN_FILE=$(conf_get twilio_auth_token_file secrets/twilio_auth_token)
 	case $TOKEN_FILE in /*) ;; *) TOKEN_FILE=$T_HOME/$TOKEN_FILE ;; esac
 	ACCOUNT_SID=$(conf_get twilio_account_sid AC00000000000000000000000000000001)
+}
+
+# stack_urls: the daemons' URLs, from the ports and parley.conf.
+stack_urls() {
+	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
+	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
+	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
 	WEBHOOK_BASE=$(conf_get twilio_webhook_url "$SMSD_URL")
 	WEBHOOK_BASE=${WEBHOOK_BASE%/}
 }
@@ -316,11 +384,61 @@ wait_ready() {
 	    { bail "sandboxd /sandbox/health did not answer within ${t}s"; }
 }
 
-# stack_start: stack_home (unless done) then runsvdir, then wait_ready.
+# stack_listening SECONDS: smsd, whatsappd and sandboxd each listen on
+# their port (returns 0); or another program took one of the ports between
+# free_port and the daemon's bind (another test run on this machine: then
+# the daemon cannot start, or a stranger answers in its place): that port
+# is replaced by a free one in parley.conf and the three are restarted
+# (returns 2); or SECONDS passed (returns 1).
+stack_listening() {
+	local limit=$(( $(now_ms) + $1 * 1000 )) s v st old new moved
+	while :; do
+		moved="" st=ours
+		for s in smsd:SMSD_PORT whatsappd:WHATSAPPD_PORT \
+		    sandboxd:SANDBOX_PORT; do
+			v=${s#*:} s=${s%%:*}
+			case $(port_state "$s" "${!v}") in
+			ours) ;;
+			taken)
+				old=${!v}
+				new=$(free_port)
+				sed -i "s/127\.0\.0\.1:$old\([^0-9]\|\$\)/127.0.0.1:$new\1/g" \
+				    "$T_HOME/parley.conf"
+				printf -v "$v" %s "$new"
+				export "$v"
+				moved="$moved $s:$old->$new"
+				;;
+			*) st=waiting ;;
+			esac
+		done
+		if [ -n "$moved" ]; then
+			echo "# ports taken by another program, moved:$moved"
+			stack_urls
+			for s in smsd whatsappd sandboxd; do
+				svc_restart "$s" 15
+			done
+			return 2
+		fi
+		[ "$st" = ours ] && return 0
+		[ "$(now_ms)" -ge "$limit" ] && return 1
+		sleep 0.1
+	done
+}
+
+# stack_start: stack_home (unless done) then runsvdir, then wait until the
+# daemons listen on their own ports (moving a port another program took)
+# and wait_ready.
 stack_start() {
+	local try=0 rc
 	[ -n "$T_HOME" ] || stack_home
 	runsvdir -P "$T_HOME/service" >"$T_HOME/runsvdir.log" 2>&1 </dev/null &
 	T_RUNSVDIR=$!
+	while :; do
+		stack_listening 30 && rc=0 || rc=$?
+		[ "$rc" = 2 ] && [ $((try += 1)) -lt 5 ] && continue
+		[ "$rc" = 0 ] || bail "smsd, whatsappd and sandboxd did not all listen on their ports"
+		break
+	done
 	wait_ready 30
 }
 
@@ -334,6 +452,20 @@ stack_diag() {
 		[ -s "$f" ] || continue
 		diag "--- tail $f"
 		tail -n 30 "$f" | diag -
+	done
+}
+
+# stack_sanitized: in a sanitizer build (make asan) a daemon's report goes
+# to its log and a background program's to the file its stderr went to;
+# none may hold one.  Each report found is shown and fails the test file.
+SAN_REPORT='==[0-9]+==ERROR: [A-Za-z]+Sanitizer|: runtime error: '
+stack_sanitized() {
+	local f
+	for f in $(grep -rIlE --exclude-dir=db --exclude-dir=spool \
+	    "$SAN_REPORT" "$T_HOME" 2>/dev/null); do
+		grep -E -A 10 "$SAN_REPORT" "$f" | head -n 12 | diag -
+		echo "# a sanitizer report in ${f#"$T_HOME"/} (above)"
+		T_FAILED=$((T_FAILED + 1))
 	done
 }
 
@@ -353,8 +485,23 @@ stack_stop() {
 			p=$(sv_pid "$s"); [ -n "$p" ] && pids="$pids $p"
 		done
 		runsvs=$(ps -o pid= --ppid "$T_RUNSVDIR" 2>/dev/null)
+		# all at once, each with a plain SIGTERM (see svc_down); one
+		# still running after its drain_timeout and more is killed
 		for d in "$T_HOME"/service/*/; do
-			sv -w 10 force-stop "$d" >/dev/null 2>&1
+			s=${d%/} s=${s##*/}
+			svc_is_down "$s" && continue
+			sv once "$d" >/dev/null 2>&1
+			p=$(sv_pid "$s")
+			[ -n "$p" ] && kill -TERM "$p" 2>/dev/null
+		done
+		for d in "$T_HOME"/service/*/; do
+			s=${d%/} s=${s##*/}
+			wait_for 20 svc_is_down "$s" && continue
+			echo "# $s did not exit within 20 s of SIGTERM; killing it"
+			T_FAILED=$((T_FAILED + 1))
+			sv kill "$d" >/dev/null 2>&1
+		done
+		for d in "$T_HOME"/service/*/; do
 			sv exit "$d" >/dev/null 2>&1
 			[ -d "$d/log" ] && sv exit "$d/log" >/dev/null 2>&1
 		done
@@ -374,6 +521,7 @@ stack_stop() {
 			fi
 		done
 	fi
+	[ -n "$T_HOME" ] && stack_sanitized
 	if [ -n "$T_HOME" ]; then
 		if [ "${PARLEY_KEEP:-0}" = 1 ]; then
 			echo "# kept $T_HOME"

@@ -177,7 +177,7 @@ start_bot bot5 helpbot $ECHO_BOT
 BOT5=$BOT_PID
 sb_sms +15557400001 $US_A "before the restart" >/dev/null
 wait_sb 15 'p("Body")=="echo: before the restart"' >/dev/null
-exits 0 "restart routerd" sv -w 20 restart "$(svc routerd)"
+exits 0 "restart routerd" svc_restart routerd 20
 wait_ready 30
 sb_sms +15557400001 $US_A "after the restart" >/dev/null
 ok "msg bot reconnects and answers after a routerd restart" \

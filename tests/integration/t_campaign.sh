@@ -301,16 +301,12 @@ refused "delete a campaign that does not exist" 'no campaign named "nosuch"' \
     msg campaign delete nosuch --yes
 
 # ------------------------------------------------------------------ roles
-if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null; then
-	for i in 1 2 3 4 5 6 7 8; do skip "roles: needs root to make a Unix user"; done
+if ! tuser_ok; then
+	for i in 1 2 3 4 5 6 7 8; do skip "roles: needs root, useradd, userdel and setpriv"; done
 else
 	U=parleyt$$
-	useradd -M -r -s /usr/sbin/nologin "$U" 2>/dev/null
-	cleanup_user() { userdel "$U" 2>/dev/null; }
-	trap 'rc=$?; cleanup_user; (exit $rc); stack_stop' EXIT
-	chmod 0711 "$T_HOME" "$T_HOME/run"
-	chmod 0666 "$T_HOME/run/campaignd.sock"
-	as() { runuser -u "$U" -- env PARLEY_CONF="$PARLEY_CONF" PATH="$PATH" "$@"; }
+	tuser_add "$U"
+	as() { as_user "$U" "$@"; }
 	exits 1 "a Unix user who is not an agent is refused" as msg campaign list
 	msg agent add ann --user "$U" --role agent >/dev/null 2>&1 &&
 	    msg member add always ann >/dev/null 2>&1 &&

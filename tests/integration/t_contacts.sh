@@ -380,35 +380,16 @@ else
 fi
 
 # ===================================================== roles
-# run_as: msg as the throwaway user $U, on this home.
-run_as() {
-	runuser -u "$U" -- env PARLEY_CONF="$T_HOME/parley.conf" \
-	    "$PARLEY_BIN/msg" "$@"
-}
-roles_skip() { for i in 1 2 3 4; do skip "$1"; done; }
 U=parleyt$$
-if [ "$(id -u)" -ne 0 ] || ! command -v useradd >/dev/null 2>&1 ||
-    ! command -v runuser >/dev/null 2>&1; then
-	roles_skip "roles need root, useradd and runuser"
-elif ! useradd -M -r -s /bin/false "$U" 2>/dev/null; then
-	roles_skip "useradd $U failed"
+if ! tuser_ok; then
+	for i in 1 2 3 4; do skip "roles need root, useradd, userdel and setpriv"; done
 else
-	# remove the user whatever happens, then the usual cleanup
-	trap 'rc=$?; userdel "$U" 2>/dev/null; (exit $rc); stack_stop' EXIT
-	chmod 0711 "$T_HOME" "$T_HOME/run"
-	chmod 0644 "$T_HOME/parley.conf"
-	chmod 0666 "$T_HOME/run/campaignd.sock"
-	if ! runuser -u "$U" -- test -x "$PARLEY_BIN/msg" ||
-	    ! runuser -u "$U" -- test -r "$T_HOME/parley.conf"; then
-		roles_skip "$U cannot reach $PARLEY_BIN/msg or $T_HOME"
-	else
-		exits 1 "a Unix user who is no agent cannot add a contact" \
-		    run_as contact add --name Eve --phone +15552000066
-		like "$T_ERR" "not a parley agent" "saying why"
-		exits 1 "nor blacklist anyone" run_as blacklist add +15552000066
-		exits 1 "nor read the contact book" run_as contact list
-	fi
-	userdel "$U" 2>/dev/null
+	tuser_add "$U"
+	exits 1 "a Unix user who is no agent cannot add a contact" \
+	    as_user "$U" msg contact add --name Eve --phone +15552000066
+	like "$T_ERR" "not a parley agent" "saying why"
+	exits 1 "nor blacklist anyone" as_user "$U" msg blacklist add +15552000066
+	exits 1 "nor read the contact book" as_user "$U" msg contact list
 fi
 
 done_testing

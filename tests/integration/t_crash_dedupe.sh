@@ -2,13 +2,14 @@
 # t_crash_dedupe — no duplicate SMS when smsd dies with sends in flight.
 #
 # A slow provider (sandboxd answers Twilio's create 1.5 s late) and a burst
-# of outbound SMS, each with its own body, paced at 20 a second; smsd is
-# SIGKILLed ten times in the middle of it, each time right after it started
-# new sends, and runsv restarts it.  Those sends reached Twilio but their
-# answers were lost; routerd dispatches them again, and smsd first asks
-# Twilio's list of messages whether each was made.  When everything has
-# settled, every message reached sandboxd's Twilio API exactly once and
-# ends sent (or delivered) in routerd's event log.
+# of outbound SMS, each with its own body, paced at 20 a second and queued
+# in ten waves; smsd is SIGKILLed ten times in the middle of it, each time
+# right after it started new sends of the latest wave, and runsv restarts
+# it.  Those sends reached Twilio but their answers were lost; routerd
+# dispatches them again, and smsd first asks Twilio's list of messages
+# whether each was made.  When everything has settled, every message
+# reached sandboxd's Twilio API exactly once and ends sent (or delivered)
+# in routerd's event log.
 #
 # Before that, the guard: two identical messages whose outcome is unknown
 # (routerd restarted) both find the one copy Twilio has; the first claims
@@ -49,7 +50,7 @@ restarted_from() { p=$(sv_pid "$1"); [ -n "$p" ] && [ "$p" != "$2" ]; }
 # --- the guard: two identical messages, one provider copy ---------------
 CG=+15551239100
 SAME="the same words twice $RUN"
-ok "sv down smsd" sv -w 15 down "$(svc smsd)"
+ok "smsd down" svc_down smsd
 A=$(msg send --to "sms:$CG" --from "$OURS" "$SAME" | jq -r .id)
 B=$(msg send --to "sms:$CG" --from "$OURS" "$SAME" | jq -r .id)
 # Twilio already has one copy, as if A's send had been made and its answer
@@ -100,29 +101,34 @@ like "$(grep -c 'whatsapp 1 (1 of unknown outcome, may arrive twice)' "$ROUTERD_
     '^[1-9]' "routerd counts it as a dispatch of unknown outcome on whatsapp"
 
 # --- the burst -----------------------------------------------------------
+# Queued in ten waves, one before each kill: a burst queued all at once
+# ran dry before the tenth kill on a slow or busy machine (each kill and
+# restart takes longer there, while smsd sends on at its rate).
 CUSTS="+15551239001 +15551239002 +15551239003"
-PER=120
-TOTAL=$(( PER * 3 ))
+WAVE=12			# messages per customer and wave
+TOTAL=$(( WAVE * 10 * 3 ))
 sb_fault '{"api":"twilio","delay_ms":1500,"count":-1}' >/dev/null
 M1=$(mark)
-senders=""
-for c in $CUSTS; do
-	for i in $(seq 1 "$PER"); do
-		printf '{"to":"sms:%s","from":"%s","text":"burst %s %s %d"}\n' \
-		    "$c" "$OURS" "$RUN" "$c" "$i"
-	done | msg send >"$T_HOME/sent.${c#+}" 2>&1 &
-	senders="$senders $!"
-	bg_track $!
-done
-for p in $senders; do wait "$p"; bg_untrack "$p"; done
-cat "$T_HOME"/sent.* | jq -r '.id // empty' >"$T_HOME/ids"
-is "$(sort -u "$T_HOME/ids" | grep -c .)" "$TOTAL" "msg send queued all $TOTAL"
+# wave K: the K-th twelve messages to each customer, queued by msg send
+wave() {
+	local c i p senders=""
+	for c in $CUSTS; do
+		for i in $(seq $(( ($1 - 1) * WAVE + 1 )) $(( $1 * WAVE ))); do
+			printf '{"to":"sms:%s","from":"%s","text":"burst %s %s %d"}\n' \
+			    "$c" "$OURS" "$RUN" "$c" "$i"
+		done | msg send >>"$T_HOME/sent.${c#+}" 2>&1 &
+		senders="$senders $!"
+		bg_track $!
+	done
+	for p in $senders; do wait "$p"; bg_untrack "$p"; done
+}
 
 new_sends() { [ "$(creates_since "$1" "p(\"Body\")|startswith(\"burst $RUN\")" |
     grep -c .)" -ge 5 ]; }
 kills=0 inflight=""
 for k in 1 2 3 4 5 6 7 8 9 10; do
 	m=$(mark)
+	wave "$k"
 	wait_for 60 new_sends "$m" || break
 	pid=$(sv_pid smsd)
 	[ -n "$pid" ] || break
@@ -132,6 +138,8 @@ for k in 1 2 3 4 5 6 7 8 9 10; do
 	wait_for 30 restarted_from smsd "$pid" || break
 	wait_for 30 msg ping -q -w 1 smsd || break
 done
+cat "$T_HOME"/sent.* | jq -r '.id // empty' >"$T_HOME/ids"
+is "$(sort -u "$T_HOME/ids" | grep -c .)" "$TOTAL" "msg send queued all $TOTAL"
 is "$kills" 10 "smsd was SIGKILLed 10 times, each right after it started new sends"
 diag "sends made by each smsd before its SIGKILL:$inflight"
 

@@ -15,7 +15,7 @@ OURS=+15557654321
 CUST=+15551230401
 TEXT="queued before the crash"
 
-ok "sv down smsd" sv -w 15 down "$(svc smsd)"
+ok "smsd down" svc_down smsd
 exits 0 "msg send reports the message queued while smsd is down" \
     msg send --to "sms:$CUST" --from "$OURS" "$TEXT"
 q=$(wait_event 10 ".type==\"message\" and .dir==\"out\" and .text==\"$TEXT\"") || q='{}'

@@ -53,7 +53,7 @@ stack_start
 # term_exit DAEMON READY_COMMAND: sets T_RC to the daemon's exit status.
 term_exit() {
 	local d=$1 ready=$2 pid
-	sv -w 15 down "$(svc "$d")" >/dev/null 2>&1
+	svc_down "$d"
 	"$d" -c "$CONF" >>"$T_HOME/$d.fg.log" 2>&1 </dev/null &
 	pid=$!
 	bg_track "$pid"

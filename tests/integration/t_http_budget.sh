@@ -173,7 +173,7 @@ is "$(curl -s -m 5 -o /dev/null -o /dev/null -w '%{num_connects} ' "$u" "$u")" "
     "two requests share one kept-alive connection"
 
 # --- drain: a webhook waiting for a stalled routerd gets 503, Connection: close.
-# Last, and with sv down: whatsappd is not restarted, since its port is free
+# Last, and with svc_down: whatsappd is not restarted, since its port is free
 # for the 5 s of the drain and another stack on this machine may take it.
 RPID=$(sv_pid routerd)
 kill -STOP "$RPID"
@@ -186,7 +186,7 @@ CP=$!
 bg_track "$CP"
 waiting() { ss -Htn state established "( sport = :$WHATSAPPD_PORT )" | grep -q .; }
 wait_for 5 waiting || diag "no connection seen waiting on whatsappd"
-sv down "$(svc whatsappd)" >/dev/null
+svc_down whatsappd 30
 wait "$CP"
 bg_untrack "$CP"
 kill -CONT "$RPID"

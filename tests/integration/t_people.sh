@@ -195,25 +195,18 @@ refused "team show after delete" 'no team named "t2"' msg team show t2
 refused "team delete unknown" 'no team named "t2"' msg team delete t2
 
 # ------------------------------------------------------------- roles
-if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null ||
-    ! command -v setpriv >/dev/null; then
+if ! tuser_ok; then
 	for i in $(seq "$ROLE_TESTS"); do
-		skip "roles need root, useradd and setpriv"
+		skip "roles need root, useradd, userdel and setpriv"
 	done
 	done_testing
 fi
 
 TUSER=parleyt$$
-useradd -M -r -s /usr/sbin/nologin "$TUSER" >/dev/null 2>&1 ||
-    bail "useradd $TUSER failed"
-trap 'rc=$?; userdel "$TUSER" >/dev/null 2>&1; (exit $rc); stack_stop' EXIT
-TUID=$(id -u "$TUSER") TGID=$(id -g "$TUSER")
-chmod 0711 "$T_HOME" "$T_HOME/run"
-chmod 0644 "$T_HOME/parley.conf"
-chmod 0666 "$T_HOME/run/campaignd.sock"
+tuser_add "$TUSER"
 
 # as COMMAND...: run COMMAND as the throwaway user.
-as() { setpriv --reuid="$TUID" --regid="$TGID" --clear-groups "$@"; }
+as() { as_user "$TUSER" "$@"; }
 
 refused "an unmapped user is not an agent" 'you are not a parley agent' \
     as msg agent whoami

@@ -221,29 +221,24 @@ refused "no such canned response" "no canned response /nosuch" \
 is "$(sent_to "$C7")" 2 "only the two expanded messages reached the customer"
 
 # ------------------------------------------- msg optout by an agent
-if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null ||
-    ! command -v setpriv >/dev/null; then
+if ! tuser_ok; then
 	for i in $(seq "$AGENT_TESTS"); do
-		skip "agents need root, useradd and setpriv"
+		skip "agents need root, useradd, userdel and setpriv"
 	done
 	done_testing
 fi
 TUSER=parleyp$$
-useradd -M -r -s /usr/sbin/nologin "$TUSER" >/dev/null 2>&1 ||
-    bail "useradd $TUSER failed"
-trap 'rc=$?; userdel "$TUSER" >/dev/null 2>&1; (exit $rc); stack_stop' EXIT
-TUID=$(id -u "$TUSER") TGID=$(id -g "$TUSER")
-chmod 0711 "$T_HOME" "$T_HOME/run"
-chmod 0644 "$T_HOME/parley.conf"
-chmod 0666 "$T_HOME/run/campaignd.sock" "$T_HOME/run/routerd.sock"
-as() { setpriv --reuid="$TUID" --regid="$TGID" --clear-groups "$@"; }
+NOBODY=parleyn$$	# a Unix user who is no agent
+tuser_add "$TUSER"
+tuser_add "$NOBODY"
+as() { as_user "$TUSER" "$@"; }
 
 exits 0 "agent tess, a member of pol" msg agent add tess --user "$TUSER"
 exits 0 "campaign other, without tess" msg campaign create other \
     --sms +15550003000 --schedule "$ALWAYS"
 exits 0 "tess is a member of pol" msg member add pol tess
 refused "an unmapped user may not record consent" "not a parley agent" \
-    setpriv --reuid=65534 --regid=65534 --clear-groups msg optout "$C7"
+    as_user "$NOBODY" msg optout "$C7"
 exits 0 "tess records the opt-out of a customer of pol" as msg optout "$C7"
 ok "the event names tess" wait_event 10 \
     ".type==\"optout\" and .contact==\"$C7\" and .by==\"tess\""

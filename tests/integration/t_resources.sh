@@ -296,45 +296,29 @@ exits 0 "qa delete full" msg qa delete full
 exits 1 "qa show full after delete" msg qa show full
 
 # -------------------------------------------------------------- roles
-if [ "$(id -u)" -ne 0 ]; then
-	for i in $(seq 12); do skip "roles need root to make a Unix user"; done
+if ! tuser_ok; then
+	for i in $(seq 12); do skip "roles need root, useradd, userdel and setpriv"; done
 else
 	TUSER=parleyt$$
-	if useradd -M -r -s /usr/sbin/nologin "$TUSER" 2>/dev/null; then
-		cleanup_user() {
-			local rc=$?
-			userdel "$TUSER" >/dev/null 2>&1
-			(exit $rc)
-			stack_stop
-		}
-		trap cleanup_user EXIT
-		chmod 0711 "$T_HOME" "$T_HOME/run"
-		chmod 0644 "$T_HOME/parley.conf"
-		chmod 0666 "$T_HOME/run/campaignd.sock"
-		as_user() {
-			setpriv --reuid="$TUSER" --regid="$(id -g "$TUSER")" \
-			    --clear-groups env PARLEY_CONF="$PARLEY_CONF" "$@"
-		}
-		exits 0 "msg agent add an agent for the Unix user" \
-		    msg agent add ann --user "$TUSER" --role agent
-		msg canned add hi --text 'Hi {name}' >/dev/null
-		exits 0 "an agent may list canned responses" as_user msg canned list
-		is "$(jq -r .snippet <<<"$T_OUT")" hi "and sees them"
-		exits 0 "an agent may list agent statuses" as_user msg statusdef list
-		exits 1 "an agent may not add a canned response" as_user msg canned add x --text y
-		like "$T_ERR" 'admin' "the reason names the admin role"
-		exits 1 "an agent may not delete a disposition" as_user msg disposition delete Billing
-		exits 1 "an agent may not list another campaign's assignments" \
-		    as_user msg canned list --campaign sales
-		like "$T_ERR" 'not a member' "saying it is not a member"
-		msg canned assign hi --campaign support >/dev/null 2>&1
-		exits 0 "msg member add support ann" msg member add support ann
-		exits 0 "a member lists its campaign's assignments" \
-		    as_user msg canned list --campaign support
-		is "$(jq -r .snippet <<<"$T_OUT")" hi "and sees them"
-	else
-		for i in $(seq 12); do skip "useradd failed"; done
-	fi
+	tuser_add "$TUSER"
+	as() { as_user "$TUSER" "$@"; }
+	exits 0 "msg agent add an agent for the Unix user" \
+	    msg agent add ann --user "$TUSER" --role agent
+	msg canned add hi --text 'Hi {name}' >/dev/null
+	exits 0 "an agent may list canned responses" as msg canned list
+	is "$(jq -r .snippet <<<"$T_OUT")" hi "and sees them"
+	exits 0 "an agent may list agent statuses" as msg statusdef list
+	exits 1 "an agent may not add a canned response" as msg canned add x --text y
+	like "$T_ERR" 'admin' "the reason names the admin role"
+	exits 1 "an agent may not delete a disposition" as msg disposition delete Billing
+	exits 1 "an agent may not list another campaign's assignments" \
+	    as msg canned list --campaign sales
+	like "$T_ERR" 'not a member' "saying it is not a member"
+	msg canned assign hi --campaign support >/dev/null 2>&1
+	exits 0 "msg member add support ann" msg member add support ann
+	exits 0 "a member lists its campaign's assignments" \
+	    as msg canned list --campaign support
+	is "$(jq -r .snippet <<<"$T_OUT")" hi "and sees them"
 fi
 
 done_testing

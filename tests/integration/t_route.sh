@@ -6,35 +6,23 @@
 # rest wait and are offered as slots free), claim, transfer, close with a
 # required disposition, route --explain, and an agent refused on another
 # campaign's conversation.  Agents are throwaway Unix users mapped with msg
-# agent add; they run msg through setpriv.
+# agent add; they run msg with lib.sh's as_user.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-if [ "$(id -u)" != 0 ] || ! command -v useradd >/dev/null ||
-    ! command -v setpriv >/dev/null; then
-	skip_all "needs root, useradd and setpriv to act as agents"
-fi
+tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
 plan 44
 stack_start
 
 U=prt$$
-USERS=""
-cleanup_users() { local u; for u in $USERS; do userdel "$u" >/dev/null 2>&1; done; }
-trap 'rc=$?; cleanup_users; (exit $rc); stack_stop' EXIT
 for a in a b c x; do
-	useradd -M -r -s /usr/sbin/nologin "$U$a" >/dev/null 2>&1 ||
-	    bail "useradd $U$a failed"
-	USERS="$USERS $U$a"
+	tuser_add "$U$a"
 done
-chmod 0711 "$T_HOME" "$T_HOME/run"
-chmod 0644 "$T_HOME/parley.conf"
-chmod 0666 "$T_HOME/run/routerd.sock" "$T_HOME/run/campaignd.sock"
 # as AGENT COMMAND...: run msg as the agent's Unix user
 as() {
 	local u=$U$1
 	shift
-	setpriv --reuid="$(id -u "$u")" --regid="$(id -g "$u")" --clear-groups \
-	    env PARLEY_HOME="$T_HOME" PARLEY_CONF="$T_HOME/parley.conf" "$@"
+	as_user "$u" "$@"
 }
 
 # open around the clock, so the test does not depend on the day

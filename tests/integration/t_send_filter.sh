@@ -63,7 +63,7 @@ done
 
 # ------------------------------- 5,000 lines with a routerd restart
 # The lines are written into a FIFO 100 at a time over a few seconds;
-# routerd is restarted (sv restart: SIGTERM, it drains) once 1,000 results
+# routerd is restarted (SIGTERM: it drains) once 1,000 results
 # are out, and killed (SIGKILL: the answers in flight are lost) once 3,000
 # are, while msg send goes on reading and sending.
 fifo=$T_HOME/lines.fifo
@@ -83,7 +83,7 @@ bg_track "$WRITER"
 results() { [ "$(grep -c . "$rout")" -ge "$1" ]; }
 pid1=$(sv_pid routerd)
 ok "1,000 lines are answered" wait_for 120 results 1000
-ok "sv restart routerd in the middle" sv -w 30 restart "$(svc routerd)"
+ok "routerd restarted (SIGTERM) in the middle" svc_restart routerd 30
 pid2=$(sv_pid routerd)
 [ -n "$pid2" ] && [ "$pid2" != "$pid1" ] && pass "routerd runs again under a new pid" ||
     fail "routerd runs again under a new pid" "before $pid1, after '$pid2'"

@@ -42,20 +42,14 @@ UB=$TUSER_UID
 msg agent add ann --user "$A" >/dev/null && msg member add spooled ann \
     >/dev/null && msg agent add bob --user "$B" >/dev/null &&
     msg member add spooled bob >/dev/null || bail "agents ann and bob"
-# bustool req writes the requests msg never would
-cp "$PARLEY_TOOLS/bustool" "$T_HOME/bin/bustool" &&
-    chmod 0755 "$T_HOME/bin/bustool" || bail "bustool is not built"
+# bustool req writes the requests msg never would (tuser_add copied it)
+[ -x "$T_HOME/bin/bustool" ] || bail "bustool is not built"
 
 SP=$T_HOME/spool
 is "$(stat -c %a "$SP")" 3730 "mkhome makes the spool 3730"
 chgrp "$DROP" "$SP"
 # an agent who sends files: its own user and group, plus parleydrop
-as_agent() {
-	local u=$1
-	shift
-	( exec setpriv --reuid="$u" --regid="$(id -g "$u")" --groups="$DROP" \
-	    env PATH="$T_HOME/bin:/usr/bin:/bin" PARLEY_CONF="$PARLEY_CONF" "$@" )
-}
+as_agent() { as_user -G "$DROP" "$@"; }
 # each agent's own files, outside the spool
 for u in "$A" "$B"; do
 	install -d -o "$u" -g "$(id -g "$u")" -m 0700 "$T_HOME/files.$u"
@@ -86,7 +80,7 @@ uploads() {
 docs() { sb_wa_sends '.body.type=="document"' | wc -l; }
 
 # --- a legitimate file, while whatsappd is down: its copy waits in the spool
-sv -w 15 down "$(svc whatsappd)" >/dev/null
+svc_down whatsappd
 as_agent "$A" sh -c "$(declare -f pdf); pdf '$T_HOME/files.$A/invoice.pdf' ann"
 exits 0 "ann sends her own file (whatsappd down: it waits)" \
     as_agent "$A" msg send --conv "$CONV" --file "$T_HOME/files.$A/invoice.pdf" \
@@ -232,7 +226,7 @@ exits 1 "ann cannot read the Twilio auth token" \
     as_agent "$A" cat "$T_HOME/secrets/twilio_auth_token"
 
 # --- an older install's over-wide store is tightened when routerd starts
-sv -w 15 down "$(svc routerd)" >/dev/null
+svc_down routerd
 chmod 0755 "$T_HOME/db/routerd"
 chmod 0644 "$T_HOME/db/routerd/data.mdb" "$T_HOME/db/routerd/lock.mdb"
 sv -w 15 up "$(svc routerd)" >/dev/null
