@@ -557,6 +557,19 @@ sbx_valid_url(const char *s)
 	return ok;
 }
 
+int
+sbx_ctype_is(const char *h, const char *mime)
+{
+	size_t n = strlen(mime);
+
+	if (h == NULL)
+		return 0;
+	while (*h == ' ')
+		h++;
+	return strncasecmp(h, mime, n) == 0 &&
+	    (h[n] == '\0' || h[n] == ';' || h[n] == ' ');
+}
+
 uint64_t
 sbx_hash(const char *s)
 {
