@@ -1163,9 +1163,12 @@ send_frame(struct rclient *cl, const msgpack_object *f, int internal)
 			    "start on sms or whatsapp");
 			goto out;
 		}
-		if (!valid_e164(to)) {
+		/* WhatsApp also reaches a business-scoped user id */
+		if (!valid_e164(to) && !(strcmp(channel, "whatsapp") == 0 &&
+		    valid_bsuid(to))) {
 			refuse(cl, re, "invalid", "send: to must be an E.164 "
-			    "number (+ and 8 to 15 digits)");
+			    "number (+ and 8 to 15 digits), or on WhatsApp a "
+			    "business-scoped user id");
 			goto out;
 		}
 		if (!valid_addr(channel, from, why, sizeof(why))) {
