@@ -651,7 +651,7 @@ sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
 		c->steps[i] = seq[reorder ? (i + n - 1) % n : i];
 	c->nsteps = n;
 	c->step = 0;
-	c->repeat = fault != NULL && fault->repeat > 0 ? fault->repeat : 1;
+	c->repeat = fault != NULL ? fault->repeat : 1;	/* 0: lost */
 }
 
 void
@@ -661,6 +661,10 @@ sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
 {
 	int i, n;
 
+	if (c->repeat == 0) {
+		sbx_chain_skip(c);	/* the webhook is lost; may end c */
+		return;
+	}
 	/* A failed start calls chain_posted: it ends c after the last one. */
 	c->pending = n = c->repeat;
 	for (i = 0; i < n; i++)

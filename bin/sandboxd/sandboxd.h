@@ -73,7 +73,7 @@ struct sbx_fault {
 	char		 status[16];	/* final status instead of delivered, "" */
 	long		 error_code;	/* with status */
 	long		 delay_ms;	/* delay the API answer */
-	int		 repeat;	/* post each webhook this many times (>= 1) */
+	int		 repeat;	/* post each webhook this many times, 0 none */
 	int		 reorder;	/* post the final status before "sent" */
 };
 
@@ -170,7 +170,8 @@ int	sbx_chain_init(struct sbx_chain *c, struct sbx *,
 	    ...) __attribute__((format(printf, 6, 7)));
 /*
  * c's steps: the n statuses of seq, the last one first when fault asks
- * to reorder, each posted fault's repeat times (1 without a fault).
+ * to reorder, each posted fault's repeat times (1 without a fault; 0:
+ * none is posted, the steps still pass as if they were).
  */
 void	sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
 	    const struct sbx_fault *fault);
