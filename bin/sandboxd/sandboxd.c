@@ -988,7 +988,7 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		sbx_whatsapp_reset(sb->whatsapp);
 		log_info("reset: received log, faults, opt-outs, Twilio "
 		    "messages, WhatsApp "
-		    "windows, media and rate history cleared");
+		    "windows, media, rate history and templates cleared");
 		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
 		    (json_int_t)next));
 	} else if (strcmp(path, "/sandbox/sms/inbound") == 0) {
@@ -1005,6 +1005,12 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 			sbx_reply_error(req, 413, "request body too large");
 		else
 			sbx_whatsapp_inbound(sb, req, body, len);
+	} else if (strcmp(path, "/sandbox/whatsapp/templates") == 0) {
+		if (m == EVHTTP_REQ_POST && (body = sbx_body(req, &len)) == NULL)
+			sbx_reply_error(req, 413, "request body too large");
+		else
+			sbx_whatsapp_templates(sb, req, m == EVHTTP_REQ_POST ?
+			    body : NULL, m == EVHTTP_REQ_POST ? len : 0);
 	} else if (strncmp(path, "/sandbox/whatsapp/media/", 24) == 0 &&
 	    path[24] != '\0' && strchr(path + 24, '/') == NULL) {
 		sbx_whatsapp_media_bytes(sb, req, path + 24);

@@ -330,7 +330,13 @@ void	sbx_whatsapp_inbound(struct sbx *, struct evhttp_request *,
 /* GET /sandbox/whatsapp/media/<id>: the bytes of a media id; answers req. */
 void	sbx_whatsapp_media_bytes(struct sbx *, struct evhttp_request *,
 	    const char *id);
-/* Forget windows, media and rate history (POST /sandbox/reset). */
+/*
+ * /sandbox/whatsapp/templates: POST (body, len) tells of a template and its
+ * status, GET lists them, DELETE forgets them; answers req.
+ */
+void	sbx_whatsapp_templates(struct sbx *, struct evhttp_request *,
+	    const char *body, size_t len);
+/* Forget windows, media, rate history and templates (POST /sandbox/reset). */
 void	sbx_whatsapp_reset(struct sbx_whatsapp *);
 
 #endif

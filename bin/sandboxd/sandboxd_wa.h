@@ -7,13 +7,15 @@
  *                       the Graph paths;
  * sandboxd_wa_send.c    POST /{phone_number_id}/messages: a send validated
  *                       in Meta's order, the throughput limit, then its
- *                       status webhooks;
+ *                       status webhooks; marking a message read;
  * sandboxd_wa_media.c   media ids, POST /{phone_number_id}/media, GET and
  *                       DELETE /{media_id}, and the bytes behind a media URL;
  * sandboxd_wa_inbound.c POST /sandbox/whatsapp/inbound: a simulated
- *                       customer's message of any kind, signed and posted.
+ *                       customer's message of any kind, signed and posted;
+ * sandboxd_wa_tmpl.c    the message templates sandboxd was told about, and
+ *                       /sandbox/whatsapp/templates.
  *
- * Records kept by a string (windows, rate rings, media ids) are
+ * Records kept by a string (windows, rate rings, media ids, templates) are
  * struct sbx_wa_node first, in a lib/htab table, through sbx_wa_get/_add.
  */
 #ifndef SANDBOXD_WA_H
@@ -30,6 +32,7 @@
 
 #include "htab.h"
 #include "sandboxd.h"
+#include "valid.h"
 
 #define WA_MAX_DUP		1000	/* extra copies of an inbound webhook */
 #define WA_MAX_BATCH		100	/* messages in one simulated notification */
@@ -41,6 +44,8 @@
 #define WA_BIZ_MAX		512	/* bytes of biz_opaque_callback_data */
 #define WA_LOG_BODY_MAX		65536	/* a body that is not JSON, as logged */
 #define WA_ID_MAX		32	/* digits of a phone_number_id or media id */
+#define WA_BSUID_MAX		VALID_BSUID_MAX	/* a business-scoped user id */
+#define WA_MAX_TEMPLATES	10000	/* templates told about */
 #define WA_HREF "https://developers.facebook.com/docs/whatsapp/cloud-api/" \
 	"support/error-codes/"
 #define WA_UNSUPPORTED "Unsupported %s request. Object with ID '%s' does " \
@@ -100,7 +105,7 @@ struct sbx_whatsapp {
 	char		 version[16];
 	char		*listen;	/* sandbox_listen, for media URLs */
 	long long	 rate, window_s, status_delay_ms;
-	struct htab	 windows, rates, media;
+	struct htab	 windows, rates, media, templates;
 	struct wa_media_q mq;
 	size_t		 kept;		/* bytes of media kept */
 };
@@ -156,7 +161,7 @@ void	sbx_wa_record(struct sbx_whatsapp *, struct evhttp_request *,
 void	sbx_wa_finish(struct sbx_whatsapp *, struct evhttp_request *,
 	    struct wa_rec *, struct sbx_jw *);
 
-/* The customer wa_id wrote to pnid at ms. */
+/* The customer (digits or BSUID) wrote to pnid at ms. */
 void	sbx_wa_win_note(struct sbx_whatsapp *, const char *pnid,
 	    const char *customer, long long ms);
 /* Is the customer's window with pnid open at now? */
@@ -164,8 +169,8 @@ int	sbx_wa_win_open(struct sbx_whatsapp *, const char *pnid,
 	    const char *customer, long long now);
 
 /*
- * A wamid as Meta makes them, for a customer's digits, of an inbound (1)
- * or outbound (0) message.
+ * A wamid as Meta makes them, for a customer's digits (or BSUID), of an
+ * inbound (1) or outbound (0) message.
  */
 void	sbx_wa_make_wamid(const char *who, int inbound, char *out, size_t outsz);
 /* The number's display form: "1555" and its last 7 digits. */
@@ -218,5 +223,17 @@ void	sbx_wa_upload_call(struct sbx_whatsapp *, struct evhttp_request *,
 /* GET or DELETE /{version}/{media_id} */
 void	sbx_wa_media_call(struct sbx_whatsapp *, struct evhttp_request *,
 	    struct wa_rec *, const char *id);
+
+/* sandboxd_wa_tmpl.c */
+
+/*
+ * Is template name in language code one sandboxd may send?  0 yes; else
+ * 132001 with Meta's details in d.  Until a template is told about, every
+ * one is (a stack nobody told about templates still sends them).
+ */
+long	sbx_wa_tmpl_check(struct sbx_whatsapp *, const char *name,
+	    const char *code, char *d, size_t dsz);
+/* Free a template record (reset). */
+void	sbx_wa_tmpl_free(struct sbx_wa_node *);
 
 #endif

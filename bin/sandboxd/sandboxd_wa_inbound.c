@@ -1,8 +1,11 @@
 /*
  * sandboxd_wa_inbound — POST /sandbox/whatsapp/inbound (control): a
  * simulated customer writes.  The request names the customer, our number
- * and what was sent (text, media, location, contacts, interactive replies,
- * button, reaction, unsupported and unknown types); sandboxd builds Meta's webhook
+ * (by number, business-scoped user id, or both), our number and what was
+ * sent (text, media, location, contacts, interactive replies including a
+ * Flow's, button, reaction, order, an edit, a deletion, a system message,
+ * unsupported and unknown types; any with a click-to-WhatsApp ad's
+ * referral or forwarded); sandboxd builds Meta's webhook
  * notification (a batch may hold many, grouped per number), signs it with
  * the app secret (X-Hub-Signature-256) and posts it to
  * sandbox_whatsapp_webhook_url, as often as asked.  A customer's message
@@ -29,9 +32,19 @@
 /* Fields an inbound item takes, and those an item inherits from the top. */
 static const char *const item_keys[] = { "from", "to", "name", "type", "text",
     "caption", "mime", "media_id", "filename", "latitude", "longitude",
-    "place", "address", "payload", "emoji", "reply_to", "ts", "id",
-    "contacts", "interactive", "raw", NULL };
-static const char *const inherited[] = { "from", "to", "name", "ts", NULL };
+    "place", "address", "url", "payload", "emoji", "reply_to", "ts", "id",
+    "contacts", "interactive", "raw", "user_id", "parent_user_id",
+    "username", "referral", "order", "original", "new_from", "new_user_id",
+    "forwarded", "frequently_forwarded", "voice", "animated", NULL };
+static const char *const inherited[] = { "from", "to", "name", "ts",
+    "user_id", "parent_user_id", "username", NULL };
+
+/* Who the simulated customer is: a number, a BSUID, or both. */
+struct in_who {
+	const char	*from;		/* E.164, NULL when withheld */
+	const char	*user_id, *parent_user_id, *username, *name;
+	const char	*key;		/* digits of from, else user_id */
+};
 
 /* Member key of the item, else (for inherited keys) of the top object. */
 static json_t *
@@ -134,10 +147,13 @@ in_media(struct sbx_whatsapp *wa, json_t *it, const char *type, json_t *msg,
 	json_object_set_new(o, "sha256", json_string(m->sha256_b64));
 	json_object_set_new(o, "id", json_string(m->h.key));
 	if (strcmp(type, "audio") == 0)
-		json_object_set_new(o, "voice", json_boolean(strncmp(mime ?
-		    mime : m->mime, "audio/ogg", 9) == 0));
+		json_object_set_new(o, "voice", json_object_get(it, "voice") ?
+		    json_boolean(json_is_true(json_object_get(it, "voice"))) :
+		    json_boolean(strncmp(mime ? mime : m->mime, "audio/ogg",
+		    9) == 0));
 	if (strcmp(type, "sticker") == 0)
-		json_object_set_new(o, "animated", json_false());
+		json_object_set_new(o, "animated", json_boolean(json_is_true(
+		    json_object_get(it, "animated"))));
 	json_object_set_new(msg, type, o);
 	return 0;
 }
@@ -147,7 +163,7 @@ in_location(json_t *it, json_t *msg, char *why, size_t whysz)
 {
 	json_t *lat = json_object_get(it, "latitude");
 	json_t *lon = json_object_get(it, "longitude");
-	const char *place, *addr;
+	const char *place, *addr, *url;
 	json_t *o;
 
 	if (!json_is_number(lat) || !json_is_number(lon) ||
@@ -158,8 +174,10 @@ in_location(json_t *it, json_t *msg, char *why, size_t whysz)
 		return -1;
 	}
 	if (istr(it, NULL, "place", &place) == -1 ||
-	    istr(it, NULL, "address", &addr) == -1) {
-		snprintf(why, whysz, "\"place\" and \"address\" must be strings");
+	    istr(it, NULL, "address", &addr) == -1 ||
+	    istr(it, NULL, "url", &url) == -1) {
+		snprintf(why, whysz, "\"place\", \"address\" and \"url\" must "
+		    "be strings");
 		return -1;
 	}
 	o = json_pack("{s:O, s:O}", "latitude", lat, "longitude", lon);
@@ -167,6 +185,8 @@ in_location(json_t *it, json_t *msg, char *why, size_t whysz)
 		json_object_set_new(o, "name", json_string(place));
 	if (addr != NULL)
 		json_object_set_new(o, "address", json_string(addr));
+	if (url != NULL)
+		json_object_set_new(o, "url", json_string(url));
 	json_object_set_new(msg, "location", o);
 	return 0;
 }
@@ -225,23 +245,47 @@ in_contacts(json_t *it, json_t *msg, char *why, size_t whysz)
 static int
 in_interactive(json_t *it, json_t *msg, char *why, size_t whysz)
 {
-	json_t *o = json_object_get(it, "interactive"), *r;
-	const char *t, *id, *title, *desc;
+	json_t *o = json_object_get(it, "interactive"), *r, *resp;
+	const char *t, *id, *title, *desc, *name, *body;
+	char *rj;
 
+	if (json_is_object(o) && istr(o, NULL, "type", &t) == 0 && t != NULL &&
+	    strcmp(t, "nfm_reply") == 0) {
+		/* a WhatsApp Flow's answers: response_json is a JSON string */
+		resp = json_object_get(o, "response");
+		if (!json_is_object(resp) || istr(o, NULL, "name", &name) == -1 ||
+		    istr(o, NULL, "body", &body) == -1) {
+			snprintf(why, whysz, "an nfm_reply needs \"response\" "
+			    "(the answers, a JSON object) and optional \"name\" "
+			    "(default flow) and \"body\"");
+			return -1;
+		}
+		if ((rj = json_dumps(resp, JSON_COMPACT)) == NULL) {
+			snprintf(why, whysz, "out of memory");
+			return -1;
+		}
+		json_object_set_new(msg, "interactive", json_pack("{s:s, s:{s:s, "
+		    "s:s, s:s}}", "type", "nfm_reply", "nfm_reply", "name",
+		    name ? name : "flow", "body", body ? body : "Sent",
+		    "response_json", rj));
+		free(rj);
+		return 0;
+	}
 	if (!json_is_object(o) || istr(o, NULL, "type", &t) == -1 ||
 	    istr(o, NULL, "id", &id) == -1 || istr(o, NULL, "title", &title) == -1 ||
 	    istr(o, NULL, "description", &desc) == -1 || id == NULL ||
 	    title == NULL) {
 		snprintf(why, whysz, "\"interactive\" must be {\"type\": "
 		    "\"button_reply\"|\"list_reply\", \"id\", \"title\", "
-		    "\"description\"?}");
+		    "\"description\"?} or {\"type\": \"nfm_reply\", "
+		    "\"response\": {...}, \"name\"?, \"body\"?}");
 		return -1;
 	}
 	if (t == NULL)
 		t = "button_reply";
 	if (strcmp(t, "button_reply") != 0 && strcmp(t, "list_reply") != 0) {
-		snprintf(why, whysz, "interactive.type must be \"button_reply\" "
-		    "or \"list_reply\"");
+		snprintf(why, whysz, "interactive.type must be \"button_reply\", "
+		    "\"list_reply\" or \"nfm_reply\"");
 		return -1;
 	}
 	r = json_pack("{s:s, s:s}", "id", id, "title", title);
@@ -249,6 +293,123 @@ in_interactive(json_t *it, json_t *msg, char *why, size_t whysz)
 		json_object_set_new(r, "description", json_string(desc));
 	json_object_set_new(msg, "interactive", json_pack("{s:s, s:o}", "type",
 	    t, t, r));
+	return 0;
+}
+
+/* order: {"catalog_id", "text"?, "items": [{product_retailer_id,
+ * quantity, item_price, currency}]} as Meta's product_items. */
+static int
+in_order(json_t *it, json_t *msg, char *why, size_t whysz)
+{
+	json_t *o = json_object_get(it, "order"), *items, *e, *out, *pi;
+	const char *cat, *text, *sku, *cur;
+	size_t i;
+
+	items = json_object_get(o, "items");
+	if (!json_is_object(o) || istr(o, NULL, "catalog_id", &cat) == -1 ||
+	    cat == NULL || istr(o, NULL, "text", &text) == -1 ||
+	    !json_is_array(items) || json_array_size(items) == 0 ||
+	    json_array_size(items) > 100) {
+		snprintf(why, whysz, "an order needs \"order\": {\"catalog_id\", "
+		    "\"items\": [1 to 100 {\"product_retailer_id\", "
+		    "\"quantity\", \"item_price\", \"currency\"}], \"text\"?}");
+		return -1;
+	}
+	pi = json_array();
+	json_array_foreach(items, i, e) {
+		if (!json_is_object(e) ||
+		    istr(e, NULL, "product_retailer_id", &sku) == -1 ||
+		    sku == NULL || istr(e, NULL, "currency", &cur) == -1 ||
+		    cur == NULL || !json_is_integer(json_object_get(e,
+		    "quantity")) || !json_is_number(json_object_get(e,
+		    "item_price"))) {
+			snprintf(why, whysz, "order.items[%zu] needs "
+			    "\"product_retailer_id\", an integer \"quantity\", "
+			    "a number \"item_price\" and \"currency\"", i);
+			json_decref(pi);
+			return -1;
+		}
+		json_array_append_new(pi, json_pack("{s:s, s:O, s:O, s:s}",
+		    "product_retailer_id", sku, "quantity", json_object_get(e,
+		    "quantity"), "item_price", json_object_get(e, "item_price"),
+		    "currency", cur));
+	}
+	out = json_pack("{s:s, s:o}", "catalog_id", cat, "product_items", pi);
+	if (text != NULL)
+		json_object_set_new(out, "text", json_string(text));
+	json_object_set_new(msg, "order", out);
+	return 0;
+}
+
+/*
+ * edit: {"original", "text"}: the customer changed an earlier text;
+ * revoke: {"original"}: the customer deleted it.  Meta sends these to
+ * numbers also on the WhatsApp Business app (coexistence).
+ */
+static int
+in_change(json_t *it, const char *type, const char *text, json_t *msg,
+    char *why, size_t whysz)
+{
+	const char *orig;
+	json_t *o;
+
+	if (istr(it, NULL, "original", &orig) == -1 || orig == NULL ||
+	    *orig == '\0' || strlen(orig) > 159 ||
+	    (strcmp(type, "edit") == 0 && (text == NULL ||
+	    sbx_wa_utf8_chars(text) > WA_TEXT_MAX))) {
+		snprintf(why, whysz, "%s needs \"original\" (the wamid of the "
+		    "customer's message)%s", type, strcmp(type, "edit") == 0 ?
+		    " and \"text\" (its new text)" : "");
+		return -1;
+	}
+	o = json_pack("{s:s}", "original_message_id", orig);
+	if (strcmp(type, "edit") == 0)
+		json_object_set_new(o, "message", json_pack("{s:s, s:{s:s}}",
+		    "type", "text", "text", "body", text));
+	json_object_set_new(msg, type, o);
+	return 0;
+}
+
+/*
+ * system: the customer changed number ("new_from", E.164) or business-
+ * scoped user id ("new_user_id"); Meta's text names the change.
+ */
+static int
+in_system(json_t *it, const struct in_who *w, json_t *msg, char *why,
+    size_t whysz)
+{
+	const char *nf, *nu;
+	char body[512];
+	json_t *o;
+
+	if (istr(it, NULL, "new_from", &nf) == -1 ||
+	    istr(it, NULL, "new_user_id", &nu) == -1 ||
+	    (nf == NULL && nu == NULL) || (nf != NULL && !valid_e164(nf)) ||
+	    (nu != NULL && !valid_bsuid(nu))) {
+		snprintf(why, whysz, "a system message needs \"new_from\" (the "
+		    "customer's new E.164 number) or \"new_user_id\" (their "
+		    "new business-scoped user id)");
+		return -1;
+	}
+	if (nf != NULL) {
+		sbx_wa_say(body, sizeof(body), "User %s changed from %s to %s",
+		    w->name ? w->name : "A", w->from ? w->from : w->user_id, nf);
+		o = json_pack("{s:s, s:s, s:s}", "body", body, "type",
+		    "customer_changed_number", "wa_id", nf + 1);
+		if (w->from != NULL)
+			json_object_set_new(o, "customer", json_string(w->from +
+			    1));
+	} else {
+		sbx_wa_say(body, sizeof(body), "User %s changed their "
+		    "business-scoped user id", w->name ? w->name : "A");
+		o = json_pack("{s:s, s:s}", "body", body, "type",
+		    "user_changed_user_id");
+	}
+	json_object_set_new(o, "user_id", json_string(nu ? nu : w->user_id ?
+	    w->user_id : ""));
+	if (json_string_length(json_object_get(o, "user_id")) == 0)
+		json_object_del(o, "user_id");
+	json_object_set_new(msg, "system", o);
 	return 0;
 }
 
@@ -262,17 +423,18 @@ valid_type(const char *t)
 	    strspn(t, "abcdefghijklmnopqrstuvwxyz_") == n;
 }
 
-/* One simulated message; its customer and our number into *from, *to. */
+/* One simulated message; its customer into *w and our number into *to. */
 static json_t *
 in_item(struct sbx_whatsapp *wa, json_t *it, json_t *top, long long now,
-    const char **from, const char **to, const char **name, long long *ts_ms,
-    char *why, size_t whysz)
+    struct in_who *w, const char **to, long long *ts_ms, char *why,
+    size_t whysz)
 {
 	const char *type, *text, *id, *reply, *payload, *emoji;
 	char wamid[160], tsbuf[24], disp[24];
-	json_t *msg = NULL, *v, *raw;
+	json_t *msg = NULL, *v, *raw, *ctx = NULL;
 	const char *key;
 	long long ts;
+	int fw, ffw;
 
 	json_object_foreach(it, key, v) {
 		if (!sbx_wa_in_list(key, item_keys) && (it != top ||
@@ -281,29 +443,49 @@ in_item(struct sbx_whatsapp *wa, json_t *it, json_t *top, long long now,
 			return NULL;
 		}
 	}
-	if (istr(it, top, "from", from) == -1 || istr(it, top, "to", to) == -1 ||
-	    istr(it, top, "name", name) == -1 ||
+	memset(w, 0, sizeof(*w));
+	if (istr(it, top, "from", &w->from) == -1 ||
+	    istr(it, top, "to", to) == -1 ||
+	    istr(it, top, "name", &w->name) == -1 ||
+	    istr(it, top, "user_id", &w->user_id) == -1 ||
+	    istr(it, top, "parent_user_id", &w->parent_user_id) == -1 ||
+	    istr(it, top, "username", &w->username) == -1 ||
 	    istr(it, NULL, "type", &type) == -1 ||
 	    istr(it, NULL, "text", &text) == -1 ||
 	    istr(it, NULL, "id", &id) == -1 ||
 	    istr(it, NULL, "reply_to", &reply) == -1 ||
 	    istr(it, NULL, "payload", &payload) == -1 ||
 	    istr(it, NULL, "emoji", &emoji) == -1) {
-		snprintf(why, whysz, "from, to, name, type, text, id, reply_to, "
-		    "payload and emoji must be strings");
+		snprintf(why, whysz, "from, to, name, user_id, parent_user_id, "
+		    "username, type, text, id, reply_to, payload and emoji must "
+		    "be strings");
 		return NULL;
 	}
-	if (*from == NULL || !valid_e164(*from)) {
+	if ((w->from == NULL && w->user_id == NULL) ||
+	    (w->from != NULL && !valid_e164(w->from))) {
 		snprintf(why, whysz, "\"from\" must be the customer's E.164 "
-		    "number (+ and 8 to 15 digits)");
+		    "number (+ and 8 to 15 digits), or give \"user_id\" (their "
+		    "business-scoped user id) alone");
 		return NULL;
 	}
+	if ((w->user_id != NULL && !valid_bsuid(w->user_id)) ||
+	    (w->parent_user_id != NULL && !valid_bsuid(w->parent_user_id))) {
+		snprintf(why, whysz, "\"user_id\" and \"parent_user_id\" must "
+		    "be business-scoped user ids (\"US.1349...\")");
+		return NULL;
+	}
+	if (w->username != NULL && (*w->username == '\0' ||
+	    strlen(w->username) > 64)) {
+		snprintf(why, whysz, "\"username\" must be 1 to 64 bytes");
+		return NULL;
+	}
+	w->key = w->from != NULL ? w->from + 1 : w->user_id;
 	if (*to == NULL || !sbx_wa_all_digits(*to, WA_ID_MAX)) {
 		snprintf(why, whysz, "\"to\" must be our phone_number_id (1 to "
 		    "%d digits)", WA_ID_MAX);
 		return NULL;
 	}
-	if (*name != NULL && strlen(*name) > 256) {
+	if (w->name != NULL && strlen(w->name) > 256) {
 		snprintf(why, whysz, "\"name\" is over 256 bytes");
 		return NULL;
 	}
@@ -332,18 +514,48 @@ in_item(struct sbx_whatsapp *wa, json_t *it, json_t *top, long long now,
 	if (id != NULL)
 		snprintf(wamid, sizeof(wamid), "%s", id);
 	else
-		sbx_wa_make_wamid(*from + 1, 1, wamid, sizeof(wamid));
+		sbx_wa_make_wamid(w->key, 1, wamid, sizeof(wamid));
 	snprintf(tsbuf, sizeof(tsbuf), "%lld", ts);
-	msg = json_pack("{s:s, s:s, s:s, s:s}", "from", *from + 1, "id", wamid,
-	    "timestamp", tsbuf, "type", type);
+	msg = json_pack("{s:s, s:s, s:s}", "id", wamid, "timestamp", tsbuf,
+	    "type", type);
 	if (msg == NULL) {
 		snprintf(why, whysz, "out of memory");
 		return NULL;
 	}
+	/* the number is withheld from a customer with a username */
+	if (w->from != NULL)
+		json_object_set_new(msg, "from", json_string(w->from + 1));
+	if (w->user_id != NULL)
+		json_object_set_new(msg, "from_user_id",
+		    json_string(w->user_id));
+	if (w->parent_user_id != NULL)
+		json_object_set_new(msg, "from_parent_user_id",
+		    json_string(w->parent_user_id));
 	if (reply != NULL && strcmp(type, "reaction") != 0) {
 		sbx_wa_display_number(*to, disp);
-		json_object_set_new(msg, "context", json_pack("{s:s, s:s}",
-		    "from", disp, "id", reply));
+		ctx = json_pack("{s:s, s:s}", "from", disp, "id", reply);
+	}
+	fw = json_is_true(json_object_get(it, "forwarded"));
+	ffw = json_is_true(json_object_get(it, "frequently_forwarded"));
+	if (fw || ffw) {
+		if (ctx == NULL)
+			ctx = json_object();
+		json_object_set_new(ctx, "forwarded", json_true());
+		if (ffw)
+			json_object_set_new(ctx, "frequently_forwarded",
+			    json_true());
+	}
+	if (ctx != NULL)
+		json_object_set_new(msg, "context", ctx);
+	if ((v = json_object_get(it, "referral")) != NULL) {
+		/* a click-to-WhatsApp ad: Meta's referral object as given */
+		if (!json_is_object(v) || istr(v, NULL, "source_type",
+		    &key) == -1 || key == NULL) {
+			snprintf(why, whysz, "\"referral\" must be an object with "
+			    "at least \"source_type\" (ad or post)");
+			goto fail;
+		}
+		json_object_set_new(msg, "referral", json_deep_copy(v));
 	}
 	if (strcmp(type, "text") == 0) {
 		if (text == NULL || sbx_wa_utf8_chars(text) > WA_TEXT_MAX) {
@@ -384,6 +596,15 @@ in_item(struct sbx_whatsapp *wa, json_t *it, json_t *top, long long now,
 		if (emoji != NULL && *emoji != '\0')	/* none: removed */
 			json_object_set_new(v, "emoji", json_string(emoji));
 		json_object_set_new(msg, "reaction", v);
+	} else if (strcmp(type, "order") == 0) {
+		if (in_order(it, msg, why, whysz) == -1)
+			goto fail;
+	} else if (strcmp(type, "edit") == 0 || strcmp(type, "revoke") == 0) {
+		if (in_change(it, type, text, msg, why, whysz) == -1)
+			goto fail;
+	} else if (strcmp(type, "system") == 0) {
+		if (in_system(it, w, msg, why, whysz) == -1)
+			goto fail;
 	} else if (strcmp(type, "unsupported") == 0) {
 		json_object_set_new(msg, "errors", json_pack("[{s:i, s:s, s:s, "
 		    "s:{s:s}}]", "code", 131051, "title", "Message type unknown",
@@ -418,10 +639,11 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 	struct sbx_whatsapp *wa = sb->whatsapp;
 	struct in_group groups[WA_MAX_BATCH];
 	struct {
-		const char	*to, *from;
+		const char	*to, *from, *user_id;
 		long long	 ms;
 	} notes[WA_MAX_BATCH];
-	const char *from, *to, *name, *key, *hdrs[4];
+	struct in_who w;
+	const char *to, *key, *hdrs[4], *ck;
 	char why[320], sighdr[SIG_META_LEN + 32], *nbody;
 	json_t *j, *batch, *it, *msg, *c, *entries = NULL, *wamids = NULL;
 	json_t *value, *n = NULL, *notif = NULL;
@@ -462,8 +684,9 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 			if (!sbx_wa_in_list(key, inherited) && strcmp(key, "dup") != 0 &&
 			    strcmp(key, "batch") != 0) {
 				snprintf(why, sizeof(why), "with \"batch\", only "
-				    "from, to, name, ts and dup go beside it, not "
-				    "\"%.40s\"", key);
+				    "from, to, name, ts, user_id, parent_user_id, "
+				    "username and dup go beside it, not \"%.40s\"",
+				    key);
 				goto refuse;
 			}
 	}
@@ -485,7 +708,7 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 			snprintf(why, sizeof(why), "batch[%zu] is not an object", i);
 			goto refuse;
 		}
-		if ((msg = in_item(wa, it, j, now, &from, &to, &name, &ts_ms,
+		if ((msg = in_item(wa, it, j, now, &w, &to, &ts_ms,
 		    why, sizeof(why) - 16)) == NULL) {
 			if (batch != NULL) {
 				char tmp[320];
@@ -504,25 +727,52 @@ sbx_whatsapp_inbound(struct sbx *sb, struct evhttp_request *req,
 			ng++;
 		}
 		known = 0;
-		json_array_foreach(groups[k].contacts, x, c)
-			if (strcmp(json_string_value(json_object_get(c, "wa_id")),
-			    from + 1) == 0)
+		json_array_foreach(groups[k].contacts, x, c) {
+			ck = json_string_value(json_object_get(c, w.from ?
+			    "wa_id" : "user_id"));
+			if (ck != NULL && strcmp(ck, w.key) == 0)
 				known = 1;
+		}
 		if (!known) {
-			c = name != NULL ? json_pack("{s:{s:s}, s:s}", "profile",
-			    "name", name, "wa_id", from + 1) :
-			    json_pack("{s:s}", "wa_id", from + 1);
+			c = json_object();
+			if (w.name != NULL || w.username != NULL) {
+				json_t *p = json_object();
+
+				if (w.name != NULL)
+					json_object_set_new(p, "name",
+					    json_string(w.name));
+				if (w.username != NULL)
+					json_object_set_new(p, "username",
+					    json_string(w.username));
+				json_object_set_new(c, "profile", p);
+			}
+			if (w.from != NULL)
+				json_object_set_new(c, "wa_id",
+				    json_string(w.from + 1));
+			if (w.user_id != NULL)
+				json_object_set_new(c, "user_id",
+				    json_string(w.user_id));
+			if (w.parent_user_id != NULL)
+				json_object_set_new(c, "parent_user_id",
+				    json_string(w.parent_user_id));
 			json_array_append_new(groups[k].contacts, c);
 		}
 		json_array_append(wamids, json_object_get(msg, "id"));
 		json_array_append_new(groups[k].messages, msg);
 		notes[i].to = to;
-		notes[i].from = from + 1;
+		notes[i].from = w.from ? w.from + 1 : NULL;
+		notes[i].user_id = w.user_id;
 		notes[i].ms = ts_ms;
 	}
-	/* Every item is valid: now each customer has written. */
-	for (i = 0; i < nitems; i++)
-		sbx_wa_win_note(wa, notes[i].to, notes[i].from, notes[i].ms);
+	/* Every item is valid: now each customer has written (both ids). */
+	for (i = 0; i < nitems; i++) {
+		if (notes[i].from != NULL)
+			sbx_wa_win_note(wa, notes[i].to, notes[i].from,
+			    notes[i].ms);
+		if (notes[i].user_id != NULL)
+			sbx_wa_win_note(wa, notes[i].to, notes[i].user_id,
+			    notes[i].ms);
+	}
 	for (k = 0; k < ng; k++) {
 		value = sbx_wa_value_new(groups[k].to);
 		json_object_set(value, "contacts", groups[k].contacts);

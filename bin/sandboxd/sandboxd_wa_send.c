@@ -3,9 +3,15 @@
  * call of the WhatsApp Cloud API: a Bearer token; the JSON body validated
  * in Meta's order with Meta's codes and the Graph error envelope; the
  * per-number throughput limit (130429), the 24-hour customer service window
- * (131047); 200 with the wamid; then signed status webhooks "sent",
- * "delivered", "read" (or "failed", or out of order, or repeated, when a
- * fault rule asks).
+ * (131047); templates sandboxd was not told are approved (132001); 200
+ * with the wamid; then signed status webhooks "sent", "delivered", "read"
+ * (or "failed", or out of order, or repeated, or lost, when a fault rule
+ * asks).  The customer is "to" (a number) or "recipient" (a business-scoped
+ * user id; "to" wins when both are given), and the statuses of a message
+ * sent to a BSUID name it in recipient_user_id, as Meta's do.  The same
+ * path takes Meta's "mark as read" call ({"status":"read","message_id"},
+ * optionally with "typing_indicator":{"type":"text"}), answered
+ * {"success":true} and recorded.
  */
 #include <ctype.h>
 #include <math.h>
@@ -24,6 +30,7 @@
 #include "sandboxd.h"
 #include "sandboxd_wa.h"
 #include "sig.h"
+#include "valid.h"
 
 /* The message types the send call takes (Meta's list). */
 static const char *const send_types[] = { "text", "template", "image",
@@ -36,7 +43,8 @@ struct wa_msg {
 	struct sbx_whatsapp *wa;
 	char		 wamid[160];
 	char		 pnid[WA_ID_MAX + 1];
-	char		 recipient[24];
+	char		 recipient[WA_BSUID_MAX + 1];
+	int		 bsuid;		/* recipient is a BSUID */
 	char		 conv[40];
 	char		*biz;		/* biz_opaque_callback_data, NULL */
 	const char	*category;	/* "service", "marketing" */
@@ -100,7 +108,8 @@ status_json(struct wa_msg *m, const char *st)
 
 	snprintf(ts, sizeof(ts), "%lld", (long long)now);
 	s = json_pack("{s:s, s:s, s:s, s:s}", "id", m->wamid, "status", st,
-	    "timestamp", ts, "recipient_id", m->recipient);
+	    "timestamp", ts, m->bsuid ? "recipient_user_id" : "recipient_id",
+	    m->recipient);
 	if (s == NULL)
 		return NULL;
 	if (strcmp(st, "failed") == 0) {
@@ -214,7 +223,8 @@ msg_new(struct sbx_whatsapp *wa, const char *wamid, const char *pnid,
 /* What a valid send call is about. */
 struct wa_send {
 	const char	*to;		/* as given */
-	char		 wa_id[24];
+	char		 wa_id[WA_BSUID_MAX + 1];	/* digits, or the BSUID */
+	int		 bsuid;		/* sent to a business-scoped user id */
 	const char	*type;
 	int		 tmpl;
 	int		 undeliverable;	/* accepted, then failed with 131026 */
@@ -607,10 +617,20 @@ validate(struct sbx_whatsapp *wa, json_t *j, struct wa_send *s, char *d,
 		return 100;
 	}
 	if ((r = sbx_wa_get_s(j, "to", &s->to)) == 0) {
-		sbx_wa_say(d, dsz, "The parameter to is required.");
-		return 100;
-	}
-	if (r == -1 || parse_to(s->to, s) == -1) {
+		/* a customer known by their business-scoped user id */
+		if ((r = sbx_wa_get_s(j, "recipient", &s->to)) == 0) {
+			sbx_wa_say(d, dsz, "The parameter to (or recipient) is "
+			    "required.");
+			return 100;
+		}
+		if (r == -1 || !valid_bsuid(s->to)) {
+			sbx_wa_say(d, dsz, "Invalid parameter: recipient must "
+			    "be a business-scoped user id.");
+			return 100;
+		}
+		snprintf(s->wa_id, sizeof(s->wa_id), "%s", s->to);
+		s->bsuid = 1;
+	} else if (r == -1 || parse_to(s->to, s) == -1) {
 		sbx_wa_say(d, dsz, "Invalid parameter: to must be a phone number "
 		    "(digits with an optional leading '+').");
 		return 100;
@@ -663,6 +683,12 @@ validate(struct sbx_whatsapp *wa, json_t *j, struct wa_send *s, char *d,
 		long rc = check_template(wa, o, d, dsz);
 		if (rc != 0)
 			return rc;
+		/* checked as they came: name and language are strings */
+		rc = sbx_wa_tmpl_check(wa, json_string_value(json_object_get(o,
+		    "name")), json_string_value(json_object_get(json_object_get(
+		    o, "language"), "code")), d, dsz);
+		if (rc != 0)
+			return rc;
 	} else if (strcmp(s->type, "location") == 0) {
 		long rc = check_location(o, d, dsz);
 		if (rc != 0)
@@ -707,6 +733,49 @@ validate(struct sbx_whatsapp *wa, json_t *j, struct wa_send *s, char *d,
 		    "of at most %d bytes.", WA_BIZ_MAX);
 		return 100;
 	}
+	return 0;
+}
+
+/*
+ * Meta's "mark as read": {"messaging_product":"whatsapp","status":"read",
+ * "message_id":wamid} and, to show the customer that a reply is being
+ * typed, "typing_indicator":{"type":"text"}.  0 (r->id is the wamid), or
+ * the error code with the details in d.
+ */
+static long
+mark_read(json_t *j, struct wa_rec *r, char *d, size_t dsz)
+{
+	const char *mp, *st, *mid, *tt;
+	json_t *ti;
+	int n;
+
+	if ((n = sbx_wa_get_s(j, "messaging_product", &mp)) != 1 ||
+	    strcmp(mp, "whatsapp") != 0) {
+		sbx_wa_say(d, dsz, "Param messaging_product must be "
+		    "\"whatsapp\".");
+		return 100;
+	}
+	if (sbx_wa_get_s(j, "status", &st) != 1 || strcmp(st, "read") != 0) {
+		sbx_wa_say(d, dsz, "Param status must be \"read\".");
+		return 100;
+	}
+	if ((n = sbx_wa_get_s(j, "message_id", &mid)) == 0) {
+		sbx_wa_say(d, dsz, "The parameter message_id is required.");
+		return 131008;
+	}
+	if (n == -1 || strncmp(mid, "wamid.", 6) != 0 ||
+	    strlen(mid) >= sizeof(r->id)) {
+		sbx_wa_say(d, dsz, "Param message_id must be a wamid.");
+		return 131009;
+	}
+	if ((ti = json_object_get(j, "typing_indicator")) != NULL &&
+	    (!json_is_object(ti) || sbx_wa_get_s(ti, "type", &tt) != 1 ||
+	    strcmp(tt, "text") != 0)) {
+		sbx_wa_say(d, dsz, "Param typing_indicator['type'] must be "
+		    "\"text\".");
+		return 100;
+	}
+	snprintf(r->id, sizeof(r->id), "%s", mid);
 	return 0;
 }
 
@@ -759,6 +828,19 @@ sbx_wa_send_call(struct sbx_whatsapp *wa, struct evhttp_request *req,
 		sbx_wa_graph_error(&ans, r->code, NULL, d);
 		goto done;
 	}
+	if (json_object_get(j, "status") != NULL &&
+	    json_object_get(j, "type") == NULL) {
+		/* not a message: marking the customer's message read */
+		if ((r->code = mark_read(j, r, d, sizeof(d))) != 0) {
+			sbx_wa_graph_error(&ans, r->code, NULL, d);
+			goto done;
+		}
+		r->status = 200;
+		sbx_jw_open(&ans, NULL);
+		sbx_jw_raw(&ans, "success", "true", 4);
+		sbx_jw_close(&ans);
+		goto done;
+	}
 	if ((r->code = validate(wa, j, &s, d, sizeof(d))) != 0) {
 		sbx_wa_graph_error(&ans, r->code, NULL, d);
 		goto done;
@@ -791,7 +873,7 @@ sbx_wa_send_call(struct sbx_whatsapp *wa, struct evhttp_request *req,
 	sbx_jw_array(&ans, "contacts");
 	sbx_jw_open(&ans, NULL);
 	sbx_jw_str(&ans, "input", s.to);
-	sbx_jw_str(&ans, "wa_id", s.wa_id);
+	sbx_jw_str(&ans, s.bsuid ? "user_id" : "wa_id", s.wa_id);
 	sbx_jw_close(&ans);
 	sbx_jw_array_end(&ans);
 	sbx_jw_array(&ans, "messages");
@@ -802,8 +884,9 @@ sbx_wa_send_call(struct sbx_whatsapp *wa, struct evhttp_request *req,
 	sbx_jw_close(&ans);
 	sbx_jw_array_end(&ans);
 	sbx_jw_close(&ans);
-	m = msg_new(wa, r->id, pnid, s.wa_id, s.biz, s.tmpl,
-	    s.undeliverable ? 131026 : 0, fp);
+	if ((m = msg_new(wa, r->id, pnid, s.wa_id, s.biz, s.tmpl,
+	    s.undeliverable ? 131026 : 0, fp)) != NULL)
+		m->bsuid = s.bsuid;
 done:
 	r->fault = fp ? fp->id : 0;
 	sbx_wa_record(wa, req, r);

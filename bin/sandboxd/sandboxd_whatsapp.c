@@ -11,11 +11,12 @@
  *   POST /{version}/{phone_number_id}/media	sandboxd_wa_media.c
  *   GET, DELETE /{version}/{media_id}		sandboxd_wa_media.c
  *   POST /sandbox/whatsapp/inbound (control)	sandboxd_wa_inbound.c
+ *   /sandbox/whatsapp/templates (control)	sandboxd_wa_tmpl.c
  *
  * Every request on the API is recorded in the received log whatever its
  * outcome, with its Authorization header, Content-Type, the body as parsed
- * JSON and the answer given.  State (windows, media, rate history) lives
- * in memory and goes with /sandbox/reset.
+ * JSON and the answer given.  State (windows, media, rate history,
+ * templates) lives in memory and goes with /sandbox/reset.
  */
 #include <sys/queue.h>
 #include <sys/stat.h>
@@ -294,6 +295,7 @@ sbx_whatsapp_new(struct sbx *sb, char *why, size_t whysz)
 	htab_init(&wa->windows);
 	htab_init(&wa->rates);
 	htab_init(&wa->media);
+	htab_init(&wa->templates);
 	wa->sb = sb;
 	TAILQ_INIT(&wa->mq);
 	wa->rate = c.rate;
@@ -363,6 +365,7 @@ sbx_whatsapp_reset(struct sbx_whatsapp *wa)
 
 	sbx_wa_clear(&wa->windows, node_free);
 	sbx_wa_clear(&wa->rates, node_free);
+	sbx_wa_clear(&wa->templates, sbx_wa_tmpl_free);
 	while ((m = TAILQ_FIRST(&wa->mq)) != NULL)
 		sbx_wa_media_forget(wa, m);
 	wa->kept = 0;
@@ -377,6 +380,7 @@ sbx_whatsapp_free(struct sbx_whatsapp *wa)
 	htab_free(&wa->windows);
 	htab_free(&wa->rates);
 	htab_free(&wa->media);
+	htab_free(&wa->templates);
 	secret_free(wa->token);
 	secret_free(wa->secret);
 	free(wa->webhook_url);
