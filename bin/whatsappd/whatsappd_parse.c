@@ -828,7 +828,7 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 	json_t *fr, *data, *media = NULL, *x, *errs;
 	const json_t *who, *p;
 	const char *id, *from, *type, *name, *uid, *puid, *uname;
-	char *text, sender[WA_PID_MAX + 2];
+	char *text, sender[VALID_BSUID_MAX + 2];
 	long long ts;
 
 	if (!json_is_object(m)) {

@@ -727,6 +727,19 @@ t_bsuid(struct wa_items *it)
 	    streq(path(f, "data", NULL), "user_id", "US.1349120865531") &&
 	    streq(path(f, "data", NULL), "parent_user_id", "US.ENT.99"),
 	    "number and BSUID: the number is the sender, the BSUIDs kept");
+	{
+		char big[VALID_BSUID_MAX + 1], v[512];
+
+		memset(big, '7', VALID_BSUID_MAX);
+		memcpy(big, "US.", 3);
+		big[VALID_BSUID_MAX] = '\0';
+		snprintf(v, sizeof(v), "\"messages\":[{\"from_user_id\":\"%s\","
+		    "\"id\":\"wamid.B4\",\"type\":\"text\"}]", big);
+		r = parse(it, v, err, sizeof(err));
+		f = r == 0 ? frame(it, 0) : NULL;
+		ok(f && streq(f, "from", big),
+		    "a BSUID of the longest length is the sender, whole");
+	}
 	r = parse(it, "\"messages\":[{\"from\":\"Ada\",\"from_user_id\":"
 	    "\"not a bsuid\",\"id\":\"wamid.B3\",\"type\":\"text\"},"
 	    "{\"from_user_id\":\"US.1\",\"type\":\"text\"}]", err, sizeof(err));
@@ -771,7 +784,7 @@ main(void)
 {
 	struct wa_items it;
 
-	printf("1..64\n");
+	printf("1..65\n");
 	log_init("t_wa_parse", 0);
 	wa_items_init(&it);
 	fbuf_init(&fb);
