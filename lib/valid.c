@@ -298,6 +298,21 @@ valid_e164(const char *s)
 	    all_digits(s + 1, 8, 15);
 }
 
+int
+valid_bsuid(const char *s)
+{
+	size_t n, i;
+
+	if (s == NULL || (n = strlen(s)) < 4 || n > VALID_BSUID_MAX ||
+	    s[0] < 'A' || s[0] > 'Z' || s[1] < 'A' || s[1] > 'Z' || s[2] != '.')
+		return 0;
+	for (i = 3; i < n; i++)
+		if (!is_alnum(s[i]) && !(s[i] == '.' && s[i - 1] != '.' &&
+		    i + 1 < n))
+			return 0;
+	return 1;
+}
+
 /* RFC 5322 atext. */
 static int
 is_atext(int c)

@@ -19,6 +19,7 @@
 #define VALID_TAG_MAX		30	/* UTF-8 characters */
 #define VALID_EMAIL_MAX		254	/* bytes */
 #define VALID_ADDRID_MAX	32	/* digits of a phone-number or page id */
+#define VALID_BSUID_MAX		140	/* bytes of a business-scoped user id */
 
 /* Routing strategies, in the order the documentation lists them; NULL-ended. */
 extern const char *const valid_strategies[];
@@ -35,6 +36,13 @@ extern const char *const valid_whatsapp_mimes[];
 int	valid_name(const char *s, const char *what, char *err, size_t errsz);
 /* E.164: '+', then 8..15 digits, the first not 0. */
 int	valid_e164(const char *s);
+/*
+ * A WhatsApp business-scoped user id (BSUID), which Meta gives instead of,
+ * or beside, a customer's phone number: two upper-case letters (the ISO
+ * country), '.', then 1.. [A-Za-z0-9] runs joined by single '.' (a parent
+ * BSUID is "US.ENT.1181..."), at most VALID_BSUID_MAX bytes in all.
+ */
+int	valid_bsuid(const char *s);
 /*
  * A pragmatic e-mail address: at most 254 bytes, one '@', a local part of
  * 1..64 RFC 5322 atext characters and non-adjacent inner dots, a domain of

@@ -15,7 +15,7 @@
 #include "store.h"
 
 #define R_IDLEN		32
-#define R_ADDRLEN	64
+#define R_ADDRLEN	144	/* a WhatsApp BSUID: VALID_BSUID_MAX and NUL */
 
 /* Who is calling: from SO_PEERCRED through campaignd's agent records. */
 enum rrole { RR_NONE = 0, RR_AGENT, RR_SUPERVISOR, RR_ADMIN };

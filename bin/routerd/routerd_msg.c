@@ -456,18 +456,28 @@ state_rank(const char *s)
 	return 0;
 }
 
-/* Append a status event for m and move its state forward. */
+/*
+ * Append a status event for m and move its state forward.  The event
+ * carries the provider id: pid when given (it becomes m's), else m's own;
+ * and the provider's facts (data, a map) when given.
+ */
 static int
 status_event(MDB_txn *txn, struct mrec *m, const char *status,
-    const char *pid, const char *code, const char *reason, long long ts)
+    const char *pid, const char *code, const char *reason,
+    const msgpack_object *data, long long ts)
 {
 	struct conv cv;
 	msgpack_packer pk;
+	const char *p = pid && *pid ? pid : m->pid;
 	int rc, n = 8;
 
 	if ((rc = conv_get(txn, m->conv, &cv)) != 0)
 		return rc;
-	n += (pid && *pid) + (code && *code) + (reason && *reason);
+	if (data != NULL && (data->type != MSGPACK_OBJECT_MAP ||
+	    data->via.map.size == 0))
+		data = NULL;
+	n += (*p != '\0') + (code && *code) + (reason && *reason) +
+	    (data != NULL);
 	R->rec.size = 0;
 	msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
 	msgpack_pack_map(&pk, n);
@@ -478,12 +488,14 @@ status_event(MDB_txn *txn, struct mrec *m, const char *status,
 	mp_kv_str(&pk, "channel", m->channel);
 	mp_kv_str(&pk, "contact", cv.contact);
 	mp_kv_str(&pk, "status", status);
-	if (pid && *pid)
-		mp_kv_str(&pk, "pid", pid);
+	if (*p != '\0')
+		mp_kv_str(&pk, "pid", p);
 	if (code && *code)
 		mp_kv_str(&pk, "code", code);
 	if (reason && *reason)
 		mp_kv_str(&pk, "reason", reason);
+	if (data != NULL)
+		mp_kv_obj(&pk, "data", data);
 	mp_kv_int(&pk, "ts", ts);
 	if ((rc = append(txn, m->conv, NULL)) != 0)
 		return rc;
@@ -664,7 +676,7 @@ fail:
 }
 
 /*
- * {t:"st", id, channel, pid, status, code?, reason?, ts}
+ * {t:"st", id, channel, pid, status, code?, reason?, data?, ts}
  */
 void
 msg_status(struct rclient *cl, const msgpack_object *f)
@@ -672,12 +684,16 @@ msg_status(struct rclient *cl, const msgpack_object *f)
 	char channel[16], pid[128], status[24], code[32] = "",
 	    reason[256] = "", key[200], msgid[R_IDLEN];
 	int64_t re = 0, ts = 0;
+	const msgpack_object *data;
 	struct pans *a;
 	struct mrec m;
 	MDB_txn *txn;
 	int rc;
 
 	mp_int(f, "id", &re);
+	if ((data = mp_get(f, "data")) != NULL &&
+	    data->type != MSGPACK_OBJECT_MAP)
+		data = NULL;
 	if (!mp_strcpy(f, "channel", channel, sizeof(channel)) ||
 	    !mp_strcpy(f, "pid", pid, sizeof(pid)) || pid[0] == '\0' ||
 	    !mp_strcpy(f, "status", status, sizeof(status)) ||
@@ -716,10 +732,12 @@ msg_status(struct rclient *cl, const msgpack_object *f)
 
 		R->rec.size = 0;
 		msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 4);
+		msgpack_pack_map(&pk, 4 + (data != NULL));
 		mp_kv_str(&pk, "status", status);
 		mp_kv_str(&pk, "code", code);
 		mp_kv_str(&pk, "reason", reason);
+		if (data != NULL)
+			mp_kv_obj(&pk, "data", data);
 		mp_kv_int(&pk, "ts", ts);
 		v.mv_size = R->rec.size;
 		v.mv_data = R->rec.data;
@@ -733,7 +751,8 @@ msg_status(struct rclient *cl, const msgpack_object *f)
 	snprintf(key, sizeof(key), "s:%s:%s:%s", channel, pid, status);
 	rc = put_str(txn, R->db_ids, key, msgid);
 	if (rc == 0)
-		rc = status_event(txn, &m, status, NULL, code, reason, ts);
+		rc = status_event(txn, &m, status, NULL, code, reason, data,
+		    ts);
 	mrec_free(&m);
 	if (rc != 0)
 		goto fail;
@@ -776,21 +795,26 @@ orphans_apply(MDB_txn *txn, struct mrec *m)
 			mp_strcpy(&up.data, "reason", reason, sizeof(reason));
 			mp_int(&up.data, "ts", &ts);
 		}
-		msgpack_unpacked_destroy(&up);
-		if (status[0] == '\0')
+		if (status[0] == '\0') {
+			msgpack_unpacked_destroy(&up);
 			continue;
+		}
 		snprintf(skey, sizeof(skey), "s:%s:%s:%s", m->channel, m->pid,
 		    status);
 		r2 = get_str(txn, R->db_ids, skey, seen, sizeof(seen));
-		if (r2 == 0)
+		if (r2 == 0) {
+			msgpack_unpacked_destroy(&up);
 			continue;	/* already recorded, e.g. "sent" */
+		}
 		if (r2 != MDB_NOTFOUND ||
 		    (r2 = put_str(txn, R->db_ids, skey, m->id)) != 0 ||
 		    (r2 = status_event(txn, m, status, NULL, code, reason,
-		    ts)) != 0) {
+		    mp_get(&up.data, "data"), ts)) != 0) {
+			msgpack_unpacked_destroy(&up);
 			mdb_cursor_close(cur);
 			return r2;
 		}
+		msgpack_unpacked_destroy(&up);
 	}
 	mdb_cursor_close(cur);
 	if (rc != MDB_NOTFOUND)
@@ -906,7 +930,7 @@ msg_result(const char *msgid, const char *pid, const char *code,
 		/* the provider's own "sent" callback is then a duplicate */
 		snprintf(key, sizeof(key), "s:%s:%s:sent", m.channel, pid);
 		if ((rc = put_str(txn, R->db_ids, key, msgid)) != 0 ||
-		    (rc = status_event(txn, &m, "sent", pid, NULL, NULL,
+		    (rc = status_event(txn, &m, "sent", pid, NULL, NULL, NULL,
 		    now_ms())) != 0 ||
 		    (rc = orphans_apply(txn, &m)) != 0)
 			goto fail;
@@ -914,7 +938,7 @@ msg_result(const char *msgid, const char *pid, const char *code,
 		log_info("msg=%s failed: %s %s", msgid, code ? code : "",
 		    reason ? reason : "");
 		if ((rc = status_event(txn, &m, "failed", NULL, code, reason,
-		    now_ms())) != 0)
+		    NULL, now_ms())) != 0)
 			goto fail;
 	}
 	rc = mdb_del(txn, R->db_pending, &k, NULL);
@@ -1163,9 +1187,12 @@ send_frame(struct rclient *cl, const msgpack_object *f, int internal)
 			    "start on sms or whatsapp");
 			goto out;
 		}
-		if (!valid_e164(to)) {
+		/* WhatsApp also reaches a business-scoped user id */
+		if (!valid_e164(to) && !(strcmp(channel, "whatsapp") == 0 &&
+		    valid_bsuid(to))) {
 			refuse(cl, re, "invalid", "send: to must be an E.164 "
-			    "number (+ and 8 to 15 digits)");
+			    "number (+ and 8 to 15 digits), or on WhatsApp a "
+			    "business-scoped user id");
 			goto out;
 		}
 		if (!valid_addr(channel, from, why, sizeof(why))) {

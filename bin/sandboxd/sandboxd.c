@@ -557,6 +557,19 @@ sbx_valid_url(const char *s)
 	return ok;
 }
 
+int
+sbx_ctype_is(const char *h, const char *mime)
+{
+	size_t n = strlen(mime);
+
+	if (h == NULL)
+		return 0;
+	while (*h == ' ')
+		h++;
+	return strncasecmp(h, mime, n) == 0 &&
+	    (h[n] == '\0' || h[n] == ';' || h[n] == ' ');
+}
+
 uint64_t
 sbx_hash(const char *s)
 {
@@ -638,7 +651,7 @@ sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
 		c->steps[i] = seq[reorder ? (i + n - 1) % n : i];
 	c->nsteps = n;
 	c->step = 0;
-	c->repeat = fault != NULL && fault->repeat > 0 ? fault->repeat : 1;
+	c->repeat = fault != NULL ? fault->repeat : 1;	/* 0: lost */
 }
 
 void
@@ -648,6 +661,10 @@ sbx_chain_post(struct sbx_chain *c, const char *api, const char *url,
 {
 	int i, n;
 
+	if (c->repeat == 0) {
+		sbx_chain_skip(c);	/* the webhook is lost; may end c */
+		return;
+	}
 	/* A failed start calls chain_posted: it ends c after the last one. */
 	c->pending = n = c->repeat;
 	for (i = 0; i < n; i++)
@@ -971,7 +988,7 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		sbx_whatsapp_reset(sb->whatsapp);
 		log_info("reset: received log, faults, opt-outs, Twilio "
 		    "messages, WhatsApp "
-		    "windows, media and rate history cleared");
+		    "windows, media, rate history and templates cleared");
 		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
 		    (json_int_t)next));
 	} else if (strcmp(path, "/sandbox/sms/inbound") == 0) {
@@ -988,6 +1005,12 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 			sbx_reply_error(req, 413, "request body too large");
 		else
 			sbx_whatsapp_inbound(sb, req, body, len);
+	} else if (strcmp(path, "/sandbox/whatsapp/templates") == 0) {
+		if (m == EVHTTP_REQ_POST && (body = sbx_body(req, &len)) == NULL)
+			sbx_reply_error(req, 413, "request body too large");
+		else
+			sbx_whatsapp_templates(sb, req, m == EVHTTP_REQ_POST ?
+			    body : NULL, m == EVHTTP_REQ_POST ? len : 0);
 	} else if (strncmp(path, "/sandbox/whatsapp/media/", 24) == 0 &&
 	    path[24] != '\0' && strchr(path + 24, '/') == NULL) {
 		sbx_whatsapp_media_bytes(sb, req, path + 24);

@@ -6,9 +6,9 @@
  * sandboxd_twilio.c Twilio's Messages API (create, fetch, list, update,
  *                   delete), its status callbacks, simulated inbound SMS
  *                   and STOP/START opt-outs;
- * sandboxd_whatsapp.c the WhatsApp Cloud API: messages, media, signed
- *                   status webhooks, simulated inbound messages, the 24-hour
- *                   window and the per-number throughput limit;
+ * sandboxd_whatsapp.c and sandboxd_wa_*.c  the WhatsApp Cloud API, one
+ *                   file per endpoint (sandboxd_wa.h tells which);
+ * sandboxd_multipart.c  the multipart/form-data parser of uploads;
  * sandboxd_fault.c  fault rules (matched per API and recipient, in order);
  * sandboxd_log.c    the bounded record of everything received and posted.
  *
@@ -73,7 +73,7 @@ struct sbx_fault {
 	char		 status[16];	/* final status instead of delivered, "" */
 	long		 error_code;	/* with status */
 	long		 delay_ms;	/* delay the API answer */
-	int		 repeat;	/* post each webhook this many times (>= 1) */
+	int		 repeat;	/* post each webhook this many times, 0 none */
 	int		 reorder;	/* post the final status before "sent" */
 };
 
@@ -170,7 +170,8 @@ int	sbx_chain_init(struct sbx_chain *c, struct sbx *,
 	    ...) __attribute__((format(printf, 6, 7)));
 /*
  * c's steps: the n statuses of seq, the last one first when fault asks
- * to reorder, each posted fault's repeat times (1 without a fault).
+ * to reorder, each posted fault's repeat times (1 without a fault; 0:
+ * none is posted, the steps still pass as if they were).
  */
 void	sbx_chain_plan(struct sbx_chain *c, const char *const *seq, int n,
 	    const struct sbx_fault *fault);
@@ -216,8 +217,36 @@ int	sbx_inbound_post(struct sbx *, struct evhttp_request *req,
 const char *sbx_method(struct evhttp_request *);
 /* 1 if s is an http(s) URL with a host, of at most 2048 bytes. */
 int	sbx_valid_url(const char *s);
-/* FNV-1a of s: the sandbox's hash tables, and made-up numbers. */
+/* Content-Type header h is mime (parameters after ';' ignored, case too). */
+int	sbx_ctype_is(const char *h, const char *mime);
+/* FNV-1a of s: stable made-up numbers (a number's business account id). */
 uint64_t sbx_hash(const char *s);
+
+/* sandboxd_multipart.c */
+
+/* One part of a multipart/form-data body (data points into the body). */
+struct sbx_mp_part {
+	char		 name[64];
+	char		 filename[256];
+	char		 ctype[128];
+	int		 has_filename;
+	const unsigned char *data;
+	size_t		 len;
+};
+
+/* The boundary of a multipart/form-data Content-Type into out; -1 if none. */
+int	sbx_mp_boundary(const char *ct, char *out, size_t outsz);
+/*
+ * Split a multipart body (len bytes) at boundary into at most max parts,
+ * pointing into b (nothing copied).  -1 with why when malformed.
+ */
+int	sbx_mp_parse(const unsigned char *b, size_t len, const char *boundary,
+	    struct sbx_mp_part *parts, size_t max, size_t *np, const char **why);
+/* The first part named name, or NULL. */
+const struct sbx_mp_part *sbx_mp_find(const struct sbx_mp_part *parts,
+	    size_t n, const char *name);
+/* A field part's value as a string into out; -1 if it has a NUL or is long. */
+int	sbx_mp_value(const struct sbx_mp_part *p, char *out, size_t outsz);
 
 /* sandboxd_log.c */
 
@@ -280,7 +309,7 @@ void	sbx_twilio_inbound(struct sbx *, struct evhttp_request *,
 /* Forget opt-outs (POST /sandbox/reset). */
 void	sbx_twilio_reset(struct sbx_twilio *);
 
-/* sandboxd_whatsapp.c */
+/* sandboxd_whatsapp.c (and sandboxd_wa_*.c) */
 
 /*
  * Read the WhatsApp settings (token, app secret, webhook URL, version,
@@ -301,7 +330,13 @@ void	sbx_whatsapp_inbound(struct sbx *, struct evhttp_request *,
 /* GET /sandbox/whatsapp/media/<id>: the bytes of a media id; answers req. */
 void	sbx_whatsapp_media_bytes(struct sbx *, struct evhttp_request *,
 	    const char *id);
-/* Forget windows, media and rate history (POST /sandbox/reset). */
+/*
+ * /sandbox/whatsapp/templates: POST (body, len) tells of a template and its
+ * status, GET lists them, DELETE forgets them; answers req.
+ */
+void	sbx_whatsapp_templates(struct sbx *, struct evhttp_request *,
+	    const char *body, size_t len);
+/* Forget windows, media, rate history and templates (POST /sandbox/reset). */
 void	sbx_whatsapp_reset(struct sbx_whatsapp *);
 
 #endif

@@ -154,7 +154,7 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 	    get_int(spec, "delay_ms", 0, 600000, &r.f.delay_ms, why,
 	    whysz) == -1 ||
 	    get_int(spec, "count", -1, 100000000, &r.count, why, whysz) == -1 ||
-	    get_int(spec, "repeat", 1, 100, &repeat, why, whysz) == -1)
+	    get_int(spec, "repeat", 0, 100, &repeat, why, whysz) == -1)
 		return -1;
 	if ((v = json_object_get(spec, "reorder")) != NULL) {
 		if (!json_is_boolean(v)) {

@@ -50,6 +50,7 @@
 
 #include "conf.h"
 #include "form.h"
+#include "htab.h"
 #include "log.h"
 #include "sandboxd.h"
 #include "sig.h"
@@ -72,7 +73,7 @@ static const char *const auth_names[] = { "missing", "bad", "ok" };
 
 /* One (customer, our number) pair that sent STOP. */
 struct optout {
-	struct optout	*next;
+	struct htab_node hn;
 	char		 key[];		/* "customer\nour number" */
 };
 
@@ -92,7 +93,7 @@ struct tw_rec {
 	time_t		 created, sent, updated;	/* sent 0: null */
 	struct event	*sched;		/* SendAt timer of a scheduled one */
 	int		 deleted;
-	struct tw_rec	*hnext;		/* by sid */
+	struct htab_node hn;		/* by sid */
 };
 
 /* A created message whose status steps (and callbacks) are still to come. */
@@ -110,13 +111,11 @@ struct sbx_twilio {
 	char		*token;
 	char		*inbound_url;
 	long long	 status_delay_ms;
-	struct optout	**opt;
-	size_t		 nopt, optcap;	/* entries, buckets (power of 2) */
-	/* the messages: a ring oldest to newest, and a hash by sid */
+	struct htab	 opt;		/* struct optout by key */
+	/* the messages: a ring oldest to newest, and a table by sid */
 	struct tw_rec	**ring;
 	size_t		 rhead, rlen, rcap;
-	struct tw_rec	**htab;
-	size_t		 hcap;		/* power of 2 */
+	struct htab	 bysid;
 	unsigned long long next_serial;
 };
 
@@ -207,20 +206,14 @@ sbx_twilio_new(struct sbx *sb, char *why, size_t whysz)
 	if (tw_conf_read(sb, &c, why, whysz) == -1)
 		return NULL;
 	if ((tw = calloc(1, sizeof(*tw))) == NULL ||
-	    (tw->opt = calloc(64, sizeof(*tw->opt))) == NULL ||
-	    (tw->htab = calloc(1024, sizeof(*tw->htab))) == NULL ||
 	    (tw->ring = calloc(1024, sizeof(*tw->ring))) == NULL) {
-		if (tw != NULL) {
-			free(tw->opt);
-			free(tw->htab);
-		}
 		free(tw);
 		tw_conf_free(&c);
 		snprintf(why, whysz, "out of memory");
 		return NULL;
 	}
-	tw->optcap = 64;
-	tw->hcap = 1024;
+	htab_init(&tw->opt);
+	htab_init(&tw->bysid);
 	tw->rcap = 1024;
 	tw->next_serial = 1;
 	tw->sb = sb;
@@ -247,8 +240,8 @@ sbx_twilio_free(struct sbx_twilio *tw)
 	if (tw == NULL)
 		return;
 	sbx_twilio_reset(tw);
-	free(tw->opt);
-	free(tw->htab);
+	htab_free(&tw->opt);
+	htab_free(&tw->bysid);
 	free(tw->ring);
 	c.sid = tw->sid;
 	c.token = tw->token;
@@ -257,7 +250,7 @@ sbx_twilio_free(struct sbx_twilio *tw)
 	free(tw);
 }
 
-/* --- opt-outs: a chained hash set of "customer\nour number" --- */
+/* --- opt-outs: a set of "customer\nour number" --- */
 
 static void
 opt_key(char *buf, size_t sz, const char *customer, const char *ours)
@@ -265,36 +258,20 @@ opt_key(char *buf, size_t sz, const char *customer, const char *ours)
 	snprintf(buf, sz, "%s\n%s", customer, ours);
 }
 
-static struct optout **
-opt_find(struct sbx_twilio *tw, const char *key)
+static int
+opt_eq(const struct htab_node *n, const void *k, size_t l)
 {
-	struct optout **pp;
+	const struct optout *o = HTAB_ENTRY(n, struct optout, hn);
 
-	for (pp = &tw->opt[sbx_hash(key) & (tw->optcap - 1)]; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (strcmp((*pp)->key, key) == 0)
-			break;
-	return pp;
+	return strlen(o->key) == l && memcmp(o->key, k, l) == 0;
 }
 
-static void
-opt_grow(struct sbx_twilio *tw)
+static struct optout *
+opt_find(struct sbx_twilio *tw, const char *key)
 {
-	struct optout **nt, *o, *next;
-	size_t i, ncap = tw->optcap * 2, b;
+	struct htab_node *n = htab_find(&tw->opt, key, strlen(key), opt_eq);
 
-	if ((nt = calloc(ncap, sizeof(*nt))) == NULL)
-		return;		/* longer chains, still correct */
-	for (i = 0; i < tw->optcap; i++)
-		for (o = tw->opt[i]; o != NULL; o = next) {
-			next = o->next;
-			b = sbx_hash(o->key) & (ncap - 1);
-			o->next = nt[b];
-			nt[b] = o;
-		}
-	free(tw->opt);
-	tw->opt = nt;
-	tw->optcap = ncap;
+	return n ? HTAB_ENTRY(n, struct optout, hn) : NULL;
 }
 
 static int
@@ -303,35 +280,34 @@ opt_has(struct sbx_twilio *tw, const char *customer, const char *ours)
 	char key[256];
 
 	opt_key(key, sizeof(key), customer, ours);
-	return *opt_find(tw, key) != NULL;
+	return opt_find(tw, key) != NULL;
 }
 
 static void
 opt_set(struct sbx_twilio *tw, const char *customer, const char *ours, int out)
 {
-	struct optout **pp, *o;
+	struct optout *o;
 	char key[256];
 	size_t len;
 
 	opt_key(key, sizeof(key), customer, ours);
-	pp = opt_find(tw, key);
-	if (out && *pp == NULL) {
+	o = opt_find(tw, key);
+	if (out && o == NULL) {
 		len = strlen(key) + 1;
 		if ((o = malloc(sizeof(*o) + len)) == NULL) {
 			log_warnx("opt-out of %s: out of memory", customer);
 			return;
 		}
 		memcpy(o->key, key, len);
-		o->next = NULL;
-		*pp = o;
-		if (++tw->nopt > tw->optcap)
-			opt_grow(tw);
+		if (htab_insert(&tw->opt, &o->hn, o->key, len - 1) == -1) {
+			log_warnx("opt-out of %s: out of memory", customer);
+			free(o);
+			return;
+		}
 		log_info("opt-out: %s stopped messages from %s", customer, ours);
-	} else if (!out && *pp != NULL) {
-		o = *pp;
-		*pp = o->next;
+	} else if (!out && o != NULL) {
+		htab_remove(&tw->opt, &o->hn);
 		free(o);
-		tw->nopt--;
 		log_info("opt-in: %s restarted messages from %s", customer, ours);
 	}
 }
@@ -382,23 +358,21 @@ rec_free(struct tw_rec *r)
 	free(r);
 }
 
-static struct tw_rec **
-rec_slot(struct sbx_twilio *tw, const char *sid)
+static int
+rec_eq(const struct htab_node *n, const void *k, size_t l)
 {
-	struct tw_rec **pp;
+	const struct tw_rec *r = HTAB_ENTRY(n, struct tw_rec, hn);
 
-	for (pp = &tw->htab[sbx_hash(sid) & (tw->hcap - 1)]; *pp != NULL;
-	    pp = &(*pp)->hnext)
-		if (strcmp((*pp)->sid, sid) == 0)
-			break;
-	return pp;
+	return strlen(r->sid) == l && memcmp(r->sid, k, l) == 0;
 }
 
 /* The message sid names (a deleted one too), or NULL. */
 static struct tw_rec *
 rec_find(struct sbx_twilio *tw, const char *sid)
 {
-	return *rec_slot(tw, sid);
+	struct htab_node *n = htab_find(&tw->bysid, sid, strlen(sid), rec_eq);
+
+	return n ? HTAB_ENTRY(n, struct tw_rec, hn) : NULL;
 }
 
 /* The i-th message kept, oldest first. */
@@ -433,33 +407,12 @@ at_pos(const struct sbx_twilio *tw, size_t pos)
 static void
 rec_evict(struct sbx_twilio *tw)
 {
-	struct tw_rec *r = rec_at(tw, 0), **pp;
+	struct tw_rec *r = rec_at(tw, 0);
 
-	pp = rec_slot(tw, r->sid);
-	*pp = r->hnext;
+	htab_remove(&tw->bysid, &r->hn);
 	tw->rhead = (tw->rhead + 1) % tw->rcap;
 	tw->rlen--;
 	rec_free(r);
-}
-
-static void
-hash_grow(struct sbx_twilio *tw)
-{
-	struct tw_rec **nt, *r, *next;
-	size_t i, ncap = tw->hcap * 2, b;
-
-	if ((nt = calloc(ncap, sizeof(*nt))) == NULL)
-		return;		/* longer chains, still correct */
-	for (i = 0; i < tw->hcap; i++)
-		for (r = tw->htab[i]; r != NULL; r = next) {
-			next = r->hnext;
-			b = sbx_hash(r->sid) & (ncap - 1);
-			r->hnext = nt[b];
-			nt[b] = r;
-		}
-	free(tw->htab);
-	tw->htab = nt;
-	tw->hcap = ncap;
 }
 
 /* Room for one more in the ring: grow it, or evict the oldest. */
@@ -494,9 +447,9 @@ rec_add(struct sbx_twilio *tw, const char *sid, const char *direction,
     const char *to, const char *from, const char *mss, const char *body,
     const char *callback, const char *status, int media)
 {
-	struct tw_rec *r, **pp;
+	struct tw_rec *r;
 
-	if (strlen(sid) > TW_SID_MAX || *(pp = rec_slot(tw, sid)) != NULL)
+	if (strlen(sid) > TW_SID_MAX || rec_find(tw, sid) != NULL)
 		return NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL ||
 	    (r->to = strdup(to)) == NULL ||
@@ -520,14 +473,15 @@ rec_add(struct sbx_twilio *tw, const char *sid, const char *direction,
 	r->created = r->updated = time(NULL);
 	if (strcmp(direction, "inbound") == 0)
 		r->sent = r->created;
+	if (htab_insert(&tw->bysid, &r->hn, r->sid, strlen(r->sid)) == -1) {
+		rec_free(r);
+		log_warnx("sid=%s: out of memory; not kept for the list", sid);
+		return NULL;
+	}
 	ring_room(tw);
-	pp = rec_slot(tw, sid);		/* eviction may have moved it */
 	r->serial = tw->next_serial++;
 	tw->ring[(tw->rhead + tw->rlen) % tw->rcap] = r;
 	tw->rlen++;
-	*pp = r;
-	if (tw->rlen > tw->hcap)
-		hash_grow(tw);
 	return r;
 }
 
@@ -556,17 +510,14 @@ rec_final(const struct tw_rec *r)
 void
 sbx_twilio_reset(struct sbx_twilio *tw)
 {
-	struct optout *o, *next;
-	size_t i;
+	struct htab_iter it;
+	struct htab_node *n;
 
-	for (i = 0; i < tw->optcap; i++) {
-		for (o = tw->opt[i]; o != NULL; o = next) {
-			next = o->next;
-			free(o);
-		}
-		tw->opt[i] = NULL;
+	htab_iter_init(&it, &tw->opt);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		htab_remove(&tw->opt, n);
+		free(HTAB_ENTRY(n, struct optout, hn));
 	}
-	tw->nopt = 0;
 	while (tw->rlen > 0)
 		rec_evict(tw);
 }

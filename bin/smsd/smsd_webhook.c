@@ -4,7 +4,10 @@
  *
  * Each request is bounded (body and headers), parsed as a form, checked
  * against X-Twilio-Signature (computed over twilio_webhook_url + the path and
- * query Twilio requested, and every decoded parameter), normalised into an
+ * query Twilio requested, and every decoded parameter; the URL as configured,
+ * and with its port removed or the scheme's default port added, as Twilio's
+ * own validators try it: a proxy's "https://host" and "https://host:443"
+ * are the same webhook), normalised into an
  * "in" or "st" frame and sent to routerd.  Twilio is answered only when
  * routerd answers: 200 with empty TwiML once the record is committed, 503
  * when routerd refuses, is not connected, goes away, or takes longer than
@@ -17,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "bus.h"
 #include "edge.h"
@@ -144,6 +148,70 @@ pack_st(struct fbuf *fb, int64_t id, const struct form *f)
 	return NULL;
 }
 
+/*
+ * The other spelling of base a Twilio signature may be over, as Twilio's
+ * validators try it (malloc'd), or NULL: base without its port when it has
+ * one, else with the scheme's default port (443 for https, 80 for http).
+ */
+static char *
+url_respelled(const char *base)
+{
+	const char *auth, *end, *host, *colon = NULL, *p;
+	char *v;
+	int https;
+
+	if ((p = strstr(base, "://")) == NULL)
+		return NULL;
+	https = (size_t)(p - base) == 5 && strncasecmp(base, "https", 5) == 0;
+	if (!https && !((size_t)(p - base) == 4 &&
+	    strncasecmp(base, "http", 4) == 0))
+		return NULL;
+	auth = p + 3;
+	end = auth + strcspn(auth, "/?#");
+	for (host = auth, p = auth; p < end; p++)
+		if (*p == '@')
+			host = p + 1;
+	if (*host == '[') {		/* [v6]:port */
+		if ((p = memchr(host, ']', (size_t)(end - host))) == NULL)
+			return NULL;
+		if (p + 1 < end && p[1] == ':')
+			colon = p + 1;
+	} else
+		colon = memchr(host, ':', (size_t)(end - host));
+	if (colon != NULL) {
+		if (colon + 1 == end ||
+		    strspn(colon + 1, "0123456789") != (size_t)(end - colon - 1))
+			return NULL;
+		if (asprintf(&v, "%.*s%s", (int)(colon - base), base, end) == -1)
+			return NULL;
+	} else if (asprintf(&v, "%.*s:%s%s", (int)(end - base), base,
+	    https ? "443" : "80", end) == -1)
+		return NULL;
+	return v;
+}
+
+/* Is hdr the signature of f over base + path (+ query), in either spelling? */
+static int
+signed_right(struct smsd *s, const char *path, const char *query,
+    const struct form *f, const char *hdr)
+{
+	char *alt, *url = NULL;
+	int ok = 0, i;
+
+	alt = url_respelled(s->cf.webhook_url);
+	for (i = 0; i < 2 && !ok; i++) {
+		if (i == 1 && alt == NULL)
+			break;
+		if (asprintf(&url, "%s%s%s%s", i == 0 ? s->cf.webhook_url : alt,
+		    path, query ? "?" : "", query ? query : "") == -1)
+			fatalx("out of memory");
+		ok = sig_twilio_check(url, f, s->cf.token, hdr) == 0;
+		free(url);
+	}
+	free(alt);
+	return ok;
+}
+
 static void
 on_request(struct httpd_req *req, void *arg)
 {
@@ -155,7 +223,7 @@ on_request(struct httpd_req *req, void *arg)
 	struct fbuf fb;
 	enum wh_kind kind;
 	size_t len;
-	char *url = NULL, label[96];
+	char label[96];
 	int64_t id;
 
 	form_init(&f);
@@ -186,14 +254,8 @@ on_request(struct httpd_req *req, void *arg)
 		hook_reply(h, req, 400, "malformed form body");
 		goto done;
 	}
-	if (asprintf(&url, "%s%s%s%s", s->cf.webhook_url, path,
-	    query ? "?" : "", query ? query : "") == -1) {
-		url = NULL;
-		hook_reply(h, req, 500, "out of memory");
-		goto done;
-	}
 	hdr = httpd_req_header(req, "X-Twilio-Signature");
-	if (sig_twilio_check(url, &f, s->cf.token, hdr) == -1) {
+	if (!signed_right(s, path, query, &f, hdr)) {
 		log_warnx("%s webhook from %s: %s signature, answered 403",
 		    kind_name(kind), httpd_req_peer(req), hdr ? "wrong" :
 		    "missing");
@@ -220,7 +282,6 @@ on_request(struct httpd_req *req, void *arg)
 	hook_wait_frame(w, s->e.router, &fb, id);	/* on failure: 503 */
 	hook_wait_arm(w);
 done:
-	free(url);
 	fbuf_free(&fb);
 	form_free(&f);
 }

@@ -123,8 +123,9 @@ struct wa_items {
  * shapes).  -1 with err when the body is not JSON, not an object, its
  * "object" is not "whatsapp_business_account", or entry/changes/messages/
  * statuses are not arrays (the webhook answers 400).  An element that cannot
- * be forwarded (no id, no sender, no phone-number id) is skipped with a
- * note; an unknown message type is forwarded with its type and "" text.
+ * be forwarded (no id, no sender number nor BSUID, no phone-number id) is
+ * skipped with a note; an unknown message type is forwarded with its type
+ * and "" text.
  * Invalid UTF-8 and NULs in strings become U+FFFD, never a refusal; a
  * message that held any is forwarded with data.repaired = true.
  */

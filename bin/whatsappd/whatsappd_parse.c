@@ -8,18 +8,26 @@
  * became of our sends and errors[] problems with the notification itself.
  * One POST may batch many of each.  Every message type is forwarded: the
  * known ones with their text (or caption, or a text derived from a location,
- * contacts card, button or reaction) and their facts in "data"; an unknown
- * or unsupported one with its type and "" as text, so nothing a customer
- * sends is ever dropped without trace.
+ * contacts card, button, reaction, Flow's answers, order, edit or system
+ * message) and their facts in "data" (with a click-to-WhatsApp ad's
+ * referral and the forwarded flags); an unknown or unsupported one with its
+ * type and "" as text, so nothing a customer sends is ever dropped without
+ * trace.  A status keeps Meta's conversation, pricing, callback data and
+ * errors in its "data".
  *
  * Decided here, and documented in whatsappd(8):
  *   - not JSON, not an object, "object" other than whatsapp_business_account,
  *     or entry / changes / messages / statuses not arrays: the whole body is
  *     refused (the webhook answers 400; a 5xx would be retried for a week);
- *   - a change whose field is not "messages" is ignored (noted);
- *   - a change without metadata.phone_number_id, a message without id or a
- *     sender that is not a number, a status without id or status: that
- *     element is skipped with a note, the rest are forwarded;
+ *   - a change whose field is not "messages" is ignored (noted): it holds
+ *     no customer's message nor a status of ours;
+ *   - the sender is the number in "from" when Meta gives one, else the
+ *     business-scoped user id in "from_user_id" (a customer with a
+ *     username); the ids and username are kept in data beside the number;
+ *   - a change without metadata.phone_number_id, a message without id or
+ *     without a sender (neither a number nor a BSUID), a status without id
+ *     or status: that element is skipped with a note saying why, the rest
+ *     are forwarded;
  *   - a missing or bad timestamp leaves "ts" out (routerd uses its clock);
  *   - a missing message type is forwarded as type "unknown";
  *   - invalid UTF-8 or a NUL in a string refuses nothing: see below.
@@ -327,9 +335,15 @@ errors_list(const json_t *errs)
 		if (t == NULL)
 			t = str(e, "message");
 		json_object_set_new(x, "title", json_string(t ? t : ""));
+		if ((t = str(e, "message")) != NULL &&
+		    strcmp(t, json_string_value(json_object_get(x, "title"))))
+			json_object_set_new(x, "message", json_string(t));
 		ed = json_object_get(e, "error_data");
 		if (json_is_object(ed))
 			copy_str(x, "details", ed, "details");
+		if (json_object_get(x, "details") == NULL)
+			copy_str(x, "details", e, "details");	/* older form */
+		copy_str(x, "href", e, "href");
 		json_array_append_new(list, x);
 	}
 	if (json_array_size(list) == 0) {
@@ -339,9 +353,12 @@ errors_list(const json_t *errs)
 	return list;
 }
 
-/* The element of value.contacts[] for wa_id, or NULL. */
+/*
+ * The element of value.contacts[] for the customer wa_id (digits) or, when
+ * that is NULL or not found, user_id (a BSUID); NULL if none.
+ */
 static const json_t *
-contact_of(const json_t *contacts, const char *wa_id)
+contact_of(const json_t *contacts, const char *wa_id, const char *user_id)
 {
 	const json_t *c;
 	const char *w;
@@ -349,9 +366,15 @@ contact_of(const json_t *contacts, const char *wa_id)
 
 	if (!json_is_array(contacts))
 		return NULL;
-	json_array_foreach(contacts, i, c)
-		if ((w = str(c, "wa_id")) != NULL && strcmp(w, wa_id) == 0)
-			return c;
+	if (wa_id != NULL)
+		json_array_foreach(contacts, i, c)
+			if ((w = str(c, "wa_id")) != NULL && strcmp(w, wa_id) == 0)
+				return c;
+	if (user_id != NULL)
+		json_array_foreach(contacts, i, c)
+			if ((w = str(c, "user_id")) != NULL &&
+			    strcmp(w, user_id) == 0)
+				return c;
 	return NULL;
 }
 
@@ -372,16 +395,253 @@ is_media_type(const char *t)
 	    strcmp(t, "sticker") == 0;
 }
 
+/* Append "sep" and s to the malloc'd *text (which may be ""). */
+static void
+text_add(char **text, const char *sep, const char *s)
+{
+	char *t;
+
+	if (asprintf(&t, "%s%s%s", *text, **text ? sep : "", s) == -1)
+		fatalx("out of memory");
+	free(*text);
+	*text = t;
+}
+
+/* A JSON value as text people read: strings as they are, the rest as JSON. */
+static char *
+value_text(const json_t *v)
+{
+	char *s;
+
+	if (json_is_string(v))
+		s = strdup(json_string_value(v));
+	else if (json_is_array(v) && json_array_size(v) > 0) {
+		const json_t *e;
+		size_t i;
+
+		if ((s = strdup("")) == NULL)
+			fatalx("out of memory");
+		json_array_foreach(v, i, e) {
+			char *x = value_text(e);
+
+			text_add(&s, ", ", x);
+			free(x);
+		}
+		return s;
+	} else
+		s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (s == NULL)
+		fatalx("out of memory");
+	return s;
+}
+
 /*
- * The text of message m of type t, and its facts into data (and media).
- * Returns the text (malloc'd).
+ * A Flow's (or address message's) answers as text: "key: value" for each
+ * answer, one per line, in the order the customer's app sent them; the
+ * flow_token (ours, not the customer's) left out.
  */
 static char *
-message_body(const json_t *m, const char *t, json_t *data, json_t **media)
+response_text(const json_t *resp)
+{
+	const char *k;
+	json_t *v;
+	char *text, *x, *line;
+
+	if ((text = strdup("")) == NULL)
+		fatalx("out of memory");
+	json_object_foreach((json_t *)resp, k, v) {
+		if (strcmp(k, "flow_token") == 0 || json_is_null(v))
+			continue;
+		x = value_text(v);
+		if (asprintf(&line, "%s: %s", k, x) == -1)
+			fatalx("out of memory");
+		text_add(&text, "\n", line);
+		free(line);
+		free(x);
+	}
+	return text;
+}
+
+/* interactive: a button or list reply, a Flow's reply (nfm_reply), other. */
+static char *
+interactive_body(const json_t *o, json_t *data)
+{
+	const json_t *r;
+	const char *rt, *s;
+	json_t *x, *resp;
+	char *text;
+
+	x = json_object();
+	rt = str(o, "type");
+	r = rt ? json_object_get(o, rt) : NULL;
+	json_object_set_new(x, "type", json_string(rt ? rt : ""));
+	json_object_set_new(data, "interactive", x);
+	if (rt != NULL && strcmp(rt, "nfm_reply") == 0 && json_is_object(r)) {
+		/* a WhatsApp Flow's (or address message's) answers */
+		copy_str(x, "name", r, "name");
+		copy_str(x, "body", r, "body");
+		s = str(r, "response_json");
+		resp = s ? json_loads(s, JSON_REJECT_DUPLICATES, NULL) : NULL;
+		if (json_is_object(resp)) {
+			json_object_set(x, "response", resp);
+			text = response_text(resp);
+		} else {
+			/* not an object: kept as it came */
+			if (s != NULL)
+				json_object_set_new(x, "response_json",
+				    text_value(s));
+			text = strdup(s ? s : "");
+		}
+		json_decref(resp);
+		if (text != NULL && *text == '\0' && (s = str(r, "body")))
+			text_add(&text, "", s);
+		return text;
+	}
+	if (rt != NULL && strcmp(rt, "call_permission_reply") == 0 &&
+	    json_is_object(r)) {
+		s = str(r, "response");
+		json_object_set_new(x, "response", json_string(s ? s : ""));
+		return strdup(s ? s : "");
+	}
+	s = json_is_object(r) ? str(r, "id") : NULL;
+	json_object_set_new(x, "id", json_string(s ? s : ""));
+	s = json_is_object(r) ? str(r, "title") : NULL;
+	json_object_set_new(x, "title", json_string(s ? s : ""));
+	text = strdup(s ? s : "");
+	if (json_is_object(r))
+		copy_str(x, "description", r, "description");
+	return text;
+}
+
+/* order: the catalog, its items, the customer's note; a readable summary. */
+static char *
+order_body(const json_t *o, json_t *data)
+{
+	const json_t *items, *e;
+	json_t *x, *list, *it;
+	const char *sku, *cur, *note;
+	char q[32], p[32], *sum, *line, *text;
+	double d;
+	size_t i;
+
+	x = json_object();
+	copy_str(x, "catalog_id", o, "catalog_id");
+	if ((note = str(o, "text")) != NULL)
+		json_object_set_new(x, "text", text_value(note));
+	list = json_array();
+	if ((sum = strdup("")) == NULL)
+		fatalx("out of memory");
+	items = json_object_get(o, "product_items");
+	json_array_foreach(items, i, e) {
+		if (!json_is_object(e))
+			continue;
+		it = json_object();
+		sku = str(e, "product_retailer_id");
+		cur = str(e, "currency");
+		json_object_set_new(it, "product_retailer_id",
+		    json_string(sku ? sku : ""));
+		snprintf(q, sizeof(q), "1");
+		if (number(e, "quantity", &d)) {
+			json_object_set_new(it, "quantity", json_real(d));
+			fmt_num(q, sizeof(q), d);
+		}
+		p[0] = '\0';
+		if (number(e, "item_price", &d)) {
+			json_object_set_new(it, "item_price", json_real(d));
+			fmt_num(p, sizeof(p), d);
+		}
+		if (cur != NULL)
+			json_object_set_new(it, "currency", json_string(cur));
+		json_array_append_new(list, it);
+		if (asprintf(&line, "%s x %s%s%s%s%s", q, sku ? sku : "?",
+		    p[0] ? " @ " : "", p, cur && p[0] ? " " : "",
+		    cur && p[0] ? cur : "") == -1)
+			fatalx("out of memory");
+		text_add(&sum, ", ", line);
+		free(line);
+	}
+	json_object_set_new(x, "items", list);
+	json_object_set_new(data, "order", x);
+	if (note == NULL)
+		return sum;
+	if (asprintf(&text, "%s%s%s%s", note, *sum ? " (" : "", sum,
+	    *sum ? ")" : "") == -1)
+		fatalx("out of memory");
+	free(sum);
+	return text;
+}
+
+/*
+ * system: the customer changed number (or BSUID, or identity): the body
+ * Meta wrote, and the new number and ids, so the conversation can follow.
+ */
+static char *
+system_body(const json_t *o, json_t *data)
+{
+	json_t *x = json_object();
+	const char *s, *w;
+	char nw[WA_ID_MAX + 2];
+
+	copy_str(x, "type", o, "type");
+	if ((w = str(o, "wa_id")) == NULL)
+		w = str(o, "new_wa_id");	/* before v12 */
+	if (w != NULL && is_number(w)) {
+		snprintf(nw, sizeof(nw), "+%s", *w == '+' ? w + 1 : w);
+		json_object_set_new(x, "new_contact", json_string(nw));
+	}
+	copy_str(x, "user_id", o, "user_id");
+	copy_str(x, "parent_user_id", o, "parent_user_id");
+	copy_str(x, "identity", o, "identity");
+	copy_str(x, "customer", o, "customer");
+	json_object_set_new(data, "system", x);
+	s = str(o, "body");
+	return strdup(s ? s : "");
+}
+
+static char *message_body(const json_t *, const char *, json_t *, json_t **,
+	    int);
+
+/*
+ * edit: the new content of an earlier message (original_message_id),
+ * read as a message of its own type; revoke: an earlier message deleted.
+ * Both name the original in data, which readers show on it.
+ */
+static char *
+change_body(const json_t *o, const char *t, json_t *data, json_t **media,
+    int depth)
+{
+	const json_t *nm;
+	const char *nt;
+	json_t *x = json_object();
+	char *text;
+
+	copy_str(x, "original", o, "original_message_id");
+	json_object_set_new(data, t, x);
+	if (strcmp(t, "revoke") == 0)
+		return strdup("");
+	nm = json_object_get(o, "message");
+	if (!json_is_object(nm))
+		return strdup("");
+	if ((nt = str(nm, "type")) == NULL)
+		nt = json_object_get(nm, "text") ? "text" : "unknown";
+	if (strlen(nt) > WA_TYPE_MAX)
+		nt = "unknown";
+	json_object_set_new(x, "type", json_string(nt));
+	text = message_body(nm, nt, data, media, depth + 1);
+	return text;
+}
+
+/*
+ * The text of message m of type t, and its facts into data (and media).
+ * Returns the text (malloc'd).  depth bounds an edit inside an edit.
+ */
+static char *
+message_body(const json_t *m, const char *t, json_t *data, json_t **media,
+    int depth)
 {
 	const json_t *o, *e, *ph, *nm, *r;
 	json_t *x, *list, *phones;
-	const char *s, *name, *addr, *rt;
+	const char *s, *name, *addr;
 	char lat[32], lon[32], *text = NULL;
 	double la, lo;
 	size_t i, j;
@@ -404,6 +664,12 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 			    "application/octet-stream"));
 			copy_str(x, "sha256", o, "sha256");
 			copy_str(x, "filename", o, "filename");
+			copy_str(x, "url", o, "url");
+			/* a voice note (push to talk), an animated sticker */
+			if (json_is_true(json_object_get(o, "voice")))
+				json_object_set_new(x, "voice", json_true());
+			if (json_is_true(json_object_get(o, "animated")))
+				json_object_set_new(x, "animated", json_true());
 			*media = json_array();
 			json_array_append_new(*media, x);
 		}
@@ -421,6 +687,7 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 		addr = str(o, "address");
 		copy_str(x, "name", o, "name");
 		copy_str(x, "address", o, "address");
+		copy_str(x, "url", o, "url");
 		json_object_set_new(data, "location", x);
 		if (asprintf(&text, "%s%s%s%s%s%s%s%s%s",
 		    name ? name : "", name && addr ? ", " : "",
@@ -451,30 +718,12 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 						    json_string(s));
 			json_object_set_new(x, "phones", phones);
 			json_array_append_new(list, x);
-			if (name != NULL && text != NULL) {
-				char *t2;
-
-				if (asprintf(&t2, "%s%s%s", text, text[0] ?
-				    ", " : "", name) == -1)
-					t2 = NULL;
-				free(text);
-				text = t2;
-			}
+			if (name != NULL && text != NULL)
+				text_add(&text, ", ", name);
 		}
 		json_object_set_new(data, "contacts", list);
 	} else if (strcmp(t, "interactive") == 0 && json_is_object(o)) {
-		x = json_object();
-		rt = str(o, "type");
-		r = rt ? json_object_get(o, rt) : NULL;
-		json_object_set_new(x, "type", json_string(rt ? rt : ""));
-		s = json_is_object(r) ? str(r, "id") : NULL;
-		json_object_set_new(x, "id", json_string(s ? s : ""));
-		s = json_is_object(r) ? str(r, "title") : NULL;
-		json_object_set_new(x, "title", json_string(s ? s : ""));
-		text = strdup(s ? s : "");
-		if (json_is_object(r))
-			copy_str(x, "description", r, "description");
-		json_object_set_new(data, "interactive", x);
+		text = interactive_body(o, data);
 	} else if (strcmp(t, "button") == 0 && json_is_object(o)) {
 		x = json_object();
 		s = str(o, "payload");
@@ -491,22 +740,95 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 		json_object_set_new(x, "emoji", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		json_object_set_new(data, "reaction", x);
-	} else
-		text = strdup("");		/* unsupported, unknown */
+	} else if (strcmp(t, "order") == 0 && json_is_object(o)) {
+		text = order_body(o, data);
+	} else if (strcmp(t, "system") == 0 && json_is_object(o)) {
+		text = system_body(o, data);
+	} else if ((strcmp(t, "edit") == 0 || strcmp(t, "revoke") == 0) &&
+	    json_is_object(o) && depth == 0) {
+		text = change_body(o, t, data, media, depth);
+	} else {
+		/* unsupported (the type Meta could not show), unknown */
+		if (strcmp(t, "unsupported") == 0 && json_is_object(o) &&
+		    str(o, "type") != NULL) {
+			x = json_object();
+			copy_str(x, "type", o, "type");
+			json_object_set_new(data, "unsupported", x);
+		}
+		text = strdup("");
+	}
 	if (text == NULL)
 		fatalx("out of memory");
 	return text;
 }
 
-/* One element of value.messages[]: an "in" item, or a note. */
+/* A click-to-WhatsApp ad's referral: where the customer came from. */
+static json_t *
+referral_of(const json_t *r)
+{
+	static const char *const keys[] = { "source_url", "source_id",
+	    "source_type", "headline", "body", "media_type", "image_url",
+	    "video_url", "thumbnail_url", "ctwa_clid", NULL };
+	const json_t *wm;
+	json_t *x;
+	size_t i;
+
+	if (!json_is_object(r))
+		return NULL;
+	x = json_object();
+	for (i = 0; keys[i] != NULL; i++)
+		copy_str(x, keys[i], r, keys[i]);
+	wm = json_object_get(r, "welcome_message");
+	if (json_is_object(wm))
+		copy_str(x, "welcome_message", wm, "text");
+	return x;
+}
+
+/* A reply's context, forwarded flags, a product asked about; NULL if none. */
+static json_t *
+context_of(const json_t *ctx)
+{
+	const json_t *rp;
+	json_t *x;
+
+	if (!json_is_object(ctx))
+		return NULL;
+	x = json_object();
+	copy_str(x, "id", ctx, "id");
+	copy_str(x, "from", ctx, "from");
+	if (json_is_true(json_object_get(ctx, "forwarded")))
+		json_object_set_new(x, "forwarded", json_true());
+	if (json_is_true(json_object_get(ctx, "frequently_forwarded")))
+		json_object_set_new(x, "frequently_forwarded", json_true());
+	rp = json_object_get(ctx, "referred_product");
+	if (json_is_object(rp)) {
+		json_t *p = json_object();
+
+		copy_str(p, "catalog_id", rp, "catalog_id");
+		copy_str(p, "product_retailer_id", rp, "product_retailer_id");
+		json_object_set_new(x, "referred_product", p);
+	}
+	if (json_object_size(x) == 0) {
+		json_decref(x);
+		return NULL;
+	}
+	return x;
+}
+
+/*
+ * One element of value.messages[]: an "in" item, or a note.  The sender is
+ * the customer's number ("from") when Meta gives it, else their
+ * business-scoped user id ("from_user_id", when they hide their number);
+ * the BSUID, its parent and the username go in data beside the number.
+ */
 static void
 message(struct wa_items *out, const json_t *m, const char *pnid,
     const json_t *contacts, size_t idx)
 {
-	json_t *fr, *data, *media = NULL, *x, *ctx, *errs;
-	const json_t *who;
-	const char *id, *from, *type, *name;
-	char *text, sender[WA_ID_MAX + 2];
+	json_t *fr, *data, *media = NULL, *x, *errs;
+	const json_t *who, *p;
+	const char *id, *from, *type, *name, *uid, *puid, *uname;
+	char *text, sender[VALID_BSUID_MAX + 2];
 	long long ts;
 
 	if (!json_is_object(m)) {
@@ -517,35 +839,56 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 	}
 	id = str(m, "id");
 	from = str(m, "from");
+	if ((uid = str(m, "from_user_id")) != NULL && !valid_bsuid(uid))
+		uid = NULL;
+	if ((puid = str(m, "from_parent_user_id")) != NULL &&
+	    !valid_bsuid(puid))
+		puid = NULL;
 	if (id == NULL || strlen(id) > WA_PID_MAX) {
 		note(out, 1, "to %s: messages[%zu] without a usable id, skipped",
 		    pnid, idx);
 		out->skipped++;
 		return;
 	}
-	if (!is_number(from)) {
-		note(out, 1, "to %s: message %s: sender is not a phone number, "
-		    "skipped", pnid, id);
+	if (!is_number(from))
+		from = NULL;
+	if (from == NULL && uid == NULL) {
+		note(out, 1, "to %s: message %s: no sender (neither a phone "
+		    "number in from nor a business-scoped user id in "
+		    "from_user_id), skipped", pnid, id);
 		out->skipped++;
 		return;
 	}
-	if (*from == '+')
-		from++;
-	snprintf(sender, sizeof(sender), "+%s", from);
+	if (from != NULL) {
+		if (*from == '+')
+			from++;
+		snprintf(sender, sizeof(sender), "+%s", from);
+	} else
+		snprintf(sender, sizeof(sender), "%s", uid);
 	if ((type = str(m, "type")) == NULL || strlen(type) > WA_TYPE_MAX)
 		type = "unknown";
 	data = json_object();
-	text = message_body(m, type, data, &media);
-	ctx = json_object_get(m, "context");
-	if (json_is_object(ctx) && str(ctx, "id") != NULL) {
-		x = json_object();
-		copy_str(x, "id", ctx, "id");
-		copy_str(x, "from", ctx, "from");
+	text = message_body(m, type, data, &media, 0);
+	if ((x = context_of(json_object_get(m, "context"))) != NULL)
 		json_object_set_new(data, "context", x);
-	}
+	if ((x = referral_of(json_object_get(m, "referral"))) != NULL)
+		json_object_set_new(data, "referral", x);
 	if ((errs = errors_list(json_object_get(m, "errors"))) != NULL)
 		json_object_set_new(data, "errors", errs);
-	who = contact_of(contacts, from);
+	who = contact_of(contacts, from, uid);
+	if (uid == NULL && who != NULL && (uid = str(who, "user_id")) != NULL &&
+	    !valid_bsuid(uid))
+		uid = NULL;
+	if (puid == NULL && who != NULL &&
+	    (puid = str(who, "parent_user_id")) != NULL && !valid_bsuid(puid))
+		puid = NULL;
+	if (uid != NULL)
+		json_object_set_new(data, "user_id", json_string(uid));
+	if (puid != NULL)
+		json_object_set_new(data, "parent_user_id", json_string(puid));
+	p = who ? json_object_get(who, "profile") : NULL;
+	if (json_is_object(p) && (uname = str(p, "username")) != NULL)
+		json_object_set_new(data, "username", json_string(uname));
 	if (json_object_get(m, REPAIRED_KEY) != NULL ||
 	    (who != NULL && json_object_get(who, REPAIRED_KEY) != NULL)) {
 		/* its text (or its sender's name) was not valid: it is now */
@@ -576,14 +919,31 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 	item_add(out, WA_IN, id, pnid, fr);
 }
 
-/* One element of value.statuses[]: an "st" item, or a note. */
+/* Meta's number as a contact: "+" and the digits; "" if not a number. */
+static void
+plus_number(const char *s, char *out, size_t outsz)
+{
+	if (!is_number(s)) {
+		out[0] = '\0';
+		return;
+	}
+	snprintf(out, outsz, "+%s", *s == '+' ? s + 1 : s);
+}
+
+/*
+ * One element of value.statuses[]: an "st" item, or a note.  Besides the
+ * status and the first error's code and reason, its facts go in data:
+ * every error (code, title, details), the conversation (id, origin,
+ * expiry), the pricing (billable, model, category, type), what we put in
+ * biz_opaque_callback_data, and the recipient (number, BSUID, parent).
+ */
 static void
 status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 {
-	const json_t *errs, *e, *ed;
+	const json_t *errs, *e, *ed, *cv, *pr, *v;
 	const char *id, *s, *title, *details;
-	char *reason = NULL;
-	json_t *fr;
+	char *reason = NULL, num[WA_ID_MAX + 2];
+	json_t *fr, *data, *x;
 	long long ts;
 
 	if (!json_is_object(st)) {
@@ -628,6 +988,48 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 			free(reason);
 		}
 	}
+	data = json_object();
+	if ((x = errors_list(errs)) != NULL)
+		json_object_set_new(data, "errors", x);
+	cv = json_object_get(st, "conversation");
+	if (json_is_object(cv)) {
+		x = json_object();
+		copy_str(x, "id", cv, "id");
+		v = json_object_get(cv, "origin");
+		if (json_is_object(v))
+			copy_str(x, "origin", v, "type");
+		if ((ts = ts_ms(cv, "expiration_timestamp")) > 0)
+			json_object_set_new(x, "expires", json_integer(ts));
+		json_object_set_new(data, "conversation", x);
+	}
+	pr = json_object_get(st, "pricing");
+	if (json_is_object(pr)) {
+		x = json_object();
+		v = json_object_get(pr, "billable");	/* deprecated, kept */
+		if (json_is_boolean(v))
+			json_object_set_new(x, "billable", json_boolean(
+			    json_is_true(v)));
+		copy_str(x, "pricing_model", pr, "pricing_model");
+		copy_str(x, "category", pr, "category");
+		copy_str(x, "type", pr, "type");
+		json_object_set_new(data, "pricing", x);
+	}
+	if ((s = str(st, "biz_opaque_callback_data")) != NULL)
+		json_object_set_new(data, "biz_opaque_callback_data",
+		    text_value(s));
+	plus_number(str(st, "recipient_id"), num, sizeof(num));
+	if (num[0] != '\0')
+		json_object_set_new(data, "recipient", json_string(num));
+	if ((s = str(st, "recipient_user_id")) != NULL && valid_bsuid(s))
+		json_object_set_new(data, "recipient_user_id", json_string(s));
+	if ((s = str(st, "parent_recipient_user_id")) != NULL &&
+	    valid_bsuid(s))
+		json_object_set_new(data, "parent_recipient_user_id",
+		    json_string(s));
+	if (json_object_size(data) > 0)
+		json_object_set_new(fr, "data", data);
+	else
+		json_decref(data);
 	item_add(out, WA_ST, id, pnid, fr);
 }
 

@@ -9,6 +9,8 @@
  * window with a 20 ms guard), at most whatsapp_max_inflight calls at once,
  * and a message routerd sends again while it is still here is posted once.
  *
+ * The customer is "to" (their number) or, for one known only by a
+ * business-scoped user id, "recipient" (the BSUID), as Meta documents.
  * Bodies: text (preview_url false; context.message_id when it answers a
  * customer's message), template (header and body text parameters,
  * quick-reply button payloads), media by link (the type from the MIME type:
@@ -54,7 +56,7 @@
 #include "whatsappd.h"
 
 #define MSGID_MAX	64
-#define TO_MAX		24		/* "+" and up to 20 digits, and room */
+#define TO_MAX		(VALID_BSUID_MAX + 1)	/* "+digits" or a BSUID */
 #define REPLY_MAX	256		/* bytes of a wamid to answer */
 #define URL_MAX		2048
 #define TPL_NAME_MAX	512
@@ -668,7 +670,9 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 	root = json_object();
 	json_object_set_new(root, "messaging_product", json_string("whatsapp"));
 	json_object_set_new(root, "recipient_type", json_string("individual"));
-	json_object_set_new(root, "to", json_string(to));
+	/* a customer known by their business-scoped user id: "recipient" */
+	json_object_set_new(root, valid_bsuid(to) ? "recipient" : "to",
+	    json_string(to));
 	json_object_set_new(root, "type", json_string("text"));
 	if ((e = mp_get(f, "reply_to")) != NULL && e->type != MSGPACK_OBJECT_NIL) {
 		if (!mp_str(f, "reply_to", &rt, &rl) || rl == 0 ||
@@ -787,11 +791,12 @@ wa_send_frame(struct whatsappd *w, struct bus_conn *c,
 	    !mp_strcpy(f, "from", from, sizeof(from)) ||
 	    !wa_is_id(from, strlen(from)) ||
 	    !mp_strcpy(f, "to", to, sizeof(to)) ||
-	    !wa_is_id(to[0] == '+' ? to + 1 : to, strlen(to[0] == '+' ?
-	    to + 1 : to)) ||
+	    (!wa_is_id(to[0] == '+' ? to + 1 : to, strlen(to[0] == '+' ?
+	    to + 1 : to)) && !valid_bsuid(to)) ||
 	    !mp_str(f, "text", &text, &tlen)) {
 		bus_answer_err(c, id, "invalid", "out needs msg, from (a "
-		    "phone-number id), to (+digits) and text strings");
+		    "phone-number id), to (+digits or a business-scoped user "
+		    "id) and text strings");
 		return;
 	}
 	if (mp_str(f, "channel", &ch, &chlen) &&

@@ -395,12 +395,36 @@ t_null(void)
 	    "reason: text missing");
 }
 
+static void
+t_bsuid(void)
+{
+	char big[VALID_BSUID_MAX + 2];
+
+	ok(valid_bsuid("US.13491208655302741918"), "bsuid: country and digits");
+	ok(valid_bsuid("US.ENT.11815799212886844830"), "bsuid: a parent BSUID");
+	ok(valid_bsuid("BR.1502576394655843aZ"), "bsuid: letters too");
+	ok(!valid_bsuid("us.1349") && !valid_bsuid("US1349") &&
+	    !valid_bsuid("US.") && !valid_bsuid("U.1349") &&
+	    !valid_bsuid("+15551234567") && !valid_bsuid("15551234567"),
+	    "bsuid: country, dot and id required");
+	ok(!valid_bsuid("US..1349") && !valid_bsuid("US.1349.") &&
+	    !valid_bsuid("US.13 49") && !valid_bsuid("US.13/49") &&
+	    !valid_bsuid(NULL), "bsuid: no empty run, space or other byte");
+	memset(big, '7', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "US.", 3);
+	ok(!valid_bsuid(big), "bsuid: at most VALID_BSUID_MAX bytes");
+	big[VALID_BSUID_MAX] = '\0';
+	ok(valid_bsuid(big), "bsuid: VALID_BSUID_MAX bytes is fine");
+}
+
 int
 main(void)
 {
 	t_null();
 	t_name();
 	t_e164();
+	t_bsuid();
 	t_email();
 	t_tag();
 	t_lists();

@@ -699,12 +699,92 @@ t_repair(struct wa_items *it)
 	}
 }
 
+/* Customers known by a business-scoped user id, with or without a number. */
+static void
+t_bsuid(struct wa_items *it)
+{
+	const msgpack_object *f;
+	char err[256];
+	int r;
+
+	r = parse(it, "\"contacts\":[{\"profile\":{\"name\":\"Kai\","
+	    "\"username\":\"@kai\"},\"user_id\":\"US.1349120865530\"}],"
+	    "\"messages\":[{\"from_user_id\":\"US.1349120865530\",\"id\":"
+	    "\"wamid.B1\",\"timestamp\":\"1749416383\",\"type\":\"text\","
+	    "\"text\":{\"body\":\"hi\"}}]", err, sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	ok(f && streq(f, "from", "US.1349120865530") &&
+	    streq(f, "name", "Kai") &&
+	    streq(path(f, "data", NULL), "username", "@kai") &&
+	    streq(path(f, "data", NULL), "user_id", "US.1349120865530"),
+	    "no number: the sender is the BSUID, its profile found by user_id");
+	r = parse(it, "\"messages\":[{\"from\":\"16505551234\","
+	    "\"from_user_id\":\"US.1349120865531\",\"from_parent_user_id\":"
+	    "\"US.ENT.99\",\"id\":\"wamid.B2\",\"type\":\"text\","
+	    "\"text\":{\"body\":\"hi\"}}]", err, sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	ok(f && streq(f, "from", "+16505551234") &&
+	    streq(path(f, "data", NULL), "user_id", "US.1349120865531") &&
+	    streq(path(f, "data", NULL), "parent_user_id", "US.ENT.99"),
+	    "number and BSUID: the number is the sender, the BSUIDs kept");
+	{
+		char big[VALID_BSUID_MAX + 1], v[512];
+
+		memset(big, '7', VALID_BSUID_MAX);
+		memcpy(big, "US.", 3);
+		big[VALID_BSUID_MAX] = '\0';
+		snprintf(v, sizeof(v), "\"messages\":[{\"from_user_id\":\"%s\","
+		    "\"id\":\"wamid.B4\",\"type\":\"text\"}]", big);
+		r = parse(it, v, err, sizeof(err));
+		f = r == 0 ? frame(it, 0) : NULL;
+		ok(f && streq(f, "from", big),
+		    "a BSUID of the longest length is the sender, whole");
+	}
+	r = parse(it, "\"messages\":[{\"from\":\"Ada\",\"from_user_id\":"
+	    "\"not a bsuid\",\"id\":\"wamid.B3\",\"type\":\"text\"},"
+	    "{\"from_user_id\":\"US.1\",\"type\":\"text\"}]", err, sizeof(err));
+	ok(r == 0 && it->n == 0 && it->skipped == 2 && it->nnotes == 2 &&
+	    strstr(it->notes[0].text, "no sender") != NULL &&
+	    strstr(it->notes[1].text, "without a usable id") != NULL,
+	    "no number nor BSUID, or no id: refused, each with its reason");
+}
+
+/* Statuses: conversation, pricing, callback data, recipient, deleted. */
+static void
+t_status_data(struct wa_items *it)
+{
+	const msgpack_object *f, *d;
+	char err[256];
+	int r;
+
+	r = parse(it, "\"statuses\":[{\"id\":\"wamid.S1\",\"status\":"
+	    "\"delivered\",\"timestamp\":\"1750263771\",\"recipient_user_id\":"
+	    "\"US.77\",\"biz_opaque_callback_data\":\"run=7\",\"conversation\":"
+	    "{\"id\":\"c1\",\"expiration_timestamp\":\"1750349771\",\"origin\":"
+	    "{\"type\":\"marketing\"}},\"pricing\":{\"billable\":true,"
+	    "\"pricing_model\":\"PMP\",\"category\":\"marketing\",\"type\":"
+	    "\"regular\"}},{\"id\":\"wamid.S2\",\"status\":\"deleted\"}]",
+	    err, sizeof(err));
+	f = r == 0 ? frame(it, 0) : NULL;
+	d = path(f, "data", NULL);
+	ok(d && streq(path(d, "conversation", NULL), "id", "c1") &&
+	    streq(path(d, "conversation", NULL), "origin", "marketing") &&
+	    inteq(path(d, "conversation", NULL), "expires", 1750349771000LL) &&
+	    streq(path(d, "pricing", NULL), "category", "marketing") &&
+	    streq(d, "biz_opaque_callback_data", "run=7") &&
+	    streq(d, "recipient_user_id", "US.77"),
+	    "a status keeps conversation, pricing, callback data, recipient");
+	f = r == 0 ? frame(it, 1) : NULL;
+	ok(f && streq(f, "status", "deleted") && mp_get(f, "data") == NULL,
+	    "a deleted status is forwarded");
+}
+
 int
 main(void)
 {
 	struct wa_items it;
 
-	printf("1..59\n");
+	printf("1..65\n");
 	log_init("t_wa_parse", 0);
 	wa_items_init(&it);
 	fbuf_init(&fb);
@@ -722,6 +802,8 @@ main(void)
 	t_refused(&it);
 	t_long_text(&it);
 	t_repair(&it);
+	t_bsuid(&it);
+	t_status_data(&it);
 	wa_items_free(&it);
 	fbuf_free(&fb);
 	msgpack_unpacked_destroy(&up);
