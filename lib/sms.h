@@ -2,15 +2,14 @@
  * sms — pure rules about SMS text and numbers that several programs need
  * (sandboxd answers num_segments like Twilio, routerd and campaignd will pace
  * and price by segments): GSM-7 versus UCS-2 segment counting, the character
- * count Twilio's 1600 limit is measured in, and E.164 number syntax.
+ * count Twilio's 1600 limit (PROTO_SMS_CHARS_MAX) is measured in, and
+ * E.164 number syntax.
  * No I/O, no allocation.
  */
 #ifndef PARLEY_SMS_H
 #define PARLEY_SMS_H
 
 #include <stddef.h>
-
-#define SMS_MAX_CHARS	1600	/* Twilio's limit on a concatenated body */
 
 /*
  * Segments needed to send utf8 (providers.md §3.6): GSM-7 when every

@@ -43,10 +43,8 @@
 #include "ulid.h"
 
 #define SEND_WINDOW	256		/* requests in flight (a power of 2) */
-#define TEXT_MAX	(256 * 1024)	/* keeps a request well inside a frame */
 #define LINE_MAX_IN	(1024 * 1024)
 #define MEDIA_MAX	10		/* --media-url, as Twilio takes */
-#define TPL_PARAMS_MAX	32		/* --param */
 #define TPL_BUTTONS_MAX	10		/* --button */
 
 struct sreq {
@@ -124,9 +122,9 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		snprintf(why, whysz, "empty text");
 		return -1;
 	}
-	if (q->textlen > TEXT_MAX) {
+	if (q->textlen > PROTO_TEXT_MAX) {
 		snprintf(why, whysz, "text too long (%zu bytes, at most %d)",
-		    q->textlen, TEXT_MAX);
+		    q->textlen, PROTO_TEXT_MAX);
 		return -1;
 	}
 	if (!utf8_ok(q->text, q->textlen)) {
@@ -1073,11 +1071,11 @@ msg_send(int argc, char **argv)
 			tlang = optarg;
 			break;
 		case 'P':
-			if (json_array_size(tbody) == TPL_PARAMS_MAX ||
+			if (json_array_size(tbody) == PROTO_TPL_PARAMS_MAX ||
 			    json_array_append_new(tbody,
 			    json_string(optarg)) == -1) {
 				msg_err("--param: at most %d, each UTF-8 text",
-				    TPL_PARAMS_MAX);
+				    PROTO_TPL_PARAMS_MAX);
 				msg_usage();
 			}
 			break;

@@ -51,6 +51,7 @@
 #include "conf.h"
 #include "form.h"
 #include "log.h"
+#include "proto.h"
 #include "sandboxd.h"
 #include "sig.h"
 #include "sms.h"
@@ -970,7 +971,7 @@ validate(struct sbx_twilio *tw, const struct form *f, time_t *send_at,
 		snprintf(msg, msgsz, "Message body is required.");
 		return 21602;
 	}
-	if (body != NULL && sms_chars(body) > SMS_MAX_CHARS) {
+	if (body != NULL && sms_chars(body) > PROTO_SMS_CHARS_MAX) {
 		snprintf(msg, msgsz, "The concatenated message body exceeds the "
 		    "1600 character limit.");
 		return 21617;
@@ -1703,7 +1704,7 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 	}
 	if (text == NULL)
 		text = "";
-	if (sms_chars(text) > SMS_MAX_CHARS) {
+	if (sms_chars(text) > PROTO_SMS_CHARS_MAX) {
 		snprintf(why, sizeof(why), "\"body\" is over 1600 characters");
 		goto refuse;
 	}

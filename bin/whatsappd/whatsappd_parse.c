@@ -52,6 +52,7 @@
 #include "frame.h"
 #include "log.h"
 #include "mp.h"
+#include "proto.h"
 #include "valid.h"
 #include "whatsappd.h"
 
@@ -297,9 +298,9 @@ text_value(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n <= WA_TEXT_MAX)
+	if (n <= PROTO_TEXT_MAX)
 		return json_string(s);
-	n = WA_TEXT_MAX;
+	n = PROTO_TEXT_MAX;
 	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
 	return json_stringn(s, n);

@@ -49,6 +49,7 @@
 #include "media.h"
 #include "mp.h"
 #include "outq.h"
+#include "proto.h"
 #include "spool.h"
 #include "valid.h"
 #include "whatsappd.h"
@@ -58,7 +59,6 @@
 #define REPLY_MAX	256		/* bytes of a wamid to answer */
 #define URL_MAX		2048
 #define TPL_NAME_MAX	512
-#define TPL_PARAMS_MAX	100
 #define PAIR_HOLD_MS	6000		/* 131056: ~1 message per 6 s */
 #define THROTTLE_MS	1000		/* 130429, 80007, 4: at least 1 s */
 #define UPLOAD_MAX_MS	(10 * 60 * 1000)	/* the longest upload */
@@ -511,9 +511,9 @@ text_params(const msgpack_object *o, const char *what, char *why,
 	size_t i;
 
 	if (o->type != MSGPACK_OBJECT_ARRAY ||
-	    o->via.array.size > TPL_PARAMS_MAX) {
+	    o->via.array.size > PROTO_TPL_PARAMS_MAX) {
 		snprintf(why, whysz, "template %s must be a list of at most %d "
-		    "texts", what, TPL_PARAMS_MAX);
+		    "texts", what, PROTO_TPL_PARAMS_MAX);
 		return NULL;
 	}
 	list = json_array();
@@ -800,7 +800,7 @@ wa_send_frame(struct whatsappd *w, struct bus_conn *c,
 		    "whatsapp only");
 		return;
 	}
-	if (tlen > WA_TEXT_MAX || (tlen > 0 &&
+	if (tlen > PROTO_TEXT_MAX || (tlen > 0 &&
 	    (memchr(text, '\0', tlen) != NULL || !valid_utf8(text, tlen)))) {
 		bus_answer_err(c, id, "invalid", "text too long, with NUL or "
 		    "not UTF-8");
