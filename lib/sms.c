@@ -1,5 +1,5 @@
 /*
- * sms — GSM-7/UCS-2 segment counting, character counting and E.164 syntax.
+ * sms — GSM-7/UCS-2 segment counting and character counting.
  *
  * Segment counting follows GSM 03.38 and the concatenation rules carriers and
  * Twilio apply (providers.md §3.6): one segment holds 160 septets or 70
@@ -167,17 +167,4 @@ sms_chars(const char *utf8)
 		n++;
 	}
 	return n;
-}
-
-int
-sms_e164_valid(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (s++; *s != '\0'; s++, n++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return n >= 6 && n <= 15;
 }

@@ -1,5 +1,5 @@
 /*
- * valid — input rules shared by campaignd and msg.
+ * valid — input rules shared by campaignd, msg and the channel daemons.
  *
  * An administrator who types a bad value must be told which rule it broke,
  * in one line, with the value shown; the daemon applies the same rules to
@@ -296,6 +296,57 @@ valid_e164(const char *s)
 {
 	return s != NULL && s[0] == '+' && s[1] >= '1' && s[1] <= '9' &&
 	    all_digits(s + 1, 8, 15);
+}
+
+void
+valid_contact_key(const char *in, char *out, size_t outsz)
+{
+	size_t i;
+	int mail;
+
+	if (outsz == 0)
+		return;
+	if (in == NULL)
+		in = "";
+	mail = strchr(in, '@') != NULL;
+	for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
+		out[i] = mail && in[i] >= 'A' && in[i] <= 'Z' ?
+		    (char)(in[i] - 'A' + 'a') : in[i];
+	out[i] = '\0';
+}
+
+int
+valid_contact(const char *in, char *out, size_t outsz, char *err,
+    size_t errsz)
+{
+	char v[SHOW_CHARS * 4 + 8];
+
+	if (in == NULL || *in == '\0') {
+		reason(err, errsz, "a contact (an E.164 phone number or an "
+		    "e-mail address) is required");
+		return 0;
+	}
+	if (in[0] == '+') {
+		if (!valid_e164(in) || strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\" is not an E.164 phone number "
+			    "('+' and 8 to 15 digits, the first not 0)",
+			    show(v, sizeof(v), in));
+			return 0;
+		}
+	} else if (strchr(in, '@') != NULL) {
+		if (!valid_email(in) || strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\" is not a valid e-mail "
+			    "address", show(v, sizeof(v), in));
+			return 0;
+		}
+	} else {
+		reason(err, errsz, "\"%s\" is neither an E.164 phone number "
+		    "(+15551234567) nor an e-mail address",
+		    show(v, sizeof(v), in));
+		return 0;
+	}
+	valid_contact_key(in, out, outsz);
+	return 1;
 }
 
 /* RFC 5322 atext. */

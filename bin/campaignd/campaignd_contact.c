@@ -114,46 +114,6 @@ lower_text(const char *s, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-/*
- * A customer id as given: an E.164 phone number, or an e-mail address
- * (lower-cased into out).  0, or -1 with a one-line reason.
- */
-static int
-norm_contact(const char *in, char *out, size_t outsz, char *err,
-    size_t errsz)
-{
-	size_t i;
-
-	if (in == NULL || *in == '\0') {
-		snprintf(err, errsz, "a contact (an E.164 phone number or an "
-		    "e-mail address) is required");
-		return -1;
-	}
-	if (in[0] == '+') {
-		if (!valid_e164(in) || strlen(in) >= outsz) {
-			snprintf(err, errsz, "\"%.80s\" is not an E.164 phone "
-			    "number ('+' and 8 to 15 digits)", in);
-			return -1;
-		}
-		snprintf(out, outsz, "%s", in);
-		return 0;
-	}
-	if (strchr(in, '@') != NULL) {
-		if (!valid_email(in) || strlen(in) >= outsz) {
-			snprintf(err, errsz, "\"%.80s\" is not a valid e-mail "
-			    "address", in);
-			return -1;
-		}
-		for (i = 0; in[i]; i++)
-			out[i] = (char)tolower((unsigned char)in[i]);
-		out[i] = '\0';
-		return 0;
-	}
-	snprintf(err, errsz, "\"%.80s\" is neither an E.164 phone number "
-	    "(+15551234567) nor an e-mail address", in);
-	return -1;
-}
-
 /* Put an index entry key -> val (dupsort: an existing pair is fine). */
 static int
 idx_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *val)
@@ -251,7 +211,7 @@ bl_add_one(struct creq *r, const char *in, const char *campaign,
 		*docp = NULL;
 	if (campaign == NULL || *campaign == '\0')
 		campaign = "*";
-	if (norm_contact(in, contact, sizeof(contact), err, errsz) == -1 ||
+	if (!valid_contact(in, contact, sizeof(contact), err, errsz) ||
 	    bl_campaign(r->txn, campaign, err, errsz) == -1)
 		return -1;
 	if (reason && *reason && !valid_text(reason, REASON_MAX, "reason",
@@ -322,8 +282,8 @@ bl_list(struct creq *r)
 
 	if (creq_need(r, ROLE_SUPERVISOR) == -1)
 		return;
-	if (ct && norm_contact(ct, contact, sizeof(contact), err,
-	    sizeof(err)) == -1) {
+	if (ct && !valid_contact(ct, contact, sizeof(contact), err,
+	    sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		return;
 	}
@@ -370,8 +330,8 @@ bl_delete(struct creq *r)
 
 	if (creq_begin(r) == -1)
 		return;
-	if (r->name && *r->name && norm_contact(r->name, contact,
-	    sizeof(contact), err, sizeof(err)) == -1) {
+	if (r->name && *r->name && !valid_contact(r->name, contact,
+	    sizeof(contact), err, sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		return;
 	}
@@ -513,8 +473,8 @@ bl_check(struct creq *r)
 
 	if (creq_need(r, ROLE_AGENT) == -1)
 		goto out;
-	if (norm_contact(r->name, contact, sizeof(contact), err,
-	    sizeof(err)) == -1) {
+	if (!valid_contact(r->name, contact, sizeof(contact), err,
+	    sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		goto out;
 	}
@@ -588,8 +548,7 @@ bl_blocked(struct creq *r)
 		camp = "*";
 	/* the contact as routerd knows it: normalised when it is a phone
 	 * number or an address, kept as it is otherwise (a page-scoped id) */
-	if (norm_contact(ct, contact, sizeof(contact), err, sizeof(err))
-	    == -1) {
+	if (!valid_contact(ct, contact, sizeof(contact), err, sizeof(err))) {
 		if (ct == NULL || *ct == '\0' || strlen(ct) >= CONTACT_MAX ||
 		    !valid_text(ct, CONTACT_MAX, "contact", err, sizeof(err))) {
 			creq_err(r, "invalid", "%s", err);
@@ -631,8 +590,8 @@ bl_history(struct creq *r)
 	if (creq_need(r, ROLE_SUPERVISOR) == -1)
 		goto out;
 	if (ct) {
-		if (norm_contact(ct, contact, sizeof(contact), err,
-		    sizeof(err)) == -1)
+		if (!valid_contact(ct, contact, sizeof(contact), err,
+		    sizeof(err)))
 			snprintf(contact, sizeof(contact), "%s", ct);
 		cl = strlen(contact);
 	}
@@ -780,7 +739,7 @@ ct_check(json_t *doc, char *err, size_t errsz)
 		return -1;
 	}
 	if (email) {
-		if (norm_contact(email, norm, sizeof(norm), err, errsz) == -1 ||
+		if (!valid_contact(email, norm, sizeof(norm), err, errsz) ||
 		    norm[0] == '+') {
 			snprintf(err, errsz, "email \"%.80s\" is not a valid "
 			    "e-mail address", email);
@@ -1235,8 +1194,7 @@ ct_search(struct creq *r)
 	if (limit <= 0 || limit > 1000)
 		limit = SEARCH_LIMIT;
 	if (q[0] == '+' || strchr(q, '@')) {
-		if (norm_contact(q, norm, sizeof(norm), err, sizeof(err))
-		    == -1) {
+		if (!valid_contact(q, norm, sizeof(norm), err, sizeof(err))) {
 			creq_err(r, "invalid", "%s", err);
 			goto out;
 		}

@@ -41,6 +41,7 @@
 #include "proto.h"
 #include "rec.h"
 #include "ulid.h"
+#include "valid.h"
 
 #define SEND_WINDOW	256		/* requests in flight (a power of 2) */
 #define LINE_MAX_IN	(1024 * 1024)
@@ -78,19 +79,6 @@ utf8_ok(const char *s, size_t n)
 
 	json_decref(j);
 	return j != NULL;
-}
-
-static int
-e164_ok(const char *s)
-{
-	size_t i;
-
-	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (i = 1; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return i - 1 >= 8 && i - 1 <= 15;
 }
 
 /*
@@ -168,7 +156,7 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		return -1;
 	}
 	q->channel = chanbuf;
-	if (!e164_ok(q->to)) {
+	if (!valid_e164(q->to)) {
 		snprintf(why, whysz, "recipient %.64s is not an E.164 number "
 		    "(+ and 8 to 15 digits)", q->to);
 		return -1;
@@ -187,7 +175,7 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 			    "phone-number id (1 to 32 digits)", q->from);
 			return -1;
 		}
-	} else if (!e164_ok(q->from)) {
+	} else if (!valid_e164(q->from)) {
 		snprintf(why, whysz, "sender %.64s is not an E.164 number "
 		    "(+ and 8 to 15 digits)", q->from);
 		return -1;
