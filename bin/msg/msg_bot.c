@@ -32,9 +32,9 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "bot.h"
 #include "mp.h"
 #include "msg.h"
-#include "optout.h"
 #include "proto.h"
 #include "rec.h"
 
@@ -108,15 +108,6 @@ static struct {
 	long long	 stop_by;
 } B;
 
-/* 1 if map's key holds the string s. */
-static int
-kv_is(const msgpack_object *map, const char *key, const char *s)
-{
-	const msgpack_object *o = mp_get(map, key);
-
-	return o != NULL && mp_streq(o, s);
-}
-
 static long long
 mono_ms(void)
 {
@@ -173,30 +164,6 @@ item_free(struct item *it)
 	B.nitems--;
 	free(it->line);
 	free(it);
-}
-
-/*
- * An inbound record for the bot?  Bot mode, routed, our campaign, and not a
- * consent keyword (routerd's policy answers STOP, HELP and their kin).
- */
-static int
-for_bot(const msgpack_object *r)
-{
-	const char *text = "";
-	size_t tl = 0;
-	char channel[16] = "";
-	int routed = 1;
-
-	if (!kv_is(r, "type", "message") ||
-	    !kv_is(r, "dir", "in") ||
-	    !kv_is(r, "mode", "bot") ||
-	    !kv_is(r, "campaign", B.campaign))
-		return 0;
-	if (mp_bool(r, "routed", &routed) && !routed)
-		return 0;
-	mp_strcpy(r, "channel", channel, sizeof(channel));
-	mp_str(r, "text", &text, &tl);
-	return optout_classify(channel, text, tl, NULL, NULL) == OPT_NONE;
 }
 
 /* Queue an inbound message for the program, once. */
@@ -444,7 +411,7 @@ pending_answered(const msgpack_object *ans)
 			    r->type != MSGPACK_OBJECT_MAP)
 				continue;
 			last = seq;
-			if (for_bot(r))
+			if (bot_eligible(r, B.campaign))
 				item_add((uint64_t)seq, r);
 		}
 	mp_bool(ans, "more", &more);
@@ -457,25 +424,16 @@ pending_answered(const msgpack_object *ans)
 static void
 event(int64_t seq, const msgpack_object *r)
 {
-	char conv[IDLEN], mode[16];
+	char conv[IDLEN];
 
 	if (seq <= B.lastseq)
 		return;
 	B.lastseq = seq;
 	if (!mp_strcpy(r, "conv", conv, sizeof(conv)))
 		return;
-	if (kv_is(r, "type", "message")) {
-		if (for_bot(r))
-			item_add((uint64_t)seq, r);
-	} else if (kv_is(r, "type", "mode")) {
-		if (mp_strcpy(r, "mode", mode, sizeof(mode)) &&
-		    strcmp(mode, "bot") != 0)
-			conv_void(conv);
-	} else if (kv_is(r, "type", "idk")) {
-		if (!kv_is(r, "action", "custom"))
-			conv_void(conv);
-	} else if (kv_is(r, "type", "close") ||
-	    kv_is(r, "type", "transfer"))
+	if (bot_eligible(r, B.campaign))
+		item_add((uint64_t)seq, r);
+	else if (bot_boundary(r))
 		conv_void(conv);
 }
 
