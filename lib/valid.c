@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "str.h"
+#include "utf8.h"
 #include "valid.h"
 
 const char *const valid_strategies[] = {
@@ -38,47 +40,6 @@ const char *const valid_whatsapp_mimes[] = {
 
 #define SHOW_CHARS	40	/* characters of a value echoed in a reason */
 
-/*
- * Length of the well-formed UTF-8 sequence at s (at most len bytes), or 0
- * if there is none there.  *cp gets the code point.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t n, i;
-
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;	/* continuation, overlong lead, or > U+10FFFF */
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 int
 valid_utf8(const char *s, size_t len)
 {
@@ -89,7 +50,7 @@ valid_utf8(const char *s, size_t len)
 	if (s == NULL)
 		return len == 0;
 	while (len > 0) {
-		if (*p == 0 || (k = utf8_seq(p, len, &cp)) == 0)
+		if (*p == 0 || (k = utf8_decode(p, len, &cp)) == 0)
 			return 0;
 		p += k;
 		len -= k;
@@ -105,7 +66,7 @@ valid_utf8_next(const char *s, size_t len, size_t *bad)
 	uint32_t cp;
 	size_t k, need;
 
-	if ((k = utf8_seq(p, len, &cp)) > 0)
+	if ((k = utf8_decode(p, len, &cp)) > 0)
 		return k;
 	/* how far it looked right (Unicode's table 3-7) */
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -181,7 +142,7 @@ show(char *buf, size_t bufsz, const char *s)
 			sb_add(&b, "...", 3);
 			break;
 		}
-		k = utf8_seq(p, len, &cp);
+		k = utf8_decode(p, len, &cp);
 		if (k == 0 || cp < 0x20 || cp == 0x7f ||
 		    (cp >= 0x80 && cp < 0xa0)) {
 			if (k == 0)
@@ -213,17 +174,6 @@ reason(char *err, size_t errsz, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
-}
-
-static int
-in_list(const char *const *list, const char *s)
-{
-	if (s == NULL)
-		return 0;
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
 }
 
 static int
@@ -411,7 +361,7 @@ valid_tag(const char *s, char *err, size_t errsz)
 		return 0;
 	}
 	while (len > 0) {
-		k = utf8_seq(p, len, &cp);
+		k = utf8_decode(p, len, &cp);
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
 			reason(err, errsz, "tag \"%s\" contains a control "
 			    "character", show(v, sizeof(v), s));
@@ -443,13 +393,13 @@ valid_tag(const char *s, char *err, size_t errsz)
 int
 valid_strategy(const char *s)
 {
-	return in_list(valid_strategies, s);
+	return str_in(valid_strategies, s);
 }
 
 int
 valid_channel(const char *s)
 {
-	return in_list(valid_channels, s);
+	return str_in(valid_channels, s);
 }
 
 int

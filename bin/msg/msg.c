@@ -29,6 +29,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "utf8.h"
 #include "msg.h"
 
 struct msg_cmd {
@@ -368,39 +369,18 @@ msg_out_flush(void)
 		out_check();
 }
 
-/* Decode one UTF-8 code point at s; *len bytes used; -1 if invalid. */
+/* The code point at s (n bytes left), *len bytes long; -1 (1 byte) if the
+ * bytes there are not UTF-8. */
 static long
 utf8_next(const unsigned char *s, size_t n, size_t *len)
 {
-	long cp;
-	size_t l, i;
+	uint32_t cp;
 
-	*len = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		l = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		l = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		l = 4;
-		cp = s[0] & 0x07;
-	} else
+	if ((*len = utf8_decode(s, n, &cp)) == 0) {
+		*len = 1;
 		return -1;
-	if (n < l)
-		return -1;
-	for (i = 1; i < l; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = cp << 6 | (s[i] & 0x3f);
 	}
-	if ((l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*len = l;
-	return cp;
+	return (long)cp;
 }
 
 /* Columns of a code point; controls are shown as one replacement char. */
@@ -463,6 +443,24 @@ msg_term_text(FILE *fp, const char *s, size_t n, size_t maxcols, int indent,
 			fwrite(p + i, 1, l, fp);
 	}
 	return cols;
+}
+
+void
+msg_duration(int64_t ms, char *buf, size_t bufsz)
+{
+	int64_t s = ms < 0 ? 0 : ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, bufsz, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, bufsz, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, bufsz, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, bufsz, "%lldd%02lldh", (long long)(s / 86400),
+		    (long long)(s % 86400 / 3600));
 }
 
 void

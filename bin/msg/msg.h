@@ -71,6 +71,8 @@ size_t	msg_term_text(FILE *, const char *s, size_t n, size_t maxcols,
 	    int indent, int oneline);
 /* Display columns of UTF-8 text (one per code point; a fair estimate). */
 size_t	msg_text_cols(const char *s, size_t n);
+/* A duration for people: "45s", "3m12s", "2h05m", "3d04h" (negative: 0s). */
+void	msg_duration(int64_t ms, char *buf, size_t bufsz);
 /* Local "YYYY-MM-DD HH:MM:SS" for ms since the epoch. */
 void	msg_local_time(int64_t ms, char buf[32]);
 

@@ -33,6 +33,7 @@
 #include <jansson.h>
 
 #include "bot.h"
+#include "daemon.h"
 #include "mp.h"
 #include "msg.h"
 #include "proto.h"
@@ -107,15 +108,6 @@ static struct {
 	volatile sig_atomic_t stop;
 	long long	 stop_by;
 } B;
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 on_signal(int sig)
@@ -231,7 +223,7 @@ conn_lost(const char *why)
 	B.conn_backoff = B.conn_backoff ? B.conn_backoff * 2 : CONN_MIN_MS;
 	if (B.conn_backoff > CONN_MAX_MS)
 		B.conn_backoff = CONN_MAX_MS;
-	B.conn_at = mono_ms() + B.conn_backoff;
+	B.conn_at = daemon_mono_ms() + B.conn_backoff;
 	TAILQ_FOREACH(o, &B.outs, entry)
 		o->reqid = 0;
 }
@@ -319,7 +311,7 @@ conn_open(void)
 		    CONN_MIN_MS;
 		if (B.conn_backoff > CONN_MAX_MS)
 			B.conn_backoff = CONN_MAX_MS;
-		B.conn_at = mono_ms() + B.conn_backoff;
+		B.conn_at = daemon_mono_ms() + B.conn_backoff;
 		return;
 	}
 	if (B.warned)
@@ -356,7 +348,7 @@ out_answered(struct out *o, const msgpack_object *ans)
 		if (strcmp(code, "store") == 0 || strcmp(code, "protocol") == 0) {
 			/* nothing was recorded: try again */
 			o->reqid = 0;
-			o->retry_at = mono_ms() + RETRY_MS;
+			o->retry_at = daemon_mono_ms() + RETRY_MS;
 			return;
 		}
 		msg_err("conv=%s msg=%s: %s %s", o->conv, o->msg,
@@ -480,7 +472,7 @@ conn_read(void)
 			break;
 		case PT_SLOW:
 			conn_lost("dropped for falling behind");
-			B.conn_at = mono_ms();
+			B.conn_at = daemon_mono_ms();
 			break;
 		default:
 			break;
@@ -509,7 +501,7 @@ spawn(void)
 		close(pin[1]);
 		close(pout[0]);
 		close(pout[1]);
-		B.start_at = mono_ms() + BACKOFF_MAX_MS;
+		B.start_at = daemon_mono_ms() + BACKOFF_MAX_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -535,7 +527,7 @@ spawn(void)
 	B.out = pout[0];
 	nonblock(B.in);
 	nonblock(B.out);
-	B.started = mono_ms();
+	B.started = daemon_mono_ms();
 	B.olen = 0;
 	B.llen = 0;
 	B.ldiscard = 0;
@@ -775,7 +767,7 @@ prog_read(void)
 static void
 prog_gone(int st)
 {
-	long long now = mono_ms(), ran = now - B.started;
+	long long now = daemon_mono_ms(), ran = now - B.started;
 	char how[64];
 
 	if (B.out != -1) {
@@ -851,7 +843,7 @@ run(void)
 
 	for (;;) {
 		reap();
-		now = mono_ms();
+		now = daemon_mono_ms();
 		if (B.stop) {
 			if (B.stop_by == 0) {
 				B.stop_by = now + STOP_MS;

@@ -35,6 +35,7 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "media.h"
 #include "mp.h"
 #include "msg.h"
@@ -349,15 +350,6 @@ struct filter {
 	long		 lineno;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 pause_ms(long ms)
 {
@@ -484,7 +476,7 @@ conn_lost(struct filter *fl)
 	msg_err("routerd: %s; reconnecting", fl->c.err);
 	busc_close(&fl->c);
 	if (fl->down_since == 0)
-		fl->down_since = mono_ms();
+		fl->down_since = daemon_mono_ms();
 	for (i = fl->head; i < fl->tail; i++) {
 		e = ent_at(fl, i);
 		if (e->state != ENT_SENT)
@@ -514,7 +506,7 @@ ensure_conn(struct filter *fl)
 
 	while (fl->c.fd == -1) {
 		if (fl->down_since != 0) {
-			if (mono_ms() - fl->down_since >= MSG_TIMEOUT_MS)
+			if (daemon_mono_ms() - fl->down_since >= MSG_TIMEOUT_MS)
 				give_up(fl, why);
 			pause_ms(fl->pause);
 			if (fl->pause < 5000)
@@ -523,7 +515,7 @@ ensure_conn(struct filter *fl)
 		if (msg_connect(&fl->c, "routerd", MSG_TIMEOUT_MS, &why) == 0)
 			return;
 		if (fl->down_since == 0)
-			fl->down_since = mono_ms();
+			fl->down_since = daemon_mono_ms();
 	}
 }
 
@@ -555,20 +547,6 @@ send_ready(struct filter *fl)
 	}
 }
 
-static const char *
-jstr(json_t *o, const char *k, int *bad)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v)) {
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
 /* One input line: a READY entry (its frame packed) or a FAILED one. */
 static void
 take_line(struct filter *fl, const char *line, size_t len)
@@ -591,17 +569,17 @@ take_line(struct filter *fl, const char *line, size_t len)
 		ent_fail(fl, e, "not a JSON object");
 		goto done;
 	}
-	if ((q.conv = jstr(j, "conv", &isbad)), isbad)
+	if ((q.conv = rec_str_typed(j, "conv", &isbad)), isbad)
 		bad = "conv";
-	else if ((q.to = jstr(j, "to", &isbad)), isbad)
+	else if ((q.to = rec_str_typed(j, "to", &isbad)), isbad)
 		bad = "to";
-	else if ((q.from = jstr(j, "from", &isbad)), isbad)
+	else if ((q.from = rec_str_typed(j, "from", &isbad)), isbad)
 		bad = "from";
-	else if ((q.key = jstr(j, "key", &isbad)), isbad)
+	else if ((q.key = rec_str_typed(j, "key", &isbad)), isbad)
 		bad = "key";
-	else if ((q.channel = jstr(j, "channel", &isbad)), isbad)
+	else if ((q.channel = rec_str_typed(j, "channel", &isbad)), isbad)
 		bad = "channel";
-	else if ((q.reply_to = jstr(j, "reply_to", &isbad)), isbad)
+	else if ((q.reply_to = rec_str_typed(j, "reply_to", &isbad)), isbad)
 		bad = "reply_to";
 	if (bad != NULL) {
 		snprintf(why, sizeof(why), "\"%s\" is not a string", bad);

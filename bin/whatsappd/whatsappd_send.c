@@ -455,7 +455,7 @@ on_idle(void *arg)
 
 /* A JSON string of s[0..n), or NULL when it is not UTF-8 (or has a NUL). */
 static json_t *
-jstr(const char *s, size_t n)
+text_json(const char *s, size_t n)
 {
 	if (n == 0)
 		return json_string("");
@@ -520,7 +520,7 @@ text_params(const msgpack_object *o, const char *what, char *why,
 	for (i = 0; i < o->via.array.size; i++) {
 		e = &o->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_STR ||
-		    (s = jstr(e->via.str.ptr, e->via.str.size)) == NULL) {
+		    (s = text_json(e->via.str.ptr, e->via.str.size)) == NULL) {
 			snprintf(why, whysz, "template %s parameter %zu is not "
 			    "a UTF-8 string", what, i + 1);
 			json_decref(list);
@@ -550,12 +550,12 @@ template_obj(const msgpack_object *t, char *why, size_t whysz)
 		return NULL;
 	}
 	tpl = json_object();
-	if ((s = jstr(name, nl)) == NULL) {
+	if ((s = text_json(name, nl)) == NULL) {
 		snprintf(why, whysz, "the template name is not UTF-8");
 		goto fail;
 	}
 	json_object_set_new(tpl, "name", s);
-	if ((s = jstr(lang, ll)) == NULL) {
+	if ((s = text_json(lang, ll)) == NULL) {
 		snprintf(why, whysz, "the template lang is not UTF-8");
 		goto fail;
 	}
@@ -593,7 +593,7 @@ template_obj(const msgpack_object *t, char *why, size_t whysz)
 			if (e->type != MSGPACK_OBJECT_MAP ||
 			    !mp_int(e, "index", &idx) || idx < 0 || idx > 9 ||
 			    !mp_str(e, "payload", &pay, &pl) || pl == 0 ||
-			    (s = jstr(pay, pl)) == NULL) {
+			    (s = text_json(pay, pl)) == NULL) {
 				snprintf(why, whysz, "template button %zu needs "
 				    "an index 0..9 and a payload", i + 1);
 				goto fail;
@@ -661,7 +661,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 		snprintf(why, whysz, "one of template, media and file at most");
 		return -1;
 	}
-	if ((jtext = jstr(text, tlen)) == NULL) {
+	if ((jtext = text_json(text, tlen)) == NULL) {
 		snprintf(why, whysz, "text is not UTF-8");
 		return -1;
 	}
@@ -672,7 +672,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 	json_object_set_new(root, "type", json_string("text"));
 	if ((e = mp_get(f, "reply_to")) != NULL && e->type != MSGPACK_OBJECT_NIL) {
 		if (!mp_str(f, "reply_to", &rt, &rl) || rl == 0 ||
-		    rl > REPLY_MAX || (s = jstr(rt, rl)) == NULL) {
+		    rl > REPLY_MAX || (s = text_json(rt, rl)) == NULL) {
 			snprintf(why, whysz, "reply_to must be a wamid");
 			goto fail;
 		}
@@ -731,7 +731,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 			goto fail;
 		}
 		snprintf(url, sizeof(url), "%.*s", (int)ul, u);
-		if ((s = jstr(url, strlen(url))) == NULL) {
+		if ((s = text_json(url, strlen(url))) == NULL) {
 			snprintf(why, whysz, "media url is not UTF-8");
 			goto fail;
 		}
