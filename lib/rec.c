@@ -378,12 +378,12 @@ rec_str(const json_t *o, const char *key, const char *def)
 }
 
 const char *
-rec_str_nonempty(const json_t *o, const char *key)
+rec_str_nonempty(const json_t *o, const char *key, const char *def)
 {
 	json_t *v = json_object_get(o, key);
 
 	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
+		return def;
 	return json_string_value(v);
 }
 

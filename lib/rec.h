@@ -32,8 +32,9 @@ char	*rec_event_line(uint64_t seq, const msgpack_object *r);
  * it holds something else (o may be NULL).
  */
 const char *rec_str(const json_t *o, const char *key, const char *def);
-/* The string under key when it is one and not empty, else NULL. */
-const char *rec_str_nonempty(const json_t *o, const char *key);
+/* Like rec_str, but an empty string is def too. */
+const char *rec_str_nonempty(const json_t *o, const char *key,
+	    const char *def);
 /*
  * The string under key for input that must be typed right: NULL when the
  * key is absent or null, the string when it is one, and NULL with *bad set

@@ -5,7 +5,11 @@
  * records in and out as JSON Lines, aligned tables only on a terminal.  This
  * file holds main, the dispatch table, "msg help", running msg-<name> from
  * PATH for commands we do not know, and the helpers every command shares:
- * error lines, the configuration, connecting to a daemon and stdout.
+ * error lines (stderr is line-buffered: one write per line), the
+ * configuration, connecting to a daemon, a request as JSON, the --json
+ * option, stdout and text on a terminal.  Beside it, the helpers of groups
+ * of commands: msg_work.c (the agent workspace), msg_sub.c (the event-log
+ * subscription of tail and transcript) and msg_admin.c (the admin groups).
  *
  * Exit status: 0 success, 1 refused (one line on stderr), 2 usage, 3 a
  * daemon could not be reached.
@@ -29,6 +33,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "rec.h"
 #include "utf8.h"
 #include "msg.h"
 
@@ -233,6 +238,28 @@ get_conf(void)
 	return conf;
 }
 
+int
+msg_json_opt(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, json = 0;
+
+	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		default:
+			msg_usage();
+		}
+	}
+	return json;
+}
+
 void
 msg_sock_path(const char *daemon, char *buf, size_t bufsz)
 {
@@ -304,6 +331,54 @@ msg_call(struct busc *c, struct fbuf *f, int64_t id)
 	if (msg_answer_err(ans, why, sizeof(why)))
 		msg_die(MSG_EX_REFUSED, "%s", why);
 	return ans;
+}
+
+json_t *
+msg_call_json(struct busc *c, const char *daemon, const char *t,
+    const char *kind, const char *op, json_t *args, int records)
+{
+	struct fbuf fb;
+	const msgpack_object *ans;
+	const char *k;
+	json_t *v, *res;
+	int64_t id = busc_next_id(c);
+	uint32_t n = 2 + (kind != NULL) + (op != NULL);
+
+	if (args) {
+		json_object_del(args, "t");
+		json_object_del(args, "id");
+		if (kind)
+			json_object_del(args, "kind");
+		if (op)
+			json_object_del(args, "op");
+		n += json_object_size(args);
+	}
+	fbuf_init(&fb);
+	fbuf_begin(&fb, n);
+	mp_kv_str(&fb.pk, "t", t);
+	mp_kv_int(&fb.pk, "id", id);
+	if (kind)
+		mp_kv_str(&fb.pk, "kind", kind);
+	if (op)
+		mp_kv_str(&fb.pk, "op", op);
+	if (args) {
+		json_object_foreach(args, k, v) {
+			mp_pack_cstr(&fb.pk, k);
+			if (rec_pack_json(&fb.pk, v) == -1)
+				msgpack_pack_nil(&fb.pk);
+		}
+	}
+	if (fbuf_finish(&fb) == -1)
+		msg_die(MSG_EX_USAGE, "request over 1 MiB");
+	ans = msg_call(c, &fb, id);
+	res = records ? rec_record_json(ans) : rec_to_json(ans);
+	fbuf_free(&fb);
+	json_decref(args);
+	if (res == NULL || !json_is_object(res))
+		msg_die(MSG_EX_UNREACH, "%s: unreadable answer", daemon);
+	json_object_del(res, "re");
+	json_object_del(res, "ok");
+	return res;
 }
 
 int
@@ -619,6 +694,9 @@ main(int argc, char **argv)
 	};
 	int ch;
 
+	/* one write per line of stderr, not one per character: error lines
+	 * from msg and its commands arrive whole in logs and pipes */
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	setlocale(LC_CTYPE, "");
 	log_init("msg", 0);
 	/* a closed stdout is seen as EPIPE on write, not as a signal */

@@ -238,13 +238,13 @@ msg_disposition(int argc, char **argv)
 		json_int_t below = json_integer_value(json_object_get(res,
 		    "below"));
 
-		msg_res_deleted("", res);
+		admin_res_deleted("", res);
 		if (below > 0)
 			msg_err("deleted %s and %lld below it",
 			    json_string_value(json_object_get(res, "deleted")),
 			    (long long)below);
 	} else if (is(op, "assign") || is(op, "unassign"))
-		msg_res_assigned(res);
+		admin_res_assigned(res);
 	else
 		admin_print_doc(json_object_get(res, "doc"));
 	json_decref(res);

@@ -11,7 +11,6 @@
  * RFC 3339, so scripts can sort and filter with jq.  Customer text is
  * sanitised before it reaches a terminal.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -301,11 +300,6 @@ print_json(const msgpack_object *convs)
 int
 msg_inbox(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const msgpack_object *ans, *convs;
 	msgpack_sbuffer rows;
 	msgpack_packer pk;
@@ -316,17 +310,9 @@ msg_inbox(int argc, char **argv)
 	uint32_t i, nrows = 0;
 	size_t off = 0;
 	int64_t id;
-	int ch, json = 0, more;
+	int json, more;
 
-	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = 1;
-			break;
-		default:
-			msg_usage();
-		}
-	}
+	json = msg_json_opt(argc, argv);
 	if (optind != argc)
 		msg_usage();
 	json = json || !msg_stdout_tty();

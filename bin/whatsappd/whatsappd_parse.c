@@ -193,7 +193,7 @@ wa_item_frame(const struct wa_item *it, int64_t id, struct fbuf *fb)
 static void
 copy_str(json_t *dst, const char *dkey, const json_t *o, const char *key)
 {
-	const char *v = rec_str_nonempty(o, key);
+	const char *v = rec_str_nonempty(o, key, NULL);
 
 	if (v != NULL)
 		json_object_set_new(dst, dkey, json_string(v));
@@ -314,9 +314,9 @@ errors_list(const json_t *errs)
 		if (json_is_integer(json_object_get(e, "code")))
 			json_object_set_new(x, "code", json_integer(
 			    json_integer_value(json_object_get(e, "code"))));
-		t = rec_str_nonempty(e, "title");
+		t = rec_str_nonempty(e, "title", NULL);
 		if (t == NULL)
-			t = rec_str_nonempty(e, "message");
+			t = rec_str_nonempty(e, "message", NULL);
 		json_object_set_new(x, "title", json_string(t ? t : ""));
 		ed = json_object_get(e, "error_data");
 		if (json_is_object(ed))
@@ -341,7 +341,7 @@ contact_of(const json_t *contacts, const char *wa_id)
 	if (!json_is_array(contacts))
 		return NULL;
 	json_array_foreach(contacts, i, c)
-		if ((w = rec_str_nonempty(c, "wa_id")) != NULL &&
+		if ((w = rec_str_nonempty(c, "wa_id", NULL)) != NULL &&
 		    strcmp(w, wa_id) == 0)
 			return c;
 	return NULL;
@@ -353,7 +353,7 @@ profile_name(const json_t *c)
 {
 	const json_t *p = json_object_get(c, "profile");
 
-	return rec_str_nonempty(p, "name");
+	return rec_str_nonempty(p, "name", NULL);
 }
 
 static int
@@ -383,15 +383,15 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 	if (!json_is_object(o) && !json_is_array(o))
 		o = NULL;
 	if (strcmp(t, "text") == 0) {
-		s = o ? rec_str_nonempty(o, "body") : NULL;
+		s = o ? rec_str_nonempty(o, "body", NULL) : NULL;
 		text = strdup(s ? s : "");
 	} else if (is_media_type(t)) {
-		s = o ? rec_str_nonempty(o, "caption") : NULL;
+		s = o ? rec_str_nonempty(o, "caption", NULL) : NULL;
 		text = strdup(s ? s : "");
-		if (o != NULL && rec_str_nonempty(o, "id") != NULL) {
+		if (o != NULL && rec_str_nonempty(o, "id", NULL) != NULL) {
 			x = json_object();
 			copy_str(x, "id", o, "id");
-			s = rec_str_nonempty(o, "mime_type");
+			s = rec_str_nonempty(o, "mime_type", NULL);
 			json_object_set_new(x, "mime", json_string(s ? s :
 			    "application/octet-stream"));
 			copy_str(x, "sha256", o, "sha256");
@@ -409,8 +409,8 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 			fmt_num(lat, sizeof(lat), la);
 			fmt_num(lon, sizeof(lon), lo);
 		}
-		name = rec_str_nonempty(o, "name");
-		addr = rec_str_nonempty(o, "address");
+		name = rec_str_nonempty(o, "name", NULL);
+		addr = rec_str_nonempty(o, "address", NULL);
 		copy_str(x, "name", o, "name");
 		copy_str(x, "address", o, "address");
 		json_object_set_new(data, "location", x);
@@ -428,9 +428,9 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 				continue;
 			x = json_object();
 			nm = json_object_get(e, "name");
-			name = rec_str_nonempty(nm, "formatted_name");
+			name = rec_str_nonempty(nm, "formatted_name", NULL);
 			if (name == NULL && json_is_object(nm))
-				name = rec_str_nonempty(nm, "first_name");
+				name = rec_str_nonempty(nm, "first_name", NULL);
 			json_object_set_new(x, "name", json_string(name ? name :
 			    ""));
 			phones = json_array();
@@ -438,7 +438,7 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 			if (json_is_array(ph))
 				json_array_foreach(ph, j, r)
 					if ((s = rec_str_nonempty(r,
-					    "phone")) != NULL)
+					    "phone", NULL)) != NULL)
 						json_array_append_new(phones,
 						    json_string(s));
 			json_object_set_new(x, "phones", phones);
@@ -456,12 +456,12 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 		json_object_set_new(data, "contacts", list);
 	} else if (strcmp(t, "interactive") == 0 && json_is_object(o)) {
 		x = json_object();
-		rt = rec_str_nonempty(o, "type");
+		rt = rec_str_nonempty(o, "type", NULL);
 		r = rt ? json_object_get(o, rt) : NULL;
 		json_object_set_new(x, "type", json_string(rt ? rt : ""));
-		s = rec_str_nonempty(r, "id");
+		s = rec_str_nonempty(r, "id", NULL);
 		json_object_set_new(x, "id", json_string(s ? s : ""));
-		s = rec_str_nonempty(r, "title");
+		s = rec_str_nonempty(r, "title", NULL);
 		json_object_set_new(x, "title", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		if (json_is_object(r))
@@ -469,18 +469,18 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media)
 		json_object_set_new(data, "interactive", x);
 	} else if (strcmp(t, "button") == 0 && json_is_object(o)) {
 		x = json_object();
-		s = rec_str_nonempty(o, "payload");
+		s = rec_str_nonempty(o, "payload", NULL);
 		json_object_set_new(x, "payload", json_string(s ? s : ""));
-		s = rec_str_nonempty(o, "text");
+		s = rec_str_nonempty(o, "text", NULL);
 		json_object_set_new(x, "text", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		json_object_set_new(data, "button", x);
 	} else if (strcmp(t, "reaction") == 0 && json_is_object(o)) {
 		x = json_object();
-		s = rec_str_nonempty(o, "message_id");
+		s = rec_str_nonempty(o, "message_id", NULL);
 		json_object_set_new(x, "message_id", json_string(s ? s : ""));
 		/* absent: the reaction was removed */
-		s = rec_str_nonempty(o, "emoji");
+		s = rec_str_nonempty(o, "emoji", NULL);
 		json_object_set_new(x, "emoji", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		json_object_set_new(data, "reaction", x);
@@ -508,8 +508,8 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 		out->skipped++;
 		return;
 	}
-	id = rec_str_nonempty(m, "id");
-	from = rec_str_nonempty(m, "from");
+	id = rec_str_nonempty(m, "id", NULL);
+	from = rec_str_nonempty(m, "from", NULL);
 	if (id == NULL || strlen(id) > WA_PID_MAX) {
 		note(out, 1, "to %s: messages[%zu] without a usable id, skipped",
 		    pnid, idx);
@@ -525,13 +525,13 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 	if (*from == '+')
 		from++;
 	snprintf(sender, sizeof(sender), "+%s", from);
-	if ((type = rec_str_nonempty(m, "type")) == NULL ||
+	if ((type = rec_str_nonempty(m, "type", NULL)) == NULL ||
 	    strlen(type) > WA_TYPE_MAX)
 		type = "unknown";
 	data = json_object();
 	text = message_body(m, type, data, &media);
 	ctx = json_object_get(m, "context");
-	if (json_is_object(ctx) && rec_str_nonempty(ctx, "id") != NULL) {
+	if (json_is_object(ctx) && rec_str_nonempty(ctx, "id", NULL) != NULL) {
 		x = json_object();
 		copy_str(x, "id", ctx, "id");
 		copy_str(x, "from", ctx, "from");
@@ -586,8 +586,8 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 		out->skipped++;
 		return;
 	}
-	id = rec_str_nonempty(st, "id");
-	s = rec_str_nonempty(st, "status");
+	id = rec_str_nonempty(st, "id", NULL);
+	s = rec_str_nonempty(st, "status", NULL);
 	if (id == NULL || strlen(id) > WA_PID_MAX || s == NULL ||
 	    strlen(s) > 32) {
 		note(out, 1, "from %s: statuses[%zu] without a usable id and "
@@ -609,10 +609,10 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 			json_object_set_new(fr, "code", json_sprintf("%lld",
 			    (long long)json_integer_value(
 			    json_object_get(e, "code"))));
-		if ((title = rec_str_nonempty(e, "title")) == NULL)
-			title = rec_str_nonempty(e, "message");
+		if ((title = rec_str_nonempty(e, "title", NULL)) == NULL)
+			title = rec_str_nonempty(e, "message", NULL);
 		ed = json_object_get(e, "error_data");
-		details = rec_str_nonempty(ed, "details");
+		details = rec_str_nonempty(ed, "details", NULL);
 		if (title || details) {
 			if (asprintf(&reason, "%s%s%s", title ? title : "",
 			    title && details ? ": " : "",
@@ -636,10 +636,10 @@ value_errors(struct wa_items *out, const json_t *errs, const char *pnid)
 	json_array_foreach(errs, i, e) {
 		if (!json_is_object(e))
 			continue;
-		if ((t = rec_str_nonempty(e, "title")) == NULL)
-			t = rec_str_nonempty(e, "message");
+		if ((t = rec_str_nonempty(e, "title", NULL)) == NULL)
+			t = rec_str_nonempty(e, "message", NULL);
 		ed = json_object_get(e, "error_data");
-		d = rec_str_nonempty(ed, "details");
+		d = rec_str_nonempty(ed, "details", NULL);
 		note(out, 1, "%s: Meta reports error %lld: %s%s%s", pnid,
 		    json_is_integer(json_object_get(e, "code")) ?
 		    (long long)json_integer_value(json_object_get(e, "code")) :
@@ -902,7 +902,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 	repair(root);
 	if (!json_is_object(root))
 		FAIL("the body is not a JSON object");
-	if ((obj = rec_str_nonempty(root, "object")) == NULL ||
+	if ((obj = rec_str_nonempty(root, "object", NULL)) == NULL ||
 	    strcmp(obj, "whatsapp_business_account") != 0)
 		FAIL("object is %s%s%s, not whatsapp_business_account",
 		    obj ? "\"" : "", obj ? obj : "missing", obj ? "\"" : "");
@@ -936,7 +936,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 				    "an object, ignored", i, j);
 				continue;
 			}
-			field = rec_str_nonempty(ch, "field");
+			field = rec_str_nonempty(ch, "field", NULL);
 			if (field == NULL || strcmp(field, "messages") != 0) {
 				note(out, 0, "a change of field %s ignored",
 				    field ? field : "(none)");
@@ -949,7 +949,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 				continue;
 			}
 			md = json_object_get(val, "metadata");
-			pnid = rec_str_nonempty(md, "phone_number_id");
+			pnid = rec_str_nonempty(md, "phone_number_id", NULL);
 			msgs = json_object_get(val, "messages");
 			sts = json_object_get(val, "statuses");
 			errs = json_object_get(val, "errors");
