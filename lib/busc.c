@@ -16,20 +16,12 @@
 #include <unistd.h>
 
 #include "busc.h"
+#include "daemon.h"
 #include "mp.h"
 #include "proto.h"
 
 #define BUSC_BUF0	(64 * 1024)
 #define BUSC_BUFMAX	(4 + FRAME_MAX)
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 seterr(struct busc *c, const char *fmt, const char *arg)
@@ -167,7 +159,7 @@ wait_readable(struct busc *c, int timeout_ms, long long start)
 	for (;;) {
 		left = timeout_ms;
 		if (timeout_ms > 0) {
-			long long spent = now_ms() - start;
+			long long spent = daemon_mono_ms() - start;
 
 			left = spent >= timeout_ms ? 0 : (int)(timeout_ms - spent);
 		}
@@ -188,7 +180,7 @@ wait_readable(struct busc *c, int timeout_ms, long long start)
 int
 busc_recv(struct busc *c, int timeout_ms, const msgpack_object **f)
 {
-	long long start = now_ms();
+	long long start = daemon_mono_ms();
 	const char *why;
 	size_t used;
 	ssize_t n;

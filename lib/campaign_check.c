@@ -15,6 +15,7 @@
 
 #include "rec.h"
 #include "schedule.h"
+#include "str.h"
 #include "valid.h"
 #include "campaign_check.h"
 
@@ -41,19 +42,10 @@ static const char *const fields[] = {
 /* Computed by campaignd on show and list; never stored. */
 static const char *const computed[] = { "today", "open_now", NULL };
 
-static int
-in_list(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 campaign_check_lifecycle(const char *key)
 {
-	return in_list(lifecycle, key);
+	return str_in(lifecycle, key);
 }
 
 /*
@@ -99,7 +91,7 @@ only(const json_t *obj, const char *path, const char *const *allowed,
 	json_t *v;
 
 	json_object_foreach((json_t *)obj, k, v) {
-		if (!in_list(allowed, k))
+		if (!str_in(allowed, k))
 			return fail(err, errsz, "unknown field \"%s%s%.40s\"",
 			    path ? path : "", path ? "." : "", k);
 	}
@@ -176,7 +168,7 @@ choice(const json_t *in, const char *key, const char *path,
 
 	if (v != NULL && !json_is_null(v)) {
 		s = json_string_value(v);
-		if (s == NULL || !in_list(list, s)) {
+		if (s == NULL || !str_in(list, s)) {
 			for (i = 0; list[i]; i++) {
 				if (i)
 					strncat(all, list[i + 1] ? ", " :
@@ -329,7 +321,7 @@ channels(const json_t *in, json_t *out, char *err, size_t errsz)
 				if (json_object_get(e, "mode") != NULL)
 					mode = json_string_value(
 					    json_object_get(e, "mode"));
-				if (mode == NULL || !in_list(modes, mode))
+				if (mode == NULL || !str_in(modes, mode))
 					return fail(err, errsz, "address mode "
 					    "must be reusable or provisioned");
 			} else
@@ -672,7 +664,7 @@ campaign_check_norm(const json_t *in, char *err, size_t errsz)
 		return NULL;
 	}
 	json_object_foreach((json_t *)in, k, v) {
-		if (!in_list(fields, k) && !in_list(computed, k)) {
+		if (!str_in(fields, k) && !str_in(computed, k)) {
 			fail(err, errsz, "unknown field \"%.40s\"", k);
 			return NULL;
 		}
@@ -848,7 +840,7 @@ campaign_check_config(const json_t *doc)
 	int i;
 
 	for (i = 0; fields[i]; i++) {
-		if (in_list(lifecycle, fields[i]))
+		if (str_in(lifecycle, fields[i]))
 			continue;
 		if ((v = json_object_get(doc, fields[i])) != NULL)
 			json_object_set_new(out, fields[i], json_deep_copy(v));

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "str.h"
 
 #define CONF_DEFAULT	"/etc/parley/parley.conf"
 #define CONF_LINEMAX	4096
@@ -95,19 +96,6 @@ key_index(const char *k)
 	return -1;
 }
 
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 void
 conf_free(struct conf *c)
 {
@@ -158,7 +146,7 @@ conf_load(const char *path, char *err, size_t errsz)
 			snprintf(err, errsz, "%s:%d: line too long", path, lineno);
 			goto fail;
 		}
-		p = trim(line);
+		p = str_trim(line);
 		if (*p == '\0' || *p == '#')
 			continue;
 		if ((eq = strchr(p, '=')) == NULL) {
@@ -167,8 +155,8 @@ conf_load(const char *path, char *err, size_t errsz)
 			goto fail;
 		}
 		*eq = '\0';
-		k = trim(p);
-		v = trim(eq + 1);
+		k = str_trim(p);
+		v = str_trim(eq + 1);
 		if (*k == '\0') {
 			snprintf(err, errsz, "%s:%d: missing key", path, lineno);
 			goto fail;

@@ -57,8 +57,14 @@ void	daemon_ready(struct daemon *);
 int	daemon_run(struct daemon *);
 /* End the loop now (after a drain completed). */
 void	daemon_stop(struct daemon *);
-/* Milliseconds since the epoch. */
+/* Milliseconds since the epoch (wall clock: for what is stored or shown). */
 long long daemon_now_ms(void);
+/*
+ * Milliseconds on the monotonic clock, from an arbitrary start: for
+ * timeouts, intervals and backoff, which a wall-clock step must not stretch
+ * or cut.  Never stored; msg and the library use it as well as daemons.
+ */
+long long daemon_mono_ms(void);
 /* Create dir and parents (mode 0750); -1 on error. */
 int	daemon_mkdirs(const char *dir);
 

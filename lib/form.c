@@ -14,6 +14,7 @@
 
 #include "form.h"
 #include "log.h"
+#include "str.h"
 
 static void *
 xrealloc(void *p, size_t n)
@@ -23,16 +24,6 @@ xrealloc(void *p, size_t n)
 	if (q == NULL)
 		fatalx("out of memory (%zu bytes)", n);
 	return q;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		fatalx("out of memory");
-	return p;
 }
 
 void
@@ -185,7 +176,7 @@ form_get(const struct form *f, const char *name)
 void
 form_add(struct form *f, const char *name, const char *value)
 {
-	push(f, xstrdup(name), xstrdup(value));
+	push(f, str_dup(name), str_dup(value));
 }
 
 static int

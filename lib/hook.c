@@ -21,11 +21,13 @@
 #include <event2/event.h>
 
 #include "bus.h"
+#include "daemon.h"
 #include "frame.h"
 #include "hook.h"
 #include "httpd.h"
 #include "log.h"
 #include "mp.h"
+#include "str.h"
 
 #define LABEL_MAX	96
 
@@ -51,25 +53,6 @@ struct hook {
 	int				 draining;
 };
 
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s ? s : "");
-
-	if (p == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 on_request(struct httpd_req *req, void *arg)
 {
@@ -91,11 +74,11 @@ hook_new(struct event_base *base, const struct hook_conf *cf, char *err,
 	}
 	h->base = base;
 	h->cf = *cf;
-	h->cf.name = xstrdup(cf->name);
-	h->cf.host = xstrdup(cf->host);
-	h->cf.ok_type = xstrdup(cf->ok_type);
-	h->cf.ok_body = xstrdup(cf->ok_body);
-	h->cf.allow = xstrdup(cf->allow ? cf->allow : "GET, POST");
+	h->cf.name = str_dup(cf->name);
+	h->cf.host = str_dup(cf->host);
+	h->cf.ok_type = str_dup(cf->ok_type);
+	h->cf.ok_body = str_dup(cf->ok_body);
+	h->cf.allow = str_dup(cf->allow ? cf->allow : "GET, POST");
 	memset(&hc, 0, sizeof(hc));
 	hc.name = cf->name;
 	hc.host = cf->host;
@@ -334,7 +317,7 @@ hook_wait_arm(struct hook_wait *w)
 	}
 	ms = h->draining && h->cf.drain_answer_ms < h->cf.answer_ms ?
 	    h->cf.drain_answer_ms : h->cf.answer_ms;
-	w->deadline_ms = now_ms() + ms;
+	w->deadline_ms = daemon_mono_ms() + ms;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	if (evtimer_add(w->timer, &tv) == -1) {
@@ -353,7 +336,7 @@ hook_open(const struct hook *h)
 void
 hook_drain(struct hook *h)
 {
-	long long now = now_ms();
+	long long now = daemon_mono_ms();
 	struct hook_wait *w;
 	struct timeval tv;
 	long ms = h->cf.drain_answer_ms;

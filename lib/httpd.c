@@ -163,21 +163,12 @@ conn_leave(struct hconn *c)
 		conn_free(c);
 }
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Log a client-caused event at most once a minute per kind, with a count
  * of the ones left out, so that an attack cannot flood the log. */
 static void __attribute__((format(printf, 2, 3)))
 ratelog(struct ratelog *rl, const char *fmt, ...)
 {
-	long long now = mono_ms();
+	long long now = daemon_mono_ms();
 	char line[512];
 	va_list ap;
 

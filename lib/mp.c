@@ -29,6 +29,14 @@ mp_get(const msgpack_object *map, const char *key)
 }
 
 int
+mp_str_is(const msgpack_object *map, const char *key, const char *s)
+{
+	const msgpack_object *o = mp_get(map, key);
+
+	return o != NULL && mp_streq(o, s);
+}
+
+int
 mp_str(const msgpack_object *map, const char *key, const char **s,
     size_t *len)
 {

@@ -26,6 +26,8 @@ int	mp_int(const msgpack_object *map, const char *key, int64_t *v);
 int	mp_bool(const msgpack_object *map, const char *key, int *v);
 /* 1 if the string object equals s. */
 int	mp_streq(const msgpack_object *o, const char *s);
+/* 1 if key holds a string equal to s (0 when absent or not a string). */
+int	mp_str_is(const msgpack_object *map, const char *key, const char *s);
 
 /* Pack a C string (NULL packs nil). */
 void	mp_pack_cstr(msgpack_packer *, const char *s);

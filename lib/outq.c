@@ -26,10 +26,12 @@
 #include <sodium.h>
 
 #include "bus.h"
+#include "daemon.h"
 #include "frame.h"
 #include "log.h"
 #include "mp.h"
 #include "outq.h"
+#include "str.h"
 
 #define RETRY_FIRST_MS	500
 #define RETRY_CAP_MS	30000
@@ -122,25 +124,6 @@ xreallocarray(void *p, size_t n, size_t sz)
 	if (r == NULL)
 		fatalx("out of memory");
 	return r;
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		fatalx("out of memory");
-	return p;
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static uint64_t
@@ -394,9 +377,9 @@ key_get(struct outq *q, const char *key)
 		q->kcap = ncap;
 	}
 	k = xcalloc(1, sizeof(*k));
-	k->key = xstrdup(key);
+	k->key = str_dup(key);
 	k->tokens = q->lim.burst;
-	k->last_ms = mono_ms();
+	k->last_ms = daemon_mono_ms();
 	if (q->lim.window)
 		ring_resize(k, ring_cap(&q->lim));
 	i = hash(key) & (q->kcap - 1);
@@ -460,7 +443,7 @@ hold_set(struct okey *k, const char *to, long long until)
 			return;
 		}
 	h = xcalloc(1, sizeof(*h));
-	h->to = xstrdup(to);
+	h->to = str_dup(to);
 	h->until_ms = until;
 	h->next = k->holds;
 	k->holds = h;
@@ -705,7 +688,7 @@ pump(struct outq *q)
 		return;
 	}
 	q->pumping = 1;
-	now = mono_ms();
+	now = daemon_mono_ms();
 	/* due jobs go back to the head of their queues, oldest due first */
 	while (q->nheap > 0 && q->heap[0]->due_ms <= now) {
 		j = q->heap[0];
@@ -879,10 +862,10 @@ outq_submit(struct outq *q, const char *msg, const char *key, const char *to,
 	}
 	j = xcalloc(1, sizeof(*j));
 	j->q = q;
-	j->msg = xstrdup(msg);
-	j->to = xstrdup(to);
+	j->msg = str_dup(msg);
+	j->to = str_dup(to);
 	j->data = data;
-	j->first_ms = mono_ms();
+	j->first_ms = daemon_mono_ms();
 	j->k = key_get(q, key);
 	job_wait(j, c, re);
 	job_insert(q, j);
@@ -981,7 +964,7 @@ outq_fail(struct outq_job *j, const char *code, const char *msg)
 void
 outq_retry(struct outq_job *j, const char *why, long min_delay_ms)
 {
-	long long now = mono_ms(), d;
+	long long now = daemon_mono_ms(), d;
 	int shift = j->attempts < 16 ? j->attempts : 16;
 
 	j->attempts++;
@@ -1004,7 +987,7 @@ outq_retry(struct outq_job *j, const char *why, long min_delay_ms)
 void
 outq_hold(struct outq_job *j, const char *why, long ms)
 {
-	long long now = mono_ms(), until;
+	long long now = daemon_mono_ms(), until;
 
 	j->attempts++;
 	if (ms < 1)

@@ -31,6 +31,17 @@
 
 #define PROTO_VERSION	1
 
+/*
+ * Limits on what a frame may carry, enforced alike by every program that
+ * checks them (msg before it asks, routerd when it stores, the channel
+ * daemons before they call a provider); parley-proto(7), LIMITS.
+ */
+#define PROTO_TEXT_MAX		(64 * 1024)	/* bytes of one message's text */
+#define PROTO_SMS_CHARS_MAX	1600	/* characters of an SMS body: Twilio's
+					   limit on a concatenated body */
+#define PROTO_TPL_PARAMS_MAX	32	/* body parameters of a WhatsApp
+					   template */
+
 enum proto_type {
 	PT_UNKNOWN = 0,
 	PT_HELLO,

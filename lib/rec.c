@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "rec.h"
+#include "utf8.h"
 
 #define REC_DEPTH	64	/* deeper than any frame or record we make */
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER | \
@@ -24,46 +25,14 @@
 
 static json_t	*to_json(const msgpack_object *, int tsconv, int depth);
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if invalid. */
-static size_t
-utf8_seq(const unsigned char *s, size_t n)
-{
-	size_t len, i;
-	unsigned int cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		len = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		len = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		len = 4;
-		cp = s[0] & 0x07;
-	} else
-		return 0;
-	if (n < len)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
-}
-
 static int
 utf8_valid(const char *p, size_t n)
 {
 	size_t i, l;
 
 	for (i = 0; i < n; i += l)
-		if ((l = utf8_seq((const unsigned char *)p + i, n - i)) == 0)
+		if ((l = utf8_decode((const unsigned char *)p + i, n - i,
+		    NULL)) == 0)
 			return 0;
 	return 1;
 }
@@ -83,7 +52,7 @@ str_json(const char *p, size_t n)
 		return NULL;
 	o = fix;
 	for (i = 0; i < n; i += l) {
-		l = utf8_seq((const unsigned char *)p + i, n - i);
+		l = utf8_decode((const unsigned char *)p + i, n - i, NULL);
 		if (l == 0) {
 			memcpy(o, "\xef\xbf\xbd", 3);
 			o += 3;
@@ -377,9 +346,8 @@ digits(const char **p, int n, int *v)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+int64_t
+rec_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -400,6 +368,38 @@ month_days(int y, int m)
 	if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
 		return 29;
 	return md[m - 1];
+}
+
+const char *
+rec_str(const json_t *o, const char *key, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s != NULL ? s : def;
+}
+
+const char *
+rec_str_nonempty(const json_t *o, const char *key, const char *def)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (!json_is_string(v) || json_string_length(v) == 0)
+		return def;
+	return json_string_value(v);
+}
+
+const char *
+rec_str_typed(const json_t *o, const char *key, int *bad)
+{
+	json_t *v = json_object_get(o, key);
+
+	if (v == NULL || json_is_null(v))
+		return NULL;
+	if (!json_is_string(v)) {
+		*bad = 1;
+		return NULL;
+	}
+	return json_string_value(v);
 }
 
 int
@@ -448,7 +448,7 @@ rec_ts_parse(const char *s, int64_t *ms)
 	if (mo < 1 || mo > 12 || d < 1 || d > month_days(y, mo) || h > 23 ||
 	    mi > 59 || sec > 60)	/* 60: a leap second */
 		return -1;
-	v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	v = rec_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	*ms = v * 1000 + frac - off;
 	return 0;
 }

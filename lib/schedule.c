@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "rec.h"
 #include "schedule.h"
 
 #define ZONEINFO	"/usr/share/zoneinfo"
@@ -319,19 +320,6 @@ floordiv(int64_t a, int64_t b)
 	return a / b - (a % b != 0 && (a < 0) != (b < 0));
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t era, yoe, doy;
-
-	y -= m <= 2;
-	era = floordiv(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
-}
-
 static void
 civil_from_days(int64_t z, int64_t *y, int *m, int *d)
 {
@@ -357,7 +345,7 @@ local_secs(int64_t t, int64_t *l)
 
 	if (localtime_r(&tt, &tm) == NULL)
 		return -1;
-	*l = days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
+	*l = rec_days_from_civil((int64_t)tm.tm_year + 1900, tm.tm_mon + 1,
 	    tm.tm_mday) * DAY + tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /*
- * sms — GSM-7/UCS-2 segment counting, character counting and E.164 syntax.
+ * sms — GSM-7/UCS-2 segment counting and character counting.
  *
  * Segment counting follows GSM 03.38 and the concatenation rules carriers and
  * Twilio apply (providers.md §3.6): one segment holds 160 septets or 70
@@ -12,50 +12,26 @@
 #include <stdint.h>
 
 #include "sms.h"
+#include "utf8.h"
 
 /*
- * Decode one UTF-8 sequence at s; returns its length (>= 1) and the code
+ * One character of NUL-terminated s: its length (>= 1), with its code
  * point in *cp, or -1 in *cp (length 1) for a byte that does not start a
- * valid, shortest-form sequence.
+ * well-formed sequence.  Asking for 4 bytes never reads past the NUL: the
+ * decoder stops at the first byte that is not a continuation.
  */
 static int
 utf8_next(const unsigned char *s, long *cp)
 {
-	unsigned char c = s[0];
-	long v;
-	int n, i;
+	uint32_t c;
+	size_t n;
 
-	if (c < 0x80) {
-		*cp = c;
-		return 1;
-	}
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		v = c & 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		v = c & 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		v = c & 0x07;
-	} else {
+	if ((n = utf8_decode(s, 4, &c)) == 0) {
 		*cp = -1;
 		return 1;
 	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			*cp = -1;
-			return 1;
-		}
-		v = (v << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && v < 0x800) || (n == 4 && (v < 0x10000 || v > 0x10ffff)) ||
-	    (v >= 0xd800 && v <= 0xdfff)) {
-		*cp = -1;
-		return 1;
-	}
-	*cp = v;
-	return n;
+	*cp = (long)c;
+	return (int)n;
 }
 
 /* Septets cp takes in GSM-7: 1 (basic table), 2 (extension table), 0 (none). */
@@ -167,17 +143,4 @@ sms_chars(const char *utf8)
 		n++;
 	}
 	return n;
-}
-
-int
-sms_e164_valid(const char *s)
-{
-	size_t n = 0;
-
-	if (s == NULL || s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (s++; *s != '\0'; s++, n++)
-		if (*s < '0' || *s > '9')
-			return 0;
-	return n >= 6 && n <= 15;
 }

@@ -2,15 +2,14 @@
  * sms — pure rules about SMS text and numbers that several programs need
  * (sandboxd answers num_segments like Twilio, routerd and campaignd will pace
  * and price by segments): GSM-7 versus UCS-2 segment counting, the character
- * count Twilio's 1600 limit is measured in, and E.164 number syntax.
+ * count Twilio's 1600 limit (PROTO_SMS_CHARS_MAX) is measured in.  Numbers
+ * are valid.h's (valid_e164).
  * No I/O, no allocation.
  */
 #ifndef PARLEY_SMS_H
 #define PARLEY_SMS_H
 
 #include <stddef.h>
-
-#define SMS_MAX_CHARS	1600	/* Twilio's limit on a concatenated body */
 
 /*
  * Segments needed to send utf8 (providers.md §3.6): GSM-7 when every
@@ -24,7 +23,5 @@
 int	sms_segments(const char *utf8, int *ucs2);
 /* Characters (Unicode code points; invalid bytes count one each) in utf8. */
 size_t	sms_chars(const char *utf8);
-/* 1 if s is an E.164 number: '+', a non-zero digit, 6 to 15 digits in all. */
-int	sms_e164_valid(const char *s);
 
 #endif

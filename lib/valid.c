@@ -1,5 +1,5 @@
 /*
- * valid — input rules shared by campaignd and msg.
+ * valid — input rules shared by campaignd, msg and the channel daemons.
  *
  * An administrator who types a bad value must be told which rule it broke,
  * in one line, with the value shown; the daemon applies the same rules to
@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "str.h"
+#include "utf8.h"
 #include "valid.h"
 
 const char *const valid_strategies[] = {
@@ -38,47 +40,6 @@ const char *const valid_whatsapp_mimes[] = {
 
 #define SHOW_CHARS	40	/* characters of a value echoed in a reason */
 
-/*
- * Length of the well-formed UTF-8 sequence at s (at most len bytes), or 0
- * if there is none there.  *cp gets the code point.
- */
-static size_t
-utf8_seq(const unsigned char *s, size_t len, uint32_t *cp)
-{
-	uint32_t c;
-	size_t n, i;
-
-	if (len == 0)
-		return 0;
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		c = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		c = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		c = s[0] & 0x07;
-	} else
-		return 0;	/* continuation, overlong lead, or > U+10FFFF */
-	if (len < n)
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((n == 3 && c < 0x800) || (n == 4 && c < 0x10000) ||
-	    c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return n;
-}
-
 int
 valid_utf8(const char *s, size_t len)
 {
@@ -89,7 +50,7 @@ valid_utf8(const char *s, size_t len)
 	if (s == NULL)
 		return len == 0;
 	while (len > 0) {
-		if (*p == 0 || (k = utf8_seq(p, len, &cp)) == 0)
+		if (*p == 0 || (k = utf8_decode(p, len, &cp)) == 0)
 			return 0;
 		p += k;
 		len -= k;
@@ -105,7 +66,7 @@ valid_utf8_next(const char *s, size_t len, size_t *bad)
 	uint32_t cp;
 	size_t k, need;
 
-	if ((k = utf8_seq(p, len, &cp)) > 0)
+	if ((k = utf8_decode(p, len, &cp)) > 0)
 		return k;
 	/* how far it looked right (Unicode's table 3-7) */
 	if (p[0] >= 0xc2 && p[0] <= 0xdf)
@@ -181,7 +142,7 @@ show(char *buf, size_t bufsz, const char *s)
 			sb_add(&b, "...", 3);
 			break;
 		}
-		k = utf8_seq(p, len, &cp);
+		k = utf8_decode(p, len, &cp);
 		if (k == 0 || cp < 0x20 || cp == 0x7f ||
 		    (cp >= 0x80 && cp < 0xa0)) {
 			if (k == 0)
@@ -213,17 +174,6 @@ reason(char *err, size_t errsz, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err, errsz, fmt, ap);
 	va_end(ap);
-}
-
-static int
-in_list(const char *const *list, const char *s)
-{
-	if (s == NULL)
-		return 0;
-	for (; *list != NULL; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
 }
 
 static int
@@ -313,6 +263,58 @@ valid_bsuid(const char *s)
 	return 1;
 }
 
+void
+valid_contact_key(const char *in, char *out, size_t outsz)
+{
+	size_t i;
+	int mail;
+
+	if (outsz == 0)
+		return;
+	if (in == NULL)
+		in = "";
+	mail = strchr(in, '@') != NULL;
+	for (i = 0; in[i] != '\0' && i + 1 < outsz; i++)
+		out[i] = mail && in[i] >= 'A' && in[i] <= 'Z' ?
+		    (char)(in[i] - 'A' + 'a') : in[i];
+	out[i] = '\0';
+}
+
+int
+valid_contact(const char *in, char *out, size_t outsz, char *err,
+    size_t errsz)
+{
+	char v[SHOW_CHARS * 4 + 8];
+
+	if (in == NULL || *in == '\0') {
+		reason(err, errsz, "a contact (an E.164 phone number or an "
+		    "e-mail address) is required");
+		return 0;
+	}
+	if (in[0] == '+') {
+		if (!valid_e164(in) || strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\" is not an E.164 phone number "
+			    "('+' and 8 to 15 digits, the first not 0)",
+			    show(v, sizeof(v), in));
+			return 0;
+		}
+	} else if (strchr(in, '@') != NULL) {
+		if (!valid_email(in) || strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\" is not a valid e-mail "
+			    "address", show(v, sizeof(v), in));
+			return 0;
+		}
+	} else if (!valid_bsuid(in) || strlen(in) >= outsz) {
+		reason(err, errsz, "\"%s\" is neither an E.164 phone number "
+		    "(+15551234567), an e-mail address nor a WhatsApp "
+		    "business-scoped user id (US.13491208655302741918)",
+		    show(v, sizeof(v), in));
+		return 0;
+	}
+	valid_contact_key(in, out, outsz);
+	return 1;
+}
+
 /* RFC 5322 atext. */
 static int
 is_atext(int c)
@@ -375,7 +377,7 @@ valid_tag(const char *s, char *err, size_t errsz)
 		return 0;
 	}
 	while (len > 0) {
-		k = utf8_seq(p, len, &cp);
+		k = utf8_decode(p, len, &cp);
 		if (cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0)) {
 			reason(err, errsz, "tag \"%s\" contains a control "
 			    "character", show(v, sizeof(v), s));
@@ -407,13 +409,13 @@ valid_tag(const char *s, char *err, size_t errsz)
 int
 valid_strategy(const char *s)
 {
-	return in_list(valid_strategies, s);
+	return str_in(valid_strategies, s);
 }
 
 int
 valid_channel(const char *s)
 {
-	return in_list(valid_channels, s);
+	return str_in(valid_channels, s);
 }
 
 int

@@ -1,8 +1,9 @@
 /*
- * valid — the input rules campaignd and msg share: names, phone numbers,
- * e-mail addresses, tags, strategies, channels and their addresses, times
- * of day, dates, MIME types and UTF-8 text.  One definition of each rule,
- * so the admin command and the daemon never disagree about what is valid.
+ * valid — the input rules campaignd, msg and the channel daemons share:
+ * names, phone numbers, contacts, e-mail addresses, tags, strategies,
+ * channels and their addresses, times of day, dates, MIME types and UTF-8
+ * text.  One definition of each rule, so the admin command and the daemon
+ * never disagree about what is valid.
  *
  * Every validator returns 1 when the input is valid and 0 when it is not.
  * Those that take err/errsz write a one-line reason naming the rule that
@@ -34,7 +35,11 @@ extern const char *const valid_whatsapp_mimes[];
  * ("campaign name" gives "campaign name must not be empty").
  */
 int	valid_name(const char *s, const char *what, char *err, size_t errsz);
-/* E.164: '+', then 8..15 digits, the first not 0. */
+/*
+ * E.164: '+', then 8..15 digits, the first not 0.  The one number rule of
+ * parley: campaign addresses, contacts, msg send's recipients, and
+ * sandboxd's stand-in for Twilio all check numbers with it.
+ */
 int	valid_e164(const char *s);
 /*
  * A WhatsApp business-scoped user id (BSUID), which Meta gives instead of,
@@ -43,6 +48,21 @@ int	valid_e164(const char *s);
  * BSUID is "US.ENT.1181..."), at most VALID_BSUID_MAX bytes in all.
  */
 int	valid_bsuid(const char *s);
+/*
+ * The form every program keys a customer's contact by (blacklist, consent,
+ * campaignd's contact index, routerd's lookups): an e-mail address (it has
+ * an '@') lower-cased, anything else as given.  No check: it never fails,
+ * and cuts a longer contact at outsz - 1 bytes.
+ */
+void	valid_contact_key(const char *in, char *out, size_t outsz);
+/*
+ * A contact a person or a provider gave: an E.164 number, an e-mail
+ * address or a WhatsApp business-scoped user id (valid_bsuid), written
+ * into out as valid_contact_key keys it.  0 with the reason when it is
+ * none of them, or does not fit in outsz.
+ */
+int	valid_contact(const char *in, char *out, size_t outsz, char *err,
+	    size_t errsz);
 /*
  * A pragmatic e-mail address: at most 254 bytes, one '@', a local part of
  * 1..64 RFC 5322 atext characters and non-adjacent inner dots, a domain of

@@ -44,21 +44,6 @@ static const struct ckind kinds[] = {
 	{ "contact", NULL, contact_op },
 };
 
-int
-cstr_in(const char *const *list, const char *s)
-{
-	for (; *list; list++)
-		if (strcmp(*list, s) == 0)
-			return 1;
-	return 0;
-}
-
-long long
-cnow_ms(void)
-{
-	return daemon_now_ms();
-}
-
 json_t *
 cts(long long ms)
 {

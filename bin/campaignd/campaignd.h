@@ -108,12 +108,8 @@ void	cdb_list(struct creq *, MDB_dbi, const char *prefix, cdb_filter,
 /* Generic get/delete by r->name with a "<kind> not found" reason. */
 void	cdb_show(struct creq *, MDB_dbi, const char *what);
 
-/* 1 if s is one of the NULL-terminated list. */
-int	cstr_in(const char *const *list, const char *s);
-
-/* Time helpers. */
-long long cnow_ms(void);
-json_t	*cts(long long ms);		/* RFC 3339 string */
+/* An RFC 3339 JSON string for ms since the epoch. */
+json_t	*cts(long long ms);
 
 /* The kinds: one module each. */
 int	campaign_op(struct creq *);

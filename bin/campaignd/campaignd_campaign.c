@@ -26,6 +26,7 @@
 #include "rec.h"
 #include "schedule.h"
 #include "valid.h"
+#include "str.h"
 #include "campaignd.h"
 
 /* Request keys that are not campaign fields. */
@@ -33,14 +34,6 @@ static const char *const ctl_keys[] = {
 	"t", "id", "kind", "op", "name", "provisioned", "reusable", "rename",
 	"new", "at", "yes", "doc", NULL
 };
-
-static const char *
-jstr(const json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-
-	return s ? s : "";
-}
 
 /* The campaign fields of the request (new reference). */
 static json_t *
@@ -50,7 +43,7 @@ fields_of(struct creq *r)
 	const char *k;
 
 	json_object_foreach(r->args, k, v) {
-		if (!cstr_in(ctl_keys, k))
+		if (!str_in(ctl_keys, k))
 			json_object_set(f, k, v);
 	}
 	return f;
@@ -142,7 +135,7 @@ computed(json_t *doc, const json_t *global, long long now)
 {
 	struct sched s;
 	const char **hol;
-	const char *tz = jstr(doc, "timezone");
+	const char *tz = rec_str(doc, "timezone", "");
 	json_t *own = json_object_get(doc, "holidays"), *e;
 	size_t i, nh = 0;
 	char today[256], err[256];
@@ -156,7 +149,7 @@ computed(json_t *doc, const json_t *global, long long now)
 		hol[nh++] = json_string_value(e);
 	json_array_foreach(own, i, e)
 		if (json_is_string(json_object_get(e, "date")))
-			hol[nh++] = jstr(e, "date");
+			hol[nh++] = rec_str(e, "date", "");
 	if (sched_from_json(json_object_get(doc, "schedule"), &s, err,
 	    sizeof(err)) == -1) {
 		snprintf(today, sizeof(today), "?");
@@ -215,15 +208,15 @@ addr_users(MDB_txn *txn, const char *self, const json_t *selfdoc)
 			json_array_foreach(json_object_get(ch, "addresses"), i,
 			    e) {
 				snprintf(key, sizeof(key), "%s:%s", cn,
-				    jstr(e, "addr"));
+				    rec_str(e, "addr", ""));
 				if ((l = json_object_get(map, key)) == NULL) {
 					l = json_array();
 					json_object_set_new(map, key, l);
 				}
 				json_array_append_new(l, json_pack(
-				    "{s:s,s:s,s:s}", "campaign", jstr(doc,
-				    "name"), "mode", jstr(e, "mode"),
-				    "created", jstr(doc, "created_ts")));
+				    "{s:s,s:s,s:s}", "campaign", rec_str(doc,
+				    "name", ""), "mode", rec_str(e, "mode", ""),
+				    "created", rec_str(doc, "created_ts", "")));
 			}
 		}
 		json_decref(doc);
@@ -237,31 +230,33 @@ static int
 addr_conflicts(struct creq *r, const json_t *doc, const json_t *users)
 {
 	json_t *ch, *e, *u;
-	const char *cn, *name = jstr(doc, "name");
+	const char *cn, *name = rec_str(doc, "name", "");
 	char key[128];
 	size_t i, j;
 
 	json_object_foreach(json_object_get(doc, "channels"), cn, ch) {
 		json_array_foreach(json_object_get(ch, "addresses"), i, e) {
-			snprintf(key, sizeof(key), "%s:%s", cn, jstr(e,
-			    "addr"));
+			snprintf(key, sizeof(key), "%s:%s", cn, rec_str(e,
+			    "addr", ""));
 			json_array_foreach(json_object_get(users, key), j, u) {
-				if (strcmp(jstr(u, "campaign"), name) == 0)
+				if (strcmp(rec_str(u, "campaign", ""),
+				    name) == 0)
 					continue;
-				if (strcmp(jstr(u, "mode"), "provisioned") ==
-				    0) {
+				if (strcmp(rec_str(u, "mode", ""),
+				    "provisioned") == 0) {
 					creq_err(r, "inuse", "%s is provisioned "
-					    "to campaign %s", jstr(e, "addr"),
-					    jstr(u, "campaign"));
+					    "to campaign %s",
+					    rec_str(e, "addr", ""),
+					    rec_str(u, "campaign", ""));
 					return -1;
 				}
-				if (strcmp(jstr(e, "mode"), "provisioned") ==
-				    0) {
+				if (strcmp(rec_str(e, "mode", ""),
+				    "provisioned") == 0) {
 					creq_err(r, "inuse", "%s is already used "
 					    "by campaign %s; a provisioned "
 					    "address belongs to one campaign",
-					    jstr(e, "addr"), jstr(u,
-					    "campaign"));
+					    rec_str(e, "addr", ""), rec_str(u,
+					    "campaign", ""));
 					return -1;
 				}
 			}
@@ -281,8 +276,8 @@ addr_keys(const json_t *doc, json_t *set)
 
 	json_object_foreach(json_object_get(doc, "channels"), cn, ch) {
 		json_array_foreach(json_object_get(ch, "addresses"), i, e) {
-			snprintf(key, sizeof(key), "%s:%s", cn, jstr(e,
-			    "addr"));
+			snprintf(key, sizeof(key), "%s:%s", cn, rec_str(e,
+			    "addr", ""));
 			json_object_set_new(set, key, json_true());
 		}
 	}
@@ -316,14 +311,16 @@ addr_sync(MDB_txn *txn, const json_t *old, const json_t *new,
 				best = u;
 				continue;
 			}
-			c = strcmp(jstr(u, "created"), jstr(best, "created"));
-			if (c < 0 || (c == 0 && strcmp(jstr(u, "campaign"),
-			    jstr(best, "campaign")) < 0))
+			c = strcmp(rec_str(u, "created", ""),
+			    rec_str(best, "created", ""));
+			if (c < 0 || (c == 0 &&
+			    strcmp(rec_str(u, "campaign", ""),
+			    rec_str(best, "campaign", "")) < 0))
 				best = u;
 		}
 		if (best)
-			rc = cdb_iput(txn, C->db_addr, key, jstr(best,
-			    "campaign"));
+			rc = cdb_iput(txn, C->db_addr, key, rec_str(best,
+			    "campaign", ""));
 		else if ((rc = cdb_del(txn, C->db_addr, key)) == MDB_NOTFOUND)
 			rc = 0;
 		if (rc != 0)
@@ -396,7 +393,7 @@ static int
 save(struct creq *r, const json_t *old, json_t *doc)
 {
 	json_t *users, *fin;
-	const char *name = jstr(doc, "name");
+	const char *name = rec_str(doc, "name", "");
 	char err[512];
 	int rc;
 
@@ -489,7 +486,7 @@ launch_one(MDB_txn *parent, const char *name, long long now)
 		mdb_txn_abort(txn);
 		return rc;
 	}
-	if (strcmp(jstr(doc, "state"), "scheduled") == 0) {
+	if (strcmp(rec_str(doc, "state", ""), "scheduled") == 0) {
 		json_object_set_new(doc, "state", json_string("active"));
 		json_object_set_new(doc, "launched_ts", cts(now));
 		json_object_set_new(doc, "updated_ts", cts(now));
@@ -517,7 +514,7 @@ launch_due(evutil_socket_t fd, short what, void *arg)
 	MDB_val k, v;
 	msgpack_unpacked up;
 	json_t *doc, *due = json_array(), *e;
-	long long now = cnow_ms(), next = now + LAUNCH_POLL_MS;
+	long long now = daemon_now_ms(), next = now + LAUNCH_POLL_MS;
 	int64_t at;
 	size_t off, i;
 	int rc;
@@ -534,12 +531,13 @@ launch_due(evutil_socket_t fd, short what, void *arg)
 			    &off) == MSGPACK_UNPACK_SUCCESS)
 				doc = rec_to_json(&up.data);
 			msgpack_unpacked_destroy(&up);
-			if (doc && strcmp(jstr(doc, "state"), "scheduled") ==
-			    0 && rec_ts_parse(jstr(doc, "scheduled_for"), &at)
-			    == 0) {
+			if (doc && strcmp(rec_str(doc, "state", ""),
+			    "scheduled") == 0 &&
+			    rec_ts_parse(rec_str(doc, "scheduled_for", ""),
+			    &at) == 0) {
 				if (at <= now)
-					json_array_append_new(due,
-					    json_string(jstr(doc, "name")));
+					json_array_append_new(due, json_string(
+					    rec_str(doc, "name", "")));
 				else if (at < next)
 					next = at;
 			}
@@ -569,7 +567,7 @@ static void
 launch_arm(long long at_ms)
 {
 	static long long armed;
-	long long now = cnow_ms(), d;
+	long long now = daemon_now_ms(), d;
 	struct timeval tv;
 
 	if (launch_ev == NULL &&
@@ -594,7 +592,7 @@ void
 campaign_start(void)
 {
 	if (launch_ev == NULL)
-		launch_arm(cnow_ms());
+		launch_arm(daemon_now_ms());
 }
 
 /* ---- operations ---- */
@@ -627,8 +625,8 @@ op_create(struct creq *r)
 	if (marks(r, doc) == -1)
 		goto out;
 	json_object_set_new(doc, "state", json_string("draft"));
-	json_object_set_new(doc, "created_ts", cts(cnow_ms()));
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if (save(r, NULL, doc) == 0)
 		answer_doc(r, doc);
 out:
@@ -661,7 +659,7 @@ op_edit(struct creq *r)
 		    "edit (see msg-campaign(1))");
 		goto out;
 	}
-	if (strcmp(jstr(old, "state"), "archived") == 0) {
+	if (strcmp(rec_str(old, "state", ""), "archived") == 0) {
 		creq_err(r, "invalid", "campaign %s is archived; clone it to "
 		    "start again", r->name);
 		goto out;
@@ -676,7 +674,7 @@ op_edit(struct creq *r)
 	doc = fin;
 	if (marks(r, doc) == -1)
 		goto out;
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if (save(r, old, doc) == 0)
 		answer_doc(r, doc);
 out:
@@ -697,7 +695,7 @@ drop_provisioned(json_t *doc)
 		a = json_object_get(ch, "addresses");
 		for (i = 0; i < json_array_size(a);) {
 			e = json_array_get(a, i);
-			if (strcmp(jstr(e, "mode"), "provisioned") == 0)
+			if (strcmp(rec_str(e, "mode", ""), "provisioned") == 0)
 				json_array_remove(a, i);
 			else
 				i++;
@@ -730,8 +728,8 @@ op_clone(struct creq *r)
 	json_object_set_new(doc, "name", json_string(new));
 	drop_provisioned(doc);
 	json_object_set_new(doc, "state", json_string("draft"));
-	json_object_set_new(doc, "created_ts", cts(cnow_ms()));
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if (save(r, NULL, doc) == 0)
 		answer_doc(r, doc);
 out:
@@ -745,14 +743,14 @@ op_life(struct creq *r)
 {
 	json_t *doc = NULL;
 	const char *op = r->op, *state, *at;
-	long long now = cnow_ms();
+	long long now = daemon_now_ms();
 	int64_t when;
 
 	if (creq_begin(r) == -1)
 		return;
 	if (load(r, r->name, &doc) == -1)
 		return;
-	state = jstr(doc, "state");
+	state = rec_str(doc, "state", "");
 	if (strcmp(state, "archived") == 0 && strcmp(op, "disable") != 0) {
 		creq_err(r, "invalid", "campaign %s is archived; clone it to "
 		    "start again", r->name);
@@ -812,7 +810,7 @@ op_show(struct creq *r, int export)
 	else {
 		out = json_incref(doc);
 		global = global_holidays(r->txn);
-		computed(out, global, cnow_ms());
+		computed(out, global, daemon_now_ms());
 		json_decref(global);
 	}
 	answer_doc(r, out);
@@ -831,16 +829,16 @@ static int
 list_keep(struct creq *r, json_t *doc, void *arg)
 {
 	struct lfilter *lf = arg;
-	const char *name = jstr(doc, "name");
+	const char *name = rec_str(doc, "name", "");
 
 	if (!can_see(r, name))
 		return 0;
 	if (lf->search && strcasestr(name, lf->search) == NULL &&
-	    strcasestr(jstr(doc, "title"), lf->search) == NULL)
+	    strcasestr(rec_str(doc, "title", ""), lf->search) == NULL)
 		return 0;
-	if (lf->state && strcmp(jstr(doc, "state"), lf->state) != 0)
+	if (lf->state && strcmp(rec_str(doc, "state", ""), lf->state) != 0)
 		return 0;
-	if (lf->folder && strcmp(jstr(doc, "folder"), lf->folder) != 0)
+	if (lf->folder && strcmp(rec_str(doc, "folder", ""), lf->folder) != 0)
 		return 0;
 	if (lf->tag && !listed(json_object_get(doc, "tags"), lf->tag))
 		return 0;
@@ -870,13 +868,13 @@ op_list(struct creq *r)
 	    arg_bool(r, "enabled", 0) : -1;
 	lf.open = json_is_boolean(arg(r, "open_now")) ?
 	    arg_bool(r, "open_now", 0) : -1;
-	if (lf.state && !cstr_in(campaign_states, lf.state)) {
+	if (lf.state && !str_in(campaign_states, lf.state)) {
 		creq_err(r, "invalid", "unknown state \"%.40s\": use draft, "
 		    "scheduled, active or archived", lf.state);
 		return;
 	}
 	lf.global = global_holidays(r->txn);
-	lf.now = cnow_ms();
+	lf.now = daemon_now_ms();
 	cdb_list(r, C->db_campaigns, NULL, list_keep, &lf);
 	json_decref(lf.global);
 }
@@ -909,7 +907,7 @@ op_apply(struct creq *r)
 		goto out;
 	}
 	/* a copy: save() rebuilds doc */
-	snprintf(name, sizeof(name), "%s", jstr(doc, "name"));
+	snprintf(name, sizeof(name), "%s", rec_str(doc, "name", ""));
 	rc = cdb_get(r->txn, C->db_campaigns, name, &old);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
 		creq_err(r, "store", "campaign %s: %s", name, mdb_strerror(rc));
@@ -923,7 +921,7 @@ op_apply(struct creq *r)
 			    "unchanged", "name", name));
 			goto out;
 		}
-		if (strcmp(jstr(old, "state"), "archived") == 0) {
+		if (strcmp(rec_str(old, "state", ""), "archived") == 0) {
 			creq_err(r, "invalid", "campaign %s is archived; clone "
 			    "it to start again", name);
 			goto out;
@@ -935,10 +933,10 @@ op_apply(struct creq *r)
 		res = "updated";
 	} else {
 		json_object_set_new(doc, "state", json_string("draft"));
-		json_object_set_new(doc, "created_ts", cts(cnow_ms()));
+		json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
 		res = "created";
 	}
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if (save(r, old, doc) == 0)
 		creq_ok(r, json_pack("{s:s,s:s,s:O}", "result", res, "name",
 		    name, "doc", doc));

@@ -28,6 +28,7 @@
 #include <wctype.h>
 
 #include "log.h"
+#include "rec.h"
 #include "ulid.h"
 #include "valid.h"
 #include "campaignd.h"
@@ -114,46 +115,6 @@ lower_text(const char *s, char *out, size_t outsz)
 	out[o] = '\0';
 }
 
-/*
- * A customer id as given: an E.164 phone number, or an e-mail address
- * (lower-cased into out).  0, or -1 with a one-line reason.
- */
-static int
-norm_contact(const char *in, char *out, size_t outsz, char *err,
-    size_t errsz)
-{
-	size_t i;
-
-	if (in == NULL || *in == '\0') {
-		snprintf(err, errsz, "a contact (an E.164 phone number or an "
-		    "e-mail address) is required");
-		return -1;
-	}
-	if (in[0] == '+') {
-		if (!valid_e164(in) || strlen(in) >= outsz) {
-			snprintf(err, errsz, "\"%.80s\" is not an E.164 phone "
-			    "number ('+' and 8 to 15 digits)", in);
-			return -1;
-		}
-		snprintf(out, outsz, "%s", in);
-		return 0;
-	}
-	if (strchr(in, '@') != NULL) {
-		if (!valid_email(in) || strlen(in) >= outsz) {
-			snprintf(err, errsz, "\"%.80s\" is not a valid e-mail "
-			    "address", in);
-			return -1;
-		}
-		for (i = 0; in[i]; i++)
-			out[i] = (char)tolower((unsigned char)in[i]);
-		out[i] = '\0';
-		return 0;
-	}
-	snprintf(err, errsz, "\"%.80s\" is neither an E.164 phone number "
-	    "(+15551234567) nor an e-mail address", in);
-	return -1;
-}
-
 /* Put an index entry key -> val (dupsort: an existing pair is fine). */
 static int
 idx_put(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *val)
@@ -180,12 +141,6 @@ idx_del(MDB_txn *txn, MDB_dbi dbi, const char *key, const char *val)
 		return 0;
 	rc = mdb_del(txn, dbi, &k, &v);
 	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-static const char *
-jstr(json_t *o, const char *key)
-{
-	return json_string_value(json_object_get(o, key));
 }
 
 /* An import row's error: {line, reason} appended to errs. */
@@ -224,7 +179,7 @@ bl_hist(struct creq *r, const char *contact, const char *campaign,
 	int rc;
 
 	ulid_make("", id);
-	h = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "ts", cts(cnow_ms()),
+	h = json_pack("{s:o,s:s,s:s,s:s,s:s,s:s}", "ts", cts(daemon_now_ms()),
 	    "contact", contact, "campaign", campaign, "event", event,
 	    "detail", detail ? detail : "", "by", r->who);
 	if (h == NULL)
@@ -251,7 +206,7 @@ bl_add_one(struct creq *r, const char *in, const char *campaign,
 		*docp = NULL;
 	if (campaign == NULL || *campaign == '\0')
 		campaign = "*";
-	if (norm_contact(in, contact, sizeof(contact), err, errsz) == -1 ||
+	if (!valid_contact(in, contact, sizeof(contact), err, errsz) ||
 	    bl_campaign(r->txn, campaign, err, errsz) == -1)
 		return -1;
 	if (reason && *reason && !valid_text(reason, REASON_MAX, "reason",
@@ -267,7 +222,7 @@ bl_add_one(struct creq *r, const char *in, const char *campaign,
 	}
 	doc = json_pack("{s:s,s:s,s:s,s:o,s:s}", "contact", contact,
 	    "campaign", campaign, "reason", reason ? reason : "",
-	    "created_ts", cts(cnow_ms()), "by", r->who);
+	    "created_ts", cts(daemon_now_ms()), "by", r->who);
 	if ((rc = cdb_put(r->txn, C->db_blacklist, key, doc)) != 0 ||
 	    (rc = bl_hist(r, contact, campaign, "added", reason)) != 0) {
 		json_decref(doc);
@@ -297,8 +252,9 @@ bl_add(struct creq *r)
 		creq_err(r, store ? "store" : "invalid", "%s", err);
 	else if (rc == 0)
 		creq_err(r, "exists", "%s is already blacklisted for %s",
-		    jstr(doc, "contact"), strcmp(jstr(doc, "campaign"), "*") ?
-		    jstr(doc, "campaign") : "all campaigns");
+		    rec_str(doc, "contact", NULL),
+		    strcmp(rec_str(doc, "campaign", ""), "*") ?
+		    rec_str(doc, "campaign", NULL) : "all campaigns");
 	else
 		creq_ok(r, json_pack("{s:O}", "doc", doc));
 	json_decref(doc);
@@ -310,8 +266,8 @@ bl_keep(struct creq *r, json_t *doc, void *arg)
 {
 	const char *c = arg;
 
-	return c == NULL || strcmp(c, jstr(doc, "contact") ?
-	    jstr(doc, "contact") : "") == 0;
+	return c == NULL || strcmp(c, rec_str(doc, "contact", NULL) ?
+	    rec_str(doc, "contact", NULL) : "") == 0;
 }
 
 static void
@@ -322,8 +278,8 @@ bl_list(struct creq *r)
 
 	if (creq_need(r, ROLE_SUPERVISOR) == -1)
 		return;
-	if (ct && norm_contact(ct, contact, sizeof(contact), err,
-	    sizeof(err)) == -1) {
+	if (ct && !valid_contact(ct, contact, sizeof(contact), err,
+	    sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		return;
 	}
@@ -370,8 +326,8 @@ bl_delete(struct creq *r)
 
 	if (creq_begin(r) == -1)
 		return;
-	if (r->name && *r->name && norm_contact(r->name, contact,
-	    sizeof(contact), err, sizeof(err)) == -1) {
+	if (r->name && *r->name && !valid_contact(r->name, contact,
+	    sizeof(contact), err, sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		return;
 	}
@@ -483,8 +439,10 @@ bl_import(struct creq *r)
 	}
 	errs = json_array();
 	json_array_foreach(rows, i, row) {
-		rc = bl_add_one(r, jstr(row, "contact"), jstr(row, "campaign"),
-		    jstr(row, "reason"), NULL, err, sizeof(err), &store);
+		rc = bl_add_one(r, rec_str(row, "contact", NULL),
+		    rec_str(row, "campaign", NULL),
+		    rec_str(row, "reason", NULL), NULL, err, sizeof(err),
+		    &store);
 		if (rc == -1 && store) {
 			json_decref(errs);
 			creq_err(r, "store", "%s", err);
@@ -513,8 +471,8 @@ bl_check(struct creq *r)
 
 	if (creq_need(r, ROLE_AGENT) == -1)
 		goto out;
-	if (norm_contact(r->name, contact, sizeof(contact), err,
-	    sizeof(err)) == -1) {
+	if (!valid_contact(r->name, contact, sizeof(contact), err,
+	    sizeof(err))) {
 		creq_err(r, "invalid", "%s", err);
 		goto out;
 	}
@@ -588,8 +546,7 @@ bl_blocked(struct creq *r)
 		camp = "*";
 	/* the contact as routerd knows it: normalised when it is a phone
 	 * number or an address, kept as it is otherwise (a page-scoped id) */
-	if (norm_contact(ct, contact, sizeof(contact), err, sizeof(err))
-	    == -1) {
+	if (!valid_contact(ct, contact, sizeof(contact), err, sizeof(err))) {
 		if (ct == NULL || *ct == '\0' || strlen(ct) >= CONTACT_MAX ||
 		    !valid_text(ct, CONTACT_MAX, "contact", err, sizeof(err))) {
 			creq_err(r, "invalid", "%s", err);
@@ -631,8 +588,8 @@ bl_history(struct creq *r)
 	if (creq_need(r, ROLE_SUPERVISOR) == -1)
 		goto out;
 	if (ct) {
-		if (norm_contact(ct, contact, sizeof(contact), err,
-		    sizeof(err)) == -1)
+		if (!valid_contact(ct, contact, sizeof(contact), err,
+		    sizeof(err)))
 			snprintf(contact, sizeof(contact), "%s", ct);
 		cl = strlen(contact);
 	}
@@ -668,9 +625,8 @@ bl_history(struct creq *r)
 			continue;
 		if (cdb_get(r->txn, C->db_bhist, last, &doc) != 0)
 			continue;
-		if ((cl && strcmp(jstr(doc, "contact") ? jstr(doc, "contact") :
-		    "", contact) != 0) || (camp && strcmp(jstr(doc,
-		    "campaign") ? jstr(doc, "campaign") : "", camp) != 0)) {
+		if ((cl && strcmp(rec_str(doc, "contact", ""), contact) != 0) ||
+		    (camp && strcmp(rec_str(doc, "campaign", ""), camp) != 0)) {
 			json_decref(doc);
 			continue;
 		}
@@ -734,8 +690,9 @@ ct_field_name(const char *k, char *err, size_t errsz)
 static int
 ct_check(json_t *doc, char *err, size_t errsz)
 {
-	const char *name = jstr(doc, "name"), *k;
-	const char *phone = jstr(doc, "phone"), *email = jstr(doc, "email");
+	const char *name = rec_str(doc, "name", NULL), *k;
+	const char *phone = rec_str(doc, "phone", NULL);
+	const char *email = rec_str(doc, "email", NULL);
 	char norm[CONTACT_MAX];
 	json_t *fields = json_object_get(doc, "fields"), *v;
 	void *tmp;
@@ -780,7 +737,7 @@ ct_check(json_t *doc, char *err, size_t errsz)
 		return -1;
 	}
 	if (email) {
-		if (norm_contact(email, norm, sizeof(norm), err, errsz) == -1 ||
+		if (!valid_contact(email, norm, sizeof(norm), err, errsz) ||
 		    norm[0] == '+') {
 			snprintf(err, errsz, "email \"%.80s\" is not a valid "
 			    "e-mail address", email);
@@ -847,7 +804,7 @@ ct_who(MDB_txn *txn, const char *id, char *buf, size_t bufsz)
 
 	if (cdb_get(txn, C->db_contacts, id, &doc) == 0) {
 		snprintf(buf, bufsz, "contact %s (%.60s)", id,
-		    jstr(doc, "name") ? jstr(doc, "name") : "");
+		    rec_str(doc, "name", ""));
 		json_decref(doc);
 	} else
 		snprintf(buf, bufsz, "contact %s", id);
@@ -868,8 +825,8 @@ ct_unique(MDB_txn *txn, json_t *doc, const char *self, char *err,
 
 	*store = 0;
 	for (i = 0; i < 2; i++) {
-		if ((rc = ct_owner(txn, dbis[i], jstr(doc, what[i]), id,
-		    sizeof(id))) != 0) {
+		if ((rc = ct_owner(txn, dbis[i], rec_str(doc, what[i], NULL),
+		    id, sizeof(id))) != 0) {
 			*store = 1;
 			snprintf(err, errsz, "%s", mdb_strerror(rc));
 			return -1;
@@ -877,7 +834,7 @@ ct_unique(MDB_txn *txn, json_t *doc, const char *self, char *err,
 		if (id[0] && (self == NULL || strcmp(id, self) != 0)) {
 			ct_who(txn, id, who, sizeof(who));
 			snprintf(err, errsz, "%s %s is already used by %s",
-			    what[i], jstr(doc, what[i]), who);
+			    what[i], rec_str(doc, what[i], NULL), who);
 			return -1;
 		}
 	}
@@ -889,16 +846,17 @@ ct_unique(MDB_txn *txn, json_t *doc, const char *self, char *err,
 static int
 ct_store(MDB_txn *txn, json_t *old, json_t *doc)
 {
-	const char *id = jstr(doc, "id");
-	const char *op = old ? jstr(old, "phone") : NULL;
-	const char *oe = old ? jstr(old, "email") : NULL;
-	const char *np = jstr(doc, "phone"), *ne = jstr(doc, "email");
+	const char *id = rec_str(doc, "id", NULL);
+	const char *op = old ? rec_str(old, "phone", NULL) : NULL;
+	const char *oe = old ? rec_str(old, "email", NULL) : NULL;
+	const char *np = rec_str(doc, "phone", NULL);
+	const char *ne = rec_str(doc, "email", NULL);
 	char on[NAME_KEY_MAX + 1] = "", nn[NAME_KEY_MAX + 1];
 	int rc;
 
-	if (old && jstr(old, "name"))
-		lower_text(jstr(old, "name"), on, sizeof(on));
-	lower_text(jstr(doc, "name"), nn, sizeof(nn));
+	if (old && rec_str(old, "name", NULL))
+		lower_text(rec_str(old, "name", NULL), on, sizeof(on));
+	lower_text(rec_str(doc, "name", NULL), nn, sizeof(nn));
 	if (op && (np == NULL || strcmp(op, np) != 0) &&
 	    (rc = idx_del(txn, C->db_cphone, op, id)) != 0)
 		return rc;
@@ -921,18 +879,18 @@ ct_store(MDB_txn *txn, json_t *old, json_t *doc)
 static int
 ct_remove(MDB_txn *txn, json_t *old)
 {
-	const char *id = jstr(old, "id");
+	const char *id = rec_str(old, "id", NULL);
 	char on[NAME_KEY_MAX + 1];
 	int rc;
 
-	if (jstr(old, "phone") &&
-	    (rc = idx_del(txn, C->db_cphone, jstr(old, "phone"), id)) != 0)
+	if (rec_str(old, "phone", NULL) && (rc = idx_del(txn, C->db_cphone,
+	    rec_str(old, "phone", NULL), id)) != 0)
 		return rc;
-	if (jstr(old, "email") &&
-	    (rc = idx_del(txn, C->db_cemail, jstr(old, "email"), id)) != 0)
+	if (rec_str(old, "email", NULL) && (rc = idx_del(txn, C->db_cemail,
+	    rec_str(old, "email", NULL), id)) != 0)
 		return rc;
-	if (jstr(old, "name")) {
-		lower_text(jstr(old, "name"), on, sizeof(on));
+	if (rec_str(old, "name", NULL)) {
+		lower_text(rec_str(old, "name", NULL), on, sizeof(on));
 		if (on[0] && (rc = idx_del(txn, C->db_cname, on, id)) != 0)
 			return rc;
 	}
@@ -1016,8 +974,8 @@ ct_add(struct creq *r)
 		creq_err(r, store ? "store" : "exists", "%s", err);
 		goto out;
 	}
-	json_object_set_new(doc, "created_ts", cts(cnow_ms()));
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if ((rc = ct_store(r->txn, NULL, doc)) != 0) {
 		creq_err(r, "store", "%s", mdb_strerror(rc));
 		goto out;
@@ -1087,7 +1045,7 @@ ct_edit(struct creq *r)
 		creq_err(r, store ? "store" : "exists", "%s", err);
 		goto out;
 	}
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if ((rc = ct_store(r->txn, old, doc)) != 0) {
 		creq_err(r, "store", "%s", mdb_strerror(rc));
 		goto out;
@@ -1235,8 +1193,7 @@ ct_search(struct creq *r)
 	if (limit <= 0 || limit > 1000)
 		limit = SEARCH_LIMIT;
 	if (q[0] == '+' || strchr(q, '@')) {
-		if (norm_contact(q, norm, sizeof(norm), err, sizeof(err))
-		    == -1) {
+		if (!valid_contact(q, norm, sizeof(norm), err, sizeof(err))) {
 			creq_err(r, "invalid", "%s", err);
 			goto out;
 		}
@@ -1267,7 +1224,7 @@ static int
 ct_import_row(struct creq *r, json_t *row, int update, char *err,
     size_t errsz, int *what)
 {
-	const char *id = jstr(row, "id");
+	const char *id = rec_str(row, "id", NULL);
 	char owner[3][64], who[128];
 	json_t *doc = NULL, *old = NULL;
 	const char *hit = NULL;
@@ -1287,9 +1244,9 @@ ct_import_row(struct creq *r, json_t *row, int update, char *err,
 	owner[0][0] = '\0';
 	if (id && cdb_exists(r->txn, C->db_contacts, id))
 		snprintf(owner[0], sizeof(owner[0]), "%s", id);
-	if (ct_owner(r->txn, C->db_cphone, jstr(doc, "phone"), owner[1],
-	    sizeof(owner[1])) != 0 || ct_owner(r->txn, C->db_cemail,
-	    jstr(doc, "email"), owner[2], sizeof(owner[2])) != 0) {
+	if (ct_owner(r->txn, C->db_cphone, rec_str(doc, "phone", NULL),
+	    owner[1], sizeof(owner[1])) != 0 || ct_owner(r->txn, C->db_cemail,
+	    rec_str(doc, "email", NULL), owner[2], sizeof(owner[2])) != 0) {
 		snprintf(err, errsz, "store: reading the indexes failed");
 		rc = -2;
 		goto out;
@@ -1311,10 +1268,10 @@ ct_import_row(struct creq *r, json_t *row, int update, char *err,
 			snprintf(err, errsz, "duplicate: %s exists", who);
 		else if (owner[1][0])
 			snprintf(err, errsz, "duplicate: phone %s is already "
-			    "used by %s", jstr(doc, "phone"), who);
+			    "used by %s", rec_str(doc, "phone", NULL), who);
 		else
 			snprintf(err, errsz, "duplicate: email %s is already "
-			    "used by %s", jstr(doc, "email"), who);
+			    "used by %s", rec_str(doc, "email", NULL), who);
 		goto out;
 	}
 	if (hit) {
@@ -1334,11 +1291,11 @@ ct_import_row(struct creq *r, json_t *row, int update, char *err,
 			rc = store ? -2 : -1;
 			goto out;
 		}
-		json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+		json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 		*what = 'u';
 	} else {
-		json_object_set_new(doc, "created_ts", cts(cnow_ms()));
-		json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+		json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
+		json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 		*what = 'c';
 	}
 	if ((rc = ct_store(r->txn, old, doc)) != 0) {

@@ -64,7 +64,7 @@ holiday_op(struct creq *r)
 			    r->name);
 			goto out;
 		}
-		json_object_set_new(doc, "created_ts", cts(cnow_ms()));
+		json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
 		if ((rc = cdb_put(r->txn, C->db_holidays, r->name, doc)) != 0) {
 			creq_err(r, "store", "%s", mdb_strerror(rc));
 			goto out;
@@ -85,7 +85,8 @@ holiday_op(struct creq *r)
 		if (arg(r, "date"))
 			json_object_set(old, "date", arg(r, "date"));
 		if (holiday_check(r, old) == 0) {
-			json_object_set_new(old, "updated_ts", cts(cnow_ms()));
+			json_object_set_new(old, "updated_ts",
+			    cts(daemon_now_ms()));
 			if ((rc = cdb_put(r->txn, C->db_holidays, r->name,
 			    old)) != 0)
 				creq_err(r, "store", "%s", mdb_strerror(rc));

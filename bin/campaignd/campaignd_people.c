@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rec.h"
 #include "valid.h"
 #include "campaignd.h"
 
@@ -47,15 +48,6 @@ need_name(struct creq *r, const char *what)
 		return -1;
 	}
 	return 0;
-}
-
-/* The string field key of obj, or "" when it is absent or not a string. */
-static const char *
-sval(json_t *obj, const char *key)
-{
-	const char *s = json_string_value(json_object_get(obj, key));
-
-	return s ? s : "";
 }
 
 /* Store a document or answer "store"; -1 answered. */
@@ -168,7 +160,7 @@ mcmp(const void *a, const void *b)
 
 	if (px != py)
 		return px < py ? -1 : 1;
-	return strcmp(sval(x, "agent"), sval(y, "agent"));
+	return strcmp(rec_str(x, "agent", ""), rec_str(y, "agent", ""));
 }
 
 /*
@@ -248,8 +240,8 @@ members_renumber(MDB_txn *txn, json_t *arr)
 			continue;
 		json_object_set_new(m, "position", json_integer((json_int_t)i +
 		    1));
-		if (member_key(key, sizeof(key), sval(m, "campaign"),
-		    sval(m, "agent")) == -1)
+		if (member_key(key, sizeof(key), rec_str(m, "campaign", ""),
+		    rec_str(m, "agent", "")) == -1)
 			return MDB_BAD_VALSIZE;
 		if ((rc = cdb_put(txn, C->db_members, key, m)) != 0)
 			return rc;
@@ -279,7 +271,7 @@ members_find(json_t *arr, const char *agent)
 	json_t *m;
 
 	json_array_foreach(arr, i, m)
-		if (strcmp(sval(m, "agent"), agent) == 0)
+		if (strcmp(rec_str(m, "agent", ""), agent) == 0)
 			return (int)i;
 	return -1;
 }
@@ -417,7 +409,7 @@ agent_add(struct creq *r)
 		return;
 	doc = json_pack("{s:s,s:s,s:s,s:o,s:o}", "name", r->name, "user", user,
 	    "role", role, "teams", teams ? teams : json_array(), "created_ts",
-	    cts(cnow_ms()));
+	    cts(daemon_now_ms()));
 	if (put_doc(r, C->db_agents, r->name, doc) == 0) {
 		int rc = cdb_iput(r->txn, C->db_agentuser, user, r->name);
 
@@ -482,7 +474,7 @@ agent_edit(struct creq *r)
 		}
 		json_object_set_new(doc, "user", json_string(user));
 	}
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	if (put_doc(r, C->db_agents, r->name, doc) == 0)
 		creq_ok(r, json_pack("{s:O}", "doc", doc));
 out:
@@ -733,7 +725,7 @@ team_keep(struct creq *r, json_t *doc, void *arg)
 {
 	json_t *map = arg, *a;
 
-	a = json_object_get(map, sval(doc, "name"));
+	a = json_object_get(map, rec_str(doc, "name", ""));
 	json_object_set_new(doc, "agents", a ? json_incref(a) : json_array());
 	return 1;
 }
@@ -787,7 +779,7 @@ strip_refs(struct creq *r, MDB_dbi dbi, const char *field, const char *name,
 		    0)
 			break;
 		drop_str(json_object_get(doc, field), name);
-		json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+		json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 		rc = cdb_put(r->txn, dbi, json_string_value(h), doc);
 		json_decref(doc);
 		if (rc != 0)
@@ -868,7 +860,7 @@ team_op(struct creq *r)
 		}
 		doc = json_pack("{s:s,s:s,s:o}", "name", r->name,
 		    "description", desc ? desc : "", "created_ts",
-		    cts(cnow_ms()));
+		    cts(daemon_now_ms()));
 		if (put_doc(r, C->db_teams, r->name, doc) == 0)
 			creq_ok(r, json_pack("{s:O}", "doc", doc));
 		json_decref(doc);
@@ -889,7 +881,8 @@ team_op(struct creq *r)
 		else {
 			json_object_set_new(doc, "description",
 			    json_string(desc));
-			json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+			json_object_set_new(doc, "updated_ts",
+			    cts(daemon_now_ms()));
 			if (put_doc(r, C->db_teams, r->name, doc) == 0)
 				creq_ok(r, json_pack("{s:O}", "doc", doc));
 		}
@@ -1221,7 +1214,8 @@ member_list(struct creq *r)
 			more = 1;
 			break;
 		}
-		if (cdb_get(r->txn, C->db_agents, sval(m, "agent"), &ag) == 0) {
+		if (cdb_get(r->txn, C->db_agents, rec_str(m, "agent", ""),
+		    &ag) == 0) {
 			json_object_set(m, "role", json_object_get(ag, "role"));
 			json_decref(ag);
 		}

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "rec.h"
 #include "valid.h"
+#include "str.h"
 #include "campaignd.h"
 
 #define CANNED_SNIPPET_MAX	32
@@ -252,7 +253,8 @@ res_unref(MDB_txn *txn, const char *field, const char *key, int sub,
 			}
 		}
 		if (hit) {
-			json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+			json_object_set_new(doc, "updated_ts",
+			    cts(daemon_now_ms()));
 			rc = cdb_put(txn, C->db_campaigns, cn, doc);
 			json_array_append_new(used_by, json_string(cn));
 		}
@@ -328,7 +330,7 @@ res_assign(struct creq *r, MDB_dbi dbi, const char *what, const char *label,
 		changed = 1;
 	}
 	if (changed) {
-		json_object_set_new(camp, "updated_ts", cts(cnow_ms()));
+		json_object_set_new(camp, "updated_ts", cts(daemon_now_ms()));
 		if ((rc = cdb_put(r->txn, C->db_campaigns, cname, camp)) != 0) {
 			json_decref(camp);
 			creq_err(r, "store", "%s", mdb_strerror(rc));
@@ -555,7 +557,7 @@ canned_op(struct creq *r)
 		}
 		if (canned_text(r, doc, text) == 0) {
 			json_object_set_new(doc, add ? "created_ts" :
-			    "updated_ts", cts(cnow_ms()));
+			    "updated_ts", cts(daemon_now_ms()));
 			put_answer(r, C->db_canned, key, doc);
 		}
 		json_decref(doc);
@@ -603,7 +605,7 @@ named_upsert(struct creq *r, MDB_dbi dbi, const char *key,
 	}
 	if (fields(r, doc, add) == 0) {
 		json_object_set_new(doc, add ? "created_ts" : "updated_ts",
-		    cts(cnow_ms()));
+		    cts(daemon_now_ms()));
 		put_answer(r, dbi, key, doc);
 	}
 	json_decref(doc);
@@ -637,7 +639,7 @@ template_fields(struct creq *r, json_t *doc, int add)
 		    "--content or --file");
 		return -1;
 	}
-	if (type && !cstr_in(template_types, type)) {
+	if (type && !str_in(template_types, type)) {
 		creq_err(r, "invalid", "template type \"%.40s\" is not one of "
 		    "text, richtext, html", type);
 		return -1;
@@ -867,7 +869,7 @@ wa_add(struct creq *r)
 	for (k = 0; cat[k] && k < sizeof(lc) - 1; k++)
 		lc[k] = tolower((unsigned char)cat[k]);
 	lc[k] = '\0';
-	if (!cstr_in(wa_categories, lc)) {
+	if (!str_in(wa_categories, lc)) {
 		creq_err(r, "invalid", "category \"%.40s\" is not one of "
 		    "marketing, utility, authentication", cat);
 		return;
@@ -913,7 +915,7 @@ wa_add(struct creq *r)
 		    "BUTTONS", "buttons", buttons));
 	doc = json_pack("{s:s,s:s,s:s,s:o,s:i,s:o}", "name", r->name,
 	    "language", lang, "category", lc, "components", comps, "params",
-	    nbody, "created_ts", cts(cnow_ms()));
+	    nbody, "created_ts", cts(daemon_now_ms()));
 	put_answer(r, C->db_wtemplates, key, doc);
 	json_decref(doc);
 }
@@ -1101,7 +1103,7 @@ disp_make(MDB_txn *txn, const char *path, int parents, json_t *made,
 			doc = json_pack("{s:s,s:s,s:o,s:o}", "path", buf,
 			    "name", name ? name + 1 : buf, "parent", name ?
 			    json_stringn(buf, (size_t)(name - buf)) :
-			    json_null(), "created_ts", cts(cnow_ms()));
+			    json_null(), "created_ts", cts(daemon_now_ms()));
 			rc = cdb_put(txn, C->db_dispositions, buf, doc);
 			json_decref(doc);
 			if (rc != 0)
@@ -1423,7 +1425,7 @@ status_fields(struct creq *r, json_t *doc, int add)
 		    "--label");
 		return -1;
 	}
-	if (kind && !cstr_in(status_kinds, kind)) {
+	if (kind && !str_in(status_kinds, kind)) {
 		creq_err(r, "invalid", "status kind \"%.40s\" is not one of "
 		    "available, break, busy, offline", kind);
 		return -1;
@@ -1748,7 +1750,7 @@ qa_change(struct creq *r, const char *key)
 		json_array_remove(qs, (size_t)(n - 1));
 	} else
 		goto out;
-	json_object_set_new(doc, "updated_ts", cts(cnow_ms()));
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
 	qa_put(r, key, doc);
 out:
 	json_decref(doc);
@@ -1809,7 +1811,7 @@ qa_op(struct creq *r)
 		}
 		doc = json_pack("{s:s,s:s,s:o,s:o}", "name", key,
 		    "description", desc ? desc : "", "categories", cats,
-		    "created_ts", cts(cnow_ms()));
+		    "created_ts", cts(daemon_now_ms()));
 		qa_put(r, key, doc);
 		json_decref(doc);
 		return 0;

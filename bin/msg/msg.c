@@ -5,7 +5,11 @@
  * records in and out as JSON Lines, aligned tables only on a terminal.  This
  * file holds main, the dispatch table, "msg help", running msg-<name> from
  * PATH for commands we do not know, and the helpers every command shares:
- * error lines, the configuration, connecting to a daemon and stdout.
+ * error lines (stderr is line-buffered: one write per line), the
+ * configuration, connecting to a daemon, a request as JSON, the --json
+ * option, stdout and text on a terminal.  Beside it, the helpers of groups
+ * of commands: msg_work.c (the agent workspace), msg_sub.c (the event-log
+ * subscription of tail and transcript) and msg_admin.c (the admin groups).
  *
  * Exit status: 0 success, 1 refused (one line on stderr), 2 usage, 3 a
  * daemon could not be reached.
@@ -29,6 +33,8 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "rec.h"
+#include "utf8.h"
 #include "msg.h"
 
 struct msg_cmd {
@@ -232,6 +238,28 @@ get_conf(void)
 	return conf;
 }
 
+int
+msg_json_opt(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, json = 0;
+
+	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		default:
+			msg_usage();
+		}
+	}
+	return json;
+}
+
 void
 msg_sock_path(const char *daemon, char *buf, size_t bufsz)
 {
@@ -305,6 +333,54 @@ msg_call(struct busc *c, struct fbuf *f, int64_t id)
 	return ans;
 }
 
+json_t *
+msg_call_json(struct busc *c, const char *daemon, const char *t,
+    const char *kind, const char *op, json_t *args, int records)
+{
+	struct fbuf fb;
+	const msgpack_object *ans;
+	const char *k;
+	json_t *v, *res;
+	int64_t id = busc_next_id(c);
+	uint32_t n = 2 + (kind != NULL) + (op != NULL);
+
+	if (args) {
+		json_object_del(args, "t");
+		json_object_del(args, "id");
+		if (kind)
+			json_object_del(args, "kind");
+		if (op)
+			json_object_del(args, "op");
+		n += json_object_size(args);
+	}
+	fbuf_init(&fb);
+	fbuf_begin(&fb, n);
+	mp_kv_str(&fb.pk, "t", t);
+	mp_kv_int(&fb.pk, "id", id);
+	if (kind)
+		mp_kv_str(&fb.pk, "kind", kind);
+	if (op)
+		mp_kv_str(&fb.pk, "op", op);
+	if (args) {
+		json_object_foreach(args, k, v) {
+			mp_pack_cstr(&fb.pk, k);
+			if (rec_pack_json(&fb.pk, v) == -1)
+				msgpack_pack_nil(&fb.pk);
+		}
+	}
+	if (fbuf_finish(&fb) == -1)
+		msg_die(MSG_EX_USAGE, "request over 1 MiB");
+	ans = msg_call(c, &fb, id);
+	res = records ? rec_record_json(ans) : rec_to_json(ans);
+	fbuf_free(&fb);
+	json_decref(args);
+	if (res == NULL || !json_is_object(res))
+		msg_die(MSG_EX_UNREACH, "%s: unreadable answer", daemon);
+	json_object_del(res, "re");
+	json_object_del(res, "ok");
+	return res;
+}
+
 int
 msg_answer_err(const msgpack_object *ans, char *why, size_t whysz)
 {
@@ -368,39 +444,18 @@ msg_out_flush(void)
 		out_check();
 }
 
-/* Decode one UTF-8 code point at s; *len bytes used; -1 if invalid. */
+/* The code point at s (n bytes left), *len bytes long; -1 (1 byte) if the
+ * bytes there are not UTF-8. */
 static long
 utf8_next(const unsigned char *s, size_t n, size_t *len)
 {
-	long cp;
-	size_t l, i;
+	uint32_t cp;
 
-	*len = 1;
-	if (s[0] < 0x80)
-		return s[0];
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		l = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		l = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		l = 4;
-		cp = s[0] & 0x07;
-	} else
+	if ((*len = utf8_decode(s, n, &cp)) == 0) {
+		*len = 1;
 		return -1;
-	if (n < l)
-		return -1;
-	for (i = 1; i < l; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = cp << 6 | (s[i] & 0x3f);
 	}
-	if ((l == 3 && cp < 0x800) || (l == 4 && cp < 0x10000) ||
-	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return -1;
-	*len = l;
-	return cp;
+	return (long)cp;
 }
 
 /* Columns of a code point; controls are shown as one replacement char. */
@@ -463,6 +518,24 @@ msg_term_text(FILE *fp, const char *s, size_t n, size_t maxcols, int indent,
 			fwrite(p + i, 1, l, fp);
 	}
 	return cols;
+}
+
+void
+msg_duration(int64_t ms, char *buf, size_t bufsz)
+{
+	int64_t s = ms < 0 ? 0 : ms / 1000;
+
+	if (s < 60)
+		snprintf(buf, bufsz, "%llds", (long long)s);
+	else if (s < 3600)
+		snprintf(buf, bufsz, "%lldm%02llds", (long long)(s / 60),
+		    (long long)(s % 60));
+	else if (s < 86400)
+		snprintf(buf, bufsz, "%lldh%02lldm", (long long)(s / 3600),
+		    (long long)(s % 3600 / 60));
+	else
+		snprintf(buf, bufsz, "%lldd%02lldh", (long long)(s / 86400),
+		    (long long)(s % 86400 / 3600));
 }
 
 void
@@ -621,6 +694,9 @@ main(int argc, char **argv)
 	};
 	int ch;
 
+	/* one write per line of stderr, not one per character: error lines
+	 * from msg and its commands arrive whole in logs and pipes */
+	setvbuf(stderr, NULL, _IOLBF, 0);
 	setlocale(LC_CTYPE, "");
 	log_init("msg", 0);
 	/* a closed stdout is seen as EPIPE on write, not as a signal */

@@ -1,7 +1,9 @@
 /*
  * msg — what the subcommands of msg(1) share: exit codes, error lines,
- * configuration, connecting to a daemon, writing to stdout, and the
- * subscription loop that tail and transcript both run.
+ * configuration, connecting to a daemon, writing to stdout (msg.c), the
+ * subscription loop that tail and transcript both run (msg_sub.c), and the
+ * agent workspace's requests and tables (msg_work.c).  The admin groups'
+ * own are in msg_admin.h.
  */
 #ifndef PARLEY_MSG_H
 #define PARLEY_MSG_H
@@ -29,6 +31,12 @@ void	msg_die(int code, const char *fmt, ...)
 	    __attribute__((noreturn, format(printf, 2, 3)));
 /* The usage line(s) of the running command on stderr, then exit 2. */
 void	msg_usage(void) __attribute__((noreturn));
+/*
+ * Parse the options of a command whose only one is -j/--json: 1 when it
+ * was given; optind is left at the first operand; -h or anything else is
+ * msg_usage.
+ */
+int	msg_json_opt(int argc, char **argv);
 
 /* The socket path of daemon ("routerd") under the configured home. */
 void	msg_sock_path(const char *daemon, char *buf, size_t bufsz);
@@ -47,6 +55,17 @@ void	msg_connect_or_die(struct busc *c, const char *daemon);
  * and 1 with the daemon's reason when it refuses.  Returns the answer.
  */
 const msgpack_object *msg_call(struct busc *c, struct fbuf *f, int64_t id);
+/*
+ * msg_call for a request built from JSON: {t, id, kind?, op?, ...args}
+ * (args stolen, NULL for none; kind and op left out when NULL).  Returns
+ * the answer's fields without re and ok as a new JSON object, with times
+ * as RFC 3339 when records is set (rec_record_json); exits 3 when the
+ * answer does not read.
+ */
+struct json_t;
+struct json_t *msg_call_json(struct busc *c, const char *daemon,
+	    const char *t, const char *kind, const char *op,
+	    struct json_t *args, int records);
 
 /*
  * 1 and the daemon's reason in why when ans is a refusal (a leading
@@ -71,6 +90,8 @@ size_t	msg_term_text(FILE *, const char *s, size_t n, size_t maxcols,
 	    int indent, int oneline);
 /* Display columns of UTF-8 text (one per code point; a fair estimate). */
 size_t	msg_text_cols(const char *s, size_t n);
+/* A duration for people: "45s", "3m12s", "2h05m", "3d04h" (negative: 0s). */
+void	msg_duration(int64_t ms, char *buf, size_t bufsz);
 /* Local "YYYY-MM-DD HH:MM:SS" for ms since the epoch. */
 void	msg_local_time(int64_t ms, char buf[32]);
 
@@ -87,6 +108,8 @@ struct msg_sub {
 };
 /* Run a subscription until eof (or forever with follow); an exit code. */
 int	msg_sub_run(const struct msg_sub *);
+/* An emit for msg_sub: the event as one JSON line on stdout. */
+void	msg_sub_json(uint64_t seq, const msgpack_object *r, void *arg);
 
 int	msg_tail(int, char **);
 int	msg_send(int, char **);
@@ -103,14 +126,6 @@ int	msg_template(int, char **);
 int	msg_disposition(int, char **);
 int	msg_statusdef(int, char **);
 int	msg_qa(int, char **);
-/* shared by the global-resource groups (msg_canned.c) */
-struct json_t;
-/* Print a delete's answer; on stderr, the campaigns that used it. */
-void	msg_res_deleted(const char *what, struct json_t *res);
-/* Print an assign/unassign answer; a note when nothing changed. */
-void	msg_res_assigned(struct json_t *res);
-/* A text file ("-": stdin) of at most max bytes, NUL-ended; exits 1. */
-char	*msg_res_file(const char *path, size_t max);
 int	msg_agent(int, char **);
 int	msg_team(int, char **);
 int	msg_member(int, char **);
@@ -129,7 +144,7 @@ int	msg_window(int, char **);
 int	msg_channel(int, char **);
 int	msg_optout(int, char **);
 int	msg_bot(int, char **);
-/* shared by the agent workspace commands (msg_history.c) */
+/* shared by the agent workspace commands (msg_work.c) */
 /* Send {t, id, ...args} to routerd (args stolen; NULL for none); the
  * answer without re/ok as JSON, times RFC 3339.  Exits 1 refused, 3 gone. */
 struct json_t *msg_work_call(const char *t, struct json_t *args);

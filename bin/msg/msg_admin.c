@@ -2,6 +2,7 @@
  * msg_admin — shared plumbing of msg's admin command groups: a JSON
  * request/answer with campaignd, flag tables, and table/JSON Lines output.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,45 +23,7 @@ admin_connect(struct busc *c)
 json_t *
 admin_call_on(struct busc *c, const char *kind, const char *op, json_t *args)
 {
-	struct fbuf fb;
-	const msgpack_object *ans;
-	json_t *res;
-	const char *k;
-	json_t *v;
-	int64_t id = busc_next_id(c);
-	size_t n = args ? json_object_size(args) : 0;
-
-	if (args) {
-		json_object_del(args, "t");
-		json_object_del(args, "id");
-		json_object_del(args, "kind");
-		json_object_del(args, "op");
-		n = json_object_size(args);
-	}
-	fbuf_init(&fb);
-	fbuf_begin(&fb, 4 + n);
-	mp_kv_str(&fb.pk, "t", "cfg");
-	mp_kv_int(&fb.pk, "id", id);
-	mp_kv_str(&fb.pk, "kind", kind);
-	mp_kv_str(&fb.pk, "op", op);
-	if (args) {
-		json_object_foreach(args, k, v) {
-			mp_pack_cstr(&fb.pk, k);
-			if (rec_pack_json(&fb.pk, v) == -1)
-				msgpack_pack_nil(&fb.pk);
-		}
-	}
-	if (fbuf_finish(&fb) == -1)
-		msg_die(MSG_EX_USAGE, "request over 1 MiB");
-	ans = msg_call(c, &fb, id);
-	res = rec_to_json(ans);
-	fbuf_free(&fb);
-	json_decref(args);
-	if (res == NULL)
-		msg_die(MSG_EX_UNREACH, "campaignd: unreadable answer");
-	json_object_del(res, "re");
-	json_object_del(res, "ok");
-	return res;
+	return msg_call_json(c, "campaignd", "cfg", kind, op, args, 0);
 }
 
 json_t *
@@ -375,4 +338,114 @@ admin_confirm(const char *prompt)
 	fclose(tty);
 	yes = line[0] == 'y' || line[0] == 'Y';
 	return yes;
+}
+
+void
+admin_res_deleted(const char *what, json_t *res)
+{
+	json_t *used = json_object_get(res, "used_by"), *e;
+	const char *name = json_string_value(json_object_get(res, "deleted"));
+	char *list = NULL;
+	size_t i, len = 0;
+
+	admin_print_doc(res);
+	if (json_array_size(used) == 0)
+		return;
+	json_array_foreach(used, i, e) {
+		const char *s = json_string_value(e);
+		size_t n = s ? strlen(s) : 0;
+
+		if ((list = realloc(list, len + n + 3)) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		if (i) {
+			memcpy(list + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(list + len, s ? s : "", n);
+		len += n;
+		list[len] = '\0';
+	}
+	msg_err("deleted %s%s; it was used by: %s", what, name ? name : "?",
+	    list);
+	free(list);
+}
+
+void
+admin_res_assigned(json_t *res)
+{
+	const char *camp = json_string_value(json_object_get(res, "campaign"));
+	int on = json_is_true(json_object_get(res, "assigned"));
+	const char *k;
+	json_t *v;
+
+	admin_print_doc(res);
+	if (json_is_true(json_object_get(res, "changed")))
+		return;
+	json_object_foreach(res, k, v) {
+		if (strcmp(k, "campaign") && json_is_string(v)) {
+			msg_err("%s was %s assigned to campaign %s; nothing "
+			    "changed", json_string_value(v), on ? "already" :
+			    "not", camp ? camp : "?");
+			return;
+		}
+	}
+}
+
+char *
+admin_file(const char *path, size_t max)
+{
+	FILE *fp;
+	char *buf;
+	size_t n;
+
+	if (strcmp(path, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(path, "r")) == NULL)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if ((buf = malloc(max + 2)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	n = fread(buf, 1, max + 1, fp);
+	if (ferror(fp))
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if (fp != stdin)
+		fclose(fp);
+	if (n > max)
+		msg_die(MSG_EX_REFUSED, "%s: over %zu bytes", path, max);
+	if (memchr(buf, '\0', n))
+		msg_die(MSG_EX_REFUSED, "%s: has a NUL byte; is it text?", path);
+	buf[n] = '\0';
+	return buf;
+}
+
+void
+admin_line_err(json_t *errs, long line, const char *reason)
+{
+	json_array_append_new(errs, json_pack("{s:I,s:s}", "line",
+	    (json_int_t)line, "reason", reason));
+}
+
+void
+admin_line_errs(json_t *a, json_t *b, size_t *shown, size_t max)
+{
+	size_t i = 0, j = 0;
+	json_t *e;
+
+	while (i < json_array_size(a) || j < json_array_size(b)) {
+		json_t *x = json_array_get(a, i), *y = json_array_get(b, j);
+
+		if (y == NULL || (x && json_integer_value(json_object_get(x,
+		    "line")) <= json_integer_value(json_object_get(y,
+		    "line")))) {
+			e = x;
+			i++;
+		} else {
+			e = y;
+			j++;
+		}
+		if (shown != NULL && (*shown)++ >= max)
+			continue;
+		msg_err("import: line %lld: %s", (long long)json_integer_value(
+		    json_object_get(e, "line")), json_string_value(
+		    json_object_get(e, "reason")));
+	}
 }

@@ -62,5 +62,28 @@ int	admin_confirm(const char *prompt);
 void	admin_join(json_t *arr, char *buf, size_t bufsz);
 /* Look a dotted path up in obj (NULL when absent). */
 json_t	*admin_path(json_t *obj, const char *path);
+/*
+ * A text file ("-": stdin) of at most max bytes, NUL-ended (malloc'd);
+ * exits 1 when it cannot be read, is longer or holds a NUL byte.
+ */
+char	*admin_file(const char *path, size_t max);
+
+/* What the global-resource groups (canned, template, disposition,
+ * statusdef, qa) share. */
+/* Print a delete's answer; on stderr, the campaigns that used it. */
+void	admin_res_deleted(const char *what, json_t *res);
+/* Print an assign/unassign answer; a note when nothing changed. */
+void	admin_res_assigned(json_t *res);
+
+/* What the CSV imports (blacklist, contact) share. */
+/* Add {line, reason} to errs, a refusal msg made itself. */
+void	admin_line_err(json_t *errs, long line, const char *reason);
+/*
+ * Print two lists of {line, reason} (msg's own refusals and campaignd's),
+ * each in line order, merged into one "import: line N: reason" per line on
+ * stderr.  With shown, at most max lines are printed over all the calls
+ * that count in *shown.
+ */
+void	admin_line_errs(json_t *a, json_t *b, size_t *shown, size_t max);
 
 #endif

@@ -3,9 +3,9 @@
  * Flagged conversations head the inbox ("needs attention"); each change is
  * an "attention" event in the log.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <jansson.h>
 
 #include "msg.h"
@@ -13,24 +13,11 @@
 int
 msg_attention(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	json_t *res;
 	const char *conv, *v;
-	int ch, json = 0, on;
+	int json, on;
 
-	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = 1;
-			break;
-		default:
-			msg_usage();
-		}
-	}
+	json = msg_json_opt(argc, argv);
 	if (argc - optind != 2)
 		msg_usage();
 	conv = msg_conv_arg(argv[optind]);

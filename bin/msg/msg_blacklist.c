@@ -79,38 +79,6 @@ struct bimp {
 };
 
 static void
-lerr_add(json_t *errs, long line, const char *reason)
-{
-	json_array_append_new(errs, json_pack("{s:I,s:s}", "line",
-	    (json_int_t)line, "reason", reason));
-}
-
-/* Print two lists of {line, reason}, each in line order, merged. */
-static void
-print_errors(json_t *a, json_t *b)
-{
-	size_t i = 0, j = 0;
-	json_t *e;
-
-	while (i < json_array_size(a) || j < json_array_size(b)) {
-		json_t *x = json_array_get(a, i), *y = json_array_get(b, j);
-
-		if (y == NULL || (x && json_integer_value(json_object_get(x,
-		    "line")) <= json_integer_value(json_object_get(y,
-		    "line")))) {
-			e = x;
-			i++;
-		} else {
-			e = y;
-			j++;
-		}
-		msg_err("import: line %lld: %s", (long long)json_integer_value(
-		    json_object_get(e, "line")), json_string_value(
-		    json_object_get(e, "reason")));
-	}
-}
-
-static void
 flush(struct bimp *m)
 {
 	json_t *res, *errs;
@@ -123,10 +91,10 @@ flush(struct bimp *m)
 		    "existing"));
 		errs = json_object_get(res, "errors");
 		m->refused += json_array_size(errs);
-		print_errors(m->lerr, errs);
+		admin_line_errs(m->lerr, errs, NULL, 0);
 		json_decref(res);
 	} else
-		print_errors(m->lerr, NULL);
+		admin_line_errs(m->lerr, NULL, NULL, 0);
 	json_array_clear(m->rows);
 	json_array_clear(m->lerr);
 	m->bytes = 0;
@@ -161,7 +129,7 @@ bl_import(const char *file)
 		json_t *row;
 
 		if (rc == -1) {
-			lerr_add(m.lerr, line, strchr(err, ':') ?
+			admin_line_err(m.lerr, line, strchr(err, ':') ?
 			    strchr(err, ':') + 2 : err);
 			m.refused++;
 			continue;
@@ -204,14 +172,14 @@ bl_import(const char *file)
 		if (header && nf != ncols) {
 			snprintf(err, sizeof(err), "%zu fields, the header has "
 			    "%zu", nf, ncols);
-			lerr_add(m.lerr, line, err);
+			admin_line_err(m.lerr, line, err);
 			m.refused++;
 			continue;
 		}
 		if (!header && nf > COL_N) {
 			snprintf(err, sizeof(err), "%zu fields; a row is "
 			    "contact,campaign[,reason]", nf);
-			lerr_add(m.lerr, line, err);
+			admin_line_err(m.lerr, line, err);
 			m.refused++;
 			continue;
 		}

@@ -32,9 +32,10 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "bot.h"
+#include "daemon.h"
 #include "mp.h"
 #include "msg.h"
-#include "optout.h"
 #include "proto.h"
 #include "rec.h"
 
@@ -108,24 +109,6 @@ static struct {
 	long long	 stop_by;
 } B;
 
-/* 1 if map's key holds the string s. */
-static int
-kv_is(const msgpack_object *map, const char *key, const char *s)
-{
-	const msgpack_object *o = mp_get(map, key);
-
-	return o != NULL && mp_streq(o, s);
-}
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 on_signal(int sig)
 {
@@ -173,30 +156,6 @@ item_free(struct item *it)
 	B.nitems--;
 	free(it->line);
 	free(it);
-}
-
-/*
- * An inbound record for the bot?  Bot mode, routed, our campaign, and not a
- * consent keyword (routerd's policy answers STOP, HELP and their kin).
- */
-static int
-for_bot(const msgpack_object *r)
-{
-	const char *text = "";
-	size_t tl = 0;
-	char channel[16] = "";
-	int routed = 1;
-
-	if (!kv_is(r, "type", "message") ||
-	    !kv_is(r, "dir", "in") ||
-	    !kv_is(r, "mode", "bot") ||
-	    !kv_is(r, "campaign", B.campaign))
-		return 0;
-	if (mp_bool(r, "routed", &routed) && !routed)
-		return 0;
-	mp_strcpy(r, "channel", channel, sizeof(channel));
-	mp_str(r, "text", &text, &tl);
-	return optout_classify(channel, text, tl, NULL, NULL) == OPT_NONE;
 }
 
 /* Queue an inbound message for the program, once. */
@@ -264,7 +223,7 @@ conn_lost(const char *why)
 	B.conn_backoff = B.conn_backoff ? B.conn_backoff * 2 : CONN_MIN_MS;
 	if (B.conn_backoff > CONN_MAX_MS)
 		B.conn_backoff = CONN_MAX_MS;
-	B.conn_at = mono_ms() + B.conn_backoff;
+	B.conn_at = daemon_mono_ms() + B.conn_backoff;
 	TAILQ_FOREACH(o, &B.outs, entry)
 		o->reqid = 0;
 }
@@ -352,7 +311,7 @@ conn_open(void)
 		    CONN_MIN_MS;
 		if (B.conn_backoff > CONN_MAX_MS)
 			B.conn_backoff = CONN_MAX_MS;
-		B.conn_at = mono_ms() + B.conn_backoff;
+		B.conn_at = daemon_mono_ms() + B.conn_backoff;
 		return;
 	}
 	if (B.warned)
@@ -389,7 +348,7 @@ out_answered(struct out *o, const msgpack_object *ans)
 		if (strcmp(code, "store") == 0 || strcmp(code, "protocol") == 0) {
 			/* nothing was recorded: try again */
 			o->reqid = 0;
-			o->retry_at = mono_ms() + RETRY_MS;
+			o->retry_at = daemon_mono_ms() + RETRY_MS;
 			return;
 		}
 		msg_err("conv=%s msg=%s: %s %s", o->conv, o->msg,
@@ -444,7 +403,7 @@ pending_answered(const msgpack_object *ans)
 			    r->type != MSGPACK_OBJECT_MAP)
 				continue;
 			last = seq;
-			if (for_bot(r))
+			if (bot_eligible(r, B.campaign))
 				item_add((uint64_t)seq, r);
 		}
 	mp_bool(ans, "more", &more);
@@ -457,25 +416,16 @@ pending_answered(const msgpack_object *ans)
 static void
 event(int64_t seq, const msgpack_object *r)
 {
-	char conv[IDLEN], mode[16];
+	char conv[IDLEN];
 
 	if (seq <= B.lastseq)
 		return;
 	B.lastseq = seq;
 	if (!mp_strcpy(r, "conv", conv, sizeof(conv)))
 		return;
-	if (kv_is(r, "type", "message")) {
-		if (for_bot(r))
-			item_add((uint64_t)seq, r);
-	} else if (kv_is(r, "type", "mode")) {
-		if (mp_strcpy(r, "mode", mode, sizeof(mode)) &&
-		    strcmp(mode, "bot") != 0)
-			conv_void(conv);
-	} else if (kv_is(r, "type", "idk")) {
-		if (!kv_is(r, "action", "custom"))
-			conv_void(conv);
-	} else if (kv_is(r, "type", "close") ||
-	    kv_is(r, "type", "transfer"))
+	if (bot_eligible(r, B.campaign))
+		item_add((uint64_t)seq, r);
+	else if (bot_boundary(r))
 		conv_void(conv);
 }
 
@@ -522,7 +472,7 @@ conn_read(void)
 			break;
 		case PT_SLOW:
 			conn_lost("dropped for falling behind");
-			B.conn_at = mono_ms();
+			B.conn_at = daemon_mono_ms();
 			break;
 		default:
 			break;
@@ -551,7 +501,7 @@ spawn(void)
 		close(pin[1]);
 		close(pout[0]);
 		close(pout[1]);
-		B.start_at = mono_ms() + BACKOFF_MAX_MS;
+		B.start_at = daemon_mono_ms() + BACKOFF_MAX_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -577,7 +527,7 @@ spawn(void)
 	B.out = pout[0];
 	nonblock(B.in);
 	nonblock(B.out);
-	B.started = mono_ms();
+	B.started = daemon_mono_ms();
 	B.olen = 0;
 	B.llen = 0;
 	B.ldiscard = 0;
@@ -817,7 +767,7 @@ prog_read(void)
 static void
 prog_gone(int st)
 {
-	long long now = mono_ms(), ran = now - B.started;
+	long long now = daemon_mono_ms(), ran = now - B.started;
 	char how[64];
 
 	if (B.out != -1) {
@@ -893,7 +843,7 @@ run(void)
 
 	for (;;) {
 		reap();
-		now = mono_ms();
+		now = daemon_mono_ms();
 		if (B.stop) {
 			if (B.stop_by == 0) {
 				B.stop_by = now + STOP_MS;

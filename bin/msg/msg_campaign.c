@@ -18,6 +18,8 @@
 #include "msg.h"
 #include "msg_admin.h"
 
+#define DOC_FILE_MAX	(1024 * 1024)	/* bytes of a campaign document */
+
 #define FIELD_FLAGS \
 	{ "title", "title", AF_STR }, \
 	{ "description", "description", AF_STR }, \
@@ -172,24 +174,9 @@ read_doc(const char *path)
 {
 	json_error_t je;
 	json_t *doc;
-	FILE *fp;
-	char *buf;
-	size_t n = 0, max = 1024 * 1024;
+	char *buf = admin_file(path, DOC_FILE_MAX);
 
-	if (strcmp(path, "-") == 0)
-		fp = stdin;
-	else if ((fp = fopen(path, "r")) == NULL)
-		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
-	if ((buf = malloc(max + 1)) == NULL)
-		msg_die(MSG_EX_REFUSED, "out of memory");
-	n = fread(buf, 1, max + 1, fp);
-	if (ferror(fp))
-		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
-	if (fp != stdin)
-		fclose(fp);
-	if (n > max)
-		msg_die(MSG_EX_REFUSED, "%s: over 1 MiB", path);
-	if ((doc = json_loadb(buf, n, 0, &je)) == NULL)
+	if ((doc = json_loads(buf, 0, &je)) == NULL)
 		msg_die(MSG_EX_REFUSED, "%s:%d: %s", strcmp(path, "-") ? path :
 		    "stdin", je.line, je.text);
 	free(buf);

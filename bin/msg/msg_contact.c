@@ -157,44 +157,11 @@ struct cimp {
 	size_t		 bytes;
 	int		 update;
 	long		 imported, updated, refused;
-	long		 shown;		/* errors printed */
+	size_t		 shown;		/* errors counted for printing */
 };
 
-static void
-lerr_add(json_t *errs, long line, const char *reason)
-{
-	json_array_append_new(errs, json_pack("{s:I,s:s}", "line",
-	    (json_int_t)line, "reason", reason));
-}
-
-/* Print msg's and campaignd's refusals of a batch, in line order, while
- * fewer than IMPORT_ERR_MAX have been. */
-static void
-print_errors(struct cimp *m, json_t *a, json_t *b)
-{
-	size_t i = 0, j = 0;
-	json_t *e;
-
-	while (i < json_array_size(a) || j < json_array_size(b)) {
-		json_t *x = json_array_get(a, i), *y = json_array_get(b, j);
-
-		if (y == NULL || (x && json_integer_value(json_object_get(x,
-		    "line")) <= json_integer_value(json_object_get(y,
-		    "line")))) {
-			e = x;
-			i++;
-		} else {
-			e = y;
-			j++;
-		}
-		if (m->shown++ >= IMPORT_ERR_MAX)
-			continue;
-		msg_err("import: line %lld: %s", (long long)json_integer_value(
-		    json_object_get(e, "line")), json_string_value(
-		    json_object_get(e, "reason")));
-	}
-}
-
+/* Send a batch; print msg's and campaignd's refusals of it, in line
+ * order, while fewer than IMPORT_ERR_MAX have been. */
 static void
 flush(struct cimp *m)
 {
@@ -210,10 +177,10 @@ flush(struct cimp *m)
 		    "updated"));
 		errs = json_object_get(res, "errors");
 		m->refused += json_array_size(errs);
-		print_errors(m, m->lerr, errs);
+		admin_line_errs(m->lerr, errs, &m->shown, IMPORT_ERR_MAX);
 		json_decref(res);
 	} else
-		print_errors(m, m->lerr, NULL);
+		admin_line_errs(m->lerr, NULL, &m->shown, IMPORT_ERR_MAX);
 	json_array_clear(m->rows);
 	json_array_clear(m->lerr);
 	m->bytes = 0;
@@ -374,7 +341,7 @@ check_rows(struct csvr *cr, size_t ncols, const int *kind, char **names)
 		    sizeof(why))) == NULL)
 			continue;
 		if (nbad++ < IMPORT_ERR_MAX)
-			lerr_add(first, line, bad);
+			admin_line_err(first, line, bad);
 	}
 	if (nbad > IMPORT_ERR_MAX) {
 		for (i = 0; i < json_array_size(first); i++)
@@ -426,7 +393,7 @@ ct_import(const char *file, int update)
 
 		if ((bad = row_error(rc, err, f, nf, ncols, kind, names, why,
 		    sizeof(why))) != NULL) {
-			lerr_add(m.lerr, line, bad);
+			admin_line_err(m.lerr, line, bad);
 			m.refused++;
 			continue;
 		}
@@ -469,7 +436,7 @@ ct_import(const char *file, int update)
 	json_decref(m.rows);
 	json_decref(m.lerr);
 	if (m.shown > IMPORT_ERR_MAX)
-		msg_err("import: ... and %ld more errors", m.shown -
+		msg_err("import: ... and %zu more errors", m.shown -
 		    IMPORT_ERR_MAX);
 	if (update)
 		msg_err("imported %ld, updated %ld, refused %ld", m.imported,

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "csvr.h"
+#include "str.h"
 #include "msg.h"
 #include "msg_admin.h"
 
@@ -91,20 +92,6 @@ disp_list(json_t *args)
 	return MSG_EX_OK;
 }
 
-/* Trim white space at both ends of s in place. */
-static char *
-trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* "level1,level2,..." as a first row is a header. */
 static int
 is_header(char **f, size_t n)
@@ -135,7 +122,7 @@ record_path(char **f, size_t n, char *buf, size_t bufsz, const char **why)
 	char *lev, *next;
 
 	buf[0] = '\0';
-	while (n > 1 && *trim(f[n - 1]) == '\0')
+	while (n > 1 && *str_trim(f[n - 1]) == '\0')
 		n--;
 	for (i = 0; i < n; i++) {
 		if (n > 1 && strchr(f[i], '/')) {
@@ -146,7 +133,7 @@ record_path(char **f, size_t n, char *buf, size_t bufsz, const char **why)
 		for (lev = f[i]; lev; lev = next) {
 			if ((next = strchr(lev, '/')) != NULL)
 				*next++ = '\0';
-			lev = trim(lev);
+			lev = str_trim(lev);
 			if (*lev == '\0') {
 				*why = n > 1 ? "empty level between two others" :
 				    "empty level (a leading, trailing or "
@@ -192,7 +179,7 @@ disp_import(const char *file)
 			continue;
 		}
 		first = 0;
-		if (n == 1 && *trim(f[0]) == '\0')
+		if (n == 1 && *str_trim(f[0]) == '\0')
 			continue;
 		if (record_path(f, n, path, sizeof(path), &why) == -1)
 			msg_die(MSG_EX_REFUSED, "%s: line %ld: %s; nothing "
@@ -251,13 +238,13 @@ msg_disposition(int argc, char **argv)
 		json_int_t below = json_integer_value(json_object_get(res,
 		    "below"));
 
-		msg_res_deleted("", res);
+		admin_res_deleted("", res);
 		if (below > 0)
 			msg_err("deleted %s and %lld below it",
 			    json_string_value(json_object_get(res, "deleted")),
 			    (long long)below);
 	} else if (is(op, "assign") || is(op, "unassign"))
-		msg_res_assigned(res);
+		admin_res_assigned(res);
 	else
 		admin_print_doc(json_object_get(res, "doc"));
 	json_decref(res);

@@ -11,46 +11,18 @@
  * RFC 3339, so scripts can sort and filter with jq.  Customer text is
  * sanitised before it reaches a terminal.
  */
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "daemon.h"
 #include "mp.h"
 #include "msg.h"
 #include "rec.h"
 
 #define NAME_COLS	20
-
-/* "45s", "3m12s", "2h05m", "3d04h". */
-static void
-human_dur(int64_t ms, char *buf, size_t sz)
-{
-	int64_t s = ms < 0 ? 0 : ms / 1000;
-
-	if (s < 60)
-		snprintf(buf, sz, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, sz, "%lldm%02llds", (long long)(s / 60),
-		    (long long)(s % 60));
-	else if (s < 86400)
-		snprintf(buf, sz, "%lldh%02lldm", (long long)(s / 3600),
-		    (long long)(s % 3600 / 60));
-	else
-		snprintf(buf, sz, "%lldd%02lldh", (long long)(s / 86400),
-		    (long long)(s % 86400 / 3600));
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A string field as (s, n), "" when absent. */
 static size_t
@@ -125,7 +97,7 @@ waited(const msgpack_object *c, int64_t now, char *buf, size_t sz)
 		snprintf(buf, sz, "-");
 		return;
 	}
-	human_dur(now - ws, buf, sz);
+	msg_duration(now - ws, buf, sz);
 	if (mp_bool(c, "overdue", &over) && over)
 		strncat(buf, " overdue", sz - strlen(buf) - 1);
 }
@@ -216,7 +188,7 @@ print_table(const msgpack_object *convs)
 	const char *s;
 	char buf[160];
 	uint32_t i, j, cnt[3] = { 0, 0, 0 }, *order;
-	int64_t now = now_ms();
+	int64_t now = daemon_now_ms();
 	int sec;
 
 	if (convs->via.array.size == 0) {
@@ -328,11 +300,6 @@ print_json(const msgpack_object *convs)
 int
 msg_inbox(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	const msgpack_object *ans, *convs;
 	msgpack_sbuffer rows;
 	msgpack_packer pk;
@@ -343,17 +310,9 @@ msg_inbox(int argc, char **argv)
 	uint32_t i, nrows = 0;
 	size_t off = 0;
 	int64_t id;
-	int ch, json = 0, more;
+	int json, more;
 
-	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = 1;
-			break;
-		default:
-			msg_usage();
-		}
-	}
+	json = msg_json_opt(argc, argv);
 	if (optind != argc)
 		msg_usage();
 	json = json || !msg_stdout_tty();

@@ -10,17 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "daemon.h"
 #include "mp.h"
 #include "msg.h"
-
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* One try: 0 and *seq (or -1 when none) on an answer, -1 with why. */
 static int
@@ -116,13 +108,13 @@ msg_ping(int argc, char **argv)
 		msg_err("not a daemon name: %s", daemon);
 		msg_usage();
 	}
-	deadline = mono_ms() + (long long)(wait * 1000);
+	deadline = daemon_mono_ms() + (long long)(wait * 1000);
 	for (;;) {
-		left = deadline - mono_ms();
+		left = deadline - daemon_mono_ms();
 		if (ping_once(daemon, left > 5000 ? (int)left : 5000, &seq,
 		    why, sizeof(why)) == 0)
 			break;
-		if ((left = deadline - mono_ms()) <= 0) {
+		if ((left = deadline - daemon_mono_ms()) <= 0) {
 			if (!quiet)
 				msg_err("%s: %s", daemon, why);
 			return MSG_EX_UNREACH;

@@ -43,7 +43,7 @@ load_file(json_t *args)
 
 	if (file == NULL)
 		return;
-	text = msg_res_file(file, QA_FILE_MAX);
+	text = admin_file(file, QA_FILE_MAX);
 	if ((j = json_loads(text, 0, &je)) == NULL)
 		msg_die(MSG_EX_REFUSED, "%s: line %d: %s", file, je.line,
 		    je.text);
@@ -116,7 +116,7 @@ msg_qa(int argc, char **argv)
 		msg_usage();
 	res = admin_call("qa", op, args);
 	if (is(op, "delete"))
-		msg_res_deleted("quality model ", res);
+		admin_res_deleted("quality model ", res);
 	else
 		admin_print_doc(json_object_get(res, "doc"));
 	json_decref(res);

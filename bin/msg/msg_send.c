@@ -35,18 +35,18 @@
 #include <jansson.h>
 
 #include "conf.h"
+#include "daemon.h"
 #include "media.h"
 #include "mp.h"
 #include "msg.h"
 #include "proto.h"
 #include "rec.h"
 #include "ulid.h"
+#include "valid.h"
 
 #define SEND_WINDOW	256		/* requests in flight (a power of 2) */
-#define TEXT_MAX	(256 * 1024)	/* keeps a request well inside a frame */
 #define LINE_MAX_IN	(1024 * 1024)
 #define MEDIA_MAX	10		/* --media-url, as Twilio takes */
-#define TPL_PARAMS_MAX	32		/* --param */
 #define TPL_BUTTONS_MAX	10		/* --button */
 
 struct sreq {
@@ -82,19 +82,6 @@ utf8_ok(const char *s, size_t n)
 	return j != NULL;
 }
 
-static int
-e164_ok(const char *s)
-{
-	size_t i;
-
-	if (s[0] != '+' || s[1] < '1' || s[1] > '9')
-		return 0;
-	for (i = 1; s[i] != '\0'; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return i - 1 >= 8 && i - 1 <= 15;
-}
-
 /*
  * Check a request and split "sms:+E164".  chanbuf holds the channel name.
  * 0, or -1 with *why.
@@ -124,9 +111,9 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		snprintf(why, whysz, "empty text");
 		return -1;
 	}
-	if (q->textlen > TEXT_MAX) {
+	if (q->textlen > PROTO_TEXT_MAX) {
 		snprintf(why, whysz, "text too long (%zu bytes, at most %d)",
-		    q->textlen, TEXT_MAX);
+		    q->textlen, PROTO_TEXT_MAX);
 		return -1;
 	}
 	if (!utf8_ok(q->text, q->textlen)) {
@@ -170,7 +157,7 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		return -1;
 	}
 	q->channel = chanbuf;
-	if (!e164_ok(q->to)) {
+	if (!valid_e164(q->to)) {
 		snprintf(why, whysz, "recipient %.64s is not an E.164 number "
 		    "(+ and 8 to 15 digits)", q->to);
 		return -1;
@@ -189,7 +176,7 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 			    "phone-number id (1 to 32 digits)", q->from);
 			return -1;
 		}
-	} else if (!e164_ok(q->from)) {
+	} else if (!valid_e164(q->from)) {
 		snprintf(why, whysz, "sender %.64s is not an E.164 number "
 		    "(+ and 8 to 15 digits)", q->from);
 		return -1;
@@ -363,15 +350,6 @@ struct filter {
 	long		 lineno;
 };
 
-static long long
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 pause_ms(long ms)
 {
@@ -498,7 +476,7 @@ conn_lost(struct filter *fl)
 	msg_err("routerd: %s; reconnecting", fl->c.err);
 	busc_close(&fl->c);
 	if (fl->down_since == 0)
-		fl->down_since = mono_ms();
+		fl->down_since = daemon_mono_ms();
 	for (i = fl->head; i < fl->tail; i++) {
 		e = ent_at(fl, i);
 		if (e->state != ENT_SENT)
@@ -528,7 +506,7 @@ ensure_conn(struct filter *fl)
 
 	while (fl->c.fd == -1) {
 		if (fl->down_since != 0) {
-			if (mono_ms() - fl->down_since >= MSG_TIMEOUT_MS)
+			if (daemon_mono_ms() - fl->down_since >= MSG_TIMEOUT_MS)
 				give_up(fl, why);
 			pause_ms(fl->pause);
 			if (fl->pause < 5000)
@@ -537,7 +515,7 @@ ensure_conn(struct filter *fl)
 		if (msg_connect(&fl->c, "routerd", MSG_TIMEOUT_MS, &why) == 0)
 			return;
 		if (fl->down_since == 0)
-			fl->down_since = mono_ms();
+			fl->down_since = daemon_mono_ms();
 	}
 }
 
@@ -569,20 +547,6 @@ send_ready(struct filter *fl)
 	}
 }
 
-static const char *
-jstr(json_t *o, const char *k, int *bad)
-{
-	json_t *v = json_object_get(o, k);
-
-	if (v == NULL || json_is_null(v))
-		return NULL;
-	if (!json_is_string(v)) {
-		*bad = 1;
-		return NULL;
-	}
-	return json_string_value(v);
-}
-
 /* One input line: a READY entry (its frame packed) or a FAILED one. */
 static void
 take_line(struct filter *fl, const char *line, size_t len)
@@ -605,17 +569,17 @@ take_line(struct filter *fl, const char *line, size_t len)
 		ent_fail(fl, e, "not a JSON object");
 		goto done;
 	}
-	if ((q.conv = jstr(j, "conv", &isbad)), isbad)
+	if ((q.conv = rec_str_typed(j, "conv", &isbad)), isbad)
 		bad = "conv";
-	else if ((q.to = jstr(j, "to", &isbad)), isbad)
+	else if ((q.to = rec_str_typed(j, "to", &isbad)), isbad)
 		bad = "to";
-	else if ((q.from = jstr(j, "from", &isbad)), isbad)
+	else if ((q.from = rec_str_typed(j, "from", &isbad)), isbad)
 		bad = "from";
-	else if ((q.key = jstr(j, "key", &isbad)), isbad)
+	else if ((q.key = rec_str_typed(j, "key", &isbad)), isbad)
 		bad = "key";
-	else if ((q.channel = jstr(j, "channel", &isbad)), isbad)
+	else if ((q.channel = rec_str_typed(j, "channel", &isbad)), isbad)
 		bad = "channel";
-	else if ((q.reply_to = jstr(j, "reply_to", &isbad)), isbad)
+	else if ((q.reply_to = rec_str_typed(j, "reply_to", &isbad)), isbad)
 		bad = "reply_to";
 	if (bad != NULL) {
 		snprintf(why, sizeof(why), "\"%s\" is not a string", bad);
@@ -1073,11 +1037,11 @@ msg_send(int argc, char **argv)
 			tlang = optarg;
 			break;
 		case 'P':
-			if (json_array_size(tbody) == TPL_PARAMS_MAX ||
+			if (json_array_size(tbody) == PROTO_TPL_PARAMS_MAX ||
 			    json_array_append_new(tbody,
 			    json_string(optarg)) == -1) {
 				msg_err("--param: at most %d, each UTF-8 text",
-				    TPL_PARAMS_MAX);
+				    PROTO_TPL_PARAMS_MAX);
 				msg_usage();
 			}
 			break;

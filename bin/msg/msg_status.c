@@ -13,38 +13,12 @@
 #include <time.h>
 #include <jansson.h>
 
+#include "daemon.h"
 #include "rec.h"
 #include "valid.h"
 #include "msg.h"
 
 #define REASON_MAX	200
-
-/* "45s", "3m12s", "2h05m", "3d04h". */
-static void
-dur(int64_t ms, char *buf, size_t sz)
-{
-	int64_t s = ms < 0 ? 0 : ms / 1000;
-
-	if (s < 60)
-		snprintf(buf, sz, "%llds", (long long)s);
-	else if (s < 3600)
-		snprintf(buf, sz, "%lldm%02llds", (long long)(s / 60),
-		    (long long)(s % 60));
-	else if (s < 86400)
-		snprintf(buf, sz, "%lldh%02lldm", (long long)(s / 3600),
-		    (long long)(s % 3600 / 60));
-	else
-		snprintf(buf, sz, "%lldd%02lldh", (long long)(s / 86400),
-		    (long long)(s % 86400 / 3600));
-}
-
-static const char *
-str(json_t *o, const char *k)
-{
-	json_t *v = json_object_get(o, k);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
 
 int
 msg_status(int argc, char **argv)
@@ -57,7 +31,6 @@ msg_status(int argc, char **argv)
 	json_t *args, *res;
 	char reason[REASON_MAX * 4 + 1] = "", err[160], when[32], d[32];
 	const char *st, *kind, *why;
-	struct timespec now;
 	int64_t since;
 	size_t n = 0;
 	int ch, json = 0, i;
@@ -98,23 +71,19 @@ msg_status(int argc, char **argv)
 		json_decref(res);
 		return MSG_EX_OK;
 	}
-	st = str(res, "status");
-	kind = str(res, "kind");
-	why = str(res, "reason");
-	printf("%s: %s", str(res, "agent") ? str(res, "agent") : "you",
-	    st ? st : "unknown");
+	st = rec_str(res, "status", NULL);
+	kind = rec_str(res, "kind", NULL);
+	why = rec_str(res, "reason", NULL);
+	printf("%s: %s", rec_str(res, "agent", "you"), st ? st : "unknown");
 	if (kind && st && strcmp(kind, st) != 0)
 		printf(" (%s)", kind);
 	if (why && *why) {
 		fputs(": ", stdout);
 		msg_term_text(stdout, why, strlen(why), 60, 0, 1);
 	}
-	if (str(res, "since_ts") && rec_ts_parse(str(res, "since_ts"),
-	    &since) == 0) {
-		clock_gettime(CLOCK_REALTIME, &now);
+	if (rec_ts_parse(rec_str(res, "since_ts", NULL), &since) == 0) {
 		msg_local_time(since, when);
-		dur((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000 - since,
-		    d, sizeof(d));
+		msg_duration(daemon_now_ms() - since, d, sizeof(d));
 		printf(", since %s (%s)", when, d);
 	}
 	putchar('\n');

@@ -49,7 +49,7 @@ msg_statusdef(int argc, char **argv)
 		msg_usage();
 	res = admin_call("statusdef", op, args);
 	if (strcmp(op, "delete") == 0)
-		msg_res_deleted("status ", res);
+		admin_res_deleted("status ", res);
 	else
 		admin_print_doc(json_object_get(res, "doc"));
 	json_decref(res);

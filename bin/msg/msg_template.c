@@ -108,7 +108,7 @@ msg_template(int argc, char **argv)
 		if (json_object_get(args, "content"))
 			msg_die(MSG_EX_USAGE, "give --content or --file, not "
 			    "both");
-		content = msg_res_file(file, TEMPLATE_FILE_MAX);
+		content = admin_file(file, TEMPLATE_FILE_MAX);
 		json_object_set_new(args, "content", json_string(content));
 		json_object_del(args, "file");
 		free(content);
@@ -132,9 +132,9 @@ msg_template(int argc, char **argv)
 		msg_usage();
 	res = admin_call("template", op, args);
 	if (is(op, "delete"))
-		msg_res_deleted("template ", res);
+		admin_res_deleted("template ", res);
 	else if (is(op, "assign") || is(op, "unassign"))
-		msg_res_assigned(res);
+		admin_res_assigned(res);
 	else
 		admin_print_doc(json_object_get(res, "doc"));
 	json_decref(res);

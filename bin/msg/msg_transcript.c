@@ -7,10 +7,10 @@
  * a chat, one line per event with the local time, a direction arrow for
  * messages ("<" from the customer, ">" to them) and the delivery statuses.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mp.h"
 #include "msg.h"
@@ -100,40 +100,13 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 	putchar('\n');
 }
 
-static void
-emit_json(uint64_t seq, const msgpack_object *r, void *arg)
-{
-	char *line;
-
-	if ((line = rec_event_line(seq, r)) == NULL) {
-		msg_err("event %llu: cannot convert to JSON",
-		    (unsigned long long)seq);
-		return;
-	}
-	msg_out_line(line);
-	free(line);
-}
-
 int
 msg_transcript(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct msg_sub s;
-	int ch, json = 0;
+	int json;
 
-	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
-		switch (ch) {
-		case 'j':
-			json = 1;
-			break;
-		default:
-			msg_usage();
-		}
-	}
+	json = msg_json_opt(argc, argv);
 	if (argc - optind != 1 || argv[optind][0] == '\0')
 		msg_usage();
 	memset(&s, 0, sizeof(s));
@@ -141,6 +114,6 @@ msg_transcript(int argc, char **argv)
 	s.since = 0;
 	s.last = -1;
 	s.conv = argv[optind];
-	s.emit = json || !msg_stdout_tty() ? emit_json : emit_term;
+	s.emit = json || !msg_stdout_tty() ? msg_sub_json : emit_term;
 	return msg_sub_run(&s);
 }

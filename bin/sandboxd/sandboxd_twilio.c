@@ -52,9 +52,11 @@
 #include "form.h"
 #include "htab.h"
 #include "log.h"
+#include "proto.h"
 #include "sandboxd.h"
 #include "sig.h"
 #include "sms.h"
+#include "valid.h"
 
 #define TW_API_PREFIX	"/2010-04-01/"
 #define TW_ACCOUNTS	"/2010-04-01/Accounts/"
@@ -629,7 +631,7 @@ valid_sender(const char *s)
 	size_t n = strlen(s), i;
 	int digits = 1, alpha = 0;
 
-	if (sms_e164_valid(s))
+	if (valid_e164(s))
 		return 1;
 	if (n == 0 || n > 11)
 		return 0;
@@ -903,7 +905,7 @@ validate(struct sbx_twilio *tw, const struct form *f, time_t *send_at,
 		snprintf(msg, msgsz, "A 'To' phone number is required.");
 		return 21604;
 	}
-	if (!sms_e164_valid(to)) {
+	if (!valid_e164(to)) {
 		snprintf(msg, msgsz, "The 'To' number %.64s is not a valid phone "
 		    "number.", to);
 		return 21211;
@@ -921,7 +923,7 @@ validate(struct sbx_twilio *tw, const struct form *f, time_t *send_at,
 		snprintf(msg, msgsz, "Message body is required.");
 		return 21602;
 	}
-	if (body != NULL && sms_chars(body) > SMS_MAX_CHARS) {
+	if (body != NULL && sms_chars(body) > PROTO_SMS_CHARS_MAX) {
 		snprintf(msg, msgsz, "The concatenated message body exceeds the "
 		    "1600 character limit.");
 		return 21617;
@@ -1642,11 +1644,11 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 		snprintf(why, sizeof(why), "\"from\" and \"to\" are required");
 		goto refuse;
 	}
-	if (!sms_e164_valid(from)) {
+	if (!valid_e164(from)) {
 		snprintf(why, sizeof(why), "\"from\" is not an E.164 number");
 		goto refuse;
 	}
-	if (!sms_e164_valid(to) && !(valid_sender(to) &&
+	if (!valid_e164(to) && !(valid_sender(to) &&
 	    strspn(to, "0123456789") == strlen(to))) {
 		snprintf(why, sizeof(why), "\"to\" is not an E.164 number or "
 		    "short code");
@@ -1654,7 +1656,7 @@ sbx_twilio_inbound(struct sbx *sb, struct evhttp_request *req,
 	}
 	if (text == NULL)
 		text = "";
-	if (sms_chars(text) > SMS_MAX_CHARS) {
+	if (sms_chars(text) > PROTO_SMS_CHARS_MAX) {
 		snprintf(why, sizeof(why), "\"body\" is over 1600 characters");
 		goto refuse;
 	}

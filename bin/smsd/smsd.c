@@ -29,19 +29,10 @@
 #include "httpd.h"
 #include "log.h"
 #include "proto.h"
+#include "str.h"
 #include "smsd.h"
 
 static struct smsd smsd;	/* one per process; reachable at exit */
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		fatalx("out of memory");
-	return p;
-}
 
 void
 smsd_conf_free(struct smsd_conf *cf)
@@ -86,7 +77,7 @@ smsd_conf_load(struct smsd_conf *cf, const struct conf *c, char *err,
 			    "account sid (AC and 32 hex digits)");
 			goto fail;
 		}
-	cf->sid = xstrdup(v);
+	cf->sid = str_dup(v);
 	if (conf_listen(c, "smsd_listen", &cf->listen_host, &cf->listen_port,
 	    err, errsz) == -1)
 		goto fail;

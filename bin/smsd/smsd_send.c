@@ -41,9 +41,9 @@
 #include "log.h"
 #include "mp.h"
 #include "outq.h"
+#include "proto.h"
 #include "smsd.h"
 
-#define TEXT_MAX	(64 * 1024)	/* bytes; Twilio enforces its 1600 chars */
 #define ADDR_MAX	128
 #define MSGID_MAX	64
 #define MEDIA_MAX	10		/* Twilio's MediaUrl limit per message */
@@ -454,7 +454,7 @@ smsd_send_frame(struct smsd *s, struct bus_conn *c, const msgpack_object *f)
 		bus_answer_err(c, id, "invalid", "smsd sends channel sms only");
 		return;
 	}
-	if (tlen > TEXT_MAX || memchr(text, '\0', tlen) != NULL) {
+	if (tlen > PROTO_TEXT_MAX || memchr(text, '\0', tlen) != NULL) {
 		bus_answer_err(c, id, "invalid", "text too long or with NUL");
 		return;
 	}

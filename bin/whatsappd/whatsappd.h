@@ -26,7 +26,6 @@ struct fbuf;
 #define WA_NUMBERS_MAX		10000	/* phone-number ids tracked */
 #define WA_ID_MAX		32	/* digits of a phone-number id */
 #define WA_PID_MAX		127	/* bytes of a wamid routerd keeps */
-#define WA_TEXT_MAX		(64 * 1024)	/* bytes of a text (routerd's bound) */
 
 /* Settings, copied out of the configuration (SIGHUP frees the old one). */
 struct wa_conf {

@@ -60,6 +60,8 @@
 #include "frame.h"
 #include "log.h"
 #include "mp.h"
+#include "proto.h"
+#include "rec.h"
 #include "valid.h"
 #include "whatsappd.h"
 
@@ -195,22 +197,11 @@ wa_item_frame(const struct wa_item *it, int64_t id, struct fbuf *fb)
 
 /* --- reading Meta's JSON --- */
 
-/* The string at key, or NULL (also when empty). */
-static const char *
-str(const json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	if (!json_is_string(v) || json_string_length(v) == 0)
-		return NULL;
-	return json_string_value(v);
-}
-
 /* Add key: a copy of o's string at key when it is one. */
 static void
 copy_str(json_t *dst, const char *dkey, const json_t *o, const char *key)
 {
-	const char *v = str(o, key);
+	const char *v = rec_str_nonempty(o, key, NULL);
 
 	if (v != NULL)
 		json_object_set_new(dst, dkey, json_string(v));
@@ -305,9 +296,9 @@ text_value(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n <= WA_TEXT_MAX)
+	if (n <= PROTO_TEXT_MAX)
 		return json_string(s);
-	n = WA_TEXT_MAX;
+	n = PROTO_TEXT_MAX;
 	while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 		n--;
 	return json_stringn(s, n);
@@ -331,11 +322,11 @@ errors_list(const json_t *errs)
 		if (json_is_integer(json_object_get(e, "code")))
 			json_object_set_new(x, "code", json_integer(
 			    json_integer_value(json_object_get(e, "code"))));
-		t = str(e, "title");
+		t = rec_str_nonempty(e, "title", NULL);
 		if (t == NULL)
-			t = str(e, "message");
+			t = rec_str_nonempty(e, "message", NULL);
 		json_object_set_new(x, "title", json_string(t ? t : ""));
-		if ((t = str(e, "message")) != NULL &&
+		if ((t = rec_str_nonempty(e, "message", NULL)) != NULL &&
 		    strcmp(t, json_string_value(json_object_get(x, "title"))))
 			json_object_set_new(x, "message", json_string(t));
 		ed = json_object_get(e, "error_data");
@@ -368,11 +359,11 @@ contact_of(const json_t *contacts, const char *wa_id, const char *user_id)
 		return NULL;
 	if (wa_id != NULL)
 		json_array_foreach(contacts, i, c)
-			if ((w = str(c, "wa_id")) != NULL && strcmp(w, wa_id) == 0)
+			if ((w = rec_str_nonempty(c, "wa_id", NULL)) != NULL && strcmp(w, wa_id) == 0)
 				return c;
 	if (user_id != NULL)
 		json_array_foreach(contacts, i, c)
-			if ((w = str(c, "user_id")) != NULL &&
+			if ((w = rec_str_nonempty(c, "user_id", NULL)) != NULL &&
 			    strcmp(w, user_id) == 0)
 				return c;
 	return NULL;
@@ -384,7 +375,7 @@ profile_name(const json_t *c)
 {
 	const json_t *p = json_object_get(c, "profile");
 
-	return json_is_object(p) ? str(p, "name") : NULL;
+	return rec_str_nonempty(p, "name", NULL);
 }
 
 static int
@@ -472,7 +463,7 @@ interactive_body(const json_t *o, json_t *data)
 	char *text;
 
 	x = json_object();
-	rt = str(o, "type");
+	rt = rec_str_nonempty(o, "type", NULL);
 	r = rt ? json_object_get(o, rt) : NULL;
 	json_object_set_new(x, "type", json_string(rt ? rt : ""));
 	json_object_set_new(data, "interactive", x);
@@ -480,7 +471,7 @@ interactive_body(const json_t *o, json_t *data)
 		/* a WhatsApp Flow's (or address message's) answers */
 		copy_str(x, "name", r, "name");
 		copy_str(x, "body", r, "body");
-		s = str(r, "response_json");
+		s = rec_str_nonempty(r, "response_json", NULL);
 		resp = s ? json_loads(s, JSON_REJECT_DUPLICATES, NULL) : NULL;
 		if (json_is_object(resp)) {
 			json_object_set(x, "response", resp);
@@ -493,19 +484,19 @@ interactive_body(const json_t *o, json_t *data)
 			text = strdup(s ? s : "");
 		}
 		json_decref(resp);
-		if (text != NULL && *text == '\0' && (s = str(r, "body")))
+		if (text != NULL && *text == '\0' && (s = rec_str_nonempty(r, "body", NULL)))
 			text_add(&text, "", s);
 		return text;
 	}
 	if (rt != NULL && strcmp(rt, "call_permission_reply") == 0 &&
 	    json_is_object(r)) {
-		s = str(r, "response");
+		s = rec_str_nonempty(r, "response", NULL);
 		json_object_set_new(x, "response", json_string(s ? s : ""));
 		return strdup(s ? s : "");
 	}
-	s = json_is_object(r) ? str(r, "id") : NULL;
+	s = json_is_object(r) ? rec_str_nonempty(r, "id", NULL) : NULL;
 	json_object_set_new(x, "id", json_string(s ? s : ""));
-	s = json_is_object(r) ? str(r, "title") : NULL;
+	s = json_is_object(r) ? rec_str_nonempty(r, "title", NULL) : NULL;
 	json_object_set_new(x, "title", json_string(s ? s : ""));
 	text = strdup(s ? s : "");
 	if (json_is_object(r))
@@ -526,7 +517,7 @@ order_body(const json_t *o, json_t *data)
 
 	x = json_object();
 	copy_str(x, "catalog_id", o, "catalog_id");
-	if ((note = str(o, "text")) != NULL)
+	if ((note = rec_str_nonempty(o, "text", NULL)) != NULL)
 		json_object_set_new(x, "text", text_value(note));
 	list = json_array();
 	if ((sum = strdup("")) == NULL)
@@ -536,8 +527,8 @@ order_body(const json_t *o, json_t *data)
 		if (!json_is_object(e))
 			continue;
 		it = json_object();
-		sku = str(e, "product_retailer_id");
-		cur = str(e, "currency");
+		sku = rec_str_nonempty(e, "product_retailer_id", NULL);
+		cur = rec_str_nonempty(e, "currency", NULL);
 		json_object_set_new(it, "product_retailer_id",
 		    json_string(sku ? sku : ""));
 		snprintf(q, sizeof(q), "1");
@@ -583,8 +574,8 @@ system_body(const json_t *o, json_t *data)
 	char nw[WA_ID_MAX + 2];
 
 	copy_str(x, "type", o, "type");
-	if ((w = str(o, "wa_id")) == NULL)
-		w = str(o, "new_wa_id");	/* before v12 */
+	if ((w = rec_str_nonempty(o, "wa_id", NULL)) == NULL)
+		w = rec_str_nonempty(o, "new_wa_id", NULL);	/* before v12 */
 	if (w != NULL && is_number(w)) {
 		snprintf(nw, sizeof(nw), "+%s", *w == '+' ? w + 1 : w);
 		json_object_set_new(x, "new_contact", json_string(nw));
@@ -594,7 +585,7 @@ system_body(const json_t *o, json_t *data)
 	copy_str(x, "identity", o, "identity");
 	copy_str(x, "customer", o, "customer");
 	json_object_set_new(data, "system", x);
-	s = str(o, "body");
+	s = rec_str_nonempty(o, "body", NULL);
 	return strdup(s ? s : "");
 }
 
@@ -622,7 +613,7 @@ change_body(const json_t *o, const char *t, json_t *data, json_t **media,
 	nm = json_object_get(o, "message");
 	if (!json_is_object(nm))
 		return strdup("");
-	if ((nt = str(nm, "type")) == NULL)
+	if ((nt = rec_str_nonempty(nm, "type", NULL)) == NULL)
 		nt = json_object_get(nm, "text") ? "text" : "unknown";
 	if (strlen(nt) > WA_TYPE_MAX)
 		nt = "unknown";
@@ -651,15 +642,15 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 	if (!json_is_object(o) && !json_is_array(o))
 		o = NULL;
 	if (strcmp(t, "text") == 0) {
-		s = o ? str(o, "body") : NULL;
+		s = o ? rec_str_nonempty(o, "body", NULL) : NULL;
 		text = strdup(s ? s : "");
 	} else if (is_media_type(t)) {
-		s = o ? str(o, "caption") : NULL;
+		s = o ? rec_str_nonempty(o, "caption", NULL) : NULL;
 		text = strdup(s ? s : "");
-		if (o != NULL && str(o, "id") != NULL) {
+		if (o != NULL && rec_str_nonempty(o, "id", NULL) != NULL) {
 			x = json_object();
 			copy_str(x, "id", o, "id");
-			s = str(o, "mime_type");
+			s = rec_str_nonempty(o, "mime_type", NULL);
 			json_object_set_new(x, "mime", json_string(s ? s :
 			    "application/octet-stream"));
 			copy_str(x, "sha256", o, "sha256");
@@ -683,8 +674,8 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 			fmt_num(lat, sizeof(lat), la);
 			fmt_num(lon, sizeof(lon), lo);
 		}
-		name = str(o, "name");
-		addr = str(o, "address");
+		name = rec_str_nonempty(o, "name", NULL);
+		addr = rec_str_nonempty(o, "address", NULL);
 		copy_str(x, "name", o, "name");
 		copy_str(x, "address", o, "address");
 		copy_str(x, "url", o, "url");
@@ -703,17 +694,17 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 				continue;
 			x = json_object();
 			nm = json_object_get(e, "name");
-			name = json_is_object(nm) ? str(nm, "formatted_name") :
-			    NULL;
+			name = rec_str_nonempty(nm, "formatted_name", NULL);
 			if (name == NULL && json_is_object(nm))
-				name = str(nm, "first_name");
+				name = rec_str_nonempty(nm, "first_name", NULL);
 			json_object_set_new(x, "name", json_string(name ? name :
 			    ""));
 			phones = json_array();
 			ph = json_object_get(e, "phones");
 			if (json_is_array(ph))
 				json_array_foreach(ph, j, r)
-					if ((s = str(r, "phone")) != NULL)
+					if ((s = rec_str_nonempty(r,
+					    "phone", NULL)) != NULL)
 						json_array_append_new(phones,
 						    json_string(s));
 			json_object_set_new(x, "phones", phones);
@@ -726,17 +717,18 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 		text = interactive_body(o, data);
 	} else if (strcmp(t, "button") == 0 && json_is_object(o)) {
 		x = json_object();
-		s = str(o, "payload");
+		s = rec_str_nonempty(o, "payload", NULL);
 		json_object_set_new(x, "payload", json_string(s ? s : ""));
-		s = str(o, "text");
+		s = rec_str_nonempty(o, "text", NULL);
 		json_object_set_new(x, "text", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		json_object_set_new(data, "button", x);
 	} else if (strcmp(t, "reaction") == 0 && json_is_object(o)) {
 		x = json_object();
-		s = str(o, "message_id");
+		s = rec_str_nonempty(o, "message_id", NULL);
 		json_object_set_new(x, "message_id", json_string(s ? s : ""));
-		s = str(o, "emoji");		/* absent: reaction removed */
+		/* absent: the reaction was removed */
+		s = rec_str_nonempty(o, "emoji", NULL);
 		json_object_set_new(x, "emoji", json_string(s ? s : ""));
 		text = strdup(s ? s : "");
 		json_object_set_new(data, "reaction", x);
@@ -750,7 +742,7 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 	} else {
 		/* unsupported (the type Meta could not show), unknown */
 		if (strcmp(t, "unsupported") == 0 && json_is_object(o) &&
-		    str(o, "type") != NULL) {
+		    rec_str_nonempty(o, "type", NULL) != NULL) {
 			x = json_object();
 			copy_str(x, "type", o, "type");
 			json_object_set_new(data, "unsupported", x);
@@ -837,11 +829,11 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 		out->skipped++;
 		return;
 	}
-	id = str(m, "id");
-	from = str(m, "from");
-	if ((uid = str(m, "from_user_id")) != NULL && !valid_bsuid(uid))
+	id = rec_str_nonempty(m, "id", NULL);
+	from = rec_str_nonempty(m, "from", NULL);
+	if ((uid = rec_str_nonempty(m, "from_user_id", NULL)) != NULL && !valid_bsuid(uid))
 		uid = NULL;
-	if ((puid = str(m, "from_parent_user_id")) != NULL &&
+	if ((puid = rec_str_nonempty(m, "from_parent_user_id", NULL)) != NULL &&
 	    !valid_bsuid(puid))
 		puid = NULL;
 	if (id == NULL || strlen(id) > WA_PID_MAX) {
@@ -865,7 +857,7 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 		snprintf(sender, sizeof(sender), "+%s", from);
 	} else
 		snprintf(sender, sizeof(sender), "%s", uid);
-	if ((type = str(m, "type")) == NULL || strlen(type) > WA_TYPE_MAX)
+	if ((type = rec_str_nonempty(m, "type", NULL)) == NULL || strlen(type) > WA_TYPE_MAX)
 		type = "unknown";
 	data = json_object();
 	text = message_body(m, type, data, &media, 0);
@@ -876,18 +868,18 @@ message(struct wa_items *out, const json_t *m, const char *pnid,
 	if ((errs = errors_list(json_object_get(m, "errors"))) != NULL)
 		json_object_set_new(data, "errors", errs);
 	who = contact_of(contacts, from, uid);
-	if (uid == NULL && who != NULL && (uid = str(who, "user_id")) != NULL &&
+	if (uid == NULL && who != NULL && (uid = rec_str_nonempty(who, "user_id", NULL)) != NULL &&
 	    !valid_bsuid(uid))
 		uid = NULL;
 	if (puid == NULL && who != NULL &&
-	    (puid = str(who, "parent_user_id")) != NULL && !valid_bsuid(puid))
+	    (puid = rec_str_nonempty(who, "parent_user_id", NULL)) != NULL && !valid_bsuid(puid))
 		puid = NULL;
 	if (uid != NULL)
 		json_object_set_new(data, "user_id", json_string(uid));
 	if (puid != NULL)
 		json_object_set_new(data, "parent_user_id", json_string(puid));
 	p = who ? json_object_get(who, "profile") : NULL;
-	if (json_is_object(p) && (uname = str(p, "username")) != NULL)
+	if (json_is_object(p) && (uname = rec_str_nonempty(p, "username", NULL)) != NULL)
 		json_object_set_new(data, "username", json_string(uname));
 	if (json_object_get(m, REPAIRED_KEY) != NULL ||
 	    (who != NULL && json_object_get(who, REPAIRED_KEY) != NULL)) {
@@ -952,8 +944,8 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 		out->skipped++;
 		return;
 	}
-	id = str(st, "id");
-	s = str(st, "status");
+	id = rec_str_nonempty(st, "id", NULL);
+	s = rec_str_nonempty(st, "status", NULL);
 	if (id == NULL || strlen(id) > WA_PID_MAX || s == NULL ||
 	    strlen(s) > 32) {
 		note(out, 1, "from %s: statuses[%zu] without a usable id and "
@@ -975,10 +967,10 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 			json_object_set_new(fr, "code", json_sprintf("%lld",
 			    (long long)json_integer_value(
 			    json_object_get(e, "code"))));
-		if ((title = str(e, "title")) == NULL)
-			title = str(e, "message");
+		if ((title = rec_str_nonempty(e, "title", NULL)) == NULL)
+			title = rec_str_nonempty(e, "message", NULL);
 		ed = json_object_get(e, "error_data");
-		details = json_is_object(ed) ? str(ed, "details") : NULL;
+		details = rec_str_nonempty(ed, "details", NULL);
 		if (title || details) {
 			if (asprintf(&reason, "%s%s%s", title ? title : "",
 			    title && details ? ": " : "",
@@ -1014,15 +1006,15 @@ status(struct wa_items *out, const json_t *st, const char *pnid, size_t idx)
 		copy_str(x, "type", pr, "type");
 		json_object_set_new(data, "pricing", x);
 	}
-	if ((s = str(st, "biz_opaque_callback_data")) != NULL)
+	if ((s = rec_str_nonempty(st, "biz_opaque_callback_data", NULL)) != NULL)
 		json_object_set_new(data, "biz_opaque_callback_data",
 		    text_value(s));
-	plus_number(str(st, "recipient_id"), num, sizeof(num));
+	plus_number(rec_str_nonempty(st, "recipient_id", NULL), num, sizeof(num));
 	if (num[0] != '\0')
 		json_object_set_new(data, "recipient", json_string(num));
-	if ((s = str(st, "recipient_user_id")) != NULL && valid_bsuid(s))
+	if ((s = rec_str_nonempty(st, "recipient_user_id", NULL)) != NULL && valid_bsuid(s))
 		json_object_set_new(data, "recipient_user_id", json_string(s));
-	if ((s = str(st, "parent_recipient_user_id")) != NULL &&
+	if ((s = rec_str_nonempty(st, "parent_recipient_user_id", NULL)) != NULL &&
 	    valid_bsuid(s))
 		json_object_set_new(data, "parent_recipient_user_id",
 		    json_string(s));
@@ -1044,10 +1036,10 @@ value_errors(struct wa_items *out, const json_t *errs, const char *pnid)
 	json_array_foreach(errs, i, e) {
 		if (!json_is_object(e))
 			continue;
-		if ((t = str(e, "title")) == NULL)
-			t = str(e, "message");
+		if ((t = rec_str_nonempty(e, "title", NULL)) == NULL)
+			t = rec_str_nonempty(e, "message", NULL);
 		ed = json_object_get(e, "error_data");
-		d = json_is_object(ed) ? str(ed, "details") : NULL;
+		d = rec_str_nonempty(ed, "details", NULL);
 		note(out, 1, "%s: Meta reports error %lld: %s%s%s", pnid,
 		    json_is_integer(json_object_get(e, "code")) ?
 		    (long long)json_integer_value(json_object_get(e, "code")) :
@@ -1310,7 +1302,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 	repair(root);
 	if (!json_is_object(root))
 		FAIL("the body is not a JSON object");
-	if ((obj = str(root, "object")) == NULL ||
+	if ((obj = rec_str_nonempty(root, "object", NULL)) == NULL ||
 	    strcmp(obj, "whatsapp_business_account") != 0)
 		FAIL("object is %s%s%s, not whatsapp_business_account",
 		    obj ? "\"" : "", obj ? obj : "missing", obj ? "\"" : "");
@@ -1344,7 +1336,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 				    "an object, ignored", i, j);
 				continue;
 			}
-			field = str(ch, "field");
+			field = rec_str_nonempty(ch, "field", NULL);
 			if (field == NULL || strcmp(field, "messages") != 0) {
 				note(out, 0, "a change of field %s ignored",
 				    field ? field : "(none)");
@@ -1357,8 +1349,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 				continue;
 			}
 			md = json_object_get(val, "metadata");
-			pnid = json_is_object(md) ? str(md, "phone_number_id") :
-			    NULL;
+			pnid = rec_str_nonempty(md, "phone_number_id", NULL);
 			msgs = json_object_get(val, "messages");
 			sts = json_object_get(val, "statuses");
 			errs = json_object_get(val, "errors");

@@ -51,6 +51,7 @@
 #include "media.h"
 #include "mp.h"
 #include "outq.h"
+#include "proto.h"
 #include "spool.h"
 #include "valid.h"
 #include "whatsappd.h"
@@ -60,7 +61,6 @@
 #define REPLY_MAX	256		/* bytes of a wamid to answer */
 #define URL_MAX		2048
 #define TPL_NAME_MAX	512
-#define TPL_PARAMS_MAX	100
 #define PAIR_HOLD_MS	6000		/* 131056: ~1 message per 6 s */
 #define THROTTLE_MS	1000		/* 130429, 80007, 4: at least 1 s */
 #define UPLOAD_MAX_MS	(10 * 60 * 1000)	/* the longest upload */
@@ -457,7 +457,7 @@ on_idle(void *arg)
 
 /* A JSON string of s[0..n), or NULL when it is not UTF-8 (or has a NUL). */
 static json_t *
-jstr(const char *s, size_t n)
+text_json(const char *s, size_t n)
 {
 	if (n == 0)
 		return json_string("");
@@ -513,16 +513,16 @@ text_params(const msgpack_object *o, const char *what, char *why,
 	size_t i;
 
 	if (o->type != MSGPACK_OBJECT_ARRAY ||
-	    o->via.array.size > TPL_PARAMS_MAX) {
+	    o->via.array.size > PROTO_TPL_PARAMS_MAX) {
 		snprintf(why, whysz, "template %s must be a list of at most %d "
-		    "texts", what, TPL_PARAMS_MAX);
+		    "texts", what, PROTO_TPL_PARAMS_MAX);
 		return NULL;
 	}
 	list = json_array();
 	for (i = 0; i < o->via.array.size; i++) {
 		e = &o->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_STR ||
-		    (s = jstr(e->via.str.ptr, e->via.str.size)) == NULL) {
+		    (s = text_json(e->via.str.ptr, e->via.str.size)) == NULL) {
 			snprintf(why, whysz, "template %s parameter %zu is not "
 			    "a UTF-8 string", what, i + 1);
 			json_decref(list);
@@ -552,12 +552,12 @@ template_obj(const msgpack_object *t, char *why, size_t whysz)
 		return NULL;
 	}
 	tpl = json_object();
-	if ((s = jstr(name, nl)) == NULL) {
+	if ((s = text_json(name, nl)) == NULL) {
 		snprintf(why, whysz, "the template name is not UTF-8");
 		goto fail;
 	}
 	json_object_set_new(tpl, "name", s);
-	if ((s = jstr(lang, ll)) == NULL) {
+	if ((s = text_json(lang, ll)) == NULL) {
 		snprintf(why, whysz, "the template lang is not UTF-8");
 		goto fail;
 	}
@@ -595,7 +595,7 @@ template_obj(const msgpack_object *t, char *why, size_t whysz)
 			if (e->type != MSGPACK_OBJECT_MAP ||
 			    !mp_int(e, "index", &idx) || idx < 0 || idx > 9 ||
 			    !mp_str(e, "payload", &pay, &pl) || pl == 0 ||
-			    (s = jstr(pay, pl)) == NULL) {
+			    (s = text_json(pay, pl)) == NULL) {
 				snprintf(why, whysz, "template button %zu needs "
 				    "an index 0..9 and a payload", i + 1);
 				goto fail;
@@ -663,7 +663,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 		snprintf(why, whysz, "one of template, media and file at most");
 		return -1;
 	}
-	if ((jtext = jstr(text, tlen)) == NULL) {
+	if ((jtext = text_json(text, tlen)) == NULL) {
 		snprintf(why, whysz, "text is not UTF-8");
 		return -1;
 	}
@@ -676,7 +676,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 	json_object_set_new(root, "type", json_string("text"));
 	if ((e = mp_get(f, "reply_to")) != NULL && e->type != MSGPACK_OBJECT_NIL) {
 		if (!mp_str(f, "reply_to", &rt, &rl) || rl == 0 ||
-		    rl > REPLY_MAX || (s = jstr(rt, rl)) == NULL) {
+		    rl > REPLY_MAX || (s = text_json(rt, rl)) == NULL) {
 			snprintf(why, whysz, "reply_to must be a wamid");
 			goto fail;
 		}
@@ -735,7 +735,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 			goto fail;
 		}
 		snprintf(url, sizeof(url), "%.*s", (int)ul, u);
-		if ((s = jstr(url, strlen(url))) == NULL) {
+		if ((s = text_json(url, strlen(url))) == NULL) {
 			snprintf(why, whysz, "media url is not UTF-8");
 			goto fail;
 		}
@@ -805,7 +805,7 @@ wa_send_frame(struct whatsappd *w, struct bus_conn *c,
 		    "whatsapp only");
 		return;
 	}
-	if (tlen > WA_TEXT_MAX || (tlen > 0 &&
+	if (tlen > PROTO_TEXT_MAX || (tlen > 0 &&
 	    (memchr(text, '\0', tlen) != NULL || !valid_utf8(text, tlen)))) {
 		bus_answer_err(c, id, "invalid", "text too long, with NUL or "
 		    "not UTF-8");

@@ -78,6 +78,9 @@ main(void)
 	ok((o = mp_get(m, "t")) != NULL && mp_streq(o, "send") &&
 	    !mp_streq(o, "sen") && !mp_streq(o, "sends"),
 	    "mp_streq matches the whole string only");
+	ok(mp_str_is(m, "t", "send") && !mp_str_is(m, "t", "sen") &&
+	    !mp_str_is(m, "id", "42") && !mp_str_is(m, "absent", ""),
+	    "mp_str_is: a string key equal to s; absent or not a string is 0");
 	ok(mp_get(m, "absent") == NULL && !mp_str(m, "absent", &s, &len),
 	    "an absent key is NULL / 0");
 	ok(mp_get(&iup.data.via.map.ptr[0].val, "x") == NULL &&

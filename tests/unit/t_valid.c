@@ -104,6 +104,45 @@ t_e164(void)
 }
 
 static void
+t_contact(void)
+{
+	char out[32], small[8], err[256];
+
+	ok(valid_contact("+16505551234", out, sizeof(out), err, sizeof(err)) &&
+	    strcmp(out, "+16505551234") == 0, "contact: an E.164 number as given");
+	ok(valid_contact("Ada@Example.COM", out, sizeof(out), err,
+	    sizeof(err)) && strcmp(out, "ada@example.com") == 0,
+	    "contact: an e-mail address lower-cased");
+	ok(!valid_contact("+1234567", out, sizeof(out), err, sizeof(err)),
+	    "contact: 7 digits refused, as valid_e164");
+	is_reason(err, "\"+1234567\" is not an E.164 phone number ('+' and 8 "
+	    "to 15 digits, the first not 0)", "contact: reason for a number");
+	ok(!valid_contact("16505551234", out, sizeof(out), err, sizeof(err)),
+	    "contact: digits without '+' refused");
+	is_reason(err, "\"16505551234\" is neither an E.164 phone number "
+	    "(+15551234567), an e-mail address nor a WhatsApp business-scoped "
+	    "user id (US.13491208655302741918)", "contact: reason for neither");
+	ok(valid_contact("US.13491208655302741918", out, sizeof(out), err,
+	    sizeof(err)) && strcmp(out, "US.13491208655302741918") == 0,
+	    "contact: a WhatsApp business-scoped user id as given");
+	ok(!valid_contact("us.1349", out, sizeof(out), err, sizeof(err)),
+	    "contact: a lower-case country is not a BSUID");
+	ok(!valid_contact("a@b", out, sizeof(out), err, sizeof(err)),
+	    "contact: a bad e-mail address refused");
+	ok(!valid_contact("", out, sizeof(out), err, sizeof(err)) &&
+	    !valid_contact(NULL, out, sizeof(out), err, sizeof(err)),
+	    "contact: empty or missing refused");
+	ok(!valid_contact("+16505551234", small, sizeof(small), err,
+	    sizeof(err)), "contact: one that does not fit is refused");
+	valid_contact_key("Bob@X.Org", out, sizeof(out));
+	ok(strcmp(out, "bob@x.org") == 0, "key: e-mail lower-cased");
+	valid_contact_key("PSID12AB", out, sizeof(out));
+	ok(strcmp(out, "PSID12AB") == 0, "key: anything else as given");
+	valid_contact_key("+16505551234", small, sizeof(small));
+	ok(strcmp(small, "+165055") == 0, "key: cut at the buffer's size");
+}
+
+static void
 t_email(void)
 {
 	static const char *good[] = { "ada@example.com", "a.b+tag@mail.ex-ample.co.uk",
@@ -425,6 +464,7 @@ main(void)
 	t_name();
 	t_e164();
 	t_bsuid();
+	t_contact();
 	t_email();
 	t_tag();
 	t_lists();

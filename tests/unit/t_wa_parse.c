@@ -539,7 +539,7 @@ t_refused(struct wa_items *it)
 static void
 t_long_text(struct wa_items *it)
 {
-	size_t len = WA_TEXT_MAX + 100, i;
+	size_t len = PROTO_TEXT_MAX + 100, i;
 	char *v, *p, err[64];
 	const msgpack_object *f;
 	const char *s;
@@ -551,13 +551,13 @@ t_long_text(struct wa_items *it)
 	p = v + sprintf(v, "\"messages\":[{\"from\":\"1\",\"id\":\"w\","
 	    "\"type\":\"text\",\"text\":{\"body\":\"a");
 	/* "a" then 3-byte characters: the cut must not split one */
-	for (i = 0; i < (WA_TEXT_MAX + 90) / 3; i++)
+	for (i = 0; i < (PROTO_TEXT_MAX + 90) / 3; i++)
 		p += sprintf(p, "\xe2\x82\xac");
 	sprintf(p, "\"}}]");
 	r = parse(it, v, err, sizeof(err));
 	f = r == 0 ? frame(it, 0) : NULL;
-	ok(f && mp_str(f, "text", &s, &sl) && sl <= WA_TEXT_MAX &&
-	    sl > WA_TEXT_MAX - 3 && (sl - 1) % 3 == 0,
+	ok(f && mp_str(f, "text", &s, &sl) && sl <= PROTO_TEXT_MAX &&
+	    sl > PROTO_TEXT_MAX - 3 && (sl - 1) % 3 == 0,
 	    "a text over 64 KiB is cut on a character boundary");
 	free(v);
 }
