@@ -602,6 +602,9 @@ int	camp_dbi(const char *name, MDB_dbi *);
 /* A document of campaignd's db by key, unpacked into up; 0 or -1. */
 int	camp_doc(MDB_txn *, const char *db, const char *key,
 	    msgpack_unpacked *up);
+/* 1 when campaignd's db has a document under key (a campaign, a
+ * disposition); 0 when not, or when it cannot be read. */
+int	camp_has(const char *db, const char *key);
 /* The contact as campaignd keys it (and routerd's consent): e-mail
  * addresses lower-cased. */
 void	camp_norm(const char *in, char *out, size_t outsz);

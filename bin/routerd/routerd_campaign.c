@@ -163,6 +163,22 @@ camp_doc(MDB_txn *txn, const char *db, const char *key, msgpack_unpacked *up)
 	return 0;
 }
 
+int
+camp_has(const char *db, const char *key)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	int ok;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	msgpack_unpacked_init(&up);
+	ok = camp_doc(txn, db, key, &up) == 0;
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return ok;
+}
+
 static int
 get_doc(MDB_txn *txn, const char *name, msgpack_unpacked *up)
 {

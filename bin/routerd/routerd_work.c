@@ -241,23 +241,6 @@ work_claim(struct rclient *cl, const msgpack_object *f)
 
 /* ------------------------------------------------------------- close */
 
-/* Is path one of the dispositions (campaignd db "dispositions")? */
-static int
-disposition_known(const char *path)
-{
-	MDB_txn *t;
-	msgpack_unpacked up;
-	int ok = 0;
-
-	if (camp_rtxn(&t) == -1)
-		return 0;
-	msgpack_unpacked_init(&up);
-	ok = camp_doc(t, "dispositions", path, &up) == 0;
-	msgpack_unpacked_destroy(&up);
-	mdb_txn_abort(t);
-	return ok;
-}
-
 /* Close cv (disposition disp) for w: out of the queue, its agent's slot
  * freed, the "close" event.  0 or an mdb error. */
 static int
@@ -321,7 +304,7 @@ work_close(struct rclient *cl, const msgpack_object *f)
 		    cv.campaign);
 		return;
 	}
-	if (disp[0] && !disposition_known(disp)) {
+	if (disp[0] && !camp_has("dispositions", disp)) {
 		bus_caller_refuse(&cl->bc, re, "invalid", "close: no "
 		    "disposition \"%s\" (msg disposition list)", disp);
 		return;
@@ -335,23 +318,6 @@ work_close(struct rclient *cl, const msgpack_object *f)
 }
 
 /* ---------------------------------------------------------- transfer */
-
-/* 1 when campaignd has a campaign named name. */
-static int
-campaign_exists(const char *name)
-{
-	MDB_txn *ct;
-	msgpack_unpacked up;
-	int exists = 0;
-
-	if (camp_rtxn(&ct) == 0) {
-		msgpack_unpacked_init(&up);
-		exists = camp_doc(ct, "campaigns", name, &up) == 0;
-		msgpack_unpacked_destroy(&up);
-		mdb_txn_abort(ct);
-	}
-	return exists;
-}
 
 void
 work_transfer(struct rclient *cl, const msgpack_object *f)
@@ -413,7 +379,7 @@ work_transfer(struct rclient *cl, const msgpack_object *f)
 		if ((rc = queue_assign(txn, &cv, to, "transfer")) != 0)
 			goto fail;
 	} else {
-		if (!campaign_exists(tocamp)) {
+		if (!camp_has("campaigns", tocamp)) {
 			bus_caller_refuse(&cl->bc, re, "invalid", "transfer: no "
 			    "campaign %s", tocamp);
 			return;
