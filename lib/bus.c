@@ -7,7 +7,8 @@
  * retry or fail cleanly.  Frames are decoded zero-copy from the input buffer
  * (evbuffer_pullup) and drained after the handler returns.  A connection may
  * be dropped from inside its own handler: freeing is deferred until the read
- * loop unwinds.
+ * loop unwinds.  A server's programs keep their per-client state in a
+ * struct bus_caller, which outlives the connection while answers wait on it.
  *
  * Budgets (bus.h): a server counts its connections per Unix user and
  * refuses one over the cap at accept; a once-a-second sweep drops a
@@ -19,6 +20,8 @@
  * never gets more than a frame ahead of its handler.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -35,6 +38,7 @@
 #include "bus.h"
 #include "conf.h"
 #include "daemon.h"
+#include "htab.h"
 #include "log.h"
 #include "mp.h"
 #include "proto.h"
@@ -43,10 +47,10 @@
 #define BACKOFF_MAX_MS	5000
 
 struct pend {
+	struct htab_node hn;		/* in bus_conn's pend, keyed by id */
 	int64_t		 id;
 	bus_answer_cb	 cb;
 	void		*arg;
-	struct pend	*next;
 };
 
 struct bus_conn {
@@ -67,8 +71,7 @@ struct bus_conn {
 	/* state */
 	char				 name[64];
 	int64_t				 next_id;
-	struct pend			**tab;
-	size_t				 tabcap, npend;
+	struct htab			 pend;		/* requests awaiting answers */
 	int				 paused, want_drain;
 	size_t				 drain_at;	/* bus_want_drain's lowat */
 	int				 busy, dead;
@@ -112,80 +115,62 @@ static void	conn_event(struct bufferevent *, short, void *);
 static void	client_schedule(struct bus_conn *);
 static void	refused_log(struct bus_server *, uid_t);
 
-/* pending requests: a small chained hash keyed by id */
+/* pending requests, keyed by id (lib/htab) */
+
+static int
+pend_eq(const struct htab_node *n, const void *key, size_t keylen)
+{
+	const struct pend *p = HTAB_ENTRY(n, struct pend, hn);
+
+	return keylen == sizeof(p->id) && memcmp(&p->id, key, keylen) == 0;
+}
 
 static int
 pend_add(struct bus_conn *c, int64_t id, bus_answer_cb cb, void *arg)
 {
 	struct pend *p;
-	size_t i;
 
-	if (c->npend + 1 > c->tabcap) {
-		size_t ncap = c->tabcap ? c->tabcap * 2 : 64;
-		struct pend **nt = calloc(ncap, sizeof(*nt));
-
-		if (nt == NULL)
-			return -1;
-		for (i = 0; i < c->tabcap; i++) {
-			while ((p = c->tab[i]) != NULL) {
-				c->tab[i] = p->next;
-				p->next = nt[(uint64_t)p->id & (ncap - 1)];
-				nt[(uint64_t)p->id & (ncap - 1)] = p;
-			}
-		}
-		free(c->tab);
-		c->tab = nt;
-		c->tabcap = ncap;
-	}
 	if ((p = malloc(sizeof(*p))) == NULL)
 		return -1;
 	p->id = id;
 	p->cb = cb;
 	p->arg = arg;
-	i = (uint64_t)id & (c->tabcap - 1);
-	p->next = c->tab[i];
-	c->tab[i] = p;
-	c->npend++;
+	if (htab_insert(&c->pend, &p->hn, &p->id, sizeof(p->id)) == -1) {
+		free(p);
+		return -1;
+	}
 	return 0;
 }
 
 static struct pend *
 pend_take(struct bus_conn *c, int64_t id)
 {
-	struct pend **pp, *p;
+	struct htab_node *n;
 
-	if (c->tabcap == 0)
+	if ((n = htab_find(&c->pend, &id, sizeof(id), pend_eq)) == NULL)
 		return NULL;
-	for (pp = &c->tab[(uint64_t)id & (c->tabcap - 1)]; (p = *pp);
-	    pp = &p->next) {
-		if (p->id == id) {
-			*pp = p->next;
-			c->npend--;
-			return p;
-		}
-	}
-	return NULL;
+	htab_remove(&c->pend, n);
+	return HTAB_ENTRY(n, struct pend, hn);
 }
 
 /* Answer every pending request with NULL: the peer is gone. */
 static void
 pend_fail_all(struct bus_conn *c)
 {
-	struct pend *p, **tab = c->tab;
-	size_t i, cap = c->tabcap;
+	struct htab t = c->pend;
+	struct htab_iter it;
+	struct htab_node *n;
+	struct pend *p;
 
 	/* detach first: a callback may send new requests or free c */
-	c->tab = NULL;
-	c->tabcap = 0;
-	c->npend = 0;
-	for (i = 0; i < cap; i++) {
-		while ((p = tab[i]) != NULL) {
-			tab[i] = p->next;
-			p->cb(c, NULL, p->arg);
-			free(p);
-		}
+	htab_init(&c->pend);
+	htab_iter_init(&it, &t);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		p = HTAB_ENTRY(n, struct pend, hn);
+		p->cb(c, NULL, p->arg);
+		free(p);
 	}
-	free(tab);
+	htab_free(&t);
 }
 
 static void
@@ -216,7 +201,7 @@ conn_free(struct bus_conn *c)
 	if (c->ev_retry)
 		event_free(c->ev_retry);
 	msgpack_unpacked_destroy(&c->up_obj);
-	free(c->tab);
+	htab_free(&c->pend);
 	free(c->path);
 	free(c);
 }
@@ -534,6 +519,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->arg = s->arg;
 	c->srv = s;
 	c->next_id = 1;
+	htab_init(&c->pend);
 	msgpack_unpacked_init(&c->up_obj);
 	TAILQ_INSERT_TAIL(&s->conns, c, entry);
 	s->nclients++;
@@ -785,6 +771,7 @@ bus_client(struct event_base *base, const char *path, const char *name,
 	c->arg = arg;
 	c->client = 1;
 	c->next_id = 1;
+	htab_init(&c->pend);
 	if ((c->path = strdup(path)) == NULL)
 		fatalx("out of memory");
 	snprintf(c->myname, sizeof(c->myname), "%s", name);
@@ -881,7 +868,7 @@ bus_request(struct bus_conn *c, struct fbuf *f, int64_t id, bus_answer_cb cb,
 size_t
 bus_pending(struct bus_conn *c)
 {
-	return c->npend;
+	return htab_count(&c->pend);
 }
 
 void
@@ -1014,4 +1001,66 @@ bus_check_peer(struct bus_conn *c, const msgpack_object *f)
 		bus_drop(c, why);
 	}
 	return 0;
+}
+
+/* callers: a server's record of a client that outlives its connection */
+
+void *
+bus_caller_attach(struct bus_conn *c, size_t size)
+{
+	struct bus_caller *bc;
+
+	if (size < sizeof(*bc) || (bc = calloc(1, size)) == NULL)
+		return NULL;
+	bc->c = c;
+	bc->refs = 1;
+	bus_set_data(c, bc);
+	return bc;
+}
+
+void
+bus_caller_detach(struct bus_caller *bc)
+{
+	if (bc->c != NULL)
+		bus_set_data(bc->c, NULL);
+	bc->c = NULL;
+	bus_caller_release(bc);
+}
+
+void
+bus_caller_hold(struct bus_caller *bc)
+{
+	bc->refs++;
+}
+
+void
+bus_caller_release(struct bus_caller *bc)
+{
+	if (bc->refs == 0)
+		fatalx("bus caller released more often than held");
+	if (--bc->refs == 0)
+		free(bc);
+}
+
+int
+bus_caller_send(struct bus_caller *bc, struct fbuf *f)
+{
+	if (bc->c == NULL)
+		return -1;
+	return bus_send(bc->c, f);
+}
+
+int
+bus_caller_refuse(struct bus_caller *bc, int64_t re, const char *code,
+    const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	if (bc->c == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return bus_answer_err(bc->c, re, code, msg);
 }

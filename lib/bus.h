@@ -134,4 +134,33 @@ int	bus_check_peer(struct bus_conn *, const msgpack_object *f);
 /* Name for logs: the peer's hello name, or "uid N pid M". */
 const char *bus_name(struct bus_conn *);
 
+/*
+ * A server's record of one client, kept while answers wait on it (a
+ * commit, another daemon's answer): the connection may go first, and what
+ * is answered to a caller whose connection is gone is dropped.  A program
+ * puts its own per-client state after it:
+ *	struct rclient { struct bus_caller bc; struct who who; ... };
+ * attached in the up handler, detached in the down handler, held by every
+ * answer that waits (lib/held holds it for an answer after the commit).
+ */
+struct bus_caller {
+	struct bus_conn	*c;		/* NULL once the connection is gone */
+	unsigned	 refs;
+};
+/* A zeroed record of size bytes (a struct bus_caller first) set as c's
+ * data, held once for the connection; NULL out of memory. */
+void	*bus_caller_attach(struct bus_conn *c, size_t size);
+/* The connection is gone (call from the down handler): c is forgotten and
+ * the connection's hold released; the record lives while others hold it. */
+void	bus_caller_detach(struct bus_caller *);
+void	bus_caller_hold(struct bus_caller *);
+/* Release one hold; the record is freed with the last. */
+void	bus_caller_release(struct bus_caller *);
+/* Send f to the caller; -1 when its connection is gone (or bus_send's). */
+int	bus_caller_send(struct bus_caller *, struct fbuf *);
+/* Answer re with err {code, msg: the formatted reason} now; -1 when the
+ * caller's connection is gone. */
+int	bus_caller_refuse(struct bus_caller *, int64_t re, const char *code,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 #endif

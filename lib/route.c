@@ -73,6 +73,17 @@ route_status_name(int status)
 	return "unknown";
 }
 
+int
+route_status_parse(const char *s)
+{
+	int k;
+
+	for (k = ROUTE_AVAILABLE; k <= ROUTE_OFFLINE; k++)
+		if (strcmp(s, route_status_name(k)) == 0)
+			return k;
+	return 0;
+}
+
 enum route_why
 route_eligible(const struct route_member *m, long long now)
 {

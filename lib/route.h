@@ -62,6 +62,8 @@ enum route_why {
 const char *route_why_text(enum route_why w);
 /* Agent status -> "available", "break", "busy", "offline" or "unknown". */
 const char *route_status_name(int status);
+/* The status named s (ROUTE_AVAILABLE...), or 0 when s names none. */
+int	route_status_parse(const char *s);
 
 /*
  * Why m cannot take a conversation at now, or RW_OK.  RW_OFFERED_ELSEWHERE

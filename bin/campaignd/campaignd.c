@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "frame.h"
+#include "held.h"
 #include "log.h"
 #include "mp.h"
 #include "proto.h"
@@ -53,40 +54,22 @@ cts(long long ms)
 	return json_string(buf);
 }
 
-/* clients */
-
-static void
-client_unref(struct cclient *cl)
-{
-	if (--cl->refs == 0)
-		free(cl);
-}
+/* clients: a bus_caller each, held while answers wait on it */
 
 static void
 on_up(struct bus_conn *c, void *arg)
 {
-	struct cclient *cl;
-
-	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+	if (bus_caller_attach(c, sizeof(struct bus_caller)) == NULL)
 		bus_drop(c, "out of memory");
-		return;
-	}
-	cl->c = c;
-	cl->alive = 1;
-	cl->refs = 1;
-	bus_set_data(c, cl);
 }
 
 static void
 on_down(struct bus_conn *c, void *arg)
 {
-	struct cclient *cl = bus_data(c);
+	struct bus_caller *cl = bus_data(c);
 
-	if (cl == NULL)
-		return;
-	cl->alive = 0;
-	cl->c = NULL;
-	client_unref(cl);
+	if (cl != NULL)
+		bus_caller_detach(cl);
 }
 
 enum role
@@ -130,46 +113,13 @@ role_of(struct bus_conn *c, char *who, size_t whosz)
 	return role;
 }
 
-/* answers */
-
-struct pending {
-	struct cclient	*cl;
-	struct fbuf	 fb;
-};
-
-static void
-send_later(void *arg, int committed)
-{
-	struct pending *p = arg;
-
-	if (p->cl->alive) {
-		if (committed)
-			bus_send_raw(p->cl->c, fbuf_data(&p->fb),
-			    fbuf_len(&p->fb));
-		else {
-			int64_t re = 0;
-			msgpack_unpacked up;
-			size_t off = 0;
-
-			msgpack_unpacked_init(&up);
-			if (msgpack_unpack_next(&up, fbuf_data(&p->fb) + 4,
-			    fbuf_len(&p->fb) - 4, &off) ==
-			    MSGPACK_UNPACK_SUCCESS)
-				mp_int(&up.data, "re", &re);
-			msgpack_unpacked_destroy(&up);
-			bus_answer_err(p->cl->c, re, "store",
-			    store_error(C->st));
-		}
-	}
-	client_unref(p->cl);
-	fbuf_free(&p->fb);
-	free(p);
-}
+/* answers: a write's after the commit (lib/held), a read's at once */
 
 void
 creq_ok(struct creq *r, json_t *obj)
 {
-	struct pending *p;
+	struct held *h;
+	msgpack_packer *pk;
 	const char *k;
 	json_t *v;
 	int rc;
@@ -177,45 +127,38 @@ creq_ok(struct creq *r, json_t *obj)
 	if (r->done)
 		fatalx("request answered twice");
 	r->done = 1;
-	if ((p = calloc(1, sizeof(*p))) == NULL)
-		fatalx("out of memory");
-	fbuf_init(&p->fb);
-	bus_answer_begin(&p->fb, r->re, obj ? json_object_size(obj) : 0);
+	h = held_new(r->cl, r->re);
+	pk = held_ok(h, obj ? json_object_size(obj) : 0);
 	if (obj) {
 		json_object_foreach(obj, k, v) {
-			mp_pack_cstr(&p->fb.pk, k);
-			if (rec_pack_json(&p->fb.pk, v) == -1)
-				msgpack_pack_nil(&p->fb.pk);
+			mp_pack_cstr(pk, k);
+			if (rec_pack_json(pk, v) == -1)
+				msgpack_pack_nil(pk);
 		}
 		json_decref(obj);
 	}
-	if (fbuf_finish(&p->fb) == -1) {
-		fbuf_free(&p->fb);
-		free(p);
+	if (held_fits(h) == -1) {
+		held_free(h);
 		r->done = 0;
 		creq_err(r, "invalid", "answer over 1 MiB; narrow the request");
 		return;
 	}
-	p->cl = r->cl;
-	p->cl->refs++;
 	if (r->write && r->txn) {
 		if ((rc = mdb_txn_commit(r->txn)) != 0) {
 			r->txn = NULL;
 			log_warnx("%s %s: commit: %s", r->kind, r->op,
 			    mdb_strerror(rc));
-			p->cl->refs--;
-			fbuf_free(&p->fb);
-			free(p);
+			held_free(h);
 			r->done = 0;
 			creq_err(r, "store", "%s", mdb_strerror(rc));
 			return;
 		}
 		r->txn = NULL;
 		/* answered only once the batch is on disk */
-		store_after(C->st, send_later, p);
+		held_after(h, C->st);
 		return;
 	}
-	send_later(p, 1);
+	held_now(h);
 }
 
 void
@@ -234,8 +177,7 @@ creq_err(struct creq *r, const char *code, const char *fmt, ...)
 		mdb_txn_abort(r->txn);	/* nothing half applied */
 		r->txn = NULL;
 	}
-	if (r->cl->alive)
-		bus_answer_err(r->cl->c, r->re, code, msg);
+	bus_caller_refuse(r->cl, r->re, code, "%s", msg);
 }
 
 int
@@ -283,7 +225,7 @@ creq_keep(struct creq *r)
 		fatalx("out of memory");
 	*k = *r;
 	json_incref(k->args);
-	k->cl->refs++;
+	bus_caller_hold(k->cl);
 	if (k->txn && !k->write)
 		mdb_txn_abort(k->txn);
 	k->txn = NULL;
@@ -302,7 +244,7 @@ creq_release(struct creq *k)
 			mdb_txn_abort(k->txn);
 	}
 	json_decref(k->args);
-	client_unref(k->cl);
+	bus_caller_release(k->cl);
 	free(k);
 }
 
@@ -510,7 +452,7 @@ cdb_show(struct creq *r, MDB_dbi dbi, const char *what)
 static void
 on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 {
-	struct cclient *cl = bus_data(c);
+	struct bus_caller *cl = bus_data(c);
 	struct creq r;
 	const struct ckind *k = NULL;
 	int64_t id;

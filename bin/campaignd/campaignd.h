@@ -38,14 +38,7 @@ struct creq {
 	MDB_txn			*txn;		/* write: nested txn; read: read txn */
 	int			 write;
 	int			 done;
-	struct cclient		*cl;
-};
-
-/* Who is on a connection, kept until its pending answers are sent. */
-struct cclient {
-	struct bus_conn	*c;
-	int		 alive;
-	int		 refs;
+	struct bus_caller	*cl;		/* kept while answers wait */
 };
 
 /* A kind of document and the operations on it. */

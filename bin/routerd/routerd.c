@@ -7,6 +7,11 @@
  * messages are dispatched to the channel daemons after "queued" is on disk,
  * and the ones never confirmed are found in the store and dispatched again
  * after a crash.  Subscribers read the log from any sequence.
+ *
+ * This file is the top of the house (routerd.h draws the floors): main,
+ * the event wiring, and one switch from a frame's type to its handler.
+ * Below it the handlers, the rules and the ground floor (routerd_store),
+ * each calling only down.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,32 +26,11 @@
 
 struct routerd *R;
 
-void
-client_ref(struct rclient *cl)
-{
-	cl->refs++;
-}
-
-void
-client_unref(struct rclient *cl)
-{
-	if (--cl->refs == 0)
-		free(cl);
-}
-
 static void
 on_up(struct bus_conn *c, void *arg)
 {
-	struct rclient *cl;
-
-	if ((cl = calloc(1, sizeof(*cl))) == NULL) {
+	if (bus_caller_attach(c, sizeof(struct rclient)) == NULL)
 		bus_drop(c, "out of memory");
-		return;
-	}
-	cl->c = c;
-	cl->alive = 1;
-	cl->refs = 1;
-	bus_set_data(c, cl);
 }
 
 static void
@@ -59,9 +43,7 @@ on_down(struct bus_conn *c, void *arg)
 	if (cl->sub)
 		TAILQ_REMOVE(&R->subs, cl, entry);
 	cl->sub = 0;
-	cl->alive = 0;
-	cl->c = NULL;
-	client_unref(cl);
+	bus_caller_detach(&cl->bc);
 }
 
 static void
@@ -83,7 +65,7 @@ ping(struct rclient *cl, const msgpack_object *f)
 	fbuf_init(&fb);
 	bus_answer_begin(&fb, id, 1);
 	mp_kv_int(&fb.pk, "seq", (int64_t)R->log.committed);
-	bus_send(cl->c, &fb);
+	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);
 }
 
@@ -106,40 +88,40 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		ping(cl, f);
 		break;
 	case PT_IN:
-		msg_in(cl, f);
+		in_request(cl, f);
 		break;
 	case PT_ST:
-		msg_status(cl, f);
+		status_request(cl, f);
 		break;
 	case PT_SEND:
-		msg_send(cl, f);
+		send_request(cl, f);
 		break;
 	case PT_SUB:
-		sub_start(cl, f);
+		sub_request(cl, f);
 		break;
 	case PT_INBOX:
-		inbox(cl, f);
+		query_inbox(cl, f);
 		break;
 	case PT_PURGE:
-		camp_purge(cl, f);
+		purge_request(cl, f);
 		break;
 	case PT_STATUS:
-		route_status(cl, f);
+		work_status(cl, f);
 		break;
 	case PT_CLAIM:
-		route_claim(cl, f);
+		work_claim(cl, f);
 		break;
 	case PT_CLOSE:
-		route_close(cl, f);
+		work_close(cl, f);
 		break;
 	case PT_TRANSFER:
-		route_transfer(cl, f);
+		work_transfer(cl, f);
 		break;
 	case PT_MODE:
-		route_mode(cl, f);
+		work_mode(cl, f);
 		break;
 	case PT_ROUTE:
-		route_explain(cl, f);
+		query_route(cl, f);
 		break;
 	case PT_TAG:
 		work_tag(cl, f);
@@ -148,16 +130,16 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		work_attention(cl, f);
 		break;
 	case PT_HISTORY:
-		work_history(cl, f);
+		query_history(cl, f);
 		break;
 	case PT_SEARCH:
-		work_search(cl, f);
+		query_search(cl, f);
 		break;
 	case PT_WINDOW:
-		work_window(cl, f);
+		query_window(cl, f);
 		break;
 	case PT_OPTOUT:
-		policy_optout(cl, f);
+		work_optout(cl, f);
 		break;
 	case PT_BOT:
 		bot_request(cl, f);
@@ -182,14 +164,14 @@ on_commit(void *arg, int ok)
 	evlog_settle(&R->log, ok);
 	if (ok) {
 		sub_publish();
-		route_pump();
+		queue_pump();
 	}
 }
 
 static void
 maybe_exit(void)
 {
-	if (R->d.draining && R->dispatching == 0) {
+	if (R->d.draining && dispatch_inflight() == 0) {
 		store_commit(R->st);
 		daemon_stop(&R->d);
 	}
@@ -199,7 +181,7 @@ static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	sub_tick();
-	route_tick();
+	queue_tick();
 	maybe_exit();
 }
 
@@ -237,25 +219,13 @@ int
 main(int argc, char *argv[])
 {
 	static struct routerd r;
+	static const struct dispatch_hooks hooks = {
+		.result = result_record,
+		.idle = maybe_exit,
+	};
 	char path[4096], err[1024];
 	long long msz, mmax, sq, ss;
-	MDB_txn *txn;
 	int rc;
-	struct store_db dbs[] = {
-		{ "events", 0, &r.db_events },
-		{ "convs", 0, &r.db_convs },
-		{ "convkey", 0, &r.db_convkey },
-		{ "convev", MDB_DUPSORT | MDB_DUPFIXED, &r.db_convev },
-		{ "msgs", 0, &r.db_msgs },
-		{ "ids", 0, &r.db_ids },
-		{ "pending", 0, &r.db_pending },
-		{ "orphan", MDB_DUPSORT, &r.db_orphan },
-		{ "queue", 0, &r.db_queue },
-		{ "agents", 0, &r.db_agents },
-		{ "consent", 0, &r.db_consent },
-		{ "bot", 0, &r.db_bot },
-		{ NULL, 0, NULL },
-	};
 	struct timeval tick = { 1, 0 };
 
 	R = &r;
@@ -275,17 +245,10 @@ main(int argc, char *argv[])
 		daemon_checked(&r.d);
 
 	TAILQ_INIT(&r.subs);
-	msgpack_sbuffer_init(&r.rec);
 	daemon_path(&r.d, "db/routerd", path, sizeof(path));
-	if ((r.st = store_open(r.d.base, path, (size_t)msz << 20,
-	    (size_t)mmax << 20, dbs, err, sizeof(err))) == NULL)
+	if ((r.st = rs_open(r.d.base, path, (size_t)msz << 20,
+	    (size_t)mmax << 20, &r.log, err, sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
-	if ((rc = store_rtxn(r.st, &txn)) != 0)
-		log_exit(EX_TEMP, "store: %s", mdb_strerror(rc));
-	rc = evlog_open(&r.log, txn, r.db_events);
-	mdb_txn_abort(txn);
-	if (rc != 0)
-		log_exit(EX_TEMP, "event log: %s", mdb_strerror(rc));
 	store_on_commit(r.st, on_commit, NULL);
 
 	daemon_path(&r.d, "run/routerd.sock", path, sizeof(path));
@@ -293,8 +256,8 @@ main(int argc, char *argv[])
 	    sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
 	bus_server_limit(r.srv, &r.d.bus);
-	dispatch_init();
-	route_init();
+	dispatch_init(&hooks);
+	queue_init();
 	if ((r.ev_tick = event_new(r.d.base, -1, EV_PERSIST, on_tick,
 	    NULL)) == NULL || event_add(r.ev_tick, &tick) == -1)
 		log_exit(EX_TEMP, "cannot create the tick timer");
@@ -306,10 +269,4 @@ main(int argc, char *argv[])
 	rc = daemon_run(&r.d);
 	store_close(r.st);
 	return rc;
-}
-
-void
-routerd_dispatch_done(void)
-{
-	maybe_exit();
 }

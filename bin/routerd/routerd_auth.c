@@ -9,6 +9,7 @@
  * campaigns; admins see everything.  The mapping is read again whenever
  * campaignd has committed since it was last read (its transaction id), so
  * a role change or a deleted agent applies to open connections at once.
+ * On the ground floor: it reads campaignd's records through routerd_campaign.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -41,7 +42,7 @@ auth_who(struct rclient *cl)
 	w->gen = gen;
 	w->role = RR_NONE;
 	w->agent[0] = '\0';
-	if (cl->c == NULL || bus_peer(cl->c, &uid, NULL, NULL) == -1)
+	if (cl->bc.c == NULL || bus_peer(cl->bc.c, &uid, NULL, NULL) == -1)
 		goto done;
 	if (uid == 0 || uid == geteuid()) {
 		w->role = RR_ADMIN;
@@ -90,42 +91,13 @@ auth_changed(struct rclient *cl)
 }
 
 int
-auth_member(const char *campaign, const char *agent, int *receive,
-    int *create)
-{
-	char key[160];
-	MDB_txn *txn;
-	msgpack_unpacked up;
-	int found = 0, b;
-
-	if (receive)
-		*receive = 0;
-	if (create)
-		*create = 0;
-	if (camp_rtxn(&txn) == -1)
-		return 0;
-	snprintf(key, sizeof(key), "%s/%s", campaign, agent);
-	msgpack_unpacked_init(&up);
-	if (camp_doc(txn, "members", key, &up) == 0) {
-		found = 1;
-		if (receive)
-			*receive = !mp_bool(&up.data, "receive", &b) || b;
-		if (create)
-			*create = !mp_bool(&up.data, "create", &b) || b;
-	}
-	msgpack_unpacked_destroy(&up);
-	mdb_txn_abort(txn);
-	return found;
-}
-
-int
 auth_can_see(const struct who *w, const char *campaign)
 {
 	if (w->role == RR_ADMIN)
 		return 1;
 	if (w->role == RR_NONE || w->agent[0] == '\0')
 		return 0;
-	return auth_member(campaign, w->agent, NULL, NULL);
+	return camp_member(campaign, w->agent, NULL, NULL);
 }
 
 int
@@ -137,7 +109,7 @@ auth_can_create(const struct who *w, const char *campaign)
 		return 1;
 	if (w->role == RR_NONE || w->agent[0] == '\0')
 		return 0;
-	return auth_member(campaign, w->agent, NULL, &create) && create;
+	return camp_member(campaign, w->agent, NULL, &create) && create;
 }
 
 int
@@ -153,7 +125,6 @@ auth_check_conv(struct rclient *cl, int64_t re, const struct conv *cv)
 	else
 		snprintf(why, sizeof(why), "%s is not a member of campaign %s",
 		    w->agent, cv->campaign);
-	if (cl->alive)
-		bus_answer_err(cl->c, re, "denied", why);
+	bus_caller_refuse(&cl->bc, re, "denied", "%s", why);
 	return -1;
 }

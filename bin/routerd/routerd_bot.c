@@ -23,6 +23,11 @@
  *          send answer; the conversation's campaign IDK setting decides
  * A reply or IDK for a conversation no longer in bot mode is refused with
  * code "mode"; for a closed one with code "closed".
+ *
+ * A handler: the replies (and the IDK's custom response) are send requests
+ * routerd makes itself, through the one send path (routerd_send's
+ * send_as_bot); a hand-over goes through routerd_queue; the marks and keys
+ * are routerd_store's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,21 +38,10 @@
 #include "optout.h"
 #include "routerd.h"
 
-#define BOT_TEXT_MAX	65536		/* as routerd_msg's TEXT_MAX */
 #define PEND_MSGS	500		/* records in one "pending" answer */
 #define PEND_BYTES	(640u * 1024)	/* keeps the answer inside a frame */
 #define PEND_WALK	1000		/* events looked at per conversation */
 #define PEND_CAND_MAX	100000		/* candidates kept in one scan */
-
-/* An answer waiting on the commit. */
-struct bans {
-	struct rclient	*cl;
-	int64_t		 re;
-	int		 dup;
-	char		 conv[R_IDLEN];
-	char		 msg[R_IDLEN];
-	char		 action[16];
-};
 
 /* 1 if map's key holds the string s. */
 static int
@@ -58,51 +52,17 @@ kv_is(const msgpack_object *map, const char *key, const char *s)
 	return o != NULL && mp_streq(o, s);
 }
 
+/* The answer {conv, msg, dup, action}, after the commit. */
 static void
-refuse(struct rclient *cl, int64_t re, const char *code, const char *msg)
+bot_answer(struct held *h, const char *conv, const char *msg, int dup,
+    const char *action)
 {
-	if (cl->alive)
-		bus_answer_err(cl->c, re, code, msg);
-}
+	msgpack_packer *pk = held_ok(h, 4);
 
-static void
-bans_done(void *arg, int ok)
-{
-	struct bans *a = arg;
-	struct fbuf fb;
-
-	if (a->cl->alive) {
-		if (!ok)
-			bus_answer_err(a->cl->c, a->re, "store",
-			    store_error(R->st));
-		else {
-			fbuf_init(&fb);
-			bus_answer_begin(&fb, a->re, 4);
-			mp_kv_str(&fb.pk, "conv", a->conv[0] ? a->conv : NULL);
-			mp_kv_str(&fb.pk, "msg", a->msg[0] ? a->msg : NULL);
-			mp_kv_bool(&fb.pk, "dup", a->dup);
-			mp_kv_str(&fb.pk, "action", a->action[0] ? a->action :
-			    NULL);
-			bus_send(a->cl->c, &fb);
-			fbuf_free(&fb);
-		}
-	}
-	client_unref(a->cl);
-	free(a);
-}
-
-static struct bans *
-bans_new(struct rclient *cl, int64_t re, const char *conv)
-{
-	struct bans *a;
-
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatalx("out of memory");
-	a->cl = cl;
-	a->re = re;
-	snprintf(a->conv, sizeof(a->conv), "%s", conv);
-	client_ref(cl);
-	return a;
+	mp_kv_str(pk, "conv", conv[0] ? conv : NULL);
+	mp_kv_str(pk, "msg", msg[0] ? msg : NULL);
+	mp_kv_bool(pk, "dup", dup);
+	mp_kv_str(pk, "action", action);
 }
 
 /*
@@ -113,82 +73,21 @@ static int
 allowed(struct rclient *cl, int64_t re, const char *campaign)
 {
 	struct who *w = auth_who(cl);
-	char why[160];
 	int recv = 0, create = 0;
 
 	if (w->role == RR_NONE) {
-		refuse(cl, re, "denied", "bot: you are not a parley agent");
+		bus_caller_refuse(&cl->bc, re, "denied", "bot: you are not a "
+		    "parley agent");
 		return -1;
 	}
 	if (w->role == RR_ADMIN)
 		return 0;
-	if (auth_member(campaign, w->agent, &recv, &create) ||
+	if (camp_member(campaign, w->agent, &recv, &create) ||
 	    (w->role == RR_SUPERVISOR && auth_can_see(w, campaign)))
 		return 0;
-	snprintf(why, sizeof(why), "bot: %s is not a member of campaign %s",
-	    w->agent, campaign);
-	refuse(cl, re, "denied", why);
+	bus_caller_refuse(&cl->bc, re, "denied", "bot: %s is not a member of "
+	    "campaign %s", w->agent, campaign);
 	return -1;
-}
-
-static int
-get_val(MDB_txn *txn, MDB_dbi dbi, const char *key, char *out, size_t outsz)
-{
-	MDB_val k = { strlen(key), (void *)key }, v;
-	int rc;
-
-	if ((rc = mdb_get(txn, dbi, &k, &v)) != 0)
-		return rc;
-	if (out) {
-		size_t n = v.mv_size < outsz ? v.mv_size : outsz - 1;
-
-		memcpy(out, v.mv_data, n);
-		out[n] = '\0';
-	}
-	return 0;
-}
-
-/*
- * Has inbound message msgid been answered (a bot reply, an IDK, a refused
- * reply)?  1 (the reply's message id in reply, or ""), 0, or -1 with *rc.
- */
-static int
-answered(MDB_txn *txn, const char *msgid, char *reply, size_t replysz,
-    int *rc)
-{
-	static const char *keys[] = { "k:bot:", "k:idk:" };
-	char key[R_IDLEN + 16];
-	size_t i;
-
-	reply[0] = '\0';
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		snprintf(key, sizeof(key), "%s%s", keys[i], msgid);
-		*rc = get_val(txn, R->db_ids, key, reply, replysz);
-		if (*rc == 0)
-			return 1;
-		if (*rc != MDB_NOTFOUND)
-			return -1;
-	}
-	snprintf(key, sizeof(key), "a:%s", msgid);
-	*rc = get_val(txn, R->db_bot, key, NULL, 0);
-	if (*rc == 0)
-		return 1;
-	if (*rc != MDB_NOTFOUND)
-		return -1;
-	*rc = 0;
-	return 0;
-}
-
-static int
-mark(MDB_txn *txn, const char *msgid, const char *what)
-{
-	char key[R_IDLEN + 4];
-	MDB_val k, v = { strlen(what), (void *)what };
-
-	snprintf(key, sizeof(key), "a:%s", msgid);
-	k.mv_size = strlen(key);
-	k.mv_data = key;
-	return mdb_put(txn, R->db_bot, &k, &v, 0);
 }
 
 /* Is an inbound record one the bot is to answer (bot mode, routed, and
@@ -250,27 +149,27 @@ cand_cmp(const void *a, const void *b)
  * events back to where its current stretch in bot mode began.
  */
 static int
-conv_pending(MDB_txn *txn, MDB_cursor *ix, const struct conv *cv,
-    uint64_t after, uint64_t upto, struct cands *cs)
+pending_in(MDB_txn *txn, const struct conv *cv, uint64_t after,
+    uint64_t upto, struct cands *cs)
 {
-	MDB_val k = { strlen(cv->id), (void *)cv->id }, v, rec;
+	struct rs_cursor ix;
 	msgpack_unpacked up;
 	char msgid[R_IDLEN], reply[R_IDLEN];
-	uint64_t seq;
+	MDB_val rec;
+	uint64_t seq = 0;
 	size_t off;
 	int rc, r2, walked, stop = 0;
 
-	rc = mdb_cursor_get(ix, &k, &v, MDB_SET_KEY);
-	if (rc == 0)
-		rc = mdb_cursor_get(ix, &k, &v, MDB_LAST_DUP);
+	if ((rc = rs_convev_open(txn, cv->id, &ix)) != 0)
+		return rc;
+	rc = rs_convev_last(&ix, &seq);
 	msgpack_unpacked_init(&up);
 	for (walked = 0; rc == 0 && !stop && walked < PEND_WALK; walked++) {
-		seq = evlog_seq(v.mv_data);
 		if (seq <= after)
 			break;
 		if (seq > upto)
 			goto next;
-		if ((rc = evlog_get(&R->log, txn, seq, &rec)) != 0)
+		if ((rc = rs_event_get(txn, seq, &rec)) != 0)
 			break;
 		off = 0;
 		if (msgpack_unpack_next(&up, rec.mv_data, rec.mv_size, &off) !=
@@ -284,8 +183,8 @@ conv_pending(MDB_txn *txn, MDB_cursor *ix, const struct conv *cv,
 		if (!for_bot(&up.data) ||
 		    !mp_strcpy(&up.data, "id", msgid, sizeof(msgid)))
 			goto next;
-		if ((r2 = answered(txn, msgid, reply, sizeof(reply), &rc)) ==
-		    -1)
+		if ((r2 = rs_answered(txn, msgid, reply, sizeof(reply),
+		    &rc)) == -1)
 			break;
 		if (r2 == 0 && cs->n < PEND_CAND_MAX) {
 			if (cs->n == cs->cap) {
@@ -303,10 +202,37 @@ conv_pending(MDB_txn *txn, MDB_cursor *ix, const struct conv *cv,
 			cs->n++;
 		}
 next:
-		rc = mdb_cursor_get(ix, &k, &v, MDB_PREV_DUP);
+		rc = rs_convev_prev(&ix, &seq);
 	}
 	msgpack_unpacked_destroy(&up);
+	rs_cursor_close(&ix);
 	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* The conversations of a pending scan: the campaign's in bot mode. */
+struct scan {
+	MDB_txn		*txn;
+	const char	*campaign;
+	uint64_t	 after, upto;
+	struct cands	 cs;
+	int		 rc;
+};
+
+static int
+scan_conv(const char *id, const MDB_val *v, void *arg)
+{
+	struct scan *sc = arg;
+	struct conv cv;
+
+	if (rs_conv_decode(v, &cv) != 0)
+		return 0;
+	if (strcmp(cv.campaign, sc->campaign) != 0 || cv.mode != CM_BOT ||
+	    cv.status == CV_CLOSED || cv.rstate == CS_CLOSED)
+		return 0;
+	if ((sc->rc = pending_in(sc->txn, &cv, sc->after, sc->upto,
+	    &sc->cs)) != 0)
+		return 1;
+	return 0;
 }
 
 /*
@@ -321,220 +247,154 @@ bot_pending(struct rclient *cl, const msgpack_object *f, int64_t re)
 {
 	char campaign[64];
 	int64_t after = 0, upto = 0;
-	MDB_txn *txn;
-	MDB_cursor *cur = NULL, *ix = NULL;
-	MDB_val k, v, rec;
-	struct cands cs = { NULL, 0, 0 };
-	struct conv cv;
+	struct scan sc;
 	struct camp c;
 	struct fbuf fb;
+	MDB_val rec;
 	size_t i, n, bytes;
-	char id[R_IDLEN], why[120];
 	int rc;
 
 	if (!mp_strcpy(f, "campaign", campaign, sizeof(campaign)) ||
 	    campaign[0] == '\0') {
-		refuse(cl, re, "invalid", "bot: pending needs a campaign");
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: pending needs "
+		    "a campaign");
 		return;
 	}
 	if ((mp_get(f, "after") && (!mp_int(f, "after", &after) ||
 	    after < 0)) || (mp_get(f, "upto") && (!mp_int(f, "upto", &upto) ||
 	    upto < 0))) {
-		refuse(cl, re, "invalid", "bot: after and upto are sequence "
-		    "numbers");
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: after and upto "
+		    "are sequence numbers");
 		return;
 	}
 	if (allowed(cl, re, campaign) == -1)
 		return;
 	camp_get(campaign, &c);
 	if (!c.exists && strcmp(campaign, "default") != 0) {
-		snprintf(why, sizeof(why), "bot: no campaign named \"%s\"",
-		    campaign);
-		refuse(cl, re, "notfound", why);
+		bus_caller_refuse(&cl->bc, re, "notfound", "bot: no campaign "
+		    "named \"%s\"", campaign);
 		return;
 	}
 	if (upto == 0 || (uint64_t)upto > R->log.committed)
 		upto = (int64_t)R->log.committed;
-	if ((rc = store_rtxn(R->st, &txn)) != 0) {
-		refuse(cl, re, "store", mdb_strerror(rc));
+	memset(&sc, 0, sizeof(sc));
+	sc.campaign = campaign;
+	sc.after = (uint64_t)after;
+	sc.upto = (uint64_t)upto;
+	if ((rc = store_rtxn(R->st, &sc.txn)) != 0) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
 		return;
 	}
-	if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) != 0 ||
-	    (rc = mdb_cursor_open(txn, R->db_convev, &ix)) != 0)
+	if ((rc = rs_convs_walk(sc.txn, "", scan_conv, &sc)) != 0 ||
+	    (rc = sc.rc) != 0)
 		goto fail;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size >= sizeof(id))
-			continue;
-		memcpy(id, k.mv_data, k.mv_size);
-		id[k.mv_size] = '\0';
-		if (conv_get(txn, id, &cv) != 0)
-			continue;
-		if (strcmp(cv.campaign, campaign) != 0 ||
-		    strcmp(cv.mode, "bot") != 0 ||
-		    strcmp(cv.status, "closed") == 0 ||
-		    strcmp(cv.rstate, "closed") == 0)
-			continue;
-		if ((rc = conv_pending(txn, ix, &cv, (uint64_t)after,
-		    (uint64_t)upto, &cs)) != 0)
-			goto fail;
-	}
-	if (rc != MDB_NOTFOUND)
-		goto fail;
-	if (cs.n > 1)
-		qsort(cs.v, cs.n, sizeof(*cs.v), cand_cmp);
-	for (n = 0, bytes = 0; n < cs.n && n < PEND_MSGS; n++) {
-		if (n > 0 && bytes + cs.v[n].size + 32 > PEND_BYTES)
+	if (sc.cs.n > 1)
+		qsort(sc.cs.v, sc.cs.n, sizeof(*sc.cs.v), cand_cmp);
+	for (n = 0, bytes = 0; n < sc.cs.n && n < PEND_MSGS; n++) {
+		if (n > 0 && bytes + sc.cs.v[n].size + 32 > PEND_BYTES)
 			break;
-		bytes += cs.v[n].size + 32;
+		bytes += sc.cs.v[n].size + 32;
 	}
 	fbuf_init(&fb);
 	bus_answer_begin(&fb, re, 3);
 	mp_kv_int(&fb.pk, "seq", upto);
-	mp_kv_bool(&fb.pk, "more", n < cs.n);
+	mp_kv_bool(&fb.pk, "more", n < sc.cs.n);
 	mp_pack_cstr(&fb.pk, "msgs");
 	msgpack_pack_array(&fb.pk, (uint32_t)n);
 	for (i = 0; i < n; i++) {
-		if ((rc = evlog_get(&R->log, txn, cs.v[i].seq, &rec)) != 0) {
+		if ((rc = rs_event_get(sc.txn, sc.cs.v[i].seq, &rec)) != 0) {
 			fbuf_free(&fb);
 			goto fail;
 		}
 		msgpack_pack_map(&fb.pk, 2);
-		mp_kv_int(&fb.pk, "seq", (int64_t)cs.v[i].seq);
+		mp_kv_int(&fb.pk, "seq", (int64_t)sc.cs.v[i].seq);
 		mp_pack_cstr(&fb.pk, "r");
 		mp_pack_raw(&fb.pk, rec.mv_data, rec.mv_size);
 	}
-	if (cl->alive)
-		bus_send(cl->c, &fb);
+	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);
-	mdb_cursor_close(ix);
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	free(cs.v);
+	mdb_txn_abort(sc.txn);
+	free(sc.cs.v);
 	return;
 fail:
-	if (ix)
-		mdb_cursor_close(ix);
-	if (cur)
-		mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	free(cs.v);
+	mdb_txn_abort(sc.txn);
+	free(sc.cs.v);
 	log_warnx("bot pending for campaign %s: %s", campaign,
 	    mdb_strerror(rc));
-	refuse(cl, re, "store", mdb_strerror(rc));
-}
-
-/*
- * Queue text on conv through the one send path (routerd_msg's msg_send,
- * with its suppression check and client-key idempotency), as a bot.  It
- * answers re on cl itself.
- */
-static void
-forward_send(struct rclient *cl, int64_t re, const char *conv,
-    const char *text, size_t tl, const char *key)
-{
-	msgpack_sbuffer sb;
-	msgpack_packer pk;
-	msgpack_unpacked up;
-	size_t off = 0;
-
-	msgpack_sbuffer_init(&sb);
-	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	msgpack_pack_map(&pk, 6);
-	mp_kv_str(&pk, "t", "send");
-	mp_kv_int(&pk, "id", re);
-	mp_kv_str(&pk, "conv", conv);
-	mp_kv_strn(&pk, "text", text, tl);
-	mp_kv_str(&pk, "key", key);
-	mp_kv_bool(&pk, "bot", 1);
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, sb.data, sb.size, &off) !=
-	    MSGPACK_UNPACK_SUCCESS)
-		fatalx("bot: cannot read back a send frame");
-	msg_send_internal(cl, &up.data);
-	msgpack_unpacked_destroy(&up);
-	msgpack_sbuffer_destroy(&sb);
+	bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
 }
 
 /*
  * The checks reply and idk share: conv and msg given, the conversation
  * exists and the caller may run its campaign's bot, msg is one of its
- * inbound messages.  Then, if msg was answered before, a duplicate answer
- * is registered (*dup = 1).  Otherwise the conversation must still be in
- * bot mode.  0 to go on (txn and cv set), -1 answered.
+ * inbound messages.  If msg was answered before, the duplicate is answered
+ * (after the commit).  Otherwise the conversation must still be in bot
+ * mode and open.  0 to go on (txn and cv set), -1 answered.
  */
 static int
 check(struct rclient *cl, const msgpack_object *f, int64_t re,
     const char *op, MDB_txn **txnp, struct conv *cv, char *msgid,
-    size_t msgidsz, int *dup)
+    size_t msgidsz)
 {
-	char conv[R_IDLEN], reply[R_IDLEN], why[200];
+	char conv[R_IDLEN], reply[R_IDLEN];
 	struct mrec m;
-	struct bans *a;
+	struct held *h;
 	MDB_txn *txn;
 	int rc, r;
 
-	*dup = 0;
 	if (!mp_strcpy(f, "conv", conv, sizeof(conv)) || conv[0] == '\0' ||
 	    !mp_strcpy(f, "msg", msgid, msgidsz) || msgid[0] == '\0') {
-		snprintf(why, sizeof(why), "bot: %s needs conv and msg (the "
-		    "inbound message it answers)", op);
-		refuse(cl, re, "invalid", why);
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: %s needs conv "
+		    "and msg (the inbound message it answers)", op);
 		return -1;
 	}
 	if ((txn = store_txn(R->st)) == NULL) {
-		refuse(cl, re, "store", store_error(R->st));
+		bus_caller_refuse(&cl->bc, re, "store", "%s",
+		    store_error(R->st));
 		return -1;
 	}
-	if ((rc = conv_get(txn, conv, cv)) != 0) {
+	if ((rc = rs_conv_get(txn, conv, cv)) != 0) {
 		if (rc != MDB_NOTFOUND)
 			goto fail;
-		snprintf(why, sizeof(why), "bot: no conversation %s", conv);
-		refuse(cl, re, "notfound", why);
+		bus_caller_refuse(&cl->bc, re, "notfound", "bot: no "
+		    "conversation %s", conv);
 		return -1;
 	}
 	if (allowed(cl, re, cv->campaign) == -1)
 		return -1;
-	if ((rc = mrec_get(txn, msgid, &m)) != 0 && rc != MDB_NOTFOUND)
+	if ((rc = rs_mrec_get(txn, msgid, &m)) != 0 && rc != MDB_NOTFOUND)
 		goto fail;
 	r = rc == 0 && strcmp(m.conv, conv) == 0 && strcmp(m.dir, "in") == 0;
 	if (rc == 0)
-		mrec_free(&m);
+		rs_mrec_free(&m);
 	if (!r) {
-		snprintf(why, sizeof(why), "bot: %s is not an inbound message "
-		    "of %s", msgid, conv);
-		refuse(cl, re, "invalid", why);
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: %s is not an "
+		    "inbound message of %s", msgid, conv);
 		return -1;
 	}
-	if ((r = answered(txn, msgid, reply, sizeof(reply), &rc)) == -1)
+	if ((r = rs_answered(txn, msgid, reply, sizeof(reply), &rc)) == -1)
 		goto fail;
 	if (r == 1) {
-		a = bans_new(cl, re, conv);
-		a->dup = 1;
-		snprintf(a->msg, sizeof(a->msg), "%s", reply);
-		store_after(R->st, bans_done, a);
-		*dup = 1;
+		h = held_new(&cl->bc, re);
+		bot_answer(h, conv, reply, 1, NULL);
+		held_after(h, R->st);
 		return -1;
 	}
-	if (strcmp(cv->status, "closed") == 0 ||
-	    strcmp(cv->rstate, "closed") == 0) {
-		snprintf(why, sizeof(why), "bot: conversation %s is closed",
-		    conv);
-		refuse(cl, re, "closed", why);
+	if (cv->status == CV_CLOSED || cv->rstate == CS_CLOSED) {
+		bus_caller_refuse(&cl->bc, re, "closed", "bot: conversation %s "
+		    "is closed", conv);
 		return -1;
 	}
-	if (strcmp(cv->mode, "bot") != 0) {
-		snprintf(why, sizeof(why), "bot: conversation %s is in %s "
-		    "mode", conv, cv->mode);
-		refuse(cl, re, "mode", why);
+	if (cv->mode != CM_BOT) {
+		bus_caller_refuse(&cl->bc, re, "mode", "bot: conversation %s is "
+		    "in %s mode", conv, rs_mode_name(cv->mode));
 		return -1;
 	}
 	*txnp = txn;
 	return 0;
 fail:
-	a = bans_new(cl, re, conv);
-	store_after(R->st, bans_done, a);
-	store_fail(R->st, rc, "reading for a bot request");
+	h = held_new(&cl->bc, re);
+	held_fail(h, R->st, rc, "reading for a bot request");
 	return -1;
 }
 
@@ -542,85 +402,83 @@ fail:
 static void
 bot_reply(struct rclient *cl, const msgpack_object *f, int64_t re)
 {
-	char msgid[R_IDLEN], key[R_IDLEN + 8];
+	char msgid[R_IDLEN], key[RS_BOTKEYLEN];
 	const char *text;
 	size_t tl;
 	struct conv cv;
-	struct bans *a;
+	struct held *h;
 	MDB_txn *txn;
-	int rc, dup;
+	int rc;
 
 	if (!mp_str(f, "text", &text, &tl) || tl == 0) {
-		refuse(cl, re, "invalid", "bot: a reply needs text");
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: a reply needs "
+		    "text");
 		return;
 	}
-	if (tl > BOT_TEXT_MAX) {
-		refuse(cl, re, "invalid", "bot: text over 64 KiB");
+	if (tl > R_TEXT_MAX) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: text over 64 "
+		    "KiB");
 		return;
 	}
-	if (check(cl, f, re, "reply", &txn, &cv, msgid, sizeof(msgid),
-	    &dup) == -1)
+	if (check(cl, f, re, "reply", &txn, &cv, msgid, sizeof(msgid)) == -1)
 		return;
 	/* answered in this very batch, with the send it queues */
-	if ((rc = mark(txn, msgid, "reply")) != 0) {
-		a = bans_new(cl, re, cv.id);
-		store_after(R->st, bans_done, a);
-		store_fail(R->st, rc, "recording a bot reply");
+	if ((rc = rs_answered_put(txn, msgid, "reply")) != 0) {
+		h = held_new(&cl->bc, re);
+		held_fail(h, R->st, rc, "recording a bot reply");
 		return;
 	}
-	snprintf(key, sizeof(key), "bot:%s", msgid);
-	forward_send(cl, re, cv.id, text, tl, key);
+	rs_botkey(key, sizeof(key), "bot", msgid);
+	send_as_bot(cl, re, cv.id, text, tl, key);
 }
 
 /* {t:"bot", id, op:"idk", conv, msg}: the campaign's IDK setting. */
 static void
 bot_idk(struct rclient *cl, const msgpack_object *f, int64_t re)
 {
-	char msgid[R_IDLEN], key[R_IDLEN + 8];
+	char msgid[R_IDLEN], key[RS_BOTKEYLEN];
 	struct camp c;
 	struct conv cv;
-	struct bans *a;
+	struct held *h;
 	msgpack_packer *pk;
 	MDB_txn *txn;
-	int rc, dup, custom;
+	int rc, custom;
 
-	if (check(cl, f, re, "idk", &txn, &cv, msgid, sizeof(msgid),
-	    &dup) == -1)
+	if (check(cl, f, re, "idk", &txn, &cv, msgid, sizeof(msgid)) == -1)
 		return;
 	camp_get(cv.campaign, &c);
 	custom = strcmp(c.idk_mode, "custom") == 0 &&
 	    c.idk_message[0] != '\0';
-	if ((rc = mark(txn, msgid, "idk")) != 0)
+	if ((rc = rs_answered_put(txn, msgid, "idk")) != 0)
 		goto fail;
-	pk = rec_begin(8);
+	pk = rs_event(8);
 	mp_kv_str(pk, "type", "idk");
 	mp_kv_str(pk, "conv", cv.id);
 	mp_kv_str(pk, "id", msgid);
 	mp_kv_str(pk, "campaign", cv.campaign);
-	mp_kv_str(pk, "channel", cv.channel);
+	mp_kv_str(pk, "channel", rs_chan_name(cv.channel));
 	mp_kv_str(pk, "contact", cv.contact);
 	mp_kv_str(pk, "action", custom ? "custom" : "agent");
 	mp_kv_int(pk, "ts", daemon_now_ms());
-	if ((rc = rec_append(txn, cv.id, NULL)) != 0)
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
 		goto fail;
 	if (custom) {
-		snprintf(key, sizeof(key), "idk:%s", msgid);
-		forward_send(cl, re, cv.id, c.idk_message,
+		rs_botkey(key, sizeof(key), "idk", msgid);
+		send_as_bot(cl, re, cv.id, c.idk_message,
 		    strlen(c.idk_message), key);
 		return;
 	}
-	if ((rc = route_to_agents(txn, &cv, 1, "idk")) != 0 ||
-	    (rc = conv_put(txn, &cv)) != 0)
+	if ((rc = queue_to_agents(txn, &cv, 1, "idk")) != 0 ||
+	    (rc = rs_conv_put(txn, &cv)) != 0)
 		goto fail;
 	log_info("conv=%s handed to agents: the bot does not know", cv.id);
-	a = bans_new(cl, re, cv.id);
-	snprintf(a->action, sizeof(a->action), "agent");
-	store_after(R->st, bans_done, a);
+	h = held_new(&cl->bc, re);
+	bot_answer(h, cv.id, "", 0, "agent");
+	held_after(h, R->st);
 	return;
 fail:
-	a = bans_new(cl, re, cv.id);
-	store_after(R->st, bans_done, a);
-	store_fail(R->st, rc, "recording a bot IDK");
+	h = held_new(&cl->bc, re);
+	held_fail(h, R->st, rc, "recording a bot IDK");
 }
 
 void
@@ -638,6 +496,6 @@ bot_request(struct rclient *cl, const msgpack_object *f)
 	else if (strcmp(op, "idk") == 0)
 		bot_idk(cl, f, re);
 	else
-		refuse(cl, re, "invalid", "bot: op must be pending, reply or "
-		    "idk");
+		bus_caller_refuse(&cl->bc, re, "invalid", "bot: op must be "
+		    "pending, reply or idk");
 }

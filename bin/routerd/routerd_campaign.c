@@ -1,14 +1,18 @@
 /*
- * routerd_campaign — routerd's view of campaignd's configuration, and the
- * purge of a deleted campaign's conversations.
+ * routerd_campaign — routerd's view of campaignd's configuration, on the
+ * ground floor beside routerd_store: every read of campaignd's environment,
+ * and the key formats of campaignd's databases that routerd reads ("addr",
+ * "members", "blacklist", "wtemplates", the contact book's indexes).
  *
  * campaignd owns its LMDB environment; routerd opens it read-only once per
  * process and reads the "addr" index and "campaigns" documents zero-copy
  * inside short read transactions, so it always sees the current
  * configuration without any message passing.  If campaignd has not created
  * its environment yet, addresses belong to the campaign "default" and the
- * open is retried at most once a second.
+ * open is retried at most once a second.  Beside lib/, it uses only
+ * routerd_store's channel names.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +22,7 @@
 
 #include "log.h"
 #include "mp.h"
+#include "valid.h"
 #include "routerd.h"
 
 static MDB_env		*cenv;
@@ -159,6 +164,22 @@ camp_doc(MDB_txn *txn, const char *db, const char *key, msgpack_unpacked *up)
 	return 0;
 }
 
+int
+camp_has(const char *db, const char *key)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	int ok;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	msgpack_unpacked_init(&up);
+	ok = camp_doc(txn, db, key, &up) == 0;
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return ok;
+}
+
 static int
 get_doc(MDB_txn *txn, const char *name, msgpack_unpacked *up)
 {
@@ -174,8 +195,7 @@ get_doc(MDB_txn *txn, const char *name, msgpack_unpacked *up)
 }
 
 void
-camp_lookup(const char *channel, const char *addr, char *campaign,
-    size_t sz)
+camp_lookup(enum chan ch, const char *addr, char *campaign, size_t sz)
 {
 	char key[160];
 	MDB_txn *txn;
@@ -184,7 +204,8 @@ camp_lookup(const char *channel, const char *addr, char *campaign,
 	snprintf(campaign, sz, "default");
 	if (camp_rtxn(&txn) == -1)
 		return;
-	snprintf(key, sizeof(key), "%s:%s", channel, addr);
+	/* "<channel>:<addr>" -> campaign */
+	snprintf(key, sizeof(key), "%s:%s", rs_chan_name(ch), addr);
 	k.mv_size = strlen(key);
 	k.mv_data = key;
 	if (mdb_get(txn, db_addr, &k, &v) == 0 && v.mv_size > 0 &&
@@ -201,6 +222,7 @@ camp_get(const char *name, struct camp *c)
 	MDB_txn *txn;
 	msgpack_unpacked up;
 	const msgpack_object *o;
+	char op[8];
 	int64_t v;
 	int b;
 
@@ -211,7 +233,7 @@ camp_get(const char *name, struct camp *c)
 	snprintf(c->strategy, sizeof(c->strategy), "ringall");
 	c->max_interactions = 3;
 	c->offer_timeout_s = 30;
-	snprintf(c->operator_, sizeof(c->operator_), "agent");
+	c->operator_ = CM_AGENT;
 	snprintf(c->idk_mode, sizeof(c->idk_mode), "agent");
 	snprintf(c->timezone, sizeof(c->timezone), "UTC");
 	c->response_threshold_s = 60;
@@ -231,7 +253,9 @@ camp_get(const char *name, struct camp *c)
 			c->offer_timeout_s = (int)v;
 		if (mp_int(d, "wrapup_s", &v) && v >= 0)
 			c->wrapup_s = (int)v;
-		mp_strcpy(d, "operator", c->operator_, sizeof(c->operator_));
+		if (mp_strcpy(d, "operator", op, sizeof(op)) &&
+		    strcmp(op, "bot") == 0)
+			c->operator_ = CM_BOT;
 		if ((o = mp_get(d, "idk")) != NULL) {
 			mp_strcpy(o, "mode", c->idk_mode, sizeof(c->idk_mode));
 			mp_strcpy(o, "message", c->idk_message,
@@ -259,8 +283,9 @@ camp_get(const char *name, struct camp *c)
 }
 
 void
-camp_check(const char *campaign, const char *channel, char *why, size_t sz)
+camp_check(const char *campaign, enum chan c, char *why, size_t sz)
 {
+	const char *channel = rs_chan_name(c);
 	MDB_txn *txn;
 	msgpack_unpacked up;
 	const msgpack_object *ch;
@@ -287,201 +312,112 @@ out:
 	mdb_txn_abort(txn);
 }
 
-/* purge: delete every conversation of a campaign, and its events */
-
-struct purge_ans {
-	struct rclient	*cl;
-	int64_t		 re;
-	long		 convs, events;
-};
-
-static void
-purge_answered(void *arg, int ok)
+int
+camp_member(const char *campaign, const char *agent, int *receive,
+    int *create)
 {
-	struct purge_ans *a = arg;
-	struct fbuf fb;
+	char key[160];
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	int found = 0, b;
 
-	if (a->cl->alive) {
-		if (!ok)
-			bus_answer_err(a->cl->c, a->re, "store",
-			    store_error(R->st));
-		else {
-			fbuf_init(&fb);
-			bus_answer_begin(&fb, a->re, 2);
-			mp_kv_int(&fb.pk, "convs", a->convs);
-			mp_kv_int(&fb.pk, "events", a->events);
-			bus_send(a->cl->c, &fb);
-			fbuf_free(&fb);
-		}
+	if (receive)
+		*receive = 0;
+	if (create)
+		*create = 0;
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	/* "<campaign>/<agent>" */
+	snprintf(key, sizeof(key), "%s/%s", campaign, agent);
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "members", key, &up) == 0) {
+		found = 1;
+		if (receive)
+			*receive = !mp_bool(&up.data, "receive", &b) || b;
+		if (create)
+			*create = !mp_bool(&up.data, "create", &b) || b;
 	}
-	client_unref(a->cl);
-	free(a);
-}
-
-/* Delete one conversation's events, messages, pending sends and keys. */
-static int
-purge_conv(MDB_txn *txn, const struct conv *cv, long *nev)
-{
-	MDB_cursor *cur;
-	MDB_val k = { strlen(cv->id), (void *)cv->id }, v, ev, mk;
-	char key[16 + 2 * R_ADDRLEN + 4];
-	int rc;
-
-	if ((rc = mdb_cursor_open(txn, R->db_convev, &cur)) != 0)
-		return rc;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		msgpack_unpacked up;
-		size_t off = 0;
-		const char *id;
-		size_t idl;
-
-		ev.mv_size = 8;
-		ev.mv_data = v.mv_data;
-		if (mdb_get(txn, R->db_events, &ev, &mk) == 0) {
-			msgpack_unpacked_init(&up);
-			if (msgpack_unpack_next(&up, mk.mv_data, mk.mv_size,
-			    &off) == MSGPACK_UNPACK_SUCCESS &&
-			    mp_str(&up.data, "id", &id, &idl) && idl < 64) {
-				char mid[64];
-
-				memcpy(mid, id, idl);
-				mid[idl] = '\0';
-				mk.mv_size = idl;
-				mk.mv_data = mid;
-				mdb_del(txn, R->db_msgs, &mk, NULL);
-				mdb_del(txn, R->db_pending, &mk, NULL);
-				{
-					/* what it carries, kept for dispatch */
-					char mkey[80];
-					MDB_val mv;
-
-					snprintf(mkey, sizeof(mkey), "x:%s",
-					    mid);
-					mv.mv_size = strlen(mkey);
-					mv.mv_data = mkey;
-					mdb_del(txn, R->db_ids, &mv, NULL);
-				}
-			}
-			msgpack_unpacked_destroy(&up);
-			if ((rc = mdb_del(txn, R->db_events, &ev, NULL)) != 0 &&
-			    rc != MDB_NOTFOUND)
-				break;
-			(*nev)++;
-		}
-	}
-	mdb_cursor_close(cur);
-	if (rc != MDB_NOTFOUND && rc != 0)
-		return rc;
-	k.mv_size = strlen(cv->id);
-	k.mv_data = (void *)cv->id;
-	if ((rc = mdb_del(txn, R->db_convev, &k, NULL)) != 0 &&
-	    rc != MDB_NOTFOUND)
-		return rc;
-	if ((rc = mdb_del(txn, R->db_convs, &k, NULL)) != 0)
-		return rc;
-	snprintf(key, sizeof(key), "%s|%s|%s", cv->channel, cv->addr,
-	    cv->contact);
-	k.mv_size = strlen(key);
-	k.mv_data = key;
-	rc = mdb_del(txn, R->db_convkey, &k, NULL);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return found;
 }
 
 void
-camp_purge(struct rclient *cl, const msgpack_object *f)
+camp_members(const char *campaign, size_t max, camp_member_cb cb, void *arg)
 {
-	char campaign[64], ids[256][R_IDLEN];
-	struct purge_ans *a;
+	char prefix[80], agent[64];
+	size_t pl, n = 0;
 	MDB_txn *txn;
+	MDB_dbi dbi;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct conv cv;
-	uid_t uid;
-	int64_t re = 0;
-	size_t n, i;
 	int rc;
 
-	mp_int(f, "id", &re);
-	if (bus_peer(cl->c, &uid, NULL, NULL) == -1 ||
-	    (uid != 0 && uid != geteuid())) {
-		bus_answer_err(cl->c, re, "denied", "purge: only campaignd "
-		    "may delete a campaign's conversations");
+	if (strcmp(campaign, "default") == 0 || camp_rtxn(&txn) == -1)
+		return;
+	pl = (size_t)snprintf(prefix, sizeof(prefix), "%s/", campaign);
+	if (camp_dbi("members", &dbi) == -1 ||
+	    mdb_cursor_open(txn, dbi, &cur) != 0) {
+		mdb_txn_abort(txn);
 		return;
 	}
-	if (!mp_strcpy(f, "campaign", campaign, sizeof(campaign)) ||
-	    campaign[0] == '\0') {
-		bus_answer_err(cl->c, re, "invalid", "purge: campaign is "
-		    "required");
-		return;
-	}
-	if ((txn = store_txn(R->st)) == NULL) {
-		bus_answer_err(cl->c, re, "store", store_error(R->st));
-		return;
-	}
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatalx("out of memory");
-	a->cl = cl;
-	a->re = re;
-	client_ref(cl);
-	/* collect a batch of ids, then delete; repeat until none is left */
-	for (;;) {
-		n = 0;
-		if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) != 0)
-			goto fail;
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		    rc == 0 && n < 256;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			msgpack_unpacked up;
-			size_t off = 0;
-			const msgpack_object *c;
+	k.mv_size = pl;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    rc == 0 && n < max;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		msgpack_unpacked up;
+		size_t off = 0;
 
-			msgpack_unpacked_init(&up);
-			if (msgpack_unpack_next(&up, v.mv_data, v.mv_size,
-			    &off) == MSGPACK_UNPACK_SUCCESS &&
-			    (c = mp_get(&up.data, "campaign")) != NULL &&
-			    mp_streq(c, campaign) && k.mv_size < R_IDLEN) {
-				memcpy(ids[n], k.mv_data, k.mv_size);
-				ids[n][k.mv_size] = '\0';
-				n++;
-			}
-			msgpack_unpacked_destroy(&up);
-		}
-		mdb_cursor_close(cur);
-		if (rc != 0 && rc != MDB_NOTFOUND)
-			goto fail;
-		for (i = 0; i < n; i++) {
-			if ((rc = conv_get(txn, ids[i], &cv)) != 0 ||
-			    (rc = purge_conv(txn, &cv, &a->events)) != 0)
-				goto fail;
-			a->convs++;
-		}
-		if (n < 256)
+		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
 			break;
+		if (k.mv_size - pl >= sizeof(agent))
+			continue;
+		memcpy(agent, (char *)k.mv_data + pl, k.mv_size - pl);
+		agent[k.mv_size - pl] = '\0';
+		msgpack_unpacked_init(&up);
+		cb(agent, msgpack_unpack_next(&up, v.mv_data, v.mv_size,
+		    &off) == MSGPACK_UNPACK_SUCCESS ? &up.data : NULL, arg);
+		msgpack_unpacked_destroy(&up);
+		n++;
 	}
-	{
-		msgpack_packer pk;
-		uint64_t seq;
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+}
 
-		/* the deletion itself stays in the log */
-		R->rec.size = 0;
-		msgpack_packer_init(&pk, &R->rec, msgpack_sbuffer_write);
-		msgpack_pack_map(&pk, 6);
-		mp_kv_str(&pk, "type", "campaign");
-		mp_kv_str(&pk, "op", "deleted");
-		mp_kv_str(&pk, "campaign", campaign);
-		mp_kv_int(&pk, "convs", a->convs);
-		mp_kv_int(&pk, "events", a->events);
-		mp_kv_int(&pk, "ts", daemon_now_ms());
-		if ((rc = evlog_append(&R->log, txn, R->rec.data, R->rec.size,
-		    &seq)) != 0)
-			goto fail;
-	}
-	log_info("campaign %s deleted: %ld conversations, %ld events purged",
-	    campaign, a->convs, a->events);
-	store_after(R->st, purge_answered, a);
-	return;
-fail:
-	store_after(R->st, purge_answered, a);
-	store_fail(R->st, rc, "purging a campaign's conversations");
+int
+camp_blacklist(MDB_txn *txn, const char *scope, const char *contact,
+    msgpack_unpacked *up)
+{
+	char key[64 + R_ADDRLEN + 2];
+
+	/* "<campaign or *>/<contact>" */
+	snprintf(key, sizeof(key), "%s/%s", scope, contact);
+	return camp_doc(txn, "blacklist", key, up);
+}
+
+int
+camp_wtemplate(MDB_txn *txn, const char *name, const char *lang,
+    msgpack_unpacked *up)
+{
+	char key[200];
+
+	/* "<name>/<lang>" */
+	snprintf(key, sizeof(key), "%s/%s", name, lang);
+	return camp_doc(txn, "wtemplates", key, up);
+}
+
+int
+camp_contact_id(MDB_txn *txn, const char *index, const char *addr, char *id,
+    size_t idsz)
+{
+	MDB_dbi dbi;
+	MDB_val k = { strlen(addr), (void *)addr }, v;
+
+	if (k.mv_size == 0 || camp_dbi(index, &dbi) != 0 ||
+	    mdb_get(txn, dbi, &k, &v) != 0 || v.mv_size >= idsz)
+		return -1;
+	memcpy(id, v.mv_data, v.mv_size);
+	id[v.mv_size] = '\0';
+	return 0;
 }

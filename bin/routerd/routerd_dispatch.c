@@ -1,9 +1,14 @@
 /*
- * routerd_dispatch — hands committed outbound messages to the channel
- * daemons and records what they answer.  The "pending" database is the
- * queue: a message stays there from "queued" until "sent" or "failed" is
- * committed, so after a crash or a lost channel daemon every unconfirmed
- * message is found there and dispatched again (Postfix's active queue).
+ * routerd_dispatch — the pending queue: an outbound message enters it when
+ * it is queued (dispatch_queue, in the group-commit batch) and is handed to
+ * its channel daemon once "queued" is on disk; the channel daemon's answer
+ * goes to the hook main wires (routerd_result records it and takes the
+ * message out).  The "pending" database is the queue: a message stays
+ * there from "queued" until "sent" or "failed" is committed, so after a
+ * crash or a lost channel daemon every unconfirmed message is found there
+ * and dispatched again (Postfix's active queue).  A rule module: the send
+ * path, routerd_policy's automatic replies and routerd_result call it; it
+ * calls routerd_store and lib/.
  *
  * A message dispatched again may already have been sent: the channel
  * daemon can die, or the connection drop, after the provider accepted it
@@ -22,136 +27,185 @@
 
 #include "log.h"
 #include "mp.h"
+#include "ulid.h"
 #include "routerd.h"
 
-/* The channels routerd dispatches to, and whether their provider can be
- * asked about a send whose answer was lost. */
-static const struct {
-	const char	*name;
+/* The channel daemons routerd dispatches to, and whether their provider
+ * can be asked about a send whose answer was lost. */
+static struct chan_link {
+	const char	*sock;		/* run/<sock>, or NULL: none (yet) */
 	int		 asked;
-} chans[] = {
-	{ "sms", 1 },
-	{ "whatsapp", 0 },
+	struct bus_conn	*c;
+} links[CH_N] = {
+	[CH_SMS] = { "run/smsd.sock", 1, NULL },
+	[CH_WHATSAPP] = { "run/whatsappd.sock", 0, NULL },
+	[CH_MESSENGER] = { NULL, 0, NULL },
+	[CH_INSTAGRAM] = { NULL, 0, NULL },
 };
-#define NCHANS	(sizeof(chans) / sizeof(chans[0]))
 
+static const struct dispatch_hooks *hooks;
+static size_t		 inflight;
 /* Dispatches again of unknown outcome since start, per channel. */
-static unsigned long long unknown_total[NCHANS];
+static unsigned long long unknown_total[CH_N];
 
-static int
-chan_index(const char *channel)
+/* ------------------------------------------------------------ queueing */
+
+int
+dispatch_queue(MDB_txn *txn, struct conv *cv, const struct outmsg *om,
+    char msgid[R_IDLEN])
 {
-	size_t i;
+	struct mrec m;
+	msgpack_packer *pk;
+	int rc;
 
-	for (i = 0; i < NCHANS; i++)
-		if (strcmp(chans[i].name, channel) == 0)
-			return (int)i;
-	return -1;
+	memset(&m, 0, sizeof(m));
+	ulid_make("m_", m.id);
+	snprintf(m.conv, sizeof(m.conv), "%s", cv->id);
+	snprintf(m.dir, sizeof(m.dir), "out");
+	m.channel = cv->channel;
+	snprintf(m.from, sizeof(m.from), "%s", cv->addr);
+	snprintf(m.to, sizeof(m.to), "%s", cv->contact);
+	snprintf(m.state, sizeof(m.state), "queued");
+	m.ts = om->ts;
+	m.text = (char *)om->text;
+	m.textlen = om->len;
+
+	pk = rs_event(11 + (om->media != NULL) + (om->template_name != NULL) +
+	    (om->file_name != NULL) + (om->reply_to != NULL) +
+	    (om->key != NULL) + (om->agent != NULL) + om->bot +
+	    (om->auto_ != NULL));
+	mp_kv_str(pk, "type", "message");
+	mp_kv_str(pk, "dir", "out");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "id", m.id);
+	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
+	mp_kv_str(pk, "contact", cv->contact);
+	mp_kv_str(pk, "addr", cv->addr);
+	mp_kv_strn(pk, "text", om->text, om->len);
+	if (om->media != NULL)
+		mp_kv_obj(pk, "media", om->media);
+	if (om->template_name != NULL)
+		mp_kv_str(pk, "template", om->template_name);
+	if (om->file_name != NULL)
+		mp_kv_str(pk, "file", om->file_name);
+	if (om->reply_to != NULL)
+		mp_kv_str(pk, "reply_to", om->reply_to);
+	mp_kv_str(pk, "status", "queued");
+	if (om->key != NULL)
+		mp_kv_str(pk, "key", om->key);
+	if (om->agent != NULL)
+		mp_kv_str(pk, "agent", om->agent);
+	if (om->bot)
+		mp_kv_bool(pk, "bot", 1);
+	if (om->auto_ != NULL)
+		mp_kv_str(pk, "auto", om->auto_);
+	mp_kv_int(pk, "ts", om->ts);
+	if ((rc = rs_append(txn, cv->id, NULL)) != 0 ||
+	    (rc = rs_mrec_put(txn, &m)) != 0 ||
+	    (rc = rs_pending_put(txn, m.id)) != 0)
+		return rc;
+	if (om->skey != NULL && (rc = rs_skey_put(txn, om->skey, m.id)) != 0)
+		return rc;
+	/* what it carries, for dispatch */
+	if (om->extraslen > 0 && (rc = rs_extras_put(txn, m.id, om->extras,
+	    om->extraslen)) != 0)
+		return rc;
+	cv->last_ts = om->ts;
+	snprintf(cv->last_dir, sizeof(cv->last_dir), "out");
+	if (om->len == 0 && (om->media != NULL || om->file_name != NULL))
+		snprintf(cv->last_text, sizeof(cv->last_text), "(media)");
+	else
+		rs_preview(cv->last_text, sizeof(cv->last_text), om->text,
+		    om->len);
+	memcpy(msgid, m.id, R_IDLEN);
+	return 0;
 }
+
+void
+dispatch_after(void *arg, int committed)
+{
+	if (committed)
+		dispatch(arg);
+	free(arg);
+}
+
+/* ------------------------------------------------- untried messages */
 
 /*
  * Messages whose first dispatch never left routerd (their daemon was
  * down): when the pending scan sends them they are first tries, not
- * again.  A set of ids, chained hash; entries go when such a message is
+ * again.  A set of ids (lib/htab); entries go when such a message is
  * dispatched, or when a scan of its channel no longer finds it pending.
  */
 struct untried {
-	struct untried	*next;
+	struct htab_node hn;
 	char		 id[R_IDLEN];
-	char		 channel[16];
+	enum chan	 channel;
 	int		 keep;		/* still pending and unsent in this scan */
 };
-static struct untried	**ut;
-static size_t		  utcap, utn;
+static struct htab	 untried;
 
-static uint64_t
-ut_hash(const char *s)
+static int
+ut_eq(const struct htab_node *n, const void *key, size_t keylen)
 {
-	uint64_t h = 1469598103934665603ULL;
+	const struct untried *u = HTAB_ENTRY(n, struct untried, hn);
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	return strlen(u->id) == keylen && memcmp(u->id, key, keylen) == 0;
 }
 
-static struct untried **
-ut_slot(const char *id)
+static struct untried *
+ut_find(const char *id)
 {
-	struct untried **pp;
+	struct htab_node *n;
 
-	if (ut == NULL)
-		return NULL;
-	for (pp = &ut[ut_hash(id) & (utcap - 1)]; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (strcmp((*pp)->id, id) == 0)
-			break;
-	return pp;
+	n = htab_find(&untried, id, strlen(id), ut_eq);
+	return n ? HTAB_ENTRY(n, struct untried, hn) : NULL;
 }
 
 static void
-ut_add(const char *id, const char *channel)
+ut_add(const char *id, enum chan ch)
 {
-	struct untried **pp, *u, **nt, *next;
-	size_t i, ncap;
+	struct untried *u;
 
-	if (ut == NULL) {
-		utcap = 256;
-		if ((ut = calloc(utcap, sizeof(*ut))) == NULL)
-			fatalx("out of memory");
-	}
-	if (*(pp = ut_slot(id)) != NULL)
+	if (ut_find(id) != NULL)
 		return;
 	if ((u = calloc(1, sizeof(*u))) == NULL)
 		fatalx("out of memory");
 	snprintf(u->id, sizeof(u->id), "%s", id);
-	snprintf(u->channel, sizeof(u->channel), "%s", channel);
-	*pp = u;
-	if (++utn > utcap) {
-		ncap = utcap * 2;
-		if ((nt = calloc(ncap, sizeof(*nt))) == NULL)
-			fatalx("out of memory");
-		for (i = 0; i < utcap; i++)
-			for (u = ut[i]; u != NULL; u = next) {
-				next = u->next;
-				u->next = nt[ut_hash(u->id) & (ncap - 1)];
-				nt[ut_hash(u->id) & (ncap - 1)] = u;
-			}
-		free(ut);
-		ut = nt;
-		utcap = ncap;
+	u->channel = ch;
+	if (htab_insert(&untried, &u->hn, u->id, strlen(u->id)) == -1)
+		fatalx("out of memory");
+}
+
+static void
+ut_del(struct untried *u)
+{
+	htab_remove(&untried, &u->hn);
+	free(u);
+}
+
+/* After a scan of channel ch (all: -1): forget what it did not keep. */
+static void
+ut_prune(int ch)
+{
+	struct htab_iter it;
+	struct htab_node *n;
+	struct untried *u;
+
+	htab_iter_init(&it, &untried);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		u = HTAB_ENTRY(n, struct untried, hn);
+		if (ch != -1 && (int)u->channel != ch)
+			continue;
+		if (!u->keep)
+			ut_del(u);
+		else
+			u->keep = 0;
 	}
 }
 
-static void
-ut_del(struct untried **pp)
-{
-	struct untried *u = *pp;
-
-	*pp = u->next;
-	free(u);
-	utn--;
-}
-
-/* After a scan of channel (NULL: all): forget what it did not keep. */
-static void
-ut_prune(const char *channel)
-{
-	struct untried **pp;
-	size_t i;
-
-	for (i = 0; ut != NULL && i < utcap; i++)
-		for (pp = &ut[i]; *pp != NULL; ) {
-			if (channel != NULL &&
-			    strcmp((*pp)->channel, channel) != 0) {
-				pp = &(*pp)->next;
-			} else if (!(*pp)->keep) {
-				ut_del(pp);
-			} else {
-				(*pp)->keep = 0;
-				pp = &(*pp)->next;
-			}
-		}
-}
+/* ------------------------------------------------------------ dispatch */
 
 struct outreq {
 	char	msg[R_IDLEN];
@@ -165,35 +219,25 @@ on_answer(struct bus_conn *c, const msgpack_object *ans, void *arg)
 	char pid[128], code[32] = "", reason[256] = "";
 	int found = 0;
 
-	R->dispatching--;
+	inflight--;
 	if (ans == NULL) {
 		/* channel daemon gone: the message stays pending */
 		log_debug("msg=%s dispatch interrupted", o->msg);
 	} else if ((err = mp_get(ans, "err")) != NULL) {
 		mp_strcpy(err, "code", code, sizeof(code));
 		mp_strcpy(err, "msg", reason, sizeof(reason));
-		msg_result(o->msg, NULL, code[0] ? code : "error", reason);
+		hooks->result(o->msg, NULL, code[0] ? code : "error", reason);
 	} else if (mp_strcpy(ans, "pid", pid, sizeof(pid)) && pid[0]) {
 		if (mp_bool(ans, "found", &found) && found)
 			log_info("msg=%s was already at the provider as %s: "
 			    "recorded sent, not sent twice", o->msg, pid);
-		msg_result(o->msg, pid, NULL, NULL);
+		hooks->result(o->msg, pid, NULL, NULL);
 	} else
-		msg_result(o->msg, NULL, "protocol",
+		hooks->result(o->msg, NULL, "protocol",
 		    "channel daemon answered without a provider id");
 	free(o);
-	routerd_dispatch_done();
-}
-
-/* The channel daemon of channel, or NULL when there is none (yet). */
-static struct bus_conn *
-chan_conn(const char *channel)
-{
-	if (strcmp(channel, "sms") == 0)
-		return R->sms;
-	if (strcmp(channel, "whatsapp") == 0)
-		return R->wa;
-	return NULL;
+	if (inflight == 0 && hooks->idle != NULL)
+		hooks->idle();
 }
 
 /*
@@ -210,19 +254,18 @@ dispatch_one(MDB_txn *txn, const char *msgid, int again)
 	struct mrec m;
 	struct outreq *o;
 	struct fbuf fb;
-	char mkey[R_IDLEN + 8];
-	MDB_val mk, mv;
+	MDB_val mv;
 	size_t off = 0, i;
 	int64_t id;
 	int rc;
 
-	if ((rc = mrec_get(txn, msgid, &m)) != 0) {
+	if ((rc = rs_mrec_get(txn, msgid, &m)) != 0) {
 		log_warnx("msg=%s pending but unreadable: %s", msgid,
 		    mdb_strerror(rc));
 		return -1;
 	}
-	if ((c = chan_conn(m.channel)) == NULL || !bus_is_up(c)) {
-		mrec_free(&m);
+	if ((c = links[m.channel].c) == NULL || !bus_is_up(c)) {
+		rs_mrec_free(&m);
 		return 1;
 	}
 	if ((o = calloc(1, sizeof(*o))) == NULL)
@@ -230,10 +273,7 @@ dispatch_one(MDB_txn *txn, const char *msgid, int again)
 	snprintf(o->msg, sizeof(o->msg), "%s", msgid);
 	/* media, file, template, reply_to, tag: kept beside the message */
 	msgpack_unpacked_init(&xu);
-	snprintf(mkey, sizeof(mkey), "x:%s", msgid);
-	mk.mv_size = strlen(mkey);
-	mk.mv_data = mkey;
-	if (mdb_get(txn, R->db_ids, &mk, &mv) == 0 &&
+	if (rs_extras_get(txn, msgid, &mv) == 0 &&
 	    msgpack_unpack_next(&xu, mv.mv_data, mv.mv_size, &off) ==
 	    MSGPACK_UNPACK_SUCCESS && xu.data.type == MSGPACK_OBJECT_MAP)
 		x = &xu.data;
@@ -243,7 +283,7 @@ dispatch_one(MDB_txn *txn, const char *msgid, int again)
 	mp_kv_str(&fb.pk, "t", "out");
 	mp_kv_int(&fb.pk, "id", id);
 	mp_kv_str(&fb.pk, "msg", m.id);
-	mp_kv_str(&fb.pk, "channel", m.channel);
+	mp_kv_str(&fb.pk, "channel", rs_chan_name(m.channel));
 	mp_kv_str(&fb.pk, "from", m.from);
 	mp_kv_str(&fb.pk, "to", m.to);
 	mp_kv_strn(&fb.pk, "text", m.text ? m.text : "", m.textlen);
@@ -259,12 +299,12 @@ dispatch_one(MDB_txn *txn, const char *msgid, int again)
 		free(o);
 		rc = 1;		/* nothing left routerd */
 	} else {
-		R->dispatching++;
+		inflight++;
 		rc = 0;
 	}
 	fbuf_free(&fb);
 	msgpack_unpacked_destroy(&xu);
-	mrec_free(&m);
+	rs_mrec_free(&m);
 	return rc;
 }
 
@@ -277,98 +317,105 @@ dispatch(const char *msgid)
 	if (store_rtxn(R->st, &txn) != 0)
 		return;
 	/* when its daemon is down: on "up", as a first try */
-	if (dispatch_one(txn, msgid, 0) == 1 && mrec_get(txn, msgid, &m) == 0) {
+	if (dispatch_one(txn, msgid, 0) == 1 &&
+	    rs_mrec_get(txn, msgid, &m) == 0) {
 		ut_add(msgid, m.channel);
-		mrec_free(&m);
+		rs_mrec_free(&m);
 	}
 	mdb_txn_abort(txn);
+}
+
+size_t
+dispatch_inflight(void)
+{
+	return inflight;
+}
+
+/* A scan of the pending queue: its channel (-1: all) and what it sent. */
+struct scan {
+	MDB_txn		*txn;
+	int		 ch;
+	size_t		 n, sent[CH_N], unknown[CH_N];
+};
+
+static int
+scan_one(const char *id, void *arg)
+{
+	struct scan *s = arg;
+	struct untried *u;
+	struct mrec m;
+	enum chan ch;
+	int again;
+
+	if (rs_mrec_get(s->txn, id, &m) != 0)
+		return 0;
+	ch = m.channel;
+	rs_mrec_free(&m);
+	if (s->ch != -1 && (int)ch != s->ch)
+		return 0;
+	u = ut_find(id);
+	again = u == NULL;
+	if (dispatch_one(s->txn, id, again) == 0) {
+		s->n++;
+		s->sent[ch]++;
+		s->unknown[ch] += again;
+		unknown_total[ch] += again;
+		if (!again)
+			ut_del(u);
+	} else if (!again)
+		u->keep = 1;
+	return 0;
 }
 
 /*
- * Dispatch every pending message of channel (NULL: all channels), flagged
+ * Dispatch every pending message of channel ch (-1: all channels), flagged
  * as tried before unless it never left routerd; log what went again.
  */
 static void
-pending_scan(const char *channel)
+pending_scan(int ch)
 {
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	struct untried **pp;
-	char id[R_IDLEN], line[512];
-	size_t n = 0, sent[NCHANS], unknown[NCHANS], i;
-	size_t len;
-	int rc, ci, again;
+	struct scan s;
+	char line[512];
+	size_t len, i;
+	int rc;
 
-	memset(sent, 0, sizeof(sent));
-	memset(unknown, 0, sizeof(unknown));
-	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+	memset(&s, 0, sizeof(s));
+	s.ch = ch;
+	if ((rc = store_rtxn(R->st, &s.txn)) != 0) {
 		log_warnx("pending scan: %s", mdb_strerror(rc));
 		return;
 	}
-	if (mdb_cursor_open(txn, R->db_pending, &cur) == 0) {
-		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			struct mrec m;
-
-			if (k.mv_size >= sizeof(id))
-				continue;
-			memcpy(id, k.mv_data, k.mv_size);
-			id[k.mv_size] = '\0';
-			if (mrec_get(txn, id, &m) != 0)
-				continue;
-			ci = chan_index(m.channel);
-			rc = channel != NULL && strcmp(m.channel, channel) != 0;
-			mrec_free(&m);
-			if (rc != 0)
-				continue;
-			pp = ut_slot(id);
-			again = pp == NULL || *pp == NULL;
-			rc = dispatch_one(txn, id, again);
-			if (rc == 0) {
-				n++;
-				if (ci >= 0) {
-					sent[ci]++;
-					unknown[ci] += again;
-					unknown_total[ci] += again;
-				}
-				if (!again)
-					ut_del(pp);
-			} else if (!again)
-				(*pp)->keep = 1;
-		}
-		mdb_cursor_close(cur);
-	}
-	mdb_txn_abort(txn);
-	ut_prune(channel);
-	if (n == 0)
+	if ((rc = rs_pending_walk(s.txn, scan_one, &s)) != 0)
+		log_warnx("pending scan: %s", mdb_strerror(rc));
+	mdb_txn_abort(s.txn);
+	ut_prune(ch);
+	if (s.n == 0)
 		return;
 	/* one line: what went again, and the exposure to duplicates */
 	len = (size_t)snprintf(line, sizeof(line), "dispatched again:");
-	for (i = 0; i < NCHANS && len < sizeof(line); i++)
-		if (sent[i] > 0)
+	for (i = 0; i < CH_N && len < sizeof(line); i++)
+		if (links[i].sock != NULL && s.sent[i] > 0)
 			len += (size_t)snprintf(line + len, sizeof(line) - len,
-			    " %s %zu (%zu of unknown outcome%s)", chans[i].name,
-			    sent[i], unknown[i], unknown[i] == 0 ? "" :
-			    chans[i].asked ? ", checked with the provider" :
+			    " %s %zu (%zu of unknown outcome%s)",
+			    rs_chan_name(i), s.sent[i], s.unknown[i],
+			    s.unknown[i] == 0 ? "" : links[i].asked ?
+			    ", checked with the provider" :
 			    ", may arrive twice");
-	for (i = 0; i < NCHANS && len < sizeof(line); i++)
-		len += (size_t)snprintf(line + len, sizeof(line) - len,
-		    "%s %s %llu", i == 0 ? "; unknown outcome since start:" :
-		    ",", chans[i].name, unknown_total[i]);
+	for (i = 0; i < CH_N && len < sizeof(line); i++)
+		if (links[i].sock != NULL)
+			len += (size_t)snprintf(line + len, sizeof(line) - len,
+			    "%s %s %llu", i == 0 ?
+			    "; unknown outcome since start:" : ",",
+			    rs_chan_name(i), unknown_total[i]);
 	log_info("%s", line);
-}
-
-void
-dispatch_pending(void)
-{
-	pending_scan(NULL);
 }
 
 static void
 on_up(struct bus_conn *c, void *arg)
 {
-	pending_scan(arg);
+	const struct chan_link *l = arg;
+
+	pending_scan((int)(l - links));
 }
 
 static const struct bus_handlers chan_handlers = {
@@ -376,14 +423,18 @@ static const struct bus_handlers chan_handlers = {
 };
 
 void
-dispatch_init(void)
+dispatch_init(const struct dispatch_hooks *h)
 {
 	char path[4096];
+	size_t i;
 
-	daemon_path(&R->d, "run/smsd.sock", path, sizeof(path));
-	R->sms = bus_client(R->d.base, path, "routerd", &chan_handlers,
-	    (void *)"sms");
-	daemon_path(&R->d, "run/whatsappd.sock", path, sizeof(path));
-	R->wa = bus_client(R->d.base, path, "routerd", &chan_handlers,
-	    (void *)"whatsapp");
+	hooks = h;
+	htab_init(&untried);
+	for (i = 0; i < CH_N; i++) {
+		if (links[i].sock == NULL)
+			continue;
+		daemon_path(&R->d, links[i].sock, path, sizeof(path));
+		links[i].c = bus_client(R->d.base, path, "routerd",
+		    &chan_handlers, &links[i]);
+	}
 }

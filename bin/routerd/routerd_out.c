@@ -12,6 +12,8 @@
  *   tag       "HUMAN_AGENT" when Messenger's 7-day window needs it
  *
  * The channel daemon gets these fields as they are in its "out" request.
+ * A rule module: the send path and routerd_result call it; it calls
+ * routerd_store (messages, extras), routerd_campaign (templates) and lib/.
  *
  * A file is only ever a name in the spool, checked (lib/spool) as a regular
  * file with one link owned by the Unix user on the other end of the socket
@@ -161,7 +163,7 @@ out_template(const struct conv *cv, const msgpack_object *tpl,
     msgpack_packer *pk, char **text, char *tname, size_t tnamesz, char *why,
     size_t whysz)
 {
-	char name[128], lang[32], key[200];
+	char name[128], lang[32];
 	const msgpack_object *head, *body, *btns, *e;
 	msgpack_unpacked up;
 	MDB_txn *ct = NULL;
@@ -170,9 +172,9 @@ out_template(const struct conv *cv, const msgpack_object *tpl,
 	size_t i;
 
 	*text = NULL;
-	if (strcmp(cv->channel, "whatsapp") != 0) {
+	if (cv->channel != CH_WHATSAPP) {
 		snprintf(why, whysz, "send: templates are for WhatsApp; this "
-		    "conversation is on %s", cv->channel);
+		    "conversation is on %s", rs_chan_name(cv->channel));
 		return -1;
 	}
 	if (tpl->type != MSGPACK_OBJECT_MAP ||
@@ -188,9 +190,8 @@ out_template(const struct conv *cv, const msgpack_object *tpl,
 	if ((nh = params(head, "header", 1, why, whysz)) == -1 ||
 	    (nb = params(body, "body", TPL_PARAMS_MAX, why, whysz)) == -1)
 		return -1;
-	snprintf(key, sizeof(key), "%s/%s", name, lang);
 	msgpack_unpacked_init(&up);
-	if (camp_rtxn(&ct) != 0 || camp_doc(ct, "wtemplates", key, &up) != 0) {
+	if (camp_rtxn(&ct) != 0 || camp_wtemplate(ct, name, lang, &up) != 0) {
 		snprintf(why, whysz, "send: no WhatsApp template %s in %s (msg "
 		    "template wa list)", name, lang);
 		goto done;
@@ -265,7 +266,7 @@ out_reply_to(MDB_txn *txn, const struct conv *cv, const char *msgid,
 	struct mrec m;
 	int rc;
 
-	if ((rc = mrec_get(txn, msgid, &m)) != 0) {
+	if ((rc = rs_mrec_get(txn, msgid, &m)) != 0) {
 		if (rc == MDB_NOTFOUND)
 			snprintf(why, whysz, "send: reply to %.40s: no such "
 			    "message", msgid);
@@ -285,7 +286,7 @@ out_reply_to(MDB_txn *txn, const struct conv *cv, const char *msgid,
 		snprintf(pid, pidsz, "%s", m.pid);
 		rc = 0;
 	}
-	mrec_free(&m);
+	rs_mrec_free(&m);
 	return rc;
 }
 
@@ -296,6 +297,25 @@ out_spool_name(const msgpack_object *file, char *spool, size_t spoolsz)
 	    !mp_strcpy(file, "spool", spool, spoolsz) || !spool_name_ok(spool))
 		return -1;
 	return 0;
+}
+
+void
+out_spool_of(MDB_txn *txn, const char *msgid, char *spool, size_t spoolsz)
+{
+	msgpack_unpacked up;
+	const msgpack_object *file;
+	MDB_val v;
+	size_t off = 0;
+
+	spool[0] = '\0';
+	if (rs_extras_get(txn, msgid, &v) != 0)
+		return;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && (file = mp_get(&up.data, "file")) !=
+	    NULL && out_spool_name(file, spool, spoolsz) == -1)
+		spool[0] = '\0';
+	msgpack_unpacked_destroy(&up);
 }
 
 void

@@ -1,5 +1,5 @@
 /*
- * routerd_sub — subscriptions to the event log, and the inbox query.
+ * routerd_sub — the handler of {t:"sub"}: subscriptions to the event log.
  *
  * A subscriber is fed from the store, never from memory: its cursor is a
  * sequence number, and events are read (zero-copy from LMDB) and written
@@ -11,7 +11,9 @@
  * What a subscriber sees follows its role now, not the one it connected
  * with: when campaignd has committed a change to the caller's role or
  * mapping (an admin demoted, an agent deleted), the subscription ends with
- * "denied" and the connection is closed.
+ * "denied" and the connection is closed.  It reads the log through
+ * routerd_store's cursors; main feeds subscribers after every commit
+ * (sub_publish) and checks them once a second (sub_tick).
  */
 #include <malloc.h>
 #include <stdio.h>
@@ -21,9 +23,6 @@
 #include "log.h"
 #include "mp.h"
 #include "routerd.h"
-
-#define INBOX_MAX	1000
-#define INBOX_BYTES	(800u * 1024)
 
 /* May this subscriber see the record?  Admins see all; others their
  * campaigns' events and their own agent events. */
@@ -67,26 +66,7 @@ send_ev(struct rclient *cl, struct fbuf *fb, uint64_t seq, const MDB_val *r)
 	mp_kv_int(&fb->pk, "seq", (int64_t)seq);
 	mp_pack_cstr(&fb->pk, "r");
 	mp_pack_raw(&fb->pk, r->mv_data, r->mv_size);
-	bus_send(cl->c, fb);
-}
-
-/* Find the first event of conv at or after cl->next via the index. */
-static int
-conv_next(MDB_cursor *ix, struct rclient *cl, int first, uint64_t *seq)
-{
-	unsigned char kb[8];
-	MDB_val k = { strlen(cl->conv), cl->conv }, v = { 8, kb };
-	int rc;
-
-	if (first) {
-		evlog_key(cl->next, kb);
-		rc = mdb_cursor_get(ix, &k, &v, MDB_GET_BOTH_RANGE);
-	} else
-		rc = mdb_cursor_get(ix, &k, &v, MDB_NEXT_DUP);
-	if (rc != 0)
-		return rc;
-	*seq = evlog_seq(v.mv_data);
-	return 0;
+	bus_send(cl->bc.c, fb);
 }
 
 /* The caller's role changed: end the subscription, say why, close. */
@@ -105,27 +85,27 @@ sub_end_denied(struct rclient *cl)
 		    w->role == RR_AGENT ? ", agent" : w->role ==
 		    RR_SUPERVISOR ? ", supervisor" : w->agent[0] ? ", admin" :
 		    "", "");
-	log_info("%s: subscription ended: %s", bus_name(cl->c), why);
+	log_info("%s: subscription ended: %s", bus_name(cl->bc.c), why);
 	cl->vis_n = 0;
-	bus_answer_err(cl->c, cl->sub_id, "denied", why);
+	bus_answer_err(cl->bc.c, cl->sub_id, "denied", why);
 	/* stop feeding it; close once the answer has left */
 	TAILQ_REMOVE(&R->subs, cl, entry);
 	cl->sub = 0;
-	bus_finish(cl->c, "subscriber's role changed");
+	bus_finish(cl->bc.c, "subscriber's role changed");
 }
 
 void
 sub_pump(struct rclient *cl)
 {
 	MDB_txn *txn;
-	MDB_cursor *cur = NULL;
+	struct rs_cursor cur = { NULL, "" };
 	MDB_val rec;
 	struct fbuf fb;
 	uint64_t seq, last = R->log.committed, stuck_next;
 	size_t gen;
 	int rc, first = 1;
 
-	if (!cl->alive || !cl->sub || cl->done)
+	if (cl->bc.c == NULL || !cl->sub || cl->done)
 		return;
 	stuck_next = cl->next;
 	gen = cl->who.gen;
@@ -140,22 +120,24 @@ sub_pump(struct rclient *cl)
 			return;
 		fbuf_init(&fb);
 		if (cl->conv[0])
-			rc = mdb_cursor_open(txn, R->db_convev, &cur);
+			rc = rs_convev_open(txn, cl->conv, &cur);
 		else
-			rc = mdb_cursor_open(txn, R->db_events, &cur);
+			rc = rs_events_open(txn, &cur);
 		while (rc == 0 && cl->next <= last &&
-		    bus_outlen(cl->c) < R->sub_queue) {
+		    bus_outlen(cl->bc.c) < R->sub_queue) {
 			if (cl->conv[0]) {
-				if ((rc = conv_next(cur, cl, first, &seq)) != 0)
+				/* the conversation's next, from its index */
+				if ((rc = first ? rs_convev_from(&cur, cl->next,
+				    &seq) : rs_convev_next(&cur, &seq)) != 0)
 					break;
 				if (seq > last)
 					break;
-				if ((rc = evlog_get(&R->log, txn, seq,
-				    &rec)) != 0)
+				if ((rc = rs_event_get(txn, seq, &rec)) != 0)
 					break;
 			} else {
-				rc = first ? evlog_seek(cur, cl->next, &seq,
-				    &rec) : evlog_next(cur, &seq, &rec);
+				rc = first ? rs_events_from(&cur, cl->next,
+				    &seq, &rec) : rs_events_next(&cur, &seq,
+				    &rec);
 				if (rc != 0 || seq > last)
 					break;
 			}
@@ -164,10 +146,9 @@ sub_pump(struct rclient *cl)
 			cl->next = seq + 1;
 		}
 		if (rc == MDB_NOTFOUND || (rc == 0 && cl->next <= last &&
-		    bus_outlen(cl->c) < R->sub_queue))
+		    bus_outlen(cl->bc.c) < R->sub_queue))
 			cl->next = last + 1;	/* nothing more for this filter */
-		if (cur)
-			mdb_cursor_close(cur);
+		rs_cursor_close(&cur);
 		mdb_txn_abort(txn);
 		fbuf_free(&fb);
 	}
@@ -177,7 +158,7 @@ sub_pump(struct rclient *cl)
 		 * taking a long backlog is never dropped */
 		if (cl->stuck_since == 0 || cl->next != stuck_next)
 			cl->stuck_since = daemon_now_ms();
-		bus_want_drain(cl->c, R->sub_queue / 2);
+		bus_want_drain(cl->bc.c, R->sub_queue / 2);
 		return;
 	}
 	cl->stuck_since = 0;
@@ -186,7 +167,7 @@ sub_pump(struct rclient *cl)
 		fbuf_begin(&fb, 2);
 		mp_kv_str(&fb.pk, "t", "eof");
 		mp_kv_int(&fb.pk, "seq", (int64_t)last);
-		bus_send(cl->c, &fb);
+		bus_send(cl->bc.c, &fb);
 		fbuf_free(&fb);
 		cl->done = 1;
 	}
@@ -203,25 +184,25 @@ sub_conv_check(struct rclient *cl, int64_t re)
 	int rc;
 
 	if ((rc = store_rtxn(R->st, &txn)) != 0) {
-		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
+		bus_answer_err(cl->bc.c, re, "store", mdb_strerror(rc));
 		return -1;
 	}
-	rc = conv_get(txn, cl->conv, &cv);
+	rc = rs_conv_get(txn, cl->conv, &cv);
 	mdb_txn_abort(txn);
 	if (rc == MDB_NOTFOUND) {
 		snprintf(why, sizeof(why), "no conversation %s", cl->conv);
-		bus_answer_err(cl->c, re, "notfound", why);
+		bus_answer_err(cl->bc.c, re, "notfound", why);
 		return -1;
 	}
 	if (rc != 0) {
-		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
+		bus_answer_err(cl->bc.c, re, "store", mdb_strerror(rc));
 		return -1;
 	}
 	return auth_check_conv(cl, re, &cv);
 }
 
 void
-sub_start(struct rclient *cl, const msgpack_object *f)
+sub_request(struct rclient *cl, const msgpack_object *f)
 {
 	int64_t re = 0, since = 0, lastn = 0;
 	int follow = 0;
@@ -231,19 +212,19 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 
 	mp_int(f, "id", &re);
 	if (cl->sub) {
-		bus_answer_err(cl->c, re, "invalid", "already subscribed");
+		bus_answer_err(cl->bc.c, re, "invalid", "already subscribed");
 		return;
 	}
 	w = auth_who(cl);
 	if (w->role == RR_NONE) {
-		bus_deny(cl->c, re, "you are not a parley agent; an admin "
+		bus_deny(cl->bc.c, re, "you are not a parley agent; an admin "
 		    "adds you with msg agent add");
 		return;
 	}
 	mp_bool(f, "follow", &follow);
 	if (mp_get(f, "conv") && !mp_strcpy(f, "conv", cl->conv,
 	    sizeof(cl->conv))) {
-		bus_answer_err(cl->c, re, "invalid", "sub: bad conv");
+		bus_answer_err(cl->bc.c, re, "invalid", "sub: bad conv");
 		return;
 	}
 	if (cl->conv[0] && sub_conv_check(cl, re) == -1) {
@@ -251,12 +232,12 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 		return;
 	}
 	if (mp_get(f, "since") && (!mp_int(f, "since", &since) || since < 0)) {
-		bus_answer_err(cl->c, re, "invalid", "sub: since must be a "
+		bus_answer_err(cl->bc.c, re, "invalid", "sub: since must be a "
 		    "sequence number");
 		return;
 	}
 	if (mp_get(f, "last") && (!mp_int(f, "last", &lastn) || lastn < 0)) {
-		bus_answer_err(cl->c, re, "invalid", "sub: last must be a "
+		bus_answer_err(cl->bc.c, re, "invalid", "sub: last must be a "
 		    "count");
 		return;
 	}
@@ -267,24 +248,20 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 	else if (mp_get(f, "last")) {
 		/* the conversation's last N events, from its index */
 		MDB_txn *txn;
-		MDB_cursor *cur;
-		MDB_val k = { strlen(cl->conv), cl->conv }, v;
+		struct rs_cursor cur;
+		uint64_t seq;
 		int64_t i;
 
 		cl->next = last + 1;
 		if (lastn > 0 && store_rtxn(R->st, &txn) == 0) {
-			if (mdb_cursor_open(txn, R->db_convev, &cur) == 0) {
-				if (mdb_cursor_get(cur, &k, &v,
-				    MDB_SET_KEY) == 0 &&
-				    mdb_cursor_get(cur, &k, &v,
-				    MDB_LAST_DUP) == 0) {
-					cl->next = evlog_seq(v.mv_data);
+			if (rs_convev_open(txn, cl->conv, &cur) == 0) {
+				if (rs_convev_last(&cur, &seq) == 0) {
+					cl->next = seq;
 					for (i = 1; i < lastn &&
-					    mdb_cursor_get(cur, &k, &v,
-					    MDB_PREV_DUP) == 0; i++)
-						cl->next = evlog_seq(v.mv_data);
+					    rs_convev_prev(&cur, &seq) == 0; i++)
+						cl->next = seq;
 				}
-				mdb_cursor_close(cur);
+				rs_cursor_close(&cur);
 			}
 			mdb_txn_abort(txn);
 		}
@@ -297,7 +274,7 @@ sub_start(struct rclient *cl, const msgpack_object *f)
 	fbuf_init(&fb);
 	bus_answer_begin(&fb, re, 1);
 	mp_kv_int(&fb.pk, "seq", (int64_t)last);
-	bus_send(cl->c, &fb);
+	bus_send(cl->bc.c, &fb);
 	fbuf_free(&fb);
 	sub_pump(cl);
 }
@@ -334,9 +311,9 @@ sub_tick(void)
 			fbuf_begin(&fb, 2);
 			mp_kv_str(&fb.pk, "t", "slow");
 			mp_kv_int(&fb.pk, "seq", (int64_t)cl->next - 1);
-			bus_send(cl->c, &fb);
+			bus_send(cl->bc.c, &fb);
 			fbuf_free(&fb);
-			bus_drop(cl->c, "subscriber's queue stayed full "
+			bus_drop(cl->bc.c, "subscriber's queue stayed full "
 			    "(subscriber_queue_kb); it may resume from its "
 			    "last seq");
 			dropped++;
@@ -345,117 +322,4 @@ sub_tick(void)
 	/* give the dropped queues' memory back to the system */
 	if (dropped)
 		malloc_trim(0);
-}
-
-/* {t:"inbox", id, limit?, after?} -> open conversations */
-void
-inbox(struct rclient *cl, const msgpack_object *f)
-{
-	int64_t re = 0, limit = 500;
-	char after[R_IDLEN] = "";
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v, *vals = NULL;
-	size_t n = 0, bytes = 0;
-	struct fbuf fb;
-	int rc, more = 0;
-	struct who *w = auth_who(cl);
-	long long now = daemon_now_ms();
-
-	mp_int(f, "id", &re);
-	if (mp_get(f, "limit") && (!mp_int(f, "limit", &limit) || limit < 1))
-		limit = 500;
-	if (limit > INBOX_MAX)
-		limit = INBOX_MAX;
-	mp_strcpy(f, "after", after, sizeof(after));
-	if ((rc = store_rtxn(R->st, &txn)) != 0) {
-		bus_answer_err(cl->c, re, "store", mdb_strerror(rc));
-		return;
-	}
-	if ((vals = calloc(limit, sizeof(*vals))) == NULL)
-		fatalx("out of memory");
-	if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) == 0) {
-		k.mv_size = strlen(after);
-		k.mv_data = after;
-		rc = after[0] ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
-		    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-		if (rc == 0 && after[0] && k.mv_size == strlen(after) &&
-		    memcmp(k.mv_data, after, k.mv_size) == 0)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-		for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			msgpack_unpacked up;
-			size_t off = 0;
-			int open = 0;
-
-			msgpack_unpacked_init(&up);
-			if (msgpack_unpack_next(&up, v.mv_data, v.mv_size,
-			    &off) == MSGPACK_UNPACK_SUCCESS) {
-				const msgpack_object *s = mp_get(&up.data,
-				    "status");
-
-				open = s && mp_streq(s, "open");
-				/* agents and supervisors: their campaigns only */
-				if (open && w->role != RR_ADMIN) {
-					char camp[64] = "";
-
-					mp_strcpy(&up.data, "campaign", camp,
-					    sizeof(camp));
-					open = auth_can_see(w, camp);
-				}
-			}
-			msgpack_unpacked_destroy(&up);
-			if (!open)
-				continue;
-			if (n == (size_t)limit || bytes + v.mv_size >
-			    INBOX_BYTES) {
-				more = 1;
-				break;
-			}
-			vals[n++] = v;
-			bytes += v.mv_size;
-		}
-		mdb_cursor_close(cur);
-	}
-	fbuf_init(&fb);
-	bus_answer_begin(&fb, re, 2);
-	mp_kv_bool(&fb.pk, "more", more);
-	mp_pack_cstr(&fb.pk, "convs");
-	msgpack_pack_array(&fb.pk, n);
-	for (size_t i = 0; i < n; i++) {
-		/* the stored record, plus whether the reply is overdue */
-		msgpack_unpacked up;
-		size_t off = 0;
-		uint32_t j;
-		int64_t ws = 0;
-		char camp[64] = "", dir[4] = "";
-		struct camp c;
-		int overdue = 0;
-
-		msgpack_unpacked_init(&up);
-		if (msgpack_unpack_next(&up, vals[i].mv_data, vals[i].mv_size,
-		    &off) != MSGPACK_UNPACK_SUCCESS ||
-		    up.data.type != MSGPACK_OBJECT_MAP) {
-			msgpack_unpacked_destroy(&up);
-			msgpack_pack_nil(&fb.pk);
-			continue;
-		}
-		mp_strcpy(&up.data, "campaign", camp, sizeof(camp));
-		mp_strcpy(&up.data, "last_dir", dir, sizeof(dir));
-		if (mp_int(&up.data, "waiting_since_ts", &ws) && ws > 0) {
-			camp_get(camp, &c);
-			overdue = now - ws > (long long)c.response_threshold_s *
-			    1000;
-		}
-		msgpack_pack_map(&fb.pk, up.data.via.map.size + 1);
-		for (j = 0; j < up.data.via.map.size; j++) {
-			msgpack_pack_object(&fb.pk, up.data.via.map.ptr[j].key);
-			msgpack_pack_object(&fb.pk, up.data.via.map.ptr[j].val);
-		}
-		mp_kv_bool(&fb.pk, "overdue", overdue);
-		msgpack_unpacked_destroy(&up);
-	}
-	mdb_txn_abort(txn);
-	bus_send(cl->c, &fb);
-	fbuf_free(&fb);
-	free(vals);
 }

@@ -1,76 +1,494 @@
 /*
- * routerd_work — what an agent does to a conversation besides routing it:
- * tags and the needs-attention flag (writes, each an event in the log), and
- * the read-only queries of the agent workspace: history (every conversation
- * is kept; these are the "recordings"), search by customer name or number,
- * and the customer-service windows about to close.  SMS conversations carry
- * no customer name, so a search by name also looks the name up in
- * campaignd's contact book (read-only) and matches those numbers.
+ * routerd_work — the handlers of what agents (and supervisors, admins) do,
+ * each a write answered after the group commit (lib/held):
  *
- * The queries scan the "convs" database in one short read transaction.  A
- * scan is bounded three ways so that one request never stalls the event
- * loop or outgrows a frame: at most `limit` records (500, at most 5000), at
- * most ANS_BYTES of them, and at most SCAN_MAX records looked at.  When any
- * bound stops it the answer says more: true and next: the id to pass as
- * "after" to continue.  Callers only see conversations of campaigns they may
- * see (auth_can_see), decided once per campaign per request.
+ *   {t:"status", id, status?, reason?}   an agent's own state (msg status)
+ *   {t:"claim", id, conv}                take a waiting or offered one
+ *   {t:"close", id, conv, disposition?}
+ *   {t:"transfer", id, conv, agent? | campaign?}
+ *   {t:"mode", id, conv, mode}           hand to the bot or to agents
+ *   {t:"tag", id, conv, add?, remove?}   at most three tags
+ *   {t:"attention", id, conv, on}
+ *   {t:"optout", id, contact, channel?, in?, reason?}   consent by hand
+ *
+ * Each checks who is asking (routerd_auth) and what the conversation
+ * allows, then calls down: routerd_queue for everything routing (queues,
+ * offers, assignment, agents' live state), routerd_consent for consent,
+ * routerd_store for the records and events.  Every change is an event.
  */
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "log.h"
 #include "mp.h"
-#include "rec.h"
+#include "route.h"
 #include "valid.h"
-#include "window.h"
 #include "routerd.h"
 
-#define LIMIT_DEFAULT	500
-#define LIMIT_MAX	5000
-#define ANS_BYTES	(900u * 1024)	/* records per answer; frames <= 1 MiB */
-#define SCAN_MAX	200000		/* records looked at per request */
 #define TAGS_MAX	3
-#define WITHIN_MAX	(30LL * 24 * 3600 * 1000)
-#define SEE_CACHE	64
-#define BOOK_MAX	256		/* contact-book addresses per search */
 #define TAGLEN		(VALID_TAG_MAX * 4 + 1)	/* bytes of one tag + NUL */
+#define REASON_MAX	200	/* bytes of an opt-out reason given by hand */
 
-/* An answer waiting on the commit of a tag or attention change. */
-struct wans {
-	struct rclient	*cl;
-	int64_t		 re;
-	int		 kind;		/* 't' tags, 'a' attention */
-	char		 tags[sizeof(((struct conv *)0)->tags)];
-};
-
-/* The request being handled, naming refusals as the other handlers do. */
-static const char *req_name = "work";
-
-static void
-refuse(struct rclient *cl, int64_t re, const char *code, const char *msg)
-{
-	char why[700];
-
-	snprintf(why, sizeof(why), "%s: %s", req_name, msg);
-	if (cl->alive)
-		bus_answer_err(cl->c, re, code, why);
-}
-
-/* The caller, or NULL after refusing someone who is not an agent. */
-static struct who *
-caller(struct rclient *cl, int64_t re)
+/* The caller's agent name, or a refusal (what: the request). */
+static const char *
+caller_agent(struct rclient *cl, int64_t re, const char *what)
 {
 	struct who *w = auth_who(cl);
 
 	if (w->role == RR_NONE) {
-		refuse(cl, re, "denied", "you are not a parley agent");
+		bus_caller_refuse(&cl->bc, re, "denied", "%s: you are not a "
+		    "parley agent", what);
 		return NULL;
 	}
-	return w;
+	if (w->agent[0] == '\0') {
+		bus_caller_refuse(&cl->bc, re, "denied", "%s: only agents have "
+		    "a state; this Unix user is not mapped to an agent", what);
+		return NULL;
+	}
+	return w->agent;
 }
+
+/* The conversation named by the frame's "conv", checked against the
+ * caller, in the batch's txn; NULL after refusing. */
+static MDB_txn *
+load_conv(struct rclient *cl, const msgpack_object *f, int64_t re,
+    struct conv *cv, const char *what)
+{
+	char id[R_IDLEN];
+	MDB_txn *txn;
+
+	if (!mp_strcpy(f, "conv", id, sizeof(id)) || id[0] == '\0') {
+		bus_caller_refuse(&cl->bc, re, "invalid", "%s: conv is required",
+		    what);
+		return NULL;
+	}
+	if ((txn = store_txn(R->st)) == NULL) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s",
+		    store_error(R->st));
+		return NULL;
+	}
+	if (rs_conv_get(txn, id, cv) != 0) {
+		bus_caller_refuse(&cl->bc, re, "notfound", "%s: no conversation "
+		    "%s", what, id);
+		return NULL;
+	}
+	if (auth_check_conv(cl, re, cv) != 0)
+		return NULL;
+	return txn;
+}
+
+/* ------------------------------------------------------------ status */
+
+/* The state of agent a: {agent, status, kind, reason, since_ts, active}. */
+static void
+status_tell(struct rclient *cl, int64_t re, const struct agent *a)
+{
+	struct fbuf fb;
+
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, re, 6);
+	mp_kv_str(&fb.pk, "agent", a->name);
+	mp_kv_str(&fb.pk, "status", a->status);
+	mp_kv_str(&fb.pk, "kind", route_status_name(a->kind));
+	mp_kv_str(&fb.pk, "reason", a->reason);
+	mp_kv_int(&fb.pk, "since_ts", a->since);
+	mp_kv_int(&fb.pk, "active", a->active);
+	bus_caller_send(&cl->bc, &fb);
+	fbuf_free(&fb);
+}
+
+/* The kind of status: its own, or that of a catalogue entry (msg
+ * statusdef); 0 when neither. */
+static int
+status_kind(const char *status)
+{
+	MDB_txn *ct;
+	msgpack_unpacked up;
+	char k[16] = "";
+	int kind;
+
+	if ((kind = route_status_parse(status)) != 0)
+		return kind;
+	if (camp_rtxn(&ct) == 0) {
+		msgpack_unpacked_init(&up);
+		if (camp_doc(ct, "statusdefs", status, &up) == 0)
+			mp_strcpy(&up.data, "kind", k, sizeof(k));
+		msgpack_unpacked_destroy(&up);
+		mdb_txn_abort(ct);
+	}
+	return route_status_parse(k);
+}
+
+void
+work_status(struct rclient *cl, const msgpack_object *f)
+{
+	const char *name;
+	char status[64] = "", reason[128] = "", prev[64];
+	int64_t re = 0;
+	struct agent *a;
+	struct held *h;
+	msgpack_packer *pk;
+	MDB_txn *txn;
+	long long now = daemon_now_ms(), prev_ms;
+	int kind, rc;
+
+	mp_int(f, "id", &re);
+	if ((name = caller_agent(cl, re, "status")) == NULL)
+		return;
+	a = queue_agent(name, 1);
+	if (!mp_strcpy(f, "status", status, sizeof(status)) ||
+	    status[0] == '\0') {
+		/* no status: tell the current one */
+		status_tell(cl, re, a);
+		return;
+	}
+	mp_strcpy(f, "reason", reason, sizeof(reason));
+	if ((kind = status_kind(status)) == 0) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "status: \"%s\" is not "
+		    "available, break, busy, offline or a status of the "
+		    "catalogue (msg statusdef list)", status);
+		return;
+	}
+	if ((txn = store_txn(R->st)) == NULL) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s",
+		    store_error(R->st));
+		return;
+	}
+	snprintf(prev, sizeof(prev), "%s", a->status);
+	prev_ms = a->since ? now - a->since : 0;
+	snprintf(a->status, sizeof(a->status), "%s", status);
+	snprintf(a->reason, sizeof(a->reason), "%s", reason);
+	a->kind = kind;
+	a->since = now;
+	h = held_new(&cl->bc, re);
+	pk = held_ok(h, 4);
+	mp_kv_str(pk, "agent", a->name);
+	mp_kv_str(pk, "status", a->status);
+	mp_kv_str(pk, "kind", route_status_name(kind));
+	mp_kv_int(pk, "since_ts", now);
+	if ((rc = queue_agent_status(txn, a, prev, prev_ms)) != 0)
+		held_fail(h, R->st, rc, "changing an agent's status");
+	else
+		held_after(h, R->st);
+}
+
+/* ------------------------------------------------------------- claim */
+
+void
+work_claim(struct rclient *cl, const msgpack_object *f)
+{
+	const char *name;
+	int64_t re = 0;
+	struct conv cv;
+	struct camp c;
+	struct agent *a;
+	struct held *h;
+	msgpack_packer *pk;
+	MDB_txn *txn;
+	int receive = 0, offers, mine, rc;
+
+	mp_int(f, "id", &re);
+	if ((name = caller_agent(cl, re, "claim")) == NULL)
+		return;
+	if ((txn = load_conv(cl, f, re, &cv, "claim")) == NULL)
+		return;
+	if (cv.status != CV_OPEN) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "claim: %s is closed",
+		    cv.id);
+		return;
+	}
+	if (cv.mode == CM_BOT) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "claim: %s is with "
+		    "the bot; msg mode %s agent hands it to agents", cv.id,
+		    cv.id);
+		return;
+	}
+	if (cv.rstate == CS_ASSIGNED) {
+		if (strcmp(cv.agent, name) == 0)
+			bus_caller_refuse(&cl->bc, re, "invalid", "claim: %s is "
+			    "already yours", cv.id);
+		else
+			bus_caller_refuse(&cl->bc, re, "invalid", "claim: %s is "
+			    "assigned to %s", cv.id, cv.agent);
+		return;
+	}
+	if (!camp_member(cv.campaign, name, &receive, NULL) || !receive) {
+		bus_caller_refuse(&cl->bc, re, "denied", "claim: %s may not "
+		    "receive conversations of campaign %s", name, cv.campaign);
+		return;
+	}
+	camp_get(cv.campaign, &c);
+	a = queue_agent(name, 1);
+	/* offers held for other conversations count; this one's does not */
+	offers = queue_offers(name, cv.id, &mine);
+	if (a->active + offers - mine >= c.max_interactions) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "claim: you are at "
+		    "capacity (%d of %d conversations%s)", a->active,
+		    c.max_interactions, offers ? ", counting offers waiting "
+		    "for you" : "");
+		return;
+	}
+	h = held_new(&cl->bc, re);
+	pk = held_ok(h, 2);
+	mp_kv_str(pk, "conv", cv.id);
+	mp_kv_str(pk, "agent", name);
+	if ((rc = queue_assign(txn, &cv, name, "claim")) != 0)
+		held_fail(h, R->st, rc, "claiming a conversation");
+	else
+		held_after(h, R->st);
+}
+
+/* ------------------------------------------------------------- close */
+
+/* Close cv (disposition disp) for w: out of the queue, its agent's slot
+ * freed, the "close" event.  0 or an mdb error. */
+static int
+close_conv(MDB_txn *txn, struct conv *cv, const struct who *w,
+    const char *disp)
+{
+	msgpack_packer *pk;
+	int rc;
+
+	if ((rc = queue_dequeue(txn, cv)) != 0 ||
+	    (rc = queue_release(txn, cv, 1)) != 0)
+		return rc;
+	cv->status = CV_CLOSED;
+	cv->rstate = CS_CLOSED;
+	snprintf(cv->disposition, sizeof(cv->disposition), "%s", disp);
+	cv->closed_ts = daemon_now_ms();
+	cv->waiting_since = 0;
+	if ((rc = rs_conv_put(txn, cv)) != 0)
+		return rc;
+	pk = rs_event(6);
+	mp_kv_str(pk, "type", "close");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_str(pk, "agent", cv->agent[0] ? cv->agent : w->agent);
+	mp_kv_str(pk, "disposition", disp[0] ? disp : NULL);
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	return rs_append(txn, cv->id, NULL);
+}
+
+void
+work_close(struct rclient *cl, const msgpack_object *f)
+{
+	struct who *w = auth_who(cl);
+	char disp[200] = "";
+	int64_t re = 0;
+	struct conv cv;
+	struct camp c;
+	struct held *h;
+	MDB_txn *txn;
+	int rc;
+
+	mp_int(f, "id", &re);
+	if ((txn = load_conv(cl, f, re, &cv, "close")) == NULL)
+		return;
+	if (cv.status == CV_CLOSED) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "close: %s is already "
+		    "closed", cv.id);
+		return;
+	}
+	if (w->role < RR_SUPERVISOR && cv.agent[0] &&
+	    cv.rstate == CS_ASSIGNED && strcmp(cv.agent, w->agent) != 0) {
+		bus_caller_refuse(&cl->bc, re, "denied", "close: %s is assigned "
+		    "to %s", cv.id, cv.agent);
+		return;
+	}
+	mp_strcpy(f, "disposition", disp, sizeof(disp));
+	camp_get(cv.campaign, &c);
+	if (disp[0] == '\0' && c.disposition_required) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "close: campaign %s "
+		    "requires a disposition (--disposition Level/Sub/Leaf)",
+		    cv.campaign);
+		return;
+	}
+	if (disp[0] && !camp_has("dispositions", disp)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "close: no "
+		    "disposition \"%s\" (msg disposition list)", disp);
+		return;
+	}
+	h = held_new(&cl->bc, re);
+	mp_kv_str(held_ok(h, 1), "conv", cv.id);
+	if ((rc = close_conv(txn, &cv, w, disp)) != 0)
+		held_fail(h, R->st, rc, "closing a conversation");
+	else
+		held_after(h, R->st);
+}
+
+/* ---------------------------------------------------------- transfer */
+
+void
+work_transfer(struct rclient *cl, const msgpack_object *f)
+{
+	struct who *w = auth_who(cl);
+	char to[64] = "", tocamp[64] = "", from[64];
+	int64_t re = 0;
+	struct conv cv;
+	struct camp c;
+	struct agent *a;
+	struct held *h;
+	msgpack_packer *pk;
+	MDB_txn *txn;
+	int receive = 0, rc;
+
+	mp_int(f, "id", &re);
+	mp_strcpy(f, "agent", to, sizeof(to));
+	mp_strcpy(f, "campaign", tocamp, sizeof(tocamp));
+	if ((to[0] == '\0') == (tocamp[0] == '\0')) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "transfer: say --to "
+		    "AGENT or --campaign CAMPAIGN");
+		return;
+	}
+	if ((txn = load_conv(cl, f, re, &cv, "transfer")) == NULL)
+		return;
+	if (cv.status != CV_OPEN) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "transfer: %s is "
+		    "closed", cv.id);
+		return;
+	}
+	if (w->role < RR_SUPERVISOR && cv.rstate == CS_ASSIGNED &&
+	    strcmp(cv.agent, w->agent) != 0) {
+		bus_caller_refuse(&cl->bc, re, "denied", "transfer: %s is "
+		    "assigned to %s", cv.id, cv.agent);
+		return;
+	}
+	snprintf(from, sizeof(from), "%s", cv.agent);
+	if (to[0]) {
+		if (!camp_member(cv.campaign, to, &receive, NULL) || !receive) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "transfer: %s "
+			    "is not a member of campaign %s who may receive",
+			    to, cv.campaign);
+			return;
+		}
+		camp_get(cv.campaign, &c);
+		a = queue_agent(to, 1);
+		if (a->active >= c.max_interactions &&
+		    strcmp(cv.agent, to) != 0) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "transfer: %s "
+			    "is at capacity (%d of %d conversations)", to,
+			    a->active, c.max_interactions);
+			return;
+		}
+		h = held_new(&cl->bc, re);
+		mp_kv_str(held_ok(h, 1), "conv", cv.id);
+		if ((rc = queue_release(txn, &cv, 0)) != 0)
+			goto fail;
+		cv.rstate = CS_NEW;
+		if ((rc = queue_assign(txn, &cv, to, "transfer")) != 0)
+			goto fail;
+	} else {
+		if (!camp_has("campaigns", tocamp)) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "transfer: no "
+			    "campaign %s", tocamp);
+			return;
+		}
+		h = held_new(&cl->bc, re);
+		mp_kv_str(held_ok(h, 1), "conv", cv.id);
+		if ((rc = queue_dequeue(txn, &cv)) != 0 ||
+		    (rc = queue_release(txn, &cv, 0)) != 0)
+			goto fail;
+		snprintf(cv.campaign, sizeof(cv.campaign), "%s", tocamp);
+		cv.agent[0] = '\0';
+		cv.rstate = CS_NEW;
+		cv.mode = CM_AGENT;
+		if ((rc = queue_enqueue(txn, &cv)) != 0)
+			goto fail;
+	}
+	pk = rs_event(8);
+	mp_kv_str(pk, "type", "transfer");
+	mp_kv_str(pk, "conv", cv.id);
+	mp_kv_str(pk, "campaign", cv.campaign);
+	mp_kv_str(pk, "from", from[0] ? from : NULL);
+	mp_kv_str(pk, "to", to[0] ? to : NULL);
+	mp_kv_str(pk, "to_campaign", tocamp[0] ? tocamp : NULL);
+	mp_kv_str(pk, "by", w->agent[0] ? w->agent : "admin");
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+		goto fail;
+	held_after(h, R->st);
+	return;
+fail:
+	held_fail(h, R->st, rc, "transferring a conversation");
+}
+
+/* -------------------------------------------------------------- mode */
+
+/* Hand cv to the bot: out of the queue and off its agent, the event. */
+static int
+mode_bot(MDB_txn *txn, struct conv *cv, const struct who *w)
+{
+	msgpack_packer *pk;
+	int rc;
+
+	if ((rc = queue_dequeue(txn, cv)) != 0 ||
+	    (rc = queue_release(txn, cv, 0)) != 0)
+		return rc;
+	cv->mode = CM_BOT;
+	cv->rstate = CS_BOT;
+	cv->agent[0] = '\0';
+	if ((rc = rs_conv_put(txn, cv)) != 0)
+		return rc;
+	pk = rs_event(6);
+	mp_kv_str(pk, "type", "mode");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_str(pk, "mode", "bot");
+	mp_kv_str(pk, "by", w->agent[0] ? w->agent : "admin");
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	return rs_append(txn, cv->id, NULL);
+}
+
+void
+work_mode(struct rclient *cl, const msgpack_object *f)
+{
+	struct who *w = auth_who(cl);
+	char mode[8] = "";
+	enum cmode m;
+	int64_t re = 0;
+	struct conv cv;
+	struct held *h;
+	msgpack_packer *pk;
+	MDB_txn *txn;
+	int rc;
+
+	mp_int(f, "id", &re);
+	if (!mp_strcpy(f, "mode", mode, sizeof(mode)) ||
+	    rs_mode_parse(mode, &m) == -1) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "mode: say bot or "
+		    "agent");
+		return;
+	}
+	if ((txn = load_conv(cl, f, re, &cv, "mode")) == NULL)
+		return;
+	if (cv.mode == m) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "mode: %s is already "
+		    "in %s mode", cv.id, mode);
+		return;
+	}
+	h = held_new(&cl->bc, re);
+	pk = held_ok(h, 2);
+	mp_kv_str(pk, "conv", cv.id);
+	mp_kv_str(pk, "mode", mode);
+	if (m == CM_BOT)
+		rc = mode_bot(txn, &cv, w);
+	else {
+		cv.rstate = CS_NEW;
+		rc = cv.status == CV_OPEN ? queue_to_agents(txn, &cv, 0,
+		    w->agent[0] ? w->agent : "admin") : 0;
+		if (rc == 0 && cv.status != CV_OPEN) {
+			cv.mode = CM_AGENT;
+			rc = rs_conv_put(txn, &cv);
+		}
+	}
+	if (rc != 0)
+		held_fail(h, R->st, rc, "changing a conversation's mode");
+	else
+		held_after(h, R->st);
+}
+
+/* -------------------------------------------------------------- tags */
 
 /* Pack "a,b,c" as an array of strings. */
 static void
@@ -96,72 +514,42 @@ pack_tags(msgpack_packer *pk, const char *tags)
 	}
 }
 
-static void
-wanswered(void *arg, int ok)
+/* The caller, or NULL after refusing someone who is not an agent. */
+static struct who *
+caller(struct rclient *cl, int64_t re, const char *what)
 {
-	struct wans *a = arg;
-	struct fbuf fb;
+	struct who *w = auth_who(cl);
 
-	if (a->cl->alive) {
-		if (!ok)
-			bus_answer_err(a->cl->c, a->re, "store",
-			    store_error(R->st));
-		else if (a->kind == 't') {
-			fbuf_init(&fb);
-			bus_answer_begin(&fb, a->re, 1);
-			mp_pack_cstr(&fb.pk, "tags");
-			pack_tags(&fb.pk, a->tags);
-			bus_send(a->cl->c, &fb);
-			fbuf_free(&fb);
-		} else {
-			fbuf_init(&fb);
-			bus_answer_begin(&fb, a->re, 0);
-			bus_send(a->cl->c, &fb);
-			fbuf_free(&fb);
-		}
+	if (w->role == RR_NONE) {
+		bus_caller_refuse(&cl->bc, re, "denied", "%s: you are not a "
+		    "parley agent", what);
+		return NULL;
 	}
-	client_unref(a->cl);
-	free(a);
-}
-
-static struct wans *
-wans_new(struct rclient *cl, int64_t re, int kind)
-{
-	struct wans *a;
-
-	if ((a = calloc(1, sizeof(*a))) == NULL)
-		fatalx("out of memory");
-	a->cl = cl;
-	a->re = re;
-	a->kind = kind;
-	client_ref(cl);
-	return a;
+	return w;
 }
 
 /* Find conv for a write; 0, or -1 after refusing (answered). */
 static int
-conv_for_write(struct rclient *cl, int64_t re, MDB_txn *txn, const char *id,
-    struct conv *cv)
+load_for_write(struct rclient *cl, int64_t re, const char *what,
+    MDB_txn *txn, const char *id, struct conv *cv)
 {
-	char why[160];
 	int rc;
 
-	if ((rc = conv_get(txn, id, cv)) == MDB_NOTFOUND) {
-		snprintf(why, sizeof(why), "no conversation %.64s", id);
-		refuse(cl, re, "notfound", why);
+	if ((rc = rs_conv_get(txn, id, cv)) == MDB_NOTFOUND) {
+		bus_caller_refuse(&cl->bc, re, "notfound", "%s: no "
+		    "conversation %.64s", what, id);
 		return -1;
 	}
 	if (rc != 0) {
 		log_warnx("conv=%s cannot be read: %s", id, mdb_strerror(rc));
-		refuse(cl, re, "store", mdb_strerror(rc));
+		bus_caller_refuse(&cl->bc, re, "store", "%s: %s", what,
+		    mdb_strerror(rc));
 		return -1;
 	}
 	return auth_check_conv(cl, re, cv);
 }
 
-/* ------------------------------------------------------------- tags */
-
-/* Index of tag t (n bytes) in list "a,b,c", or -1. */
+/* Index of tag t in list, or -1. */
 static int
 tag_find(char list[][TAGLEN], int n, const char *t)
 {
@@ -238,30 +626,31 @@ work_tag(struct rclient *cl, const msgpack_object *f)
 	int64_t re = 0;
 	struct conv cv;
 	struct who *w;
-	struct wans *a;
+	struct held *h;
 	msgpack_packer *pk;
 	MDB_txn *txn;
 	char *p, *save, buf[sizeof(newtags)], list[TAGS_MAX * (TAGLEN + 2)];
 	size_t len;
 
-	req_name = "tag";
 	mp_int(f, "id", &re);
-	if ((w = caller(cl, re)) == NULL)
+	if ((w = caller(cl, re, "tag")) == NULL)
 		return;
 	if (!mp_strcpy(f, "conv", id, sizeof(id)) || id[0] == '\0') {
-		refuse(cl, re, "invalid", "conv is required");
+		bus_caller_refuse(&cl->bc, re, "invalid", "tag: conv is "
+		    "required");
 		return;
 	}
 	if (tag_args(f, "add", add, &nadd, 8, why, sizeof(why)) == -1 ||
 	    tag_args(f, "remove", del, &ndel, 8, why, sizeof(why)) == -1) {
-		refuse(cl, re, "invalid", why);
+		bus_caller_refuse(&cl->bc, re, "invalid", "tag: %s", why);
 		return;
 	}
 	if ((txn = store_txn(R->st)) == NULL) {
-		refuse(cl, re, "store", store_error(R->st));
+		bus_caller_refuse(&cl->bc, re, "store", "tag: %s",
+		    store_error(R->st));
 		return;
 	}
-	if (conv_for_write(cl, re, txn, id, &cv) == -1)
+	if (load_for_write(cl, re, "tag", txn, id, &cv) == -1)
 		return;
 	snprintf(buf, sizeof(buf), "%s", cv.tags);
 	for (p = strtok_r(buf, ",", &save); p && ncur < TAGS_MAX + 8;
@@ -286,10 +675,9 @@ work_tag(struct rclient *cl, const msgpack_object *f)
 					strcat(list, ", ");
 				strcat(list, cur[j]);
 			}
-			snprintf(why, sizeof(why), "a conversation has at most "
-			    "%d tags (it has %s); remove one first", TAGS_MAX,
-			    list);
-			refuse(cl, re, "invalid", why);
+			bus_caller_refuse(&cl->bc, re, "invalid", "tag: a "
+			    "conversation has at most %d tags (it has %s); "
+			    "remove one first", TAGS_MAX, list);
 			return;
 		}
 		memcpy(cur[nnew++], add[i], sizeof(cur[0]));
@@ -297,9 +685,9 @@ work_tag(struct rclient *cl, const msgpack_object *f)
 	for (len = 0, i = 0; i < nnew; i++)
 		len += strlen(cur[i]) + (i > 0);
 	if (len >= sizeof(newtags)) {
-		snprintf(why, sizeof(why), "these tags are too long together "
-		    "(%zu bytes, at most %zu)", len, sizeof(newtags) - 1);
-		refuse(cl, re, "invalid", why);
+		bus_caller_refuse(&cl->bc, re, "invalid", "tag: these tags are "
+		    "too long together (%zu bytes, at most %zu)", len,
+		    sizeof(newtags) - 1);
 		return;
 	}
 	newtags[0] = '\0';
@@ -308,14 +696,16 @@ work_tag(struct rclient *cl, const msgpack_object *f)
 			strcat(newtags, ",");
 		strcat(newtags, cur[i]);
 	}
-	a = wans_new(cl, re, 't');
-	snprintf(a->tags, sizeof(a->tags), "%s", newtags);
+	h = held_new(&cl->bc, re);
+	pk = held_ok(h, 1);
+	mp_pack_cstr(pk, "tags");
+	pack_tags(pk, newtags);
 	if (strcmp(newtags, cv.tags) == 0) {
 		/* nothing changes: answer with the tags, no event */
-		store_after(R->st, wanswered, a);
+		held_after(h, R->st);
 		return;
 	}
-	pk = rec_begin(8);
+	pk = rs_event(8);
 	mp_kv_str(pk, "type", "tag");
 	mp_kv_str(pk, "conv", cv.id);
 	mp_kv_str(pk, "campaign", cv.campaign);
@@ -331,19 +721,18 @@ work_tag(struct rclient *cl, const msgpack_object *f)
 		mp_pack_cstr(pk, del[i]);
 	mp_kv_str(pk, "by", w->agent[0] ? w->agent : NULL);
 	mp_kv_int(pk, "ts", daemon_now_ms());
-	if ((rc = rec_append(txn, cv.id, NULL)) != 0)
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
 		goto fail;
 	snprintf(cv.tags, sizeof(cv.tags), "%s", newtags);
-	if ((rc = conv_put(txn, &cv)) != 0)
+	if ((rc = rs_conv_put(txn, &cv)) != 0)
 		goto fail;
-	store_after(R->st, wanswered, a);
+	held_after(h, R->st);
 	return;
 fail:
-	store_after(R->st, wanswered, a);
-	store_fail(R->st, rc, "tagging a conversation");
+	held_fail(h, R->st, rc, "tagging a conversation");
 }
 
-/* -------------------------------------------------------- attention */
+/* --------------------------------------------------------- attention */
 
 /* {t:"attention", id, conv, on:bool} -> {ok}; a change appends an event. */
 void
@@ -354,635 +743,143 @@ work_attention(struct rclient *cl, const msgpack_object *f)
 	int on, rc;
 	struct conv cv;
 	struct who *w;
-	struct wans *a;
+	struct held *h;
 	msgpack_packer *pk;
 	MDB_txn *txn;
 
-	req_name = "attention";
 	mp_int(f, "id", &re);
-	if ((w = caller(cl, re)) == NULL)
+	if ((w = caller(cl, re, "attention")) == NULL)
 		return;
 	if (!mp_strcpy(f, "conv", id, sizeof(id)) || id[0] == '\0') {
-		refuse(cl, re, "invalid", "conv is required");
+		bus_caller_refuse(&cl->bc, re, "invalid", "attention: conv is "
+		    "required");
 		return;
 	}
 	if (!mp_bool(f, "on", &on)) {
-		refuse(cl, re, "invalid", "on must be true or false");
+		bus_caller_refuse(&cl->bc, re, "invalid", "attention: on must "
+		    "be true or false");
 		return;
 	}
 	if ((txn = store_txn(R->st)) == NULL) {
-		refuse(cl, re, "store", store_error(R->st));
+		bus_caller_refuse(&cl->bc, re, "store", "attention: %s",
+		    store_error(R->st));
 		return;
 	}
-	if (conv_for_write(cl, re, txn, id, &cv) == -1)
+	if (load_for_write(cl, re, "attention", txn, id, &cv) == -1)
 		return;
-	a = wans_new(cl, re, 'a');
+	h = held_new(&cl->bc, re);
 	if ((cv.attention != 0) == (on != 0)) {
-		store_after(R->st, wanswered, a);
+		held_after(h, R->st);
 		return;
 	}
-	pk = rec_begin(6);
+	pk = rs_event(6);
 	mp_kv_str(pk, "type", "attention");
 	mp_kv_str(pk, "conv", cv.id);
 	mp_kv_str(pk, "campaign", cv.campaign);
 	mp_kv_bool(pk, "on", on);
 	mp_kv_str(pk, "by", w->agent[0] ? w->agent : NULL);
 	mp_kv_int(pk, "ts", daemon_now_ms());
-	if ((rc = rec_append(txn, cv.id, NULL)) != 0)
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
 		goto fail;
 	cv.attention = on != 0;
-	if ((rc = conv_put(txn, &cv)) != 0)
+	if ((rc = rs_conv_put(txn, &cv)) != 0)
 		goto fail;
-	store_after(R->st, wanswered, a);
+	held_after(h, R->st);
 	return;
 fail:
-	store_after(R->st, wanswered, a);
-	store_fail(R->st, rc, "setting attention");
+	held_fail(h, R->st, rc, "setting attention");
 }
 
-/* ----------------------------------------------------------- scans */
-
-/* Which campaigns the caller may see, asked once each per request. */
-struct seen {
-	const struct who *w;
-	int		 n;
-	char		 name[SEE_CACHE][64];
-	int		 ok[SEE_CACHE];
-};
-
-static int
-may_see(struct seen *s, const char *campaign)
-{
-	int i, ok;
-
-	if (s->w->role == RR_ADMIN)
-		return 1;
-	for (i = 0; i < s->n; i++)
-		if (strcmp(s->name[i], campaign) == 0)
-			return s->ok[i];
-	ok = auth_can_see(s->w, campaign);
-	if (s->n < SEE_CACHE) {
-		snprintf(s->name[s->n], sizeof(s->name[0]), "%s", campaign);
-		s->ok[s->n++] = ok;
-	}
-	return ok;
-}
-
-/* The filters of history and search. */
-struct filt {
-	int64_t	from, to;		/* 0: unbounded */
-	char	campaign[64], agent[64], tag[TAGLEN],
-		status[16];
-	char	contact[R_ADDRLEN];	/* exact, or digits as a suffix */
-	char	q[128];			/* search: name substring */
-	char	qdigits[40];		/* search: number digits */
-	int	search;
-	/* search: the numbers and e-mail addresses of contact-book names */
-	char	(*book)[R_ADDRLEN];
-	int	nbook;
-};
-
-/* The digits of s when s looks like a phone number ("+1 555-0100"). */
-static void
-digits_of(const char *s, char *out, size_t outsz)
-{
-	size_t n = 0;
-
-	for (; *s && n + 1 < outsz; s++)
-		if (isdigit((unsigned char)*s))
-			out[n++] = *s;
-	out[n] = '\0';
-}
-
-static int
-phone_like(const char *s)
-{
-	int d = 0;
-
-	for (; *s; s++) {
-		if (isdigit((unsigned char)*s))
-			d++;
-		else if (!strchr("+-. ()", *s))
-			return 0;
-	}
-	return d > 0;
-}
-
-/* Does address a match wanted digits (exactly, or as its last digits)? */
-static int
-digits_match(const char *a, const char *want)
-{
-	char d[R_ADDRLEN];
-	size_t n, m;
-
-	digits_of(a, d, sizeof(d));
-	n = strlen(d);
-	m = strlen(want);
-	return m > 0 && n >= m && strcmp(d + n - m, want) == 0;
-}
-
-static int
-has_tag(const char *tags, const char *t)
-{
-	size_t n = strlen(t);
-	const char *p = tags;
-
-	while ((p = strstr(p, t)) != NULL) {
-		if ((p == tags || p[-1] == ',') && (p[n] == ',' ||
-		    p[n] == '\0'))
-			return 1;
-		p += n;
-	}
-	return 0;
-}
-
-static int
-matches(const struct filt *fl, const struct conv *cv)
-{
-	int64_t end = cv->last_ts > cv->closed_ts ? cv->last_ts :
-	    cv->closed_ts;
-
-	if (fl->search) {
-		if (strcmp(cv->id, fl->q) == 0)
-			return 1;
-		if (fl->q[0] && cv->name[0] && strcasestr(cv->name, fl->q))
-			return 1;
-		if (fl->qdigits[0] && digits_match(cv->contact, fl->qdigits))
-			return 1;
-		for (int i = 0; i < fl->nbook; i++)
-			if (strcasecmp(cv->contact, fl->book[i]) == 0 ||
-			    (cv->contact[0] != '+' && fl->book[i][0] == '+' &&
-			    strcmp(cv->contact, fl->book[i] + 1) == 0))
-				return 1;
-		return strcasecmp(cv->contact, fl->q) == 0;
-	}
-	if (fl->from && end < fl->from)
-		return 0;
-	if (fl->to && cv->opened_ts >= fl->to)
-		return 0;
-	if (fl->campaign[0] && strcmp(cv->campaign, fl->campaign) != 0)
-		return 0;
-	if (fl->agent[0] && strcmp(cv->agent, fl->agent) != 0)
-		return 0;
-	if (fl->tag[0] && !has_tag(cv->tags, fl->tag))
-		return 0;
-	if (fl->status[0] && strcmp(fl->status, "closed") == 0 &&
-	    strcmp(cv->status, "closed") != 0)
-		return 0;
-	if (fl->status[0] && strcmp(fl->status, "open") == 0 &&
-	    strcmp(cv->status, "closed") == 0)
-		return 0;
-	if (fl->contact[0] && strcmp(cv->contact, fl->contact) != 0) {
-		char d[40];
-
-		if (!phone_like(fl->contact))
-			return 0;
-		digits_of(fl->contact, d, sizeof(d));
-		if (!digits_match(cv->contact, d))
-			return 0;
-	}
-	return 1;
-}
-
-/* limit and after of a query; 0, or -1 after refusing. */
-static int
-page_args(struct rclient *cl, int64_t re, const msgpack_object *f,
-    int64_t *limit, char *after, size_t aftersz)
-{
-	*limit = LIMIT_DEFAULT;
-	after[0] = '\0';
-	if (mp_get(f, "limit") && (!mp_int(f, "limit", limit) ||
-	    *limit < 1)) {
-		refuse(cl, re, "invalid", "limit must be a positive number");
-		return -1;
-	}
-	if (*limit > LIMIT_MAX)
-		*limit = LIMIT_MAX;
-	if (mp_get(f, "after") && mp_get(f, "after")->type !=
-	    MSGPACK_OBJECT_NIL && !mp_strcpy(f, "after", after, aftersz)) {
-		refuse(cl, re, "invalid", "after must be a conversation id");
-		return -1;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------ optout */
 
 /*
- * Scan the conversations after `after` in id order (oldest first) and
- * answer {convs, more, next} with the stored records that match.
+ * {t:"optout", id, contact, channel?, in?, reason?} -> {contact, channel,
+ * optout, conv}: record a contact's consent by hand (routerd_consent).
+ * Admins and supervisors may; an agent only for a contact who has a
+ * conversation in one of the agent's campaigns.
  */
-static void
-scan_answer(struct rclient *cl, int64_t re, const struct filt *fl,
-    int64_t limit, const char *after)
+void
+work_optout(struct rclient *cl, const msgpack_object *f)
 {
-	struct seen seen;
+	char contact[R_ADDRLEN], norm[R_ADDRLEN], channel[16] = "sms",
+	    reason[REASON_MAX + 1] = "", campaign[64] = "*",
+	    conv[R_IDLEN] = "";
+	struct who *w = auth_who(cl);
+	struct held *h;
+	msgpack_packer *pk;
+	enum chan ch;
+	const char *s;
+	size_t n;
+	int64_t re = 0;
+	int optin = 0, rc = 0, found;
 	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v, *vals;
-	struct conv cv;
-	struct fbuf fb;
-	char key[R_IDLEN], next[R_IDLEN] = "";
-	size_t n = 0, bytes = 0, scanned = 0;
-	int rc, more = 0;
 
-	memset(&seen, 0, sizeof(seen));
-	seen.w = auth_who(cl);
-	if ((rc = store_rtxn(R->st, &txn)) != 0) {
-		refuse(cl, re, "store", mdb_strerror(rc));
-		return;
-	}
-	if ((vals = calloc((size_t)limit, sizeof(*vals))) == NULL)
-		fatalx("out of memory");
-	if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		free(vals);
-		refuse(cl, re, "store", mdb_strerror(rc));
-		return;
-	}
-	k.mv_size = strlen(after);
-	k.mv_data = (void *)after;
-	rc = after[0] ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
-	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	if (rc == 0 && after[0] && k.mv_size == strlen(after) &&
-	    memcmp(k.mv_data, after, k.mv_size) == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size >= sizeof(key))
-			continue;
-		if (scanned++ == SCAN_MAX) {
-			/* continue after the last one looked at */
-			more = 1;
-			break;
-		}
-		memcpy(key, k.mv_data, k.mv_size);
-		key[k.mv_size] = '\0';
-		if (conv_get(txn, key, &cv) != 0 || !matches(fl, &cv) ||
-		    !may_see(&seen, cv.campaign)) {
-			snprintf(next, sizeof(next), "%s", key);
-			continue;
-		}
-		if (n == (size_t)limit || bytes + v.mv_size > ANS_BYTES) {
-			/* continue after the last one answered */
-			more = 1;
-			break;
-		}
-		vals[n++] = v;
-		bytes += v.mv_size;
-		snprintf(next, sizeof(next), "%s", key);
-	}
-	mdb_cursor_close(cur);
-	fbuf_init(&fb);
-	bus_answer_begin(&fb, re, 3);
-	mp_kv_bool(&fb.pk, "more", more);
-	mp_kv_str(&fb.pk, "next", more ? next : NULL);
-	mp_pack_cstr(&fb.pk, "convs");
-	msgpack_pack_array(&fb.pk, n);
-	for (size_t i = 0; i < n; i++)
-		mp_pack_raw(&fb.pk, vals[i].mv_data, vals[i].mv_size);
-	mdb_txn_abort(txn);
-	if (cl->alive)
-		bus_send(cl->c, &fb);
-	fbuf_free(&fb);
-	free(vals);
-}
-
-/* A time argument: ms, or RFC 3339 text.  1 present, 0 absent, -1 bad. */
-static int
-time_arg(const msgpack_object *f, const char *key, int64_t *ms)
-{
-	const msgpack_object *o = mp_get(f, key);
-	char buf[64];
-
-	*ms = 0;
-	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
-		return 0;
-	if (mp_int(f, key, ms))
-		return *ms > 0 ? 1 : -1;
-	if (!mp_strcpy(f, key, buf, sizeof(buf)) || rec_ts_parse(buf, ms) ==
-	    -1 || *ms <= 0)
-		return -1;
-	return 1;
-}
-
-/* A string filter; 0, or -1 after refusing. */
-static int
-str_arg(struct rclient *cl, int64_t re, const msgpack_object *f,
-    const char *key, char *buf, size_t bufsz)
-{
-	const msgpack_object *o = mp_get(f, key);
-	char why[120];
-
-	buf[0] = '\0';
-	if (o == NULL || o->type == MSGPACK_OBJECT_NIL)
-		return 0;
-	if (!mp_strcpy(f, key, buf, bufsz)) {
-		snprintf(why, sizeof(why), "%s must be a string of at most "
-		    "%zu bytes", key, bufsz - 1);
-		refuse(cl, re, "invalid", why);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * {t:"history", id, from?, to?, campaign?, agent?, contact?, tag?,
- *  status?, after?, limit?} -> {ok, convs, more, next}
- * A conversation is in [from, to) when it was active then: opened before
- * to, and its last message (or close) at or after from.
- */
-void
-work_history(struct rclient *cl, const msgpack_object *f)
-{
-	struct filt fl;
-	char after[R_IDLEN];
-	int64_t re = 0, limit;
-
-	req_name = "history";
 	mp_int(f, "id", &re);
-	if (caller(cl, re) == NULL)
-		return;
-	memset(&fl, 0, sizeof(fl));
-	if (time_arg(f, "from", &fl.from) == -1 ||
-	    time_arg(f, "to", &fl.to) == -1) {
-		refuse(cl, re, "invalid", "from and to must be RFC 3339 times "
-		    "or milliseconds since the epoch");
+	if (w == NULL || w->role == RR_NONE) {
+		bus_caller_refuse(&cl->bc, re, "denied", "optout: you are not a "
+		    "parley agent");
 		return;
 	}
-	if (fl.from && fl.to && fl.to <= fl.from) {
-		refuse(cl, re, "invalid", "to must be later than from");
+	if (!mp_str(f, "contact", &s, &n) || n == 0 ||
+	    n >= sizeof(contact) || memchr(s, '\0', n) || memchr(s, '|', n)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "optout: contact is "
+		    "required (a phone number, e-mail address or channel id)");
 		return;
 	}
-	if (str_arg(cl, re, f, "campaign", fl.campaign,
-	    sizeof(fl.campaign)) == -1 ||
-	    str_arg(cl, re, f, "agent", fl.agent, sizeof(fl.agent)) == -1 ||
-	    str_arg(cl, re, f, "contact", fl.contact,
-	    sizeof(fl.contact)) == -1 ||
-	    str_arg(cl, re, f, "tag", fl.tag, sizeof(fl.tag)) == -1 ||
-	    str_arg(cl, re, f, "status", fl.status, sizeof(fl.status)) == -1)
-		return;
-	if (fl.status[0] && strcmp(fl.status, "open") != 0 &&
-	    strcmp(fl.status, "closed") != 0) {
-		refuse(cl, re, "invalid", "status must be open or closed");
+	memcpy(contact, s, n);
+	contact[n] = '\0';
+	if (mp_get(f, "channel") && !mp_strcpy(f, "channel", channel,
+	    sizeof(channel)))
+		channel[0] = '\0';
+	if (rs_chan_parse(channel, &ch) == -1) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "optout: channel must "
+		    "be sms, whatsapp, messenger or instagram");
 		return;
 	}
-	if (fl.campaign[0] && !may_see(&(struct seen){ .w = auth_who(cl) },
-	    fl.campaign)) {
-		char why[160];
-
-		snprintf(why, sizeof(why), "%s is not a member of campaign %s",
-		    auth_who(cl)->agent, fl.campaign);
-		refuse(cl, re, "denied", why);
+	if (mp_get(f, "in") && !mp_bool(f, "in", &optin)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "optout: in must be "
+		    "true or false");
 		return;
 	}
-	if (page_args(cl, re, f, &limit, after, sizeof(after)) == -1)
-		return;
-	scan_answer(cl, re, &fl, limit, after);
-}
-
-/*
- * The customers of campaignd's contact book whose name holds q (ASCII
- * case-insensitive): their numbers and e-mail addresses into fl->book, so
- * that a search by name finds SMS conversations, which carry no name.
- * Bounded like the scans; a contact book that cannot be read adds nothing.
- */
-static void
-book_lookup(struct filt *fl)
-{
-	char lq[sizeof(fl->q)], id[128], addr[R_ADDRLEN];
-	MDB_txn *ct;
-	MDB_cursor *cur;
-	MDB_dbi dbi, cdbi;
-	MDB_val k, v;
-	msgpack_unpacked up;
-	size_t i, ql, scanned = 0;
-	int rc;
-
-	for (i = 0; fl->q[i]; i++)
-		lq[i] = (char)tolower((unsigned char)fl->q[i]);
-	lq[i] = '\0';
-	ql = i;
-	/* handles first: a read txn does not see dbis opened after it began */
-	if (ql == 0 || camp_dbi("cname", &dbi) != 0 ||
-	    camp_dbi("contacts", &cdbi) != 0 || camp_rtxn(&ct) == -1)
-		return;
-	if (mdb_cursor_open(ct, dbi, &cur) != 0) {
-		mdb_txn_abort(ct);
+	if (mp_get(f, "reason") && (!mp_str(f, "reason", &s, &n) ||
+	    n > REASON_MAX || memchr(s, '\0', n) || memchr(s, '\n', n))) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "optout: reason is one "
+		    "line of at most 200 bytes");
 		return;
 	}
-	if ((fl->book = calloc(BOOK_MAX, sizeof(*fl->book))) == NULL)
-		fatalx("out of memory");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 &&
-	    scanned++ < SCAN_MAX && fl->nbook + 2 <= BOOK_MAX;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (memmem(k.mv_data, k.mv_size, lq, ql) == NULL ||
-		    v.mv_size >= sizeof(id))
-			continue;
-		memcpy(id, v.mv_data, v.mv_size);
-		id[v.mv_size] = '\0';
-		msgpack_unpacked_init(&up);
-		if (camp_doc(ct, "contacts", id, &up) == 0) {
-			if (mp_strcpy(&up.data, "phone", addr, sizeof(addr)) &&
-			    addr[0])
-				snprintf(fl->book[fl->nbook++], R_ADDRLEN,
-				    "%s", addr);
-			if (mp_strcpy(&up.data, "email", addr, sizeof(addr)) &&
-			    addr[0])
-				snprintf(fl->book[fl->nbook++], R_ADDRLEN,
-				    "%s", addr);
-		}
-		msgpack_unpacked_destroy(&up);
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(ct);
-}
-
-/*
- * {t:"search", id, q, after?, limit?} -> {ok, convs, more, next}
- * By customer name (ASCII case-insensitive substring of the channel's name
- * or of a contact-book name), by number (digits, exact or as the last
- * digits, at least 3), by address, or by conversation id.
- */
-void
-work_search(struct rclient *cl, const msgpack_object *f)
-{
-	struct filt fl;
-	char after[R_IDLEN], *p;
-	int64_t re = 0, limit;
-
-	req_name = "search";
-	mp_int(f, "id", &re);
-	if (caller(cl, re) == NULL)
-		return;
-	memset(&fl, 0, sizeof(fl));
-	fl.search = 1;
-	if (!mp_strcpy(f, "q", fl.q, sizeof(fl.q))) {
-		refuse(cl, re, "invalid", "q (a name or a number, at most 127 "
-		    "bytes) is required");
+	mp_strcpy(f, "reason", reason, sizeof(reason));
+	if (ch == CH_SMS && !valid_e164(contact)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "optout: an sms "
+		    "contact is an E.164 number (+ and 8 to 15 digits)");
 		return;
 	}
-	/* surrounding white space is never meant */
-	for (p = fl.q + strlen(fl.q); p > fl.q && isspace((unsigned char)
-	    p[-1]); p--)
-		p[-1] = '\0';
-	for (p = fl.q; isspace((unsigned char)*p); p++)
-		;
-	memmove(fl.q, p, strlen(p) + 1);
-	if (fl.q[0] == '\0') {
-		refuse(cl, re, "invalid", "say what to search for: a name or a "
-		    "number");
+	valid_contact_key(contact, norm, sizeof(norm));
+	if ((txn = store_txn(R->st)) == NULL) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s",
+		    store_error(R->st));
 		return;
 	}
-	if (phone_like(fl.q)) {
-		digits_of(fl.q, fl.qdigits, sizeof(fl.qdigits));
-		fl.q[0] = '\0';		/* digits are not a name */
-		if (strlen(fl.qdigits) < 3) {
-			refuse(cl, re, "invalid", "give at least 3 digits of "
-			    "a number");
-			return;
-		}
-	}
-	if (page_args(cl, re, f, &limit, after, sizeof(after)) == -1)
-		return;
-	if (fl.q[0])
-		book_lookup(&fl);
-	scan_answer(cl, re, &fl, limit, after);
-	free(fl.book);
-}
-
-/* ---------------------------------------------------------- windows */
-
-struct wwin {
-	char		conv[R_IDLEN], channel[16], contact[R_ADDRLEN],
-			campaign[64], name[128], agent[64], mode[8];
-	long long	closes;
-};
-
-static int
-wwin_cmp(const void *a, const void *b)
-{
-	const struct wwin *x = a, *y = b;
-
-	if (x->closes != y->closes)
-		return x->closes < y->closes ? -1 : 1;
-	return strcmp(x->conv, y->conv);
-}
-
-/*
- * {t:"window", id, within_ms, limit?} -> {ok, convs:[{conv, channel,
- * contact, campaign, closes_ts, left_ms, ...}], more}: open conversations
- * whose customer-service window is still open and closes within within_ms,
- * soonest first.  Agent-operated Messenger/Instagram conversations count
- * the human-agent extension (7 days).
- */
-void
-work_window(struct rclient *cl, const msgpack_object *f)
-{
-	struct seen seen;
-	struct wwin *ws = NULL, *e;
-	size_t n = 0, cap = 0, i, keep;
-	int64_t re = 0, within = 0, limit = LIMIT_DEFAULT;
-	long long now = daemon_now_ms(), closes;
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	struct conv cv;
-	struct fbuf fb;
-	char key[R_IDLEN];
-	int rc, more = 0, human;
-
-	req_name = "window";
-	mp_int(f, "id", &re);
-	if (caller(cl, re) == NULL)
-		return;
-	if (!mp_int(f, "within_ms", &within) || within <= 0 ||
-	    within > WITHIN_MAX) {
-		refuse(cl, re, "invalid", "within_ms must be a duration in "
-		    "milliseconds, more than 0 and at most 30 days");
+	h = held_new(&cl->bc, re);
+	found = consent_find_conv(txn, w, ch, norm, conv, campaign,
+	    sizeof(campaign), &rc);
+	if (found == -1)
+		goto fail;
+	if (!found && w->role == RR_AGENT) {
+		bus_caller_refuse(&cl->bc, re, "denied", "optout: you have no "
+		    "conversation with this contact in your campaigns");
+		held_free(h);
 		return;
 	}
-	if (mp_get(f, "limit") && (!mp_int(f, "limit", &limit) ||
-	    limit < 1)) {
-		refuse(cl, re, "invalid", "limit must be a positive number");
-		return;
-	}
-	if (limit > LIMIT_MAX)
-		limit = LIMIT_MAX;
-	memset(&seen, 0, sizeof(seen));
-	seen.w = auth_who(cl);
-	if ((rc = store_rtxn(R->st, &txn)) != 0) {
-		refuse(cl, re, "store", mdb_strerror(rc));
-		return;
-	}
-	if ((rc = mdb_cursor_open(txn, R->db_convs, &cur)) != 0) {
-		mdb_txn_abort(txn);
-		refuse(cl, re, "store", mdb_strerror(rc));
-		return;
-	}
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size >= sizeof(key))
-			continue;
-		memcpy(key, k.mv_data, k.mv_size);
-		key[k.mv_size] = '\0';
-		if (conv_get(txn, key, &cv) != 0 ||
-		    strcmp(cv.status, "closed") == 0 || cv.last_in_ts <= 0)
-			continue;
-		human = strcmp(cv.mode, "bot") != 0;
-		closes = window_closes(cv.channel, cv.last_in_ts, human);
-		if (closes <= now || closes - now > within ||
-		    !may_see(&seen, cv.campaign))
-			continue;
-		if (n == cap) {
-			if (cap >= 2 * (size_t)limit) {
-				/* keep the soonest: sort, drop the rest */
-				qsort(ws, n, sizeof(*ws), wwin_cmp);
-				n = (size_t)limit;
-				more = 1;
-			} else {
-				cap = cap ? cap * 2 : 64;
-				if ((ws = reallocarray(ws, cap,
-				    sizeof(*ws))) == NULL)
-					fatalx("out of memory");
-			}
-		}
-		e = &ws[n++];
-		snprintf(e->conv, sizeof(e->conv), "%s", cv.id);
-		snprintf(e->channel, sizeof(e->channel), "%s", cv.channel);
-		snprintf(e->contact, sizeof(e->contact), "%s", cv.contact);
-		snprintf(e->campaign, sizeof(e->campaign), "%s", cv.campaign);
-		snprintf(e->name, sizeof(e->name), "%s", cv.name);
-		snprintf(e->agent, sizeof(e->agent), "%s", cv.agent);
-		snprintf(e->mode, sizeof(e->mode), "%s", cv.mode);
-		e->closes = closes;
-	}
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	if (n > 0)
-		qsort(ws, n, sizeof(*ws), wwin_cmp);
-	keep = n;
-	if (keep > (size_t)limit) {
-		keep = (size_t)limit;
-		more = 1;
-	}
-	fbuf_init(&fb);
-	bus_answer_begin(&fb, re, 2);
-	mp_kv_bool(&fb.pk, "more", more);
-	mp_pack_cstr(&fb.pk, "convs");
-	msgpack_pack_array(&fb.pk, keep);
-	for (i = 0; i < keep; i++) {
-		e = &ws[i];
-		msgpack_pack_map(&fb.pk, 9);
-		mp_kv_str(&fb.pk, "conv", e->conv);
-		mp_kv_str(&fb.pk, "channel", e->channel);
-		mp_kv_str(&fb.pk, "contact", e->contact);
-		mp_kv_str(&fb.pk, "name", e->name[0] ? e->name : NULL);
-		mp_kv_str(&fb.pk, "campaign", e->campaign);
-		mp_kv_str(&fb.pk, "agent", e->agent[0] ? e->agent : NULL);
-		mp_kv_str(&fb.pk, "mode", e->mode);
-		mp_kv_int(&fb.pk, "closes_ts", e->closes);
-		mp_kv_int(&fb.pk, "left_ms", e->closes - now);
-	}
-	if (cl->alive)
-		bus_send(cl->c, &fb);
-	fbuf_free(&fb);
-	free(ws);
+	if ((rc = consent_record(txn, conv, campaign, ch, norm, !optin, NULL,
+	    consent_by(w), reason)) != 0)
+		goto fail;
+	pk = held_ok(h, 4);
+	mp_kv_str(pk, "contact", norm);
+	mp_kv_str(pk, "channel", rs_chan_name(ch));
+	mp_kv_bool(pk, "optout", !optin);
+	mp_kv_str(pk, "conv", conv[0] ? conv : NULL);
+	held_after(h, R->st);
+	return;
+fail:
+	held_fail(h, R->st, rc, "recording a consent");
 }
