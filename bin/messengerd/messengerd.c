@@ -25,11 +25,13 @@
  * event loop; the bus wiring and the drain on SIGTERM are lib/edge's.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include <event2/event.h>
 #include <sodium.h>
 
 #include "bus.h"
@@ -43,6 +45,9 @@
 #include "mp.h"
 #include "outq.h"
 #include "proto.h"
+
+#define RECHECK_FIRST_S	2	/* a check Meta did not answer: again */
+#define RECHECK_MAX_S	300
 
 static struct messengerd mgd;	/* one per process; reachable at exit */
 
@@ -67,6 +72,43 @@ struct chone {
 };
 
 static struct chreq *chreqs;
+
+static int	check_start(struct messengerd *, const char *, char *, int,
+		    struct chreq *);
+
+/* A Page's background check again (Meta was out of reach). */
+static void
+recheck(evutil_socket_t fd, short what, void *arg)
+{
+	struct messengerd *m = &mgd;
+	size_t i = (size_t)(uintptr_t)arg;	/* accts moves; indexes stay */
+	struct mg_acct *p;
+	char *tok;
+
+	if (i >= m->naccts || (p = &m->accts[i])->token == NULL)
+		return;
+	if ((tok = strdup(p->token)) == NULL)
+		fatalx("out of memory");
+	if (check_start(m, p->id, tok, 0, NULL) == -1)
+		log_warnx("page %s: cannot check the token", p->id);
+}
+
+/* Check p's token again later, backing off up to RECHECK_MAX_S. */
+static void
+recheck_later(struct messengerd *m, struct mg_acct *p)
+{
+	struct timeval tv;
+
+	p->recheck_s = p->recheck_s ? p->recheck_s * 2 : RECHECK_FIRST_S;
+	if (p->recheck_s > RECHECK_MAX_S)
+		p->recheck_s = RECHECK_MAX_S;
+	if (p->recheck == NULL && (p->recheck = evtimer_new(m->e.d.base,
+	    recheck, (void *)(uintptr_t)(p - m->accts))) == NULL)
+		return;
+	tv.tv_sec = p->recheck_s;
+	tv.tv_usec = 0;
+	evtimer_add(p->recheck, &tv);
+}
 
 static void
 zfree(char *s)
@@ -536,6 +578,10 @@ checked(int ok, const char *text, void *arg)
 		log_warnx("page %s: the token could not be checked: %s%s",
 		    p->id, text, one->install && one->req == NULL ?
 		    "; taken unchecked" : "");
+	if (p != NULL && ok == -1 && !one->install && one->req == NULL)
+		recheck_later(m, p);
+	else if (p != NULL && ok != -1)
+		p->recheck_s = 0;
 	if (p != NULL && ok == -1 && one->install && one->req == NULL) {
 		/* SIGHUP with a new token and Meta out of reach: take it */
 		zfree(p->token);
@@ -905,8 +951,11 @@ main(int argc, char **argv)
 	mg_send_free(m);
 	while (chreqs != NULL)
 		chreq_done(chreqs);
-	for (i = 0; i < m->naccts; i++)
+	for (i = 0; i < m->naccts; i++) {
 		zfree(m->accts[i].token);
+		if (m->accts[i].recheck != NULL)
+			event_free(m->accts[i].recheck);
+	}
 	free(m->accts);
 	htab_free(&m->profiles);
 	htab_free(&m->reuse);

@@ -26,6 +26,7 @@
 #include "httpd.h"
 
 struct bus_conn;
+struct event;
 struct fbuf;
 struct http_resp;
 struct mg_check;
@@ -75,6 +76,8 @@ struct mg_acct {
 	int		 active;
 	char		 reason[MG_REASON_MAX + 1];	/* why inactive */
 	long long	 since_ms;	/* inactive since */
+	struct event	*recheck;	/* the check again, Meta unreachable */
+	int		 recheck_s;	/* its backoff */
 };
 
 struct messengerd {

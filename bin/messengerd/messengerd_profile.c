@@ -191,6 +191,9 @@ looked_up(const struct http_resp *r, void *arg)
 			log_info("%s %s: name lookup failed: %s", p->channel,
 			    p->user, r->timed_out ? "timed out" : r->error ?
 			    r->error : "transport error");
+		else if (r->status >= 200 && r->status <= 299)
+			log_info("%s %s: the profile has no name", p->channel,
+			    p->user);
 		else {
 			mg_graph_error(r, &ge);
 			log_info("%s %s: name lookup refused (HTTP %ld, Meta "

@@ -68,6 +68,7 @@
 
 #define MG_ID_MAX	32
 #define MG_MAX_PAGES	1000
+#define MG_DEAD_MAX	8	/* dead tokens remembered per Page */
 #define MG_MAX_THREADS	200000
 #define MG_MAX_ATT	10000
 #define MG_MAX_DUP	1000
@@ -93,8 +94,9 @@ struct mg_page {
 	char		*token;		/* NULL: no file */
 	struct stat	 st;		/* the file when read */
 	int		 st_ok;
-	char		*dead;		/* the token that died, or NULL */
-	long		 dead_subcode;
+	char		*dead[MG_DEAD_MAX];	/* tokens that died */
+	long		 dead_sub[MG_DEAD_MAX];	/* with these subcodes */
+	int		 ndead;
 };
 
 /* A customer of an account: who, since when the window is open. */
@@ -186,13 +188,35 @@ zfree(char *s)
 }
 
 static void
+dead_clear(struct mg_page *p)
+{
+	int i;
+
+	for (i = 0; i < p->ndead; i++)
+		zfree(p->dead[i]);
+	p->ndead = 0;
+}
+
+/* The subcode tok died with on p, or 0 when it is alive. */
+static long
+dead_sub(const struct mg_page *p, const char *tok)
+{
+	int i;
+
+	for (i = 0; i < p->ndead; i++)
+		if (strcmp(p->dead[i], tok) == 0)
+			return p->dead_sub[i];
+	return 0;
+}
+
+static void
 conf_clear(struct mg_conf *c)
 {
 	size_t i;
 
 	for (i = 0; i < c->npages; i++) {
 		zfree(c->pages[i].token);
-		zfree(c->pages[i].dead);
+		dead_clear(&c->pages[i]);
 	}
 	free(c->pages);
 	free(c->token_dir);
@@ -359,8 +383,8 @@ token_reread(struct sbx_messenger *mg, struct mg_page *p)
 /*
  * Is tok the one waiting in p's "<PAGE-ID>.new", where msg channel token
  * puts a new token before messengerd checks it?  Meta would know a token
- * it issued; the sandbox takes what is there as issued, and from then on
- * as the Page's token.
+ * it issued; the sandbox takes what is there as issued (unless it died:
+ * POST /sandbox/messenger/token with that token).
  */
 static int
 token_issued(struct sbx_messenger *mg, struct mg_page *p, const char *tok)
@@ -376,9 +400,7 @@ token_issued(struct sbx_messenger *mg, struct mg_page *p, const char *tok)
 		zfree(nt);
 		return 0;
 	}
-	zfree(p->token);
-	p->token = nt;
-	log_info("messenger: page %s: a new token issued", p->id);
+	zfree(nt);
 	return 1;
 }
 
@@ -443,11 +465,12 @@ sbx_messenger_reload(struct sbx_messenger *mg, char *why, size_t whysz)
 		return -1;
 	/* a token that died stays dead across a reload */
 	for (i = 0; i < c.npages; i++)
-		if ((old = page_of(mg, c.pages[i].id, &ig)) != NULL && !ig &&
-		    old->dead != NULL) {
-			c.pages[i].dead = old->dead;
-			c.pages[i].dead_subcode = old->dead_subcode;
-			old->dead = NULL;
+		if ((old = page_of(mg, c.pages[i].id, &ig)) != NULL && !ig) {
+			memcpy(c.pages[i].dead, old->dead, sizeof(old->dead));
+			memcpy(c.pages[i].dead_sub, old->dead_sub,
+			    sizeof(old->dead_sub));
+			c.pages[i].ndead = old->ndead;
+			old->ndead = 0;
 		}
 	conf_clear(&mg->cf);
 	mg->cf = c;
@@ -473,10 +496,8 @@ sbx_messenger_reset(struct sbx_messenger *mg)
 	size_t i;
 
 	state_free(mg);
-	for (i = 0; i < mg->cf.npages; i++) {
-		zfree(mg->cf.pages[i].dead);
-		mg->cf.pages[i].dead = NULL;
-	}
+	for (i = 0; i < mg->cf.npages; i++)
+		dead_clear(&mg->cf.pages[i]);
 }
 
 /* --- threads, attachments, rates --- */
@@ -766,6 +787,7 @@ auth(struct sbx_messenger *mg, struct evhttp_request *req,
 	const char *tok = evhttp_find_header(q, "access_token");
 	size_t i, n;
 	struct mg_page *p;
+	long sub;
 
 	*page = NULL;
 	if (tok == NULL) {
@@ -790,9 +812,8 @@ auth(struct sbx_messenger *mg, struct evhttp_request *req,
 		    sodium_memcmp(p->token, tok, n) != 0) &&
 		    !token_issued(mg, p, tok))
 			continue;
-		if (p->dead != NULL && strcmp(p->dead, p->token) == 0) {
-			fail(r, jw, 190, p->dead_subcode, "%s",
-			    token_message(p->dead_subcode));
+		if ((sub = dead_sub(p, tok)) != 0) {
+			fail(r, jw, 190, sub, "%s", token_message(sub));
 			return -1;
 		}
 		*page = p;
@@ -938,11 +959,12 @@ msg_step(struct sbx_chain *c, const char *st)
 static void
 make_mid(struct sbx_messenger *mg, int ig, char *out, size_t outsz)
 {
-	unsigned char r[24];
-	char b64[48];
+	unsigned char r[90];
+	char b64[128];
 
+	/* Instagram's are long (some 150 bytes); Messenger's about 90 */
 	randombytes_buf(r, sizeof(r));
-	sodium_bin2base64(b64, sizeof(b64), r, sizeof(r),
+	sodium_bin2base64(b64, sizeof(b64), r, ig ? 90 : 63,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	snprintf(out, outsz, "%s%s", ig ? "aWdfZAG1faXRlbToxOk" : "m_", b64);
 }
@@ -2054,41 +2076,60 @@ token_kill(struct sbx_messenger *mg, struct evhttp_request *req,
 {
 	json_t *j = json_loadb(body, len, 0, NULL), *sc;
 	const char *id = json_is_object(j) ? jstr(j, "page") : NULL;
+	const char *tok = json_is_object(j) ? jstr(j, "token") : NULL;
 	struct mg_page *p;
+	char *d;
 	long sub = 463;
-	int ig;
+	int ig, i;
 
-	if (id == NULL || (p = page_of(mg, id, &ig)) == NULL) {
+	if (id == NULL || (p = page_of(mg, id, &ig)) == NULL ||
+	    (json_object_get(j, "token") != NULL && (tok == NULL ||
+	    *tok == '\0'))) {
 		json_decref(j);
 		sbx_reply_error(req, 400, "{\"page\": a Page or Instagram "
 		    "account of messenger_pages, \"subcode\"?: 458, 460, 463, "
-		    "467}");
+		    "467, \"token\"?: another token than the file's}");
 		return;
 	}
 	if ((sc = json_object_get(j, "subcode")) != NULL) {
-		if (!json_is_integer(sc) || json_integer_value(sc) < 0 ||
+		if (!json_is_integer(sc) || json_integer_value(sc) < 1 ||
 		    json_integer_value(sc) > 99999999) {
 			json_decref(j);
-			sbx_reply_error(req, 400, "\"subcode\" must be an "
-			    "integer");
+			sbx_reply_error(req, 400, "\"subcode\" must be a "
+			    "positive integer");
 			return;
 		}
 		sub = (long)json_integer_value(sc);
 	}
-	json_decref(j);
 	token_reread(mg, p);
-	if (p->token == NULL) {
+	if (tok == NULL && (tok = p->token) == NULL) {
+		json_decref(j);
 		sbx_reply_error(req, 409, "that Page has no token file");
 		return;
 	}
-	zfree(p->dead);
-	if ((p->dead = strdup(p->token)) == NULL) {
+	if ((d = strdup(tok)) == NULL) {
+		json_decref(j);
 		sbx_reply_error(req, 500, "out of memory");
 		return;
 	}
-	p->dead_subcode = sub;
-	log_info("messenger: page %s: its token died (190/%ld) until the file "
-	    "holds another", p->id, sub);
+	json_decref(j);
+	for (i = 0; i < p->ndead && strcmp(p->dead[i], d) != 0; i++)
+		;
+	if (i == p->ndead && p->ndead == MG_DEAD_MAX) {
+		zfree(p->dead[0]);
+		memmove(p->dead, p->dead + 1, sizeof(p->dead[0]) *
+		    (MG_DEAD_MAX - 1));
+		memmove(p->dead_sub, p->dead_sub + 1, sizeof(p->dead_sub[0]) *
+		    (MG_DEAD_MAX - 1));
+		i = --p->ndead;
+	}
+	if (i == p->ndead)
+		p->ndead++;
+	else
+		zfree(p->dead[i]);
+	p->dead[i] = d;
+	p->dead_sub[i] = sub;
+	log_info("messenger: page %s: a token died (190/%ld)", p->id, sub);
 	sbx_reply_json(req, 200, json_pack("{s:b, s:s, s:i}", "ok", 1, "page",
 	    p->id, "subcode", (int)sub));
 }
