@@ -16,7 +16,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 70
+plan 73
 stack_home
 # a slow Page, so the pacing shows in a few seconds
 conf_set messenger_rate 5
@@ -238,6 +238,22 @@ is "$okn" 12 "12 sends at once to a 5/s Page: all sent"
 is "$(sb_get '/sandbox/received?api=messenger&kind=request' | jq -c 'select(.code==613)' | grep -c .)" 0 \
     "none over the sandbox's 5/s (no 613)"
 ok "paced over two seconds or more" test $(( $(now_ms) - t0 )) -ge 2000
+
+# --- who may ask what on messengerd.sock (an agent's Unix user)
+if tuser_ok; then
+	A=parleyma$$
+	tuser_add "$A"
+	o=$(as_user "$A" bustool req "$MSOCK" "{\"t\":\"out\",\"msg\":\"m_01X\",\"from\":\"$MG_PAGE\",\"to\":\"6543210987650001\",\"text\":\"forged\"}" 2>&1)
+	like "$o" '"code":"denied"' "an agent's out straight to messengerd: denied"
+	o=$(as_user "$A" bustool req "$MSOCK" "{\"t\":\"chtoken\",\"page\":\"$MG_PAGE\"}" 2>&1)
+	like "$o" '"code":"denied"' "an agent's chtoken: denied"
+	o=$(as_user "$A" bustool req "$MSOCK" '{"t":"chstatus"}' 2>&1)
+	like "$o" '"ok":true' "chstatus: anyone who reaches the socket"
+else
+	skip "an agent's out: needs root, useradd and setpriv"
+	skip "an agent's chtoken: likewise"
+	skip "an agent's chstatus: likewise"
+fi
 
 # --- SIGTERM drains and exits 0
 P=$(sv_pid messengerd)
