@@ -44,12 +44,29 @@ static const struct {
 	{ "whatsapp_numbers",		"" },
 	{ "whatsapp_rate",		"80" },
 	{ "whatsapp_max_inflight",	"256" },
+	{ "messengerd_listen",		"127.0.0.1:8082" },
+	{ "messenger_api_url",		"https://graph.facebook.com" },
+	{ "messenger_api_version",	"v23.0" },
+	{ "messenger_pages",		"" },
+	{ "messenger_token_dir",	"secrets/messenger" },
+	{ "messenger_app_secret_file",	"secrets/messenger_app_secret" },
+	{ "messenger_verify_token_file", "secrets/messenger_verify_token" },
+	{ "messenger_rate",		"300" },
+	{ "instagram_rate",		"300" },
+	{ "messenger_av_rate",		"10" },
+	{ "messenger_max_inflight",	"256" },
+	{ "messenger_profile_ttl_s",	"604800" },
+	{ "messenger_profile_wait_ms",	"2000" },
 	{ "sandbox_listen",		"127.0.0.1:8099" },
 	{ "sandbox_sms_inbound_url",	"http://127.0.0.1:8083/twilio/inbound" },
 	{ "sandbox_status_delay_ms",	"20" },
 	{ "sandbox_whatsapp_webhook_url", "http://127.0.0.1:8081/whatsapp/webhook" },
 	{ "sandbox_whatsapp_rate",	"80" },
 	{ "sandbox_whatsapp_window_s",	"86400" },
+	{ "sandbox_messenger_webhook_url", "http://127.0.0.1:8082/messenger/webhook" },
+	{ "sandbox_messenger_rate",	"300" },
+	{ "sandbox_messenger_window_s",	"86400" },
+	{ "sandbox_messenger_human_window_s", "604800" },
 	{ "store_map_size_mb",		"64" },
 	{ "store_map_max_mb",		"4096" },
 	{ "drain_timeout_ms",		"10000" },
@@ -256,16 +273,23 @@ char *
 conf_secret(const struct conf *c, const char *key, char *err, size_t errsz)
 {
 	const char *v = conf_get(c, key);
+
+	if (v == NULL || *v == '\0') {
+		snprintf(err, errsz, "%s is not set", key);
+		return NULL;
+	}
+	return conf_secret_at(c, v, err, errsz);
+}
+
+char *
+conf_secret_at(const struct conf *c, const char *v, char *err, size_t errsz)
+{
 	char *path = NULL, *buf = NULL;
 	struct stat st;
 	ssize_t n;
 	size_t len = 0;
 	int fd = -1;
 
-	if (v == NULL || *v == '\0') {
-		snprintf(err, errsz, "%s is not set", key);
-		return NULL;
-	}
 	if ((path = conf_path(c, v)) == NULL) {
 		snprintf(err, errsz, "out of memory");
 		return NULL;

@@ -32,6 +32,10 @@ int	conf_int(const struct conf *, const char *key, long long min,
  */
 char	*conf_secret(const struct conf *, const char *key, char *err,
 	    size_t errsz);
+/* The same for the secret in the file at path (relative to the config
+ * file's directory), a file no key names alone (one of a directory's). */
+char	*conf_secret_at(const struct conf *, const char *path, char *err,
+	    size_t errsz);
 /* Resolve a path relative to the config file's directory (malloc'd). */
 char	*conf_path(const struct conf *, const char *value);
 /*

@@ -85,6 +85,8 @@ router_down(struct bus_conn *c, void *arg)
 	log_warnx("lost routerd; webhooks get 503 until it is back");
 	if (e->q)
 		outq_conn_down(e->q, c);
+	if (e->down)
+		e->down(c, e->arg);
 }
 
 static void
@@ -94,6 +96,8 @@ peer_down(struct bus_conn *c, void *arg)
 
 	if (e->q)
 		outq_conn_down(e->q, c);
+	if (e->down)
+		e->down(c, e->arg);
 }
 
 static const struct bus_handlers router_h = {

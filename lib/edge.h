@@ -49,6 +49,9 @@ struct edge {
 	 * itself it passes to edge_frame_common. */
 	void			(*frame)(struct bus_conn *,
 				    const msgpack_object *, void *arg);
+	/* A connection on either socket went away (after the queue forgot
+	 * it), for answers the daemon itself still owes it; may be NULL. */
+	void			(*down)(struct bus_conn *, void *arg);
 	void			*arg;
 };
 

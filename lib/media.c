@@ -121,6 +121,9 @@ media_limit(const char *channel, const char *mime)
 		return 0;
 	if (strcmp(channel, "sms") == 0)
 		return 5 * MEDIA_MB;
+	if (strcmp(channel, "instagram") == 0 &&
+	    strncmp(mime, "image/", 6) == 0)
+		return 8 * MEDIA_MB;
 	if (strcmp(channel, "messenger") == 0 ||
 	    strcmp(channel, "instagram") == 0)
 		return 25 * MEDIA_MB;
@@ -177,4 +180,35 @@ media_check_size(const char *channel, const char *mime, long long size,
 		return -1;
 	}
 	return 0;
+}
+
+/* The types Instagram takes (Meta's send-message page). */
+static const char *const ig_types[] = {
+	"image/png", "image/jpeg", "image/gif",
+	"audio/aac", "audio/mp4", "audio/x-m4a", "audio/wav", "audio/x-wav",
+	"audio/wave", "video/mp4", "video/ogg", "video/x-msvideo",
+	"video/quicktime", "video/webm", "application/pdf", NULL
+};
+
+int
+media_check_type(const char *channel, const char *mime, char *why,
+    size_t whysz)
+{
+	size_t i, n;
+
+	if (channel == NULL || mime == NULL)
+		goto refused;
+	if (strcmp(channel, "instagram") != 0)
+		return 0;
+	/* the type without parameters ("audio/ogg; codecs=opus") */
+	n = strcspn(mime, "; ");
+	for (i = 0; ig_types[i] != NULL; i++)
+		if (strlen(ig_types[i]) == n &&
+		    strncasecmp(ig_types[i], mime, n) == 0)
+			return 0;
+refused:
+	snprintf(why, whysz, "%s takes no %.64s files (images png, jpeg, gif; "
+	    "audio aac, m4a, wav; video mp4, ogg, avi, mov, webm; pdf)",
+	    channel ? channel : "?", mime ? mime : "untyped");
+	return -1;
 }

@@ -25,10 +25,20 @@ const char *media_mime(const char *name, const unsigned char *buf, size_t n);
 /*
  * The largest attachment of type mime the channel takes, in bytes; 0 when
  * the channel is unknown.  WhatsApp: image 5 MB, audio and video 16 MB,
- * sticker (image/webp) 100 KB, documents 100 MB; Messenger and Instagram
- * 25 MB; SMS (Twilio MMS) 5 MB for all of a message's media together.
+ * sticker (image/webp) 100 KB, documents 100 MB; Messenger 25 MB;
+ * Instagram images 8 MB, the rest 25 MB; SMS (Twilio MMS) 5 MB for all of
+ * a message's media together.
  */
 long long media_limit(const char *channel, const char *mime);
+
+/*
+ * Does channel take files of type mime at all?  0, or -1 with a one-line
+ * reason naming what it takes.  Only Instagram lists its types (png, jpeg
+ * and gif images; aac, m4a and wav audio; mp4, ogg, avi, mov and webm
+ * video; pdf); the other channels take any type their size limits allow.
+ */
+int	media_check_type(const char *channel, const char *mime, char *why,
+	    size_t whysz);
 
 /* How many attachments one message may carry on channel (SMS 10, else 1). */
 int	media_max_count(const char *channel);

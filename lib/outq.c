@@ -72,6 +72,7 @@ struct ohold {
 
 struct okey {
 	char		*key;
+	double		 rate, burst;	/* this key's (ops->key_rate) */
 	double		 tokens;
 	long long	 last_ms;
 	long long	*ring;		/* start times, oldest at ring[rhead] */
@@ -303,9 +304,9 @@ heap_remove(struct outq *q, struct outq_job *j)
 /* --- keys: bucket, window ring, holds, FIFO --- */
 
 static size_t
-ring_cap(const struct outq_limits *l)
+ring_cap(const struct okey *k)
 {
-	double c = ceil(l->rate);
+	double c = ceil(k->rate);
 
 	if (c < 1)
 		c = 1;
@@ -354,6 +355,24 @@ window_free_at(struct outq *q, struct okey *k)
 	return k->ring[k->rhead] + WINDOW_MS + q->lim.window_guard_ms;
 }
 
+/* k's rate and bucket depth: the daemon's for this key, else the limits';
+ * a slower key gets a proportionally shallower bucket (at least 1). */
+static void
+key_limits(struct outq *q, struct okey *k)
+{
+	double r = q->ops.key_rate ? q->ops.key_rate(k->key, q->arg) : 0;
+
+	if (!(r > 0) || r == q->lim.rate) {
+		k->rate = q->lim.rate;
+		k->burst = q->lim.burst;
+		return;
+	}
+	k->rate = r;
+	k->burst = q->lim.burst * r / q->lim.rate;
+	if (k->burst < 1)
+		k->burst = 1;
+}
+
 static struct okey *
 key_get(struct outq *q, const char *key)
 {
@@ -378,10 +397,11 @@ key_get(struct outq *q, const char *key)
 	}
 	k = xcalloc(1, sizeof(*k));
 	k->key = str_dup(key);
-	k->tokens = q->lim.burst;
+	key_limits(q, k);
+	k->tokens = k->burst;
 	k->last_ms = daemon_mono_ms();
 	if (q->lim.window)
-		ring_resize(k, ring_cap(&q->lim));
+		ring_resize(k, ring_cap(k));
 	i = hash(key) & (q->kcap - 1);
 	k->hnext = q->ktab[i];
 	q->ktab[i] = k;
@@ -393,11 +413,11 @@ static void
 key_refill(struct outq *q, struct okey *k, long long now)
 {
 	if (now > k->last_ms) {
-		k->tokens += (double)(now - k->last_ms) * q->lim.rate / 1000.0;
+		k->tokens += (double)(now - k->last_ms) * k->rate / 1000.0;
 		k->last_ms = now;
 	}
-	if (k->tokens > q->lim.burst)
-		k->tokens = q->lim.burst;
+	if (k->tokens > k->burst)
+		k->tokens = k->burst;
 }
 
 /* When k's bucket has a whole token (<= now: it has). */
@@ -407,7 +427,7 @@ token_at(struct outq *q, struct okey *k, long long now)
 	if (k->tokens >= 1.0)
 		return now;
 	return now + (long long)ceil((1.0 - k->tokens) * 1000.0 /
-	    q->lim.rate);
+	    k->rate);
 }
 
 /* Until when to is held on k (0: not held); forgets holds that ended. */
@@ -788,10 +808,11 @@ outq_set_limits(struct outq *q, const struct outq_limits *l)
 	limits_copy(q, l);
 	for (i = 0; i < q->kcap; i++)
 		for (k = q->ktab[i]; k; k = k->hnext) {
-			if (k->tokens > q->lim.burst)
-				k->tokens = q->lim.burst;
+			key_limits(q, k);
+			if (k->tokens > k->burst)
+				k->tokens = k->burst;
 			if (q->lim.window)
-				ring_resize(k, ring_cap(&q->lim));
+				ring_resize(k, ring_cap(k));
 		}
 	pump_later(q);
 }
@@ -922,8 +943,8 @@ token_refund(struct outq_job *j)
 	struct okey *k = j->k;
 
 	k->tokens += 1.0;
-	if (k->tokens > j->q->lim.burst)
-		k->tokens = j->q->lim.burst;
+	if (k->tokens > k->burst)
+		k->tokens = k->burst;
 }
 
 void

@@ -8,7 +8,8 @@
  * together, so one daemon never posts a message twice.
  *
  * Jobs queue per key (the sender: a Twilio number, a WhatsApp phone-number
- * id) behind a token bucket (rate per second, burst deep) and, when
+ * id, a Page) behind a token bucket (rate per second, burst deep; a key
+ * may have its own rate, ops->key_rate) and, when
  * limits.window is set, a sliding window: at most rate starts in any
  * 1000 + window_guard_ms milliseconds, so the provider never counts more than
  * rate in one second even with some jitter on the way.  Keys are served round
@@ -58,6 +59,10 @@ struct outq_ops {
 	/* A job ended (answered, dropped or given up): for drain checks.
 	 * Called once per batch by outq_fail_key and outq_drain. */
 	void	(*idle)(void *arg);
+	/* key's own rate (starts per second), read when the key is first
+	 * seen and on outq_set_limits; its bucket is limits.burst scaled by
+	 * rate / limits.rate (at least 1).  NULL, or <= 0: limits.rate. */
+	double	(*key_rate)(const char *key, void *arg);
 };
 
 struct outq *outq_new(struct event_base *, const struct outq_limits *,

@@ -2,14 +2,17 @@
 # mkhome.sh HOME — make a parley home for development and tests: the layout
 # of DESIGN §7 under HOME, a parley.conf that points Twilio at sandboxd on
 # this machine, random sandbox secrets (Twilio's auth token; WhatsApp's
-# access token, app secret and verify token), and runit service directories
-# for routerd, campaignd, smsd, whatsappd and sandboxd, ready for
+# access token, app secret and verify token; Messenger's app secret, verify
+# token and one Page's token), and runit service directories for routerd,
+# campaignd, smsd, whatsappd, messengerd and sandboxd, ready for
 # `runsvdir -P HOME/service`.
 #
 #   HOME/parley.conf                     regenerated on every run
 #   HOME/secrets/                        0700
 #   HOME/secrets/twilio_auth_token       0600, kept when it already exists
 #   HOME/secrets/whatsapp_{token,app_secret,verify_token}   the same
+#   HOME/secrets/messenger_{app_secret,verify_token}   the same
+#   HOME/secrets/messenger/<PAGE-ID>     the sandbox Page's token, the same
 #   HOME/run/  HOME/db/                  sockets, LMDB environments (the
 #                                        daemons make db/<daemon>/ 0700)
 #   HOME/spool/                          3730: files msg send --file hands over
@@ -17,7 +20,9 @@
 #   HOME/service/<daemon>/log/run        svlogd into log/main (MKHOME_LOGS=svlogd)
 #   HOME/log/<daemon>                    -> ../service/<daemon>/log/main
 #
-# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), MESSENGERD_PORT
+# (8082), SANDBOX_PORT (8099), MG_PAGE (106540352242001) and MG_IG
+# (17841400000000001): the sandbox's Page and its Instagram account,
 # SMS_RATE (1000), WA_RATE (1000), SANDBOX_WA_RATE (WA_RATE),
 # SMS_BURST (SMS_RATE), PARLEY_BIN (<repo>/build/bin), MKHOME_LOGS: svlogd
 # (default: each daemon's log in HOME/log/<daemon>/current) or terminal (no
@@ -31,6 +36,9 @@ usage() { echo "usage: SMSD_PORT=N SANDBOX_PORT=N sh mk/mkhome.sh HOME" >&2; exi
 repo=$(cd "$(dirname "$0")/.." && pwd -P)
 SMSD_PORT=${SMSD_PORT:-8083}
 WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
+MESSENGERD_PORT=${MESSENGERD_PORT:-8082}
+MG_PAGE=${MG_PAGE:-106540352242001}
+MG_IG=${MG_IG:-17841400000000001}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
 WA_RATE=${WA_RATE:-1000}
 SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
@@ -40,8 +48,9 @@ PARLEY_BIN=${PARLEY_BIN:-$repo/build/bin}
 MKHOME_LOGS=${MKHOME_LOGS:-svlogd}
 SID=AC00000000000000000000000000000001
 
-for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$SANDBOX_PORT" "$SMS_RATE" \
-    "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE"; do
+for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$MESSENGERD_PORT" "$SANDBOX_PORT" \
+    "$SMS_RATE" "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE" "$MG_PAGE" \
+    "$MG_IG"; do
 	case $v in
 	''|*[!0-9]*) echo "mkhome: not a number: '$v'" >&2; exit 2 ;;
 	esac
@@ -92,6 +101,20 @@ for f in whatsapp_token whatsapp_app_secret whatsapp_verify_token; do
 	chmod 0600 "$w"
 done
 
+# The sandbox's Messenger secrets and its Page's token, likewise.
+mkdir -p "$home/secrets/messenger"
+chmod 0700 "$home/secrets/messenger"
+for f in messenger_app_secret messenger_verify_token messenger/$MG_PAGE; do
+	w=$home/secrets/$f
+	if [ ! -s "$w" ]; then
+		( umask 077
+		  od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$w.tmp"
+		  echo >>"$w.tmp"
+		  mv -f "$w.tmp" "$w" )
+	fi
+	chmod 0600 "$w"
+done
+
 # parley.conf: written whole to a temporary file, then renamed into place.
 conf=$home/parley.conf
 cat >"$conf.tmp" <<EOF
@@ -113,12 +136,16 @@ whatsappd_listen = 127.0.0.1:$WHATSAPPD_PORT
 whatsapp_rate = $WA_RATE
 sandbox_whatsapp_webhook_url = http://127.0.0.1:$WHATSAPPD_PORT/whatsapp/webhook
 sandbox_whatsapp_rate = $SANDBOX_WA_RATE
+messenger_api_url = http://127.0.0.1:$SANDBOX_PORT
+messengerd_listen = 127.0.0.1:$MESSENGERD_PORT
+messenger_pages = $MG_PAGE:$MG_IG
+sandbox_messenger_webhook_url = http://127.0.0.1:$MESSENGERD_PORT/messenger/webhook
 EOF
 mv -f "$conf.tmp" "$conf"
 
 # One runit service directory per daemon.  A run script is replaced by
 # rename so that a runsv reading it never sees half a file.
-for d in routerd campaignd smsd whatsappd sandboxd; do
+for d in routerd campaignd smsd whatsappd messengerd sandboxd; do
 	sd=$home/service/$d
 	mkdir -p "$sd"
 	cat >"$sd/run.tmp" <<EOF

@@ -1,13 +1,14 @@
 #!/bin/sh
 # run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd,
-# whatsappd and sandboxd standing in for Twilio and Meta) under runsvdir with ./var as PARLEY_HOME, in the
-# foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
+# whatsappd, messengerd and sandboxd standing in for Twilio and Meta) under
+# runsvdir with ./var as PARLEY_HOME, in the foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
 # every daemon answers, prints how to use msg and the sandbox, and stays
 # until Ctrl-C (SIGINT, SIGTERM or SIGHUP), which brings every service down
 # (SIGTERM: each daemon drains), ends runsvdir and exits 0.  Daemons log to
 # this terminal.
 #
-# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), MESSENGERD_PORT
+# (8082), SANDBOX_PORT (8099),
 # SMS_RATE (1000), WA_RATE (1000),
 # BUILD (build) or PARLEY_BIN (<repo>/$BUILD/bin), READY_SECS (30).
 set -u
@@ -18,10 +19,13 @@ BUILD=${BUILD:-build}
 PARLEY_BIN=${PARLEY_BIN:-$repo/$BUILD/bin}
 SMSD_PORT=${SMSD_PORT:-8083}
 WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
+MESSENGERD_PORT=${MESSENGERD_PORT:-8082}
+MG_PAGE=${MG_PAGE:-106540352242001}	# the sandbox's Page
+MG_IG=${MG_IG:-17841400000000001}	# and its Instagram account
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
 SMS_RATE=${SMS_RATE:-1000}
 READY_SECS=${READY_SECS:-30}
-SERVICES="routerd campaignd smsd whatsappd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd messengerd sandboxd"
 sandbox=http://127.0.0.1:$SANDBOX_PORT
 pid=""
 
@@ -34,7 +38,8 @@ for v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
 	[ "$v" = PARLEY_BIN ] || unset "$v"
 done
 PARLEY_HOME=$home
-export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE
+export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT MESSENGERD_PORT \
+    SANDBOX_PORT SMS_RATE MG_PAGE MG_IG
 
 for t in runsvdir sv curl setsid; do
 	command -v "$t" >/dev/null 2>&1 ||
@@ -62,6 +67,7 @@ port_busy() {
 	[ $? -ne 7 ]
 }
 for p in "$SMSD_PORT:smsd:SMSD_PORT" "$WHATSAPPD_PORT:whatsappd:WHATSAPPD_PORT" \
+    "$MESSENGERD_PORT:messengerd:MESSENGERD_PORT" \
     "$SANDBOX_PORT:sandboxd:SANDBOX_PORT"; do
 	port=${p%%:*}; rest=${p#*:}; who=${rest%%:*}; var=${rest#*:}
 	if port_busy "$port"; then
@@ -120,7 +126,7 @@ pid=$!
 
 ready() {
 	# the daemons: msg ping; sandboxd: its health path
-	for d in routerd campaignd smsd whatsappd; do
+	for d in routerd campaignd smsd whatsappd messengerd; do
 		"$PARLEY_BIN/msg" ping -q -w "$READY_SECS" "$d" ||
 		    { echo "parley: $d did not answer within ${READY_SECS}s" >&2
 		      return 1; }
@@ -147,8 +153,10 @@ fi
 cat <<EOF
 
 parley is running: routerd, campaignd, smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT),
-whatsappd (WhatsApp webhooks on 127.0.0.1:$WHATSAPPD_PORT) and sandboxd (a local Twilio and
-WhatsApp Cloud API) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
+whatsappd (WhatsApp webhooks on 127.0.0.1:$WHATSAPPD_PORT), messengerd (Messenger and
+Instagram webhooks on 127.0.0.1:$MESSENGERD_PORT) and sandboxd (a local Twilio, WhatsApp
+Cloud API and Messenger Platform) on 127.0.0.1:$SANDBOX_PORT; home $home.
+Ctrl-C stops it.
 
 In another terminal:
 
@@ -167,6 +175,15 @@ A WhatsApp customer writes (sandboxd posts a signed Cloud API webhook):
   curl -s -X POST $sandbox/sandbox/whatsapp/inbound \\
       -d '{"from":"+15551234567","to":"106540352242922","name":"Ada","type":"text","text":"Hi"}'
 
+A Messenger customer writes to the sandbox Page, and an Instagram customer to
+its Instagram account (sandboxd posts signed webhooks; messengerd asks the
+profile API for their names):
+
+  curl -s -X POST $sandbox/sandbox/messenger/inbound \\
+      -d '{"from":"6543210987654321","to":"$MG_PAGE","name":"Ada Lovelace","text":"Hi"}'
+  curl -s -X POST $sandbox/sandbox/messenger/inbound \\
+      -d '{"from":"987654321012345","to":"$MG_IG","name":"Grace","type":"image"}'
+
 Answer in that conversation (CONV is the "conv" of the message, c_...):
 
   msg send --conv CONV 'Hi! How can I help?'
@@ -178,6 +195,12 @@ Or start a conversation yourself:
 Channel numbers and their tokens (a number turns inactive on error 190):
 
   msg channel status
+
+The sandbox Page's token dies on request (190/463); messengerd then shows it
+inactive (its chstatus on $home/run/messengerd.sock) until a new token is
+read:
+
+  curl -s -X POST $sandbox/sandbox/messenger/token -d '{"page":"$MG_PAGE"}'
 
 What the sandbox received (message creations, callbacks) as JSON Lines:
 

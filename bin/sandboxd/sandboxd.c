@@ -1,6 +1,6 @@
 /*
  * sandboxd — a local stand-in for the messaging providers' APIs (Twilio's
- * Messages API and the WhatsApp Cloud API now; the Messenger Send API next),
+ * Messages API, the WhatsApp Cloud API and the Messenger Platform),
  * so parley runs and is tested with no provider account.
  *
  * One evhttp listener serves the providers' own paths, answered the way the
@@ -986,9 +986,11 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		sbx_fault_clear(sb->faults);
 		sbx_twilio_reset(sb->twilio);
 		sbx_whatsapp_reset(sb->whatsapp);
+		sbx_messenger_reset(sb->messenger);
 		log_info("reset: received log, faults, opt-outs, Twilio "
-		    "messages, WhatsApp "
-		    "windows, media, rate history and templates cleared");
+		    "messages, WhatsApp windows, media, rate history and "
+		    "templates, Messenger windows, media and rate history "
+		    "cleared");
 		sbx_reply_json(req, 200, json_pack("{s:b, s:I}", "ok", 1, "next",
 		    (json_int_t)next));
 	} else if (strcmp(path, "/sandbox/sms/inbound") == 0) {
@@ -1011,6 +1013,8 @@ control(struct sbx *sb, struct evhttp_request *req, const char *path)
 		else
 			sbx_whatsapp_templates(sb, req, m == EVHTTP_REQ_POST ?
 			    body : NULL, m == EVHTTP_REQ_POST ? len : 0);
+	} else if (strncmp(path, "/sandbox/messenger/", 19) == 0) {
+		sbx_messenger_control(sb, req, path);
 	} else if (strncmp(path, "/sandbox/whatsapp/media/", 24) == 0 &&
 	    path[24] != '\0' && strchr(path + 24, '/') == NULL) {
 		sbx_whatsapp_media_bytes(sb, req, path + 24);
@@ -1032,6 +1036,7 @@ dispatch(struct evhttp_request *req, void *arg)
 	if (strncmp(path, "/sandbox/", 9) == 0)
 		control(sb, req, path);
 	else if (!sbx_twilio_route(sb, req, path) &&
+	    !sbx_messenger_route(sb, req, path) &&
 	    !sbx_whatsapp_route(sb, req, path))
 		sbx_reply_error(req, 404, "not found");
 }
@@ -1061,6 +1066,8 @@ on_hup(struct daemon *d)
 		log_warnx("reload: %s; keeping the old Twilio settings", why);
 	else if (sbx_whatsapp_reload(sb->whatsapp, why, sizeof(why)) == -1)
 		log_warnx("reload: %s; keeping the old WhatsApp settings", why);
+	else if (sbx_messenger_reload(sb->messenger, why, sizeof(why)) == -1)
+		log_warnx("reload: %s; keeping the old Messenger settings", why);
 	else
 		log_info("reloaded");
 }
@@ -1105,7 +1112,8 @@ main(int argc, char **argv)
 		log_exit(EX_CONFIG, "sandbox_listen: \"%s\" is not host:port",
 		    listen ? listen : "");
 	if ((sb.twilio = sbx_twilio_new(&sb, why, sizeof(why))) == NULL ||
-	    (sb.whatsapp = sbx_whatsapp_new(&sb, why, sizeof(why))) == NULL)
+	    (sb.whatsapp = sbx_whatsapp_new(&sb, why, sizeof(why))) == NULL ||
+	    (sb.messenger = sbx_messenger_new(&sb, why, sizeof(why))) == NULL)
 		log_exit(EX_CONFIG, "%s", why);
 	if (sb.d.check_only)
 		daemon_checked(&sb.d);
@@ -1138,6 +1146,7 @@ main(int argc, char **argv)
 		sbx_chain_end(sb.chains);
 	sbx_twilio_free(sb.twilio);
 	sbx_whatsapp_free(sb.whatsapp);
+	sbx_messenger_free(sb.messenger);
 	evhttp_free(sb.http);
 	sbx_faults_free(sb.faults);
 	sbx_log_free(sb.log);

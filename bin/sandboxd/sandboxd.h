@@ -9,6 +9,10 @@
  * sandboxd_whatsapp.c and sandboxd_wa_*.c  the WhatsApp Cloud API, one
  *                   file per endpoint (sandboxd_wa.h tells which);
  * sandboxd_multipart.c  the multipart/form-data parser of uploads;
+ * sandboxd_messenger.c the Messenger Platform for Pages and Instagram
+ *                   accounts: the Send API, attachment uploads, profiles,
+ *                   GET /PAGE-ID, signed webhooks of every event kind, each
+ *                   thread's window and tokens that die on request;
  * sandboxd_fault.c  fault rules (matched per API and recipient, in order);
  * sandboxd_log.c    the bounded record of everything received and posted.
  *
@@ -48,6 +52,7 @@ struct sbx_faults;
 struct sbx_chain;
 struct sbx_twilio;
 struct sbx_whatsapp;
+struct sbx_messenger;
 struct http_out;
 
 struct sbx {
@@ -59,6 +64,7 @@ struct sbx {
 	struct sbx_faults		*faults;
 	struct sbx_twilio		*twilio;
 	struct sbx_whatsapp		*whatsapp;
+	struct sbx_messenger		*messenger;
 	size_t				 inflight;	/* delayed answers, webhooks, timers */
 	struct sbx_chain		*chains;	/* status webhooks */
 	int				 closing;	/* after the loop: start nothing */
@@ -69,6 +75,7 @@ struct sbx_fault {
 	int		 id;
 	int		 http;		/* answer with this status, 0: don't */
 	long		 code;		/* provider error code, 0: the default */
+	long		 subcode;	/* Meta's error_subcode, 0: none */
 	char		 message[256];	/* "" : the default */
 	char		 status[16];	/* final status instead of delivered, "" */
 	long		 error_code;	/* with status */
@@ -338,5 +345,26 @@ void	sbx_whatsapp_templates(struct sbx *, struct evhttp_request *,
 	    const char *body, size_t len);
 /* Forget windows, media, rate history and templates (POST /sandbox/reset). */
 void	sbx_whatsapp_reset(struct sbx_whatsapp *);
+
+/* sandboxd_messenger.c */
+
+/* Read the Messenger settings (Pages, tokens, app secret, webhook URL,
+ * rate, windows); NULL with why.  Missing token files and a missing app
+ * secret are not errors (warned; calls get 190, webhooks are refused). */
+struct sbx_messenger *sbx_messenger_new(struct sbx *, char *why, size_t whysz);
+/* Re-read settings after SIGHUP; keeps the old ones on error (-1, why). */
+int	sbx_messenger_reload(struct sbx_messenger *, char *why, size_t whysz);
+void	sbx_messenger_free(struct sbx_messenger *);
+/* Handle req if it is a Graph API call with an access_token (the
+ * Messenger Platform's way; WhatsApp's calls carry a Bearer header): 1,
+ * else 0. */
+int	sbx_messenger_route(struct sbx *, struct evhttp_request *,
+	    const char *path);
+/* /sandbox/messenger/...: inbound (a simulated customer acts) and token
+ * (a Page's token dies); answers req. */
+void	sbx_messenger_control(struct sbx *, struct evhttp_request *,
+	    const char *path);
+/* Forget threads, windows, attachments, rate history and dead tokens. */
+void	sbx_messenger_reset(struct sbx_messenger *);
 
 #endif

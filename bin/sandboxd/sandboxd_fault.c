@@ -37,7 +37,8 @@ struct sbx_faults {
 };
 
 /* The APIs sandboxd speaks (a rule for another is refused). */
-static const char *const apis[] = { "twilio", "whatsapp", NULL };
+static const char *const apis[] = { "twilio", "whatsapp", "messenger",
+    "instagram", "profile", NULL };
 
 struct sbx_faults *
 sbx_faults_new(void)
@@ -118,7 +119,7 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
     size_t whysz)
 {
 	static const char *const known[] = { "api", "to", "http", "code",
-	    "message", "status", "error_code", "delay_ms", "count", "repeat",
+	    "subcode", "message", "status", "error_code", "delay_ms", "count", "repeat",
 	    "reorder", NULL };
 	struct sbx_rule r;
 	const char *key;
@@ -145,6 +146,8 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 	    get_str(spec, "to", to, sizeof(to), why, whysz) == -1 ||
 	    get_int(spec, "http", 400, 599, &http, why, whysz) == -1 ||
 	    get_int(spec, "code", 1, 99999999, &r.f.code, why, whysz) == -1 ||
+	    get_int(spec, "subcode", 1, 99999999, &r.f.subcode, why,
+	    whysz) == -1 ||
 	    get_str(spec, "message", r.f.message, sizeof(r.f.message), why,
 	    whysz) == -1 ||
 	    get_str(spec, "status", r.f.status, sizeof(r.f.status), why,
@@ -166,8 +169,9 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 	r.f.http = (int)http;
 	r.f.repeat = (int)repeat;
 	if (r.api[0] == '\0') {
-		snprintf(why, whysz, "\"api\" is required (\"twilio\" or "
-		    "\"whatsapp\")");
+		snprintf(why, whysz, "\"api\" is required (\"twilio\", "
+		    "\"whatsapp\", \"messenger\", \"instagram\" or "
+		    "\"profile\")");
 		return -1;
 	}
 	for (i = 0; apis[i] != NULL && strcmp(apis[i], r.api) != 0; i++)
@@ -178,6 +182,13 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 	}
 	if (r.count == 0) {
 		snprintf(why, whysz, "\"count\" must be positive or -1 (forever)");
+		return -1;
+	}
+	/* Messenger's sends have no failed status: an error answers them. */
+	if (r.f.status[0] != '\0' && (strcmp(r.api, "messenger") == 0 ||
+	    strcmp(r.api, "instagram") == 0 || strcmp(r.api, "profile") == 0)) {
+		snprintf(why, whysz, "\"status\" is for twilio and whatsapp; "
+		    "Meta answers a Messenger send with its error");
 		return -1;
 	}
 	/* WhatsApp has no "undelivered": a message it cannot deliver fails. */
@@ -197,8 +208,10 @@ sbx_fault_add(struct sbx_faults *fs, const json_t *spec, char *why,
 		snprintf(why, whysz, "\"error_code\" needs \"status\"");
 		return -1;
 	}
-	if ((r.f.code != 0 || r.f.message[0] != '\0') && r.f.http == 0) {
-		snprintf(why, whysz, "\"code\" and \"message\" need \"http\"");
+	if ((r.f.code != 0 || r.f.subcode != 0 || r.f.message[0] != '\0') &&
+	    r.f.http == 0) {
+		snprintf(why, whysz, "\"code\", \"subcode\" and \"message\" "
+		    "need \"http\"");
 		return -1;
 	}
 	if (r.f.http == 0 && r.f.status[0] == '\0' && r.f.delay_ms == 0 &&
@@ -246,6 +259,9 @@ sbx_fault_list(const struct sbx_faults *fs)
 			json_object_set_new(o, "http", json_integer(r->f.http));
 		if (r->f.code != 0)
 			json_object_set_new(o, "code", json_integer(r->f.code));
+		if (r->f.subcode != 0)
+			json_object_set_new(o, "subcode",
+			    json_integer(r->f.subcode));
 		if (r->f.message[0] != '\0')
 			json_object_set_new(o, "message",
 			    sbx_json_str(r->f.message));

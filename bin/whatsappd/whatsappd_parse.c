@@ -35,12 +35,11 @@
  * jansson refuses a whole document for one invalid UTF-8 sequence, and
  * Meta batches many customers' messages in one notification, so one
  * customer's broken text would cost the others theirs (a 400 that Meta
- * retries for a week, to the same end).  So before parsing, inside every
- * string, each invalid UTF-8 sequence (each maximal bad subpart, as Unicode
- * recommends), a raw NUL byte and an unpaired surrogate escape are
- * rewritten as the escape \u0000; the document is parsed with
- * JSON_ALLOW_NUL; and every NUL in a string, those and Meta's own, becomes
- * U+FFFD (in a key, where jansson takes no NUL, already before parsing).
+ * retries for a week, to the same end).  So the body goes through
+ * lib/jsonfix first: inside every string, each invalid UTF-8 sequence, a
+ * raw NUL byte and an unpaired surrogate escape become NULs, the document
+ * is parsed with JSON_ALLOW_NUL, and every NUL in a string, those and
+ * Meta's own, becomes U+FFFD.
  * Each message whose strings, or whose sender's profile name, held one is
  * forwarded with its text made valid and "repaired": true in its data.
  * The signature was checked over the raw bytes before any of this.
@@ -58,6 +57,7 @@
 #include <msgpack.h>
 
 #include "frame.h"
+#include "jsonfix.h"
 #include "log.h"
 #include "mp.h"
 #include "proto.h"
@@ -1047,206 +1047,6 @@ value_errors(struct wa_items *out, const json_t *errs, const char *pnid)
 	}
 }
 
-/* --- invalid UTF-8 and NUL --- */
-
-static int
-hex4(const unsigned char *s, size_t n, unsigned *v)
-{
-	size_t i;
-	int d;
-
-	if (n < 4)
-		return 0;
-	for (*v = 0, i = 0; i < 4; i++) {
-		if (s[i] >= '0' && s[i] <= '9')
-			d = s[i] - '0';
-		else if ((s[i] | 0x20) >= 'a' && (s[i] | 0x20) <= 'f')
-			d = (s[i] | 0x20) - 'a' + 10;
-		else
-			return 0;
-		*v = *v * 16 + (unsigned)d;
-	}
-	return 1;
-}
-
-struct sbuf {
-	char	*p;
-	size_t	 len, cap;
-	int	 count;		/* only count the bytes */
-};
-
-static void
-sb_add(struct sbuf *b, const void *p, size_t n)
-{
-	if (b->count) {
-		b->len += n;
-		return;
-	}
-	if (b->len + n > b->cap) {
-		b->cap = b->cap ? b->cap * 2 : 4096;
-		while (b->cap < b->len + n)
-			b->cap *= 2;
-		if ((b->p = realloc(b->p, b->cap)) == NULL)
-			fatalx("out of memory");
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-}
-
-/*
- * The body with every string made parseable into b (see the top of the
- * file): invalid UTF-8, raw NULs and unpaired surrogate escapes as \u0000,
- * NULs in keys as \uFFFD.  Bytes outside strings are left alone: a body
- * broken there is not JSON and is refused.  The number of changes.
- */
-static size_t
-sanitize_into(const char *body, size_t len, struct sbuf *b)
-{
-	const unsigned char *s = (const unsigned char *)body;
-	size_t i = 0, k, bad, nuls = 0, fixes = 0, *nulat = NULL, nulcap = 0;
-	unsigned v, w;
-	int instr = 0;
-
-	while (i < len) {
-		if (!instr) {
-			if (s[i] == '"') {
-				instr = 1;
-				nuls = 0;
-			}
-			sb_add(b, s + i++, 1);
-			continue;
-		}
-		if (s[i] == '"') {
-			instr = 0;
-			sb_add(b, s + i++, 1);
-			/* a key takes no NUL: U+FFFD there, the same size */
-			for (k = i; k < len && (s[k] == ' ' || s[k] == '\t' ||
-			    s[k] == '\n' || s[k] == '\r'); k++)
-				;
-			if (nuls > 0 && k < len && s[k] == ':') {
-				for (k = 0; k < nuls && !b->count; k++)
-					memcpy(b->p + nulat[k], "\\uFFFD", 6);
-				fixes++;
-			}
-			continue;
-		}
-		if (s[i] == '\\' && i + 1 < len && s[i + 1] == 'u' &&
-		    hex4(s + i + 2, len - i - 2, &v)) {
-			if (v >= 0xd800 && v <= 0xdbff && i + 11 < len &&
-			    s[i + 6] == '\\' && s[i + 7] == 'u' &&
-			    hex4(s + i + 8, len - i - 8, &w) &&
-			    w >= 0xdc00 && w <= 0xdfff) {
-				sb_add(b, s + i, 12);	/* a surrogate pair */
-				i += 12;
-				continue;
-			}
-			if (v != 0 && (v < 0xd800 || v > 0xdfff)) {
-				sb_add(b, s + i, 6);
-				i += 6;
-				continue;
-			}
-			if (v != 0)
-				fixes++;	/* an unpaired surrogate */
-			i += 6;
-			goto nul;
-		}
-		if (s[i] == '\\') {
-			/* any other escape: two bytes as they are */
-			sb_add(b, s + i, i + 1 < len ? 2 : 1);
-			i += 2;
-			continue;
-		}
-		if (s[i] == 0) {
-			fixes++;
-			i++;
-			goto nul;
-		}
-		if ((k = valid_utf8_next(body + i, len - i, &bad)) > 0) {
-			sb_add(b, s + i, k);
-			i += k;
-			continue;
-		}
-		fixes++;
-		i += bad;
-nul:
-		/* \u0000: ours or Meta's, noted in case this is a key */
-		if (nuls == nulcap) {
-			nulcap = nulcap ? nulcap * 2 : 8;
-			if ((nulat = reallocarray(nulat, nulcap,
-			    sizeof(*nulat))) == NULL)
-				fatalx("out of memory");
-		}
-		nulat[nuls++] = b->len;
-		sb_add(b, "\\u0000", 6);
-	}
-	free(nulat);
-	return fixes;
-}
-
-/*
- * The body made parseable, malloc'd, its length in *outlen; NULL when
- * nothing needed it (then it is parsed as it came, without a copy).
- */
-static char *
-sanitize(const char *body, size_t len, size_t *outlen)
-{
-	struct sbuf b = { NULL, 0, 0, 1 };
-
-	if (sanitize_into(body, len, &b) == 0)
-		return NULL;
-	b.len = 0;
-	b.count = 0;
-	sanitize_into(body, len, &b);
-	*outlen = b.len;
-	return b.p;
-}
-
-/*
- * Every NUL in the strings under v becomes U+FFFD; the number of strings
- * changed.  (jansson bounds the depth of what it parses.)
- */
-static size_t
-fix_nuls(json_t *v)
-{
-	struct sbuf b = { NULL, 0, 0, 0 };
-	const char *k, *p;
-	json_t *e;
-	size_t i, n = 0, len, j, run;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		json_object_foreach(v, k, e)
-			n += fix_nuls(e);
-		break;
-	case JSON_ARRAY:
-		json_array_foreach(v, i, e)
-			n += fix_nuls(e);
-		break;
-	case JSON_STRING:
-		p = json_string_value(v);
-		len = json_string_length(v);
-		if (memchr(p, '\0', len) == NULL)
-			break;
-		for (j = 0; j < len; j += run) {
-			if (p[j] == '\0') {
-				sb_add(&b, "\xef\xbf\xbd", 3);
-				run = 1;
-				continue;
-			}
-			run = strnlen(p + j, len - j);
-			sb_add(&b, p + j, run);
-		}
-		if (json_string_setn_nocheck(v, b.p, b.len) == -1)
-			fatalx("out of memory");
-		free(b.p);
-		n = 1;
-		break;
-	default:
-		break;
-	}
-	return n;
-}
-
 /*
  * The NULs of a parsed notification made U+FFFD, each messages[] and
  * contacts[] element that had one marked with REPAIRED_KEY (message()
@@ -1266,12 +1066,12 @@ repair(json_t *root)
 				json_array_foreach(json_object_get(val,
 				    lists[l]), k, el)
 					if (json_is_object(el) &&
-					    fix_nuls(el) > 0 &&
+					    jsonfix_nuls(el) > 0 &&
 					    json_object_set_new_nocheck(el,
 					    REPAIRED_KEY, json_true()) == -1)
 						fatalx("out of memory");
 		}
-	fix_nuls(root);
+	jsonfix_nuls(root);
 }
 
 #define FAIL(...) do {					\
@@ -1291,7 +1091,7 @@ wa_parse(const char *body, size_t len, struct wa_items *out, char *err,
 	size_t i, j, k, flen;
 
 	/* one customer's broken text must not cost the others theirs */
-	if ((fixed = sanitize(body, len, &flen)) != NULL)
+	if ((fixed = jsonfix_body(body, len, &flen)) != NULL)
 		root = json_loadb(fixed, flen, JSON_ALLOW_NUL, &je);
 	else
 		root = json_loadb(body, len, JSON_ALLOW_NUL, &je);

@@ -1,15 +1,12 @@
 /*
  * whatsappd_webhook — Meta's webhooks in, on /whatsapp/webhook.
  *
- * GET is the subscription handshake: hub.mode "subscribe" and the right
- * hub.verify_token (compared in constant time) are answered 200 with
- * hub.challenge as the raw text/plain body, anything else 403.
- *
- * POST is a notification: the body (at most 3 MB, as Meta sends) must carry
- * X-Hub-Signature-256, the HMAC-SHA256 of the exact bytes received keyed
- * with the app secret — missing: 401, wrong: 403, and nothing is parsed or
- * forwarded.  whatsappd_parse.c turns it into frames; every frame of the POST
- * goes to routerd through one hook wait, so Meta gets 200 only when routerd
+ * GET is the subscription handshake and POST must carry a right
+ * X-Hub-Signature-256 (at most 3 MB, as Meta sends): both are Meta's rules,
+ * done by lib/metahook for every Meta webhook receiver; a POST whose
+ * signature is missing (401) or wrong (403) is neither parsed nor forwarded.
+ * whatsappd_parse.c turns it into frames; every frame of the POST goes to
+ * routerd through one hook wait, so Meta gets 200 only when routerd
  * has committed all of them, 503 otherwise (Meta delivers again; routerd's
  * dedupe by wamid and by (wamid, status) makes that safe).  A body that is
  * not a WhatsApp notification is answered 400 and logged: a 5xx would be
@@ -20,65 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sodium.h>
-
 #include "bus.h"
 #include "edge.h"
-#include "form.h"
 #include "frame.h"
 #include "hook.h"
 #include "httpd.h"
 #include "log.h"
-#include "sig.h"
+#include "metahook.h"
 #include "whatsappd.h"
 
 #define WA_PATH		"/whatsapp/webhook"
-#define CHALLENGE_MAX	1024
-
-/* GET /whatsapp/webhook?hub.mode=subscribe&hub.verify_token=..&hub.challenge=..
- * (the query decoded as a form: %XX and '+') */
-static void
-verify(struct whatsappd *w, struct httpd_req *req, const char *query)
-{
-	struct form q;
-	const char *mode, *tok, *ch, *why = NULL;
-	size_t tl, vl;
-	int good;
-
-	form_init(&q);
-	if (query == NULL || form_parse(&q, query, strlen(query), &why) == -1) {
-		log_warnx("verification from %s: no or bad query, answered 403",
-		    httpd_req_peer(req));
-		hook_reply(w->e.hook, req, 403, "verification failed");
-		form_free(&q);
-		return;
-	}
-	mode = form_get(&q, "hub.mode");
-	tok = form_get(&q, "hub.verify_token");
-	ch = form_get(&q, "hub.challenge");
-	tl = tok ? strlen(tok) : 0;
-	vl = strlen(w->cf.verify_token);
-	good = mode != NULL && strcmp(mode, "subscribe") == 0 && tok != NULL &&
-	    tl == vl && sodium_memcmp(tok, w->cf.verify_token, vl) == 0;
-	if (!good) {
-		log_warnx("verification from %s: %s, answered 403",
-		    httpd_req_peer(req), mode == NULL ||
-		    strcmp(mode, "subscribe") ? "hub.mode is not subscribe" :
-		    tok == NULL ? "no hub.verify_token" :
-		    "wrong hub.verify_token");
-		hook_reply(w->e.hook, req, 403, "verification failed");
-	} else if (ch == NULL || strlen(ch) > CHALLENGE_MAX) {
-		log_warnx("verification from %s: no usable hub.challenge, "
-		    "answered 400", httpd_req_peer(req));
-		hook_reply(w->e.hook, req, 400, "hub.challenge missing");
-	} else {
-		log_info("webhook subscription verified (from %s)",
-		    httpd_req_peer(req));
-		hook_reply_body(w->e.hook, req, 200, "text/plain", ch,
-		    strlen(ch));
-	}
-	form_free(&q);
-}
 
 /* POST: a signed notification. */
 static void
@@ -87,25 +35,15 @@ notification(struct whatsappd *w, struct httpd_req *req)
 	struct wa_items items;
 	struct hook_wait *hw;
 	struct fbuf fb;
-	const char *body, *sig;
+	const char *body;
 	char err[256], label[160];
 	size_t len, i, nin = 0;
 	int64_t id;
 
-	body = httpd_req_body(req, &len);	/* within WA_BODY_MAX */
-	sig = httpd_req_header(req, "X-Hub-Signature-256");
-	if (sig == NULL) {
-		log_warnx("notification from %s: no X-Hub-Signature-256, "
-		    "answered 401", httpd_req_peer(req));
-		hook_reply(w->e.hook, req, 401, "signature missing");
+	/* the body is within WA_BODY_MAX */
+	if (metahook_signed(w->e.hook, req, w->cf.app_secret, &body,
+	    &len) == -1)
 		return;
-	}
-	if (sig_meta_check(body, len, w->cf.app_secret, sig) == -1) {
-		log_warnx("notification from %s: wrong X-Hub-Signature-256, "
-		    "answered 403", httpd_req_peer(req));
-		hook_reply(w->e.hook, req, 403, "bad signature");
-		return;
-	}
 	wa_items_init(&items);
 	if (wa_parse(body, len, &items, err, sizeof(err)) == -1) {
 		log_warnx("notification from %s: %s, answered 400",
@@ -165,7 +103,7 @@ on_request(struct httpd_req *req, void *arg)
 		return;
 	}
 	if (strcmp(method, "GET") == 0)
-		verify(w, req, httpd_req_query(req));
+		metahook_verify(w->e.hook, req, w->cf.verify_token);
 	else
 		notification(w, req);
 }

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/bench/bench.sh — what `make bench` runs.  Starts routerd, campaignd,
-# smsd, whatsappd and sandboxd under runsvdir in a temporary home
+# smsd, whatsappd, messengerd and sandboxd under runsvdir in a temporary home
 # (tests/integration/lib.sh), with pacing set so high it does not limit, and
 # measures on this machine:
 #   inbound:  signed Twilio webhooks posted concurrently over kept-alive
@@ -16,7 +16,12 @@
 #             24 hours, so K customers (10 per sender number) first write
 #             through sandboxd's simulated-customer control path, which opens
 #             both sandboxd's window and routerd's conversation; the N
-#             messages then go round robin to those K.
+#             messages then go round robin to those K;
+#   mg in:    the same for Messenger: Meta's signed notifications (one text
+#             each, from 1,000 customers whose names messengerd looks up
+#             once) posted to messengerd, counted on its 200 (stored).
+#             (Messenger outbound waits for routerd to dispatch to
+#             messengerd.)
 # It prints messages per second and p50/p99 latency for each, and the
 # machine facts that explain them.  No pass/fail on timing; it fails only
 # when the stack cannot start or messages go missing.  Bounded in time.
@@ -110,6 +115,14 @@ WOUT=$(timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" \
     --sandbox "$SANDBOX_URL" --timeout "$LIMIT" 2>"$T_HOME/wa_out.err")
 wa_out_rc=$?
 
+# Messenger inbound.
+sleep 2
+echo "parley bench: starting Messenger inbound ($IN_N webhooks, $IN_C connections)" >&2
+MIN=$(timeout $((LIMIT + 30)) "$LG" inbound -u "$MG_URL/messenger/webhook" \
+    --messenger "$MG_SECRET_FILE" --page "$MG_PAGE" -n "$IN_N" -c "$IN_C" \
+    --prefix "bench-$$" --timeout "$LIMIT" 2>"$T_HOME/mg_in.err")
+mg_in_rc=$?
+
 # Machine facts.
 fs=$(stat -f -c %T "$T_HOME" 2>/dev/null)
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
@@ -161,12 +174,20 @@ wa out    msg send -> routerd -> whatsappd -> Cloud API (sandboxd), counted when
           WhatsApp sends go at most $((SENDERS * 80)) msg/s ($((SENDERS * 1000)) upgraded) with
           $SENDERS numbers, however fast parley is.
 
+mg in     signed Meta Messenger notifications (one text each) -> messengerd ->
+          routerd, counted on 200 (stored)
+          $(f "$MIN" .ok) of $IN_N in $(secs "$MIN" .seconds) s = $(r "$MIN" .rate) msg/s
+          latency p50 $(ms "$MIN" .p50_ms) ms, p99 $(ms "$MIN" .p99_ms) ms
+          ($IN_C kept-alive connections, 1,000 customers, each name asked of
+          the profile API once; non-200 answers: $(jq -c '.non200 // {}' <<<"$MIN" 2>/dev/null))
+
 reference Kannel: about 7,000 inbound and 9,000 outbound messages/s on a
           comparable machine, without fsync.
 raw       $IN
           $OUT
           $WIN
           $WOUT
+          $MIN
 EOF
 
 rc=0
@@ -193,6 +214,11 @@ fi
 if [ "$wa_out_rc" -ne 0 ]; then
 	echo "parley bench: WhatsApp outbound did not complete (exit $wa_out_rc)" >&2
 	tail -n 5 "$T_HOME/wa_out.err" >&2
+	rc=1
+fi
+if [ "$mg_in_rc" -ne 0 ]; then
+	echo "parley bench: Messenger inbound did not complete (exit $mg_in_rc)" >&2
+	tail -n 5 "$T_HOME/mg_in.err" >&2
 	rc=1
 fi
 T_FAILED=$rc

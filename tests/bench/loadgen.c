@@ -8,7 +8,10 @@
  *           notifications of one inbound WhatsApp text each (providers.md
  *           §1.4: wamid derived from --prefix and the index, the customer's
  *           profile name, timestamp now), signed with X-Hub-Signature-256,
- *           for whatsappd's /whatsapp/webhook.  With --retry a webhook is
+ *           for whatsappd's /whatsapp/webhook; with --messenger SECRET_FILE
+ *           Meta's Messenger notifications of one text each to --page from
+ *           one of 1,000 customers, for messengerd's /messenger/webhook.
+ *           With --retry a webhook is
  *           posted again after a short backoff until it is answered 200,
  *           which is what a crash test needs: every message is eventually
  *           acknowledged, hence stored.  Latency runs from a message's first
@@ -68,6 +71,8 @@ static const char *usage_text =
     "       loadgen inbound -u URL --whatsapp SECRET_FILE -n N -c CONC\n"
     "           [--phone-number-id ID] [--from-base +E164] [--prefix P]\n"
     "           [--retry] [--timeout SEC]\n"
+    "       loadgen inbound -u URL --messenger SECRET_FILE -n N -c CONC\n"
+    "           [--page PAGE-ID] [--prefix P] [--retry] [--timeout SEC]\n"
     "       loadgen outbound -s ROUTERD_SOCK -n N -c CONC --to-base +E164\n"
     "           --from +E164|PHONE_NUMBER_ID [--senders K] [--recipients K]\n"
     "           [--channel sms|whatsapp] [--sandbox URL] [--timeout SEC]\n"
@@ -243,6 +248,8 @@ struct in_opts {
 	const char	*account;
 	const char	*wa_secret_file;	/* WhatsApp: Meta's notifications */
 	const char	*pnid;			/* WhatsApp: phone_number_id */
+	const char	*mg_secret_file;	/* Messenger: Meta's notifications */
+	const char	*page;			/* Messenger: the Page */
 	long		 n, conc, timeout_s;
 	int		 retry;
 };
@@ -336,6 +343,51 @@ slot_prepare_wa(struct slot *s, const struct in_opts *o, const char *secret,
 	s->due_ms = 0;
 }
 
+/*
+ * Meta's Messenger notification of one text from one of 1,000 customers
+ * (i mod 1000, so that most names are cached, as in a day's traffic) to
+ * --page (providers.md §2.3), signed with the app secret.
+ */
+static void
+slot_prepare_mg(struct slot *s, const struct in_opts *o, const char *secret,
+    long i)
+{
+	unsigned char h[16];
+	char mid[40], in[256], sig[SIG_META_LEN + 1], hdr[128];
+	long long ms = (long long)time(NULL) * 1000;
+	int len;
+
+	len = snprintf(in, sizeof(in), "mg:%s:%ld", o->prefix, i);
+	if (crypto_generichash(h, sizeof(h), (unsigned char *)in, (size_t)len,
+	    NULL, 0) != 0)
+		die("generichash failed");
+	memcpy(mid, "m_", 2);
+	sodium_bin2hex(mid + 2, 33, h, sizeof(h));
+	free(s->body);
+	if ((len = asprintf(&s->body,
+	    "{\"object\":\"page\",\"entry\":[{\"id\":\"%s\",\"time\":%lld,"
+	    "\"messaging\":[{\"sender\":{\"id\":\"65432100%08ld\"},"
+	    "\"recipient\":{\"id\":\"%s\"},\"timestamp\":%lld,"
+	    "\"message\":{\"mid\":\"%s\",\"text\":\"load %ld\"}}]}]}",
+	    o->page, ms, i % 1000, o->page, ms, mid, i)) < 0)
+		die("out of memory");
+	sig_meta(s->body, (size_t)len, secret, sig);
+
+	curl_slist_free_all(s->hdrs);
+	s->hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+	snprintf(hdr, sizeof(hdr), "X-Hub-Signature-256: %s", sig);
+	s->hdrs = curl_slist_append(s->hdrs, hdr);
+	if (s->hdrs == NULL)
+		die("out of memory");
+	curl_easy_setopt(s->easy, CURLOPT_HTTPHEADER, s->hdrs);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDS, s->body);
+	curl_easy_setopt(s->easy, CURLOPT_POSTFIELDSIZE, (long)len);
+	s->msg = i;
+	s->attempts = 0;
+	s->first_ms = 0;
+	s->due_ms = 0;
+}
+
 static size_t
 discard(char *p, size_t sz, size_t n, void *arg)
 {
@@ -406,11 +458,14 @@ mode_inbound(int argc, char **argv)
 		{ "retry", no_argument, NULL, 'r' },
 		{ "whatsapp", required_argument, NULL, 'w' },
 		{ "phone-number-id", required_argument, NULL, 'p' },
+		{ "messenger", required_argument, NULL, 'm' },
+		{ "page", required_argument, NULL, 'g' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct in_opts o = { .from_base = "+1555000000", .to = "+15557654321",
 	    .prefix = "SMtest", .account = DEF_ACCOUNT, .n = 0, .conc = 16,
-	    .timeout_s = 600, .pnid = "106540352242922" };
+	    .timeout_s = 600, .pnid = "106540352242922",
+	    .page = "106540352242001" };
 	struct codes codes = { .n = 0 };
 	struct slot *slots;
 	double *lat, t0, t_end, deadline;
@@ -435,12 +490,20 @@ mode_inbound(int argc, char **argv)
 		case 'r': o.retry = 1; break;
 		case 'w': o.wa_secret_file = optarg; break;
 		case 'p': o.pnid = optarg; break;
+		case 'm': o.mg_secret_file = optarg; break;
+		case 'g': o.page = optarg; break;
 		default: usage();
 		}
 	}
 	if (o.url == NULL || o.n == 0 || optind != argc ||
-	    (o.token_file == NULL) == (o.wa_secret_file == NULL))
+	    (o.token_file != NULL) + (o.wa_secret_file != NULL) +
+	    (o.mg_secret_file != NULL) != 1)
 		usage();
+	if (o.mg_secret_file != NULL) {
+		char pg[32];
+
+		digits_add(o.page, 0, pg, sizeof(pg));	/* dies if not digits */
+	}
 	if (o.wa_secret_file != NULL) {
 		char pn[32];
 
@@ -451,7 +514,7 @@ mode_inbound(int argc, char **argv)
 	if (o.conc > o.n)
 		o.conc = o.n;
 	token = read_token(o.wa_secret_file != NULL ? o.wa_secret_file :
-	    o.token_file);
+	    o.mg_secret_file != NULL ? o.mg_secret_file : o.token_file);
 
 	if ((multi = curl_multi_init()) == NULL)
 		die("curl_multi_init failed");
@@ -491,6 +554,8 @@ mode_inbound(int argc, char **argv)
 			if (s->msg < 0 && next < o.n) {
 				if (o.wa_secret_file != NULL)
 					slot_prepare_wa(s, &o, token, next++);
+				else if (o.mg_secret_file != NULL)
+					slot_prepare_mg(s, &o, token, next++);
 				else
 					slot_prepare(s, &o, token, next++);
 			}
@@ -566,7 +631,7 @@ mode_inbound(int argc, char **argv)
 	sum = json_object();
 	json_object_set_new(sum, "mode", json_string("inbound"));
 	json_object_set_new(sum, "channel", json_string(o.wa_secret_file ?
-	    "whatsapp" : "sms"));
+	    "whatsapp" : o.mg_secret_file ? "messenger" : "sms"));
 	json_object_set_new(sum, "sent", json_integer(o.n));
 	json_object_set_new(sum, "ok", json_integer(ok));
 	json_object_set_new(sum, "retries", json_integer(retries));

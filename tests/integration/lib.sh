@@ -1,6 +1,6 @@
 # tests/integration/lib.sh — sourced by every integration test and by
 # tests/bench/bench.sh.  It starts the real daemons (routerd, campaignd,
-# smsd, whatsappd, sandboxd)
+# smsd, whatsappd, messengerd, sandboxd)
 # under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
 # each one serves, and tears everything down again on exit, whatever happens
 # (in a sanitizer build, a sanitizer report any of them left fails the test).
@@ -10,11 +10,11 @@
 # for sandboxd's /sandbox/ control paths and for `msg tail`.
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
-# SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports; by default free
-# ones picked at random, so that a `make run` on 8083 / 8081 / 8099 and other
-# test runs on this machine can run beside; a port another program takes
-# before our daemon binds it is replaced, see stack_start), SMS_RATE,
-# WA_RATE, SANDBOX_WA_RATE,
+# SMSD_PORT / WHATSAPPD_PORT / MESSENGERD_PORT / SANDBOX_PORT (test ports;
+# by default free ones picked at random, so that a `make run` on 8083 / 8081
+# / 8082 / 8099 and other test runs on this machine can run beside; a port
+# another program takes before our daemon binds it is replaced, see
+# stack_start), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
 set -u
@@ -236,7 +236,7 @@ T_BG=""		# other processes a test started in the background
 # bg_untrack PID: PID was waited for (its number may be reused: forget it).
 bg_track() { T_BG="$T_BG $1"; }
 bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
-SERVICES="routerd campaignd smsd whatsappd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd messengerd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -342,12 +342,13 @@ stack_home() {
 	    bail "mktemp failed"
 	SMSD_PORT=$(free_port "${SMSD_PORT:-}")
 	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-}")
+	MESSENGERD_PORT=$(free_port "${MESSENGERD_PORT:-}")
 	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-}")
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
-	export SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE WA_RATE \
-	    SANDBOX_WA_RATE
+	export SMSD_PORT WHATSAPPD_PORT MESSENGERD_PORT SANDBOX_PORT SMS_RATE \
+	    WA_RATE SANDBOX_WA_RATE
 	sh "$MKHOME" "$T_HOME" >"$T_HOME/mkhome.log" 2>&1 ||
 	    { cat "$T_HOME/mkhome.log" | diag -; bail "$MKHOME $T_HOME failed"; }
 	for s in $SERVICES; do
@@ -358,6 +359,12 @@ stack_home() {
 	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
 	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
 	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
+	MG_URL="http://127.0.0.1:$MESSENGERD_PORT"
+	MG_SECRET_FILE=$T_HOME/secrets/messenger_app_secret
+	MG_VERIFY_FILE=$T_HOME/secrets/messenger_verify_token
+	MG_PAGE=$(conf_get messenger_pages | sed 's/[:, ].*//')
+	MG_IG=$(conf_get messenger_pages | sed -n 's/^[0-9]*:\([0-9]*\).*/\1/p')
+	MG_TOKEN_FILE=$T_HOME/secrets/messenger/$MG_PAGE
 	ROUTERD_SOCK=$T_HOME/run/routerd.sock
 	TOKEN_FILE=$(conf_get twilio_auth_token_file secrets/twilio_auth_token)
 	case $TOKEN_FILE in /*) ;; *) TOKEN_FILE=$T_HOME/$TOKEN_FILE ;; esac
@@ -376,7 +383,7 @@ stack_urls() {
 # wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
 wait_ready() {
 	local t=${1:-30} s
-	for s in routerd campaignd smsd whatsappd; do
+	for s in routerd campaignd smsd whatsappd messengerd; do
 		wait_for "$t" msg ping -q -w 1 "$s" ||
 		    { bail "$s did not answer msg ping within ${t}s"; }
 	done
@@ -671,6 +678,49 @@ wait_wa() {
 		[ "$(now_ms)" -ge "$limit" ] && { echo "$out"; return 1; }
 		sleep 0.2
 	done
+}
+
+# ------------------------------------------------------------ Messenger
+
+# mg_sign BODY: X-Hub-Signature-256 of BODY with Messenger's app secret, by
+# openssl (independent of lib/sig.c).
+mg_sign() {
+	printf '%s' "$1" | openssl dgst -sha256 -hmac "$(cat "$MG_SECRET_FILE")" |
+	    sed 's/^.*= */sha256=/'
+}
+
+# mg_post BODY [SIG]: POST BODY to messengerd's webhook, signed ("-" or
+# absent: the right signature; "" none).  Prints the HTTP status.
+mg_post() {
+	local sig=${2--} code f=$T_HOME/answer.$BASHPID
+	[ "$sig" = - ] && sig=$(mg_sign "$1")
+	code=$(curl -s -m 20 -o "$f" -w '%{http_code}' \
+	    -H 'Content-Type: application/json' \
+	    ${sig:+-H "X-Hub-Signature-256: $sig"} --data-binary "$1" \
+	    "$MG_URL/messenger/webhook")
+	echo "${code:-000}"
+	mv -f "$f" "$T_HOME/answer" 2>/dev/null
+}
+
+# mg_text PSID MID TEXT [TS_MS]: Meta's notification of one Messenger text
+# to the sandbox Page (providers.md §2.3).
+mg_text() {
+	jq -nc --arg p "$MG_PAGE" --arg u "$1" --arg m "$2" --arg t "$3" \
+	    --argjson ts "${4:-$(now_ms)}" '{object: "page", entry: [{id: $p,
+	    time: $ts, messaging: [{sender: {id: $u}, recipient: {id: $p},
+	    timestamp: $ts, message: {mid: $m, text: $t}}]}]}'
+}
+
+# sb_mg JSON: simulated Messenger or Instagram customers act (POST
+# /sandbox/messenger/inbound); prints the body and the status line.
+sb_mg() { sb_post /sandbox/messenger/inbound "$1"; }
+
+# sb_mg_sends [JQ_SELECT]: the Send API calls sandboxd received.
+sb_mg_sends() {
+	{ sb_get '/sandbox/received?api=messenger&kind=request'
+	  sb_get '/sandbox/received?api=instagram&kind=request'; } | jq -c "
+	    select((.path // \"\") | endswith(\"/messages\")) |
+	    select(${1:-true})"
 }
 
 # ------------------------------------------------------------- sandboxd

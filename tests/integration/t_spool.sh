@@ -19,7 +19,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv"
-plan 64
+plan 65
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -220,7 +220,10 @@ for d in routerd campaignd; do
 	    as_agent "$A" cat "$T_HOME/db/$d/data.mdb"
 done
 is "$(stat -c %a "$T_HOME/secrets")" 700 "secrets/ is 0700"
-is "$(stat -c %a "$T_HOME"/secrets/* | sort -u)" 600 "every secret is 0600"
+is "$(find "$T_HOME/secrets" -type f -exec stat -c %a {} + | sort -u)" 600 \
+    "every secret is 0600"
+is "$(find "$T_HOME/secrets" -mindepth 1 -type d -exec stat -c %a {} + | sort -u)" \
+    700 "and the Pages' token directory 0700"
 exits 1 "ann cannot read the app secret" as_agent "$A" cat "$SECRET"
 exits 1 "ann cannot read the Twilio auth token" \
     as_agent "$A" cat "$T_HOME/secrets/twilio_auth_token"

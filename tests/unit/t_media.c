@@ -122,8 +122,20 @@ limits(void)
 	    "WhatsApp document 100 MB");
 	ok(media_limit("messenger", "video/mp4") == 25 * MEDIA_MB,
 	    "Messenger 25 MB");
-	ok(media_limit("instagram", "image/png") == 25 * MEDIA_MB,
-	    "Instagram 25 MB");
+	ok(media_limit("instagram", "image/png") == 8 * MEDIA_MB,
+	    "Instagram images 8 MB");
+	ok(media_limit("instagram", "video/mp4") == 25 * MEDIA_MB,
+	    "Instagram video 25 MB");
+	ok(media_check_type("instagram", "image/png", why, sizeof(why)) == 0 &&
+	    media_check_type("instagram", "audio/mp4", why, sizeof(why)) == 0,
+	    "Instagram takes png images and m4a audio");
+	ok(media_check_type("instagram", "image/webp", why, sizeof(why)) ==
+	    -1 && strstr(why, "image/webp") != NULL,
+	    "Instagram refuses webp, naming it");
+	ok(media_check_type("instagram", "application/msword", why,
+	    sizeof(why)) == -1, "Instagram refuses a Word document");
+	ok(media_check_type("messenger", "application/msword", why,
+	    sizeof(why)) == 0, "Messenger takes any file type");
 	ok(media_limit("sms", "image/png") == 5 * MEDIA_MB, "SMS 5 MB");
 	ok(media_limit("fax", "image/png") == 0, "unknown channel: nothing");
 	ok(media_max_count("sms") == 10 && media_max_count("whatsapp") == 1,

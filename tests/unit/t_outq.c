@@ -412,6 +412,65 @@ t_bucket(void)
 	end_q();
 }
 
+/* A key's own rate (ops->key_rate): "/av" keys at 10/s beside 100/s. */
+static double
+av_rate(const char *key, void *arg)
+{
+	size_t n = strlen(key);
+
+	return n > 3 && strcmp(key + n - 3, "/av") == 0 ? 10 : 0;
+}
+
+static void
+t_key_rate(void)
+{
+	static const struct outq_ops kops = {
+		.start = fake_start, .free_data = fake_free,
+		.idle = fake_idle, .key_rate = av_rate,
+	};
+	struct outq_limits l;
+	const int N = 6;
+	long long t0 = -1, fast_last = 0, av_first = -1;
+	char m[32];
+	int i, nav = 0, early = 0;
+
+	memset(&l, 0, sizeof(l));
+	l.rate = 100;
+	l.burst = 1;
+	l.max_inflight = 64;
+	nstarts = nparked = nidle = 0;
+	q = outq_new(base, &l, &kops, NULL);
+	reset_answers();
+	for (i = 0; i < N; i++) {
+		snprintf(m, sizeof(m), "kr-av%02d", i);
+		out(m, "123/av", "+15551110000");
+		snprintf(m, sizeof(m), "kr-tx%02d", i);
+		out(m, "123", "+15551110000");
+	}
+	WAIT_UNTIL(nans >= 2 * N, 4000);
+	ok(nans == 2 * N && nstarts == 2 * N, "key rate: every job started "
+	    "once and was answered");
+	for (i = 0; i < nstarts; i++) {
+		if (t0 == -1)
+			t0 = starts[i].at;
+		if (strcmp(starts[i].key, "123") == 0) {
+			fast_last = starts[i].at - t0;
+			continue;
+		}
+		if (av_first == -1)
+			av_first = starts[i].at;
+		if (starts[i].at - av_first < (long long)nav * 100 - 3)
+			early++;
+		nav++;
+	}
+	ok(nav == N && early == 0, "key rate: the slow key's start i is never "
+	    "before i / 10 s");
+	ok(fast_last < 400, "key rate: the other key keeps its own 100/s");
+	if (!(fast_last < 400))
+		printf("# last fast start after %lld ms\n", fast_last);
+	end_q();
+}
+
 /* The window: at most rate starts in any 1000 (+ guard) ms per key. */
 static void
 t_window(void)
@@ -708,6 +767,7 @@ main(void)
 	ok(cli_is_up && srv_conn != NULL, "routerd's side is connected");
 
 	t_bucket();
+	t_key_rate();
 	t_window();
 	t_dedupe();
 	t_retry();
