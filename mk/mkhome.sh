@@ -3,7 +3,7 @@
 # of DESIGN §7 under HOME, a parley.conf that points Twilio at sandboxd on
 # this machine, random sandbox secrets (Twilio's auth token; WhatsApp's
 # access token, app secret and verify token), and runit service directories
-# for routerd, campaignd, smsd, whatsappd and sandboxd, ready for
+# for routerd, campaignd, smsd, whatsappd, statsd and sandboxd, ready for
 # `runsvdir -P HOME/service`.
 #
 #   HOME/parley.conf                     regenerated on every run
@@ -18,6 +18,7 @@
 #   HOME/log/<daemon>                    -> ../service/<daemon>/log/main
 #
 # Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# STATSD_PORT (8090),
 # SMS_RATE (1000), WA_RATE (1000), SANDBOX_WA_RATE (WA_RATE),
 # SMS_BURST (SMS_RATE), PARLEY_BIN (<repo>/build/bin), MKHOME_LOGS: svlogd
 # (default: each daemon's log in HOME/log/<daemon>/current) or terminal (no
@@ -32,6 +33,7 @@ repo=$(cd "$(dirname "$0")/.." && pwd -P)
 SMSD_PORT=${SMSD_PORT:-8083}
 WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+STATSD_PORT=${STATSD_PORT:-8090}
 WA_RATE=${WA_RATE:-1000}
 SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
 SMS_RATE=${SMS_RATE:-1000}
@@ -40,7 +42,7 @@ PARLEY_BIN=${PARLEY_BIN:-$repo/build/bin}
 MKHOME_LOGS=${MKHOME_LOGS:-svlogd}
 SID=AC00000000000000000000000000000001
 
-for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$SANDBOX_PORT" "$SMS_RATE" \
+for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$SANDBOX_PORT" "$STATSD_PORT" "$SMS_RATE" \
     "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE"; do
 	case $v in
 	''|*[!0-9]*) echo "mkhome: not a number: '$v'" >&2; exit 2 ;;
@@ -113,12 +115,13 @@ whatsappd_listen = 127.0.0.1:$WHATSAPPD_PORT
 whatsapp_rate = $WA_RATE
 sandbox_whatsapp_webhook_url = http://127.0.0.1:$WHATSAPPD_PORT/whatsapp/webhook
 sandbox_whatsapp_rate = $SANDBOX_WA_RATE
+statsd_listen = 127.0.0.1:$STATSD_PORT
 EOF
 mv -f "$conf.tmp" "$conf"
 
 # One runit service directory per daemon.  A run script is replaced by
 # rename so that a runsv reading it never sees half a file.
-for d in routerd campaignd smsd whatsappd sandboxd; do
+for d in routerd campaignd smsd whatsappd statsd sandboxd; do
 	sd=$home/service/$d
 	mkdir -p "$sd"
 	cat >"$sd/run.tmp" <<EOF

@@ -1,6 +1,6 @@
 #!/bin/sh
 # run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd,
-# whatsappd and sandboxd standing in for Twilio and Meta) under runsvdir with ./var as PARLEY_HOME, in the
+# whatsappd, statsd and sandboxd standing in for Twilio and Meta) under runsvdir with ./var as PARLEY_HOME, in the
 # foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
 # every daemon answers, prints how to use msg and the sandbox, and stays
 # until Ctrl-C (SIGINT, SIGTERM or SIGHUP), which brings every service down
@@ -8,6 +8,7 @@
 # this terminal.
 #
 # Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), SANDBOX_PORT (8099),
+# STATSD_PORT (8090),
 # SMS_RATE (1000), WA_RATE (1000),
 # BUILD (build) or PARLEY_BIN (<repo>/$BUILD/bin), READY_SECS (30).
 set -u
@@ -19,9 +20,10 @@ PARLEY_BIN=${PARLEY_BIN:-$repo/$BUILD/bin}
 SMSD_PORT=${SMSD_PORT:-8083}
 WHATSAPPD_PORT=${WHATSAPPD_PORT:-8081}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+STATSD_PORT=${STATSD_PORT:-8090}
 SMS_RATE=${SMS_RATE:-1000}
 READY_SECS=${READY_SECS:-30}
-SERVICES="routerd campaignd smsd whatsappd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd statsd sandboxd"
 sandbox=http://127.0.0.1:$SANDBOX_PORT
 pid=""
 
@@ -34,7 +36,7 @@ for v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
 	[ "$v" = PARLEY_BIN ] || unset "$v"
 done
 PARLEY_HOME=$home
-export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE
+export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT STATSD_PORT SMS_RATE
 
 for t in runsvdir sv curl setsid; do
 	command -v "$t" >/dev/null 2>&1 ||
@@ -62,7 +64,7 @@ port_busy() {
 	[ $? -ne 7 ]
 }
 for p in "$SMSD_PORT:smsd:SMSD_PORT" "$WHATSAPPD_PORT:whatsappd:WHATSAPPD_PORT" \
-    "$SANDBOX_PORT:sandboxd:SANDBOX_PORT"; do
+    "$SANDBOX_PORT:sandboxd:SANDBOX_PORT" "$STATSD_PORT:statsd:STATSD_PORT"; do
 	port=${p%%:*}; rest=${p#*:}; who=${rest%%:*}; var=${rest#*:}
 	if port_busy "$port"; then
 		echo "parley: port $port ($who) is already in use on 127.0.0.1:" >&2
@@ -120,7 +122,7 @@ pid=$!
 
 ready() {
 	# the daemons: msg ping; sandboxd: its health path
-	for d in routerd campaignd smsd whatsappd; do
+	for d in routerd campaignd smsd whatsappd statsd; do
 		"$PARLEY_BIN/msg" ping -q -w "$READY_SECS" "$d" ||
 		    { echo "parley: $d did not answer within ${READY_SECS}s" >&2
 		      return 1; }
@@ -146,7 +148,7 @@ fi
 
 cat <<EOF
 
-parley is running: routerd, campaignd, smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT),
+parley is running: routerd, campaignd, statsd (wallboard on 127.0.0.1:$STATSD_PORT), smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT),
 whatsappd (WhatsApp webhooks on 127.0.0.1:$WHATSAPPD_PORT) and sandboxd (a local Twilio and
 WhatsApp Cloud API) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
 
@@ -178,6 +180,12 @@ Or start a conversation yourself:
 Channel numbers and their tokens (a number turns inactive on error 190):
 
   msg channel status
+
+Supervision: the wallboard at http://127.0.0.1:$STATSD_PORT/ (Prometheus text at
+/metrics), the live board on this terminal, and the figures as JSON Lines:
+
+  msg monitor
+  msg stats -f
 
 What the sandbox received (message creations, callbacks) as JSON Lines:
 

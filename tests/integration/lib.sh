@@ -1,6 +1,6 @@
 # tests/integration/lib.sh — sourced by every integration test and by
 # tests/bench/bench.sh.  It starts the real daemons (routerd, campaignd,
-# smsd, whatsappd, sandboxd)
+# smsd, whatsappd, statsd, sandboxd)
 # under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
 # each one serves, and tears everything down again on exit, whatever happens.
 # It also holds the TAP helpers (plan, ok, is, like, ...), bounded waits
@@ -10,7 +10,7 @@
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
 # SMSD_PORT / WHATSAPPD_PORT / SANDBOX_PORT (test ports, 18083 / 18081 /
-# 18099 by default, so that a `make run` on 8083 / 8081 / 8099 can run beside
+# 18099 by default, STATSD_PORT 18090, so that a `make run` on 8083 / 8081 / 8099 can run beside
 # the tests), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
@@ -226,7 +226,7 @@ T_BG=""		# other processes a test started in the background
 # bg_untrack PID: PID was waited for (its number may be reused: forget it).
 bg_track() { T_BG="$T_BG $1"; }
 bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
-SERVICES="routerd campaignd smsd whatsappd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd statsd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -280,10 +280,11 @@ stack_home() {
 	SMSD_PORT=$(free_port "${SMSD_PORT:-18083}")
 	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-18081}")
 	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-18099}")
+	STATSD_PORT=$(free_port "${STATSD_PORT:-18090}")
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
-	export SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT SMS_RATE WA_RATE \
+	export SMSD_PORT WHATSAPPD_PORT SANDBOX_PORT STATSD_PORT SMS_RATE WA_RATE \
 	    SANDBOX_WA_RATE
 	sh "$MKHOME" "$T_HOME" >"$T_HOME/mkhome.log" 2>&1 ||
 	    { cat "$T_HOME/mkhome.log" | diag -; bail "$MKHOME $T_HOME failed"; }
@@ -294,6 +295,7 @@ stack_home() {
 	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
 	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
+	STATSD_URL="http://127.0.0.1:$STATSD_PORT"
 	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
 	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
 	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
@@ -308,7 +310,7 @@ stack_home() {
 # wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
 wait_ready() {
 	local t=${1:-30} s
-	for s in routerd campaignd smsd whatsappd; do
+	for s in routerd campaignd smsd whatsappd statsd; do
 		wait_for "$t" msg ping -q -w 1 "$s" ||
 		    { bail "$s did not answer msg ping within ${t}s"; }
 	done
