@@ -448,11 +448,17 @@ chan_get(struct fold_camp *c, const char *channel)
 	for (ch = c->chans; ch; ch = ch->next)
 		if (strcmp(ch->name, channel) == 0)
 			return ch;
+	struct fold_chan **p;
+
 	ch = xcalloc(1, sizeof(*ch));
 	snprintf(ch->name, sizeof(ch->name), "%s", channel);
 	roll_init(&ch->day, 'q');
-	ch->next = c->chans;
-	c->chans = ch;
+	/* kept in name order: what is shown does not depend on history */
+	for (p = &c->chans; *p && strcmp((*p)->name, ch->name) < 0;
+	    p = &(*p)->next)
+		;
+	ch->next = *p;
+	*p = ch;
 	return ch;
 }
 
@@ -486,11 +492,16 @@ ac_get(struct fold_agent *a, const char *campaign)
 	for (ac = a->acs; ac; ac = ac->next)
 		if (strcmp(ac->campaign, campaign) == 0)
 			return ac;
+	struct fold_ac **p;
+
 	ac = xcalloc(1, sizeof(*ac));
 	snprintf(ac->campaign, sizeof(ac->campaign), "%s", campaign);
 	roll_init(&ac->day, 'a');
-	ac->next = a->acs;
-	a->acs = ac;
+	for (p = &a->acs; *p && strcmp((*p)->campaign, ac->campaign) < 0;
+	    p = &(*p)->next)
+		;
+	ac->next = *p;
+	*p = ac;
 	return ac;
 }
 
@@ -1427,7 +1438,7 @@ fold_save(const struct fold *f, msgpack_packer *pk)
 	struct htab_node *n;
 	int i;
 
-	msgpack_pack_map(pk, 10);
+	msgpack_pack_map(pk, 9);
 	kv_i(pk, "seq", (int64_t)f->seq);
 	kv_i(pk, "now", f->now);
 	pk_str(pk, "msgs");

@@ -25,7 +25,7 @@
 #include "htab.h"
 
 #define FOLD_SAMPLES_MAX	100000	/* exact medians up to this many */
-#define FOLD_HIST_N		400	/* log buckets of the sketch past it */
+#define FOLD_HIST_N		1100	/* 2% log buckets: 1 ms to 33 days */
 #define FOLD_NAME		64
 #define FOLD_WAIT_BUCKETS	11	/* /metrics histogram of waits */
 #define FOLD_OFFER_MAX		8	/* agents of one offer we keep */
