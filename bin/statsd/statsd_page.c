@@ -1,9 +1,10 @@
 /*
  * statsd_page — the wallboard (GET /): one self-contained HTML page, its
  * style and script inline, no framework and nothing fetched from elsewhere.
- * It draws the snapshot of /api/stats, then follows /events; times on hold
- * run on in the browser from the last sync's "ts" (statsd's clock).
- * Generated from the page as written; edit here.
+ * It draws /api/stats before it counts as loaded, then follows /events;
+ * times on hold run on in the browser from the last sync's "ts" (statsd's
+ * clock).  Each waiting row carries data-seen, statsd's time when the page
+ * first drew it.
  */
 const char statsd_page[] =
     "<!DOCTYPE html>\n"
@@ -54,7 +55,7 @@ const char statsd_page[] =
     "</main>\n"
     "<script>\n"
     "\"use strict\";\n"
-    "var ents = {}, serverTs = 0, localAt = 0;\n"
+    "var ents = {}, serverTs = 0, localAt = 0, seen = {};\n"
     "function key(o) {\n"
     "  if (o.type === \"waiting\") return \"waiting|\" + o.conv;\n"
     "  if (o.type === \"channel\") return \"channel|\" + o.channel + \"|\" + o.addr;\n"
@@ -102,6 +103,8 @@ const char statsd_page[] =
     "  w.forEach(function (o) {\n"
     "    var tr = el(\"tr\", (o.alert ? \"alert \" : \"\") + (o.abandoned ? \"abandoned\" : \"\"));\n"
     "    tr.dataset.conv = o.conv;\n"
+    "    if (!seen[o.conv]) seen[o.conv] = Math.round(now());\n"
+    "    tr.dataset.seen = seen[o.conv];\n"
     "    tr.appendChild(el(\"td\", \"who\", (o.name ? o.name + \" \" : \"\") + o.contact));\n"
     "    tr.appendChild(el(\"td\", \"\", o.channel));\n"
     "    tr.appendChild(el(\"td\", \"\", o.campaign));\n"
@@ -160,14 +163,21 @@ const char statsd_page[] =
     "  data.split(\"\\n\").forEach(apply);\n"
     "  render();\n"
     "}\n"
-    "fetch(\"/api/stats\").then(function (r) { return r.json(); }).then(function (d) {\n"
-    "  if (serverTs) return;\n"
-    "  [\"campaigns\", \"agents\", \"waiting\", \"channels\"].forEach(function (k) {\n"
-    "    (d[k] || []).forEach(function (o) { ents[key(o)] = o; });\n"
-    "  });\n"
-    "  serverTs = Date.parse(d.ts); localAt = Date.now();\n"
+    "/* the first picture before the page counts as loaded: a synchronous\n"
+    "   read of /api/stats, then /events keeps it current */\n"
+    "(function () {\n"
+    "  try {\n"
+    "    var x = new XMLHttpRequest();\n"
+    "    x.open(\"GET\", \"/api/stats\", false);\n"
+    "    x.send();\n"
+    "    var d = JSON.parse(x.responseText);\n"
+    "    [\"campaigns\", \"agents\", \"waiting\", \"channels\"].forEach(function (k) {\n"
+    "      (d[k] || []).forEach(function (o) { ents[key(o)] = o; });\n"
+    "    });\n"
+    "    serverTs = Date.parse(d.ts); localAt = Date.now();\n"
+    "  } catch (e) {}\n"
     "  render();\n"
-    "}).catch(function () {});\n"
+    "})();\n"
     "var es = new EventSource(\"/events\");\n"
     "es.addEventListener(\"snapshot\", function (e) { batch(e.data, true); status(\"live\"); });\n"
     "es.onmessage = function (e) { batch(e.data, false); status(\"live · \" + new Date(now()).toISOString().slice(11, 19) + \" UTC\"); };\n"
