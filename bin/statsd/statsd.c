@@ -348,6 +348,18 @@ peak_rss_kb(void)
 	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
 }
 
+/* CPU seconds used (user and system): the rate a busy machine hides */
+static double
+cpu_s(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 /* Replay the whole log into fresh rollups; the events, or -1 with err. */
 static long long
 rebuild(char *err, size_t errsz, double *secs)
@@ -528,8 +540,10 @@ main(int argc, char *argv[])
 			log_exit(EX_TEMP, "rebuild: %s", err);
 		if (opt_exit) {
 			printf("statsd: rebuilt %lld events in %.2f s "
-			    "(%.0f events/s), peak RSS %ld MB\n", n, secs,
-			    secs > 0 ? (double)n / secs : 0.0,
+			    "(%.0f events/s; %.2f s of CPU, %.0f events per "
+			    "CPU second), peak RSS %ld MB\n", n, secs,
+			    secs > 0 ? (double)n / secs : 0.0, cpu_s(),
+			    cpu_s() > 0 ? (double)n / cpu_s() : 0.0,
 			    peak_rss_kb() / 1024);
 			return 0;
 		}

@@ -328,9 +328,19 @@ store_replay(struct fold *f, uint64_t from, char *err, size_t errsz)
 		mdb_txn_abort(txn);
 		if (rc != 0)
 			break;		/* the end of the log */
+		if (n % REPLAY_FLUSH_EVENTS < REPLAY_TXN_EVENTS) {
+			/* pages of the log read so far count in our resident
+			 * size while mapped: map it afresh now and then */
+			mdb_env_close(env);
+			if ((env = router_env(&dbi, err, errsz)) == NULL) {
+				n = -1;
+				break;
+			}
+		}
 	}
 	msgpack_unpacked_destroy(&up);
-	mdb_env_close(env);
+	if (env)
+		mdb_env_close(env);
 	return n;
 }
 
