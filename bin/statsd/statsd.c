@@ -43,6 +43,9 @@ static int64_t		 last_commit;
 static const char	*opt_dir;
 static int		 opt_rebuild, opt_exit, opt_print;
 
+#define TOKEN_POLL_S	10		/* seconds between chstatus asks */
+static void	poll_tokens(void);
+
 int64_t
 statsd_now(void)
 {
@@ -101,6 +104,14 @@ batch(int heartbeat)
 	struct lines l = { 0 };
 
 	sys_fill();
+	/* with nobody to tell, computing what changed costs for nothing
+	 * (and would slow the fold of a burst): a client that comes gets a
+	 * snapshot, and the next batch after it sends everything */
+	if (S->sys.subscribers == 0) {
+		if (htab_count(&S->view.last) > 0)
+			view_reset(&S->view);
+		return;
+	}
 	if (view_batch(&S->view, S->fold, &S->sys, statsd_now(), heartbeat,
 	    lines_add, &l) > 0) {
 		batch_id++;
@@ -134,6 +145,10 @@ commit(void)
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
+	static unsigned ticks;
+
+	if (++ticks % TOKEN_POLL_S == 0)
+		poll_tokens();
 	fold_advance(S->fold, statsd_now());
 	if (S->fold->changed)
 		S->dirty = 1;
@@ -149,11 +164,12 @@ on_soon(evutil_socket_t fd, short ev, void *arg)
 	batch(0);
 }
 
-/* Changes go out within 50 ms of the event that made them. */
+/* Changes go out within 250 ms of the event that made them (a burst of
+ * events makes one batch). */
 static void
 soon(void)
 {
-	struct timeval tv = { 0, 50000 };
+	struct timeval tv = { 0, 250000 };
 
 	if (!evtimer_pending(ev_soon, NULL))
 		evtimer_add(ev_soon, &tv);
@@ -223,6 +239,50 @@ router_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 static const struct bus_handlers router_handlers = {
 	.frame = router_frame,
 	.up = router_up,
+};
+
+/* whatsappd.sock: each number and its token state, every TOKEN_POLL_S */
+
+static struct bus_conn	*wa;
+
+static void
+on_chstatus(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	const msgpack_object *chs;
+	json_t *j;
+
+	if (ans == NULL || (chs = mp_get(ans, "channels")) == NULL ||
+	    (j = rec_to_json(chs)) == NULL)
+		return;
+	json_decref(S->sys.tokens);
+	S->sys.tokens = j;
+}
+
+static void
+poll_tokens(void)
+{
+	struct fbuf fb;
+	int64_t id;
+
+	if (wa == NULL || !bus_is_up(wa) || bus_pending(wa) > 0)
+		return;
+	id = bus_next_id(wa);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 2);
+	mp_kv_str(&fb.pk, "t", "chstatus");
+	mp_kv_int(&fb.pk, "id", id);
+	bus_request(wa, &fb, id, on_chstatus, NULL);
+	fbuf_free(&fb);
+}
+
+static void
+wa_up(struct bus_conn *c, void *arg)
+{
+	poll_tokens();
+}
+
+static const struct bus_handlers wa_handlers = {
+	.up = wa_up,
 };
 
 /* statsd.sock: reports, rebuilds, ping */
@@ -566,6 +626,8 @@ main(int argc, char *argv[])
 		s.router = bus_client(s.d.base, path, "statsd",
 		    &router_handlers, NULL);
 	}
+	daemon_path(&s.d, "run/whatsappd.sock", path, sizeof(path));
+	wa = bus_client(s.d.base, path, "statsd", &wa_handlers, NULL);
 	daemon_path(&s.d, "run/statsd.sock", path, sizeof(path));
 	if ((s.srv = bus_listen(s.d.base, path, &srv_handlers, NULL, err,
 	    sizeof(err))) == NULL)

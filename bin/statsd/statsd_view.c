@@ -183,6 +183,45 @@ day_str(int64_t start, const char *tz, char buf[16])
 	buf[11] = '\0';
 }
 
+static int
+addr_eq_v(const struct htab_node *n, const void *k, size_t l)
+{
+	const struct fold_addr *a = HTAB_ENTRY(n, struct fold_addr, hn);
+
+	return strlen(a->key) == l && memcmp(a->key, k, l) == 0;
+}
+
+/* {active, reason?, since?} of channel/addr from the daemons, or NULL. */
+static json_t *
+token_of(const struct view_sys *sys, const char *ch, const char *addr)
+{
+	size_t i;
+	json_t *t, *o;
+
+	if (sys == NULL || sys->tokens == NULL)
+		return NULL;
+	json_array_foreach(sys->tokens, i, t) {
+		const char *tc = json_string_value(json_object_get(t,
+		    "channel")), *ta = json_string_value(json_object_get(t,
+		    "addr"));
+
+		if (tc == NULL || ta == NULL || strcmp(tc, ch) != 0 ||
+		    strcmp(ta, addr) != 0)
+			continue;
+		o = json_object();
+		json_object_set_new(o, "active", json_boolean(json_is_true(
+		    json_object_get(t, "active"))));
+		if (json_object_get(t, "reason"))
+			json_object_set(o, "reason", json_object_get(t,
+			    "reason"));
+		if (json_is_integer(json_object_get(t, "since")))
+			json_object_set_new(o, "since_ts", ts_json(
+			    json_integer_value(json_object_get(t, "since"))));
+		return o;
+	}
+	return NULL;
+}
+
 /* one pass over the conversations */
 struct pass {
 	struct htab_iter it;
@@ -417,8 +456,41 @@ entities(struct fold *f, const struct view_sys *sys, int64_t now,
 		    "read", (json_int_t)a->st[2],
 		    "failed", (json_int_t)a->st[3],
 		    "undelivered", (json_int_t)a->st[4], "errors", errs);
-		if (o)
+		if (o) {
+			json_t *tk = token_of(sys, ch, bar);
+
+			if (tk)
+				json_object_set_new(o, "token", tk);
 			json_array_append_new(arr, o);
+		}
+	}
+	/* addresses a channel daemon knows that no event has named yet */
+	if (sys && sys->tokens) {
+		size_t ti;
+		json_t *t;
+
+		json_array_foreach(sys->tokens, ti, t) {
+			const char *tc = json_string_value(json_object_get(t,
+			    "channel")), *ta = json_string_value(
+			    json_object_get(t, "addr"));
+			json_t *o;
+
+			if (tc == NULL || ta == NULL)
+				continue;
+			snprintf(k, sizeof(k), "%s|%s", tc, ta);
+			if (htab_find(&f->addrs, k, strlen(k), addr_eq_v))
+				continue;
+			o = json_pack("{s:s,s:s,s:s,s:i,s:i,s:i,s:i,s:i,s:i,s:i,"
+			    "s:o}", "type", "channel", "channel", tc, "addr", ta,
+			    "in", 0, "out", 0, "sent", 0, "delivered", 0,
+			    "read", 0, "failed", 0, "undelivered", 0,
+			    "errors", json_object());
+			if (o) {
+				json_object_set_new(o, "token",
+				    token_of(sys, tc, ta));
+				json_array_append_new(arr, o);
+			}
+		}
 	}
 	if (sys) {
 		json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:f,s:I,s:I,"
@@ -527,6 +599,13 @@ view_free(struct view *v)
 		free(e);
 	}
 	htab_free(&v->last);
+}
+
+void
+view_reset(struct view *v)
+{
+	view_free(v);
+	view_init(v);
 }
 
 static void

@@ -31,6 +31,10 @@ struct view_sys {
 	unsigned	subscribers;	/* stats.sock and /events clients */
 	int		following;	/* subscribed to routerd now */
 	double		rebuild_s;	/* the last rebuild, 0 if none */
+	/* the channel daemons' addresses and their token state, as their
+	 * chstatus answers say ([{channel, addr, active, reason?, since?}]);
+	 * NULL when none answered */
+	json_t		*tokens;
 };
 
 struct view {
@@ -41,6 +45,8 @@ typedef void (*view_sink)(const char *line, size_t len, void *arg);
 
 void	view_init(struct view *);
 void	view_free(struct view *);
+/* Forget what was sent (no client is left): the next batch sends all. */
+void	view_reset(struct view *);
 /* Every entity, then sync (a new client's snapshot); the cache is untouched. */
 void	view_snapshot(struct view *, struct fold *, const struct view_sys *,
 	    int64_t now, view_sink, void *);
