@@ -50,6 +50,8 @@ const char *const fold_chan_names[5] = { "sms", "whatsapp", "messenger",
 
 #define HOUR_MS	3600000LL
 
+static void	rcache_clear(struct fold *);
+
 void
 fold_cfg_default(struct fold_cfg *c)
 {
@@ -298,6 +300,7 @@ fold_free(struct fold *f)
 
 	if (f == NULL)
 		return;
+	rcache_clear(f);
 	htab_iter_init(&it, &f->convs);
 	while ((n = htab_iter_next(&it)) != NULL)
 		free(HTAB_ENTRY(n, struct fold_conv, hn));
@@ -532,6 +535,32 @@ conv_new(struct fold *f, const char *id)
 
 /* hourly rolls */
 
+/*
+ * The rolls found last, so that the events of one conversation, which
+ * touch the same hour's rolls again and again, skip formatting the key and
+ * hashing it (a replay spends its time here otherwise).  Emptied whenever
+ * rolls leave memory.
+ */
+#define RCACHE	16
+static struct rcache {
+	struct fold		*f;
+	int64_t			 hour;
+	char			 kind;
+	char			 a[FOLD_NAME], b[FOLD_NAME];
+	struct fold_roll	*r;
+} rcache[RCACHE];
+static unsigned		 rcache_next;
+
+static void
+rcache_clear(struct fold *f)
+{
+	int i;
+
+	for (i = 0; i < RCACHE; i++)
+		if (rcache[i].f == f)
+			rcache[i].f = NULL;
+}
+
 static struct fold_roll *
 hour_roll(struct fold *f, int64_t ts, char kind, const char *a,
     const char *b)
@@ -539,9 +568,18 @@ hour_roll(struct fold *f, int64_t ts, char kind, const char *a,
 	char key[200];
 	int64_t hour = (ts >= 0 ? ts : 0) / HOUR_MS;
 	struct htab_node *n;
-	struct fold_roll *r;
-	int l;
+	struct fold_roll *r = NULL;
+	struct rcache *rc;
+	int l, i;
 
+	for (i = 0; i < RCACHE; i++) {
+		rc = &rcache[i];
+		if (rc->f == f && rc->hour == hour && rc->kind == kind &&
+		    strcmp(rc->a, a) == 0 && strcmp(rc->b, b) == 0) {
+			r = rc->r;
+			goto found;
+		}
+	}
 	l = snprintf(key, sizeof(key), "%010lld|%c|%s|%s", (long long)hour,
 	    kind, a, b);
 	if (l <= 0 || (size_t)l >= sizeof(key))
@@ -559,6 +597,16 @@ hour_roll(struct fold *f, int64_t ts, char kind, const char *a,
 		if (htab_insert(&f->rolls, &r->hn, r->key, (size_t)l) == -1)
 			fatalx("out of memory");
 	}
+	if (strlen(a) < FOLD_NAME && strlen(b) < FOLD_NAME) {
+		rc = &rcache[rcache_next++ % RCACHE];
+		rc->f = f;
+		rc->hour = hour;
+		rc->kind = kind;
+		memcpy(rc->a, a, strlen(a) + 1);
+		memcpy(rc->b, b, strlen(b) + 1);
+		rc->r = r;
+	}
+found:
 	if (!r->dirty) {
 		r->dirty = 1;
 		r->dnext = f->dirty;
@@ -1828,6 +1876,7 @@ fold_flush(struct fold *f, void (*cb)(const char *, const void *, size_t,
 	msgpack_sbuffer_destroy(&sb);
 	if (keep_hours < 0)
 		return;
+	rcache_clear(f);
 	htab_iter_init(&it, &f->rolls);
 	while ((n = htab_iter_next(&it)) != NULL) {
 		r = HTAB_ENTRY(n, struct fold_roll, hn);
