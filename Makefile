@@ -83,6 +83,8 @@ bench: all
 	@echo
 	@echo "routing   lib/route decisions with 1,000 agents and 10,000 waiting conversations"
 	@$(BUILD)/tools/routebench
+	@echo
+	@bash tests/bench/statsd.sh
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

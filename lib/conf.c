@@ -81,6 +81,11 @@ static const struct {
 	{ "http_idle_timeout_ms",	"75000" },
 	{ "http_max_connections",	"1000" },
 	{ "http_body_budget_mb",	"64" },
+	/* statsd(8) */
+	{ "statsd_listen",		"127.0.0.1:8090" },
+	{ "stats_timezone",		"UTC" },
+	{ "statsd_commit_ms",		"1000" },
+	{ "clock_offset_ms",		"0" },
 	/* consent keywords and automatic replies (routerd_policy.c) */
 	{ "sms_help_text",		"Reply STOP to unsubscribe." },
 	{ "sms_stop_text",		"" },

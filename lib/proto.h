@@ -74,6 +74,9 @@ enum proto_type {
 	/* channel daemons' sending addresses (whatsappd.sock) */
 	PT_CHSTATUS,	/* {t,id} -> {channels:[{channel,addr,active,reason?,since?}]} */
 	PT_CHTOKEN,	/* {t,id}                           re-read the access token */
+	/* statsd.sock (statsd(8)) */
+	PT_REPORT,	/* {t,id,from,to,by,campaign?,agent?,channel?,tz?} -> {report} */
+	PT_REBUILD,	/* {t,id}                           replay the log into fresh rollups */
 };
 
 /*

@@ -1,12 +1,16 @@
 #!/bin/sh
-# Check that the libraries and tools parley builds and runs with are present.
+# Check that the libraries and tools parley builds and runs with are present
+# (and what its tests drive: promtool from prometheus checks /metrics,
+# chromium loads the wallboard, tmux drives msg monitor, socat reads
+# stats.sock).
 # As root, install what is missing with apt-get; otherwise print the exact
 # apt-get line and stop.
 pkgs=""
 need() { dpkg -s "$1" >/dev/null 2>&1 || pkgs="$pkgs $1"; }
 for p in build-essential pkg-config libevent-dev liblmdb-dev libmsgpack-dev \
          libcurl4-openssl-dev libsodium-dev libjansson-dev libssl-dev \
-         runit mandoc curl jq libcsv-dev libhttp-parser-dev tzdata; do
+         runit mandoc curl jq libcsv-dev libhttp-parser-dev tzdata \
+         prometheus chromium tmux socat; do
 	need "$p"
 done
 [ -z "$pkgs" ] && exit 0

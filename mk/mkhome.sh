@@ -4,7 +4,7 @@
 # this machine, random sandbox secrets (Twilio's auth token; WhatsApp's
 # access token, app secret and verify token; Messenger's app secret, verify
 # token and one Page's token), and runit service directories for routerd,
-# campaignd, smsd, whatsappd, messengerd and sandboxd, ready for
+# campaignd, smsd, whatsappd, messengerd, statsd and sandboxd, ready for
 # `runsvdir -P HOME/service`.
 #
 #   HOME/parley.conf                     regenerated on every run
@@ -21,8 +21,8 @@
 #   HOME/log/<daemon>                    -> ../service/<daemon>/log/main
 #
 # Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), MESSENGERD_PORT
-# (8082), SANDBOX_PORT (8099), MG_PAGE (106540352242001) and MG_IG
-# (17841400000000001): the sandbox's Page and its Instagram account,
+# (8082), SANDBOX_PORT (8099), STATSD_PORT (8090), MG_PAGE (106540352242001)
+# and MG_IG (17841400000000001): the sandbox's Page and its Instagram account,
 # SMS_RATE (1000), WA_RATE (1000), SANDBOX_WA_RATE (WA_RATE),
 # SMS_BURST (SMS_RATE), PARLEY_BIN (<repo>/build/bin), MKHOME_LOGS: svlogd
 # (default: each daemon's log in HOME/log/<daemon>/current) or terminal (no
@@ -40,6 +40,7 @@ MESSENGERD_PORT=${MESSENGERD_PORT:-8082}
 MG_PAGE=${MG_PAGE:-106540352242001}
 MG_IG=${MG_IG:-17841400000000001}
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+STATSD_PORT=${STATSD_PORT:-8090}
 WA_RATE=${WA_RATE:-1000}
 SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
 SMS_RATE=${SMS_RATE:-1000}
@@ -49,8 +50,8 @@ MKHOME_LOGS=${MKHOME_LOGS:-svlogd}
 SID=AC00000000000000000000000000000001
 
 for v in "$SMSD_PORT" "$WHATSAPPD_PORT" "$MESSENGERD_PORT" "$SANDBOX_PORT" \
-    "$SMS_RATE" "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE" "$MG_PAGE" \
-    "$MG_IG"; do
+    "$STATSD_PORT" "$SMS_RATE" "$SMS_BURST" "$WA_RATE" "$SANDBOX_WA_RATE" \
+    "$MG_PAGE" "$MG_IG"; do
 	case $v in
 	''|*[!0-9]*) echo "mkhome: not a number: '$v'" >&2; exit 2 ;;
 	esac
@@ -140,12 +141,13 @@ messenger_api_url = http://127.0.0.1:$SANDBOX_PORT
 messengerd_listen = 127.0.0.1:$MESSENGERD_PORT
 messenger_pages = $MG_PAGE:$MG_IG
 sandbox_messenger_webhook_url = http://127.0.0.1:$MESSENGERD_PORT/messenger/webhook
+statsd_listen = 127.0.0.1:$STATSD_PORT
 EOF
 mv -f "$conf.tmp" "$conf"
 
 # One runit service directory per daemon.  A run script is replaced by
 # rename so that a runsv reading it never sees half a file.
-for d in routerd campaignd smsd whatsappd messengerd sandboxd; do
+for d in routerd campaignd smsd whatsappd messengerd statsd sandboxd; do
 	sd=$home/service/$d
 	mkdir -p "$sd"
 	cat >"$sd/run.tmp" <<EOF

@@ -1,14 +1,15 @@
 #!/bin/sh
 # run.sh — what `make run` runs: the whole stack (routerd, campaignd, smsd,
-# whatsappd, messengerd and sandboxd standing in for Twilio and Meta) under
-# runsvdir with ./var as PARLEY_HOME, in the foreground.  It makes the home (mk/mkhome.sh), starts runsvdir, waits until
+# whatsappd, messengerd, statsd and sandboxd standing in for Twilio and
+# Meta) under runsvdir with ./var as PARLEY_HOME, in the foreground.  It
+# makes the home (mk/mkhome.sh), starts runsvdir, waits until
 # every daemon answers, prints how to use msg and the sandbox, and stays
 # until Ctrl-C (SIGINT, SIGTERM or SIGHUP), which brings every service down
 # (SIGTERM: each daemon drains), ends runsvdir and exits 0.  Daemons log to
 # this terminal.
 #
 # Environment: SMSD_PORT (8083), WHATSAPPD_PORT (8081), MESSENGERD_PORT
-# (8082), SANDBOX_PORT (8099),
+# (8082), SANDBOX_PORT (8099), STATSD_PORT (8090),
 # SMS_RATE (1000), WA_RATE (1000),
 # BUILD (build) or PARLEY_BIN (<repo>/$BUILD/bin), READY_SECS (30).
 set -u
@@ -23,9 +24,10 @@ MESSENGERD_PORT=${MESSENGERD_PORT:-8082}
 MG_PAGE=${MG_PAGE:-106540352242001}	# the sandbox's Page
 MG_IG=${MG_IG:-17841400000000001}	# and its Instagram account
 SANDBOX_PORT=${SANDBOX_PORT:-8099}
+STATSD_PORT=${STATSD_PORT:-8090}
 SMS_RATE=${SMS_RATE:-1000}
 READY_SECS=${READY_SECS:-30}
-SERVICES="routerd campaignd smsd whatsappd messengerd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd messengerd statsd sandboxd"
 sandbox=http://127.0.0.1:$SANDBOX_PORT
 pid=""
 
@@ -39,7 +41,7 @@ for v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
 done
 PARLEY_HOME=$home
 export PARLEY_HOME PARLEY_BIN SMSD_PORT WHATSAPPD_PORT MESSENGERD_PORT \
-    SANDBOX_PORT SMS_RATE MG_PAGE MG_IG
+    SANDBOX_PORT STATSD_PORT SMS_RATE MG_PAGE MG_IG
 
 for t in runsvdir sv curl setsid; do
 	command -v "$t" >/dev/null 2>&1 ||
@@ -68,7 +70,7 @@ port_busy() {
 }
 for p in "$SMSD_PORT:smsd:SMSD_PORT" "$WHATSAPPD_PORT:whatsappd:WHATSAPPD_PORT" \
     "$MESSENGERD_PORT:messengerd:MESSENGERD_PORT" \
-    "$SANDBOX_PORT:sandboxd:SANDBOX_PORT"; do
+    "$SANDBOX_PORT:sandboxd:SANDBOX_PORT" "$STATSD_PORT:statsd:STATSD_PORT"; do
 	port=${p%%:*}; rest=${p#*:}; who=${rest%%:*}; var=${rest#*:}
 	if port_busy "$port"; then
 		echo "parley: port $port ($who) is already in use on 127.0.0.1:" >&2
@@ -126,7 +128,7 @@ pid=$!
 
 ready() {
 	# the daemons: msg ping; sandboxd: its health path
-	for d in routerd campaignd smsd whatsappd messengerd; do
+	for d in routerd campaignd smsd whatsappd messengerd statsd; do
 		"$PARLEY_BIN/msg" ping -q -w "$READY_SECS" "$d" ||
 		    { echo "parley: $d did not answer within ${READY_SECS}s" >&2
 		      return 1; }
@@ -152,11 +154,11 @@ fi
 
 cat <<EOF
 
-parley is running: routerd, campaignd, smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT),
-whatsappd (WhatsApp webhooks on 127.0.0.1:$WHATSAPPD_PORT), messengerd (Messenger and
-Instagram webhooks on 127.0.0.1:$MESSENGERD_PORT) and sandboxd (a local Twilio, WhatsApp
-Cloud API and Messenger Platform) on 127.0.0.1:$SANDBOX_PORT; home $home.
-Ctrl-C stops it.
+parley is running: routerd, campaignd, statsd (wallboard on 127.0.0.1:$STATSD_PORT),
+smsd (Twilio webhooks on 127.0.0.1:$SMSD_PORT), whatsappd (WhatsApp webhooks on
+127.0.0.1:$WHATSAPPD_PORT), messengerd (Messenger and Instagram webhooks on
+127.0.0.1:$MESSENGERD_PORT) and sandboxd (a local Twilio, WhatsApp Cloud API and
+Messenger Platform) on 127.0.0.1:$SANDBOX_PORT; home $home.  Ctrl-C stops it.
 
 In another terminal:
 
@@ -201,6 +203,12 @@ inactive (its chstatus on $home/run/messengerd.sock) until a new token is
 read:
 
   curl -s -X POST $sandbox/sandbox/messenger/token -d '{"page":"$MG_PAGE"}'
+
+Supervision: the wallboard at http://127.0.0.1:$STATSD_PORT/ (Prometheus text at
+/metrics), the live board on this terminal, and the figures as JSON Lines:
+
+  msg monitor
+  msg stats -f
 
 What the sandbox received (message creations, callbacks) as JSON Lines:
 

@@ -36,6 +36,7 @@
 #include "rec.h"
 #include "utf8.h"
 #include "msg.h"
+#include "msg_stats.h"
 
 struct msg_cmd {
 	const char	*name;
@@ -163,6 +164,14 @@ static const struct msg_cmd cmds[] = {
 	    "record a contact's opt-out (or opt-in) by hand" },
 	{ "bot", msg_bot, "msg bot --campaign C [-v] -- COMMAND [ARG ...]",
 	    "run COMMAND as the bot of a campaign's bot-mode conversations" },
+	{ "stats", msg_stats, "msg stats [-f] [--campaign C] [--agent A] | "
+	    "--rebuild", "live figures (statsd) as JSON Lines" },
+	{ "monitor", msg_monitor, "msg monitor [--campaign C]",
+	    "a full-screen live board of the figures" },
+	{ "report", msg_report, "msg report --from DATE [--to DATE] [--by "
+	    "campaign|channel|agent|hour|day] [--campaign C] [--agent A] "
+	    "[--channel CH] [--tz ZONE] [--csv | --json | --svg]",
+	    "history from statsd's rollups" },
 };
 #define NCMDS	(sizeof(cmds) / sizeof(cmds[0]))
 

@@ -1,6 +1,6 @@
 # tests/integration/lib.sh — sourced by every integration test and by
 # tests/bench/bench.sh.  It starts the real daemons (routerd, campaignd,
-# smsd, whatsappd, messengerd, sandboxd)
+# smsd, whatsappd, messengerd, statsd, sandboxd)
 # under runsvdir in a temporary PARLEY_HOME made by mk/mkhome.sh, waits until
 # each one serves, and tears everything down again on exit, whatever happens
 # (in a sanitizer build, a sanitizer report any of them left fails the test).
@@ -10,11 +10,11 @@
 # for sandboxd's /sandbox/ control paths and for `msg tail`.
 #
 # Environment: PARLEY_SRC (the source tree), PARLEY_BIN (build/bin),
-# SMSD_PORT / WHATSAPPD_PORT / MESSENGERD_PORT / SANDBOX_PORT (test ports;
-# by default free ones picked at random, so that a `make run` on 8083 / 8081
-# / 8082 / 8099 and other test runs on this machine can run beside; a port
-# another program takes before our daemon binds it is replaced, see
-# stack_start), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
+# SMSD_PORT / WHATSAPPD_PORT / MESSENGERD_PORT / SANDBOX_PORT / STATSD_PORT
+# (test ports; by default free ones picked at random, so that a `make run`
+# on 8083 / 8081 / 8082 / 8099 / 8090 and other test runs on this machine
+# can run beside; a port another program takes before our daemon binds it
+# is replaced, see stack_start), SMS_RATE, WA_RATE, SANDBOX_WA_RATE,
 # PARLEY_KEEP=1 keeps the temporary home for a post-mortem.
 
 set -u
@@ -236,7 +236,7 @@ T_BG=""		# other processes a test started in the background
 # bg_untrack PID: PID was waited for (its number may be reused: forget it).
 bg_track() { T_BG="$T_BG $1"; }
 bg_untrack() { T_BG=$(tr ' ' '\n' <<<"$T_BG" | grep -vx "$1" | tr '\n' ' '); }
-SERVICES="routerd campaignd smsd whatsappd messengerd sandboxd"
+SERVICES="routerd campaignd smsd whatsappd messengerd statsd sandboxd"
 
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -344,11 +344,12 @@ stack_home() {
 	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-}")
 	MESSENGERD_PORT=$(free_port "${MESSENGERD_PORT:-}")
 	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-}")
+	STATSD_PORT=$(free_port "${STATSD_PORT:-}")
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
-	export SMSD_PORT WHATSAPPD_PORT MESSENGERD_PORT SANDBOX_PORT SMS_RATE \
-	    WA_RATE SANDBOX_WA_RATE
+	export SMSD_PORT WHATSAPPD_PORT MESSENGERD_PORT SANDBOX_PORT STATSD_PORT \
+	    SMS_RATE WA_RATE SANDBOX_WA_RATE
 	sh "$MKHOME" "$T_HOME" >"$T_HOME/mkhome.log" 2>&1 ||
 	    { cat "$T_HOME/mkhome.log" | diag -; bail "$MKHOME $T_HOME failed"; }
 	for s in $SERVICES; do
@@ -359,7 +360,6 @@ stack_home() {
 	WA_SECRET_FILE=$T_HOME/secrets/whatsapp_app_secret
 	WA_TOKEN_FILE=$T_HOME/secrets/whatsapp_token
 	WA_VERIFY_FILE=$T_HOME/secrets/whatsapp_verify_token
-	MG_URL="http://127.0.0.1:$MESSENGERD_PORT"
 	MG_SECRET_FILE=$T_HOME/secrets/messenger_app_secret
 	MG_VERIFY_FILE=$T_HOME/secrets/messenger_verify_token
 	MG_PAGE=$(conf_get messenger_pages | sed 's/[:, ].*//')
@@ -376,6 +376,8 @@ stack_urls() {
 	SMSD_URL="http://127.0.0.1:$SMSD_PORT"
 	SANDBOX_URL="http://127.0.0.1:$SANDBOX_PORT"
 	WA_URL="http://127.0.0.1:$WHATSAPPD_PORT"
+	MG_URL="http://127.0.0.1:$MESSENGERD_PORT"
+	STATSD_URL="http://127.0.0.1:$STATSD_PORT"
 	WEBHOOK_BASE=$(conf_get twilio_webhook_url "$SMSD_URL")
 	WEBHOOK_BASE=${WEBHOOK_BASE%/}
 }
@@ -383,7 +385,7 @@ stack_urls() {
 # wait_ready SECONDS: every daemon answers (msg ping, sandbox health).
 wait_ready() {
 	local t=${1:-30} s
-	for s in routerd campaignd smsd whatsappd messengerd; do
+	for s in routerd campaignd smsd whatsappd messengerd statsd; do
 		wait_for "$t" msg ping -q -w 1 "$s" ||
 		    { bail "$s did not answer msg ping within ${t}s"; }
 	done
@@ -391,17 +393,19 @@ wait_ready() {
 	    { bail "sandboxd /sandbox/health did not answer within ${t}s"; }
 }
 
-# stack_listening SECONDS: smsd, whatsappd and sandboxd each listen on
+# stack_listening SECONDS: smsd, whatsappd, messengerd, statsd and sandboxd
+# each listen on
 # their port (returns 0); or another program took one of the ports between
 # free_port and the daemon's bind (another test run on this machine: then
 # the daemon cannot start, or a stranger answers in its place): that port
-# is replaced by a free one in parley.conf and the three are restarted
+# is replaced by a free one in parley.conf and the five are restarted
 # (returns 2); or SECONDS passed (returns 1).
 stack_listening() {
 	local limit=$(( $(now_ms) + $1 * 1000 )) s v st old new moved
 	while :; do
 		moved="" st=ours
 		for s in smsd:SMSD_PORT whatsappd:WHATSAPPD_PORT \
+		    messengerd:MESSENGERD_PORT statsd:STATSD_PORT \
 		    sandboxd:SANDBOX_PORT; do
 			v=${s#*:} s=${s%%:*}
 			case $(port_state "$s" "${!v}") in
@@ -421,7 +425,7 @@ stack_listening() {
 		if [ -n "$moved" ]; then
 			echo "# ports taken by another program, moved:$moved"
 			stack_urls
-			for s in smsd whatsappd sandboxd; do
+			for s in smsd whatsappd messengerd statsd sandboxd; do
 				svc_restart "$s" 15
 			done
 			return 2

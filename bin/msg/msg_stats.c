@@ -1,0 +1,219 @@
+/*
+ * msg stats [-f] [--campaign C] [--agent A] | --rebuild — the live figures
+ * of statsd(8) as JSON Lines: the snapshot stats.sock sends (every
+ * campaign, agent, waiting customer, channel address and the system), up
+ * to its first {"type":"sync"}; with -f, the changes after it as they
+ * happen.  --campaign keeps that campaign's lines (its waiting customers,
+ * the agents who work in it), --agent that agent's.  stats.sock speaks
+ * JSON Lines itself: `socat - UNIX:$PARLEY_HOME/run/stats.sock` reads the
+ * same.  --rebuild asks statsd to replay the event log into fresh rollups
+ * (msg-stats(1)).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "mp.h"
+#include "msg.h"
+#include "msg_stats.h"
+
+int
+msg_stats_connect(void)
+{
+	struct sockaddr_un sun;
+	char path[4096];
+	int fd;
+
+	msg_sock_path("stats", path, sizeof(path));
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path))
+		msg_die(MSG_EX_USAGE, "%s: path too long", path);
+	memcpy(sun.sun_path, path, strlen(path));
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1 ||
+	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
+		msg_die(MSG_EX_UNREACH, "statsd: %s: %s", path, strerror(errno));
+	return fd;
+}
+
+int
+msg_stats_line(struct msg_stats_rd *r, char **line)
+{
+	char *nl;
+	ssize_t n;
+
+	for (;;) {
+		if (r->len > 0 && (nl = memchr(r->buf, '\n', r->len)) != NULL) {
+			size_t l = (size_t)(nl - r->buf);
+
+			if (r->line)
+				free(r->line);
+			if ((r->line = malloc(l + 1)) == NULL)
+				msg_die(MSG_EX_REFUSED, "out of memory");
+			memcpy(r->line, r->buf, l);
+			r->line[l] = '\0';
+			memmove(r->buf, nl + 1, r->len - l - 1);
+			r->len -= l + 1;
+			*line = r->line;
+			return 1;
+		}
+		if (r->len == sizeof(r->buf))
+			msg_die(MSG_EX_REFUSED, "statsd: a line over %zu bytes",
+			    sizeof(r->buf));
+		if (!r->block)
+			return 0;
+		n = read(r->fd, r->buf + r->len, sizeof(r->buf) - r->len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		r->len += (size_t)n;
+	}
+}
+
+int
+msg_stats_keep(json_t *o, const char *campaign, const char *agent)
+{
+	const char *t = json_string_value(json_object_get(o, "type"));
+	json_t *cs, *c;
+	size_t i;
+
+	if (t == NULL)
+		return 0;
+	if (strcmp(t, "sync") == 0)
+		return 1;
+	if (agent) {
+		return strcmp(t, "agent") == 0 && json_object_get(o, "agent") &&
+		    strcmp(json_string_value(json_object_get(o, "agent")),
+		    agent) == 0;
+	}
+	if (campaign == NULL)
+		return 1;
+	if (strcmp(t, "campaign") == 0 || strcmp(t, "waiting") == 0) {
+		const char *c2 = json_string_value(json_object_get(o,
+		    "campaign"));
+
+		/* a "gone" line names only its key: keep it */
+		return c2 == NULL || strcmp(c2, campaign) == 0;
+	}
+	if (strcmp(t, "agent") == 0) {
+		if ((cs = json_object_get(o, "campaigns")) == NULL)
+			return 1;
+		json_array_foreach(cs, i, c)
+			if (strcmp(json_string_value(json_object_get(c,
+			    "campaign")) ? json_string_value(json_object_get(c,
+			    "campaign")) : "", campaign) == 0)
+				return 1;
+		return 0;
+	}
+	return strcmp(t, "system") == 0;
+}
+
+static int
+rebuild(void)
+{
+	struct busc c;
+	struct fbuf f;
+	const msgpack_object *ans;
+	int64_t id, n = 0, ms = 0;
+	char line[128];
+
+	msg_connect_or_die(&c, "statsd");
+	c.timeout_ms = -1;		/* a rebuild takes as long as it takes */
+	id = busc_next_id(&c);
+	fbuf_init(&f);
+	fbuf_begin(&f, 2);
+	mp_kv_str(&f.pk, "t", "rebuild");
+	mp_kv_int(&f.pk, "id", id);
+	ans = msg_call(&c, &f, id);
+	fbuf_free(&f);
+	mp_int(ans, "events", &n);
+	mp_int(ans, "ms", &ms);
+	snprintf(line, sizeof(line), "{\"events\":%lld,\"seconds\":%.3f}",
+	    (long long)n, (double)ms / 1000.0);
+	msg_out_line(line);
+	msg_out_flush();
+	busc_close(&c);
+	return MSG_EX_OK;
+}
+
+int
+msg_stats(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "follow", no_argument, NULL, 'f' },
+		{ "campaign", required_argument, NULL, 'C' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "rebuild", no_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *campaign = NULL, *agent = NULL;
+	struct msg_stats_rd *r;
+	int follow = 0, rb = 0, ch, rc;
+	char *line;
+
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "f", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			follow = 1;
+			break;
+		case 'C':
+			campaign = optarg;
+			break;
+		case 'A':
+			agent = optarg;
+			break;
+		case 'r':
+			rb = 1;
+			break;
+		default:
+			msg_usage();
+		}
+	}
+	if (optind != argc || (rb && (follow || campaign || agent)))
+		msg_usage();
+	if (rb)
+		return rebuild();
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	r->fd = msg_stats_connect();
+	r->block = 1;
+	while ((rc = msg_stats_line(r, &line)) == 1) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *t;
+
+		if (o == NULL)
+			continue;
+		t = json_string_value(json_object_get(o, "type"));
+		if (t && strcmp(t, "error") == 0)
+			msg_die(MSG_EX_REFUSED, "%s", json_string_value(
+			    json_object_get(o, "msg")) ? json_string_value(
+			    json_object_get(o, "msg")) : "refused");
+		if (msg_stats_keep(o, campaign, agent)) {
+			msg_out_line(line);
+			if (follow)
+				msg_out_flush();
+		}
+		if (!follow && t && strcmp(t, "sync") == 0) {
+			json_decref(o);
+			break;
+		}
+		json_decref(o);
+	}
+	msg_out_flush();
+	if (rc == -1)
+		msg_die(MSG_EX_UNREACH, "statsd: the stats socket closed");
+	close(r->fd);
+	free(r->line);
+	free(r);
+	return MSG_EX_OK;
+}
