@@ -18,7 +18,9 @@ trap stack_stop EXIT
 chrome() {
 	local dir
 	dir=$(mktemp -d "$T_HOME/chrome.XXXXXX")
-	"$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
+	# --timeout bounds the page's load, not chromium: a headless
+	# chromium that never exits (seen on a loaded machine) is killed
+	timeout -k 5 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu --disable-quic \
 	    --no-first-run --disable-background-networking \
 	    --disable-component-update --disable-sync \
 	    --user-data-dir="$dir" "$@" 2>>"$T_HOME/chromium.log"
