@@ -316,6 +316,8 @@ rs_conv_decode(const MDB_val *v, struct conv *cv)
 	mp_int(&up.data, "last_in_ts", &cv->last_in_ts);
 	mp_int(&up.data, "ah_until", &cv->ah_until);
 	mp_int(&up.data, "closed_ts", &cv->closed_ts);
+	mp_int(&up.data, "answered_ts", &cv->answered_ts);
+	mp_int(&up.data, "abandoned_ts", &cv->abandoned_ts);
 	msgpack_unpacked_destroy(&up);
 	return 0;
 }
@@ -345,7 +347,7 @@ kv_ts(msgpack_packer *pk, const char *key, int64_t ts)
 int
 rs_conv_put(MDB_txn *txn, const struct conv *cv)
 {
-	msgpack_packer *pk = put_begin(24);
+	msgpack_packer *pk = put_begin(26);
 
 	mp_kv_str(pk, "conv", cv->id);
 	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
@@ -372,6 +374,8 @@ rs_conv_put(MDB_txn *txn, const struct conv *cv)
 	kv_ts(pk, "last_in_ts", cv->last_in_ts);
 	mp_kv_int(pk, "ah_until", cv->ah_until);
 	kv_ts(pk, "closed_ts", cv->closed_ts);
+	kv_ts(pk, "answered_ts", cv->answered_ts);
+	kv_ts(pk, "abandoned_ts", cv->abandoned_ts);
 	return put_rec(txn, db.convs, cv->id, strlen(cv->id));
 }
 
