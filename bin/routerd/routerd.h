@@ -131,6 +131,8 @@ struct conv {
 	/* the queue entry that began at queued_ts: its first agent reply,
 	 * or its abandonment at the dropout threshold (0 while neither) */
 	int64_t		answered_ts, abandoned_ts;
+	int		entry_unlogged;		/* the entry began before routerd
+						   logged answers: it logs none */
 };
 
 /* A message as kept for dispatch and status updates. */

@@ -112,13 +112,14 @@ entry_note(const struct conv *cv, long long dl)
 }
 
 /* Is cv's queue entry open: queued, in agent mode, neither answered nor
- * abandoned? */
+ * abandoned, and logged (an entry that began before routerd logged answers,
+ * as a conversation stored then says, is statsd's to decide)? */
 static int
 entry_open(const struct conv *cv)
 {
 	return cv->status == CV_OPEN && cv->mode == CM_AGENT &&
 	    cv->queued_ts != 0 && cv->answered_ts == 0 &&
-	    cv->abandoned_ts == 0;
+	    cv->abandoned_ts == 0 && !cv->entry_unlogged;
 }
 
 static int
@@ -246,14 +247,15 @@ int
 queue_enqueue(MDB_txn *txn, struct conv *cv)
 {
 	msgpack_packer *pk;
+	struct camp c;
 	int rc;
 
-	struct camp c;
-
-	if (cv->queued_ts == 0 || cv->rstate != CS_WAITING) {
+	if (cv->queued_ts == 0 || cv->rstate != CS_WAITING ||
+	    cv->entry_unlogged) {
 		/* a new entry */
 		cv->queued_ts = daemon_now_ms();
 		cv->answered_ts = cv->abandoned_ts = 0;
+		cv->entry_unlogged = 0;
 	}
 	if ((rc = rs_queue_put(txn, cv)) != 0)
 		return rc;
