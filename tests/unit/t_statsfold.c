@@ -33,10 +33,15 @@
  * (here "sl_s": 25, where the campaign's configuration says 60), an answer
  * event after each entry's first agent reply, C's abandon event at
  * 09:07:01 (routerd's tick), and a stray answer naming an entry C is not.
- * Hand-worked: the same counts and waits, and by the log's 25 s threshold
- * SL = 100 x 1 (E, 20 s) / 3 = 33.33, SL2 = 100 x (1 + 0; D waited 40 s)
- * / 5 = 20; at 09:08, before the abandon event, C is not yet abandoned
- * (the fold's clock no longer decides it).
+ * And F, whose entry began at 08:59 before the upgrade (a queue event
+ * without entry_ts), nobody answers: the fold's clock abandons it at 09:04
+ * by the campaign's configured thresholds.  Hand-worked: offered 6,
+ * answered 3 with the same waits, abandoned 3 (C by its event, D closed, F
+ * by the clock; 2 at the threshold); by the log's 25 s threshold SL = 100 x
+ * 1 (E, 20 s) / 3 = 33.33, SL2 = 100 x (1 + 0; D waited 40 s) / 6 = 16.67,
+ * dropout rate 50; waiting C and F, the longest F's 31 min; at 09:08, before
+ * C's abandon event, only D and F are abandoned (the fold's clock no longer
+ * decides C).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -182,6 +187,15 @@ script(void)
 	E(AT(8, 0, 0), "\"type\":\"agent\",\"agent\":\"ann\",\"status\":"
 	    "\"available\",\"kind\":\"available\",\"reason\":\"\",\"prev\":"
 	    "\"offline\",\"prev_ms\":0");
+	if (v2) {
+		/* F: an entry from before the upgrade, its queue event without
+		 * entry_ts: the fold's clock abandons it at 09:04 */
+		v2 = 0;
+		OPEN(AT(8, 59, 0), "cF", "sms");
+		MSG_IN(AT(8, 59, 0), "cF", "sms", "+1555000F", "agent");
+		QUEUE(AT(8, 59, 0), "cF");
+		v2 = 1;
+	}
 	E(AT(8, 30, 0), "\"type\":\"agent\",\"agent\":\"bob\",\"status\":"
 	    "\"available\",\"kind\":\"available\",\"reason\":\"\",\"prev\":"
 	    "\"offline\",\"prev_ms\":0");
@@ -342,7 +356,7 @@ main(void)
 	struct fold_roll *r;
 	int half;
 
-	printf("1..72\n");
+	printf("1..74\n");
 	script();
 	f = fold_new(&env);
 	feed(f, 0, nev);
@@ -490,8 +504,9 @@ main(void)
 	fold_advance(f, AT(9, 8, 0));
 	doc = view_doc(f, NULL, AT(9, 8, 0));
 	c = find(doc, "campaigns", "campaign", "support");
-	isn(num(c, "abandoned"), 1, "logged: at 09:08 only D is abandoned; C "
-	    "waits for routerd's abandon event");
+	isn(num(c, "abandoned"), 2, "logged: at 09:08 D and F (the clock, an "
+	    "entry from before) are abandoned; C waits for routerd's abandon "
+	    "event");
 	isn(num(c, "answered"), 2, "logged: A and B answered by their answer "
 	    "events; the stray answer is ignored");
 	json_decref(doc);
@@ -499,14 +514,17 @@ main(void)
 	fold_advance(f, AT(9, 30, 0));
 	doc = view_doc(f, NULL, AT(9, 30, 0));
 	c = find(doc, "campaigns", "campaign", "support");
-	isn(num(c, "offered"), 5, "logged: offered 5");
+	isn(num(c, "offered"), 6, "logged: offered 6 (F's too)");
 	isn(num(c, "answered"), 3, "logged: answered A B E");
-	isn(num(c, "abandoned"), 2, "logged: abandoned C (its event) and D");
-	isn(num(c, "abandoned_timeout"), 1, "logged: C at the dropout");
+	isn(num(c, "abandoned"), 3, "logged: abandoned C (its event), D "
+	    "(closed) and F (the clock)");
+	isn(num(c, "abandoned_timeout"), 2, "logged: C and F at the dropout");
 	isn(num(c, "sl"), 33.33, "logged: SL by the log's 25 s = 100 x 1 / 3");
-	isn(num(c, "sl2"), 20, "logged: SL2 = 100 x (1 + 0) / (3 + 2)");
+	isn(num(c, "sl2"), 16.67, "logged: SL2 = 100 x (1 + 0) / (3 + 3)");
+	isn(num(c, "dropout_rate"), 50, "logged: dropout rate 100 x 3 / 6");
 	isn(num(c, "avg_wait"), 56.666, "logged: avg wait (30 + 120 + 20) / 3");
-	isn(num(c, "longest_wait"), 1680, "logged: C on hold since 09:02");
+	isn(num(c, "waiting"), 2, "logged: C and F wait");
+	isn(num(c, "longest_wait"), 1860, "logged: F on hold since 08:59");
 	w = find(doc, "waiting", "conv", "cC");
 	ok(w && json_is_true(json_object_get(w, "abandoned")), "logged: C "
 	    "waits, flagged abandoned");
