@@ -128,6 +128,11 @@ struct conv {
 	int64_t		ah_until;		/* after-hours reply sent for the
 						   period ending then */
 	int64_t		closed_ts;
+	/* the queue entry that began at queued_ts: its first agent reply,
+	 * or its abandonment at the dropout threshold (0 while neither) */
+	int64_t		answered_ts, abandoned_ts;
+	int		entry_unlogged;		/* the entry began before routerd
+						   logged answers: it logs none */
 };
 
 /* A message as kept for dispatch and status updates. */
@@ -183,6 +188,8 @@ struct camp {
 	int	disposition_required;
 	int	files_enabled, files_library, files_local;
 	int	response_threshold_s;	/* service_level.response_threshold_s */
+	int	sl_s;			/* thresholds.service_level_s */
+	int	dropout_s;		/* thresholds.dropout_s */
 };
 
 struct routerd {
@@ -343,6 +350,10 @@ int	queue_dequeue(MDB_txn *, struct conv *);
 /* Give cv to agent (claim, reply, transfer); events appended; 0 or rc. */
 int	queue_assign(MDB_txn *, struct conv *, const char *agent,
 	    const char *via);
+/* An agent's reply msgid to cv at ts: the first of cv's queue entry
+ * answers it (its "answer" event; the caller puts cv).  0 or rc. */
+int	queue_answered(MDB_txn *, struct conv *, const char *agent,
+	    const char *msgid, long long ts);
 /* cv is closed or handed away: free its agent's slot (wrapup: the
  * campaign's wrap-up time starts). */
 int	queue_release(MDB_txn *, struct conv *, int wrapup);

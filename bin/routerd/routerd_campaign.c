@@ -237,6 +237,8 @@ camp_get(const char *name, struct camp *c)
 	snprintf(c->idk_mode, sizeof(c->idk_mode), "agent");
 	snprintf(c->timezone, sizeof(c->timezone), "UTC");
 	c->response_threshold_s = 60;
+	c->sl_s = 60;
+	c->dropout_s = 300;
 	if (strcmp(name, "default") == 0 || camp_rtxn(&txn) == -1)
 		return;
 	msgpack_unpacked_init(&up);
@@ -269,6 +271,14 @@ camp_get(const char *name, struct camp *c)
 		if ((o = mp_get(d, "service_level")) != NULL &&
 		    mp_int(o, "response_threshold_s", &v) && v > 0)
 			c->response_threshold_s = (int)v;
+		if ((o = mp_get(d, "thresholds")) != NULL) {
+			if (mp_int(o, "service_level_s", &v) && v >= 0 &&
+			    v <= INT32_MAX)
+				c->sl_s = (int)v;
+			if (mp_int(o, "dropout_s", &v) && v >= 0 &&
+			    v <= INT32_MAX)
+				c->dropout_s = (int)v;
+		}
 		if ((o = mp_get(d, "files")) != NULL) {
 			if (mp_bool(o, "enabled", &b))
 				c->files_enabled = b;

@@ -20,6 +20,15 @@
  * Durable state (queue, conversations, agents' status and counters) is in
  * LMDB and every change is an event; offers live in memory: after a restart
  * offered conversations are simply offered again.
+ *
+ * Each queue event begins a queue entry (its "entry_ts", the conversation's
+ * queued_ts) or continues the one still waiting.  The entry ends answered
+ * by the first agent reply after it (the "answer" event), or abandoned when
+ * it is still unanswered as its wait reaches the campaign's dropout
+ * threshold (the "abandon" event, once): statsd's figures (metrics.md §1)
+ * are folded from these, not guessed.  The entries not yet answered are
+ * kept in memory with their deadline, rebuilt from the conversations at
+ * start.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +52,19 @@ static struct lease_tab	*L;		/* offers: lib/lease */
 static int		 dirty = 1;
 static int		 pumping;
 
+/* a queue entry not yet answered nor abandoned, by conversation */
+struct entry {
+	struct htab_node hn;
+	char		 conv[R_IDLEN];
+	int64_t		 ts;		/* its queued_ts */
+	int64_t		 dl;		/* its dropout, as last computed */
+};
+static struct htab	 entries;
+static long long	 next_dropout;	/* the earliest deadline */
+static long long	 last_recheck;	/* every deadline computed again */
+
+#define DROPOUT_RECHECK_MS	10000	/* thresholds may have changed */
+
 /* the agent given a campaign's last conversation */
 struct rr {
 	struct htab_node hn;
@@ -56,6 +78,48 @@ agent_eq(const struct htab_node *n, const void *key, size_t keylen)
 	const struct agent *a = HTAB_ENTRY(n, struct agent, hn);
 
 	return strlen(a->name) == keylen && memcmp(a->name, key, keylen) == 0;
+}
+
+static int
+entry_eq(const struct htab_node *n, const void *key, size_t keylen)
+{
+	const struct entry *e = HTAB_ENTRY(n, struct entry, hn);
+
+	return strlen(e->conv) == keylen && memcmp(e->conv, key, keylen) == 0;
+}
+
+/* cv's entry waits for its first agent reply, or its dropout at dl. */
+static void
+entry_note(const struct conv *cv, long long dl)
+{
+	struct htab_node *n;
+	struct entry *e;
+
+	if ((n = htab_find(&entries, cv->id, strlen(cv->id), entry_eq)))
+		e = HTAB_ENTRY(n, struct entry, hn);
+	else {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			fatalx("out of memory");
+		snprintf(e->conv, sizeof(e->conv), "%s", cv->id);
+		if (htab_insert(&entries, &e->hn, e->conv,
+		    strlen(e->conv)) == -1)
+			fatalx("out of memory");
+	}
+	e->ts = cv->queued_ts;
+	e->dl = dl;
+	if (dl < next_dropout)
+		next_dropout = dl;
+}
+
+/* Is cv's queue entry open: queued, in agent mode, neither answered nor
+ * abandoned, and logged (an entry that began before routerd logged answers,
+ * as a conversation stored then says, is statsd's to decide)? */
+static int
+entry_open(const struct conv *cv)
+{
+	return cv->status == CV_OPEN && cv->mode == CM_AGENT &&
+	    cv->queued_ts != 0 && cv->answered_ts == 0 &&
+	    cv->abandoned_ts == 0 && !cv->entry_unlogged;
 }
 
 static int
@@ -183,21 +247,34 @@ int
 queue_enqueue(MDB_txn *txn, struct conv *cv)
 {
 	msgpack_packer *pk;
+	struct camp c;
 	int rc;
 
-	if (cv->queued_ts == 0 || cv->rstate != CS_WAITING)
+	if (cv->queued_ts == 0 || cv->rstate != CS_WAITING ||
+	    cv->entry_unlogged) {
+		/* a new entry */
 		cv->queued_ts = daemon_now_ms();
+		cv->answered_ts = cv->abandoned_ts = 0;
+		cv->entry_unlogged = 0;
+	}
 	if ((rc = rs_queue_put(txn, cv)) != 0)
 		return rc;
 	cv->rstate = CS_WAITING;
 	if ((rc = rs_conv_put(txn, cv)) != 0)
 		return rc;
-	pk = rs_event(6);
+	camp_get(cv->campaign, &c);
+	if (entry_open(cv))
+		entry_note(cv, cv->queued_ts + (long long)c.dropout_s * 1000);
+	pk = rs_event(10);
 	mp_kv_str(pk, "type", "queue");
 	mp_kv_str(pk, "conv", cv->id);
 	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
 	mp_kv_int(pk, "priority", cv->priority);
 	mp_kv_bool(pk, "attention", cv->attention);
+	mp_kv_int(pk, "entry_ts", cv->queued_ts);
+	mp_kv_int(pk, "sl_s", c.sl_s);
+	mp_kv_int(pk, "dropout_s", c.dropout_s);
 	mp_kv_int(pk, "ts", daemon_now_ms());
 	dirty = 1;
 	return rs_append(txn, cv->id, NULL);
@@ -241,6 +318,32 @@ queue_assign(MDB_txn *txn, struct conv *cv, const char *agent,
 	mp_kv_str(pk, "agent", agent);
 	mp_kv_str(pk, "via", via);
 	mp_kv_int(pk, "ts", daemon_now_ms());
+	return rs_append(txn, cv->id, NULL);
+}
+
+int
+queue_answered(MDB_txn *txn, struct conv *cv, const char *agent,
+    const char *msgid, long long ts)
+{
+	msgpack_packer *pk;
+	struct camp c;
+
+	/* its entry in memory goes at its deadline (the batch may fail) */
+	if (!entry_open(cv))
+		return 0;
+	cv->answered_ts = ts;
+	camp_get(cv->campaign, &c);
+	pk = rs_event(10);
+	mp_kv_str(pk, "type", "answer");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
+	mp_kv_str(pk, "agent", agent);
+	mp_kv_str(pk, "msg", msgid);
+	mp_kv_int(pk, "entry_ts", cv->queued_ts);
+	mp_kv_int(pk, "wait_ms", ts > cv->queued_ts ? ts - cv->queued_ts : 0);
+	mp_kv_int(pk, "sl_s", c.sl_s);
+	mp_kv_int(pk, "ts", ts);
 	return rs_append(txn, cv->id, NULL);
 }
 
@@ -524,6 +627,92 @@ collect(const char *conv, const char *agent, int ringall, void *arg)
 	ls->n++;
 }
 
+/* Entries whose wait reached their campaign's dropout threshold while
+ * unanswered: the "abandon" event, once.  The rest: the next deadline. */
+static void
+dropouts(long long now)
+{
+	struct htab_iter it;
+	struct htab_node *hn;
+	struct entry *e;
+	struct conv cv;
+	struct camp c;
+	msgpack_packer *pk;
+	MDB_txn *rtxn, *txn = NULL;
+	long long next = INT64_MAX;
+	int rc = 0, recheck;
+
+	recheck = now >= last_recheck + DROPOUT_RECHECK_MS;
+	if ((now < next_dropout && !recheck) || htab_count(&entries) == 0)
+		return;
+	if (recheck)
+		last_recheck = now;
+	if (store_rtxn(R->st, &rtxn) != 0)
+		return;
+	c.name[0] = '\0';
+	htab_iter_init(&it, &entries);
+	while ((hn = htab_iter_next(&it)) != NULL && rc == 0) {
+		e = HTAB_ENTRY(hn, struct entry, hn);
+		if (e->dl > now && !recheck) {
+			if (e->dl < next)
+				next = e->dl;
+			continue;
+		}
+		if (rs_conv_get(rtxn, e->conv, &cv) != 0 ||
+		    !entry_open(&cv) || cv.queued_ts != e->ts)
+			goto forget;
+		/* the threshold in force now */
+		if (strcmp(c.name, cv.campaign) != 0)
+			camp_get(cv.campaign, &c);
+		e->dl = e->ts + (long long)c.dropout_s * 1000;
+		if (e->dl > now) {
+			if (e->dl < next)
+				next = e->dl;
+			continue;
+		}
+		/* the write txn sees the same conversation, maybe newer */
+		if (txn == NULL && (txn = store_txn(R->st)) == NULL) {
+			next = now + 1000;
+			break;
+		}
+		if ((rc = rs_conv_get(txn, e->conv, &cv)) != 0) {
+			rc = rc == MDB_NOTFOUND ? 0 : rc;
+			goto forget;
+		}
+		if (!entry_open(&cv) || cv.queued_ts != e->ts)
+			goto forget;
+		cv.abandoned_ts = now;
+		pk = rs_event(10);
+		mp_kv_str(pk, "type", "abandon");
+		mp_kv_str(pk, "conv", cv.id);
+		mp_kv_str(pk, "campaign", cv.campaign);
+		mp_kv_str(pk, "channel", rs_chan_name(cv.channel));
+		mp_kv_str(pk, "reason", "dropout");
+		mp_kv_int(pk, "entry_ts", cv.queued_ts);
+		mp_kv_int(pk, "wait_ms", now - cv.queued_ts);
+		mp_kv_int(pk, "sl_s", c.sl_s);
+		mp_kv_int(pk, "dropout_s", c.dropout_s);
+		mp_kv_int(pk, "ts", now);
+		if ((rc = rs_append(txn, cv.id, NULL)) != 0 ||
+		    (rc = rs_conv_put(txn, &cv)) != 0)
+			break;
+		/* forgotten once the commit shows it abandoned: a batch that
+		 * fails leaves it to be abandoned again */
+		if (now + 1000 < next)
+			next = now + 1000;
+		continue;
+forget:
+		htab_remove(&entries, hn);
+		free(e);
+	}
+	mdb_txn_abort(rtxn);
+	next_dropout = next;
+	if (rc != 0) {
+		store_fail(R->st, rc, "abandoning entries at their dropout");
+		next_dropout = now + 1000;
+	}
+}
+
 void
 queue_tick(void)
 {
@@ -549,6 +738,7 @@ queue_tick(void)
 	/* once a second, whatever changed: wrap-ups ending, new members,
 	 * campaigns enabled or opening, agents' catalogue edited */
 	dirty = 1;
+	dropouts(now);
 	if (lease_expire(L, now, collect, &ls) == 0) {
 		queue_pump();
 		return;
@@ -602,10 +792,16 @@ static int
 count_assigned(const char *id, const MDB_val *rec, void *arg)
 {
 	struct conv cv;
+	struct camp c;
 
-	if (rs_conv_decode(rec, &cv) == 0 && cv.rstate == CS_ASSIGNED &&
-	    cv.agent[0])
+	if (rs_conv_decode(rec, &cv) != 0)
+		return 0;
+	if (cv.rstate == CS_ASSIGNED && cv.agent[0])
 		queue_agent(cv.agent, 1)->active++;
+	if (entry_open(&cv)) {
+		camp_get(cv.campaign, &c);
+		entry_note(&cv, cv.queued_ts + (long long)c.dropout_s * 1000);
+	}
 	return 0;
 }
 
@@ -618,6 +814,8 @@ queue_init(void)
 
 	htab_init(&agents);
 	htab_init(&rrs);
+	htab_init(&entries);
+	next_dropout = INT64_MAX;
 	if ((rc = store_rtxn(R->st, &txn)) == 0) {
 		if ((rc = rs_agents_walk(txn, agent_loaded, NULL)) != 0 ||
 		    (rc = rs_convs_walk(txn, "", count_assigned, NULL)) != 0)

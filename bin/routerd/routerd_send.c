@@ -541,6 +541,11 @@ send_queue(MDB_txn *txn, const struct sendreq *r, struct sendctx *x,
 	msgpack_sbuffer_destroy(&xm);
 	if (rc != 0)
 		return rc;
+	/* an agent's first reply answers the queue entry */
+	if (!r->isbot && r->who->agent[0] &&
+	    (rc = queue_answered(txn, &x->cv, r->who->agent, msgid,
+	    r->ts)) != 0)
+		return rc;
 	x->cv.waiting_since = 0;
 	return rs_conv_put(txn, &x->cv);
 }

@@ -316,6 +316,13 @@ rs_conv_decode(const MDB_val *v, struct conv *cv)
 	mp_int(&up.data, "last_in_ts", &cv->last_in_ts);
 	mp_int(&up.data, "ah_until", &cv->ah_until);
 	mp_int(&up.data, "closed_ts", &cv->closed_ts);
+	mp_int(&up.data, "answered_ts", &cv->answered_ts);
+	mp_int(&up.data, "abandoned_ts", &cv->abandoned_ts);
+	/* a record from before answered_ts: its entry is not logged */
+	cv->entry_unlogged = cv->queued_ts != 0 &&
+	    mp_get(&up.data, "answered_ts") == NULL;
+	if (mp_bool(&up.data, "entry_unlogged", &b))
+		cv->entry_unlogged = b != 0;
 	msgpack_unpacked_destroy(&up);
 	return 0;
 }
@@ -345,7 +352,7 @@ kv_ts(msgpack_packer *pk, const char *key, int64_t ts)
 int
 rs_conv_put(MDB_txn *txn, const struct conv *cv)
 {
-	msgpack_packer *pk = put_begin(24);
+	msgpack_packer *pk = put_begin(26 + (cv->entry_unlogged != 0));
 
 	mp_kv_str(pk, "conv", cv->id);
 	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
@@ -372,6 +379,10 @@ rs_conv_put(MDB_txn *txn, const struct conv *cv)
 	kv_ts(pk, "last_in_ts", cv->last_in_ts);
 	mp_kv_int(pk, "ah_until", cv->ah_until);
 	kv_ts(pk, "closed_ts", cv->closed_ts);
+	kv_ts(pk, "answered_ts", cv->answered_ts);
+	kv_ts(pk, "abandoned_ts", cv->abandoned_ts);
+	if (cv->entry_unlogged)
+		mp_kv_bool(pk, "entry_unlogged", 1);
 	return put_rec(txn, db.convs, cv->id, strlen(cv->id));
 }
 

@@ -19,6 +19,7 @@
  * (JSON Lines) and HTTP 127.0.0.1:8090 (statsd_listen).
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -241,48 +242,75 @@ static const struct bus_handlers router_handlers = {
 	.up = router_up,
 };
 
-/* whatsappd.sock: each number and its token state, every TOKEN_POLL_S */
+/*
+ * The channel daemons' addresses and their token state, every TOKEN_POLL_S:
+ * whatsappd's numbers and messengerd's Pages and Instagram accounts, each
+ * answering chstatus on its socket.  Each daemon's last answer is kept; the
+ * view sees them as one list.
+ */
 
-static struct bus_conn	*wa;
+enum { TK_WA, TK_MG, TK_N };
+static const char *const tk_sock[TK_N] = { "run/whatsappd.sock",
+    "run/messengerd.sock" };
+static struct bus_conn	*tk_conn[TK_N];
+static json_t		*tk_list[TK_N];
 
 static void
 on_chstatus(struct bus_conn *c, const msgpack_object *ans, void *arg)
 {
 	const msgpack_object *chs;
-	json_t *j;
+	json_t *j, *all;
+	size_t k = (size_t)(uintptr_t)arg;
+	int i;
 
-	if (ans == NULL || (chs = mp_get(ans, "channels")) == NULL ||
+	if (k >= TK_N || ans == NULL ||
+	    (chs = mp_get(ans, "channels")) == NULL ||
 	    (j = rec_to_json(chs)) == NULL)
 		return;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return;
+	}
+	json_decref(tk_list[k]);
+	tk_list[k] = j;
+	all = json_array();
+	for (i = 0; i < TK_N; i++)
+		if (tk_list[i] != NULL)
+			json_array_extend(all, tk_list[i]);
 	json_decref(S->sys.tokens);
-	S->sys.tokens = j;
+	S->sys.tokens = all;
 }
 
 static void
 poll_tokens(void)
 {
+	struct bus_conn *c;
 	struct fbuf fb;
 	int64_t id;
+	int k;
 
-	if (wa == NULL || !bus_is_up(wa) || bus_pending(wa) > 0)
-		return;
-	id = bus_next_id(wa);
-	fbuf_init(&fb);
-	fbuf_begin(&fb, 2);
-	mp_kv_str(&fb.pk, "t", "chstatus");
-	mp_kv_int(&fb.pk, "id", id);
-	bus_request(wa, &fb, id, on_chstatus, NULL);
-	fbuf_free(&fb);
+	for (k = 0; k < TK_N; k++) {
+		c = tk_conn[k];
+		if (c == NULL || !bus_is_up(c) || bus_pending(c) > 0)
+			continue;
+		id = bus_next_id(c);
+		fbuf_init(&fb);
+		fbuf_begin(&fb, 2);
+		mp_kv_str(&fb.pk, "t", "chstatus");
+		mp_kv_int(&fb.pk, "id", id);
+		bus_request(c, &fb, id, on_chstatus, (void *)(uintptr_t)k);
+		fbuf_free(&fb);
+	}
 }
 
 static void
-wa_up(struct bus_conn *c, void *arg)
+tk_up(struct bus_conn *c, void *arg)
 {
 	poll_tokens();
 }
 
-static const struct bus_handlers wa_handlers = {
-	.up = wa_up,
+static const struct bus_handlers tk_handlers = {
+	.up = tk_up,
 };
 
 /* statsd.sock: reports, rebuilds, ping */
@@ -508,7 +536,7 @@ main(int argc, char *argv[])
 	const char *v;
 	long long msz, mmax, lv;
 	char *dargv[16];
-	int dargc = 0, ch;
+	int dargc = 0, ch, i;
 	struct store_db dbs[] = {
 		{ "meta", 0, &s.db_meta },
 		{ "roll", 0, &s.db_roll },
@@ -626,8 +654,11 @@ main(int argc, char *argv[])
 		s.router = bus_client(s.d.base, path, "statsd",
 		    &router_handlers, NULL);
 	}
-	daemon_path(&s.d, "run/whatsappd.sock", path, sizeof(path));
-	wa = bus_client(s.d.base, path, "statsd", &wa_handlers, NULL);
+	for (i = 0; i < TK_N; i++) {
+		daemon_path(&s.d, tk_sock[i], path, sizeof(path));
+		tk_conn[i] = bus_client(s.d.base, path, "statsd", &tk_handlers,
+		    NULL);
+	}
 	daemon_path(&s.d, "run/statsd.sock", path, sizeof(path));
 	if ((s.srv = bus_listen(s.d.base, path, &srv_handlers, NULL, err,
 	    sizeof(err))) == NULL)

@@ -11,9 +11,16 @@
  *              neither: a system or campaign send
  *   status     delivery figures of the campaign, the channel and address,
  *              provider errors by code
- *   queue      an entry: one offer to the campaign (a second queue event
- *              of an entry still unanswered in the same campaign continues
- *              it; another campaign ends it as transferred)
+ *   queue      an entry: one offer to the campaign.  With "entry_ts"
+ *              (routerd since the answer and abandon events): the entry
+ *              routerd names, continued by a queue event of the same
+ *              entry_ts, answered and abandoned at the dropout threshold
+ *              only by its answer and abandon events.  Without (older
+ *              logs): a second queue event of an entry still unanswered in
+ *              the same campaign continues it, another campaign ends it as
+ *              transferred, and the fold decides answers and dropouts
+ *   answer     the first agent reply of a logged entry (wait = ts - entry)
+ *   abandon    a logged entry reached its dropout threshold unanswered
  *   offer, lapse   pending offers, which hold agents' slots
  *   assign     the agent has it (active)
  *   close      handled; an unanswered entry is abandoned; completed for
@@ -23,8 +30,10 @@
  *   agent      status changes: time in the previous kind
  *   refused    a send suppressed
  *   campaign   deleted: its live conversations are forgotten
- * An entry still unanswered when its wait reaches the campaign's dropout
- * threshold is abandoned at that moment (fold_advance), once.
+ * An entry of an older log still unanswered when its wait reaches the
+ * campaign's dropout threshold is abandoned at that moment (fold_advance),
+ * once.  Thresholds: an answer or abandon event's "sl_s", else the one its
+ * queue event carried, else the campaign's configuration now.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -528,6 +537,7 @@ conv_new(struct fold *f, const char *id)
 	memcpy(c->id, id, l);
 	snprintf(c->mode, sizeof(c->mode), "agent");
 	snprintf(c->rstate, sizeof(c->rstate), "new");
+	c->entry_sl = -1;
 	if (htab_insert(&f->convs, &c->hn, c->id, l) == -1)
 		fatalx("out of memory");
 	return c;
@@ -763,9 +773,37 @@ agent_time(struct fold *f, struct fold_agent *a, int64_t t0, int64_t t1)
 
 /* the queue entry */
 
+/* The service level threshold an ending entry is measured by: the
+ * ending event's (ev_sl, -1 when it has none), the entry's, the
+ * campaign's. */
+static int64_t
+entry_sl(struct fold *f, const struct fold_conv *c, int64_t ev_sl)
+{
+	struct fold_camp *cp;
+
+	if (ev_sl >= 0)
+		return ev_sl;
+	if (c->entry_sl >= 0)
+		return c->entry_sl;
+	if ((cp = fold_camp_get(f, c->entry_camp, 0)) != NULL)
+		return cp->cfg.sl_ms;
+	return 0;
+}
+
+/* "sl_s" of an event in ms, or -1. */
+static int64_t
+ev_sl_ms(const msgpack_object *r)
+{
+	int64_t v;
+
+	if (mp_int(r, "sl_s", &v) && v >= 0 && v < INT64_MAX / 1000)
+		return v * 1000;
+	return -1;
+}
+
 static void
 entry_end(struct fold *f, struct fold_conv *c, int64_t ts, int abandon,
-    int timeout)
+    int timeout, int64_t ev_sl)
 {
 	struct qrolls q;
 	struct fold_camp *cp;
@@ -779,11 +817,10 @@ entry_end(struct fold *f, struct fold_conv *c, int64_t ts, int abandon,
 		qadd(&q, R_ABANDONED, 1);
 		if (timeout)
 			qadd(&q, R_ABN_TIMEOUT, 1);
-		if ((cp = fold_camp_get(f, c->entry_camp, 0)) != NULL) {
-			if (w <= cp->cfg.sl_ms)
-				qadd(&q, R_ABN_SL, 1);
+		if (w <= entry_sl(f, c, ev_sl))
+			qadd(&q, R_ABN_SL, 1);
+		if ((cp = fold_camp_get(f, c->entry_camp, 0)) != NULL)
 			cp->t_abandoned++;
-		}
 		c->abandoned = 1;
 		f->waiting_changed = 1;
 		if (timeout)
@@ -798,19 +835,29 @@ out:
 	f->waiting_changed = 1;
 }
 
+/* A queue event at ts; ets is routerd's entry time ("entry_ts"), 0 in an
+ * older log; sl the threshold it carries (ms, -1 when none). */
 static void
-entry_begin(struct fold *f, struct fold_conv *c, int64_t ts)
+entry_begin(struct fold *f, struct fold_conv *c, int64_t ts, int64_t ets,
+    int64_t sl)
 {
 	struct qrolls q;
 	struct fold_camp *cp;
 
-	if (c->entry && !c->answered && !c->abandoned &&
+	if (ets > 0 && c->entry && c->logged && c->entry_ts == ets) {
+		if (sl >= 0)
+			c->entry_sl = sl;
+		return;		/* routerd's same entry goes on */
+	}
+	if (ets == 0 && c->entry && !c->answered && !c->abandoned &&
 	    strcmp(c->entry_camp, c->campaign) == 0)
 		return;		/* the same entry goes on */
 	if (c->entry && !c->answered && !c->abandoned)
-		entry_end(f, c, ts, 0, 0);
+		entry_end(f, c, ts, 0, 0, -1);
 	c->entry = 1;
-	c->entry_ts = ts;
+	c->entry_ts = ets > 0 ? ets : ts;
+	c->logged = ets > 0;
+	c->entry_sl = sl;
 	c->answered = c->abandoned = 0;
 	c->first_reply = 0;
 	snprintf(c->entry_camp, sizeof(c->entry_camp), "%s", c->campaign);
@@ -818,9 +865,40 @@ entry_begin(struct fold *f, struct fold_conv *c, int64_t ts)
 	qadd(&q, R_OFFERED, 1);
 	if ((cp = fold_camp_get(f, c->campaign, 0)) != NULL) {
 		cp->t_offered++;
-		if (ts + cp->cfg.dropout_ms < f->next_deadline)
-			f->next_deadline = ts + cp->cfg.dropout_ms;
+		if (!c->logged && c->entry_ts + cp->cfg.dropout_ms <
+		    f->next_deadline)
+			f->next_deadline = c->entry_ts + cp->cfg.dropout_ms;
 	}
+	f->waiting_changed = 1;
+}
+
+/* The first agent reply of c's entry, at ts: answered, its wait. */
+static void
+entry_answer(struct fold *f, struct fold_conv *c, int64_t ts, int64_t ev_sl)
+{
+	int64_t w = ts - c->entry_ts;
+	struct fold_camp *cp;
+	struct qrolls e;
+	int b;
+
+	if (w < 0)
+		w = 0;
+	qrolls(f, c->entry_camp, c->channel, ts, &e);
+	qadd(&e, R_ANSWERED, 1);
+	qadd(&e, R_WAIT_SUM, w);
+	qadd(&e, R_WAIT_MAX, w);
+	qsample(&e, 1, w, ts);
+	if (w <= entry_sl(f, c, ev_sl))
+		qadd(&e, R_ANS_SL, 1);
+	if ((cp = fold_camp_get(f, c->entry_camp, 0)) != NULL) {
+		cp->t_answered++;
+		cp->t_wait_sum += w;
+		cp->t_wait_n++;
+		for (b = 0; b < FOLD_WAIT_BUCKETS; b++)
+			if ((double)w / 1000.0 <= fold_wait_le[b])
+				cp->t_wait_b[b]++;
+	}
+	c->answered = 1;
 	f->waiting_changed = 1;
 }
 
@@ -1029,30 +1107,10 @@ ev_message(struct fold *f, const msgpack_object *r, const char *id,
 	c->waiting_since = 0;
 	if (c->first_reply == 0)
 		c->first_reply = ts;
-	if (c->entry && !c->answered && !c->abandoned) {
-		int64_t w = ts - c->entry_ts;
-		struct qrolls e;
-		int b;
-
-		if (w < 0)
-			w = 0;
-		qrolls(f, c->entry_camp, c->channel, ts, &e);
-		qadd(&e, R_ANSWERED, 1);
-		qadd(&e, R_WAIT_SUM, w);
-		qadd(&e, R_WAIT_MAX, w);
-		qsample(&e, 1, w, ts);
-		if ((cp = fold_camp_get(f, c->entry_camp, 0)) != NULL) {
-			if (w <= cp->cfg.sl_ms)
-				qadd(&e, R_ANS_SL, 1);
-			cp->t_answered++;
-			cp->t_wait_sum += w;
-			cp->t_wait_n++;
-			for (b = 0; b < FOLD_WAIT_BUCKETS; b++)
-				if ((double)w / 1000.0 <= fold_wait_le[b])
-					cp->t_wait_b[b]++;
-		}
-		c->answered = 1;
-	}
+	/* an older log: the reply answers the entry (a logged entry waits
+	 * for routerd's answer event) */
+	if (c->entry && !c->logged && !c->answered && !c->abandoned)
+		entry_answer(f, c, ts, -1);
 	f->waiting_changed = 1;
 }
 
@@ -1141,12 +1199,12 @@ dropouts(struct fold *f, int64_t now)
 		struct fold_camp *cp;
 		int64_t dl;
 
-		if (!c->entry || c->answered || c->abandoned ||
+		if (!c->entry || c->logged || c->answered || c->abandoned ||
 		    (cp = fold_camp_get(f, c->entry_camp, 1)) == NULL)
 			continue;
 		dl = c->entry_ts + cp->cfg.dropout_ms;
 		if (dl <= now)
-			entry_end(f, c, dl, 1, 1);
+			entry_end(f, c, dl, 1, 1, -1);
 		else if (dl < next)
 			next = dl;
 	}
@@ -1186,7 +1244,7 @@ fold_event(struct fold *f, uint64_t seq, const msgpack_object *r)
 	char type[16], id[40], tmp[FOLD_NAME];
 	struct fold_conv *c;
 	struct qrolls q;
-	int64_t ts = 0;
+	int64_t ts = 0, ets;
 
 	if (r->type != MSGPACK_OBJECT_MAP)
 		return -1;
@@ -1224,7 +1282,20 @@ fold_event(struct fold *f, uint64_t seq, const msgpack_object *r)
 		snprintf(c->mode, sizeof(c->mode), "agent");
 		if (mp_bool(r, "attention", &b))
 			c->attention = b;
-		entry_begin(f, c, ts);
+		if (!mp_int(r, "entry_ts", &ets) || ets < 0)
+			ets = 0;
+		entry_begin(f, c, ts, ets, ev_sl_ms(r));
+	} else if ((strcmp(type, "answer") == 0 ||
+	    strcmp(type, "abandon") == 0) && c) {
+		/* routerd's end of a logged entry: the one it names */
+		if (!mp_int(r, "entry_ts", &ets) || !c->entry ||
+		    !c->logged || c->entry_ts != ets || c->answered ||
+		    c->abandoned)
+			return 0;
+		if (type[1] == 'n')
+			entry_answer(f, c, ts, ev_sl_ms(r));
+		else
+			entry_end(f, c, ts, 1, 1, ev_sl_ms(r));
 	} else if (strcmp(type, "offer") == 0 && c) {
 		const msgpack_object *ag = mp_get(r, "agents");
 		struct fold_agent *a;
@@ -1301,7 +1372,7 @@ fold_event(struct fold *f, uint64_t seq, const msgpack_object *r)
 		str(r, "campaign", camp, sizeof(camp));
 		if (c) {
 			snprintf(channel, sizeof(channel), "%s", c->channel);
-			entry_end(f, c, ts, 1, 0);
+			entry_end(f, c, ts, 1, 0, -1);
 		}
 		if (tmp[0]) {
 			qrolls(f, camp, channel, ts, &q);
@@ -1323,7 +1394,7 @@ fold_event(struct fold *f, uint64_t seq, const msgpack_object *r)
 	} else if (strcmp(type, "mode") == 0 && c) {
 		str(r, "mode", tmp, sizeof(tmp));
 		if (strcmp(tmp, "bot") == 0) {
-			entry_end(f, c, ts, 0, -1);
+			entry_end(f, c, ts, 0, -1, -1);
 			offer_clear(f, c);
 			unassign(f, c);
 			snprintf(c->mode, sizeof(c->mode), "bot");
@@ -1347,10 +1418,10 @@ fold_event(struct fold *f, uint64_t seq, const msgpack_object *r)
 				qrolls(f, camp, channel, ts, &q);
 				qadd(&q, R_OPTED_OUT, 1);
 			}
-			entry_end(f, c, ts, 1, 0);
+			entry_end(f, c, ts, 1, 0, -1);
 		}
 	} else if (strcmp(type, "blocked") == 0 && c) {
-		entry_end(f, c, ts, 1, 0);
+		entry_end(f, c, ts, 1, 0, -1);
 	} else if (strcmp(type, "refused") == 0) {
 		char camp[FOLD_NAME], channel[16];
 
@@ -1515,7 +1586,8 @@ fold_save(const struct fold *f, msgpack_packer *pk)
 		kv_i(pk, "entry_ts", c->entry_ts);
 		mp_kv_str(pk, "entry_camp", c->entry_camp);
 		kv_i(pk, "flags", c->answered | c->abandoned << 1 |
-		    c->attention << 2 | c->had_out << 3 | c->responded << 4);
+		    c->attention << 2 | c->had_out << 3 | c->responded << 4 |
+		    c->logged << 5);
 		pk_str(pk, "offer");
 		msgpack_pack_array(pk, c->noffer);
 		for (i = 0; i < c->noffer; i++)
@@ -1524,7 +1596,7 @@ fold_save(const struct fold *f, msgpack_packer *pk)
 		kv_i(pk, "waiting_since", c->waiting_since);
 		kv_i(pk, "first_reply", c->first_reply);
 		mp_kv_str(pk, "last_dir", c->last_dir);
-		kv_i(pk, "x1", 0);
+		kv_i(pk, "entry_sl", c->entry_sl);
 		kv_i(pk, "x2", 0);
 		kv_i(pk, "x3", 0);
 		kv_i(pk, "x4", 0);
@@ -1763,6 +1835,10 @@ fold_load(struct fold *f, const msgpack_object *o)
 			c->attention = fl >> 2 & 1;
 			c->had_out = fl >> 3 & 1;
 			c->responded = fl >> 4 & 1;
+			c->logged = fl >> 5 & 1;
+			/* a state saved before entry_sl: unknown */
+			c->entry_sl = mp_get(e, "entry_sl") ?
+			    gi(e, "entry_sl") : -1;
 			if ((of = mp_get(e, "offer")) &&
 			    of->type == MSGPACK_OBJECT_ARRAY)
 				for (j = 0; j < of->via.array.size &&

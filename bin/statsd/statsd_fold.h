@@ -151,6 +151,10 @@ struct fold_conv {
 	int64_t			 entry_ts;
 	char			 entry_camp[FOLD_NAME];
 	int			 answered, abandoned, attention;
+	int			 logged;	/* routerd logs its answer and
+						   dropout (a queue event with
+						   "entry_ts") */
+	int64_t			 entry_sl;	/* its sl threshold, -1 unknown */
 	/* the offer */
 	int			 noffer;
 	char			 offer[FOLD_OFFER_MAX][FOLD_NAME];

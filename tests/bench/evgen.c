@@ -11,6 +11,8 @@
  * queued, offered, claimed or answered, the agent replies (with delivery
  * statuses), the customer writes again, the agent answers and closes it;
  * one in ten is never answered and is closed by the customer's silence.
+ * The log is routerd's as it is now: each queue event names its entry and
+ * each first agent reply is followed by its answer event.
  * About 3 events a second, so 10,000,000 events span some five weeks.
  */
 #include <stdio.h>
@@ -63,7 +65,7 @@ main(int argc, char **argv)
 	static const char *const chans[2] = { "sms", "whatsapp" };
 	MDB_env *env;
 	uint64_t n, c = 0;
-	int64_t t = 1795219200000LL;	/* 2026-11-21 */
+	int64_t t = 1795219200000LL, qt;	/* 2026-11-21 */
 	char conv[40], mid[40], agent[16], contact[20];
 	int rc;
 
@@ -123,11 +125,15 @@ main(int argc, char **argv)
 		mp_kv_str(&pk, "mode", "agent");
 		mp_kv_int(&pk, "ts", t);
 		put();
-		head(6, "queue", conv, camp);
+		head(9, "queue", conv, camp);
 		mp_kv_int(&pk, "priority", 0);
 		mp_kv_bool(&pk, "attention", 0);
+		mp_kv_int(&pk, "entry_ts", t);
+		mp_kv_int(&pk, "sl_s", 60);
+		mp_kv_int(&pk, "dropout_s", 300);
 		mp_kv_int(&pk, "ts", t);
 		put();
+		qt = t;
 		head(6, "offer", conv, camp);
 		mp_pack_cstr(&pk, "agents");
 		msgpack_pack_array(&pk, 1);
@@ -153,6 +159,16 @@ main(int argc, char **argv)
 			mp_kv_str(&pk, "text", "Let me check.");
 			mp_kv_str(&pk, "status", "queued");
 			mp_kv_str(&pk, "agent", agent);
+			mp_kv_int(&pk, "ts", t + 20000 + (int64_t)(c % 90) * 1000);
+			put();
+			head(10, "answer", conv, camp);
+			mp_kv_str(&pk, "channel", ch);
+			mp_kv_str(&pk, "agent", agent);
+			mp_kv_str(&pk, "msg", mid);
+			mp_kv_int(&pk, "entry_ts", qt);
+			mp_kv_int(&pk, "wait_ms", t + 20000 +
+			    (int64_t)(c % 90) * 1000 - qt);
+			mp_kv_int(&pk, "sl_s", 60);
 			mp_kv_int(&pk, "ts", t + 20000 + (int64_t)(c % 90) * 1000);
 			put();
 			head(8, "status", conv, camp);

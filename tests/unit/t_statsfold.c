@@ -26,6 +26,22 @@
  * SL 66.67, SL2 60, dropout 40, waits 30/120/20 (avg 56.666, max 120,
  * median 30), handled 1, waiting 1 (C, 28 min), ACD over, long chats 1
  * (B: 27 min since bob's reply; E only 18:40), overdue 2 (B and C).
+ *
+ * That day is a log of routerd before the answer and abandon events: the
+ * fold decides answers and dropouts itself.  The same day again as routerd
+ * logs it now: queue events with "entry_ts" and the thresholds in force
+ * (here "sl_s": 25, where the campaign's configuration says 60), an answer
+ * event after each entry's first agent reply, C's abandon event at
+ * 09:07:01 (routerd's tick), and a stray answer naming an entry C is not.
+ * And F, whose entry began at 08:59 before the upgrade (a queue event
+ * without entry_ts), nobody answers: the fold's clock abandons it at 09:04
+ * by the campaign's configured thresholds.  Hand-worked: offered 6,
+ * answered 3 with the same waits, abandoned 3 (C by its event, D closed, F
+ * by the clock; 2 at the threshold); by the log's 25 s threshold SL = 100 x
+ * 1 (E, 20 s) / 3 = 33.33, SL2 = 100 x (1 + 0; D waited 40 s) / 6 = 16.67,
+ * dropout rate 50; waiting C and F, the longest F's 31 min; at 09:08, before
+ * C's abandon event, only D and F are abandoned (the fold's clock no longer
+ * decides C).
  */
 #include <math.h>
 #include <stdarg.h>
@@ -137,9 +153,25 @@ feed(struct fold *f, int from, int to)
 	    "\"id\":\"%s\",\"campaign\":\"support\",\"channel\":\"%s\"," \
 	    "\"contact\":\"x\",\"addr\":\"+15550001111\",\"text\":\"ok\"," \
 	    "\"status\":\"queued\",%s", conv, id, ch, who)
-#define QUEUE(ts, conv) \
-	E(ts, "\"type\":\"queue\",\"conv\":\"%s\",\"campaign\":\"support\"," \
-	    "\"priority\":0,\"attention\":false", conv)
+static int v2;		/* routerd's log with answer and abandon events */
+static int v2_abandon;	/* the index of C's abandon event */
+
+static void
+QUEUE(int64_t ts, const char *conv)
+{
+	char x[120] = "";
+
+	if (v2)
+		snprintf(x, sizeof(x), ",\"entry_ts\":%lld,\"sl_s\":25,"
+		    "\"dropout_s\":300", (long long)ts);
+	E(ts, "\"type\":\"queue\",\"conv\":\"%s\",\"campaign\":\"support\","
+	    "\"priority\":0,\"attention\":false%s", conv, x);
+}
+#define ANSWER(ts, conv, ch, agent, msg, ets) do { if (v2) \
+	E(ts, "\"type\":\"answer\",\"conv\":\"%s\",\"campaign\":" \
+	    "\"support\",\"channel\":\"%s\",\"agent\":\"%s\",\"msg\":\"%s\"," \
+	    "\"entry_ts\":%lld,\"wait_ms\":%lld,\"sl_s\":25", conv, ch, agent, \
+	    msg, (long long)(ets), (long long)((ts) - (ets))); } while (0)
 #define OPEN(ts, conv, ch) \
 	E(ts, "\"type\":\"conv\",\"conv\":\"%s\",\"campaign\":\"support\"," \
 	    "\"channel\":\"%s\",\"contact\":\"+1555%s\",\"addr\":" \
@@ -155,6 +187,15 @@ script(void)
 	E(AT(8, 0, 0), "\"type\":\"agent\",\"agent\":\"ann\",\"status\":"
 	    "\"available\",\"kind\":\"available\",\"reason\":\"\",\"prev\":"
 	    "\"offline\",\"prev_ms\":0");
+	if (v2) {
+		/* F: an entry from before the upgrade, its queue event without
+		 * entry_ts: the fold's clock abandons it at 09:04 */
+		v2 = 0;
+		OPEN(AT(8, 59, 0), "cF", "sms");
+		MSG_IN(AT(8, 59, 0), "cF", "sms", "+1555000F", "agent");
+		QUEUE(AT(8, 59, 0), "cF");
+		v2 = 1;
+	}
 	E(AT(8, 30, 0), "\"type\":\"agent\",\"agent\":\"bob\",\"status\":"
 	    "\"available\",\"kind\":\"available\",\"reason\":\"\",\"prev\":"
 	    "\"offline\",\"prev_ms\":0");
@@ -173,6 +214,7 @@ script(void)
 	E(AT(9, 0, 30), "\"type\":\"assign\",\"conv\":\"cA\",\"campaign\":"
 	    "\"support\",\"agent\":\"ann\",\"via\":\"reply\"");
 	MSG_OUT(AT(9, 0, 30), "cA", "sms", "\"agent\":\"ann\"", "m_a1");
+	ANSWER(AT(9, 0, 30), "cA", "sms", "ann", "m_a1", AT(9, 0, 0));
 	ST(AT(9, 0, 31), "cA", "sms", "m_a1", "sent", "");
 	ST(AT(9, 0, 35), "cA", "sms", "m_a1", "delivered", "");
 	/* C, B claimed */
@@ -186,6 +228,9 @@ script(void)
 	MSG_IN(AT(9, 3, 0), "cD", "sms", "+1555000D", "agent");
 	QUEUE(AT(9, 3, 0), "cD");
 	MSG_OUT(AT(9, 3, 0), "cB", "whatsapp", "\"agent\":\"bob\"", "m_b1");
+	ANSWER(AT(9, 3, 0), "cB", "whatsapp", "bob", "m_b1", AT(9, 1, 0));
+	/* not C's entry: ignored */
+	ANSWER(AT(9, 3, 0), "cC", "sms", "bob", "m_x", AT(8, 2, 0));
 	ST(AT(9, 3, 2), "cB", "whatsapp", "m_b1", "failed",
 	    ",\"code\":\"30008\",\"reason\":\"unknown\"");
 	E(AT(9, 3, 40), "\"type\":\"close\",\"conv\":\"cD\",\"campaign\":"
@@ -194,7 +239,15 @@ script(void)
 	MSG_IN(AT(9, 5, 0), "cA", "sms", "+1555000A", "agent");
 	MSG_OUT(AT(9, 6, 30), "cA", "sms", "\"agent\":\"ann\"", "m_a2");
 	ST(AT(9, 6, 31), "cA", "sms", "m_a2", "sent", "");
-	/* 09:07 passes: C reaches the dropout threshold (folded lazily) */
+	/* 09:07 passes: C reaches the dropout threshold (folded lazily, or
+	 * routerd's abandon event) */
+	if (v2) {
+		v2_abandon = nev;
+		E(AT(9, 7, 1), "\"type\":\"abandon\",\"conv\":\"cC\","
+		    "\"campaign\":\"support\",\"channel\":\"sms\",\"reason\":"
+		    "\"dropout\",\"entry_ts\":%lld,\"wait_ms\":301000,\"sl_s\":25,"
+		    "\"dropout_s\":300", (long long)AT(9, 2, 0));
+	}
 	E(AT(9, 10, 0), "\"type\":\"close\",\"conv\":\"cA\",\"campaign\":"
 	    "\"support\",\"agent\":\"ann\",\"disposition\":\"Sales/Won\"");
 	/* E: the bot, then the agents */
@@ -210,6 +263,7 @@ script(void)
 	E(AT(9, 11, 20), "\"type\":\"assign\",\"conv\":\"cE\",\"campaign\":"
 	    "\"support\",\"agent\":\"ann\",\"via\":\"reply\"");
 	MSG_OUT(AT(9, 11, 20), "cE", "sms", "\"agent\":\"ann\"", "m_e2");
+	ANSWER(AT(9, 11, 20), "cE", "sms", "ann", "m_e2", AT(9, 11, 0));
 	ST(AT(9, 11, 21), "cE", "sms", "m_e2", "sent", "");
 	/* bob's lunch; B writes again */
 	E(AT(9, 15, 0), "\"type\":\"agent\",\"agent\":\"bob\",\"status\":"
@@ -302,7 +356,7 @@ main(void)
 	struct fold_roll *r;
 	int half;
 
-	printf("1..58\n");
+	printf("1..74\n");
 	script();
 	f = fold_new(&env);
 	feed(f, 0, nev);
@@ -437,6 +491,66 @@ main(void)
 		ok(approx, "and says it is approximate");
 		fold_samples_free(&sm);
 	}
+	fold_free(f);
+	fold_free(g);
+	fold_free(h);
+
+	/* the day as routerd logs it now */
+	nev = 0;
+	v2 = 1;
+	script();
+	f = fold_new(&env);
+	feed(f, 0, v2_abandon);
+	fold_advance(f, AT(9, 8, 0));
+	doc = view_doc(f, NULL, AT(9, 8, 0));
+	c = find(doc, "campaigns", "campaign", "support");
+	isn(num(c, "abandoned"), 2, "logged: at 09:08 D and F (the clock, an "
+	    "entry from before) are abandoned; C waits for routerd's abandon "
+	    "event");
+	isn(num(c, "answered"), 2, "logged: A and B answered by their answer "
+	    "events; the stray answer is ignored");
+	json_decref(doc);
+	feed(f, v2_abandon, nev);
+	fold_advance(f, AT(9, 30, 0));
+	doc = view_doc(f, NULL, AT(9, 30, 0));
+	c = find(doc, "campaigns", "campaign", "support");
+	isn(num(c, "offered"), 6, "logged: offered 6 (F's too)");
+	isn(num(c, "answered"), 3, "logged: answered A B E");
+	isn(num(c, "abandoned"), 3, "logged: abandoned C (its event), D "
+	    "(closed) and F (the clock)");
+	isn(num(c, "abandoned_timeout"), 2, "logged: C and F at the dropout");
+	isn(num(c, "sl"), 33.33, "logged: SL by the log's 25 s = 100 x 1 / 3");
+	isn(num(c, "sl2"), 16.67, "logged: SL2 = 100 x (1 + 0) / (3 + 3)");
+	isn(num(c, "dropout_rate"), 50, "logged: dropout rate 100 x 3 / 6");
+	isn(num(c, "avg_wait"), 56.666, "logged: avg wait (30 + 120 + 20) / 3");
+	isn(num(c, "waiting"), 2, "logged: C and F wait");
+	isn(num(c, "longest_wait"), 1860, "logged: F on hold since 08:59");
+	w = find(doc, "waiting", "conv", "cC");
+	ok(w && json_is_true(json_object_get(w, "abandoned")), "logged: C "
+	    "waits, flagged abandoned");
+	json_decref(doc);
+	g = fold_new(&env);
+	feed(g, 0, nev);
+	fold_advance(g, AT(9, 30, 0));
+	ok(same(f, g, AT(9, 30, 0)), "logged: a replay equals the live fold");
+	h = fold_new(&env);
+	feed(h, 0, nev / 2);
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	fold_save(h, &pk);
+	fold_free(h);
+	h = fold_new(&env);
+	off = 0;
+	msgpack_unpacked_init(&up);
+	ok(msgpack_unpack_next(&up, sb.data, sb.size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && fold_load(h, &up.data) == 0 &&
+	    h->seq == (uint64_t)(nev / 2), "logged: the state saved halfway "
+	    "loads");
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	feed(h, 0, nev);
+	fold_advance(h, AT(9, 30, 0));
+	ok(same(f, h, AT(9, 30, 0)), "logged: after a restart the same");
 	fold_free(f);
 	fold_free(g);
 	fold_free(h);
