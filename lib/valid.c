@@ -285,6 +285,7 @@ valid_contact(const char *in, char *out, size_t outsz, char *err,
     size_t errsz)
 {
 	char v[SHOW_CHARS * 4 + 8];
+	size_t n;
 
 	if (in == NULL || *in == '\0') {
 		reason(err, errsz, "a contact (an E.164 phone number or an "
@@ -304,11 +305,24 @@ valid_contact(const char *in, char *out, size_t outsz, char *err,
 			    "address", show(v, sizeof(v), in));
 			return 0;
 		}
+	} else if (strncmp(in, "messenger:", 10) == 0 ||
+	    strncmp(in, "instagram:", 10) == 0) {
+		/* a page-scoped id means nothing without its channel: it is
+		 * keyed with it, as given */
+		n = strspn(in + 10, "0123456789");
+		if (n == 0 || n > 32 || in[10 + n] != '\0' ||
+		    strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\": a Messenger or Instagram "
+			    "id is 1 to 32 digits after messenger: or "
+			    "instagram:", show(v, sizeof(v), in));
+			return 0;
+		}
 	} else if (!valid_bsuid(in) || strlen(in) >= outsz) {
 		reason(err, errsz, "\"%s\" is neither an E.164 phone number "
-		    "(+15551234567), an e-mail address nor a WhatsApp "
-		    "business-scoped user id (US.13491208655302741918)",
-		    show(v, sizeof(v), in));
+		    "(+15551234567), an e-mail address, a WhatsApp "
+		    "business-scoped user id (US.13491208655302741918) nor a "
+		    "Messenger or Instagram id (messenger:PSID, "
+		    "instagram:IGSID)", show(v, sizeof(v), in));
 		return 0;
 	}
 	valid_contact_key(in, out, outsz);

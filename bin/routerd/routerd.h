@@ -218,6 +218,10 @@ void	status_request(struct rclient *, const msgpack_object *);
  * when sent, or the provider's code and reason (dispatch_init's hook). */
 void	result_record(const char *msgid, const char *pid, const char *code,
 	    const char *reason);
+/* m (outbound) is known as m->pid now: the statuses kept for that pid
+ * before it was known are applied (routerd_status's echo of our own send
+ * calls it too).  0 or an mdb error. */
+int	result_orphans(MDB_txn *, struct mrec *m);
 
 /* routerd_work.c: what agents do to conversations (each a write). */
 void	work_status(struct rclient *, const msgpack_object *);
@@ -486,6 +490,10 @@ int	rs_convs_walk(MDB_txn *, const char *after, rs_conv_cb, void *arg);
 typedef int (*rs_id_cb)(const char *id, void *arg);
 int	rs_convs_of(MDB_txn *, enum chan, const char *contact, size_t max,
 	    rs_id_cb, void *arg);
+/* The customer of cv is now contact (a WhatsApp number change): cv is
+ * found by it from now on, and put.  MDB_KEYEXIST when another
+ * conversation has it already (cv unchanged), else 0 or an mdb error. */
+int	rs_conv_rekey(MDB_txn *, struct conv *, const char *contact);
 /* Delete cv, its events, messages, pending sends and keys; the events
  * deleted counted in *nev.  0 or an mdb error. */
 int	rs_conv_purge(MDB_txn *, const struct conv *, long *nev);
@@ -531,6 +539,12 @@ int	rs_seen_get(MDB_txn *, enum chan, const char *pid, const char *status,
 	    char *msgid, size_t msgidsz);
 int	rs_seen_put(MDB_txn *, enum chan, const char *pid, const char *status,
 	    const char *msgid);
+/* "w:<conv>:<status>": how far Messenger's watermarks (delivered, read)
+ * have marked cv's outbound messages, in ms (0 when never). */
+int	rs_wm_get(MDB_txn *, const char *conv, const char *status,
+	    long long *upto);
+int	rs_wm_put(MDB_txn *, const char *conv, const char *status,
+	    long long upto);
 /* A send key as stored: a client's under its Unix user ("k:u<uid>:<key>"),
  * routerd's own as given ("k:<key>": "bot:<msg>", "idk:<msg>"). */
 #define RS_SKEYLEN	220

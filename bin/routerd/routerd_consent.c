@@ -115,7 +115,12 @@ consent_blacklisted(const struct conv *cv, char *reason, size_t rsz,
 	/* no environment of campaignd's yet: there is no blacklist */
 	if (camp_rtxn(&ct) == -1)
 		return 0;
-	valid_contact_key(cv->contact, norm, sizeof(norm));
+	/* a page-scoped id is blacklisted with its channel (lib/valid) */
+	if (cv->channel == CH_MESSENGER || cv->channel == CH_INSTAGRAM)
+		snprintf(norm, sizeof(norm), "%s:%.*s",
+		    rs_chan_name(cv->channel), R_ADDRLEN - 12, cv->contact);
+	else
+		valid_contact_key(cv->contact, norm, sizeof(norm));
 	for (i = 0; i < 2 && !found; i++) {
 		msgpack_unpacked_init(&up);
 		if (camp_blacklist(ct, scopes[i], norm, &up) == 0) {
