@@ -122,7 +122,10 @@ tokens_of(json_t *channels, json_t *st, json_t **summary)
 		if (strcmp(k, "sms") == 0)
 			continue;
 		json_array_foreach(json_object_get(ch, "addresses"), i, addr) {
-			if ((a = json_string_value(addr)) == NULL)
+			/* {addr, mode}, or a bare string */
+			if ((a = json_string_value(addr)) == NULL &&
+			    (a = json_string_value(json_object_get(addr,
+			    "addr"))) == NULL)
 				continue;
 			json_array_foreach(st, j, e) {
 				if (strcmp(json_string_value(json_object_get(e,

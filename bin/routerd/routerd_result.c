@@ -98,10 +98,12 @@ result_sent(MDB_txn *txn, struct mrec *m, const char *pid)
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
-	/* Messenger's echo of our send (routerd_status) may have come first */
-	if (rc == 0 && rs_seen_get(txn, m->channel, pid, "sent", owner,
+	/* Messenger's echo of our send (routerd_status) may have come first:
+	 * sent is recorded; the answer's id finds the message too */
+	if (m->pid[0] && rs_seen_get(txn, m->channel, m->pid, "sent", owner,
 	    sizeof(owner)) == 0 && strcmp(owner, m->id) == 0)
-		return 0;
+		return strcmp(m->pid, pid) == 0 ? 0 :
+		    rs_pid_put(txn, m->channel, pid, m->id);
 	snprintf(m->pid, sizeof(m->pid), "%s", pid);
 	if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
 		return rc;
