@@ -5,8 +5,8 @@
 # reply reaching sandboxd exactly as Meta expects (path, token, JSON body,
 # messaging_type) with its echo, delivery and read recorded once each; msg
 # send --to messenger:PSID; the windows (RESPONSE, HUMAN_AGENT for a person
-# at 30 hours and refused for a script, nothing at 8 days, refused before
-# any call); watermarks marking every earlier message delivered and read
+# at 30 hours and refused for a script and for a bot, nothing at 8 days,
+# refused before any call); watermarks marking every earlier message delivered and read
 # (only forward); the Page's own sends from elsewhere, reactions on the
 # message named, an Instagram unsend shown as unsent in msg transcript;
 # the blacklist by messenger:PSID; 190 turning the Page inactive in msg
@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as an agent"
-plan 63
+plan 66
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -136,6 +136,24 @@ M2=$(wait_event 10 ".type==\"message\" and .text==\"a person answers\"" | jq -r 
 ok "sent" wait_event 15 ".type==\"status\" and .id==\"$M2\" and .status==\"sent\""
 is "$(sb_mg_sends ".body.message.metadata==\"parley:$M2\"" | jq -c '[.body.messaging_type, .body.tag]')" \
     '["MESSAGE_TAG","HUMAN_AGENT"]' "as MESSAGE_TAG HUMAN_AGENT"
+# a bot answering the same customer at 30 hours: refused, no call
+msg bot --campaign mg -- jq --unbuffered -c \
+    -f "$PARLEY_SRC/tests/integration/bots/echo.jq" </dev/null >/dev/null \
+    2>"$T_HOME/bot.log" &
+BOT=$!
+bg_track "$BOT"
+exits 0 "the conversation handed to the bot" msg mode "$C2" bot
+sleep 1
+sb_mg "{\"from\":\"$PS2\",\"to\":\"$MG_PAGE\",\"text\":\"and the bot?\",\"ts\":$((now - 30 * 3600 + 60))}" >/dev/null
+wait_count 15 ".type==\"refused\" and .conv==\"$C2\"" 2
+rec=$(events "select(.type==\"refused\" and .conv==\"$C2\")" | sed -n 2p)
+like "$rec" 'HUMAN_AGENT' "30 hours on, the bot's answer is refused (only a human agent may)"
+is "$(sb_mg_sends ".body.recipient.id==\"$PS2\" and .body.message.text==\"echo: and the bot?\"" | grep -c .)" 0 \
+    "and never reaches Meta"
+kill -TERM "$BOT" 2>/dev/null
+wait_for 10 proc_done "$BOT"
+wait "$BOT" 2>/dev/null
+bg_untrack "$BOT"
 sb_mg "{\"from\":\"$PS3\",\"to\":\"$MG_PAGE\",\"text\":\"last week's question\",\"ts\":$((now - 8 * 86400))}" >/dev/null
 C3=$(wait_event 10 ".type==\"message\" and .text==\"last week's question\"" | jq -r .conv)
 exits 1 "8 days on: even the agent's reply is refused" \
