@@ -101,9 +101,13 @@ result_sent(MDB_txn *txn, struct mrec *m, const char *pid)
 	/* Messenger's echo of our send (routerd_status) may have come first:
 	 * sent is recorded; the answer's id finds the message too */
 	if (m->pid[0] && rs_seen_get(txn, m->channel, m->pid, "sent", owner,
-	    sizeof(owner)) == 0 && strcmp(owner, m->id) == 0)
-		return strcmp(m->pid, pid) == 0 ? 0 :
-		    rs_pid_put(txn, m->channel, pid, m->id);
+	    sizeof(owner)) == 0 && strcmp(owner, m->id) == 0) {
+		if (strcmp(m->pid, pid) == 0)
+			return 0;
+		if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
+			return rc;
+		return rs_seen_put(txn, m->channel, pid, "sent", m->id);
+	}
 	snprintf(m->pid, sizeof(m->pid), "%s", pid);
 	if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
 		return rc;

@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as an agent"
-plan 66
+plan 78
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -177,6 +177,16 @@ ok "Instagram's read of the mid: read" \
     wait_event 15 ".type==\"status\" and .id==\"$MI\" and .status==\"read\""
 is "$(sb_mg_sends ".body.message.metadata==\"parley:$MI\"" | jq -r .body.messaging_type)" \
     RESPONSE "RESPONSE on Instagram"
+# Instagram's read names one mid: it and every earlier message are read
+sb_fault "{\"api\":\"instagram\",\"to\":\"$IGS\",\"repeat\":0,\"count\":1}" >/dev/null
+as msg send --conv "$CI" "its webhooks are lost" >/dev/null
+MI1=$(wait_event 10 ".type==\"message\" and .text==\"its webhooks are lost\"" | jq -r .id)
+ok "sent, not read" wait_event 15 ".type==\"status\" and .id==\"$MI1\" and .status==\"sent\""
+as msg send --conv "$CI" "this one is read" >/dev/null
+MI2=$(wait_event 10 ".type==\"message\" and .text==\"this one is read\"" | jq -r .id)
+ok "the later one read" wait_event 15 ".type==\"status\" and .id==\"$MI2\" and .status==\"read\""
+ok "and the earlier one with it" \
+    wait_event 5 ".type==\"status\" and .id==\"$MI1\" and .status==\"read\""
 sb_mg "{\"from\":\"$IGS\",\"to\":\"$MG_IG\",\"type\":\"unsend\",\"reply_to\":\"$IGM\"}" >/dev/null
 IGID=$(jq -r .id <<<"$rec")
 ok "the unsend: a tombstone on the original" \
@@ -231,3 +241,24 @@ sb_post /sandbox/messenger/token "{\"page\":\"$MG_PAGE\",\"token\":\"bogus-token
 exits 1 "a token Meta refuses is not taken" \
     msg channel token messenger "$MG_PAGE" --file "$T_HOME/badtoken"
 is "$(tr -d '\n' <"$MG_TOKEN_FILE")" "$(cat "$T_HOME/newtoken")" "the working one stays"
+
+# --- our echo before the send's answer: the message found by its id
+ok "messengerd down" svc_down messengerd
+as msg send --conv "$C1" "echo first" >/dev/null
+ME=$(wait_event 10 ".type==\"message\" and .text==\"echo first\"" | jq -r .id)
+o=$("$PARLEY_TOOLS/bustool" req "$ROUTERD_SOCK" "{\"t\":\"st\",\"channel\":\"messenger\",\"pid\":\"m_ECHOFIRST$$\",\"status\":\"sent\",\"msg\":\"$ME\",\"from\":\"$PS1\",\"to\":\"$MG_PAGE\",\"ts\":$(now_ms)}" 2>&1)
+like "$o" "\"msg\":\"$ME\"" "the echo (status sent with our id) names the message"
+is "$(wait_event 5 ".type==\"status\" and .id==\"$ME\" and .status==\"sent\"" | jq -r .pid)" \
+    "m_ECHOFIRST$$" "recorded sent with its mid, before any answer"
+o=$("$PARLEY_TOOLS/bustool" req "$ROUTERD_SOCK" "{\"t\":\"st\",\"channel\":\"messenger\",\"pid\":\"m_ECHOFIRST$$\",\"status\":\"delivered\",\"from\":\"$PS1\",\"to\":\"$MG_PAGE\",\"ts\":$(now_ms)}" 2>&1)
+ok "a status on that mid finds the message" \
+    wait_event 5 ".type==\"status\" and .id==\"$ME\" and .status==\"delivered\""
+o=$("$PARLEY_TOOLS/bustool" req "$ROUTERD_SOCK" "{\"t\":\"st\",\"channel\":\"messenger\",\"pid\":\"m_FORGED$$\",\"status\":\"sent\",\"msg\":\"$ME\",\"from\":\"$PS2\",\"to\":\"$MG_PAGE\",\"ts\":$(now_ms)}" 2>&1)
+is "$(count_events ".type==\"status\" and .pid==\"m_FORGED$$\"")" 0 \
+    "an echo naming our message on another thread is not taken"
+ok "sv up messengerd" sv -w 15 up "$(svc messengerd)"
+ok "messengerd answers again" wait_for 30 msg ping -q -w 1 messengerd
+went() { [ "$(sb_mg_sends ".body.message.metadata==\"parley:$ME\"" | grep -c .)" -ge 1 ]; }
+ok "the pending message goes when messengerd is back" wait_for 20 went
+sleep 2
+is "$(st "$ME" sent)" 1 "and its answer adds no second sent"
