@@ -392,6 +392,11 @@ int	out_template(const struct conv *, const msgpack_object *tpl,
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
 int	out_reply_to(MDB_txn *, const struct conv *, const char *msgid,
 	    char *pid, size_t pidsz, char *why, size_t whysz);
+/* The whole mid of Messenger/Instagram message msgid of cv, whose pid is
+ * folded ("~" and a hash; the mid is in its event's data.mid): 1 and mid,
+ * or 0 when not found among cv's latest events. */
+int	out_reply_mid(MDB_txn *, const struct conv *, const char *msgid,
+	    char *mid, size_t midsz);
 /* The name of file's copy in the spool ({spool: "f_<ULID>"}) into spool;
  * -1 when file names no well-formed spool entry. */
 int	out_spool_name(const msgpack_object *file, char *spool,

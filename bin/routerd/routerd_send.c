@@ -505,8 +505,17 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 		x->nx++;
 	}
 	if (x->rpid[0]) {
+		char mid[512];
+
 		mp_kv_str(&x->xpk, "reply_to", x->rpid);
 		x->nx++;
+		/* a folded mid (Instagram's are long): the whole one too */
+		if (x->rpid[0] == '~' && (x->cv.channel == CH_MESSENGER ||
+		    x->cv.channel == CH_INSTAGRAM) &&
+		    out_reply_mid(txn, &x->cv, r->reply_to, mid, sizeof(mid))) {
+			mp_kv_str(&x->xpk, "reply_mid", mid);
+			x->nx++;
+		}
 	}
 	if (tag != NULL) {
 		mp_kv_str(&x->xpk, "tag", tag);

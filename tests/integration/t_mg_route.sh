@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as an agent"
-plan 78
+plan 82
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -177,6 +177,13 @@ ok "Instagram's read of the mid: read" \
     wait_event 15 ".type==\"status\" and .id==\"$MI\" and .status==\"read\""
 is "$(sb_mg_sends ".body.message.metadata==\"parley:$MI\"" | jq -r .body.messaging_type)" \
     RESPONSE "RESPONSE on Instagram"
+IGID=$(jq -r .id <<<"$rec")
+exits 0 "a reply quoting the customer's message" \
+    as msg send --conv "$CI" --reply-to "$IGID" "quoted"
+MQ=$(wait_event 10 ".type==\"message\" and .text==\"quoted\"" | jq -r .id)
+ok "sent" wait_event 15 ".type==\"status\" and .id==\"$MQ\" and .status==\"sent\""
+is "$(sb_mg_sends ".body.message.metadata==\"parley:$MQ\"" | jq -r .body.reply_to.mid)" \
+    "$IGM" "with Instagram's whole mid (its pid is folded)"
 # Instagram's read names one mid: it and every earlier message are read
 sb_fault "{\"api\":\"instagram\",\"to\":\"$IGS\",\"repeat\":0,\"count\":1}" >/dev/null
 as msg send --conv "$CI" "its webhooks are lost" >/dev/null
@@ -205,6 +212,8 @@ exits 1 "a bare PSID is refused (no channel)" msg blacklist add "$PS4"
 sb_mg "{\"from\":\"$PS4\",\"to\":\"$MG_PAGE\",\"text\":\"let me in\"}" >/dev/null
 ok "a blacklisted customer's message: blocked, not routed" \
     wait_event 10 ".type==\"blocked\" and .contact==\"$PS4\""
+blocked() { msg blacklist history --contact "messenger:$PS4" | grep -q blocked; }
+ok "the blocked attempt is in the blacklist's history" wait_for 10 blocked
 
 # --- the token: 190 turns the Page inactive; a new one brings it back
 sb_post /sandbox/messenger/token "{\"page\":\"$MG_PAGE\",\"subcode\":463}" >/dev/null
