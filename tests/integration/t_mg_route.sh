@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as an agent"
-plan 82
+plan 85
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -85,6 +85,16 @@ is "$(wait_event 10 ".type==\"message\" and .text==\"and a note\"" | jq -r .conv
     "the same conversation"
 exits 1 "msg send --to messenger:NOT-AN-ID is refused" \
     msg send --to "messenger:+15551234567" --from "$MG_PAGE" x
+
+# an image by URL (the campaign lets agents send files from the library)
+msg campaign edit mg --files yes --files-library yes >/dev/null
+exits 0 "the agent sends an image by URL" \
+    as msg send --conv "$C1" --media-url https://example.test/catalogue.png
+MU=$(wait_event 10 ".type==\"message\" and .conv==\"$C1\" and .media[0].url==\"https://example.test/catalogue.png\"" | jq -r .id)
+ok "sent" wait_event 15 ".type==\"status\" and .id==\"$MU\" and .status==\"sent\""
+is "$(sb_mg_sends ".body.message.metadata==\"parley:$MU\"" | jq -c .body.message.attachment)" \
+    '{"type":"image","payload":{"url":"https://example.test/catalogue.png","is_reusable":true}}' \
+    "as Meta expects: an image attachment by URL"
 
 # --- the Page answered from Page Inbox: an outbound message, not routed
 sb_mg "{\"from\":\"$PS1\",\"to\":\"$MG_PAGE\",\"type\":\"echo\",\"text\":\"from the Page Inbox\"}" >/dev/null
