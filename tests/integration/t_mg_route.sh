@@ -16,7 +16,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as an agent"
-plan 85
+plan 86
 stack_start
 
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
@@ -146,6 +146,9 @@ M2=$(wait_event 10 ".type==\"message\" and .text==\"a person answers\"" | jq -r 
 ok "sent" wait_event 15 ".type==\"status\" and .id==\"$M2\" and .status==\"sent\""
 is "$(sb_mg_sends ".body.message.metadata==\"parley:$M2\"" | jq -c '[.body.messaging_type, .body.tag]')" \
     '["MESSAGE_TAG","HUMAN_AGENT"]' "as MESSAGE_TAG HUMAN_AGENT"
+win=$(msg window --expiring 7d --json)
+is "$(jq -r "select(.conv==\"$C2\") | .channel" <<<"$win")" messenger \
+    "msg window --expiring: the conversation's human-agent window, closing within 7 days"
 # a bot answering the same customer at 30 hours: refused, no call
 msg bot --campaign mg -- jq --unbuffered -c \
     -f "$PARLEY_SRC/tests/integration/bots/echo.jq" </dev/null >/dev/null \
