@@ -285,7 +285,6 @@ valid_contact(const char *in, char *out, size_t outsz, char *err,
     size_t errsz)
 {
 	char v[SHOW_CHARS * 4 + 8];
-	size_t n;
 
 	if (in == NULL || *in == '\0') {
 		reason(err, errsz, "a contact (an E.164 phone number or an "
@@ -309,9 +308,7 @@ valid_contact(const char *in, char *out, size_t outsz, char *err,
 	    strncmp(in, "instagram:", 10) == 0) {
 		/* a page-scoped id means nothing without its channel: it is
 		 * keyed with it, as given */
-		n = strspn(in + 10, "0123456789");
-		if (n == 0 || n > 32 || in[10 + n] != '\0' ||
-		    strlen(in) >= outsz) {
+		if (!valid_psid(in + 10) || strlen(in) >= outsz) {
 			reason(err, errsz, "\"%s\": a Messenger or Instagram "
 			    "id is 1 to 32 digits after messenger: or "
 			    "instagram:", show(v, sizeof(v), in));
@@ -460,6 +457,12 @@ valid_addr(const char *channel, const char *addr, char *err, size_t errsz)
 	    strcmp(channel, "whatsapp") == 0 ? "phone-number" : "page",
 	    VALID_ADDRID_MAX);
 	return 0;
+}
+
+int
+valid_psid(const char *s)
+{
+	return s != NULL && all_digits(s, 1, VALID_ADDRID_MAX);
 }
 
 int

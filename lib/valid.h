@@ -91,6 +91,11 @@ int	valid_channel(const char *s);
 int	valid_addr(const char *channel, const char *addr, char *err,
 	    size_t errsz);
 /*
+ * A Messenger or Instagram customer's page-scoped id (PSID, IGSID), or a
+ * Page's or an Instagram account's id: 1 to VALID_ADDRID_MAX digits.
+ */
+int	valid_psid(const char *s);
+/*
  * "HH:MM", 00:00 to 23:59, and 24:00 for the end of a day; *minutes (if not
  * NULL) gets minutes since midnight, 0..1440.
  */

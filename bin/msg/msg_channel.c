@@ -37,6 +37,7 @@
 #include "mp.h"
 #include "msg.h"
 #include "rec.h"
+#include "valid.h"
 
 #define TOKEN_MAX	4096
 
@@ -266,9 +267,9 @@ token_page(const char *channel, const char *id, const char *from)
 	char page[64], name[256] = "", code[32] = "", why[700], *dir, *tok;
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	int64_t rid;
-	size_t i, n = strspn(id, "0123456789");
+	size_t i;
 
-	if (n == 0 || n > 32 || id[n] != '\0')
+	if (!valid_psid(id))
 		msg_die(MSG_EX_REFUSED, "%s is not a %s id (1 to 32 digits)",
 		    id, strcmp(channel, "messenger") == 0 ? "Page" :
 		    "Instagram account");

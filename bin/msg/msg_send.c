@@ -82,15 +82,6 @@ utf8_ok(const char *s, size_t n)
 	return j != NULL;
 }
 
-/* An id of digits (a Page, a PSID): 1 to 32. */
-static int
-digits_id(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-
-	return n > 0 && n <= 32 && s[n] == '\0';
-}
-
 /*
  * Check a request and split "sms:+E164".  chanbuf holds the channel name.
  * 0, or -1 with *why.
@@ -165,14 +156,14 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		/* the customer's page-scoped id and our Page or account:
 		 * only a customer who wrote can be answered (routerd says) */
 		q->channel = chanbuf;
-		if (!digits_id(q->to)) {
+		if (!valid_psid(q->to)) {
 			snprintf(why, whysz, "recipient %.64s is not a %s id "
 			    "(1 to 32 digits)", q->to, strcmp(chanbuf,
 			    "messenger") == 0 ? "page-scoped (PSID)" :
 			    "Instagram-scoped (IGSID)");
 			return -1;
 		}
-		if (q->from == NULL || !digits_id(q->from)) {
+		if (q->from == NULL || !valid_psid(q->from)) {
 			snprintf(why, whysz, "sender %.64s is not a %s id (1 "
 			    "to 32 digits)", q->from ? q->from : "(none)",
 			    strcmp(chanbuf, "messenger") == 0 ? "Page" :

@@ -202,15 +202,6 @@ attachments(const msgpack_object *file, const msgpack_object *media,
 	return 0;
 }
 
-/* A customer's id on Messenger (PSID) or Instagram (IGSID): digits. */
-static int
-page_scoped(const char *s)
-{
-	size_t n = strspn(s, "0123456789");
-
-	return n > 0 && n <= 32 && s[n] == '\0';
-}
-
 /* A new conversation's to, from and channel ("sms:", "whatsapp:",
  * "messenger:", "instagram:" on to say it); 0, or -1 refused. */
 static int
@@ -247,7 +238,7 @@ check_new(struct rclient *cl, const msgpack_object *f, struct sendreq *r)
 	if (r->ch == CH_MESSENGER || r->ch == CH_INSTAGRAM) {
 		/* the customer's page-scoped id; the window (routerd_policy)
 		 * refuses one who never wrote */
-		if (!page_scoped(r->to)) {
+		if (!valid_psid(r->to)) {
 			bus_caller_refuse(&cl->bc, r->re, "invalid", "send: to "
 			    "must be the customer's %s id (1 to 32 digits)",
 			    r->ch == CH_MESSENGER ? "page-scoped" :

@@ -124,6 +124,12 @@ t_contact(void)
 	    "user id (US.13491208655302741918) nor a Messenger or Instagram "
 	    "id (messenger:PSID, instagram:IGSID)",
 	    "contact: reason for neither");
+	ok(valid_psid("6543210987654321") && valid_psid("1") &&
+	    valid_psid("12345678901234567890123456789012"),
+	    "psid: 1 to 32 digits");
+	ok(!valid_psid("") && !valid_psid(NULL) && !valid_psid("+1650") &&
+	    !valid_psid("123456789012345678901234567890123") &&
+	    !valid_psid("12 34"), "psid: empty, signs, 33 digits, spaces refused");
 	ok(valid_contact("messenger:6543210987654321", out, sizeof(out), err,
 	    sizeof(err)) && strcmp(out, "messenger:6543210987654321") == 0,
 	    "contact: a PSID with its channel, as given");
