@@ -249,6 +249,10 @@ in_react(MDB_txn *txn, const struct inreq *r, char *conv, char *msgid,
 	rs_mrec_free(&m);
 	if (*rc != 0)
 		return -1;
+	/* only a message of this customer's thread with this Page */
+	if (cv.channel != r->channel || strcmp(cv.contact, r->from) != 0 ||
+	    strcmp(cv.addr, r->to) != 0)
+		return 0;
 	o = mp_get(r->data, "reaction");
 	mp_strcpy(o, "action", action, sizeof(action));
 	if (!mp_strcpy(o, "emoji", emoji, sizeof(emoji)))
