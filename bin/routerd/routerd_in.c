@@ -4,7 +4,17 @@
  * answered (so nothing acknowledged to a provider is ever lost).
  *
  *   {t:"in", id, channel, pid, from, to, ts, text, name?, type?, media?,
- *    data?} -> {re, ok, conv, msg, dup}
+ *    data?, dir?, by?} -> {re, ok, conv, msg, dup}
+ *
+ * Not every "in" is a new message of the customer's: what the Page sent
+ * from elsewhere (Messenger, Instagram: dir out, by page) is stored as an
+ * outbound message, sent (in_echo); a reaction naming one of our messages
+ * is recorded on it (in_react); a WhatsApp edit or revoke of the
+ * customer's message becomes that message's status "edited" or "unsent"
+ * (in_change, the tombstone messengerd's unsend makes too); a WhatsApp
+ * system message announcing a new number is stored, and the conversation
+ * follows the customer (in_follow).  Whatever names a message we do not
+ * have is stored as a message of its own: nothing is dropped.
  *
  * A provider id seen before is a duplicate: answered with what the first
  * delivery stored, stored once.  Otherwise the message is stored in the

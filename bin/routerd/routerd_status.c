@@ -16,6 +16,15 @@
  * learns the id and applies it.  Otherwise the message's "status" event is
  * appended and its state moves forward (never back: a late "sent" after
  * "delivered" changes nothing).  The answer waits for the commit.
+ *
+ * Messenger and Instagram (messengerd) add: the echo of our own send,
+ * status sent with msg, our message id, taken for that message when it is
+ * an outbound one of the thread named (from: the customer, to: the Page)
+ * before the send's answer names the mid (st_echo); a watermark (upto,
+ * inclusive), every outbound message of the thread sent before it
+ * delivered or read, only forward, the watermark kept per conversation
+ * (st_watermark); Instagram's read of a mid (earlier), that message and
+ * every earlier one (st_earlier).
  */
 #include <stdint.h>
 #include <stdio.h>
