@@ -304,11 +304,22 @@ valid_contact(const char *in, char *out, size_t outsz, char *err,
 			    "address", show(v, sizeof(v), in));
 			return 0;
 		}
+	} else if (strncmp(in, "messenger:", 10) == 0 ||
+	    strncmp(in, "instagram:", 10) == 0) {
+		/* a page-scoped id means nothing without its channel: it is
+		 * keyed with it, as given */
+		if (!valid_psid(in + 10) || strlen(in) >= outsz) {
+			reason(err, errsz, "\"%s\": a Messenger or Instagram "
+			    "id is 1 to 32 digits after messenger: or "
+			    "instagram:", show(v, sizeof(v), in));
+			return 0;
+		}
 	} else if (!valid_bsuid(in) || strlen(in) >= outsz) {
 		reason(err, errsz, "\"%s\" is neither an E.164 phone number "
-		    "(+15551234567), an e-mail address nor a WhatsApp "
-		    "business-scoped user id (US.13491208655302741918)",
-		    show(v, sizeof(v), in));
+		    "(+15551234567), an e-mail address, a WhatsApp "
+		    "business-scoped user id (US.13491208655302741918) nor a "
+		    "Messenger or Instagram id (messenger:PSID, "
+		    "instagram:IGSID)", show(v, sizeof(v), in));
 		return 0;
 	}
 	valid_contact_key(in, out, outsz);
@@ -446,6 +457,12 @@ valid_addr(const char *channel, const char *addr, char *err, size_t errsz)
 	    strcmp(channel, "whatsapp") == 0 ? "phone-number" : "page",
 	    VALID_ADDRID_MAX);
 	return 0;
+}
+
+int
+valid_psid(const char *s)
+{
+	return s != NULL && all_digits(s, 1, VALID_ADDRID_MAX);
 }
 
 int

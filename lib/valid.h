@@ -57,9 +57,12 @@ int	valid_bsuid(const char *s);
 void	valid_contact_key(const char *in, char *out, size_t outsz);
 /*
  * A contact a person or a provider gave: an E.164 number, an e-mail
- * address or a WhatsApp business-scoped user id (valid_bsuid), written
- * into out as valid_contact_key keys it.  0 with the reason when it is
- * none of them, or does not fit in outsz.
+ * address, a WhatsApp business-scoped user id (valid_bsuid), or a
+ * Messenger or Instagram customer's page-scoped id with its channel
+ * ("messenger:<1..32 digits>", "instagram:..."; routerd looks such a
+ * customer up the same way), written into out as valid_contact_key keys
+ * it.  0 with the reason when it is none of them, or does not fit in
+ * outsz.
  */
 int	valid_contact(const char *in, char *out, size_t outsz, char *err,
 	    size_t errsz);
@@ -87,6 +90,11 @@ int	valid_channel(const char *s);
  */
 int	valid_addr(const char *channel, const char *addr, char *err,
 	    size_t errsz);
+/*
+ * A Messenger or Instagram customer's page-scoped id (PSID, IGSID), or a
+ * Page's or an Instagram account's id: 1 to VALID_ADDRID_MAX digits.
+ */
+int	valid_psid(const char *s);
 /*
  * "HH:MM", 00:00 to 23:59, and 24:00 for the end of a day; *minutes (if not
  * NULL) gets minutes since midnight, 0..1440.

@@ -76,13 +76,16 @@ static const struct msg_cmd cmds[] = {
 	{ "tail", msg_tail, "msg tail [-f] [-n N] [--since SEQ] [--conv ID] "
 	    "[--msgpack]", "the event log as JSON Lines" },
 	{ "send", msg_send, "msg send [--conv ID | --to sms:+E164 --from +E164 "
-	    "| --to whatsapp:+E164 --from PHONE-NUMBER-ID] [--key K] "
+	    "| --to whatsapp:+E164 --from PHONE-NUMBER-ID | --to "
+	    "messenger:PSID --from PAGE-ID | --to instagram:IGSID --from "
+	    "IG-ACCOUNT-ID] [--key K] "
 	    "[--reply-to MSG] [--file PATH | --media-url URL ... | --template "
 	    "NAME --lang CODE [--param P ...] [--header-param P] [--button "
 	    "PAYLOAD ...]] [TEXT ...]",
 	    "send a message, or one per input line" },
-	{ "channel", msg_channel, "msg channel status [--json] | token whatsapp "
-	    "[--file PATH]", "channel addresses: active or not; replace a "
+	{ "channel", msg_channel, "msg channel status [--json] | token "
+	    "whatsapp [--file PATH] | token messenger|instagram ID [--file "
+	    "PATH]", "channel addresses: active or not; replace a "
 	    "token" },
 	{ "transcript", msg_transcript, "msg transcript CONV",
 	    "every event of one conversation" },

@@ -66,6 +66,13 @@ struct json_t;
 struct json_t *msg_call_json(struct busc *c, const char *daemon,
 	    const char *t, const char *kind, const char *op,
 	    struct json_t *args, int records);
+/*
+ * Every sending address the channel daemons know (whatsappd's numbers,
+ * messengerd's Pages and Instagram accounts) as JSON objects {channel,
+ * addr, active, since?, reason?, name?, page?} (msg_channel.c).  A daemon
+ * that cannot be asked is left out and named in why ("" when all were).
+ */
+struct json_t *msg_chstatus(char *why, size_t whysz);
 
 /*
  * 1 and the daemon's reason in why when ans is a refusal (a leading

@@ -100,8 +100,65 @@ static const struct aflag no_flags[] = {
 };
 
 static const char *const cols[] = {
-	"name", "state", "enabled", "today", "open", "channels", NULL
+	"name", "state", "enabled", "today", "open", "channels", "tokens", NULL
 };
+
+/*
+ * The token state of a campaign's WhatsApp numbers, Pages and Instagram
+ * accounts (from the channel daemons' chstatus, st): [{channel, addr,
+ * active, reason?}] for the JSON, and "ok", or the inactive ones with
+ * their reason, for the table.
+ */
+static json_t *
+tokens_of(json_t *channels, json_t *st, json_t **summary)
+{
+	char buf[512] = "";
+	const char *k, *a;
+	json_t *ch, *addr, *e, *out = json_array(), *x;
+	size_t i, j;
+	int any = 0;
+
+	json_object_foreach(channels, k, ch) {
+		if (strcmp(k, "sms") == 0)
+			continue;
+		json_array_foreach(json_object_get(ch, "addresses"), i, addr) {
+			/* {addr, mode}, or a bare string */
+			if ((a = json_string_value(addr)) == NULL &&
+			    (a = json_string_value(json_object_get(addr,
+			    "addr"))) == NULL)
+				continue;
+			json_array_foreach(st, j, e) {
+				if (strcmp(json_string_value(json_object_get(e,
+				    "channel")), k) != 0 || strcmp(
+				    json_string_value(json_object_get(e,
+				    "addr")), a) != 0)
+					continue;
+				any = 1;
+				x = json_pack("{s:s, s:s, s:O}", "channel", k,
+				    "addr", a, "active", json_object_get(e,
+				    "active"));
+				if (x == NULL)
+					break;
+				if (json_object_get(e, "reason"))
+					json_object_set(x, "reason",
+					    json_object_get(e, "reason"));
+				json_array_append_new(out, x);
+				if (!json_is_true(json_object_get(e,
+				    "active")))
+					snprintf(buf + strlen(buf), sizeof(buf) -
+					    strlen(buf), "%s%s:%s inactive (%s)",
+					    buf[0] ? ", " : "", k, a,
+					    json_is_string(json_object_get(e,
+					    "reason")) ? json_string_value(
+					    json_object_get(e, "reason")) :
+					    "no reason given");
+				break;
+			}
+		}
+	}
+	*summary = json_string(buf[0] ? buf : any ? "ok" : "-");
+	return out;
+}
 
 /* "sms:on whatsapp:off" for a campaign's channels. */
 static json_t *
@@ -125,27 +182,37 @@ static int
 list(json_t *args)
 {
 	struct busc c;
-	json_t *res, *rows = json_array(), *it;
+	json_t *res, *rows = json_array(), *it, *st, *sum;
 	const char *next;
+	char why[700];
 	size_t i;
 	int tty = msg_stdout_tty();
 
+	/* the tokens' state: what the channel daemons that run say */
+	st = msg_chstatus(why, sizeof(why));
 	admin_connect(&c);
 	for (;;) {
 		res = admin_call_on(&c, "campaign", "list",
 		    json_deep_copy(args));
 		json_array_foreach(json_object_get(res, "items"), i, it) {
+			json_t *tk = tokens_of(json_object_get(it, "channels"),
+			    st, &sum);
+
 			if (!tty) {
+				json_object_set_new(it, "tokens", tk);
+				json_decref(sum);
 				json_array_append(rows, it);
 				continue;
 			}
+			json_decref(tk);
 			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
-			    "s:O*,s:O*,s:o}", "name", json_object_get(it,
+			    "s:O*,s:O*,s:o,s:o}", "name", json_object_get(it,
 			    "name"), "state", json_object_get(it, "state"),
 			    "enabled", json_object_get(it, "enabled"), "today",
 			    json_object_get(it, "today"), "open",
 			    json_object_get(it, "open_now"), "channels",
-			    chan_summary(json_object_get(it, "channels"))));
+			    chan_summary(json_object_get(it, "channels")),
+			    "tokens", sum));
 		}
 		if (!tty) {
 			admin_print_items(rows, NULL);
@@ -161,6 +228,7 @@ list(json_t *args)
 		json_decref(res);
 	}
 	busc_close(&c);
+	json_decref(st);
 	if (tty)
 		admin_print_items(rows, cols);
 	json_decref(rows);

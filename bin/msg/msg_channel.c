@@ -3,10 +3,16 @@
  *
  *   msg channel status [--json]
  *	Each address whatsappd knows (the numbers it has sent from or
- *	received on, and whatsapp_numbers) as active or inactive, with the
- *	reason and since when: a number turns inactive when Meta answers
- *	error 190 (the access token expired or was revoked), and whatsappd
- *	then sends nothing on it.
+ *	received on, and whatsapp_numbers) and each Page and Instagram
+ *	account of messengerd's as active or inactive, with the reason and
+ *	since when: an address turns inactive when Meta answers error 190
+ *	(the access token expired or was revoked), and its daemon then sends
+ *	nothing on it.  A daemon that is not running is named and skipped.
+ *
+ *   msg channel token messenger|instagram ID [--file PATH]
+ *	A Page's new token (an Instagram account's is its Page's): written
+ *	as "<messenger_token_dir>/<page>.new", checked by messengerd with
+ *	Meta, renamed into place only once Meta accepted it.
  *
  *   msg channel token whatsapp [--file PATH]
  *	Replace the access token: the first line of PATH (or of stdin) is
@@ -31,6 +37,7 @@
 #include "mp.h"
 #include "msg.h"
 #include "rec.h"
+#include "valid.h"
 
 #define TOKEN_MAX	4096
 
@@ -49,66 +56,132 @@ wa_call(struct busc *c, struct fbuf *fb, const char *t)
 	return msg_call(c, fb, id);
 }
 
+/* chstatus of one channel daemon into out (its channels as JSON objects
+ * {channel, addr, active, reason?, since?, name?, page?}); -1 with why
+ * when it cannot be asked. */
 static int
-status(int json)
+chstatus_of(const char *daemon, json_t *out, char *why, size_t whysz)
 {
 	const msgpack_object *ans, *chs, *e;
+	const char *w;
 	struct busc c;
 	struct fbuf fb;
-	json_t *j;
-	char addr[64], reason[256], since[32], *line;
-	int64_t ms;
+	char ch[16], addr[64], reason[256], name[256], page[64];
+	int64_t id, ms;
 	int active;
 	size_t i;
+	json_t *j;
 
-	ans = wa_call(&c, &fb, "chstatus");
-	chs = mp_get(ans, "channels");
-	if (chs == NULL || chs->type != MSGPACK_OBJECT_ARRAY)
-		msg_die(MSG_EX_REFUSED, "whatsappd's answer lists no channels");
-	if (!json && chs->via.array.size > 0)
-		msg_out_line("CHANNEL   ADDRESS          STATE     SINCE"
-		    "                     REASON");
+	if (msg_connect(&c, daemon, 5000, &w) == -1) {
+		snprintf(why, whysz, "%s: %s", daemon, w);
+		return -1;
+	}
+	fbuf_init(&fb);
+	id = busc_next_id(&c);
+	fbuf_begin(&fb, 2);
+	mp_kv_str(&fb.pk, "t", "chstatus");
+	mp_kv_int(&fb.pk, "id", id);
+	if (busc_call(&c, &fb, id, &ans) == -1 ||
+	    (chs = mp_get(ans, "channels")) == NULL ||
+	    chs->type != MSGPACK_OBJECT_ARRAY) {
+		snprintf(why, whysz, "%s: %s", daemon, c.err[0] ? c.err :
+		    "its answer lists no channels");
+		fbuf_free(&fb);
+		busc_close(&c);
+		return -1;
+	}
 	for (i = 0; i < chs->via.array.size; i++) {
 		e = &chs->via.array.ptr[i];
 		if (e->type != MSGPACK_OBJECT_MAP ||
 		    !mp_strcpy(e, "addr", addr, sizeof(addr)))
 			continue;
+		if (!mp_strcpy(e, "channel", ch, sizeof(ch)))
+			snprintf(ch, sizeof(ch), "whatsapp");
 		active = 1;
 		mp_bool(e, "active", &active);
-		reason[0] = since[0] = '\0';
-		mp_strcpy(e, "reason", reason, sizeof(reason));
-		if (mp_int(e, "since", &ms) && ms > 0)
+		j = json_pack("{s:s, s:s, s:b}", "channel", ch, "addr", addr,
+		    "active", active);
+		if (j == NULL)
+			continue;
+		if (mp_int(e, "since", &ms) && ms > 0) {
+			char since[32];
+
 			rec_ts_format(ms, since);
+			json_object_set_new(j, "since", json_string(since));
+		}
+		if (mp_strcpy(e, "reason", reason, sizeof(reason)) &&
+		    reason[0])
+			json_object_set_new(j, "reason", json_string(reason));
+		if (mp_strcpy(e, "name", name, sizeof(name)) && name[0])
+			json_object_set_new(j, "name", json_string(name));
+		if (mp_strcpy(e, "page", page, sizeof(page)) && page[0])
+			json_object_set_new(j, "page", json_string(page));
+		json_array_append_new(out, j);
+	}
+	fbuf_free(&fb);
+	busc_close(&c);
+	return 0;
+}
+
+json_t *
+msg_chstatus(char *why, size_t whysz)
+{
+	static const char *const daemons[] = { "whatsappd", "messengerd",
+	    NULL };
+	json_t *out = json_array();
+	char w[300];
+	size_t i, len = 0;
+
+	why[0] = '\0';
+	for (i = 0; daemons[i] != NULL; i++)
+		if (chstatus_of(daemons[i], out, w, sizeof(w)) == -1 &&
+		    len < whysz)
+			len += (size_t)snprintf(why + len, whysz - len, "%s%s",
+			    len ? "; " : "", w);
+	return out;
+}
+
+static int
+status(int json)
+{
+	json_t *all, *e;
+	char why[700], *line, buf[768];
+	size_t i;
+
+	all = msg_chstatus(why, sizeof(why));
+	if (json_array_size(all) == 0 && why[0])
+		msg_die(MSG_EX_UNREACH, "%s", why);
+	if (why[0])
+		msg_err("%s", why);
+	if (!json && json_array_size(all) > 0)
+		msg_out_line("CHANNEL   ADDRESS          STATE     SINCE"
+		    "                     REASON");
+	json_array_foreach(all, i, e) {
+		const char *rs = json_string_value(json_object_get(e,
+		    "reason")), *nm = json_string_value(json_object_get(e,
+		    "name")), *since = json_string_value(json_object_get(e,
+		    "since"));
+		int active = json_is_true(json_object_get(e, "active"));
+
 		if (json) {
-			j = json_pack("{s:s, s:s, s:b}", "channel", "whatsapp",
-			    "addr", addr, "active", active);
-			if (j == NULL)
-				continue;
-			if (since[0])
-				json_object_set_new(j, "since",
-				    json_string(since));
-			if (reason[0])
-				json_object_set_new(j, "reason",
-				    json_string(reason));
-			if ((line = json_dumps(j, JSON_COMPACT |
+			if ((line = json_dumps(e, JSON_COMPACT |
 			    JSON_PRESERVE_ORDER)) != NULL)
 				msg_out_line(line);
 			free(line);
-			json_decref(j);
-		} else {
-			char buf[512];
-
-			snprintf(buf, sizeof(buf), "%-9s %-16s %-9s %-25s %s",
-			    "whatsapp", addr, active ? "active" : "inactive",
-			    since[0] ? since : "-", reason);
-			msg_out_line(buf);
+			continue;
 		}
+		snprintf(buf, sizeof(buf), "%-9s %-16s %-9s %-25s %s%s%s%s",
+		    json_string_value(json_object_get(e, "channel")),
+		    json_string_value(json_object_get(e, "addr")),
+		    active ? "active" : "inactive", since ? since : "-",
+		    rs ? rs : "", nm ? (rs ? " (" : "(") : "", nm ? nm : "",
+		    nm ? ")" : "");
+		msg_out_line(buf);
 	}
-	if (!json && chs->via.array.size == 0)
-		msg_err("whatsappd knows no numbers yet (set whatsapp_numbers "
-		    "to list them)");
-	fbuf_free(&fb);
-	busc_close(&c);
+	if (!json && json_array_size(all) == 0)
+		msg_err("no channel daemon knows an address yet (set "
+		    "whatsapp_numbers or messenger_pages)");
+	json_decref(all);
 	return MSG_EX_OK;
 }
 
@@ -153,6 +226,115 @@ read_token(const char *path)
 	return buf;
 }
 
+/* Write tok (len bytes and a newline) to path: mode 0600, synced, the
+ * old file's owner kept when msg may give it; exits on failure. */
+static void
+token_write(const char *path, const char *old, char *tok, size_t len)
+{
+	struct stat sb;
+	int fd;
+
+	unlink(path);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW,
+	    0600)) == -1)
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	if (stat(old, &sb) == 0 && (sb.st_uid != geteuid() ||
+	    sb.st_gid != getegid()) && fchown(fd, sb.st_uid, sb.st_gid) == -1)
+		msg_err("%s: keeping the owner: %s", path, strerror(errno));
+	tok[len] = '\n';
+	if (write(fd, tok, len + 1) != (ssize_t)(len + 1) || fsync(fd) == -1 ||
+	    close(fd) == -1) {
+		unlink(path);
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	}
+	tok[len] = '\0';
+}
+
+/*
+ * msg channel token messenger|instagram ID: the token of a Page (an
+ * Instagram account's is its Page's) written beside the old one as
+ * "<page>.new", checked by messengerd with Meta, and renamed into place
+ * only when Meta took it; refused otherwise, the old one kept.
+ */
+static int
+token_page(const char *channel, const char *id, const char *from)
+{
+	const msgpack_object *ans, *err;
+	struct conf *cf;
+	struct busc c;
+	struct fbuf fb;
+	json_t *all, *e;
+	char page[64], name[256] = "", code[32] = "", why[700], *dir, *tok;
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int64_t rid;
+	size_t i;
+
+	if (!valid_psid(id))
+		msg_die(MSG_EX_REFUSED, "%s is not a %s id (1 to 32 digits)",
+		    id, strcmp(channel, "messenger") == 0 ? "Page" :
+		    "Instagram account");
+	snprintf(page, sizeof(page), "%s", id);
+	if (strcmp(channel, "instagram") == 0) {
+		/* the account's token is its Page's */
+		page[0] = '\0';
+		all = msg_chstatus(why, sizeof(why));
+		json_array_foreach(all, i, e)
+			if (json_is_string(json_object_get(e, "page")) &&
+			    strcmp(json_string_value(json_object_get(e,
+			    "addr")), id) == 0)
+				snprintf(page, sizeof(page), "%s",
+				    json_string_value(json_object_get(e,
+				    "page")));
+		json_decref(all);
+		if (page[0] == '\0')
+			msg_die(MSG_EX_REFUSED, "messengerd knows no Page of "
+			    "Instagram account %s", id);
+	}
+	cf = msg_conf();
+	if ((dir = conf_path(cf, conf_get(cf, "messenger_token_dir"))) ==
+	    NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	snprintf(path, sizeof(path), "%s/%s", dir, page);
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	free(dir);
+	tok = read_token(from);
+	token_write(tmp, path, tok, strlen(tok));
+	explicit_bzero(tok, strlen(tok));
+	free(tok);
+	/* messengerd asks Meta (GET /PAGE-ID?fields=name) before taking it */
+	msg_connect_or_die(&c, "messengerd");
+	fbuf_init(&fb);
+	rid = busc_next_id(&c);
+	fbuf_begin(&fb, 4);
+	mp_kv_str(&fb.pk, "t", "chtoken");
+	mp_kv_int(&fb.pk, "id", rid);
+	mp_kv_str(&fb.pk, "page", page);
+	mp_kv_bool(&fb.pk, "candidate", 1);
+	if (busc_call(&c, &fb, rid, &ans) == -1) {
+		unlink(tmp);
+		msg_die(MSG_EX_UNREACH, "messengerd: %s", c.err);
+	}
+	if ((err = mp_get(ans, "err")) != NULL) {
+		mp_strcpy(err, "code", code, sizeof(code));
+		msg_answer_err(ans, why, sizeof(why));
+		unlink(tmp);
+		msg_die(MSG_EX_REFUSED, "%s: the token was not taken (%s); the "
+		    "old one stays", page, why);
+	}
+	mp_strcpy(ans, "name", name, sizeof(name));
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		msg_die(MSG_EX_REFUSED, "%s: %s", path, strerror(errno));
+	}
+	printf("%s %s: token accepted by Meta for Page %s%s%s%s, written to "
+	    "%s; active\n", channel, id, page, name[0] ? " (" : "", name,
+	    name[0] ? ")" : "", path);
+	msg_out_flush();
+	fbuf_free(&fb);
+	busc_close(&c);
+	return MSG_EX_OK;
+}
+
 static int
 token(const char *channel, const char *from)
 {
@@ -165,9 +347,13 @@ token(const char *channel, const char *from)
 	size_t len;
 	int fd;
 
+	if (strcmp(channel, "messenger") == 0 ||
+	    strcmp(channel, "instagram") == 0)
+		msg_die(MSG_EX_REFUSED, "msg channel token %s ID: which "
+		    "Page's (or account's) token", channel);
 	if (strcmp(channel, "whatsapp") != 0)
-		msg_die(MSG_EX_REFUSED, "channel %s has no token to replace "
-		    "(only whatsapp)", channel);
+		msg_die(MSG_EX_REFUSED, "channel %s has no token to replace",
+		    channel);
 	cf = msg_conf();
 	if ((path = conf_path(cf, conf_get(cf, "whatsapp_token_file"))) ==
 	    NULL)
@@ -231,5 +417,9 @@ msg_channel(int argc, char **argv)
 		return status(json);
 	if (argc == 2 && strcmp(argv[0], "token") == 0)
 		return token(argv[1], file);
+	if (argc == 3 && strcmp(argv[0], "token") == 0 &&
+	    (strcmp(argv[1], "messenger") == 0 ||
+	    strcmp(argv[1], "instagram") == 0))
+		return token_page(argv[1], argv[2], file);
 	msg_usage();
 }

@@ -151,9 +151,30 @@ check_req(struct sreq *q, char *chanbuf, size_t chansz, char *why,
 		    "e.g. sms:+15551234567", q->to);
 		return -1;
 	}
+	if (strcmp(chanbuf, "messenger") == 0 ||
+	    strcmp(chanbuf, "instagram") == 0) {
+		/* the customer's page-scoped id and our Page or account:
+		 * only a customer who wrote can be answered (routerd says) */
+		q->channel = chanbuf;
+		if (!valid_psid(q->to)) {
+			snprintf(why, whysz, "recipient %.64s is not a %s id "
+			    "(1 to 32 digits)", q->to, strcmp(chanbuf,
+			    "messenger") == 0 ? "page-scoped (PSID)" :
+			    "Instagram-scoped (IGSID)");
+			return -1;
+		}
+		if (q->from == NULL || !valid_psid(q->from)) {
+			snprintf(why, whysz, "sender %.64s is not a %s id (1 "
+			    "to 32 digits)", q->from ? q->from : "(none)",
+			    strcmp(chanbuf, "messenger") == 0 ? "Page" :
+			    "Instagram account");
+			return -1;
+		}
+		return 0;
+	}
 	if (strcmp(chanbuf, "sms") != 0 && strcmp(chanbuf, "whatsapp") != 0) {
-		snprintf(why, whysz, "channel \"%.32s\": new conversations "
-		    "start on sms or whatsapp", chanbuf);
+		snprintf(why, whysz, "channel \"%.32s\" is not sms, whatsapp, "
+		    "messenger or instagram", chanbuf);
 		return -1;
 	}
 	q->channel = chanbuf;

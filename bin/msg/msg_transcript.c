@@ -5,7 +5,9 @@
  * beginning and without following.  On a pipe (or with --json) the events
  * are JSON Lines exactly as msg tail prints them; on a terminal they read as
  * a chat, one line per event with the local time, a direction arrow for
- * messages ("<" from the customer, ">" to them) and the delivery statuses.
+ * messages ("<" from the customer, ">" to them; "(by the page)" for what a
+ * Page sent from elsewhere) and the delivery statuses; a reaction, an edit
+ * or an unsend is shown on the message it names, quoted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,55 @@
 #include "rec.h"
 
 #define TIME_COLS	19	/* "2026-11-21 10:00:00" */
+#define SEEN_MAX	1024	/* messages remembered to name them later */
+#define SEEN_TEXT	120	/* bytes of each kept */
+
+/* The messages printed so far, so that a later reaction, edit or unsend
+ * can say which one it is on (by its text). */
+static struct seen {
+	char	id[40];
+	char	text[SEEN_TEXT];
+	size_t	len;
+} seen[SEEN_MAX];
+static size_t nseen;
+
+static size_t put_field(const msgpack_object *, const char *, const char *);
+
+static void
+seen_add(const msgpack_object *r)
+{
+	struct seen *e = &seen[nseen++ % SEEN_MAX];
+	const char *s;
+	size_t n;
+
+	e->id[0] = '\0';
+	e->len = 0;
+	mp_strcpy(r, "id", e->id, sizeof(e->id));
+	if (mp_str(r, "text", &s, &n)) {
+		e->len = n < sizeof(e->text) ? n : sizeof(e->text);
+		memcpy(e->text, s, e->len);
+	}
+}
+
+/* " on \"text\"" for the message r names (its id), or its id. */
+static void
+put_on(const msgpack_object *r)
+{
+	char id[40] = "";
+	size_t i;
+
+	mp_strcpy(r, "id", id, sizeof(id));
+	for (i = 0; i < SEEN_MAX && i < nseen; i++)
+		if (id[0] && strcmp(seen[i].id, id) == 0) {
+			fputs(" \"", stdout);
+			msg_term_text(stdout, seen[i].text, seen[i].len, 40, 0,
+			    1);
+			putchar('"');
+			return;
+		}
+	putchar(' ');
+	put_field(r, "id", "?");
+}
 
 /* Print string field k (sanitised), or dflt when absent; returns cols. */
 static size_t
@@ -53,6 +104,9 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 			dir = "in";
 		fputs(*dir ? " < " : " > ", stdout);
 		put_field(r, "contact", "?");
+		if (mp_str_is(r, "by", "page"))
+			fputs(" (by the page)", stdout);
+		seen_add(r);
 		if (*dir && mp_str(r, "name", &s, &n) && n > 0) {
 			fputs(" (", stdout);
 			msg_term_text(stdout, s, n, 32, 0, 1);
@@ -68,6 +122,38 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 			msg_term_text(stdout, s, n, 32, 0, 1);
 			putchar(']');
 		}
+	} else if (mp_str_is(r, "type", "status") &&
+	    mp_str_is(r, "status", "unsent")) {
+		/* a tombstone: the customer took the message back */
+		fputs(" * unsent by the customer:", stdout);
+		put_on(r);
+	} else if (mp_str_is(r, "type", "status") &&
+	    mp_str_is(r, "status", "edited")) {
+		const msgpack_object *ed = mp_get(mp_get(r, "data"), "edit");
+
+		fputs(" * edited by the customer:", stdout);
+		put_on(r);
+		fputs(" is now: ", stdout);
+		if (ed != NULL && mp_str(ed, "text", &s, &n))
+			msg_term_text(stdout, s, n, 0, TIME_COLS + 3, 0);
+	} else if (mp_str_is(r, "type", "reaction")) {
+		if (mp_str_is(r, "action", "unreact"))
+			fputs(" * reaction removed from", stdout);
+		else {
+			fputs(" * reaction ", stdout);
+			put_field(r, "emoji", "?");
+			fputs(" on", stdout);
+		}
+		put_on(r);
+	} else if (mp_str_is(r, "type", "contact")) {
+		fputs(" * the customer's number changed: ", stdout);
+		put_field(r, "old", "?");
+		fputs(" is now ", stdout);
+		put_field(r, "contact", "?");
+		if (mp_get(r, "followed") && mp_get(r, "followed")->type ==
+		    MSGPACK_OBJECT_BOOLEAN && !mp_get(r, "followed")->via.boolean)
+			fputs(" (not followed: another conversation has it)",
+			    stdout);
 	} else if (mp_get(r, "type") && mp_streq(mp_get(r, "type"),
 	    "status")) {
 		fputs(" * ", stdout);

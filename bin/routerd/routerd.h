@@ -225,6 +225,10 @@ void	status_request(struct rclient *, const msgpack_object *);
  * when sent, or the provider's code and reason (dispatch_init's hook). */
 void	result_record(const char *msgid, const char *pid, const char *code,
 	    const char *reason);
+/* m (outbound) is known as m->pid now: the statuses kept for that pid
+ * before it was known are applied (routerd_status's echo of our own send
+ * calls it too).  0 or an mdb error. */
+int	result_orphans(MDB_txn *, struct mrec *m);
 
 /* routerd_work.c: what agents do to conversations (each a write). */
 void	work_status(struct rclient *, const msgpack_object *);
@@ -399,6 +403,11 @@ int	out_template(const struct conv *, const msgpack_object *tpl,
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
 int	out_reply_to(MDB_txn *, const struct conv *, const char *msgid,
 	    char *pid, size_t pidsz, char *why, size_t whysz);
+/* The whole mid of Messenger/Instagram message msgid of cv, whose pid is
+ * folded ("~" and a hash; the mid is in its event's data.mid): 1 and mid,
+ * or 0 when not found among cv's latest events. */
+int	out_reply_mid(MDB_txn *, const struct conv *, const char *msgid,
+	    char *mid, size_t midsz);
 /* The name of file's copy in the spool ({spool: "f_<ULID>"}) into spool;
  * -1 when file names no well-formed spool entry. */
 int	out_spool_name(const msgpack_object *file, char *spool,
@@ -497,6 +506,10 @@ int	rs_convs_walk(MDB_txn *, const char *after, rs_conv_cb, void *arg);
 typedef int (*rs_id_cb)(const char *id, void *arg);
 int	rs_convs_of(MDB_txn *, enum chan, const char *contact, size_t max,
 	    rs_id_cb, void *arg);
+/* The customer of cv is now contact (a WhatsApp number change): cv is
+ * found by it from now on, and put.  MDB_KEYEXIST when another
+ * conversation has it already (cv unchanged), else 0 or an mdb error. */
+int	rs_conv_rekey(MDB_txn *, struct conv *, const char *contact);
 /* Delete cv, its events, messages, pending sends and keys; the events
  * deleted counted in *nev.  0 or an mdb error. */
 int	rs_conv_purge(MDB_txn *, const struct conv *, long *nev);
@@ -542,6 +555,12 @@ int	rs_seen_get(MDB_txn *, enum chan, const char *pid, const char *status,
 	    char *msgid, size_t msgidsz);
 int	rs_seen_put(MDB_txn *, enum chan, const char *pid, const char *status,
 	    const char *msgid);
+/* "w:<conv>:<status>": how far Messenger's watermarks (delivered, read)
+ * have marked cv's outbound messages, in ms (0 when never). */
+int	rs_wm_get(MDB_txn *, const char *conv, const char *status,
+	    long long *upto);
+int	rs_wm_put(MDB_txn *, const char *conv, const char *status,
+	    long long upto);
 /* A send key as stored: a client's under its Unix user ("k:u<uid>:<key>"),
  * routerd's own as given ("k:<key>": "bot:<msg>", "idk:<msg>"). */
 #define RS_SKEYLEN	220

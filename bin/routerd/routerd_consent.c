@@ -101,6 +101,19 @@ consent_record(MDB_txn *txn, const char *conv, const char *campaign,
 	return 0;
 }
 
+/* cv's contact as the blacklist keys it: a page-scoped id with its
+ * channel ("messenger:<psid>", lib/valid), anything else as
+ * valid_contact_key makes it. */
+static void
+bl_key(const struct conv *cv, char *out, size_t outsz)
+{
+	if (cv->channel == CH_MESSENGER || cv->channel == CH_INSTAGRAM)
+		snprintf(out, outsz, "%s:%.*s", rs_chan_name(cv->channel),
+		    R_ADDRLEN - 12, cv->contact);
+	else
+		valid_contact_key(cv->contact, out, outsz);
+}
+
 int
 consent_blacklisted(const struct conv *cv, char *reason, size_t rsz,
     char *scope, size_t ssz)
@@ -115,7 +128,7 @@ consent_blacklisted(const struct conv *cv, char *reason, size_t rsz,
 	/* no environment of campaignd's yet: there is no blacklist */
 	if (camp_rtxn(&ct) == -1)
 		return 0;
-	valid_contact_key(cv->contact, norm, sizeof(norm));
+	bl_key(cv, norm, sizeof(norm));
 	for (i = 0; i < 2 && !found; i++) {
 		msgpack_unpacked_init(&up);
 		if (camp_blacklist(ct, scopes[i], norm, &up) == 0) {
@@ -311,7 +324,7 @@ consent_blocked(MDB_txn *txn, struct conv *cv, const struct mrec *m,
 	    "all campaigns");
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatalx("out of memory");
-	valid_contact_key(cv->contact, r->contact, sizeof(r->contact));
+	bl_key(cv, r->contact, sizeof(r->contact));
 	snprintf(r->campaign, sizeof(r->campaign), "%s", cv->campaign);
 	snprintf(r->detail, sizeof(r->detail), "inbound %s message %s "
 	    "(conversation %s) not routed", rs_chan_name(cv->channel), m->id,

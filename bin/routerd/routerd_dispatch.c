@@ -39,8 +39,9 @@ static struct chan_link {
 } links[CH_N] = {
 	[CH_SMS] = { "run/smsd.sock", 1, NULL },
 	[CH_WHATSAPP] = { "run/whatsappd.sock", 0, NULL },
-	[CH_MESSENGER] = { NULL, 0, NULL },
-	[CH_INSTAGRAM] = { NULL, 0, NULL },
+	/* one daemon for both: a connection each */
+	[CH_MESSENGER] = { "run/messengerd.sock", 0, NULL },
+	[CH_INSTAGRAM] = { "run/messengerd.sock", 0, NULL },
 };
 
 static const struct dispatch_hooks *hooks;

@@ -143,10 +143,13 @@ files_check(const struct conv *cv, const msgpack_object *file,
 		    "URL: msg send --media-url URL");
 		return -1;
 	}
-	if (cv->channel == CH_MESSENGER || cv->channel == CH_INSTAGRAM) {
-		snprintf(why, whysz, "sending files on %s arrives with "
-		    "messengerd", ch);
-		return -1;
+	/* Instagram takes only some types (messengerd checks them again,
+	 * with the file's own bytes, before it uploads) */
+	for (i = 0; cv->channel == CH_INSTAGRAM && i < n; i++) {
+		e = media ? &media->via.array.ptr[i] : file;
+		if (mp_strcpy(e, "mime", mime, sizeof(mime)) && mime[0] &&
+		    media_check_type(ch, mime, why, whysz) == -1)
+			return -1;
 	}
 	return 0;
 }

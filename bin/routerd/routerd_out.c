@@ -290,6 +290,40 @@ out_reply_to(MDB_txn *txn, const struct conv *cv, const char *msgid,
 	return rc;
 }
 
+#define MID_SCAN	5000	/* events looked at for a folded mid */
+
+int
+out_reply_mid(MDB_txn *txn, const struct conv *cv, const char *msgid,
+    char *mid, size_t midsz)
+{
+	struct rs_cursor c;
+	msgpack_unpacked up;
+	MDB_val rec;
+	uint64_t seq;
+	size_t off, n = 0;
+	int rc, found = 0;
+
+	mid[0] = '\0';
+	if (rs_convev_open(txn, cv->id, &c) != 0)
+		return 0;
+	msgpack_unpacked_init(&up);
+	for (rc = rs_convev_last(&c, &seq); rc == 0 && !found &&
+	    n++ < MID_SCAN; rc = rs_convev_prev(&c, &seq)) {
+		off = 0;
+		if (rs_event_get(txn, seq, &rec) != 0 ||
+		    msgpack_unpack_next(&up, rec.mv_data, rec.mv_size, &off) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+		    !mp_str_is(&up.data, "type", "message") ||
+		    !mp_str_is(&up.data, "id", msgid))
+			continue;
+		found = mp_strcpy(mp_get(&up.data, "data"), "mid", mid, midsz);
+		break;
+	}
+	msgpack_unpacked_destroy(&up);
+	rs_cursor_close(&c);
+	return found;
+}
+
 int
 out_spool_name(const msgpack_object *file, char *spool, size_t spoolsz)
 {

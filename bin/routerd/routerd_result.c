@@ -68,8 +68,8 @@ orphan_apply(const char *status, const char *code, const char *reason,
 }
 
 /* Statuses that arrived before the pid was known. */
-static int
-orphans_apply(MDB_txn *txn, struct mrec *m)
+int
+result_orphans(MDB_txn *txn, struct mrec *m)
 {
 	struct early e = { txn, m };
 	int rc;
@@ -98,6 +98,16 @@ result_sent(MDB_txn *txn, struct mrec *m, const char *pid)
 	}
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return rc;
+	/* Messenger's echo of our send (routerd_status) may have come first:
+	 * sent is recorded; the answer's id finds the message too */
+	if (m->pid[0] && rs_seen_get(txn, m->channel, m->pid, "sent", owner,
+	    sizeof(owner)) == 0 && strcmp(owner, m->id) == 0) {
+		if (strcmp(m->pid, pid) == 0)
+			return 0;
+		if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
+			return rc;
+		return rs_seen_put(txn, m->channel, pid, "sent", m->id);
+	}
 	snprintf(m->pid, sizeof(m->pid), "%s", pid);
 	if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
 		return rc;
@@ -106,7 +116,7 @@ result_sent(MDB_txn *txn, struct mrec *m, const char *pid)
 	    (rc = rs_mrec_status(txn, m, "sent", pid, NULL, NULL, NULL,
 	    daemon_now_ms())) != 0)
 		return rc;
-	return orphans_apply(txn, m);
+	return result_orphans(txn, m);
 }
 
 void

@@ -202,12 +202,15 @@ attachments(const msgpack_object *file, const msgpack_object *media,
 	return 0;
 }
 
-/* A new conversation's to, from and channel ("sms:"/"whatsapp:" on to
- * say it); 0, or -1 refused. */
+/* A new conversation's to, from and channel ("sms:", "whatsapp:",
+ * "messenger:", "instagram:" on to say it); 0, or -1 refused. */
 static int
 check_new(struct rclient *cl, const msgpack_object *f, struct sendreq *r)
 {
+	static const char *const prefixes[] = { "sms", "whatsapp",
+	    "messenger", "instagram", NULL };
 	char why[256];
+	size_t i, n;
 
 	if (!mp_strcpy(f, "to", r->to, sizeof(r->to)) ||
 	    !mp_strcpy(f, "from", r->from, sizeof(r->from))) {
@@ -215,23 +218,35 @@ check_new(struct rclient *cl, const msgpack_object *f, struct sendreq *r)
 		    "to and from, are required");
 		return -1;
 	}
-	if (strncmp(r->to, "sms:", 4) == 0) {
-		memmove(r->to, r->to + 4, strlen(r->to + 4) + 1);
-		snprintf(r->channel, sizeof(r->channel), "sms");
-	} else if (strncmp(r->to, "whatsapp:", 9) == 0) {
-		memmove(r->to, r->to + 9, strlen(r->to + 9) + 1);
-		snprintf(r->channel, sizeof(r->channel), "whatsapp");
+	for (i = 0; prefixes[i] != NULL; i++) {
+		n = strlen(prefixes[i]);
+		if (strncmp(r->to, prefixes[i], n) == 0 && r->to[n] == ':') {
+			memmove(r->to, r->to + n + 1, strlen(r->to + n + 1) +
+			    1);
+			snprintf(r->channel, sizeof(r->channel), "%s",
+			    prefixes[i]);
+			break;
+		}
 	}
 	if (r->channel[0] == '\0')
 		snprintf(r->channel, sizeof(r->channel), "sms");
-	if (rs_chan_parse(r->channel, &r->ch) == -1 ||
-	    (r->ch != CH_SMS && r->ch != CH_WHATSAPP)) {
-		bus_caller_refuse(&cl->bc, r->re, "invalid", "send: new "
-		    "conversations start on sms or whatsapp");
+	if (rs_chan_parse(r->channel, &r->ch) == -1) {
+		bus_caller_refuse(&cl->bc, r->re, "invalid", "send: channel "
+		    "is sms, whatsapp, messenger or instagram");
 		return -1;
 	}
+	if (r->ch == CH_MESSENGER || r->ch == CH_INSTAGRAM) {
+		/* the customer's page-scoped id; the window (routerd_policy)
+		 * refuses one who never wrote */
+		if (!valid_psid(r->to)) {
+			bus_caller_refuse(&cl->bc, r->re, "invalid", "send: to "
+			    "must be the customer's %s id (1 to 32 digits)",
+			    r->ch == CH_MESSENGER ? "page-scoped" :
+			    "Instagram-scoped");
+			return -1;
+		}
 	/* WhatsApp also reaches a business-scoped user id */
-	if (!valid_e164(r->to) && !(r->ch == CH_WHATSAPP &&
+	} else if (!valid_e164(r->to) && !(r->ch == CH_WHATSAPP &&
 	    valid_bsuid(r->to))) {
 		bus_caller_refuse(&cl->bc, r->re, "invalid", "send: to must be "
 		    "an E.164 number (+ and 8 to 15 digits), or on WhatsApp a "
@@ -455,9 +470,12 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 		r->text = x->rendered;
 		r->textlen = strlen(x->rendered);
 	}
-	/* the one suppression check: opt-out, blacklist, windows; canned */
+	/* the one suppression check: opt-out, blacklist, windows; canned.
+	 * A human agent's reply is a person's (HUMAN_AGENT on Messenger);
+	 * bots, routerd's own replies and scripts without an agent are not */
 	if (policy_outbound(txn, r->who, &x->cv, r->text, r->textlen,
-	    !r->isbot, r->tpl ? x->tname : NULL, &x->expanded, &tag, why,
+	    !r->isbot && !r->internal && r->who->agent[0] != '\0',
+	    r->tpl ? x->tname : NULL, &x->expanded, &tag, why,
 	    sizeof(why), rc) == -1 ||
 	    /* files: the campaign's policy and the channel's limits */
 	    policy_file(txn, r->who, &x->cv, r->file, r->media, why,
@@ -478,8 +496,17 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 		x->nx++;
 	}
 	if (x->rpid[0]) {
+		char mid[512];
+
 		mp_kv_str(&x->xpk, "reply_to", x->rpid);
 		x->nx++;
+		/* a folded mid (Instagram's are long): the whole one too */
+		if (x->rpid[0] == '~' && (x->cv.channel == CH_MESSENGER ||
+		    x->cv.channel == CH_INSTAGRAM) &&
+		    out_reply_mid(txn, &x->cv, r->reply_to, mid, sizeof(mid))) {
+			mp_kv_str(&x->xpk, "reply_mid", mid);
+			x->nx++;
+		}
 	}
 	if (tag != NULL) {
 		mp_kv_str(&x->xpk, "tag", tag);

@@ -16,12 +16,31 @@
  * learns the id and applies it.  Otherwise the message's "status" event is
  * appended and its state moves forward (never back: a late "sent" after
  * "delivered" changes nothing).  The answer waits for the commit.
+ *
+ * Messenger and Instagram (messengerd) add: the echo of our own send,
+ * status sent with msg, our message id, taken for that message when it is
+ * an outbound one of the thread named (from: the customer, to: the Page)
+ * before the send's answer names the mid (st_echo); a watermark (upto,
+ * inclusive), every outbound message of the thread sent before it
+ * delivered or read, only forward, the watermark kept per conversation
+ * (st_watermark); Instagram's read of a mid (earlier), that message and
+ * every earlier one (st_earlier).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "mp.h"
 #include "routerd.h"
+
+/* What a Messenger status says besides the common fields. */
+struct stx {
+	char		from[R_ADDRLEN], to[R_ADDRLEN];	/* customer, Page */
+	char		msg[R_IDLEN];	/* our id, from our send's echo */
+	int64_t		upto;		/* a watermark, ms; 0 none */
+	int		inclusive, earlier;
+};
 
 /* The answer {conv: nil, msg, dup}. */
 static void
@@ -34,6 +53,163 @@ st_answer(struct held *h, const char *msg, int dup)
 	mp_kv_bool(pk, "dup", dup);
 }
 
+/* Is status (delivered, read) news for m, whose state it moves on? */
+static int
+st_forward(const struct mrec *m, const char *status)
+{
+	if (m->pid[0] == '\0')
+		return 0;	/* never sent */
+	if (strcmp(status, "delivered") == 0)
+		return strcmp(m->state, "sent") == 0;
+	return strcmp(m->state, "sent") == 0 ||
+	    strcmp(m->state, "delivered") == 0;
+}
+
+#define WM_MAX	1000	/* messages one watermark marks at most */
+
+/*
+ * Mark every outbound message of conv queued in [from, below) with status
+ * (only forward: delivered, then read), newest first, and remember below
+ * as conv's watermark for status.  pid: the watermark's, in each event's
+ * data.  0 or an mdb error.
+ */
+static int
+st_earlier(MDB_txn *txn, const char *conv, const char *status,
+    long long below, const char *pid, long long ts)
+{
+	static char ids[WM_MAX][R_IDLEN];
+	struct rs_cursor c;
+	msgpack_unpacked up;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	long long from;
+	struct mrec m;
+	MDB_val rec;
+	uint64_t seq;
+	int64_t ets;
+	size_t n = 0, i, off;
+	int rc;
+
+	if ((rc = rs_wm_get(txn, conv, status, &from)) != 0)
+		return rc;
+	if (below <= from)
+		return 0;
+	/* the ids first: marking appends to the conversation walked */
+	if ((rc = rs_convev_open(txn, conv, &c)) != 0)
+		return rc;
+	msgpack_unpacked_init(&up);
+	for (rc = rs_convev_last(&c, &seq); rc == 0 && n < WM_MAX;
+	    rc = rs_convev_prev(&c, &seq)) {
+		if (rs_event_get(txn, seq, &rec) != 0)
+			continue;
+		off = 0;
+		if (msgpack_unpack_next(&up, rec.mv_data, rec.mv_size, &off) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+		    !mp_str_is(&up.data, "type", "message") ||
+		    !mp_str_is(&up.data, "dir", "out") ||
+		    !mp_int(&up.data, "ts", &ets))
+			continue;
+		if (ets < from)
+			break;		/* marked by an earlier watermark */
+		if (ets >= below ||
+		    !mp_strcpy(&up.data, "id", ids[n], sizeof(ids[n])))
+			continue;
+		n++;
+	}
+	msgpack_unpacked_destroy(&up);
+	rs_cursor_close(&c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	/* data: {watermark: pid} */
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	msgpack_pack_map(&pk, 1);
+	mp_kv_str(&pk, "watermark", pid);
+	msgpack_unpacked_init(&up);
+	off = 0;
+	if (msgpack_unpack_next(&up, sb.data, sb.size, &off) !=
+	    MSGPACK_UNPACK_SUCCESS)
+		fatalx("a map packed by us does not unpack");
+	for (rc = 0, i = n; rc == 0 && i-- > 0; ) {
+		if ((rc = rs_mrec_get(txn, ids[i], &m)) != 0) {
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+			continue;
+		}
+		if (st_forward(&m, status) &&
+		    (rc = rs_seen_put(txn, m.channel, m.pid, status,
+		    m.id)) == 0)
+			rc = rs_mrec_status(txn, &m, status, NULL, NULL, NULL,
+			    &up.data, ts);
+		rs_mrec_free(&m);
+	}
+	msgpack_unpacked_destroy(&up);
+	msgpack_sbuffer_destroy(&sb);
+	if (rc == 0)
+		rc = rs_wm_put(txn, conv, status, below);
+	return rc;
+}
+
+/*
+ * A Messenger watermark: every outbound message of the thread (channel,
+ * Page x->to, customer x->from) sent before x->upto (at or before, when
+ * inclusive) takes status.  1 when it moved nothing (a redelivery, or an
+ * unknown thread), 0 done, or an mdb error.
+ */
+static int
+st_watermark(MDB_txn *txn, enum chan ch, const char *status, const char *pid,
+    const struct stx *x, long long ts)
+{
+	struct conv cv;
+	long long from;
+	int rc;
+
+	if ((rc = rs_conv_find(txn, ch, x->to, x->from, &cv)) != 0)
+		return rc == MDB_NOTFOUND ? 1 : rc;
+	if ((rc = rs_wm_get(txn, cv.id, status, &from)) != 0)
+		return rc;
+	if (x->upto + x->inclusive <= from)
+		return 1;	/* only forward */
+	if ((rc = st_earlier(txn, cv.id, status, x->upto + x->inclusive, pid,
+	    ts)) != 0)
+		return rc;
+	/* read implies delivered */
+	if (strcmp(status, "read") == 0 && (rc = rs_wm_get(txn, cv.id,
+	    "delivered", &from)) == 0 && from < x->upto + x->inclusive)
+		rc = rs_wm_put(txn, cv.id, "delivered", x->upto + x->inclusive);
+	return rc;
+}
+
+/*
+ * The echo of our own send (status sent, with our message id x->msg):
+ * the message learns its provider id now, before the send's answer names
+ * it.  1 when x->msg is no outbound message of this thread (the status is
+ * then kept as an orphan), 0 done, or an mdb error.
+ */
+static int
+st_echo(MDB_txn *txn, enum chan ch, const char *pid, const struct stx *x,
+    const msgpack_object *data, long long ts)
+{
+	struct mrec m;
+	int rc;
+
+	if ((rc = rs_mrec_get(txn, x->msg, &m)) != 0)
+		return rc == MDB_NOTFOUND ? 1 : rc;
+	if (strcmp(m.dir, "out") != 0 || m.channel != ch ||
+	    strcmp(m.from, x->to) != 0 || strcmp(m.to, x->from) != 0 ||
+	    (m.pid[0] && strcmp(m.pid, pid) != 0)) {
+		rs_mrec_free(&m);
+		return 1;
+	}
+	if ((rc = rs_pid_put(txn, ch, pid, m.id)) == 0 &&
+	    (rc = rs_seen_put(txn, ch, pid, "sent", m.id)) == 0 &&
+	    (rc = rs_mrec_status(txn, &m, "sent", pid, NULL, NULL, data,
+	    ts)) == 0)
+		rc = result_orphans(txn, &m);
+	rs_mrec_free(&m);
+	return rc;
+}
+
 void
 status_request(struct rclient *cl, const msgpack_object *f)
 {
@@ -43,6 +219,7 @@ status_request(struct rclient *cl, const msgpack_object *f)
 	const msgpack_object *data;
 	struct held *h;
 	struct mrec m;
+	struct stx x;
 	enum chan ch;
 	MDB_txn *txn;
 	int rc;
@@ -66,6 +243,30 @@ status_request(struct rclient *cl, const msgpack_object *f)
 	}
 	mp_strcpy(f, "code", code, sizeof(code));
 	mp_strcpy(f, "reason", reason, sizeof(reason));
+	memset(&x, 0, sizeof(x));
+	if (ch == CH_MESSENGER || ch == CH_INSTAGRAM) {
+		mp_strcpy(f, "from", x.from, sizeof(x.from));
+		mp_strcpy(f, "to", x.to, sizeof(x.to));
+		mp_strcpy(f, "msg", x.msg, sizeof(x.msg));
+		if (!mp_int(f, "upto", &x.upto) || x.upto < 0 ||
+		    x.upto > INT64_MAX / 2)
+			x.upto = 0;
+		mp_bool(f, "inclusive", &x.inclusive);
+		mp_bool(f, "earlier", &x.earlier);
+		x.inclusive = x.inclusive != 0;
+		if ((x.upto > 0 || x.earlier) &&
+		    strcmp(status, "delivered") != 0 &&
+		    strcmp(status, "read") != 0) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "st: upto "
+			    "and earlier go with delivered or read");
+			return;
+		}
+		if (x.upto > 0 && (x.from[0] == '\0' || x.to[0] == '\0')) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "st: a "
+			    "watermark needs from and to");
+			return;
+		}
+	}
 	if (!mp_int(f, "ts", &ts) || ts <= 0)
 		ts = daemon_now_ms();
 	if ((txn = store_txn(R->st)) == NULL) {
@@ -74,6 +275,14 @@ status_request(struct rclient *cl, const msgpack_object *f)
 		return;
 	}
 	h = held_new(&cl->bc, re);
+	if (x.upto > 0) {
+		if ((rc = st_watermark(txn, ch, status, pid, &x, ts)) < 0 ||
+		    rc > 1)
+			goto fail;
+		st_answer(h, "", rc == 1);
+		held_after(h, R->st);
+		return;
+	}
 	if ((rc = rs_seen_get(txn, ch, pid, status, msgid,
 	    sizeof(msgid))) == 0) {
 		st_answer(h, msgid, 1);
@@ -83,6 +292,17 @@ status_request(struct rclient *cl, const msgpack_object *f)
 	if (rc != MDB_NOTFOUND)
 		goto fail;
 	rc = rs_pid_get(txn, ch, pid, msgid, sizeof(msgid));
+	if (rc == MDB_NOTFOUND && x.msg[0] && strcmp(status, "sent") == 0) {
+		/* Messenger's echo of our send, before the send's answer */
+		if ((rc = st_echo(txn, ch, pid, &x, data, ts)) == 0) {
+			st_answer(h, x.msg, 0);
+			held_after(h, R->st);
+			return;
+		}
+		if (rc != 1)
+			goto fail;
+		rc = MDB_NOTFOUND;
+	}
 	if (rc == MDB_NOTFOUND) {
 		/*
 		 * The provider called back before its API answer reached us:
@@ -101,6 +321,9 @@ status_request(struct rclient *cl, const msgpack_object *f)
 	if (rc == 0)
 		rc = rs_mrec_status(txn, &m, status, NULL, code, reason, data,
 		    ts);
+	/* Instagram's read: that message and every earlier one */
+	if (rc == 0 && x.earlier && strcmp(m.dir, "out") == 0)
+		rc = st_earlier(txn, m.conv, status, m.ts + 1, pid, ts);
 	rs_mrec_free(&m);
 	if (rc != 0)
 		goto fail;

@@ -386,6 +386,14 @@ rs_conv_put(MDB_txn *txn, const struct conv *cv)
 	return put_rec(txn, db.convs, cv->id, strlen(cv->id));
 }
 
+/* "w:<conv>:<status>": the watermark a conversation's outbound messages
+ * have reached (ms, decimal) */
+static void
+wm_key(char *key, size_t keysz, const char *conv, const char *status)
+{
+	snprintf(key, keysz, "w:%s:%s", conv, status);
+}
+
 /* "<channel>|<addr>|<contact>" -> conversation id */
 static void
 convkey(char *key, size_t keysz, enum chan ch, const char *addr,
@@ -569,7 +577,34 @@ rs_conv_purge(MDB_txn *txn, const struct conv *cv, long *nev)
 	if ((rc = mdb_del(txn, db.convs, &k, NULL)) != 0)
 		return rc;
 	convkey(key, sizeof(key), cv->channel, cv->addr, cv->contact);
-	return del_key(txn, db.convkey, key, strlen(key));
+	if ((rc = del_key(txn, db.convkey, key, strlen(key))) != 0)
+		return rc;
+	/* its watermarks */
+	wm_key(key, sizeof(key), cv->id, "delivered");
+	if ((rc = del_key(txn, db.ids, key, strlen(key))) != 0)
+		return rc;
+	wm_key(key, sizeof(key), cv->id, "read");
+	return del_key(txn, db.ids, key, strlen(key));
+}
+
+int
+rs_conv_rekey(MDB_txn *txn, struct conv *cv, const char *contact)
+{
+	char key[CONVKEYLEN], id[R_IDLEN];
+	int rc;
+
+	convkey(key, sizeof(key), cv->channel, cv->addr, contact);
+	if ((rc = get_str(txn, db.convkey, key, id, sizeof(id))) == 0)
+		return MDB_KEYEXIST;
+	if (rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = put_str(txn, db.convkey, key, cv->id)) != 0)
+		return rc;
+	convkey(key, sizeof(key), cv->channel, cv->addr, cv->contact);
+	if ((rc = del_key(txn, db.convkey, key, strlen(key))) != 0)
+		return rc;
+	snprintf(cv->contact, sizeof(cv->contact), "%s", contact);
+	return rs_conv_put(txn, cv);
 }
 
 /* ------------------------------------------------------------ cursors */
@@ -736,7 +771,7 @@ static int
 state_rank(const char *s)
 {
 	static const char *order[] = { "queued", "sending", "sent", "failed",
-	    "undelivered", "delivered", "read" };
+	    "undelivered", "delivered", "read", "unsent" };
 	size_t i;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
@@ -843,6 +878,32 @@ rs_seen_put(MDB_txn *txn, enum chan ch, const char *pid, const char *status,
 
 	seen_key(key, sizeof(key), ch, pid, status);
 	return put_str(txn, db.ids, key, msgid);
+}
+
+int
+rs_wm_get(MDB_txn *txn, const char *conv, const char *status,
+    long long *upto)
+{
+	char key[R_IDLEN + 24], val[32];
+	int rc;
+
+	*upto = 0;
+	wm_key(key, sizeof(key), conv, status);
+	if ((rc = get_str(txn, db.ids, key, val, sizeof(val))) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	*upto = strtoll(val, NULL, 10);
+	return 0;
+}
+
+int
+rs_wm_put(MDB_txn *txn, const char *conv, const char *status,
+    long long upto)
+{
+	char key[R_IDLEN + 24], val[32];
+
+	wm_key(key, sizeof(key), conv, status);
+	snprintf(val, sizeof(val), "%lld", upto);
+	return put_str(txn, db.ids, key, val);
 }
 
 void

@@ -120,10 +120,10 @@ exits 0 "remove the global holiday" msg holiday delete t-campaign-today
 is "$(msg campaign show always | jq -c '[.today,.open_now]')" '["00:00-24:00",true]' \
     "and it opens again"
 t=$(tty "msg campaign list")
-like "$(head -n 1 <<<"$t")" '^NAME +STATE +ENABLED +TODAY +OPEN +CHANNELS$' \
+like "$(head -n 1 <<<"$t")" '^NAME +STATE +ENABLED +TODAY +OPEN +CHANNELS +TOKENS$' \
     "on a terminal: an aligned table with its heads"
-like "$(grep '^sales ' <<<"$t")" 'sales +draft +yes +[^ ]+ +(yes|no) +sms:on whatsapp:off$' \
-    "the table shows the channel states"
+like "$(grep '^sales ' <<<"$t")" 'sales +draft +yes +[^ ]+ +(yes|no) +sms:on whatsapp:off +(-|ok)$' \
+    "the table shows the channel states and the tokens"
 
 # ------------------------------------------------------------------ edit
 exits 0 "edit one nested field" msg campaign edit sales --sl-period 7200

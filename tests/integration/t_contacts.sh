@@ -35,7 +35,7 @@ like "$T_ERR" "^msg: blacklist: .*already blacklisted for sales" "saying it is t
 exits 1 "a phone number that is not E.164 is refused" msg blacklist add +123
 like "$T_ERR" "E\.164" "naming E.164"
 exits 1 "a contact that is neither phone nor e-mail is refused" msg blacklist add bob
-like "$T_ERR" "neither an E\.164 phone number .*an e-mail address nor a WhatsApp business-scoped user id" "saying what a contact is"
+like "$T_ERR" "neither an E\.164 phone number .*an e-mail address.*nor a Messenger or Instagram id" "saying what a contact is"
 exits 1 "a bad e-mail address is refused" msg blacklist add "a@b@c"
 exits 1 "an unknown campaign is refused" msg blacklist add "$P1" --campaign nosuch
 like "$T_ERR" 'no campaign named "nosuch"' "naming the campaign"

@@ -1,13 +1,12 @@
 #!/bin/bash
-# t_messenger — messengerd through the real daemons, as far as routerd goes
-# today (it stores inbound events of any channel; dispatching "out" to
-# messengerd, windows and watermarks are routerd's part, to come): the
+# t_messenger — messengerd through the real daemons (routerd's side of
+# Messenger, dispatch, windows and watermarks, is t_mg_route's): the
 # verification handshake and signatures exactly as whatsappd's, a text
 # stored once however often Meta delivers it, the Page choosing the
 # campaign, customers' names from the profile API (and none, without delay
 # past the bound, when the lookup fails), Instagram messages, reactions,
 # unknown kinds and an unsend shown as a status on the original message.
-# Then the sending side, with "out" frames as routerd will send them: a
+# Then the sending side, with "out" frames as routerd sends them: a
 # reply reaching sandboxd exactly as Meta expects (path, token, JSON body,
 # metadata), quick replies, an attachment by URL and a file uploaded once,
 # HUMAN_AGENT at 30 hours, refusals outside the window, a Page's token dying
@@ -121,9 +120,11 @@ rec=$(wait_event 10 ".type==\"message\" and .msgtype==\"story_mention\"") ||
     fail "a story mention was not stored"
 like "$(f '.media[0].url')" '^https://' "a story mention keeps its URL"
 sb_mg "{\"from\":\"$IGSID\",\"to\":\"$MG_IG\",\"type\":\"reaction\",\"reply_to\":\"$IGM\",\"emoji\":\"❤\"}" >/dev/null
-rec=$(wait_event 10 ".type==\"message\" and .msgtype==\"reaction\" and .channel==\"instagram\"") ||
+IGREC=$(events "select(.type==\"message\" and .pid==\"$IGPID\")" | head -n 1)
+rec=$(wait_event 10 ".type==\"reaction\" and .channel==\"instagram\"") ||
     fail "a reaction was not stored"
-is "$(f .data.reaction.message_id)" "$IGPID" "the reaction names the message it is on"
+is "$(f .id)/$(f .data.reaction.message_id)" "$(jq -r .id <<<"$IGREC")/$IGPID" \
+    "the reaction is on the message it names"
 sb_mg "{\"from\":\"$IGSID\",\"to\":\"$MG_IG\",\"type\":\"unsend\",\"reply_to\":\"$IGM\"}" >/dev/null
 IGREC=$(events "select(.type==\"message\" and .pid==\"$IGPID\")" | head -n 1)
 ok "an unsend is shown as a status on the original message" \

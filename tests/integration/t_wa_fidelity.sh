@@ -10,13 +10,15 @@
 #     recipient_user_id and are stored with the message's pid;
 #   - the simulated customer's new message kinds (a Flow's answers, an ad's
 #     referral, an order, an edit, a deletion, a number change, forwarded)
-#     stored with their text and facts;
+#     stored with their text and facts; an edit and a deletion shown on
+#     the original message (msg transcript), the conversation following
+#     the customer's new number;
 #   - a message without id or sender is refused with a logged reason and
 #     stores nothing, while the rest of its notification is stored.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 38
+plan 43
 stack_start
 
 PN=106540352242922
@@ -139,18 +141,34 @@ w=$(inb '{type:"order", order:{catalog_id:"15374", items:[
 is "$(stored "$w" | jq -c '[.text, .data.order.items[0].quantity]')" \
     '["2 x boot-42 @ 89.5 USD",2]' "an order: its items, summed up as text"
 o=$(inb '{text:"see you at 3"}')
+orec=$(stored "$o")
+OID=$(jq -r .id <<<"$orec") OC=$(jq -r .conv <<<"$orec")
 w=$(inb "{type:\"edit\", original:\"$o\", text:\"see you at 4\"}")
-is "$(stored "$w" | jq -c '[.msgtype, .text, .data.edit.original]')" \
-    "[\"edit\",\"see you at 4\",\"$o\"]" "an edit: the new text, the original named"
+rec=$(wait_event 15 ".type==\"status\" and .id==\"$OID\" and .status==\"edited\"")
+is "$(jq -c '.data.edit | [.text, .pid, .data.edit.original]' <<<"$rec")" \
+    "[\"see you at 4\",\"$w\",\"$o\"]" "an edit: shown on the original, with the new text"
+is "$(count_events ".type==\"message\" and .pid==\"$w\"")" 0 \
+    "and not as a message of its own"
 w=$(inb "{type:\"revoke\", original:\"$o\"}")
-is "$(stored "$w" | jq -c '[.msgtype, .data.revoke.original]')" \
-    "[\"revoke\",\"$o\"]" "a deletion names the original"
+ok "a deletion: the original is unsent (a tombstone)" \
+    wait_event 15 ".type==\"status\" and .id==\"$OID\" and .status==\"unsent\" and .data.revoke.pid==\"$w\""
+tr=$(script -qefc "msg transcript $OC" /dev/null </dev/null | tr -d '\r')
+like "$tr" 'edited by the customer: "see you at 3" is now: see you at 4' \
+    "msg transcript shows the edit on the original"
+like "$tr" 'unsent by the customer: "see you at 3"' "and that it was deleted"
 w=$(inb '{type:"system", new_from:"+16505550999"}')
 rec=$(stored "$w")
 is "$(jq -c '[.msgtype, .data.system.type, .data.system.new_contact]' <<<"$rec")" \
     '["system","customer_changed_number","+16505550999"]' \
     "a number change: the new number kept"
 like "$(jq -r .text <<<"$rec")" "changed from" "with Meta's text"
+ok "the conversation follows the customer" \
+    wait_event 15 ".type==\"contact\" and .conv==\"$OC\" and .contact==\"+16505550999\" and .old==\"$C\" and .followed"
+C=+16505550999
+w=$(inb '{text:"from my new phone"}')
+is "$(stored "$w" | jq -r .conv)" "$OC" \
+    "the new number's messages reach the same conversation"
+C=+16505550112
 w=$(inb '{text:"pass it on", forwarded:true, frequently_forwarded:true}')
 is "$(stored "$w" | jq -c '.data.context')" \
     '{"forwarded":true,"frequently_forwarded":true}' "forwarded flags are kept"

@@ -102,7 +102,7 @@ main(void)
 	    "files", "canned", "templates", "dispositions", "wrapup_s",
 	    "offer_timeout_s", "disposition_required", "enabled", "state" };
 
-	printf("1..50\n");
+	printf("1..53\n");
 
 	/* defaults */
 	d = norm("{\"name\":\"sales\"}");
@@ -178,6 +178,11 @@ main(void)
 	    "[\"5551234\"]}}}", "E.164", "an SMS number that is not E.164");
 	refused("{\"name\":\"s\",\"channels\":{\"whatsapp\":{\"addresses\":"
 	    "[\"abc\"]}}}", "phone-number id", "a WhatsApp id that is not one");
+	refused("{\"name\":\"s\",\"channels\":{\"messenger\":{\"addresses\":"
+	    "[\"page-1\"]}}}", "page id", "a Messenger Page id that is not one");
+	refused("{\"name\":\"s\",\"channels\":{\"instagram\":{\"addresses\":"
+	    "[\"+15551234567\"]}}}", "page id", "an Instagram account id that "
+	    "is not one");
 	refused("{\"name\":\"s\",\"channels\":{\"fax\":{}}}",
 	    "unknown channel \"fax\"", "an unknown channel");
 	refused("{\"name\":\"s\",\"channels\":{\"sms\":{\"addresses\":"
@@ -235,6 +240,26 @@ main(void)
 	free(s);
 	ok(d && json_object_get(d, "today") == NULL &&
 	    json_object_get(d, "open_now") == NULL, "computed fields dropped");
+	{
+		json_t *dm;
+
+		dm = norm("{\"name\":\"s\",\"channels\":{\"messenger\":"
+		    "{\"addresses\":[\"106540352242001\"]},\"instagram\":"
+		    "{\"enabled\":false,\"addresses\":"
+		    "[\"17841400000000001\"]}}}");
+		s = dm ? json_dumps(json_object_get(dm, "channels"),
+		    JSON_COMPACT) : NULL;
+		ok(s && !strcmp(s, "{\"messenger\":{\"enabled\":true,"
+		    "\"addresses\":[{\"addr\":\"106540352242001\",\"mode\":"
+		    "\"reusable\"}]},\"instagram\":{\"enabled\":false,"
+		    "\"addresses\":[{\"addr\":\"17841400000000001\",\"mode\":"
+		    "\"reusable\"}]}}"), "a Page and an Instagram account, each "
+		    "channel enabled or not");
+		if (dm == NULL)
+			printf("# reason: %s\n", err);
+		free(s);
+		json_decref(dm);
+	}
 
 	/* partial edits */
 	patch = J("{\"service_level\":{\"period_s\":3600},\"schedule\":"

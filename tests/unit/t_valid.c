@@ -120,8 +120,28 @@ t_contact(void)
 	ok(!valid_contact("16505551234", out, sizeof(out), err, sizeof(err)),
 	    "contact: digits without '+' refused");
 	is_reason(err, "\"16505551234\" is neither an E.164 phone number "
-	    "(+15551234567), an e-mail address nor a WhatsApp business-scoped "
-	    "user id (US.13491208655302741918)", "contact: reason for neither");
+	    "(+15551234567), an e-mail address, a WhatsApp business-scoped "
+	    "user id (US.13491208655302741918) nor a Messenger or Instagram "
+	    "id (messenger:PSID, instagram:IGSID)",
+	    "contact: reason for neither");
+	ok(valid_psid("6543210987654321") && valid_psid("1") &&
+	    valid_psid("12345678901234567890123456789012"),
+	    "psid: 1 to 32 digits");
+	ok(!valid_psid("") && !valid_psid(NULL) && !valid_psid("+1650") &&
+	    !valid_psid("123456789012345678901234567890123") &&
+	    !valid_psid("12 34"), "psid: empty, signs, 33 digits, spaces refused");
+	ok(valid_contact("messenger:6543210987654321", out, sizeof(out), err,
+	    sizeof(err)) && strcmp(out, "messenger:6543210987654321") == 0,
+	    "contact: a PSID with its channel, as given");
+	ok(valid_contact("instagram:98765", out, sizeof(out), err,
+	    sizeof(err)), "contact: an IGSID with its channel");
+	ok(!valid_contact("messenger:", out, sizeof(out), err, sizeof(err)) &&
+	    !valid_contact("messenger:12a", out, sizeof(out), err,
+	    sizeof(err)) && !valid_contact("instagram:+1650", out, sizeof(out),
+	    err, sizeof(err)), "contact: a page-scoped id is digits only");
+	ok(!valid_contact("messenger:123456789012345678901234567890123", out,
+	    sizeof(out) + 0, err, sizeof(err)),
+	    "contact: a page-scoped id of 33 digits refused");
 	ok(valid_contact("US.13491208655302741918", out, sizeof(out), err,
 	    sizeof(err)) && strcmp(out, "US.13491208655302741918") == 0,
 	    "contact: a WhatsApp business-scoped user id as given");
