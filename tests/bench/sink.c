@@ -13,7 +13,8 @@
  *
  * lists what arrived, entry n and later, as JSON lines in the shape of
  * sandboxd's /sandbox/received ({"n", "kind":"request", "answer":200,
- * "params":{"Body"}, "ts_ms"}), so that loadgen reads both alike.
+ * "params":{"Body"}, "ts_ms"}), so that loadgen reads both alike;
+ * GET /sink/reset forgets them (loadgen asks it before a phase).
  * Single-threaded on libevent's evhttp, kept-alive connections; it does
  * no more per message than parse the query and remember a number and a
  * time.  Runs until SIGTERM or SIGINT.
@@ -127,6 +128,12 @@ handle(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&q);
 	if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
 		evhttp_send_error(req, 400, NULL);
+		return;
+	}
+	if (path != NULL && strcmp(path, "/sink/reset") == 0) {
+		narr = 0;	/* forget what arrived: a new phase */
+		evhttp_clear_headers(&q);
+		evhttp_send_reply(req, 200, "OK", NULL);
 		return;
 	}
 	if (path != NULL && strcmp(path, "/sink/received") == 0) {
