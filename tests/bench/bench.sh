@@ -182,6 +182,7 @@ conf_set sms_burst 10000
 conf_set whatsapp_rate 1000		# its maximum, per phone-number id
 conf_set sandbox_whatsapp_rate 100000	# ditto: sandboxd does not limit
 [ "$PEERS" = 1 ] && { . "$(dirname "$0")/kannel.sh"; kannel_install; }
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 stack_start
 PROCS=$(parley_procs)
 
@@ -375,6 +376,8 @@ cat <<EOF
 
 parley bench — $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(uname -n)
 machine   $(nproc) CPUs (${cpu:-unknown}), $mem, Linux $(uname -r)
+load      load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after: what else
+          ran here moves the rates; the CPU per message moves much less
 storage   home on ${fs:-?} ($T_HOME); a 4 KiB O_DSYNC write takes ${fsync_ms} ms here
           (every 200 and every "queued" is answered only after an fsync'd LMDB
           commit; commits are grouped per event-loop pass)
