@@ -330,18 +330,22 @@ if [ "$PACED_SECS" -gt 0 ]; then
 	if [ "$PEERS" = 1 ]; then
 		kannel_start
 		echo "parley bench: paced Kannel MO and MT ($PACED_RATE/s for $PACED_SECS s)" >&2
+		cpu_mark $KANNEL_PIDS
 		KPIN=$(timeout $((LIMIT + PACED_SECS + 30)) "$LG" inbound \
 		    -u "$KANNEL_MO_URL" --kannel bench:bench -n "$PACED_N" \
 		    -c "$IN_C" --from-base +1558300000 --to "$OURS" \
 		    --sink "$KANNEL_SINK_URL" --rate "$PACED_RATE" \
 		    --timeout $((LIMIT + PACED_SECS)) 2>"$T_HOME/kpin.err")
 		kpin_rc=$?
+		CPU_KPIN=$(cpu_per_msg "$PACED_N")
+		cpu_mark $KANNEL_PIDS
 		KPOUT=$(timeout $((LIMIT + PACED_SECS + 30)) "$LG" inbound \
 		    -u "$KANNEL_MT_URL" --kannel bench:bench -n "$PACED_N" \
 		    -c "$OUT_C" --from-base +1557400000 --to +1555500000 \
 		    --sink "$KANNEL_SINK_URL" --rate "$PACED_RATE" \
 		    --timeout $((LIMIT + PACED_SECS)) 2>"$T_HOME/kpout.err")
 		kpout_rc=$?
+		CPU_KPOUT=$(cpu_per_msg "$PACED_N")
 		kannel_stop
 	fi
 fi
@@ -444,8 +448,10 @@ EOF
 	[ "$PEERS" = 1 ] && cat <<EOF
   Kannel  MO: GET -> 202 $(lat "$KPIN")
               -> the sink $(lat "$KPIN" through_)
+              CPU: $(cpu_fmt "$CPU_KPIN" sink)
           MT: sendsms -> 202 $(lat "$KPOUT")
               -> the sink $(lat "$KPOUT" through_)
+              CPU: $(cpu_fmt "$CPU_KPOUT" sink)
           ($(f "$KPIN" .through) and $(f "$KPOUT" .through) of $PACED_N reached the sink)
 EOF
 fi
