@@ -16,6 +16,17 @@
  *           which is what a crash test needs: every message is eventually
  *           acknowledged, hence stored.  Latency runs from a message's first
  *           post to its 200.
+ *           With --kannel USER:PASS the requests are instead Kannel's: GET
+ *           URL?username&password&from&to&text=bench+i (bearerbox's HTTP
+ *           SMSC receiving an MO message, or smsbox's sendsms taking an MT
+ *           one), counted on Kannel's 202; with --sink URL loadgen then
+ *           waits until every "bench i" has reached the sink (tests/bench/
+ *           sink.c, read like sandboxd's received log) and reports that
+ *           rate and latency too ("through").
+ *           With --rate R (here and in outbound) message i is not started
+ *           before R per second allow (i / R seconds after the start): a
+ *           steady load rather than a burst; max_late_ms says how far
+ *           loadgen itself fell behind that schedule.
  * outbound: sends N {t:"send"} requests to routerd over one bus connection,
  *           CONC of them outstanding, then reads sandboxd's
  *           /sandbox/received until every "bench i" body has arrived there
@@ -26,11 +37,16 @@
  *           first), from --from + i % --senders (an E.164 number on SMS, a
  *           phone-number id on WhatsApp).  Latency runs from the request
  *           leaving loadgen to sandboxd's receive timestamp (same host, same
- *           clock).
+ *           clock); q_p50_ms and on run from routerd's "queued" answer as
+ *           loadgen read it (sandboxd's Twilio timestamps have milliseconds,
+ *           so these are good to about 1 ms, and may be slightly negative).
  * sign:     prints the X-Twilio-Signature of URL and name=value pairs.
  * raw:      writes the bytes on stdin to a Unix socket and reports whether
  *           the daemon dropped the connection (how tests send hostile
  *           frames without python or socat).
+ * spawn:    runs PROGRAM N times, one after the other, output to /dev/null,
+ *           and reports the wall time of each run, fork to exit (p50, p90,
+ *           min): how long a command takes to start.
  *
  * Each mode prints one JSON summary line on stdout.  Exit 0 when every
  * message made it, 1 when some did not (or the time limit passed), 2 on a
@@ -47,8 +63,10 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <curl/curl.h>
 #include <jansson.h>
@@ -67,7 +85,10 @@
 static const char *usage_text =
     "usage: loadgen inbound -u URL -t TOKEN_FILE -n N -c CONC [--sig-url URL]\n"
     "           [--from-base +E164] [--to +E164] [--prefix P] [--account AC..]\n"
-    "           [--retry] [--timeout SEC]\n"
+    "           [--retry] [--rate R] [--timeout SEC]\n"
+    "       loadgen inbound -u URL --kannel USER:PASS -n N -c CONC\n"
+    "           [--from-base +E164] [--to +E164] [--sink URL] [--rate R]\n"
+    "           [--timeout SEC]\n"
     "       loadgen inbound -u URL --whatsapp SECRET_FILE -n N -c CONC\n"
     "           [--phone-number-id ID] [--from-base +E164] [--prefix P]\n"
     "           [--retry] [--timeout SEC]\n"
@@ -75,9 +96,11 @@ static const char *usage_text =
     "           [--page PAGE-ID] [--prefix P] [--retry] [--timeout SEC]\n"
     "       loadgen outbound -s ROUTERD_SOCK -n N -c CONC --to-base +E164\n"
     "           --from +E164|PHONE_NUMBER_ID [--senders K] [--recipients K]\n"
-    "           [--channel sms|whatsapp] [--sandbox URL] [--timeout SEC]\n"
+    "           [--channel sms|whatsapp] [--sandbox URL] [--rate R]\n"
+    "           [--timeout SEC]\n"
     "       loadgen sign -t TOKEN_FILE URL [name=value ...]\n"
-    "       loadgen raw -s SOCK [-w MS] < bytes\n";
+    "       loadgen raw -s SOCK [-w MS] < bytes\n"
+    "       loadgen spawn -n N PROGRAM [ARG ...]\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -241,6 +264,30 @@ print_summary(json_t *o)
 	json_decref(o);
 }
 
+static int poll_received(const char *prefix, int whatsapp, double *recv_ms,
+    long n, long expect, double deadline, long *received, long *dups,
+    long *api_err, double *last_ms);
+
+/* The percentiles of n latencies into o, as KEYp50_ms, KEYp99_ms and
+ * KEYp999_ms (p99.9); sorts v. */
+static void
+pcts_json(json_t *o, const char *key, double *v, size_t n)
+{
+	static const struct { const char *name; int q10; } q[] = {
+		{ "p50_ms", 500 }, { "p99_ms", 990 }, { "p999_ms", 999 },
+	};
+	char k[64];
+	size_t i, r;
+
+	qsort(v, n, sizeof(*v), cmp_double);
+	for (i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		snprintf(k, sizeof(k), "%s%s", key, q[i].name);
+		r = (n * (size_t)q[i].q10 + 999) / 1000;	/* nearest rank */
+		json_object_set_new(o, k, json_real(n == 0 ? 0 :
+		    v[r == 0 ? 0 : r - 1]));
+	}
+}
+
 /* ---------------------------------------------------------------- inbound */
 
 struct in_opts {
@@ -250,14 +297,17 @@ struct in_opts {
 	const char	*pnid;			/* WhatsApp: phone_number_id */
 	const char	*mg_secret_file;	/* Messenger: Meta's notifications */
 	const char	*page;			/* Messenger: the Page */
+	const char	*kannel;		/* Kannel: USER:PASS */
+	const char	*sink;			/* Kannel: the sink's URL */
 	long		 n, conc, timeout_s;
+	double		 rate;			/* messages/s, 0: a burst */
 	int		 retry;
 };
 
 struct slot {
 	CURL		*easy;
 	struct curl_slist *hdrs;
-	char		*body;
+	char		*body;		/* or Kannel's URL */
 	long		 msg;		/* index, -1 when idle */
 	double		 first_ms;	/* first post of this message */
 	double		 due_ms;	/* next post not before */
@@ -388,6 +438,39 @@ slot_prepare_mg(struct slot *s, const struct in_opts *o, const char *secret,
 	s->due_ms = 0;
 }
 
+/*
+ * Kannel's request for message i: GET URL?username&password&from&to&text,
+ * the text "bench i" (what the sink counts), from --from-base + i to --to.
+ */
+static void
+slot_prepare_kannel(struct slot *s, const struct in_opts *o, long i)
+{
+	char from[32], *user, *pass, *colon, *efrom, *eto;
+
+	e164_add(o->from_base, i, from, sizeof(from));
+	colon = strchr(o->kannel, ':');
+	user = curl_easy_escape(s->easy, o->kannel, (int)(colon - o->kannel));
+	pass = curl_easy_escape(s->easy, colon + 1, 0);
+	efrom = curl_easy_escape(s->easy, from, 0);
+	eto = curl_easy_escape(s->easy, o->to, 0);
+	if (user == NULL || pass == NULL || efrom == NULL || eto == NULL)
+		die("out of memory");
+	free(s->body);
+	if (asprintf(&s->body, "%s%susername=%s&password=%s&from=%s&to=%s"
+	    "&text=bench+%ld", o->url, strchr(o->url, '?') ? "&" : "?", user,
+	    pass, efrom, eto, i) < 0)
+		die("out of memory");
+	curl_free(user);
+	curl_free(pass);
+	curl_free(efrom);
+	curl_free(eto);
+	curl_easy_setopt(s->easy, CURLOPT_URL, s->body);
+	s->msg = i;
+	s->attempts = 0;
+	s->first_ms = 0;
+	s->due_ms = 0;
+}
+
 static size_t
 discard(char *p, size_t sz, size_t n, void *arg)
 {
@@ -460,6 +543,9 @@ mode_inbound(int argc, char **argv)
 		{ "phone-number-id", required_argument, NULL, 'p' },
 		{ "messenger", required_argument, NULL, 'm' },
 		{ "page", required_argument, NULL, 'g' },
+		{ "kannel", required_argument, NULL, 'k' },
+		{ "sink", required_argument, NULL, 'K' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct in_opts o = { .from_base = "+1555000000", .to = "+15557654321",
@@ -468,8 +554,10 @@ mode_inbound(int argc, char **argv)
 	    .page = "106540352242001" };
 	struct codes codes = { .n = 0 };
 	struct slot *slots;
-	double *lat, t0, t_end, deadline;
-	long next = 0, ok = 0, retries = 0, active;
+	double *lat, *sent_ms, *recv_ms = NULL, t0, t_end, deadline;
+	double max_late = 0, last_ms = 0;
+	long next = 0, ok = 0, retries = 0, active, ok_code = 200;
+	long received = 0, dups = 0, api_err = 0;
 	char *token;
 	CURLM *multi;
 	json_t *sum;
@@ -492,13 +580,20 @@ mode_inbound(int argc, char **argv)
 		case 'p': o.pnid = optarg; break;
 		case 'm': o.mg_secret_file = optarg; break;
 		case 'g': o.page = optarg; break;
+		case 'k': o.kannel = optarg; break;
+		case 'K': o.sink = optarg; break;
+		case 'R': o.rate = (double)num_arg(optarg, 1, 1000000); break;
 		default: usage();
 		}
 	}
 	if (o.url == NULL || o.n == 0 || optind != argc ||
 	    (o.token_file != NULL) + (o.wa_secret_file != NULL) +
-	    (o.mg_secret_file != NULL) != 1)
+	    (o.mg_secret_file != NULL) + (o.kannel != NULL) != 1 ||
+	    (o.kannel != NULL && strchr(o.kannel, ':') == NULL) ||
+	    (o.sink != NULL && o.kannel == NULL))
 		usage();
+	if (o.kannel != NULL)
+		ok_code = 202;		/* Kannel's "Sent." / "Accepted" */
 	if (o.mg_secret_file != NULL) {
 		char pg[32];
 
@@ -513,15 +608,19 @@ mode_inbound(int argc, char **argv)
 		o.sig_url = o.url;
 	if (o.conc > o.n)
 		o.conc = o.n;
-	token = read_token(o.wa_secret_file != NULL ? o.wa_secret_file :
-	    o.mg_secret_file != NULL ? o.mg_secret_file : o.token_file);
+	token = o.kannel != NULL ? NULL : read_token(o.wa_secret_file != NULL ?
+	    o.wa_secret_file : o.mg_secret_file != NULL ? o.mg_secret_file :
+	    o.token_file);
 
 	if ((multi = curl_multi_init()) == NULL)
 		die("curl_multi_init failed");
 	curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, o.conc);
 	curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, o.conc);
 	if ((slots = calloc((size_t)o.conc, sizeof(*slots))) == NULL ||
-	    (lat = calloc((size_t)o.n, sizeof(*lat))) == NULL)
+	    (lat = calloc((size_t)o.n, sizeof(*lat))) == NULL ||
+	    (sent_ms = calloc((size_t)o.n, sizeof(*sent_ms))) == NULL ||
+	    (o.sink != NULL &&
+	    (recv_ms = calloc((size_t)o.n, sizeof(*recv_ms))) == NULL))
 		die("out of memory");
 	for (i = 0; i < o.conc; i++) {
 		struct slot *s = &slots[i];
@@ -529,7 +628,10 @@ mode_inbound(int argc, char **argv)
 		if ((s->easy = curl_easy_init()) == NULL)
 			die("curl_easy_init failed");
 		curl_easy_setopt(s->easy, CURLOPT_URL, o.url);
-		curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
+		if (o.kannel != NULL)
+			curl_easy_setopt(s->easy, CURLOPT_HTTPGET, 1L);
+		else
+			curl_easy_setopt(s->easy, CURLOPT_POST, 1L);
 		curl_easy_setopt(s->easy, CURLOPT_WRITEFUNCTION, discard);
 		curl_easy_setopt(s->easy, CURLOPT_TIMEOUT_MS, 30000L);
 		curl_easy_setopt(s->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
@@ -538,6 +640,20 @@ mode_inbound(int argc, char **argv)
 		s->msg = -1;
 	}
 
+	if (o.sink != NULL) {	/* what arrived in an earlier phase goes */
+		CURL *e = curl_easy_init();
+		char url[512];
+
+		snprintf(url, sizeof(url), "%s/sink/reset", o.sink);
+		if (e == NULL)
+			die("curl_easy_init failed");
+		curl_easy_setopt(e, CURLOPT_URL, url);
+		curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, 10000L);
+		if (curl_easy_perform(e) != CURLE_OK)
+			die("%s: no answer", url);
+		curl_easy_cleanup(e);
+	}
 	t0 = now_ms();
 	deadline = t0 + o.timeout_s * 1e3;
 	t_end = t0;
@@ -551,8 +667,20 @@ mode_inbound(int argc, char **argv)
 		for (i = 0; i < o.conc; i++) {
 			struct slot *s = &slots[i];
 
-			if (s->msg < 0 && next < o.n) {
-				if (o.wa_secret_file != NULL)
+			if (s->msg < 0 && next < o.n && o.rate > 0 &&
+			    t0 + next * 1e3 / o.rate > now) {
+				double d = t0 + next * 1e3 / o.rate - now;
+
+				if (d < wait_ms)
+					wait_ms = d;
+			} else if (s->msg < 0 && next < o.n) {
+				if (o.rate > 0 &&
+				    now - (t0 + next * 1e3 / o.rate) > max_late)
+					max_late = now - (t0 + next * 1e3 /
+					    o.rate);
+				if (o.kannel != NULL)
+					slot_prepare_kannel(s, &o, next++);
+				else if (o.wa_secret_file != NULL)
 					slot_prepare_wa(s, &o, token, next++);
 				else if (o.mg_secret_file != NULL)
 					slot_prepare_mg(s, &o, token, next++);
@@ -570,14 +698,14 @@ mode_inbound(int argc, char **argv)
 				continue;
 			}
 			if (s->first_ms == 0)
-				s->first_ms = now;
+				s->first_ms = sent_ms[s->msg] = now;
 			if (s->attempts++ > 0)
 				retries++;
 			if (curl_multi_add_handle(multi, s->easy) != CURLM_OK)
 				die("curl_multi_add_handle failed");
 			s->busy = 1;
 		}
-		if (active == 0)
+		if (active == 0 && next >= o.n)
 			break;
 		if (now > deadline) {
 			timed_out = 1;
@@ -601,7 +729,7 @@ mode_inbound(int argc, char **argv)
 			curl_multi_remove_handle(multi, s->easy);
 			s->busy = 0;
 			now = now_ms();
-			if (code == 200) {
+			if (code == ok_code) {
 				lat[ok++] = now - s->first_ms;
 				t_end = now;
 				s->msg = -1;
@@ -628,10 +756,20 @@ mode_inbound(int argc, char **argv)
 		}
 	}
 
+	/* Kannel: wait until the sink has seen every message accepted. */
+	if (o.sink != NULL && !timed_out) {
+		char prefix[512];
+
+		snprintf(prefix, sizeof(prefix), "%s/sink/received?", o.sink);
+		timed_out = poll_received(prefix, 0, recv_ms, o.n, ok,
+		    deadline, &received, &dups, &api_err, &last_ms);
+	}
+
 	sum = json_object();
 	json_object_set_new(sum, "mode", json_string("inbound"));
-	json_object_set_new(sum, "channel", json_string(o.wa_secret_file ?
-	    "whatsapp" : o.mg_secret_file ? "messenger" : "sms"));
+	json_object_set_new(sum, "channel", json_string(o.kannel ? "kannel" :
+	    o.wa_secret_file ? "whatsapp" : o.mg_secret_file ? "messenger" :
+	    "sms"));
 	json_object_set_new(sum, "sent", json_integer(o.n));
 	json_object_set_new(sum, "ok", json_integer(ok));
 	json_object_set_new(sum, "retries", json_integer(retries));
@@ -639,8 +777,26 @@ mode_inbound(int argc, char **argv)
 	json_object_set_new(sum, "seconds", json_real((t_end - t0) / 1e3));
 	json_object_set_new(sum, "rate", json_real(t_end > t0 ?
 	    ok / ((t_end - t0) / 1e3) : 0));
-	json_object_set_new(sum, "p50_ms", json_real(pct(lat, (size_t)ok, 50)));
-	json_object_set_new(sum, "p99_ms", json_real(pct(lat, (size_t)ok, 99)));
+	pcts_json(sum, "", lat, (size_t)ok);
+	if (o.rate > 0) {
+		json_object_set_new(sum, "rate_asked", json_real(o.rate));
+		json_object_set_new(sum, "max_late_ms", json_real(max_late));
+	}
+	if (o.sink != NULL) {
+		long nl = 0;
+
+		for (i = 0; i < o.n; i++)
+			if (recv_ms[i] != 0 && sent_ms[i] != 0)
+				lat[nl++] = recv_ms[i] - sent_ms[i];
+		json_object_set_new(sum, "through", json_integer(received));
+		json_object_set_new(sum, "through_duplicates",
+		    json_integer(dups));
+		json_object_set_new(sum, "through_seconds", json_real(
+		    last_ms > t0 ? (last_ms - t0) / 1e3 : 0));
+		json_object_set_new(sum, "through_rate", json_real(
+		    last_ms > t0 ? received / ((last_ms - t0) / 1e3) : 0));
+		pcts_json(sum, "through_", lat, (size_t)nl);
+	}
 	if (timed_out)
 		json_object_set_new(sum, "timed_out", json_true());
 	print_summary(sum);
@@ -655,8 +811,11 @@ mode_inbound(int argc, char **argv)
 	curl_multi_cleanup(multi);
 	free(slots);
 	free(lat);
+	free(sent_ms);
+	free(recv_ms);
 	free(token);
-	return ok == o.n ? 0 : 1;
+	return ok == o.n && (o.sink == NULL || (received == ok && dups == 0)) ?
+	    0 : 1;
 }
 
 /* --------------------------------------------------------------- outbound */
@@ -664,6 +823,7 @@ mode_inbound(int argc, char **argv)
 struct out_opts {
 	const char	*sock, *to_base, *from, *sandbox;
 	long		 n, conc, senders, recipients, timeout_s;
+	double		 rate;		/* messages/s, 0: a burst */
 	int		 whatsapp;	/* --channel whatsapp */
 };
 
@@ -807,6 +967,52 @@ scan_received(const char *text, int whatsapp, uint64_t *since,
 	}
 }
 
+/*
+ * Read PREFIX + "since=n" (sandboxd's or the sink's received log) every
+ * 300 ms until expect bodies arrived; 1 when the deadline passed first.
+ */
+static int
+poll_received(const char *prefix, int whatsapp, double *recv_ms, long n,
+    long expect, double deadline, long *received, long *dups, long *api_err,
+    double *last_ms)
+{
+	struct buf http = { NULL, 0, 0 };
+	uint64_t since = 1;
+	char url[1024];
+	CURL *easy;
+	int timed_out = 0;
+
+	if ((easy = curl_easy_init()) == NULL)
+		die("curl_easy_init failed");
+	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, buf_write);
+	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &http);
+	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 60000L);
+	while (*received < expect) {
+		long code = 0;
+
+		http.len = 0;
+		snprintf(url, sizeof(url), "%ssince=%llu", prefix,
+		    (unsigned long long)since);
+		curl_easy_setopt(easy, CURLOPT_URL, url);
+		if (curl_easy_perform(easy) == CURLE_OK &&
+		    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) ==
+		    CURLE_OK && code == 200 && http.p != NULL) {
+			scan_received(http.p, whatsapp, &since, recv_ms, n,
+			    received, dups, api_err, last_ms);
+		}
+		if (*received >= expect)
+			break;
+		if (now_ms() > deadline) {
+			timed_out = 1;
+			break;
+		}
+		usleep(300 * 1000);
+	}
+	curl_easy_cleanup(easy);
+	free(http.p);
+	return timed_out;
+}
+
 static int
 mode_outbound(int argc, char **argv)
 {
@@ -821,6 +1027,7 @@ mode_outbound(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 'W' },
 		{ "recipients", required_argument, NULL, 'R' },
 		{ "channel", required_argument, NULL, 'C' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct out_opts o = { .to_base = "+15551000000", .from = NULL,
@@ -828,16 +1035,15 @@ mode_outbound(int argc, char **argv)
 	    .recipients = 0, .timeout_s = 600 };
 	struct sockaddr_un sun;
 	struct codes errs = { .n = 0 };
-	struct buf in = { NULL, 0, 0 }, http = { NULL, 0, 0 };
-	double *sent_ms, *recv_ms, *lat, t0, deadline, last_ms = 0;
+	struct buf in = { NULL, 0, 0 };
+	double *sent_ms, *recv_ms, *queued_ms, *lat, t0, deadline, last_ms = 0;
+	double max_late = 0;
 	long next = 0, answered = 0, queued = 0, received = 0, dups = 0, i;
 	long api_err = 0;
 	long outstanding = 0, nlat = 0;
-	uint64_t since = 1;
 	msgpack_unpacked up;
 	struct fbuf fb;
-	char url[512];
-	CURL *easy;
+	char prefix[512];
 	json_t *sum;
 	int ch, fd, timed_out = 0;
 
@@ -852,6 +1058,7 @@ mode_outbound(int argc, char **argv)
 		case 'B': o.sandbox = optarg; break;
 		case 'W': o.timeout_s = num_arg(optarg, 1, 86400); break;
 		case 'R': o.recipients = num_arg(optarg, 1, 100000000); break;
+		case 'r': o.rate = (double)num_arg(optarg, 1, 1000000); break;
 		case 'C':
 			if (strcmp(optarg, "whatsapp") == 0)
 				o.whatsapp = 1;
@@ -869,6 +1076,7 @@ mode_outbound(int argc, char **argv)
 		o.recipients = o.n;	/* everyone new */
 	if ((sent_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
 	    (recv_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
+	    (queued_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
 	    (lat = calloc((size_t)o.n, sizeof(double))) == NULL)
 		die("out of memory");
 
@@ -898,10 +1106,19 @@ mode_outbound(int argc, char **argv)
 		char rb[65536];
 		size_t used, off = 0;
 		ssize_t r;
-		int rc;
+		int rc, wait = 1000;
 
 		while (next < o.n && outstanding < o.conc) {
 			char to[48], from[32], text[32];
+			double now = now_ms(), due = t0 + next * 1e3 /
+			    (o.rate > 0 ? o.rate : 1e300);
+
+			if (o.rate > 0 && due > now) {
+				wait = (int)(due - now) + 1;
+				break;
+			}
+			if (o.rate > 0 && now - due > max_late)
+				max_late = now - due;
 
 			if (o.whatsapp) {
 				memcpy(to, "whatsapp:", 9);
@@ -933,7 +1150,7 @@ mode_outbound(int argc, char **argv)
 			timed_out = 1;
 			break;
 		}
-		if ((rc = poll(&pfd, 1, 1000)) < 0 && errno != EINTR)
+		if ((rc = poll(&pfd, 1, wait)) < 0 && errno != EINTR)
 			die("poll: %s", strerror(errno));
 		if (rc <= 0)
 			continue;
@@ -961,6 +1178,8 @@ mode_outbound(int argc, char **argv)
 				continue;
 			answered++;
 			outstanding--;
+			if (re >= 1 && re <= o.n)
+				queued_ms[re - 1] = now_ms();
 			if (mp_get(&up.data, "ok") != NULL)
 				queued++;
 			else
@@ -972,35 +1191,11 @@ mode_outbound(int argc, char **argv)
 	close(fd);
 
 	/* Phase 2: wait for sandboxd to have received every queued body. */
-	if ((easy = curl_easy_init()) == NULL)
-		die("curl_easy_init failed");
-	curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, buf_write);
-	curl_easy_setopt(easy, CURLOPT_WRITEDATA, &http);
-	curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, 60000L);
-	while (!timed_out && received < queued) {
-		long code = 0;
-
-		http.len = 0;
-		snprintf(url, sizeof(url),
-		    "%s/sandbox/received?api=%s&since=%llu", o.sandbox,
-		    o.whatsapp ? "whatsapp" : "twilio",
-		    (unsigned long long)since);
-		curl_easy_setopt(easy, CURLOPT_URL, url);
-		if (curl_easy_perform(easy) == CURLE_OK &&
-		    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) ==
-		    CURLE_OK && code == 200 && http.p != NULL) {
-			scan_received(http.p, o.whatsapp, &since, recv_ms, o.n,
-			    &received, &dups, &api_err, &last_ms);
-		}
-		if (received >= queued)
-			break;
-		if (now_ms() > deadline) {
-			timed_out = 1;
-			break;
-		}
-		usleep(300 * 1000);
-	}
-	curl_easy_cleanup(easy);
+	snprintf(prefix, sizeof(prefix), "%s/sandbox/received?api=%s&"
+	    "kind=request&", o.sandbox, o.whatsapp ? "whatsapp" : "twilio");
+	if (!timed_out)
+		timed_out = poll_received(prefix, o.whatsapp, recv_ms, o.n,
+		    queued, deadline, &received, &dups, &api_err, &last_ms);
 
 	for (i = 0; i < o.n; i++)
 		if (recv_ms[i] != 0)
@@ -1019,10 +1214,15 @@ mode_outbound(int argc, char **argv)
 	    (last_ms - t0) / 1e3 : 0));
 	json_object_set_new(sum, "rate", json_real(last_ms > t0 ?
 	    received / ((last_ms - t0) / 1e3) : 0));
-	json_object_set_new(sum, "p50_ms", json_real(pct(lat, (size_t)nlat,
-	    50)));
-	json_object_set_new(sum, "p99_ms", json_real(pct(lat, (size_t)nlat,
-	    99)));
+	pcts_json(sum, "", lat, (size_t)nlat);
+	for (nlat = 0, i = 0; i < o.n; i++)
+		if (recv_ms[i] != 0 && queued_ms[i] != 0)
+			lat[nlat++] = recv_ms[i] - queued_ms[i];
+	pcts_json(sum, "q_", lat, (size_t)nlat);
+	if (o.rate > 0) {
+		json_object_set_new(sum, "rate_asked", json_real(o.rate));
+		json_object_set_new(sum, "max_late_ms", json_real(max_late));
+	}
 	if (timed_out)
 		json_object_set_new(sum, "timed_out", json_true());
 	print_summary(sum);
@@ -1030,9 +1230,9 @@ mode_outbound(int argc, char **argv)
 	msgpack_unpacked_destroy(&up);
 	fbuf_free(&fb);
 	free(in.p);
-	free(http.p);
 	free(sent_ms);
 	free(recv_ms);
+	free(queued_ms);
 	free(lat);
 	return received == o.n && dups == 0 ? 0 : 1;
 }
@@ -1137,6 +1337,60 @@ mode_raw(int argc, char **argv)
 	return closed ? 0 : 1;
 }
 
+/* ------------------------------------------------------------------ spawn */
+
+static int
+mode_spawn(int argc, char **argv)
+{
+	double *t, t0;
+	long n = 0, i, failed = 0;
+	json_t *sum;
+	int ch, devnull;
+
+	while ((ch = getopt(argc, argv, "+n:")) != -1) {
+		if (ch != 'n')
+			usage();
+		n = num_arg(optarg, 1, 100000);
+	}
+	if (n == 0 || optind >= argc)
+		usage();
+	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)
+		die("out of memory");
+	if ((devnull = open("/dev/null", O_RDWR)) < 0)
+		die("/dev/null: %s", strerror(errno));
+	for (i = 0; i < n; i++) {
+		int status;
+		pid_t pid;
+
+		t0 = now_ms();
+		if ((pid = fork()) < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 1);
+			dup2(devnull, 2);
+			execvp(argv[optind], argv + optind);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) < 0)
+			die("waitpid: %s", strerror(errno));
+		t[i] = now_ms() - t0;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			failed++;
+	}
+	close(devnull);
+	sum = json_object();
+	json_object_set_new(sum, "mode", json_string("spawn"));
+	json_object_set_new(sum, "runs", json_integer(n));
+	json_object_set_new(sum, "failed", json_integer(failed));
+	json_object_set_new(sum, "p50_ms", json_real(pct(t, (size_t)n, 50)));
+	json_object_set_new(sum, "p90_ms", json_real(pct(t, (size_t)n, 90)));
+	json_object_set_new(sum, "min_ms", json_real(t[0]));
+	print_summary(sum);
+	free(t);
+	return failed == 0 ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1161,6 +1415,8 @@ main(int argc, char **argv)
 		rc = mode_sign(argc, argv);
 	else if (strcmp(mode, "raw") == 0)
 		rc = mode_raw(argc, argv);
+	else if (strcmp(mode, "spawn") == 0)
+		rc = mode_spawn(argc, argv);
 	else
 		usage();
 	curl_global_cleanup();
