@@ -276,6 +276,72 @@ members_find(json_t *arr, const char *agent)
 	return -1;
 }
 
+static int team_agents(MDB_txn *, json_t **);
+
+/*
+ * A team's member defaults on doc (a copy of a team member): penalty,
+ * receive and create from the team document, 0/yes/yes when it has none.
+ */
+static void
+team_defaults(MDB_txn *txn, const char *team, json_t *doc)
+{
+	json_t *t = NULL, *v;
+
+	json_object_set_new(doc, "penalty", json_integer(0));
+	json_object_set_new(doc, "receive", json_true());
+	json_object_set_new(doc, "create", json_true());
+	if (cdb_get(txn, C->db_teams, team, &t) != 0)
+		return;
+	if (json_is_integer(v = json_object_get(t, "penalty")))
+		json_object_set(doc, "penalty", v);
+	if (json_is_boolean(v = json_object_get(t, "receive")))
+		json_object_set(doc, "receive", v);
+	if (json_is_boolean(v = json_object_get(t, "create")))
+		json_object_set(doc, "create", v);
+	json_decref(t);
+}
+
+int
+members_effective(MDB_txn *txn, const json_t *camp, json_t **out)
+{
+	const char *name = rec_str(camp, "name", "");
+	json_t *arr, *map = NULL, *t, *agents, *a, *m;
+	json_int_t pos;
+	size_t i, j;
+	int rc;
+
+	*out = NULL;
+	if ((rc = members_load(txn, name, &arr)) != 0)
+		return rc;
+	json_array_foreach(arr, i, m)
+		json_object_set_new(m, "via", json_string("personal"));
+	pos = (json_int_t)json_array_size(arr);
+	if (json_array_size(json_object_get(camp, "teams")) > 0 &&
+	    (rc = team_agents(txn, &map)) != 0) {
+		json_decref(arr);
+		return rc;
+	}
+	/* the agents of its teams, in the campaign's team order */
+	json_array_foreach(json_object_get(camp, "teams"), i, t) {
+		if (!json_is_string(t))
+			continue;
+		agents = json_object_get(map, json_string_value(t));
+		json_array_foreach(agents, j, a) {
+			if (members_find(arr, json_string_value(a)) >= 0)
+				continue;	/* a personal membership wins */
+			m = json_pack("{s:s,s:O,s:I}", "campaign", name, "agent",
+			    a, "position", ++pos);
+			team_defaults(txn, json_string_value(t), m);
+			json_object_set_new(m, "via", json_sprintf("team %s",
+			    json_string_value(t)));
+			json_array_append_new(arr, m);
+		}
+	}
+	json_decref(map);
+	*out = arr;
+	return 0;
+}
+
 /*
  * The campaigns agent is a member of, as a new array of names (key order).
  * Only the keys are read.

@@ -412,11 +412,21 @@ msg_answer_err(const msgpack_object *ans, char *why, size_t whysz)
 	return 1;
 }
 
+static int json_forced;
+
+void
+msg_json_force(void)
+{
+	json_forced = 1;
+}
+
 int
 msg_stdout_tty(void)
 {
 	static int tty = -1;
 
+	if (json_forced)
+		return 0;
 	if (tty == -1)
 		tty = isatty(STDOUT_FILENO);
 	return tty;

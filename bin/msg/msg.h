@@ -73,8 +73,10 @@ struct json_t *msg_call_json(struct busc *c, const char *daemon,
  */
 int	msg_answer_err(const msgpack_object *ans, char *why, size_t whysz);
 
-/* 1 if stdout is a terminal. */
+/* 1 if stdout is a terminal (and --json was not given). */
 int	msg_stdout_tty(void);
+/* --json: records as JSON Lines even on a terminal. */
+void	msg_json_force(void);
 /* Write a line (a newline is added) / raw bytes to stdout. */
 void	msg_out_line(const char *s);
 void	msg_out_raw(const void *p, size_t n);

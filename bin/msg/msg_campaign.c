@@ -1,6 +1,6 @@
 /*
  * msg campaign — campaigns (campaignd): create, show, list, edit, clone,
- * enable/disable, launch, schedule, stop, delete, export and apply.
+ * enable/disable, check, launch, schedule, stop, delete, export and apply.
  *
  * Every field of a campaign has a flag (msg-campaign(1)); campaignd checks
  * them all, so this file only turns flags into a document and prints the
@@ -95,29 +95,115 @@ static const struct aflag delete_flags[] = {
 	{ NULL, NULL, 0 },
 };
 
+static const struct aflag clone_flags[] = {
+	{ "title", "title", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
 static const struct aflag no_flags[] = {
 	{ NULL, NULL, 0 },
 };
 
 static const char *const cols[] = {
-	"name", "state", "enabled", "today", "open", "channels", NULL
+	"name", "title", "state", "channels", "operator", "members", "tags",
+	"updated", "when", "open", NULL
 };
 
-/* "sms:on whatsapp:off" for a campaign's channels. */
+/*
+ * "sms:+15550001,+15550002 whatsapp:1234(off)": a campaign's channels that
+ * have addresses, with their addresses ("(off)" when disabled).
+ */
 static json_t *
 chan_summary(json_t *channels)
 {
-	char buf[256] = "";
+	char buf[512] = "";
 	const char *k;
-	json_t *ch;
+	json_t *ch, *a;
+	size_t i, n;
 
 	json_object_foreach(channels, k, ch) {
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s:%s",
-		    buf[0] ? " " : "", k,
-		    json_is_true(json_object_get(ch, "enabled")) ? "on" :
-		    "off");
+		if (json_array_size(json_object_get(ch, "addresses")) == 0)
+			continue;
+		n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, "%s%s:", n ? " " : "", k);
+		json_array_foreach(json_object_get(ch, "addresses"), i, a) {
+			n = strlen(buf);
+			snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? "," :
+			    "", json_is_string(a) ? json_string_value(a) :
+			    json_string_value(json_object_get(a, "addr")) ?
+			    json_string_value(json_object_get(a, "addr")) :
+			    "?");
+		}
+		if (!json_is_true(json_object_get(ch, "enabled"))) {
+			n = strlen(buf);
+			snprintf(buf + n, sizeof(buf) - n, "(off)");
+		}
 	}
 	return json_string(buf[0] ? buf : "-");
+}
+
+/* "YYYY-MM-DD HH:MM" of an RFC 3339 time, or "-". */
+static json_t *
+short_time(json_t *ts)
+{
+	const char *s = json_string_value(ts);
+	char buf[32];
+
+	if (s == NULL || strlen(s) < 16)
+		return json_string("-");
+	snprintf(buf, sizeof(buf), "%.10s %.5s", s, s + 11);
+	return json_string(buf);
+}
+
+/* A campaign as a row of the terminal table. */
+static json_t *
+row(json_t *it)
+{
+	json_t *when = json_object_get(it, "launched_ts");
+
+	if (json_object_get(it, "scheduled_for"))
+		when = json_object_get(it, "scheduled_for");
+	return json_pack("{s:O*,s:O*,s:O*,s:o,s:O*,s:O*,s:O*,s:o,s:o,s:O*}",
+	    "name", json_object_get(it, "name"),
+	    "title", json_object_get(it, "title"),
+	    "state", json_object_get(it, "state"),
+	    "channels", chan_summary(json_object_get(it, "channels")),
+	    "operator", json_object_get(it, "operator"),
+	    "members", json_object_get(it, "members"),
+	    "tags", json_object_get(it, "tags"),
+	    "updated", short_time(json_object_get(it, "updated_ts")),
+	    "when", short_time(when),
+	    "open", json_object_get(it, "open_now"));
+}
+
+/*
+ * msg campaign check NAME: the readiness list.  A terminal gets one line
+ * per missing item; pipes the answer as one JSON line.  Exit 1 when the
+ * campaign is not ready.
+ */
+static int
+check(json_t *args)
+{
+	json_t *res = admin_call("campaign", "check", args), *e;
+	int ready = json_is_true(json_object_get(res, "ready"));
+	size_t i;
+	char *s;
+
+	if (msg_stdout_tty()) {
+		printf("campaign %s (%s): %s\n", json_string_value(
+		    json_object_get(res, "name")), json_string_value(
+		    json_object_get(res, "state")), ready ? "ready" :
+		    "not ready");
+		json_array_foreach(json_object_get(res, "missing"), i, e)
+			printf("  - %s\n", json_string_value(e));
+	} else if ((s = json_dumps(res, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) != NULL) {
+		msg_out_line(s);
+		free(s);
+	}
+	msg_out_flush();
+	json_decref(res);
+	return ready ? MSG_EX_OK : MSG_EX_REFUSED;
 }
 
 /* List every page: JSON Lines on pipes, a table on a terminal. */
@@ -139,13 +225,7 @@ list(json_t *args)
 				json_array_append(rows, it);
 				continue;
 			}
-			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
-			    "s:O*,s:O*,s:o}", "name", json_object_get(it,
-			    "name"), "state", json_object_get(it, "state"),
-			    "enabled", json_object_get(it, "enabled"), "today",
-			    json_object_get(it, "today"), "open",
-			    json_object_get(it, "open_now"), "channels",
-			    chan_summary(json_object_get(it, "channels"))));
+			json_array_append_new(rows, row(it));
 		}
 		if (!tty) {
 			admin_print_items(rows, NULL);
@@ -269,9 +349,12 @@ msg_campaign(int argc, char **argv)
 		tab = schedule_flags;
 	else if (strcmp(op, "delete") == 0)
 		tab = delete_flags;
-	else if (strcmp(op, "clone") == 0)
+	else if (strcmp(op, "clone") == 0) {
+		tab = clone_flags;
 		want = 2;
+	}
 	else if (strcmp(op, "show") && strcmp(op, "export") &&
+	    strcmp(op, "check") &&
 	    strcmp(op, "apply") && strcmp(op, "enable") &&
 	    strcmp(op, "disable") && strcmp(op, "launch") && strcmp(op, "stop"))
 		msg_usage();
@@ -291,6 +374,8 @@ msg_campaign(int argc, char **argv)
 		msg_die(MSG_EX_USAGE, "schedule needs --at TIME (RFC 3339)");
 	if (strcmp(op, "delete") == 0)
 		return delete(argv[2], args);
+	if (strcmp(op, "check") == 0)
+		return check(args);
 	res = admin_call("campaign", op, args);
 	doc = json_object_get(res, "doc");
 	if (strcmp(op, "export") == 0 && doc) {

@@ -183,6 +183,7 @@ struct camp {
 	int	disposition_required;
 	int	files_enabled, files_library, files_local;
 	int	response_threshold_s;	/* service_level.response_threshold_s */
+	char	state[16];		/* draft, scheduled, active, archived */
 };
 
 struct routerd {
@@ -597,6 +598,9 @@ int	rs_consent_put(MDB_txn *, enum chan, const char *contact, int optout,
 /* routerd_campaign.c (camp_): campaignd's configuration, read-only. */
 /* Fill c for campaign name ("default" and unknown ones get defaults). */
 void	camp_get(const char *name, struct camp *);
+/* Is campaign live (active, or "default")?  1; 0 with why (may be NULL):
+ * a draft or scheduled campaign is not yet, an archived one no more. */
+int	camp_live(const char *campaign, char *why, size_t whysz);
 /* The campaign that owns our address addr on ch, else "default". */
 void	camp_lookup(enum chan, const char *addr, char *campaign, size_t);
 /* Why campaign (or its channel ch) takes no conversations now, or "". */

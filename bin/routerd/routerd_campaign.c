@@ -237,6 +237,7 @@ camp_get(const char *name, struct camp *c)
 	snprintf(c->idk_mode, sizeof(c->idk_mode), "agent");
 	snprintf(c->timezone, sizeof(c->timezone), "UTC");
 	c->response_threshold_s = 60;
+	snprintf(c->state, sizeof(c->state), "active");
 	if (strcmp(name, "default") == 0 || camp_rtxn(&txn) == -1)
 		return;
 	msgpack_unpacked_init(&up);
@@ -247,6 +248,7 @@ camp_get(const char *name, struct camp *c)
 		if (mp_bool(d, "enabled", &b))
 			c->enabled = b;
 		mp_strcpy(d, "strategy", c->strategy, sizeof(c->strategy));
+		mp_strcpy(d, "state", c->state, sizeof(c->state));
 		if (mp_int(d, "max_interactions", &v) && v > 0)
 			c->max_interactions = (int)v;
 		if (mp_int(d, "offer_timeout_s", &v) && v > 0)
@@ -280,6 +282,27 @@ camp_get(const char *name, struct camp *c)
 	}
 	msgpack_unpacked_destroy(&up);
 	mdb_txn_abort(txn);
+}
+
+int
+camp_live(const char *campaign, char *why, size_t whysz)
+{
+	struct camp c;
+
+	camp_get(campaign, &c);
+	if (!c.exists || strcmp(c.state, "active") == 0)
+		return 1;
+	if (why == NULL)
+		return 0;
+	if (strcmp(c.state, "archived") == 0)
+		snprintf(why, whysz, "campaign %s has ended (archived): nothing "
+		    "more is sent in its name", campaign);
+	else
+		snprintf(why, whysz, "campaign %s is %s: nothing is sent in "
+		    "its name until it is launched", campaign,
+		    strcmp(c.state, "scheduled") == 0 ? "scheduled, not "
+		    "launched yet" : "a draft");
+	return 0;
 }
 
 void

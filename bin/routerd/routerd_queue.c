@@ -168,6 +168,11 @@ queue_reopen(struct conv *cv)
 {
 	struct camp c;
 
+	/* its campaign has ended or is not launched: the one that owns our
+	 * address now takes it, as it would a new conversation */
+	if (!camp_live(cv->campaign, NULL, 0))
+		camp_lookup(cv->channel, cv->addr, cv->campaign,
+		    sizeof(cv->campaign));
 	camp_get(cv->campaign, &c);
 	cv->status = CV_OPEN;
 	cv->mode = c.operator_;

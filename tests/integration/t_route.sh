@@ -38,6 +38,7 @@ msg member add rr aga >/dev/null && msg member add rr agb >/dev/null ||
     bail "members of rr"
 msg campaign create other --sms +15550020009 --schedule "$ALWAYS" >/dev/null || bail "campaign other"
 msg member add other agx >/dev/null || bail "member of other"
+camp_launch rr other || bail "launch rr, other"
 
 # ------------------------------------------------------------ status
 exits 0 "an agent sets its state" as a msg status available
@@ -88,6 +89,7 @@ exits 0 "a campaign with one interaction per agent" msg campaign create cap \
     --sms +15550020002 --strategy ringall --max-interactions 1 \
     --schedule "$ALWAYS"
 msg member add cap agc >/dev/null
+camp_launch cap || bail "launch cap"
 exits 0 "agent c is available" as c msg status available
 pids=""
 for i in 1 2 3; do
