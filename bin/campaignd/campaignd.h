@@ -127,6 +127,8 @@ int	contact_op(struct creq *);
  * receive, create).  0 or an mdb error.
  */
 int	members_effective(MDB_txn *, const json_t *camp, json_t **out);
+/* 1 when agent is a member of campaign in effect (its own or a team's). */
+int	member_in_effect(MDB_txn *, const char *campaign, const char *agent);
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
 

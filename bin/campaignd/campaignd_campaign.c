@@ -56,14 +56,9 @@ fields_of(struct creq *r)
 static int
 can_see(struct creq *r, const char *name)
 {
-	char key[256];
-
 	if (r->role >= ROLE_SUPERVISOR)
 		return 1;
-	if ((size_t)snprintf(key, sizeof(key), "%s/%s", name, r->who) >=
-	    sizeof(key))
-		return 0;
-	return cdb_exists(r->txn, C->db_members, key);
+	return member_in_effect(r->txn, name, r->who);
 }
 
 /* Load campaign r->name for reading or writing; -1 answered. */

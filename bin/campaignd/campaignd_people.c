@@ -302,6 +302,26 @@ team_defaults(MDB_txn *txn, const char *team, json_t *doc)
 }
 
 int
+member_in_effect(MDB_txn *txn, const char *campaign, const char *agent)
+{
+	json_t *cdoc = NULL, *mem = NULL;
+	char key[160];
+	int in;
+
+	if (member_key(key, sizeof(key), campaign, agent) == -1)
+		return 0;
+	if (cdb_exists(txn, C->db_members, key))
+		return 1;
+	if (cdb_get(txn, C->db_campaigns, campaign, &cdoc) != 0)
+		return 0;
+	in = members_effective(txn, cdoc, &mem) == 0 &&
+	    members_find(mem, agent) >= 0;
+	json_decref(mem);
+	json_decref(cdoc);
+	return in;
+}
+
+int
 members_effective(MDB_txn *txn, const json_t *camp, json_t **out)
 {
 	const char *name = rec_str(camp, "name", "");
@@ -718,6 +738,27 @@ agent_op(struct creq *r)
 
 /* -------------------------------------------------------------- teams */
 
+static int arg_range(struct creq *, const char *, json_int_t, json_int_t,
+    json_int_t *);
+static int arg_yesno(struct creq *, const char *, json_t *);
+
+/* The member defaults a team gives its agents in the campaigns it works:
+ * --penalty, --receive, --create into doc; -1 answered. */
+static int
+team_member_defaults(struct creq *r, json_t *doc, int *changed)
+{
+	json_int_t pen = -1;
+
+	if (arg_range(r, "penalty", 0, PENALTY_MAX, &pen) == -1 ||
+	    arg_yesno(r, "receive", doc) == -1 ||
+	    arg_yesno(r, "create", doc) == -1)
+		return -1;
+	if (pen >= 0)
+		json_object_set_new(doc, "penalty", json_integer(pen));
+	*changed = pen >= 0 || arg(r, "receive") || arg(r, "create");
+	return 0;
+}
+
 /* The description arg, checked; -1 answered.  Absent: *out NULL. */
 static int
 team_desc(struct creq *r, const char **out)
@@ -924,10 +965,12 @@ team_op(struct creq *r)
 			    r->name);
 			return 0;
 		}
-		doc = json_pack("{s:s,s:s,s:o}", "name", r->name,
-		    "description", desc ? desc : "", "created_ts",
+		doc = json_pack("{s:s,s:s,s:I,s:b,s:b,s:o}", "name", r->name,
+		    "description", desc ? desc : "", "penalty", (json_int_t)0,
+		    "receive", 1, "create", 1, "created_ts",
 		    cts(daemon_now_ms()));
-		if (put_doc(r, C->db_teams, r->name, doc) == 0)
+		if (team_member_defaults(r, doc, &rc) == 0 &&
+		    put_doc(r, C->db_teams, r->name, doc) == 0)
 			creq_ok(r, json_pack("{s:O}", "doc", doc));
 		json_decref(doc);
 		return 0;
@@ -941,12 +984,16 @@ team_op(struct creq *r)
 			    r->name);
 			return 0;
 		}
-		if (desc == NULL)
+		if (team_member_defaults(r, doc, &rc) == -1)
+			;	/* answered */
+		else if (desc == NULL && !rc)
 			creq_err(r, "invalid", "team edit: nothing to change "
-			    "(give --description; the name cannot change)");
+			    "(give --description, --penalty, --receive or "
+			    "--create; the name cannot change)");
 		else {
-			json_object_set_new(doc, "description",
-			    json_string(desc));
+			if (desc)
+				json_object_set_new(doc, "description",
+				    json_string(desc));
 			json_object_set_new(doc, "updated_ts",
 			    cts(daemon_now_ms()));
 			if (put_doc(r, C->db_teams, r->name, doc) == 0)
@@ -1250,7 +1297,7 @@ static void
 member_list(struct creq *r)
 {
 	const char *camp, *after = arg_str(r, "after");
-	json_t *arr = NULL, *items, *m, *ans, *ag;
+	json_t *arr = NULL, *items, *m, *ans, *ag, *cdoc = NULL;
 	json_int_t from = 0;
 	char key[160];
 	size_t i;
@@ -1259,8 +1306,7 @@ member_list(struct creq *r)
 	if ((camp = arg_campaign(r, "campaign")) == NULL)
 		return;
 	if (r->role < ROLE_SUPERVISOR && (!is_self(r, r->who) ||
-	    member_key(key, sizeof(key), camp, r->who) == -1 ||
-	    !cdb_exists(r->txn, C->db_members, key))) {
+	    !member_in_effect(r->txn, camp, r->who))) {
 		creq_err(r, "denied", "member list of %s needs the supervisor "
 		    "role or membership of %s (you are %s)", camp, camp,
 		    r->who);
@@ -1268,10 +1314,14 @@ member_list(struct creq *r)
 	}
 	if (after && *after)
 		from = strtoll(after, NULL, 10);
-	if ((rc = members_load(r->txn, camp, &arr)) != 0) {
+	/* the members in effect: its own, then its teams' agents */
+	if ((rc = cdb_get(r->txn, C->db_campaigns, camp, &cdoc)) != 0 ||
+	    (rc = members_effective(r->txn, cdoc, &arr)) != 0) {
+		json_decref(cdoc);
 		creq_err(r, "store", "%s", mdb_strerror(rc));
 		return;
 	}
+	json_decref(cdoc);
 	items = json_array();
 	json_array_foreach(arr, i, m) {
 		if (mpos(m) <= from)

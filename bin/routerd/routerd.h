@@ -357,6 +357,12 @@ int	queue_agent_status(MDB_txn *, struct agent *, const char *prev,
 	    long long prev_ms);
 /* Offers waiting for agent, and whether one is for conv. */
 int	queue_offers(const char *agent, const char *conv, int *for_conv);
+/* May agent take cv now (a claim, a reply that claims)?  Its assigned
+ * conversations and the offers waiting for it (but cv's own) against the
+ * campaign's max interactions: 0, or -1 with why ("at capacity (n of m
+ * conversations...)"). */
+int	queue_capacity(const char *agent, const struct conv *cv, char *why,
+	    size_t whysz);
 /* Route waiting conversations now (after commits, status changes). */
 void	queue_pump(void);
 void	queue_init(void);
@@ -369,7 +375,8 @@ struct queue_member {
 	int	position, penalty, status, active, max;
 	long long metric;
 	char	why[120];
-	int	chosen;
+	int	chosen;		/* the one agent it is (or goes) to */
+	int	offered;	/* holds the live offer */
 };
 struct queue_explain {
 	char			strategy[16];
@@ -614,7 +621,11 @@ int	camp_doc(MDB_txn *, const char *db, const char *key,
 /* 1 when campaignd's db has a document under key (a campaign, a
  * disposition); 0 when not, or when it cannot be read. */
 int	camp_has(const char *db, const char *key);
-/* 1 when agent is a member of campaign (receive/create permissions out). */
+/* 1 when disposition path disp is assigned to campaign (itself, or a
+ * level above it: an assigned level brings everything below it). */
+int	camp_disposition(const char *campaign, const char *disp);
+/* 1 when agent is a member of campaign, its own or through one of the
+ * campaign's teams (receive/create permissions out). */
 int	camp_member(const char *campaign, const char *agent, int *receive,
 	    int *create);
 /* The members of campaign ("<campaign>/<agent>"): cb(agent, its member

@@ -795,7 +795,7 @@ query_inbox(struct rclient *cl, const msgpack_object *f)
 
 /* {t:"route", id, conv} -> {conv, campaign, strategy, rstate, decision,
  * candidates:[{agent, position, penalty, status, active, metric, why,
- * chosen}]}: routerd_queue's explanation. */
+ * chosen, offered}]}: routerd_queue's explanation. */
 void
 query_route(struct rclient *cl, const msgpack_object *f)
 {
@@ -840,7 +840,7 @@ query_route(struct rclient *cl, const msgpack_object *f)
 	for (i = 0; i < qx.n; i++) {
 		const struct queue_member *m = &qx.m[i];
 
-		msgpack_pack_map(&fb.pk, 8);
+		msgpack_pack_map(&fb.pk, 9);
 		mp_kv_str(&fb.pk, "agent", m->agent);
 		mp_kv_int(&fb.pk, "position", m->position);
 		mp_kv_int(&fb.pk, "penalty", m->penalty);
@@ -849,6 +849,7 @@ query_route(struct rclient *cl, const msgpack_object *f)
 		mp_kv_int(&fb.pk, "metric", m->metric);
 		mp_kv_str(&fb.pk, "why", m->why);
 		mp_kv_bool(&fb.pk, "chosen", m->chosen);
+		mp_kv_bool(&fb.pk, "offered", m->offered);
 	}
 	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);

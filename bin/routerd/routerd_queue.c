@@ -250,6 +250,24 @@ queue_assign(MDB_txn *txn, struct conv *cv, const char *agent,
 }
 
 int
+queue_capacity(const char *agent, const struct conv *cv, char *why,
+    size_t whysz)
+{
+	struct agent *a = queue_agent(agent, 1);
+	struct camp c;
+	int offers, mine = 0;
+
+	camp_get(cv->campaign, &c);
+	offers = queue_offers(agent, cv->id, &mine);
+	if (a->active + offers - mine < c.max_interactions)
+		return 0;
+	snprintf(why, whysz, "at capacity (%d of %d conversations%s)",
+	    a->active, c.max_interactions, offers - mine > 0 ? ", counting "
+	    "offers waiting" : "");
+	return -1;
+}
+
+int
 queue_release(MDB_txn *txn, struct conv *cv, int wrapup)
 {
 	struct agent *a;
@@ -645,7 +663,7 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 	size_t idx[LEASE_MAXAGENTS], n, i;
 	long long now = daemon_now_ms(), next = 0;
 	struct camp c;
-	char *d = qx->decision;
+	char *d = qx->decision, first[64] = "";
 	size_t dsz = sizeof(qx->decision);
 	int open;
 
@@ -680,6 +698,8 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 
 		snprintf(d, dsz, "offered to %s%s", on[0],
 		    k > 1 ? " and others" : "");
+		if (k > 0)
+			snprintf(first, sizeof(first), "%s", on[0]);
 	} else
 		snprintf(d, dsz, "next offer to %s%s", ms_buf.names[idx[0]],
 		    n > 1 ? " and others" : "");
@@ -701,6 +721,14 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 		else
 			snprintf(q->why, sizeof(q->why), "%s", ex[i].why ==
 			    RW_OK ? "eligible" : route_why_text(ex[i].why));
-		q->chosen = ex[i].chosen || lease_has(L, cv->id, m->agent);
+		q->offered = lease_has(L, cv->id, m->agent);
+		/* exactly one is chosen: whom it is assigned to, else the
+		 * first the live offer went to, else the next offer's first */
+		if (cv->rstate == CS_ASSIGNED)
+			q->chosen = strcmp(cv->agent, m->agent) == 0;
+		else if (lease_live(L, cv->id))
+			q->chosen = strcmp(first, m->agent) == 0;
+		else
+			q->chosen = n > 0 && idx[0] == i;
 	}
 }

@@ -375,6 +375,38 @@ send_key(struct rclient *cl, MDB_txn *txn, struct sendreq *r)
 }
 
 /*
+ * A person's send on cv: a conversation another agent holds is theirs
+ * (supervisors and admins may write in it; msg transfer moves the hold),
+ * and a reply that would claim cv must fit the sender's max interactions.
+ * 0 allowed, -1 refused (answered).
+ */
+static int
+send_owner(struct rclient *cl, const struct sendreq *r, const struct conv *cv)
+{
+	char why[160];
+
+	if (r->isbot || r->who->agent[0] == '\0' || cv->mode != CM_AGENT ||
+	    cv->status != CV_OPEN)
+		return 0;
+	if (cv->rstate == CS_ASSIGNED) {
+		if (strcmp(cv->agent, r->who->agent) == 0 ||
+		    r->who->role >= RR_SUPERVISOR)
+			return 0;
+		bus_caller_refuse(&cl->bc, r->re, "denied", "send: %s is held "
+		    "by %s; only they or a supervisor may write in it (msg "
+		    "transfer moves it)", cv->id, cv->agent);
+		return -1;
+	}
+	/* the reply claims it (send_queue): the limit is a hard one */
+	if (queue_capacity(r->who->agent, cv, why, sizeof(why)) == -1) {
+		bus_caller_refuse(&cl->bc, r->re, "invalid", "send: your reply "
+		    "would claim %s and you are %s", cv->id, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The conversation written to, checked against the caller: an existing
  * one, or (to a new number) the one the send would open, in the campaign
  * that owns our address.  0 (an mdb error in *rc, to fail the batch), or
@@ -394,7 +426,8 @@ send_conv(struct rclient *cl, MDB_txn *txn, const struct sendreq *r,
 			    "such conversation");
 			return -1;
 		}
-		if (*rc == 0 && auth_check_conv(cl, r->re, &x->cv) != 0)
+		if (*rc == 0 && (auth_check_conv(cl, r->re, &x->cv) != 0 ||
+		    send_owner(cl, r, &x->cv) != 0))
 			return -1;
 		return 0;
 	}

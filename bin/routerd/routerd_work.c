@@ -179,14 +179,13 @@ void
 work_claim(struct rclient *cl, const msgpack_object *f)
 {
 	const char *name;
+	char why[160];
 	int64_t re = 0;
 	struct conv cv;
-	struct camp c;
-	struct agent *a;
 	struct held *h;
 	msgpack_packer *pk;
 	MDB_txn *txn;
-	int receive = 0, offers, mine, rc;
+	int receive = 0, rc;
 
 	mp_int(f, "id", &re);
 	if ((name = caller_agent(cl, re, "claim")) == NULL)
@@ -218,15 +217,10 @@ work_claim(struct rclient *cl, const msgpack_object *f)
 		    "receive conversations of campaign %s", name, cv.campaign);
 		return;
 	}
-	camp_get(cv.campaign, &c);
-	a = queue_agent(name, 1);
 	/* offers held for other conversations count; this one's does not */
-	offers = queue_offers(name, cv.id, &mine);
-	if (a->active + offers - mine >= c.max_interactions) {
-		bus_caller_refuse(&cl->bc, re, "invalid", "claim: you are at "
-		    "capacity (%d of %d conversations%s)", a->active,
-		    c.max_interactions, offers ? ", counting offers waiting "
-		    "for you" : "");
+	if (queue_capacity(name, &cv, why, sizeof(why)) == -1) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "claim: you are %s",
+		    why);
 		return;
 	}
 	h = held_new(&cl->bc, re);
@@ -307,6 +301,12 @@ work_close(struct rclient *cl, const msgpack_object *f)
 	if (disp[0] && !camp_has("dispositions", disp)) {
 		bus_caller_refuse(&cl->bc, re, "invalid", "close: no "
 		    "disposition \"%s\" (msg disposition list)", disp);
+		return;
+	}
+	if (disp[0] && !camp_disposition(cv.campaign, disp)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "close: disposition "
+		    "\"%s\" is not assigned to campaign %s (msg disposition "
+		    "list --campaign %s)", disp, cv.campaign, cv.campaign);
 		return;
 	}
 	h = held_new(&cl->bc, re);
