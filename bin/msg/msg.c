@@ -91,8 +91,9 @@ static const struct msg_cmd cmds[] = {
 	{ "campaign", msg_campaign, "msg campaign list [--search S] "
 	    "[--state S] [--tag T] [--folder F] [--enabled yes|no] "
 	    "[--open-now yes|no] | show NAME | create NAME [FIELDS] | "
-	    "edit NAME FIELDS | clone SRC NEW | enable|disable|launch|stop "
-	    "NAME | schedule NAME --at TIME | delete NAME [--yes] | "
+	    "edit NAME FIELDS | clone SRC NEW [--title T] | check NAME | "
+	    "enable|disable|launch|stop NAME | schedule NAME --at TIME | "
+	    "delete NAME [--yes] | "
 	    "export NAME | apply FILE|-\n"
 	    "       FIELDS (msg-campaign(1)): --title --description --folder "
 	    "--teams --tags --sms --whatsapp --messenger --instagram "
@@ -134,7 +135,8 @@ static const struct msg_cmd cmds[] = {
 	    "message templates and WhatsApp templates" },
 	{ "disposition", msg_disposition, "msg disposition list [--under PATH] "
 	    "[--campaign C] | show PATH | add PATH [--parents] | delete PATH | "
-	    "import FILE | assign PATH --campaign C | unassign PATH "
+	    "rename PATH NEWNAME | import FILE | assign PATH --campaign C | "
+	    "unassign PATH "
 	    "--campaign C", "the disposition tree" },
 	{ "statusdef", msg_statusdef, "msg statusdef list | show NAME | add "
 	    "NAME --kind available|break|busy|offline --label L | edit NAME "

@@ -7,14 +7,15 @@
 # agent never take more than the limit); a campaign's teams act (a team's
 # agent is a member with the team's defaults, shown by msg member list,
 # and receives an offer; a personal membership overrides); a close takes
-# only the dispositions assigned to the campaign; msg route --explain marks
+# only the dispositions assigned to the campaign, and a renamed level
+# leaves recorded closes as they were; msg route --explain marks
 # exactly one agent chosen; msg transcript of a conversation the caller may
 # not see exits 1 with the reason.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 39
+plan 46
 stack_start
 
 U=pow$$
@@ -138,6 +139,18 @@ refused "a close with a disposition not assigned to tm" \
     as c msg close "$C2" --disposition Lost
 exits 0 "a level below an assigned one is accepted" as c msg close "$C2" \
     --disposition Sale/Won
+exits 0 "rename a level" msg disposition rename Sale/Won Closed
+is "$(jq -c '[.renamed,.to]' <<<"$T_OUT")" '["Sale/Won","Sale/Closed"]' \
+    "Sale/Won is Sale/Closed now"
+is "$(msg disposition show Sale/Closed | jq -c '[.name,.parent]')" \
+    '["Closed","Sale"]' "with its new name, under the same parent"
+exits 1 "the old path is gone" msg disposition show Sale/Won
+exits 0 "renaming the assigned level moves the assignment" \
+    msg disposition rename Sale Deal
+is "$(msg campaign show tm | jq -c .dispositions)" '["Deal"]' \
+    "tm has Deal assigned now"
+is "$(events "select(.type==\"close\" and .conv==\"$C2\") | .disposition")" \
+    Sale/Won "the close already recorded keeps what it was"
 
 # ------------------------------------------------------------ visibility
 refused "the transcript of another campaign's conversation" \
