@@ -25,6 +25,7 @@
 #include "mp.h"
 #include "ulid.h"
 #include "route.h"
+#include "provcode.h"
 #include "routerd.h"
 
 static struct {
@@ -741,7 +742,7 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 {
 	struct conv cv;
 	msgpack_packer *pk;
-	const char *p = pid && *pid ? pid : m->pid;
+	const char *p = pid && *pid ? pid : m->pid, *why;
 	int rc;
 
 	if ((rc = rs_conv_get(txn, m->conv, &cv)) != 0)
@@ -749,8 +750,11 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 	if (data != NULL && (data->type != MSGPACK_OBJECT_MAP ||
 	    data->via.map.size == 0))
 		data = NULL;
+	/* the provider's code in words (lib/provcode), beside its own */
+	why = code && *code ? provcode_text(rs_chan_name(m->channel), code) :
+	    NULL;
 	pk = rs_event(8 + (*p != '\0') + (code && *code) +
-	    (reason && *reason) + (data != NULL));
+	    (reason && *reason) + (why != NULL) + (data != NULL));
 	mp_kv_str(pk, "type", "status");
 	mp_kv_str(pk, "conv", m->conv);
 	mp_kv_str(pk, "id", m->id);
@@ -764,6 +768,8 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 		mp_kv_str(pk, "code", code);
 	if (reason && *reason)
 		mp_kv_str(pk, "reason", reason);
+	if (why != NULL)
+		mp_kv_str(pk, "why", why);
 	if (data != NULL)
 		mp_kv_obj(pk, "data", data);
 	mp_kv_int(pk, "ts", ts);
