@@ -182,6 +182,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	sub_tick();
 	queue_tick();
+	work_attention_tick();
 	maybe_exit();
 }
 

@@ -229,6 +229,13 @@ void	work_mode(struct rclient *, const msgpack_object *);
 void	work_tag(struct rclient *, const msgpack_object *);
 void	work_attention(struct rclient *, const msgpack_object *);
 void	work_optout(struct rclient *, const msgpack_object *);
+/* Mark needs attention the open agent-mode conversations whose customer
+ * wrote last and got no answer within the campaign's response threshold
+ * (looked for every few seconds; one "attention" event each). */
+void	work_attention_tick(void);
+/* An agent answered cv: a needs-attention mark leaves (its event); the
+ * caller puts cv.  0 or an mdb error. */
+int	work_answered(MDB_txn *, struct conv *, const char *agent);
 
 /* routerd_query.c: the read-only queries. */
 void	query_inbox(struct rclient *, const msgpack_object *);

@@ -575,6 +575,10 @@ send_queue(MDB_txn *txn, const struct sendreq *r, struct sendctx *x,
 	if (rc != 0)
 		return rc;
 	x->cv.waiting_since = 0;
+	/* a person answered: the conversation no longer needs attention */
+	if (!r->isbot && r->who->agent[0] &&
+	    (rc = work_answered(txn, &x->cv, r->who->agent)) != 0)
+		return rc;
 	return rs_conv_put(txn, &x->cv);
 }
 
