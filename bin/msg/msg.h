@@ -162,7 +162,9 @@ int	msg_convs_query(const char *t, struct json_t *args, long max, int json);
 /* "YYYY-MM-DD" (local; end_of_day: the next midnight), "YYYY-MM-DD HH:MM"
  * or RFC 3339 -> ms since the epoch; -1 if not a date. */
 int64_t	msg_parse_date(const char *s, int end_of_day);
-/* The conversation id argument, or exit 2 ("c_" and the id's letters). */
+/* The conversation id argument, or exit 2 ("c_" and the id's letters); a
+ * unique prefix of one is resolved by routerd (exit 1 when none or several
+ * conversations start so). */
 const char *msg_conv_arg(const char *s);
 
 #endif

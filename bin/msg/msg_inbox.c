@@ -11,8 +11,10 @@
  * RFC 3339, so scripts can sort and filter with jq.  Customer text is
  * sanitised before it reaches a terminal.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -181,7 +183,8 @@ print_table(const msgpack_object *convs)
 {
 	static const char *hdr[] = { "CONV", "CUSTOMER", "CHANNEL",
 	    "CAMPAIGN", "AGENT", "TAGS", "WAITED", "LAST" };
-	static const char *keys[] = { "conv", NULL, "channel", "campaign",
+	/* the id at its shortest unique length (routerd's "short") */
+	static const char *keys[] = { "short", NULL, "channel", "campaign",
 	    "agent" };
 	size_t w[8], k, n, used, lastw;
 	const msgpack_object *c;
@@ -219,7 +222,8 @@ print_table(const msgpack_object *convs)
 	}
 	for (used = 0, k = 0; k < 7; k++)
 		used += w[k] + 2;
-	lastw = term_cols() > used + 10 ? term_cols() - used - 1 : 10;
+	/* one conversation, one line: LAST gets what the others leave */
+	lastw = term_cols() > used + 2 ? term_cols() - used - 1 : 2;
 	if ((order = calloc(convs->via.array.size, sizeof(*order))) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	for (i = 0; i < convs->via.array.size; i++)
@@ -265,12 +269,71 @@ print_table(const msgpack_object *convs)
 			else if (n == 3 && memcmp(s, "out", 3) == 0)
 				fputs("> ", stdout);
 			n = field(c, "last_text", &s);
-			msg_term_text(stdout, s, n, lastw > 2 ? lastw - 2 : 1,
-			    0, 1);
+			if (lastw > 3)
+				msg_term_text(stdout, s, n, lastw - 2, 0, 1);
 			putchar('\n');
 		}
 	}
 	free(order);
+}
+
+/* The filters (--campaign, --section, --tag, --agent, --search). */
+static struct {
+	const char	*campaign, *section, *tag, *agent, *search;
+} flt;
+
+/* 1 when string field k of c is v. */
+static int
+field_is(const msgpack_object *c, const char *k, const char *v)
+{
+	const char *s;
+	size_t n = field(c, k, &s);
+
+	return n == strlen(v) && memcmp(s, v, n) == 0;
+}
+
+/* 1 when string field k of c holds q, in any case. */
+static int
+field_has(const msgpack_object *c, const char *k, const char *q)
+{
+	char buf[1024];
+	const char *s;
+	size_t n = field(c, k, &s);
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return strcasestr(buf, q) != NULL;
+}
+
+/* Does conversation c pass the filters? */
+static int
+keep(const msgpack_object *c)
+{
+	char buf[512], *t, *save;
+
+	if (flt.campaign && !field_is(c, "campaign", flt.campaign))
+		return 0;
+	if (flt.agent && !field_is(c, "agent", flt.agent))
+		return 0;
+	if (flt.section && strcmp(section_key[section_of(c)], flt.section))
+		return 0;
+	if (flt.tag) {
+		tags_of(c, buf, sizeof(buf));
+		for (t = strtok_r(buf, ",", &save); t;
+		    t = strtok_r(NULL, ",", &save))
+			if (strcmp(t, flt.tag) == 0)
+				break;
+		if (t == NULL)
+			return 0;
+	}
+	if (flt.search && !field_has(c, "contact", flt.search) &&
+	    !field_has(c, "name", flt.search) &&
+	    !field_has(c, "last_text", flt.search) &&
+	    !field_has(c, "conv", flt.search))
+		return 0;
+	return 1;
 }
 
 static void
@@ -281,6 +344,8 @@ print_json(const msgpack_object *convs)
 	uint32_t i;
 
 	for (i = 0; i < convs->via.array.size; i++) {
+		if (!keep(&convs->via.array.ptr[i]))
+			continue;
 		j = rec_record_json(&convs->via.array.ptr[i]);
 		if (json_is_object(j))
 			json_object_set_new(j, "section", json_string(
@@ -309,10 +374,49 @@ msg_inbox(int argc, char **argv)
 	char after[128] = "";
 	uint32_t i, nrows = 0;
 	size_t off = 0;
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "campaign", required_argument, NULL, 'C' },
+		{ "section", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "search", required_argument, NULL, 'Q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int64_t id;
-	int json, more;
+	int json = 0, more, ch;
 
-	json = msg_json_opt(argc, argv);
+	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 'C':
+			flt.campaign = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "attention") && strcmp(optarg,
+			    "agent") && strcmp(optarg, "bot"))
+				msg_die(MSG_EX_USAGE, "--section is attention, "
+				    "agent or bot");
+			flt.section = optarg;
+			break;
+		case 'T':
+			flt.tag = optarg;
+			break;
+		case 'A':
+			flt.agent = optarg;
+			break;
+		case 'Q':
+			if (*optarg == '\0')
+				msg_usage();
+			flt.search = optarg;
+			break;
+		default:
+			msg_usage();
+		}
+	}
 	if (optind != argc)
 		msg_usage();
 	json = json || !msg_stdout_tty();
@@ -338,6 +442,8 @@ msg_inbox(int argc, char **argv)
 			print_json(convs);
 		else
 			for (i = 0; i < convs->via.array.size; i++) {
+				if (!keep(&convs->via.array.ptr[i]))
+					continue;
 				msgpack_pack_object(&pk, convs->via.array.ptr[i]);
 				nrows++;
 			}

@@ -1009,7 +1009,7 @@ msg_send(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':
-			q.conv = optarg;
+			q.conv = msg_conv_arg(optarg);
 			break;
 		case 't':
 			q.to = optarg;

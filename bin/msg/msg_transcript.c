@@ -221,7 +221,7 @@ msg_transcript(int argc, char **argv)
 	s.follow = 0;
 	s.since = 0;
 	s.last = -1;
-	s.conv = argv[optind];
+	s.conv = msg_conv_arg(argv[optind]);
 	s.emit = json || !msg_stdout_tty() ? msg_sub_json : emit_term;
 	return msg_sub_run(&s);
 }

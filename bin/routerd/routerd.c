@@ -123,6 +123,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_ROUTE:
 		query_route(cl, f);
 		break;
+	case PT_CONV:
+		query_conv(cl, f);
+		break;
 	case PT_TAG:
 		work_tag(cl, f);
 		break;

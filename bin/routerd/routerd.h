@@ -243,6 +243,8 @@ void	query_history(struct rclient *, const msgpack_object *);
 void	query_search(struct rclient *, const msgpack_object *);
 void	query_window(struct rclient *, const msgpack_object *);
 void	query_route(struct rclient *, const msgpack_object *);
+/* {t:"conv", id, conv: prefix} -> {conv}: a unique prefix resolved. */
+void	query_conv(struct rclient *, const msgpack_object *);
 
 /* routerd_bot.c: {t:"bot"}, what msg bot asks. */
 void	bot_request(struct rclient *, const msgpack_object *);
@@ -501,6 +503,12 @@ int	rs_convs_walk(MDB_txn *, const char *after, rs_conv_cb, void *arg);
 typedef int (*rs_id_cb)(const char *id, void *arg);
 int	rs_convs_of(MDB_txn *, enum chan, const char *contact, size_t max,
 	    rs_id_cb, void *arg);
+/* The one conversation whose id starts with prefix, into id: 0,
+ * MDB_NOTFOUND when none does, MDB_KEYEXIST when several do. */
+int	rs_conv_prefix(MDB_txn *, const char *prefix, char *id, size_t idsz);
+/* The shortest prefix of id (at least min bytes) no other conversation
+ * id starts with: its length. */
+size_t	rs_conv_short(MDB_txn *, const char *id, size_t min);
 /* Delete cv, its events, messages, pending sends and keys; the events
  * deleted counted in *nev.  0 or an mdb error. */
 int	rs_conv_purge(MDB_txn *, const struct conv *, long *nev);

@@ -713,10 +713,16 @@ inbox_one(const char *id, const MDB_val *v, void *arg)
 	return 0;
 }
 
-/* Pack the stored record rec, plus whether its reply is overdue. */
+#define SHORT_MIN	10	/* "c_" and 8 of the 26: a unique prefix is
+				   never shown shorter */
+
+/* Pack the stored record rec, plus whether its reply is overdue and its
+ * shortest unique id ("short"). */
 static void
-inbox_pack(msgpack_packer *pk, const MDB_val *rec, long long now)
+inbox_pack(MDB_txn *txn, msgpack_packer *pk, const MDB_val *rec,
+    long long now)
 {
+	char id[R_IDLEN] = "";
 	msgpack_unpacked up;
 	size_t off = 0;
 	uint32_t j;
@@ -737,12 +743,15 @@ inbox_pack(msgpack_packer *pk, const MDB_val *rec, long long now)
 		camp_get(camp, &c);
 		overdue = now - ws > (long long)c.response_threshold_s * 1000;
 	}
-	msgpack_pack_map(pk, up.data.via.map.size + 1);
+	mp_strcpy(&up.data, "conv", id, sizeof(id));
+	msgpack_pack_map(pk, up.data.via.map.size + 1 + (id[0] != '\0'));
 	for (j = 0; j < up.data.via.map.size; j++) {
 		msgpack_pack_object(pk, up.data.via.map.ptr[j].key);
 		msgpack_pack_object(pk, up.data.via.map.ptr[j].val);
 	}
 	mp_kv_bool(pk, "overdue", overdue);
+	if (id[0])
+		mp_kv_strn(pk, "short", id, rs_conv_short(txn, id, SHORT_MIN));
 	msgpack_unpacked_destroy(&up);
 }
 
@@ -784,11 +793,52 @@ query_inbox(struct rclient *cl, const msgpack_object *f)
 	mp_pack_cstr(&fb.pk, "convs");
 	msgpack_pack_array(&fb.pk, s.n);
 	for (i = 0; i < s.n; i++)
-		inbox_pack(&fb.pk, &s.vals[i], now);
+		inbox_pack(txn, &fb.pk, &s.vals[i], now);
 	mdb_txn_abort(txn);
 	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);
 	free(s.vals);
+}
+
+/* ------------------------------------------------------ short ids */
+
+void
+query_conv(struct rclient *cl, const msgpack_object *f)
+{
+	char prefix[R_IDLEN], id[R_IDLEN];
+	int64_t re = 0;
+	MDB_txn *txn;
+	struct fbuf fb;
+	int rc;
+
+	mp_int(f, "id", &re);
+	if (!mp_strcpy(f, "conv", prefix, sizeof(prefix)) ||
+	    strncmp(prefix, "c_", 2) != 0 || strlen(prefix) < 3) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "conv: a conversation "
+		    "id or a prefix of one (c_...) is required");
+		return;
+	}
+	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
+		return;
+	}
+	rc = rs_conv_prefix(txn, prefix, id, sizeof(id));
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		bus_caller_refuse(&cl->bc, re, "notfound", "no conversation "
+		    "%s...", prefix);
+	else if (rc == MDB_KEYEXIST)
+		bus_caller_refuse(&cl->bc, re, "invalid", "%s is ambiguous: "
+		    "several conversations start so; give more of it", prefix);
+	else if (rc != 0)
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
+	else {
+		fbuf_init(&fb);
+		bus_answer_begin(&fb, re, 1);
+		mp_kv_str(&fb.pk, "conv", id);
+		bus_caller_send(&cl->bc, &fb);
+		fbuf_free(&fb);
+	}
 }
 
 /* -------------------------------------------------------------- route */
