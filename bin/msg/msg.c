@@ -90,7 +90,8 @@ static const struct msg_cmd cmds[] = {
 	    "check that a daemon answers" },
 	{ "campaign", msg_campaign, "msg campaign list [--search S] "
 	    "[--state S] [--tag T] [--folder F] [--enabled yes|no] "
-	    "[--open-now yes|no] | show NAME | create NAME [FIELDS] | "
+	    "[--open-now yes|no] | calendar [--month YYYY-MM | --date "
+	    "YYYY-MM-DD] | show NAME | create NAME [FIELDS] | "
 	    "edit NAME FIELDS | clone SRC NEW [--title T] | check NAME | "
 	    "enable|disable|launch|stop NAME | schedule NAME --at TIME | "
 	    "delete NAME [--yes] | "

@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "busc.h"
 #include "msg.h"
 #include "msg_admin.h"
 
@@ -92,6 +94,12 @@ static const struct aflag schedule_flags[] = {
 
 static const struct aflag delete_flags[] = {
 	{ "yes", "yes", AF_FLAG },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag calendar_flags[] = {
+	{ "month", "month", AF_STR },
+	{ "date", "date", AF_STR },
 	{ NULL, NULL, 0 },
 };
 
@@ -248,6 +256,153 @@ list(json_t *args)
 	return MSG_EX_OK;
 }
 
+/* ---- the scheduled view ---- */
+
+/* The day "YYYY-MM-DD" (UTC) a campaign is scheduled or was launched on,
+ * into day; 0, or -1 when it has neither. */
+static int
+camp_day(json_t *it, char day[11])
+{
+	const char *t = json_string_value(json_object_get(it,
+	    "scheduled_for"));
+
+	if (t == NULL)
+		t = json_string_value(json_object_get(it, "launched_ts"));
+	if (t == NULL || strlen(t) < 10)
+		return -1;
+	memcpy(day, t, 10);
+	day[10] = '\0';
+	return 0;
+}
+
+/* Every campaign the caller may read (new array). */
+static json_t *
+all_campaigns(void)
+{
+	struct busc c;
+	json_t *all = json_array(), *res, *args = json_object();
+	const char *next;
+
+	admin_connect(&c);
+	for (;;) {
+		res = admin_call_on(&c, "campaign", "list",
+		    json_deep_copy(args));
+		json_array_extend(all, json_object_get(res, "items"));
+		if (!json_is_true(json_object_get(res, "more")) ||
+		    (next = json_string_value(json_object_get(res,
+		    "next"))) == NULL) {
+			json_decref(res);
+			break;
+		}
+		json_object_set_new(args, "after", json_string(next));
+		json_decref(res);
+	}
+	busc_close(&c);
+	json_decref(args);
+	return all;
+}
+
+/*
+ * msg campaign calendar [--month YYYY-MM] | --date YYYY-MM-DD: a month
+ * grid with how many campaigns are scheduled (or were launched) each day,
+ * or one day's campaigns with their title, numbers and teams.  Days are
+ * UTC days.  On a pipe (or --json), one JSON line per day / campaign.
+ */
+static int
+calendar(json_t *args)
+{
+	const char *month = json_string_value(json_object_get(args, "month")),
+	    *date = json_string_value(json_object_get(args, "date"));
+	json_t *all, *it, *rows;
+	char day[11], m[8], buf[64];
+	int y, mo, d, ndays, wd, counts[32] = { 0 }, tty = msg_stdout_tty();
+	size_t i;
+	struct tm tm;
+	time_t now;
+
+	if (date && (strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d", &y,
+	    &mo, &d) != 3 || mo < 1 || mo > 12 || d < 1 || d > 31))
+		msg_die(MSG_EX_USAGE, "--date is YYYY-MM-DD");
+	if (month && (strlen(month) != 7 || sscanf(month, "%4d-%2d", &y,
+	    &mo) != 2 || mo < 1 || mo > 12))
+		msg_die(MSG_EX_USAGE, "--month is YYYY-MM");
+	if (month == NULL && date == NULL) {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		y = tm.tm_year + 1900;
+		mo = tm.tm_mon + 1;
+	}
+	all = all_campaigns();
+	if (date) {
+		rows = json_array();
+		json_array_foreach(all, i, it) {
+			if (camp_day(it, day) == -1 || strcmp(day, date) != 0)
+				continue;
+			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
+			    "s:o,s:O*,s:s}", "name", json_object_get(it,
+			    "name"), "title", json_object_get(it, "title"),
+			    "state", json_object_get(it, "state"), "channels",
+			    chan_summary(json_object_get(it, "channels")),
+			    "teams", json_object_get(it, "teams"), "list",
+			    "-"));
+		}
+		if (tty && json_array_size(rows) == 0)
+			printf("no campaigns on %s\n", date);
+		else {
+			static const char *const dcols[] = { "name", "title",
+			    "state", "channels", "teams", "list", NULL };
+
+			admin_print_items(rows, dcols);
+		}
+		json_decref(rows);
+		json_decref(all);
+		return MSG_EX_OK;
+	}
+	snprintf(m, sizeof(m), "%04d-%02d", y, mo);
+	json_array_foreach(all, i, it) {
+		if (camp_day(it, day) == 0 && strncmp(day, m, 7) == 0 &&
+		    (d = atoi(day + 8)) >= 1 && d <= 31)
+			counts[d]++;
+	}
+	json_decref(all);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = 1;
+	tm.tm_hour = 12;
+	now = timegm(&tm);
+	gmtime_r(&now, &tm);
+	wd = (tm.tm_wday + 6) % 7;	/* Monday first */
+	ndays = (mo == 2) ? ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ?
+	    29 : 28) : (mo == 4 || mo == 6 || mo == 9 || mo == 11) ? 30 : 31;
+	if (!tty) {
+		for (d = 1; d <= ndays; d++) {
+			snprintf(buf, sizeof(buf), "{\"date\":\"%s-%02d\","
+			    "\"campaigns\":%d}", m, d, counts[d]);
+			msg_out_line(buf);
+		}
+		msg_out_flush();
+		return MSG_EX_OK;
+	}
+	strftime(buf, sizeof(buf), "%B %Y", &tm);
+	printf("%*s\n", (int)(21 + strlen(buf) / 2), buf);
+	printf("  Mon   Tue   Wed   Thu   Fri   Sat   Sun\n");
+	for (i = 0; i < (size_t)wd; i++)
+		fputs("      ", stdout);
+	for (d = 1; d <= ndays; d++) {
+		if (counts[d])
+			snprintf(buf, sizeof(buf), "%2d[%d]", d, counts[d]);
+		else
+			snprintf(buf, sizeof(buf), "%2d", d);
+		printf(" %-5s", buf);
+		if ((wd + d) % 7 == 0 || d == ndays)
+			putchar('\n');
+	}
+	printf("[n]: campaigns scheduled or launched that day (UTC); "
+	    "--date YYYY-MM-DD lists them\n");
+	return MSG_EX_OK;
+}
+
 /* A JSON document from path ("-": stdin), at most 1 MiB; exits 1. */
 static json_t *
 read_doc(const char *path)
@@ -341,6 +496,9 @@ msg_campaign(int argc, char **argv)
 	if (strcmp(op, "list") == 0) {
 		tab = list_flags;
 		want = 0;
+	} else if (strcmp(op, "calendar") == 0) {
+		tab = calendar_flags;
+		want = 0;
 	} else if (strcmp(op, "create") == 0)
 		tab = create_flags;
 	else if (strcmp(op, "edit") == 0)
@@ -363,6 +521,11 @@ msg_campaign(int argc, char **argv)
 		msg_usage();
 	if (strcmp(op, "list") == 0)
 		return list(args);
+	if (strcmp(op, "calendar") == 0) {
+		npos = calendar(args);
+		json_decref(args);
+		return npos;
+	}
 	if (strcmp(op, "apply") == 0) {
 		json_decref(args);
 		return apply(argv[2]);

@@ -12,7 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 29
+plan 36
 stack_start
 
 U=plc$$
@@ -107,4 +107,19 @@ exits 0 "and ada may answer in new's name" as a msg send --conv "$C" "hello from
 exits 0 "clone with a title" msg campaign clone new newer --title "New, again"
 is "$(jq -c '[.title,.state]' <<<"$T_OUT")" '["New, again","draft"]' \
     "the clone has its own title, as a draft"
+
+# -------------------------------------------------------------- calendar
+tty() { script -qefc "$1" /dev/null </dev/null | tr -d '\r'; }
+exits 0 "schedule newer for 2099-01-15" msg member add newer ada
+exits 0 "it is ready and scheduled" msg campaign schedule newer \
+    --at 2099-01-15T09:00:00Z
+is "$(msg campaign calendar --month 2099-01 | jq -c 'select(.campaigns>0)')" \
+    '{"date":"2099-01-15","campaigns":1}' "calendar: one JSON line per day"
+t=$(tty "msg campaign calendar --month 2099-01")
+like "$t" 'January 2099' "on a terminal: the month"
+like "$t" ' 15\[1\]' "the 15th has one campaign"
+is "$(msg campaign calendar --date 2099-01-15 | jq -c '[.name,.title,.channels]')" \
+    '["newer","New, again","sms:+15550061001"]' \
+    "--date lists that day's campaigns with title and number"
+exits 2 "a month that is not one" msg campaign calendar --month 2099-13
 done_testing
