@@ -1064,8 +1064,8 @@ msg_send(int argc, char **argv)
 			msg_usage();
 		}
 	}
-	if ((tname == NULL) != (tlang == NULL)) {
-		msg_err("--template and --lang go together");
+	if (tname == NULL && tlang != NULL) {
+		msg_err("--lang goes with --template");
 		msg_usage();
 	}
 	if (tname == NULL && (json_array_size(tbody) > 0 || thead != NULL ||
@@ -1079,7 +1079,8 @@ msg_send(int argc, char **argv)
 			    "--media-url");
 			msg_usage();
 		}
-		if ((q.tpl = json_pack("{s:s, s:s, s:O}", "name", tname,
+		/* without --lang: a text template (SMS, Messenger) */
+		if ((q.tpl = json_pack("{s:s, s:s*, s:O}", "name", tname,
 		    "lang", tlang, "body", tbody)) == NULL)
 			msg_die(MSG_EX_USAGE, "--template and --lang must be "
 			    "UTF-8");

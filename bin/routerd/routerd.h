@@ -334,6 +334,11 @@ int	hours_after(MDB_txn *, struct conv *, long long next, char *reply,
 int	canned_expand(const struct who *, const struct conv *,
 	    const char *text, char **out, char *why, size_t whysz);
 
+/* A text template (campaignd's "templates") assigned to cv's campaign, its
+ * placeholders filled, into *out (malloc'd); 0, or -1 with why. */
+int	canned_template(const struct who *, const struct conv *,
+	    const char *name, char **out, char *why, size_t whysz);
+
 /* routerd_files.c: the campaign's file policy and the channel's limits. */
 /* 0: file or media may go; -1 with why. */
 int	files_check(const struct conv *, const msgpack_object *file,
@@ -398,8 +403,11 @@ void	queue_explain(const struct conv *, struct queue_explain *);
 /* routerd_out.c: what an outbound message carries besides its text. */
 /* Check a template request {name, lang, header?, body?, buttons?} against
  * campaignd's WhatsApp template; pack "template" into pk, the rendered body
- * into *text (malloc'd), its name into tname.  0, or -1 with why. */
-int	out_template(const struct conv *, const msgpack_object *tpl,
+ * into *text (malloc'd), its name into tname.  0, or -1 with why.  On the
+ * other channels {name} is a text template (canned_template) sent as plain
+ * text: 1, nothing packed, the text in *text. */
+int	out_template(const struct who *, const struct conv *,
+	    const msgpack_object *tpl,
 	    msgpack_packer *pk, char **text, char *tname, size_t tnamesz,
 	    char *why, size_t whysz);
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */

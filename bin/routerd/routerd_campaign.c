@@ -104,7 +104,8 @@ camp_rtxn(MDB_txn **txn)
 	static const char *const dbs[] = { "agentuser", "agents", "members",
 	    "teams",
 	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
-	    "contacts", "cphone", "cemail", "cname", "wtemplates", NULL };
+	    "contacts", "cphone", "cemail", "cname", "wtemplates", "templates",
+	    NULL };
 	static int all;
 	MDB_dbi dbi;
 	size_t i;

@@ -466,12 +466,13 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 {
 	const char *tag = NULL;
 	char why[256] = "";
+	int tk = 0;
 
 	*rc = 0;
 	/* a template, a reply: checked before the policy, which records */
-	if (r->tpl != NULL && out_template(&x->cv, r->tpl, &x->xpk,
-	    &x->rendered, x->tname, sizeof(x->tname), why,
-	    sizeof(why)) == -1)
+	if (r->tpl != NULL && (tk = out_template(r->who, &x->cv, r->tpl,
+	    &x->xpk, &x->rendered, x->tname, sizeof(x->tname), why,
+	    sizeof(why))) == -1)
 		;	/* why says it */
 	else if (r->reply_to[0] && x->creating)
 		snprintf(why, sizeof(why), "send: reply to %s: the "
@@ -484,13 +485,16 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 		return -1;
 	}
 	if (r->tpl != NULL) {
-		x->nx++;
+		if (tk == 0)	/* a WhatsApp template packed; text: nothing */
+			x->nx++;
 		r->text = x->rendered;
 		r->textlen = strlen(x->rendered);
 	}
-	/* the one suppression check: opt-out, blacklist, windows; canned */
+	/* the one suppression check: opt-out, blacklist, windows; canned
+	 * (a text template is free-form text for the windows) */
 	if (policy_outbound(txn, r->who, &x->cv, r->text, r->textlen,
-	    !r->isbot, r->tpl ? x->tname : NULL, &x->expanded, &tag, why,
+	    !r->isbot, r->tpl && tk == 0 ? x->tname : NULL, &x->expanded,
+	    &tag, why,
 	    sizeof(why), rc) == -1 ||
 	    /* files: the campaign's policy and the channel's limits */
 	    policy_file(txn, r->who, &x->cv, r->file, r->media, why,

@@ -5,12 +5,13 @@
 # (lib/provcode, listed in parley-records(7)); msg transcript on a terminal
 # names who did what: "offered to ada", "assigned to ada", the sender of
 # each outbound message, "refused (...opted out...)", and the failure's
-# code with its reason in words.
+# code with its reason in words; a global text template sent on SMS
+# (msg send --template NAME), its placeholders filled.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 10
+plan 15
 stack_start
 
 U=pdl$$
@@ -44,6 +45,18 @@ e=$(wait_event 15 ".type==\"status\" and .id==\"$M\" and .status==\"undelivered\
 is "$(jq -r .code <<<"$e")" 30003 "the status has the provider's code"
 like "$(jq -r .why <<<"$e")" 'unreachable handset' "and the reason in words"
 
+# a global text template on SMS
+msg template add thanks --type text --content "Thanks for waiting, this is {agent}." \
+    >/dev/null && msg template add other --type text --content "x" >/dev/null &&
+    msg template assign thanks --campaign dl >/dev/null || bail "templates"
+exits 0 "ada sends a text template on SMS" as msg send --conv "$C" --template thanks
+ok "the customer gets it, filled" wait_sb 15 \
+    'p("Body")=="Thanks for waiting, this is ada."'
+like "$(count_events '.type=="message" and .dir=="out" and .template=="thanks"')" '^1$' \
+    "the message event names the template"
+exits 1 "a template not assigned to dl is refused" \
+    as msg send --conv "$C" --template other
+like "$T_ERR" 'template other is not assigned to campaign dl' "saying why"
 sb_sms $CUST $OURS "STOP" >/dev/null
 wait_event 15 ".type==\"optout\" and .contact==\"$CUST\"" >/dev/null ||
     bail "the opt-out"
