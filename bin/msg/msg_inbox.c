@@ -1,7 +1,9 @@
 /*
  * msg inbox — the caller's open conversations in three sections (needs
- * attention, agent-operated, bot-operated), with the customer's name and
- * address, channel, campaign, last message, how long the customer has
+ * attention, agent-operated, bot-operated), with the customer's name (the
+ * contact book's first) and address, channel, campaign, who holds it (or
+ * "offered" when it is offered to the caller now), the last message (and
+ * its delivery state when it went out), how long the customer has
  * waited, and "overdue" once the campaign's response time threshold has
  * passed without an agent reply (routerd decides that: "overdue" in each
  * record).
@@ -133,7 +135,9 @@ customer_cols(const msgpack_object *c)
 	const char *s;
 	size_t n, cols;
 
-	n = field(c, "name", &s);
+	/* the contact book's name first, else the one the channel gave */
+	if ((n = field(c, "book_name", &s)) == 0)
+		n = field(c, "name", &s);
 	cols = msg_text_cols(s, n);
 	if (cols > NAME_COLS)
 		cols = NAME_COLS;
@@ -149,7 +153,8 @@ customer_cell(const msgpack_object *c, size_t width)
 	const char *s;
 	size_t n, w = 0;
 
-	n = field(c, "name", &s);
+	if ((n = field(c, "book_name", &s)) == 0)
+		n = field(c, "name", &s);
 	if (n > 0) {
 		w = msg_term_text(stdout, s, n, NAME_COLS, 0, 1);
 		putchar(' ');
@@ -158,6 +163,15 @@ customer_cell(const msgpack_object *c, size_t width)
 	n = field(c, "contact", &s);
 	w += msg_term_text(stdout, s, n, 0, 0, 1);
 	pad(width > w ? width - w + 2 : 2);
+}
+
+/* Is c offered to the caller now (and held by nobody)? */
+static int
+offered(const msgpack_object *c)
+{
+	int b;
+
+	return mp_bool(c, "offered_to_you", &b) && b;
 }
 
 /* Longest waiting first; those nobody waits on keep routerd's order. */
@@ -186,7 +200,7 @@ print_table(const msgpack_object *convs)
 	/* the id at its shortest unique length (routerd's "short") */
 	static const char *keys[] = { "short", NULL, "channel", "campaign",
 	    "agent" };
-	size_t w[8], k, n, used, lastw;
+	size_t w[8], k, n, used, lastw, lastw0;
 	const msgpack_object *c;
 	const char *s;
 	char buf[160];
@@ -209,6 +223,8 @@ print_table(const msgpack_object *convs)
 				n = field(c, keys[k], &s);
 				n = msg_text_cols(s, n);
 			}
+			if (k == 4 && n == 0 && offered(c))
+				n = 7;
 			if (n > w[k])
 				w[k] = n;
 		}
@@ -224,6 +240,7 @@ print_table(const msgpack_object *convs)
 		used += w[k] + 2;
 	/* one conversation, one line: LAST gets what the others leave */
 	lastw = term_cols() > used + 2 ? term_cols() - used - 1 : 2;
+	lastw0 = lastw;
 	if ((order = calloc(convs->via.array.size, sizeof(*order))) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	for (i = 0; i < convs->via.array.size; i++)
@@ -251,6 +268,10 @@ print_table(const msgpack_object *convs)
 					continue;
 				}
 				n = field(c, keys[k], &s);
+				if (n == 0 && k == 4 && offered(c)) {
+					s = "offered";
+					n = 7;
+				}
 				if (n == 0) {
 					s = "-";
 					n = 1;
@@ -266,12 +287,20 @@ print_table(const msgpack_object *convs)
 			n = field(c, "last_dir", &s);
 			if (n == 2 && memcmp(s, "in", 2) == 0)
 				fputs("< ", stdout);
-			else if (n == 3 && memcmp(s, "out", 3) == 0)
+			else if (n == 3 && memcmp(s, "out", 3) == 0) {
 				fputs("> ", stdout);
+				/* the last outbound message's delivery state */
+				if ((n = field(c, "last_out_state", &s)) > 0 &&
+				    lastw > n + 6) {
+					printf("(%.*s) ", (int)n, s);
+					lastw -= n + 3;
+				}
+			}
 			n = field(c, "last_text", &s);
 			if (lastw > 3)
 				msg_term_text(stdout, s, n, lastw - 2, 0, 1);
 			putchar('\n');
+			lastw = lastw0;
 		}
 	}
 	free(order);

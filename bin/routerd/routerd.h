@@ -664,6 +664,10 @@ int	camp_blacklist(MDB_txn *, const char *scope, const char *contact,
 /* The WhatsApp template name in lang into up; 0 or -1. */
 int	camp_wtemplate(MDB_txn *, const char *name, const char *lang,
 	    msgpack_unpacked *up);
+/* The contact-book name of a conversation's contact (a number, a WhatsApp
+ * id, an e-mail address); 0, or -1 when the book has none. */
+int	camp_contact_name(MDB_txn *, const char *contact, char *name,
+	    size_t namesz);
 /* The contact-book id of a phone number ("cphone") or an e-mail address
  * ("cemail"); 0 or -1. */
 int	camp_contact_id(MDB_txn *, const char *index, const char *addr,

@@ -601,6 +601,31 @@ camp_wtemplate(MDB_txn *txn, const char *name, const char *lang,
 }
 
 int
+camp_contact_name(MDB_txn *txn, const char *contact, char *name,
+    size_t namesz)
+{
+	char norm[R_ADDRLEN + 1], id[128];
+	msgpack_unpacked up;
+	int rc = -1;
+
+	if (strchr(contact, '@'))
+		valid_contact_key(contact, norm, sizeof(norm));
+	else if (contact[0] != '+' && isdigit((unsigned char)contact[0]))
+		snprintf(norm, sizeof(norm), "+%s", contact);
+	else
+		snprintf(norm, sizeof(norm), "%s", contact);
+	if (camp_contact_id(txn, strchr(contact, '@') ? "cemail" : "cphone",
+	    norm, id, sizeof(id)) != 0)
+		return -1;
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "contacts", id, &up) == 0 &&
+	    mp_strcpy(&up.data, "name", name, namesz) && name[0])
+		rc = 0;
+	msgpack_unpacked_destroy(&up);
+	return rc;
+}
+
+int
 camp_contact_id(MDB_txn *txn, const char *index, const char *addr, char *id,
     size_t idsz)
 {

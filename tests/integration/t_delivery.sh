@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 15
+plan 18
 stack_start
 
 U=pdl$$
@@ -27,12 +27,17 @@ msg campaign create dl --sms $OURS --schedule "$ALWAYS" >/dev/null &&
     msg member add dl ada >/dev/null && msg campaign launch dl >/dev/null ||
     bail "campaign dl"
 as msg status available >/dev/null || bail "ada available"
+msg contact add --name "Grace Hopper" --phone $CUST >/dev/null || bail "contact"
 
 sb_sms $CUST $OURS "is my parcel coming" >/dev/null
 C=$(wait_event 15 '.type=="message" and .dir=="in"' | jq -r .conv)
 [ -n "$C" ] || bail "the conversation"
 wait_event 10 ".type==\"offer\" and .conv==\"$C\"" >/dev/null ||
     bail "the offer to ada"
+r=$(as msg inbox --json | jq -c "select(.conv==\"$C\") | [.offered_to_you,.book_name]")
+is "$r" '[true,"Grace Hopper"]' \
+    "the inbox: offered to ada now, the contact book's name"
+t=$(COLUMNS=100 script -qec "msg inbox" /dev/null 2>&1 | tr -d '\r')
 exits 0 "ada replies" as msg send --conv "$C" "it is on its way"
 M=$(jq -r .id <<<"$T_OUT")
 sent=$(wait_event 15 ".type==\"status\" and .id==\"$M\" and .status==\"sent\"")
@@ -44,6 +49,13 @@ is "$(tw_post /twilio/status - "MessageSid=$SID" "MessageStatus=undelivered" \
 e=$(wait_event 15 ".type==\"status\" and .id==\"$M\" and .status==\"undelivered\"")
 is "$(jq -r .code <<<"$e")" 30003 "the status has the provider's code"
 like "$(jq -r .why <<<"$e")" 'unreachable handset' "and the reason in words"
+# (sandboxd answers "delivered" itself too; a state only moves forward)
+st=$(as msg inbox --json | jq -r "select(.conv==\"$C\") | .last_out_state")
+like "$st" '^(delivered|undelivered)$' \
+    "the inbox shows the last outbound message's delivery state"
+t=$(COLUMNS=100 script -qec "msg inbox" /dev/null 2>&1 | tr -d '\r')
+like "$t" "Grace Hopper \\+15557810001 .*> \\($st\\) it is" \
+    "on a terminal: the book's name, the state before the last text"
 
 # a global text template on SMS
 msg template add thanks --type text --content "Thanks for waiting, this is {agent}." \
