@@ -238,8 +238,10 @@ addr_conflicts(struct creq *r, const json_t *doc, const json_t *users)
 			snprintf(key, sizeof(key), "%s:%s", cn, rec_str(e,
 			    "addr", ""));
 			json_array_foreach(json_object_get(users, key), j, u) {
+				/* a stopped campaign's numbers are released */
 				if (strcmp(rec_str(u, "campaign", ""),
-				    name) == 0)
+				    name) == 0 || strcmp(rec_str(u, "state", ""),
+				    "archived") == 0)
 					continue;
 				if (strcmp(rec_str(u, "mode", ""),
 				    "provisioned") == 0) {

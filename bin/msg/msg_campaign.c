@@ -92,6 +92,11 @@ static const struct aflag schedule_flags[] = {
 	{ NULL, NULL, 0 },
 };
 
+static const struct aflag stop_flags[] = {
+	{ "yes", "yes", AF_FLAG },
+	{ NULL, NULL, 0 },
+};
+
 static const struct aflag delete_flags[] = {
 	{ "yes", "yes", AF_FLAG },
 	{ NULL, NULL, 0 },
@@ -487,8 +492,8 @@ msg_campaign(int argc, char **argv)
 	const struct aflag *tab = no_flags;
 	const char *op;
 	json_t *args = json_object(), *res, *doc;
-	char *s;
-	int npos, want = 1;
+	char *s, prompt[512];
+	int npos, want = 1, fd;
 
 	if (argc < 2)
 		msg_usage();
@@ -507,6 +512,8 @@ msg_campaign(int argc, char **argv)
 		tab = schedule_flags;
 	else if (strcmp(op, "delete") == 0)
 		tab = delete_flags;
+	else if (strcmp(op, "stop") == 0)
+		tab = stop_flags;
 	else if (strcmp(op, "clone") == 0) {
 		tab = clone_flags;
 		want = 2;
@@ -539,6 +546,22 @@ msg_campaign(int argc, char **argv)
 		return delete(argv[2], args);
 	if (strcmp(op, "check") == 0)
 		return check(args);
+	if (strcmp(op, "stop") == 0) {
+		if (!json_is_true(json_object_get(args, "yes")) &&
+		    (fd = open("/dev/tty", O_RDWR | O_NOCTTY)) != -1) {
+			close(fd);
+			snprintf(prompt, sizeof(prompt), "Stop campaign %s for "
+			    "good? Nothing more is sent in its name; its waiting "
+			    "conversations on numbers it provisioned are closed "
+			    "(the numbers released), those on reusable numbers "
+			    "move to the campaign that owns the number next",
+			    argv[2]);
+			if (!admin_confirm(prompt))
+				msg_die(MSG_EX_REFUSED, "%s was not stopped",
+				    argv[2]);
+		}
+		json_object_del(args, "yes");
+	}
 	res = admin_call("campaign", op, args);
 	doc = json_object_get(res, "doc");
 	if (strcmp(op, "export") == 0 && doc) {

@@ -631,6 +631,9 @@ void	camp_get(const char *name, struct camp *);
 /* Is campaign live (active, or "default")?  1; 0 with why (may be NULL):
  * a draft or scheduled campaign is not yet, an archived one no more. */
 int	camp_live(const char *campaign, char *why, size_t whysz);
+/* 1 when campaign lists our address addr on ch as provisioned (its own
+ * alone), 0 when reusable or not listed. */
+int	camp_provisioned(const char *campaign, enum chan, const char *addr);
 /* The campaign that owns our address addr on ch, else "default". */
 void	camp_lookup(enum chan, const char *addr, char *campaign, size_t);
 /* Why campaign (or its channel ch) takes no conversations now, or "". */

@@ -318,6 +318,35 @@ camp_disposition(const char *campaign, const char *disp)
 }
 
 int
+camp_provisioned(const char *campaign, enum chan ch, const char *addr)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	const msgpack_object *a, *e;
+	char ad[R_ADDRLEN], mode[16];
+	uint32_t i;
+	int yes = 0;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	msgpack_unpacked_init(&up);
+	if (get_doc(txn, campaign, &up) == 0 &&
+	    (a = mp_get(mp_get(mp_get(&up.data, "channels"),
+	    rs_chan_name(ch)), "addresses")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < a->via.array.size && !yes; i++) {
+			e = &a->via.array.ptr[i];
+			yes = mp_strcpy(e, "addr", ad, sizeof(ad)) &&
+			    strcmp(ad, addr) == 0 &&
+			    mp_strcpy(e, "mode", mode, sizeof(mode)) &&
+			    strcmp(mode, "provisioned") == 0;
+		}
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return yes;
+}
+
+int
 camp_live(const char *campaign, char *why, size_t whysz)
 {
 	struct camp c;

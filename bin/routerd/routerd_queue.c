@@ -443,9 +443,12 @@ struct pump {
 	struct camp		 c;
 	enum route_strategy	 s;
 	int			 skip;
+	int			 ended;		/* the campaign is archived */
 	int			 budget;
 	long long		 now;
 };
+
+static int queue_ended(MDB_txn *, const char *);
 
 static int
 pump_one(const char *campaign, const char *conv, void *arg)
@@ -462,6 +465,7 @@ pump_one(const char *campaign, const char *conv, void *arg)
 		/* a new campaign's segment */
 		snprintf(p->campaign, sizeof(p->campaign), "%s", campaign);
 		camp_get(campaign, &p->c);
+		p->ended = strcmp(p->c.state, "archived") == 0;
 		p->skip = !p->c.enabled ||
 		    route_strategy_parse(p->c.strategy, &p->s) == -1 ||
 		    p->s == RS_MANUAL || !hours_open(campaign, p->now, &next);
@@ -469,6 +473,18 @@ pump_one(const char *campaign, const char *conv, void *arg)
 			members_load(campaign, &p->c, &ms_buf);
 		if (!p->skip && ms_buf.n == 0)
 			p->skip = 1;
+	}
+	if (p->ended) {
+		/* the campaign was stopped: its waiting conversations leave */
+		if (p->txn == NULL && (p->txn = store_txn(R->st)) == NULL)
+			return 1;
+		if ((rc = queue_ended(p->txn, conv)) != 0) {
+			store_fail(R->st, rc, "ending a stopped campaign's queue");
+			p->txn = NULL;
+			return 1;
+		}
+		p->budget--;
+		return 0;
 	}
 	if (p->skip || lease_live(L, conv) ||	/* its lease runs */
 	    rs_conv_get(p->rtxn, conv, &cv) != 0 ||
@@ -491,6 +507,58 @@ pump_one(const char *campaign, const char *conv, void *arg)
 	}
 	p->budget--;
 	return 0;
+}
+
+/*
+ * A waiting conversation of a stopped (archived) campaign: on a number the
+ * campaign had provisioned it is closed ("campaign ended"); on a reusable
+ * one it moves to the campaign that owns the number now (the next active
+ * one listing it, else "default") and waits there.  An event each.
+ */
+static int
+queue_ended(MDB_txn *txn, const char *id)
+{
+	char from[64];
+	msgpack_packer *pk;
+	struct conv cv;
+	int rc;
+
+	if ((rc = rs_conv_get(txn, id, &cv)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (cv.status != CV_OPEN || cv.rstate != CS_WAITING)
+		return 0;
+	snprintf(from, sizeof(from), "%s", cv.campaign);
+	if ((rc = queue_dequeue(txn, &cv)) != 0)
+		return rc;
+	if (camp_provisioned(from, cv.channel, cv.addr)) {
+		cv.status = CV_CLOSED;
+		cv.rstate = CS_CLOSED;
+		cv.closed_ts = daemon_now_ms();
+		cv.waiting_since = 0;
+		pk = rs_event(6);
+		mp_kv_str(pk, "type", "close");
+		mp_kv_str(pk, "conv", cv.id);
+		mp_kv_str(pk, "campaign", from);
+		mp_kv_str(pk, "by", "parley");
+		mp_kv_str(pk, "reason", "campaign ended");
+		mp_kv_int(pk, "ts", daemon_now_ms());
+		if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+			return rc;
+		return rs_conv_put(txn, &cv);
+	}
+	camp_lookup(cv.channel, cv.addr, cv.campaign, sizeof(cv.campaign));
+	pk = rs_event(7);
+	mp_kv_str(pk, "type", "transfer");
+	mp_kv_str(pk, "conv", cv.id);
+	mp_kv_str(pk, "campaign", from);
+	mp_kv_str(pk, "to_campaign", cv.campaign);
+	mp_kv_str(pk, "by", "parley");
+	mp_kv_str(pk, "reason", "campaign ended");
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+		return rc;
+	cv.rstate = CS_NEW;
+	return queue_enqueue(txn, &cv);
 }
 
 void
