@@ -147,7 +147,9 @@ static const struct msg_cmd cmds[] = {
 	    "[--file JSON] | edit NAME [--description D] [--file JSON] | "
 	    "delete NAME | category add|delete NAME --name CAT | question add "
 	    "NAME --category CAT --text T --max N | question delete NAME "
-	    "--category CAT --number N", "quality models" },
+	    "--category CAT --number N | score CONV --model M --answers "
+	    "N,N,... [--note T] | scores [--agent A] [--model M] "
+	    "[--campaign C]", "quality models and scores" },
 	{ "agent", msg_agent, "msg agent whoami [--json] | list [--role R] "
 	    "[--team T] [--search S] | show NAME | add NAME --user UNIXUSER "
 	    "[--role agent|supervisor|admin] [--teams a,b] | edit NAME "

@@ -126,6 +126,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_CONV:
 		query_conv(cl, f);
 		break;
+	case PT_QA:
+		qa_request(cl, f);
+		break;
 	case PT_TAG:
 		work_tag(cl, f);
 		break;

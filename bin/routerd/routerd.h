@@ -258,6 +258,10 @@ void	sub_publish(void);
 /* Once a second: drop stalled subscribers and those whose role changed. */
 void	sub_tick(void);
 
+/* routerd_qa.c: {t:"qa"}, a supervisor's quality score of a closed
+ * conversation against a quality model: a "qa" event. */
+void	qa_request(struct rclient *, const msgpack_object *);
+
 /* routerd_purge.c: {t:"purge"}, campaignd deleted a campaign. */
 void	purge_request(struct rclient *, const msgpack_object *);
 

@@ -105,7 +105,7 @@ camp_rtxn(MDB_txn **txn)
 	    "teams",
 	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
 	    "contacts", "cphone", "cemail", "cname", "wtemplates", "templates",
-	    NULL };
+	    "qa", NULL };
 	static int all;
 	MDB_dbi dbi;
 	size_t i;

@@ -15,7 +15,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 46
+plan 55
 stack_start
 
 U=pow$$
@@ -157,4 +157,26 @@ refused "the transcript of another campaign's conversation" \
     "not a member of campaign own" as c msg transcript "$C1"
 is "$T_OUT" "" "nothing printed"
 exits 0 "a member reads it" as b msg transcript "$C1"
+
+# ------------------------------------------------------------ quality
+msg qa add basic --file - >/dev/null <<'JSON' || bail "qa model"
+{"categories":[{"name":"Opening","questions":[{"text":"Greeted?","max_score":10}]},
+ {"name":"Resolution","questions":[{"text":"Solved?","max_score":20},
+  {"text":"Kind?","max_score":5}]}]}
+JSON
+exits 1 "an agent may not score" as a msg qa score "$C1" --model basic --answers 1,2,3
+exits 1 "one answer per question" as s msg qa score "$C1" --model basic --answers 1,2
+like "$T_ERR" 'model basic has 3 questions' "saying how many"
+exits 1 "an answer over its question's maximum" as s msg qa score "$C1" \
+    --model basic --answers 11,2,3
+exits 0 "a supervisor scores bob's closed conversation" as s msg qa score "$C1" \
+    --model basic --answers 8,15,5 --note "good save"
+is "$(jq -c '[.agent,.score,.max]' <<<"$T_OUT")" '["bob",28,35]' \
+    "its total against the model's maximum"
+e=$(wait_event 5 ".type==\"qa\" and .conv==\"$C1\"")
+is "$(jq -c '[.by,.answers,.note]' <<<"$e")" '["sue",[8,15,5],"good save"]' \
+    "the score is an event"
+is "$(msg qa scores --agent bob | jq -c '[.conv,.score,.max]')" "[\"$C1\",28,35]" \
+    "msg qa scores --agent bob lists it"
+is "$(msg qa scores --agent ada | wc -l | tr -d ' ')" 0 "and none for ada"
 done_testing
