@@ -253,7 +253,9 @@ print_table(const msgpack_object *convs)
 		printf("%s%s (%u)\n", sec > 0 && (cnt[0] || (sec == 2 &&
 		    cnt[1])) ? "\n" : "", section_title[sec], cnt[sec]);
 		for (k = 0; k < 8; k++) {
-			fputs(hdr[k], stdout);
+			/* LAST: only what the line has room for */
+			printf("%.*s", k < 7 ? (int)strlen(hdr[k]) :
+			    (int)(lastw < 4 ? lastw : 4), hdr[k]);
 			if (k < 7)
 				pad(w[k] - strlen(hdr[k]) + 2);
 		}

@@ -30,9 +30,9 @@ as msg status available >/dev/null || bail "ada available"
 msg contact add --name "Grace Hopper" --phone $CUST >/dev/null || bail "contact"
 
 sb_sms $CUST $OURS "is my parcel coming" >/dev/null
-C=$(wait_event 15 '.type=="message" and .dir=="in"' | jq -r .conv)
+C=$(wait_event 30 '.type=="message" and .dir=="in"' | jq -r .conv)
 [ -n "$C" ] || bail "the conversation"
-wait_event 10 ".type==\"offer\" and .conv==\"$C\"" >/dev/null ||
+wait_event 30 ".type==\"offer\" and .conv==\"$C\"" >/dev/null ||
     bail "the offer to ada"
 r=$(as msg inbox --json | jq -c "select(.conv==\"$C\") | [.offered_to_you,.book_name]")
 is "$r" '[true,"Grace Hopper"]' \
@@ -40,7 +40,7 @@ is "$r" '[true,"Grace Hopper"]' \
 t=$(COLUMNS=100 script -qec "msg inbox" /dev/null 2>&1 | tr -d '\r')
 exits 0 "ada replies" as msg send --conv "$C" "it is on its way"
 M=$(jq -r .id <<<"$T_OUT")
-sent=$(wait_event 15 ".type==\"status\" and .id==\"$M\" and .status==\"sent\"")
+sent=$(wait_event 30 ".type==\"status\" and .id==\"$M\" and .status==\"sent\"")
 SID=$(jq -r .pid <<<"$sent")
 [ -n "$SID" ] || bail "the message was sent"
 is "$(tw_post /twilio/status - "MessageSid=$SID" "MessageStatus=undelivered" \
