@@ -40,7 +40,8 @@ static const char *const fields[] = {
 };
 
 /* Computed by campaignd on show and list; never stored. */
-static const char *const computed[] = { "today", "open_now", NULL };
+static const char *const computed[] = { "today", "open_now", "members",
+    NULL };
 
 int
 campaign_check_lifecycle(const char *key)

@@ -21,9 +21,10 @@ extern const char *const campaign_states[];
 
 /*
  * Check a campaign document (absent fields take their defaults; unknown
- * fields are refused, except the computed "today" and "open_now", which
- * are dropped) and return it in canonical form (new reference).  Address
- * entries may be plain strings (mode "reusable"), holidays "YYYY-MM-DD" or
+ * fields are refused, except the computed "today", "open_now" and
+ * "members", which are dropped) and return it in canonical form (new
+ * reference).  Address entries may be plain strings (mode "reusable"),
+ * holidays "YYYY-MM-DD" or
  * "YYYY-MM-DD=Name".  NULL with a one-line reason in err.
  */
 json_t	*campaign_check_norm(const json_t *in, char *err, size_t errsz);

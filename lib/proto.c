@@ -16,7 +16,8 @@ static const char *names[] = {
 	[PT_CLOSE] = "close", [PT_TRANSFER] = "transfer", [PT_MODE] = "mode",
 	[PT_TAG] = "tag", [PT_ATTENTION] = "attention", [PT_OPTOUT] = "optout",
 	[PT_HISTORY] = "history", [PT_SEARCH] = "search", [PT_ROUTE] = "route",
-	[PT_WINDOW] = "window", [PT_BOT] = "bot",
+	[PT_WINDOW] = "window", [PT_BOT] = "bot", [PT_CONV] = "conv",
+	[PT_QA] = "qa",
 	[PT_CHSTATUS] = "chstatus", [PT_CHTOKEN] = "chtoken",
 	[PT_REPORT] = "report", [PT_REBUILD] = "rebuild",
 };
@@ -38,6 +39,7 @@ static const enum proto_peer peers[] = {
 	[PT_ATTENTION] = PP_PERSON, [PT_OPTOUT] = PP_PERSON,
 	[PT_HISTORY] = PP_PERSON, [PT_SEARCH] = PP_PERSON,
 	[PT_ROUTE] = PP_PERSON, [PT_WINDOW] = PP_PERSON, [PT_BOT] = PP_PERSON,
+	[PT_CONV] = PP_PERSON, [PT_QA] = PP_PERSON,
 	[PT_CHSTATUS] = PP_ANY, [PT_CHTOKEN] = PP_ADMIN,
 	/* statsd: reports for supervisors (checked per request), a rebuild */
 	[PT_REPORT] = PP_PERSON, [PT_REBUILD] = PP_ADMIN,

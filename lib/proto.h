@@ -71,6 +71,8 @@ enum proto_type {
 	PT_ROUTE,	/* {t,id,conv}                      explain the routing decision */
 	PT_WINDOW,	/* {t,id,within_ms}                 windows closing soon */
 	PT_BOT,		/* {t,id,op,...}                    bot runner requests (routerd_bot.c) */
+	PT_CONV,	/* {t,id,conv}                      a unique prefix of a conversation id -> {conv} */
+	PT_QA,		/* {t,id,conv,model,answers,note?}  a quality score (routerd_qa.c) */
 	/* channel daemons' sending addresses (whatsappd.sock) */
 	PT_CHSTATUS,	/* {t,id} -> {channels:[{channel,addr,active,reason?,since?}]} */
 	PT_CHTOKEN,	/* {t,id}                           re-read the access token */

@@ -119,6 +119,16 @@ int	holiday_op(struct creq *);
 int	blacklist_op(struct creq *);
 int	contact_op(struct creq *);
 
+/*
+ * campaignd_people.c: the members of campaign camp (its document) in
+ * effect, as a new array in *out: its own members in position order
+ * ("via": "personal"), then the agents of its teams who are not members
+ * themselves, with their team's defaults ("via": "team T"; penalty,
+ * receive, create).  0 or an mdb error.
+ */
+int	members_effective(MDB_txn *, const json_t *camp, json_t **out);
+/* 1 when agent is a member of campaign in effect (its own or a team's). */
+int	member_in_effect(MDB_txn *, const char *campaign, const char *agent);
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
 

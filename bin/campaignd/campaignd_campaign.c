@@ -8,7 +8,10 @@
  * and the address index C->db_addr ("<channel>:<addr>" -> campaign) that
  * routerd reads to route inbound messages.  A provisioned address belongs to
  * one campaign; a reusable one may be listed by several and the index names
- * the oldest of them.  The index is recomputed for every address a write
+ * the oldest active one: a draft, scheduled or archived campaign is not
+ * live, so inbound on its addresses goes where it would go without it.
+ * Launch and schedule refuse a campaign that could not work, naming every
+ * missing item (readiness; `msg campaign check` shows the same list).  The index is recomputed for every address a write
  * touches from a scan of all campaigns, so it cannot drift.
  *
  * Deleting a campaign deletes its conversations: routerd is asked first
@@ -53,14 +56,9 @@ fields_of(struct creq *r)
 static int
 can_see(struct creq *r, const char *name)
 {
-	char key[256];
-
 	if (r->role >= ROLE_SUPERVISOR)
 		return 1;
-	if ((size_t)snprintf(key, sizeof(key), "%s/%s", name, r->who) >=
-	    sizeof(key))
-		return 0;
-	return cdb_exists(r->txn, C->db_members, key);
+	return member_in_effect(r->txn, name, r->who);
 }
 
 /* Load campaign r->name for reading or writing; -1 answered. */
@@ -214,9 +212,10 @@ addr_users(MDB_txn *txn, const char *self, const json_t *selfdoc)
 					json_object_set_new(map, key, l);
 				}
 				json_array_append_new(l, json_pack(
-				    "{s:s,s:s,s:s}", "campaign", rec_str(doc,
+				    "{s:s,s:s,s:s,s:s}", "campaign", rec_str(doc,
 				    "name", ""), "mode", rec_str(e, "mode", ""),
-				    "created", rec_str(doc, "created_ts", "")));
+				    "created", rec_str(doc, "created_ts", ""),
+				    "state", rec_str(doc, "state", "")));
 			}
 		}
 		json_decref(doc);
@@ -239,8 +238,10 @@ addr_conflicts(struct creq *r, const json_t *doc, const json_t *users)
 			snprintf(key, sizeof(key), "%s:%s", cn, rec_str(e,
 			    "addr", ""));
 			json_array_foreach(json_object_get(users, key), j, u) {
+				/* a stopped campaign's numbers are released */
 				if (strcmp(rec_str(u, "campaign", ""),
-				    name) == 0)
+				    name) == 0 || strcmp(rec_str(u, "state", ""),
+				    "archived") == 0)
 					continue;
 				if (strcmp(rec_str(u, "mode", ""),
 				    "provisioned") == 0) {
@@ -285,7 +286,9 @@ addr_keys(const json_t *doc, json_t *set)
 
 /*
  * Point every index entry of old's and new's addresses at its oldest
- * remaining user, or remove it; users is addr_users() after the write.
+ * active user, or remove it; users is addr_users() after the write.  A
+ * draft, scheduled or archived campaign is not live: inbound on its
+ * addresses goes where it would go without it.
  */
 static int
 addr_sync(MDB_txn *txn, const json_t *old, const json_t *new,
@@ -307,6 +310,8 @@ addr_sync(MDB_txn *txn, const json_t *old, const json_t *new,
 		json_array_foreach(l, i, u) {
 			int c;
 
+			if (strcmp(rec_str(u, "state", ""), "active") != 0)
+				continue;
 			if (best == NULL) {
 				best = u;
 				continue;
@@ -464,6 +469,84 @@ answer_doc(struct creq *r, json_t *doc)
 	creq_ok(r, json_pack("{s:O}", "doc", doc));
 }
 
+/* ---- readiness ---- */
+
+/*
+ * What campaign doc lacks to work, one item each (new array of strings,
+ * empty when it is ready): an enabled channel with an address; when
+ * agent-operated, a member (its own or one of its teams' agents) who may
+ * receive conversations; when bot-operated, a member for msg bot to run
+ * as.  -1 (answered) on a store error.
+ */
+static int
+readiness(struct creq *r, const json_t *doc, json_t **out)
+{
+	const char *name = rec_str(doc, "name", "");
+	json_t *miss = json_array(), *ch, *mem, *m;
+	const char *cn;
+	size_t i;
+	int chans = 0, recv = 0, rc;
+
+	json_object_foreach(json_object_get(doc, "channels"), cn, ch) {
+		if (json_is_true(json_object_get(ch, "enabled")) &&
+		    json_array_size(json_object_get(ch, "addresses")) > 0)
+			chans++;
+	}
+	if (chans == 0)
+		json_array_append_new(miss, json_sprintf("no enabled channel "
+		    "with an address (msg campaign edit %s --sms NUMBER)",
+		    name));
+	if ((rc = members_effective(r->txn, doc, &mem)) != 0) {
+		json_decref(miss);
+		creq_err(r, "store", "campaign %s: %s", name,
+		    mdb_strerror(rc));
+		return -1;
+	}
+	json_array_foreach(mem, i, m)
+		if (json_is_true(json_object_get(m, "receive")))
+			recv++;
+	if (strcmp(rec_str(doc, "operator", "agent"), "bot") == 0) {
+		if (json_array_size(mem) == 0)
+			json_array_append_new(miss, json_sprintf("no bot: it is "
+			    "bot-operated and has no member for msg bot to run "
+			    "as (msg member add %s AGENT)", name));
+	} else if (recv == 0)
+		json_array_append_new(miss, json_sprintf("no member who may "
+		    "receive conversations: it is agent-operated (msg member "
+		    "add %s AGENT, or msg campaign edit %s --teams TEAM)",
+		    name, name));
+	json_decref(mem);
+	*out = miss;
+	return 0;
+}
+
+/* Refuse op on doc unless it is ready, naming every missing item; -1
+ * answered. */
+static int
+ready_or_refuse(struct creq *r, const json_t *doc)
+{
+	json_t *miss, *e;
+	char buf[2048] = "";
+	size_t i, n;
+
+	if (readiness(r, doc, &miss) == -1)
+		return -1;
+	if (json_array_size(miss) == 0) {
+		json_decref(miss);
+		return 0;
+	}
+	json_array_foreach(miss, i, e) {
+		n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? "; " : "",
+		    json_string_value(e));
+	}
+	creq_err(r, "notready", "campaign %s cannot be %s: %s",
+	    rec_str(doc, "name", ""), strcmp(r->op, "schedule") == 0 ?
+	    "scheduled" : "launched", buf);
+	json_decref(miss);
+	return -1;
+}
+
 /* ---- scheduled launches ---- */
 
 #define LAUNCH_POLL_MS	60000	/* re-scan at least this often */
@@ -487,11 +570,17 @@ launch_one(MDB_txn *parent, const char *name, long long now)
 		return rc;
 	}
 	if (strcmp(rec_str(doc, "state", ""), "scheduled") == 0) {
+		json_t *users;
+
 		json_object_set_new(doc, "state", json_string("active"));
 		json_object_set_new(doc, "launched_ts", cts(now));
 		json_object_set_new(doc, "updated_ts", cts(now));
 		json_object_del(doc, "scheduled_for");
-		rc = cdb_put(txn, C->db_campaigns, name, doc);
+		/* live now: its addresses' index entries may point at it */
+		users = addr_users(txn, name, doc);
+		if ((rc = cdb_put(txn, C->db_campaigns, name, doc)) == 0)
+			rc = addr_sync(txn, doc, doc, users);
+		json_decref(users);
 	}
 	json_decref(doc);
 	if (rc != 0) {
@@ -727,6 +816,9 @@ op_clone(struct creq *r)
 	doc = campaign_check_config(src);
 	json_object_set_new(doc, "name", json_string(new));
 	drop_provisioned(doc);
+	if (arg_str(r, "title"))
+		json_object_set_new(doc, "title", json_string(arg_str(r,
+		    "title")));
 	json_object_set_new(doc, "state", json_string("draft"));
 	json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
 	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
@@ -764,6 +856,8 @@ op_life(struct creq *r)
 			    r->name);
 			goto out;
 		}
+		if (ready_or_refuse(r, doc) == -1)
+			goto out;
 		json_object_set_new(doc, "state", json_string("active"));
 		json_object_set_new(doc, "launched_ts", cts(now));
 		json_object_del(doc, "scheduled_for");
@@ -783,6 +877,8 @@ op_life(struct creq *r)
 			    "or clone it to schedule a new run", r->name);
 			goto out;
 		}
+		if (ready_or_refuse(r, doc) == -1)
+			goto out;
 		json_object_set_new(doc, "state", json_string("scheduled"));
 		json_object_set_new(doc, "scheduled_for", cts(when));
 		launch_arm(when);
@@ -818,6 +914,21 @@ op_show(struct creq *r, int export)
 	json_decref(doc);
 }
 
+/* {op:"check", name}: the readiness list, without launching. */
+static void
+op_check(struct creq *r)
+{
+	json_t *doc = NULL, *miss;
+
+	if (creq_need(r, ROLE_AGENT) == -1 || load(r, r->name, &doc) == -1)
+		return;
+	if (readiness(r, doc, &miss) == 0)
+		creq_ok(r, json_pack("{s:s,s:s,s:b,s:o}", "name", r->name,
+		    "state", rec_str(doc, "state", ""), "ready",
+		    json_array_size(miss) == 0, "missing", miss));
+	json_decref(doc);
+}
+
 struct lfilter {
 	const char	*search, *state, *tag, *folder;
 	int		 enabled, open;		/* -1: either */
@@ -830,6 +941,7 @@ list_keep(struct creq *r, json_t *doc, void *arg)
 {
 	struct lfilter *lf = arg;
 	const char *name = rec_str(doc, "name", "");
+	json_t *mem;
 
 	if (!can_see(r, name))
 		return 0;
@@ -849,6 +961,11 @@ list_keep(struct creq *r, json_t *doc, void *arg)
 	if (lf->open != -1 &&
 	    json_is_true(json_object_get(doc, "open_now")) != lf->open)
 		return 0;
+	if (members_effective(r->txn, doc, &mem) == 0) {
+		json_object_set_new(doc, "members", json_integer(
+		    (json_int_t)json_array_size(mem)));
+		json_decref(mem);
+	}
 	return 1;
 }
 
@@ -1072,6 +1189,8 @@ campaign_op(struct creq *r)
 		op_show(r, 0);
 	else if (strcmp(op, "export") == 0)
 		op_show(r, 1);
+	else if (strcmp(op, "check") == 0)
+		op_check(r);
 	else if (strcmp(op, "create") == 0)
 		op_create(r);
 	else if (strcmp(op, "edit") == 0)

@@ -276,6 +276,92 @@ members_find(json_t *arr, const char *agent)
 	return -1;
 }
 
+static int team_agents(MDB_txn *, json_t **);
+
+/*
+ * A team's member defaults on doc (a copy of a team member): penalty,
+ * receive and create from the team document, 0/yes/yes when it has none.
+ */
+static void
+team_defaults(MDB_txn *txn, const char *team, json_t *doc)
+{
+	json_t *t = NULL, *v;
+
+	json_object_set_new(doc, "penalty", json_integer(0));
+	json_object_set_new(doc, "receive", json_true());
+	json_object_set_new(doc, "create", json_true());
+	if (cdb_get(txn, C->db_teams, team, &t) != 0)
+		return;
+	if (json_is_integer(v = json_object_get(t, "penalty")))
+		json_object_set(doc, "penalty", v);
+	if (json_is_boolean(v = json_object_get(t, "receive")))
+		json_object_set(doc, "receive", v);
+	if (json_is_boolean(v = json_object_get(t, "create")))
+		json_object_set(doc, "create", v);
+	json_decref(t);
+}
+
+int
+member_in_effect(MDB_txn *txn, const char *campaign, const char *agent)
+{
+	json_t *cdoc = NULL, *mem = NULL;
+	char key[160];
+	int in;
+
+	if (member_key(key, sizeof(key), campaign, agent) == -1)
+		return 0;
+	if (cdb_exists(txn, C->db_members, key))
+		return 1;
+	if (cdb_get(txn, C->db_campaigns, campaign, &cdoc) != 0)
+		return 0;
+	in = members_effective(txn, cdoc, &mem) == 0 &&
+	    members_find(mem, agent) >= 0;
+	json_decref(mem);
+	json_decref(cdoc);
+	return in;
+}
+
+int
+members_effective(MDB_txn *txn, const json_t *camp, json_t **out)
+{
+	const char *name = rec_str(camp, "name", "");
+	json_t *arr, *map = NULL, *t, *agents, *a, *m;
+	json_int_t pos;
+	size_t i, j;
+	int rc;
+
+	*out = NULL;
+	if ((rc = members_load(txn, name, &arr)) != 0)
+		return rc;
+	json_array_foreach(arr, i, m)
+		json_object_set_new(m, "via", json_string("personal"));
+	pos = (json_int_t)json_array_size(arr);
+	if (json_array_size(json_object_get(camp, "teams")) > 0 &&
+	    (rc = team_agents(txn, &map)) != 0) {
+		json_decref(arr);
+		return rc;
+	}
+	/* the agents of its teams, in the campaign's team order */
+	json_array_foreach(json_object_get(camp, "teams"), i, t) {
+		if (!json_is_string(t))
+			continue;
+		agents = json_object_get(map, json_string_value(t));
+		json_array_foreach(agents, j, a) {
+			if (members_find(arr, json_string_value(a)) >= 0)
+				continue;	/* a personal membership wins */
+			m = json_pack("{s:s,s:O,s:I}", "campaign", name, "agent",
+			    a, "position", ++pos);
+			team_defaults(txn, json_string_value(t), m);
+			json_object_set_new(m, "via", json_sprintf("team %s",
+			    json_string_value(t)));
+			json_array_append_new(arr, m);
+		}
+	}
+	json_decref(map);
+	*out = arr;
+	return 0;
+}
+
 /*
  * The campaigns agent is a member of, as a new array of names (key order).
  * Only the keys are read.
@@ -652,6 +738,27 @@ agent_op(struct creq *r)
 
 /* -------------------------------------------------------------- teams */
 
+static int arg_range(struct creq *, const char *, json_int_t, json_int_t,
+    json_int_t *);
+static int arg_yesno(struct creq *, const char *, json_t *);
+
+/* The member defaults a team gives its agents in the campaigns it works:
+ * --penalty, --receive, --create into doc; -1 answered. */
+static int
+team_member_defaults(struct creq *r, json_t *doc, int *changed)
+{
+	json_int_t pen = -1;
+
+	if (arg_range(r, "penalty", 0, PENALTY_MAX, &pen) == -1 ||
+	    arg_yesno(r, "receive", doc) == -1 ||
+	    arg_yesno(r, "create", doc) == -1)
+		return -1;
+	if (pen >= 0)
+		json_object_set_new(doc, "penalty", json_integer(pen));
+	*changed = pen >= 0 || arg(r, "receive") || arg(r, "create");
+	return 0;
+}
+
 /* The description arg, checked; -1 answered.  Absent: *out NULL. */
 static int
 team_desc(struct creq *r, const char **out)
@@ -858,10 +965,12 @@ team_op(struct creq *r)
 			    r->name);
 			return 0;
 		}
-		doc = json_pack("{s:s,s:s,s:o}", "name", r->name,
-		    "description", desc ? desc : "", "created_ts",
+		doc = json_pack("{s:s,s:s,s:I,s:b,s:b,s:o}", "name", r->name,
+		    "description", desc ? desc : "", "penalty", (json_int_t)0,
+		    "receive", 1, "create", 1, "created_ts",
 		    cts(daemon_now_ms()));
-		if (put_doc(r, C->db_teams, r->name, doc) == 0)
+		if (team_member_defaults(r, doc, &rc) == 0 &&
+		    put_doc(r, C->db_teams, r->name, doc) == 0)
 			creq_ok(r, json_pack("{s:O}", "doc", doc));
 		json_decref(doc);
 		return 0;
@@ -875,12 +984,16 @@ team_op(struct creq *r)
 			    r->name);
 			return 0;
 		}
-		if (desc == NULL)
+		if (team_member_defaults(r, doc, &rc) == -1)
+			;	/* answered */
+		else if (desc == NULL && !rc)
 			creq_err(r, "invalid", "team edit: nothing to change "
-			    "(give --description; the name cannot change)");
+			    "(give --description, --penalty, --receive or "
+			    "--create; the name cannot change)");
 		else {
-			json_object_set_new(doc, "description",
-			    json_string(desc));
+			if (desc)
+				json_object_set_new(doc, "description",
+				    json_string(desc));
 			json_object_set_new(doc, "updated_ts",
 			    cts(daemon_now_ms()));
 			if (put_doc(r, C->db_teams, r->name, doc) == 0)
@@ -1184,7 +1297,7 @@ static void
 member_list(struct creq *r)
 {
 	const char *camp, *after = arg_str(r, "after");
-	json_t *arr = NULL, *items, *m, *ans, *ag;
+	json_t *arr = NULL, *items, *m, *ans, *ag, *cdoc = NULL;
 	json_int_t from = 0;
 	char key[160];
 	size_t i;
@@ -1193,8 +1306,7 @@ member_list(struct creq *r)
 	if ((camp = arg_campaign(r, "campaign")) == NULL)
 		return;
 	if (r->role < ROLE_SUPERVISOR && (!is_self(r, r->who) ||
-	    member_key(key, sizeof(key), camp, r->who) == -1 ||
-	    !cdb_exists(r->txn, C->db_members, key))) {
+	    !member_in_effect(r->txn, camp, r->who))) {
 		creq_err(r, "denied", "member list of %s needs the supervisor "
 		    "role or membership of %s (you are %s)", camp, camp,
 		    r->who);
@@ -1202,10 +1314,14 @@ member_list(struct creq *r)
 	}
 	if (after && *after)
 		from = strtoll(after, NULL, 10);
-	if ((rc = members_load(r->txn, camp, &arr)) != 0) {
+	/* the members in effect: its own, then its teams' agents */
+	if ((rc = cdb_get(r->txn, C->db_campaigns, camp, &cdoc)) != 0 ||
+	    (rc = members_effective(r->txn, cdoc, &arr)) != 0) {
+		json_decref(cdoc);
 		creq_err(r, "store", "%s", mdb_strerror(rc));
 		return;
 	}
+	json_decref(cdoc);
 	items = json_array();
 	json_array_foreach(arr, i, m) {
 		if (mpos(m) <= from)

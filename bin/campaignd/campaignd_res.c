@@ -1276,6 +1276,143 @@ disp_delete(struct creq *r, const char *path)
 	    used_by));
 }
 
+/* path with its prefix old (itself or below it) moved to new, into buf. */
+static void
+disp_moved(const char *path, const char *old, const char *new, char *buf,
+    size_t bufsz)
+{
+	snprintf(buf, bufsz, "%s%s", new, path + strlen(old));
+}
+
+/*
+ * rename {name: path, to: level}: the last level of path gets a new name,
+ * and everything below it moves with it; campaigns that had any of them
+ * assigned have the new paths.  Closes already recorded keep the path
+ * they were closed with (the event log is never rewritten).
+ */
+static void
+disp_rename(struct creq *r, const char *path)
+{
+	const char *to = arg_str(r, "to"), *slash;
+	char new[DISP_PATH_MAX + 2], pre[DISP_PATH_MAX + 2],
+	    buf[DISP_PATH_MAX * 2 + 2], err[512];
+	json_t *keys = json_array(), *used_by = json_array(), *e, *doc, *a;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t i, j, pl, moved;
+	int rc, hit;
+
+	if (creq_begin(r) == -1)
+		goto out;
+	if (to == NULL || *to == '\0' || strchr(to, '/') != NULL) {
+		creq_err(r, "invalid", "disposition rename needs the level's new "
+		    "name (one level, no \"/\")");
+		goto out;
+	}
+	if (!cdb_exists(r->txn, C->db_dispositions, path)) {
+		creq_err(r, "notfound", "no disposition \"%.200s\"", path);
+		goto out;
+	}
+	slash = strrchr(path, '/');
+	snprintf(new, sizeof(new), "%.*s%s%s", slash ? (int)(slash - path) :
+	    0, path, slash ? "/" : "", to);
+	if (disp_check(new, NULL, err, sizeof(err)) == -1) {
+		creq_err(r, "invalid", "%s", err);
+		goto out;
+	}
+	if (cdb_exists(r->txn, C->db_dispositions, new)) {
+		creq_err(r, "exists", "disposition \"%s\" exists", new);
+		goto out;
+	}
+	/* the level and every path below it */
+	json_array_append_new(keys, json_string(path));
+	pl = (size_t)snprintf(pre, sizeof(pre), "%s/", path);
+	if ((rc = mdb_cursor_open(r->txn, C->db_dispositions, &cur)) != 0)
+		goto fail;
+	k.mv_size = pl;
+	k.mv_data = pre;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    k.mv_size > pl && memcmp(k.mv_data, pre, pl) == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		json_array_append_new(keys, json_stringn(k.mv_data,
+		    k.mv_size));
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		goto fail;
+	json_array_foreach(keys, i, e) {
+		const char *o = json_string_value(e), *ls;
+
+		disp_moved(o, path, new, buf, sizeof(buf));
+		if (strlen(buf) > DISP_PATH_MAX) {
+			creq_err(r, "invalid", "\"%.200s\" would be over %d "
+			    "bytes", buf, DISP_PATH_MAX);
+			goto out;
+		}
+		if ((rc = cdb_get(r->txn, C->db_dispositions, o, &doc)) != 0)
+			goto fail;
+		ls = strrchr(buf, '/');
+		json_object_set_new(doc, "path", json_string(buf));
+		json_object_set_new(doc, "name", json_string(ls ? ls + 1 :
+		    buf));
+		json_object_set_new(doc, "parent", ls ? json_stringn(buf,
+		    (size_t)(ls - buf)) : json_null());
+		json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
+		rc = cdb_put(r->txn, C->db_dispositions, buf, doc);
+		json_decref(doc);
+		if (rc != 0 || (rc = cdb_del(r->txn, C->db_dispositions,
+		    o)) != 0)
+			goto fail;
+	}
+	/* the campaigns that had them assigned */
+	moved = json_array_size(keys);
+	json_array_clear(keys);
+	if ((rc = mdb_cursor_open(r->txn, C->db_campaigns, &cur)) != 0)
+		goto fail;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		json_array_append_new(keys, json_stringn(k.mv_data,
+		    k.mv_size));
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND)
+		goto fail;
+	json_array_foreach(keys, i, e) {
+		const char *cn = json_string_value(e);
+
+		if (cn == NULL || cdb_get(r->txn, C->db_campaigns, cn, &doc) !=
+		    0)
+			continue;
+		a = json_object_get(doc, "dispositions");
+		hit = 0;
+		for (j = 0; j < json_array_size(a); j++) {
+			const char *d = json_string_value(json_array_get(a, j));
+
+			if (d == NULL || !ref_match(d, path, 1))
+				continue;
+			disp_moved(d, path, new, buf, sizeof(buf));
+			json_array_set_new(a, j, json_string(buf));
+			hit = 1;
+		}
+		rc = 0;
+		if (hit) {
+			json_object_set_new(doc, "updated_ts",
+			    cts(daemon_now_ms()));
+			rc = cdb_put(r->txn, C->db_campaigns, cn, doc);
+			json_array_append_new(used_by, json_string(cn));
+		}
+		json_decref(doc);
+		if (rc != 0)
+			goto fail;
+	}
+	creq_ok(r, json_pack("{s:s,s:s,s:I,s:O}", "renamed", path, "to", new,
+	    "count", (json_int_t)moved, "used_by", used_by));
+	goto out;
+fail:
+	creq_err(r, "store", "%s", mdb_strerror(rc));
+out:
+	json_decref(keys);
+	json_decref(used_by);
+}
+
 /*
  * import {paths:[...], lines:[...]}: all or nothing.  Every path is
  * checked first (a bad one refuses the whole import, naming its line);
@@ -1394,6 +1531,8 @@ disposition_op(struct creq *r)
 	}
 	if (is_op(r, "delete"))
 		disp_delete(r, path);
+	else if (is_op(r, "rename"))
+		disp_rename(r, path);
 	else if (is_op(r, "assign") || is_op(r, "unassign"))
 		res_assign(r, C->db_dispositions, "disposition",
 		    "disposition", "dispositions", path, is_op(r, "assign"));

@@ -93,9 +93,11 @@ static const struct msg_cmd cmds[] = {
 	    "check that a daemon answers" },
 	{ "campaign", msg_campaign, "msg campaign list [--search S] "
 	    "[--state S] [--tag T] [--folder F] [--enabled yes|no] "
-	    "[--open-now yes|no] | show NAME | create NAME [FIELDS] | "
-	    "edit NAME FIELDS | clone SRC NEW | enable|disable|launch|stop "
-	    "NAME | schedule NAME --at TIME | delete NAME [--yes] | "
+	    "[--open-now yes|no] | calendar [--month YYYY-MM | --date "
+	    "YYYY-MM-DD] | show NAME | create NAME [FIELDS] | "
+	    "edit NAME FIELDS | clone SRC NEW [--title T] | check NAME | "
+	    "enable|disable|launch|stop NAME | schedule NAME --at TIME | "
+	    "delete NAME [--yes] | "
 	    "export NAME | apply FILE|-\n"
 	    "       FIELDS (msg-campaign(1)): --title --description --folder "
 	    "--teams --tags --sms --whatsapp --messenger --instagram "
@@ -137,7 +139,8 @@ static const struct msg_cmd cmds[] = {
 	    "message templates and WhatsApp templates" },
 	{ "disposition", msg_disposition, "msg disposition list [--under PATH] "
 	    "[--campaign C] | show PATH | add PATH [--parents] | delete PATH | "
-	    "import FILE | assign PATH --campaign C | unassign PATH "
+	    "rename PATH NEWNAME | import FILE | assign PATH --campaign C | "
+	    "unassign PATH "
 	    "--campaign C", "the disposition tree" },
 	{ "statusdef", msg_statusdef, "msg statusdef list | show NAME | add "
 	    "NAME --kind available|break|busy|offline --label L | edit NAME "
@@ -147,7 +150,9 @@ static const struct msg_cmd cmds[] = {
 	    "[--file JSON] | edit NAME [--description D] [--file JSON] | "
 	    "delete NAME | category add|delete NAME --name CAT | question add "
 	    "NAME --category CAT --text T --max N | question delete NAME "
-	    "--category CAT --number N", "quality models" },
+	    "--category CAT --number N | score CONV --model M --answers "
+	    "N,N,... [--note T] | scores [--agent A] [--model M] "
+	    "[--campaign C]", "quality models and scores" },
 	{ "agent", msg_agent, "msg agent whoami [--json] | list [--role R] "
 	    "[--team T] [--search S] | show NAME | add NAME --user UNIXUSER "
 	    "[--role agent|supervisor|admin] [--teams a,b] | edit NAME "
@@ -415,11 +420,21 @@ msg_answer_err(const msgpack_object *ans, char *why, size_t whysz)
 	return 1;
 }
 
+static int json_forced;
+
+void
+msg_json_force(void)
+{
+	json_forced = 1;
+}
+
 int
 msg_stdout_tty(void)
 {
 	static int tty = -1;
 
+	if (json_forced)
+		return 0;
 	if (tty == -1)
 		tty = isatty(STDOUT_FILENO);
 	return tty;

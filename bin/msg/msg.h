@@ -80,8 +80,10 @@ struct json_t *msg_chstatus(char *why, size_t whysz);
  */
 int	msg_answer_err(const msgpack_object *ans, char *why, size_t whysz);
 
-/* 1 if stdout is a terminal. */
+/* 1 if stdout is a terminal (and --json was not given). */
 int	msg_stdout_tty(void);
+/* --json: records as JSON Lines even on a terminal. */
+void	msg_json_force(void);
 /* Write a line (a newline is added) / raw bytes to stdout. */
 void	msg_out_line(const char *s);
 void	msg_out_raw(const void *p, size_t n);
@@ -167,7 +169,9 @@ int	msg_convs_query(const char *t, struct json_t *args, long max, int json);
 /* "YYYY-MM-DD" (local; end_of_day: the next midnight), "YYYY-MM-DD HH:MM"
  * or RFC 3339 -> ms since the epoch; -1 if not a date. */
 int64_t	msg_parse_date(const char *s, int end_of_day);
-/* The conversation id argument, or exit 2 ("c_" and the id's letters). */
+/* The conversation id argument, or exit 2 ("c_" and the id's letters); a
+ * unique prefix of one is resolved by routerd (exit 1 when none or several
+ * conversations start so). */
 const char *msg_conv_arg(const char *s);
 
 #endif

@@ -159,6 +159,12 @@ admin_flags(int argc, char **argv, int i, const struct aflag *tab,
 		for (f = tab; f && f->flag; f++)
 			if (strcmp(f->flag, a + 2) == 0)
 				break;
+		if ((f == NULL || f->flag == NULL) &&
+		    strcmp(a, "--json") == 0) {
+			/* every command: JSON Lines even on a terminal */
+			msg_json_force();
+			continue;
+		}
 		if (f == NULL || f->flag == NULL)
 			msg_die(MSG_EX_USAGE, "unknown option %s", a);
 		if (f->type == AF_FLAG)

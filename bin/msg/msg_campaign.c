@@ -1,6 +1,6 @@
 /*
  * msg campaign — campaigns (campaignd): create, show, list, edit, clone,
- * enable/disable, launch, schedule, stop, delete, export and apply.
+ * enable/disable, check, launch, schedule, stop, delete, export and apply.
  *
  * Every field of a campaign has a flag (msg-campaign(1)); campaignd checks
  * them all, so this file only turns flags into a document and prints the
@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "busc.h"
 #include "msg.h"
 #include "msg_admin.h"
 
@@ -90,8 +92,24 @@ static const struct aflag schedule_flags[] = {
 	{ NULL, NULL, 0 },
 };
 
+static const struct aflag stop_flags[] = {
+	{ "yes", "yes", AF_FLAG },
+	{ NULL, NULL, 0 },
+};
+
 static const struct aflag delete_flags[] = {
 	{ "yes", "yes", AF_FLAG },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag calendar_flags[] = {
+	{ "month", "month", AF_STR },
+	{ "date", "date", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag clone_flags[] = {
+	{ "title", "title", AF_STR },
 	{ NULL, NULL, 0 },
 };
 
@@ -100,7 +118,8 @@ static const struct aflag no_flags[] = {
 };
 
 static const char *const cols[] = {
-	"name", "state", "enabled", "today", "open", "channels", "tokens", NULL
+	"name", "title", "state", "channels", "operator", "members", "tags",
+	"updated", "when", "open", "tokens", NULL
 };
 
 /*
@@ -160,21 +179,101 @@ tokens_of(json_t *channels, json_t *st, json_t **summary)
 	return out;
 }
 
-/* "sms:on whatsapp:off" for a campaign's channels. */
+/*
+ * "sms:+15550001,+15550002 whatsapp:1234(off)": a campaign's channels that
+ * have addresses, with their addresses ("(off)" when disabled).
+ */
 static json_t *
 chan_summary(json_t *channels)
 {
-	char buf[256] = "";
+	char buf[512] = "";
 	const char *k;
-	json_t *ch;
+	json_t *ch, *a;
+	size_t i, n;
 
 	json_object_foreach(channels, k, ch) {
-		snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s:%s",
-		    buf[0] ? " " : "", k,
-		    json_is_true(json_object_get(ch, "enabled")) ? "on" :
-		    "off");
+		if (json_array_size(json_object_get(ch, "addresses")) == 0)
+			continue;
+		n = strlen(buf);
+		snprintf(buf + n, sizeof(buf) - n, "%s%s:", n ? " " : "", k);
+		json_array_foreach(json_object_get(ch, "addresses"), i, a) {
+			n = strlen(buf);
+			snprintf(buf + n, sizeof(buf) - n, "%s%s", i ? "," :
+			    "", json_is_string(a) ? json_string_value(a) :
+			    json_string_value(json_object_get(a, "addr")) ?
+			    json_string_value(json_object_get(a, "addr")) :
+			    "?");
+		}
+		if (!json_is_true(json_object_get(ch, "enabled"))) {
+			n = strlen(buf);
+			snprintf(buf + n, sizeof(buf) - n, "(off)");
+		}
 	}
 	return json_string(buf[0] ? buf : "-");
+}
+
+/* "YYYY-MM-DD HH:MM" of an RFC 3339 time, or "-". */
+static json_t *
+short_time(json_t *ts)
+{
+	const char *s = json_string_value(ts);
+	char buf[32];
+
+	if (s == NULL || strlen(s) < 16)
+		return json_string("-");
+	snprintf(buf, sizeof(buf), "%.10s %.5s", s, s + 11);
+	return json_string(buf);
+}
+
+/* A campaign as a row of the terminal table. */
+static json_t *
+row(json_t *it)
+{
+	json_t *when = json_object_get(it, "launched_ts");
+
+	if (json_object_get(it, "scheduled_for"))
+		when = json_object_get(it, "scheduled_for");
+	return json_pack("{s:O*,s:O*,s:O*,s:o,s:O*,s:O*,s:O*,s:o,s:o,s:O*}",
+	    "name", json_object_get(it, "name"),
+	    "title", json_object_get(it, "title"),
+	    "state", json_object_get(it, "state"),
+	    "channels", chan_summary(json_object_get(it, "channels")),
+	    "operator", json_object_get(it, "operator"),
+	    "members", json_object_get(it, "members"),
+	    "tags", json_object_get(it, "tags"),
+	    "updated", short_time(json_object_get(it, "updated_ts")),
+	    "when", short_time(when),
+	    "open", json_object_get(it, "open_now"));
+}
+
+/*
+ * msg campaign check NAME: the readiness list.  A terminal gets one line
+ * per missing item; pipes the answer as one JSON line.  Exit 1 when the
+ * campaign is not ready.
+ */
+static int
+check(json_t *args)
+{
+	json_t *res = admin_call("campaign", "check", args), *e;
+	int ready = json_is_true(json_object_get(res, "ready"));
+	size_t i;
+	char *s;
+
+	if (msg_stdout_tty()) {
+		printf("campaign %s (%s): %s\n", json_string_value(
+		    json_object_get(res, "name")), json_string_value(
+		    json_object_get(res, "state")), ready ? "ready" :
+		    "not ready");
+		json_array_foreach(json_object_get(res, "missing"), i, e)
+			printf("  - %s\n", json_string_value(e));
+	} else if ((s = json_dumps(res, JSON_COMPACT |
+	    JSON_PRESERVE_ORDER)) != NULL) {
+		msg_out_line(s);
+		free(s);
+	}
+	msg_out_flush();
+	json_decref(res);
+	return ready ? MSG_EX_OK : MSG_EX_REFUSED;
 }
 
 /* List every page: JSON Lines on pipes, a table on a terminal. */
@@ -205,14 +304,9 @@ list(json_t *args)
 				continue;
 			}
 			json_decref(tk);
-			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
-			    "s:O*,s:O*,s:o,s:o}", "name", json_object_get(it,
-			    "name"), "state", json_object_get(it, "state"),
-			    "enabled", json_object_get(it, "enabled"), "today",
-			    json_object_get(it, "today"), "open",
-			    json_object_get(it, "open_now"), "channels",
-			    chan_summary(json_object_get(it, "channels")),
-			    "tokens", sum));
+			tk = row(it);
+			json_object_set_new(tk, "tokens", sum);
+			json_array_append_new(rows, tk);
 		}
 		if (!tty) {
 			admin_print_items(rows, NULL);
@@ -233,6 +327,153 @@ list(json_t *args)
 		admin_print_items(rows, cols);
 	json_decref(rows);
 	json_decref(args);
+	return MSG_EX_OK;
+}
+
+/* ---- the scheduled view ---- */
+
+/* The day "YYYY-MM-DD" (UTC) a campaign is scheduled or was launched on,
+ * into day; 0, or -1 when it has neither. */
+static int
+camp_day(json_t *it, char day[11])
+{
+	const char *t = json_string_value(json_object_get(it,
+	    "scheduled_for"));
+
+	if (t == NULL)
+		t = json_string_value(json_object_get(it, "launched_ts"));
+	if (t == NULL || strlen(t) < 10)
+		return -1;
+	memcpy(day, t, 10);
+	day[10] = '\0';
+	return 0;
+}
+
+/* Every campaign the caller may read (new array). */
+static json_t *
+all_campaigns(void)
+{
+	struct busc c;
+	json_t *all = json_array(), *res, *args = json_object();
+	const char *next;
+
+	admin_connect(&c);
+	for (;;) {
+		res = admin_call_on(&c, "campaign", "list",
+		    json_deep_copy(args));
+		json_array_extend(all, json_object_get(res, "items"));
+		if (!json_is_true(json_object_get(res, "more")) ||
+		    (next = json_string_value(json_object_get(res,
+		    "next"))) == NULL) {
+			json_decref(res);
+			break;
+		}
+		json_object_set_new(args, "after", json_string(next));
+		json_decref(res);
+	}
+	busc_close(&c);
+	json_decref(args);
+	return all;
+}
+
+/*
+ * msg campaign calendar [--month YYYY-MM] | --date YYYY-MM-DD: a month
+ * grid with how many campaigns are scheduled (or were launched) each day,
+ * or one day's campaigns with their title, numbers and teams.  Days are
+ * UTC days.  On a pipe (or --json), one JSON line per day / campaign.
+ */
+static int
+calendar(json_t *args)
+{
+	const char *month = json_string_value(json_object_get(args, "month")),
+	    *date = json_string_value(json_object_get(args, "date"));
+	json_t *all, *it, *rows;
+	char day[11], m[8], buf[64];
+	int y, mo, d, ndays, wd, counts[32] = { 0 }, tty = msg_stdout_tty();
+	size_t i;
+	struct tm tm;
+	time_t now;
+
+	if (date && (strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d", &y,
+	    &mo, &d) != 3 || mo < 1 || mo > 12 || d < 1 || d > 31))
+		msg_die(MSG_EX_USAGE, "--date is YYYY-MM-DD");
+	if (month && (strlen(month) != 7 || sscanf(month, "%4d-%2d", &y,
+	    &mo) != 2 || mo < 1 || mo > 12))
+		msg_die(MSG_EX_USAGE, "--month is YYYY-MM");
+	if (month == NULL && date == NULL) {
+		now = time(NULL);
+		gmtime_r(&now, &tm);
+		y = tm.tm_year + 1900;
+		mo = tm.tm_mon + 1;
+	}
+	all = all_campaigns();
+	if (date) {
+		rows = json_array();
+		json_array_foreach(all, i, it) {
+			if (camp_day(it, day) == -1 || strcmp(day, date) != 0)
+				continue;
+			json_array_append_new(rows, json_pack("{s:O*,s:O*,s:O*,"
+			    "s:o,s:O*,s:s}", "name", json_object_get(it,
+			    "name"), "title", json_object_get(it, "title"),
+			    "state", json_object_get(it, "state"), "channels",
+			    chan_summary(json_object_get(it, "channels")),
+			    "teams", json_object_get(it, "teams"), "list",
+			    "-"));
+		}
+		if (tty && json_array_size(rows) == 0)
+			printf("no campaigns on %s\n", date);
+		else {
+			static const char *const dcols[] = { "name", "title",
+			    "state", "channels", "teams", "list", NULL };
+
+			admin_print_items(rows, dcols);
+		}
+		json_decref(rows);
+		json_decref(all);
+		return MSG_EX_OK;
+	}
+	snprintf(m, sizeof(m), "%04d-%02d", y, mo);
+	json_array_foreach(all, i, it) {
+		if (camp_day(it, day) == 0 && strncmp(day, m, 7) == 0 &&
+		    (d = atoi(day + 8)) >= 1 && d <= 31)
+			counts[d]++;
+	}
+	json_decref(all);
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = 1;
+	tm.tm_hour = 12;
+	now = timegm(&tm);
+	gmtime_r(&now, &tm);
+	wd = (tm.tm_wday + 6) % 7;	/* Monday first */
+	ndays = (mo == 2) ? ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0 ?
+	    29 : 28) : (mo == 4 || mo == 6 || mo == 9 || mo == 11) ? 30 : 31;
+	if (!tty) {
+		for (d = 1; d <= ndays; d++) {
+			snprintf(buf, sizeof(buf), "{\"date\":\"%s-%02d\","
+			    "\"campaigns\":%d}", m, d, counts[d]);
+			msg_out_line(buf);
+		}
+		msg_out_flush();
+		return MSG_EX_OK;
+	}
+	strftime(buf, sizeof(buf), "%B %Y", &tm);
+	printf("%*s\n", (int)(21 + strlen(buf) / 2), buf);
+	printf("  Mon   Tue   Wed   Thu   Fri   Sat   Sun\n");
+	for (i = 0; i < (size_t)wd; i++)
+		fputs("      ", stdout);
+	for (d = 1; d <= ndays; d++) {
+		if (counts[d])
+			snprintf(buf, sizeof(buf), "%2d[%d]", d, counts[d]);
+		else
+			snprintf(buf, sizeof(buf), "%2d", d);
+		printf(" %-5s", buf);
+		if ((wd + d) % 7 == 0 || d == ndays)
+			putchar('\n');
+	}
+	printf("[n]: campaigns scheduled or launched that day (UTC); "
+	    "--date YYYY-MM-DD lists them\n");
 	return MSG_EX_OK;
 }
 
@@ -320,14 +561,17 @@ msg_campaign(int argc, char **argv)
 	const struct aflag *tab = no_flags;
 	const char *op;
 	json_t *args = json_object(), *res, *doc;
-	char *s;
-	int npos, want = 1;
+	char *s, prompt[512];
+	int npos, want = 1, fd;
 
 	if (argc < 2)
 		msg_usage();
 	op = argv[1];
 	if (strcmp(op, "list") == 0) {
 		tab = list_flags;
+		want = 0;
+	} else if (strcmp(op, "calendar") == 0) {
+		tab = calendar_flags;
 		want = 0;
 	} else if (strcmp(op, "create") == 0)
 		tab = create_flags;
@@ -337,9 +581,14 @@ msg_campaign(int argc, char **argv)
 		tab = schedule_flags;
 	else if (strcmp(op, "delete") == 0)
 		tab = delete_flags;
-	else if (strcmp(op, "clone") == 0)
+	else if (strcmp(op, "stop") == 0)
+		tab = stop_flags;
+	else if (strcmp(op, "clone") == 0) {
+		tab = clone_flags;
 		want = 2;
+	}
 	else if (strcmp(op, "show") && strcmp(op, "export") &&
+	    strcmp(op, "check") &&
 	    strcmp(op, "apply") && strcmp(op, "enable") &&
 	    strcmp(op, "disable") && strcmp(op, "launch") && strcmp(op, "stop"))
 		msg_usage();
@@ -348,6 +597,11 @@ msg_campaign(int argc, char **argv)
 		msg_usage();
 	if (strcmp(op, "list") == 0)
 		return list(args);
+	if (strcmp(op, "calendar") == 0) {
+		npos = calendar(args);
+		json_decref(args);
+		return npos;
+	}
 	if (strcmp(op, "apply") == 0) {
 		json_decref(args);
 		return apply(argv[2]);
@@ -359,6 +613,24 @@ msg_campaign(int argc, char **argv)
 		msg_die(MSG_EX_USAGE, "schedule needs --at TIME (RFC 3339)");
 	if (strcmp(op, "delete") == 0)
 		return delete(argv[2], args);
+	if (strcmp(op, "check") == 0)
+		return check(args);
+	if (strcmp(op, "stop") == 0) {
+		if (!json_is_true(json_object_get(args, "yes")) &&
+		    (fd = open("/dev/tty", O_RDWR | O_NOCTTY)) != -1) {
+			close(fd);
+			snprintf(prompt, sizeof(prompt), "Stop campaign %s for "
+			    "good? Nothing more is sent in its name; its waiting "
+			    "conversations on numbers it provisioned are closed "
+			    "(the numbers released), those on reusable numbers "
+			    "move to the campaign that owns the number next",
+			    argv[2]);
+			if (!admin_confirm(prompt))
+				msg_die(MSG_EX_REFUSED, "%s was not stopped",
+				    argv[2]);
+		}
+		json_object_del(args, "yes");
+	}
 	res = admin_call("campaign", op, args);
 	doc = json_object_get(res, "doc");
 	if (strcmp(op, "export") == 0 && doc) {

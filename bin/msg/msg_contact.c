@@ -81,6 +81,10 @@ copts_parse(int argc, char **argv, const char *allowed, struct copts *o)
 			continue;
 		}
 		a += 2;
+		if (strcmp(a, "json") == 0) {
+			msg_json_force();
+			continue;
+		}
 		c = !strcmp(a, "name") ? 'n' : !strcmp(a, "phone") ? 'p' :
 		    !strcmp(a, "email") ? 'e' : !strcmp(a, "field") ? 'f' :
 		    !strcmp(a, "unset-field") ? 'u' : !strcmp(a, "update") ?

@@ -1,6 +1,7 @@
 /*
  * msg disposition — the disposition tree (campaignd): how an agent
- * classifies a finished conversation, by path "Level/Sub/Leaf".  Lists come
+ * classifies a finished conversation, by path "Level/Sub/Leaf"; a level
+ * can be renamed (what is below it moves along).  Lists come
  * in tree order, indented on a terminal.  An import reads a file here (one
  * path a line, or CSV "level1,level2,level3"), checks it whole, and sends
  * it as one request, so campaignd applies all of it or none.
@@ -218,6 +219,17 @@ msg_disposition(int argc, char **argv)
 		if (npos != 0)
 			msg_usage();
 		return disp_list(args);
+	}
+	if (is(op, "rename")) {
+		/* msg disposition rename PATH NEWNAME */
+		if (npos != 2)
+			msg_usage();
+		res = admin_call("disposition", "rename", json_pack("{s:s,s:s}",
+		    "name", argv[2], "to", argv[3]));
+		admin_print_doc(res);
+		json_decref(res);
+		json_decref(args);
+		return MSG_EX_OK;
 	}
 	if (npos != 1)
 		msg_usage();

@@ -1,7 +1,9 @@
 /*
  * msg inbox — the caller's open conversations in three sections (needs
- * attention, agent-operated, bot-operated), with the customer's name and
- * address, channel, campaign, last message, how long the customer has
+ * attention, agent-operated, bot-operated), with the customer's name (the
+ * contact book's first) and address, channel, campaign, who holds it (or
+ * "offered" when it is offered to the caller now), the last message (and
+ * its delivery state when it went out), how long the customer has
  * waited, and "overdue" once the campaign's response time threshold has
  * passed without an agent reply (routerd decides that: "overdue" in each
  * record).
@@ -11,8 +13,10 @@
  * RFC 3339, so scripts can sort and filter with jq.  Customer text is
  * sanitised before it reaches a terminal.
  */
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -131,7 +135,9 @@ customer_cols(const msgpack_object *c)
 	const char *s;
 	size_t n, cols;
 
-	n = field(c, "name", &s);
+	/* the contact book's name first, else the one the channel gave */
+	if ((n = field(c, "book_name", &s)) == 0)
+		n = field(c, "name", &s);
 	cols = msg_text_cols(s, n);
 	if (cols > NAME_COLS)
 		cols = NAME_COLS;
@@ -147,7 +153,8 @@ customer_cell(const msgpack_object *c, size_t width)
 	const char *s;
 	size_t n, w = 0;
 
-	n = field(c, "name", &s);
+	if ((n = field(c, "book_name", &s)) == 0)
+		n = field(c, "name", &s);
 	if (n > 0) {
 		w = msg_term_text(stdout, s, n, NAME_COLS, 0, 1);
 		putchar(' ');
@@ -156,6 +163,15 @@ customer_cell(const msgpack_object *c, size_t width)
 	n = field(c, "contact", &s);
 	w += msg_term_text(stdout, s, n, 0, 0, 1);
 	pad(width > w ? width - w + 2 : 2);
+}
+
+/* Is c offered to the caller now (and held by nobody)? */
+static int
+offered(const msgpack_object *c)
+{
+	int b;
+
+	return mp_bool(c, "offered_to_you", &b) && b;
 }
 
 /* Longest waiting first; those nobody waits on keep routerd's order. */
@@ -181,9 +197,10 @@ print_table(const msgpack_object *convs)
 {
 	static const char *hdr[] = { "CONV", "CUSTOMER", "CHANNEL",
 	    "CAMPAIGN", "AGENT", "TAGS", "WAITED", "LAST" };
-	static const char *keys[] = { "conv", NULL, "channel", "campaign",
+	/* the id at its shortest unique length (routerd's "short") */
+	static const char *keys[] = { "short", NULL, "channel", "campaign",
 	    "agent" };
-	size_t w[8], k, n, used, lastw;
+	size_t w[8], k, n, used, lastw, lastw0;
 	const msgpack_object *c;
 	const char *s;
 	char buf[160];
@@ -206,6 +223,8 @@ print_table(const msgpack_object *convs)
 				n = field(c, keys[k], &s);
 				n = msg_text_cols(s, n);
 			}
+			if (k == 4 && n == 0 && offered(c))
+				n = 7;
 			if (n > w[k])
 				w[k] = n;
 		}
@@ -219,7 +238,9 @@ print_table(const msgpack_object *convs)
 	}
 	for (used = 0, k = 0; k < 7; k++)
 		used += w[k] + 2;
-	lastw = term_cols() > used + 10 ? term_cols() - used - 1 : 10;
+	/* one conversation, one line: LAST gets what the others leave */
+	lastw = term_cols() > used + 2 ? term_cols() - used - 1 : 2;
+	lastw0 = lastw;
 	if ((order = calloc(convs->via.array.size, sizeof(*order))) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	for (i = 0; i < convs->via.array.size; i++)
@@ -232,7 +253,9 @@ print_table(const msgpack_object *convs)
 		printf("%s%s (%u)\n", sec > 0 && (cnt[0] || (sec == 2 &&
 		    cnt[1])) ? "\n" : "", section_title[sec], cnt[sec]);
 		for (k = 0; k < 8; k++) {
-			fputs(hdr[k], stdout);
+			/* LAST: only what the line has room for */
+			printf("%.*s", k < 7 ? (int)strlen(hdr[k]) :
+			    (int)(lastw < 4 ? lastw : 4), hdr[k]);
 			if (k < 7)
 				pad(w[k] - strlen(hdr[k]) + 2);
 		}
@@ -247,6 +270,10 @@ print_table(const msgpack_object *convs)
 					continue;
 				}
 				n = field(c, keys[k], &s);
+				if (n == 0 && k == 4 && offered(c)) {
+					s = "offered";
+					n = 7;
+				}
 				if (n == 0) {
 					s = "-";
 					n = 1;
@@ -262,15 +289,82 @@ print_table(const msgpack_object *convs)
 			n = field(c, "last_dir", &s);
 			if (n == 2 && memcmp(s, "in", 2) == 0)
 				fputs("< ", stdout);
-			else if (n == 3 && memcmp(s, "out", 3) == 0)
+			else if (n == 3 && memcmp(s, "out", 3) == 0) {
 				fputs("> ", stdout);
+				/* the last outbound message's delivery state */
+				if ((n = field(c, "last_out_state", &s)) > 0 &&
+				    lastw > n + 6) {
+					printf("(%.*s) ", (int)n, s);
+					lastw -= n + 3;
+				}
+			}
 			n = field(c, "last_text", &s);
-			msg_term_text(stdout, s, n, lastw > 2 ? lastw - 2 : 1,
-			    0, 1);
+			if (lastw > 3)
+				msg_term_text(stdout, s, n, lastw - 2, 0, 1);
 			putchar('\n');
+			lastw = lastw0;
 		}
 	}
 	free(order);
+}
+
+/* The filters (--campaign, --section, --tag, --agent, --search). */
+static struct {
+	const char	*campaign, *section, *tag, *agent, *search;
+} flt;
+
+/* 1 when string field k of c is v. */
+static int
+field_is(const msgpack_object *c, const char *k, const char *v)
+{
+	const char *s;
+	size_t n = field(c, k, &s);
+
+	return n == strlen(v) && memcmp(s, v, n) == 0;
+}
+
+/* 1 when string field k of c holds q, in any case. */
+static int
+field_has(const msgpack_object *c, const char *k, const char *q)
+{
+	char buf[1024];
+	const char *s;
+	size_t n = field(c, k, &s);
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	return strcasestr(buf, q) != NULL;
+}
+
+/* Does conversation c pass the filters? */
+static int
+keep(const msgpack_object *c)
+{
+	char buf[512], *t, *save;
+
+	if (flt.campaign && !field_is(c, "campaign", flt.campaign))
+		return 0;
+	if (flt.agent && !field_is(c, "agent", flt.agent))
+		return 0;
+	if (flt.section && strcmp(section_key[section_of(c)], flt.section))
+		return 0;
+	if (flt.tag) {
+		tags_of(c, buf, sizeof(buf));
+		for (t = strtok_r(buf, ",", &save); t;
+		    t = strtok_r(NULL, ",", &save))
+			if (strcmp(t, flt.tag) == 0)
+				break;
+		if (t == NULL)
+			return 0;
+	}
+	if (flt.search && !field_has(c, "contact", flt.search) &&
+	    !field_has(c, "name", flt.search) &&
+	    !field_has(c, "last_text", flt.search) &&
+	    !field_has(c, "conv", flt.search))
+		return 0;
+	return 1;
 }
 
 static void
@@ -281,6 +375,8 @@ print_json(const msgpack_object *convs)
 	uint32_t i;
 
 	for (i = 0; i < convs->via.array.size; i++) {
+		if (!keep(&convs->via.array.ptr[i]))
+			continue;
 		j = rec_record_json(&convs->via.array.ptr[i]);
 		if (json_is_object(j))
 			json_object_set_new(j, "section", json_string(
@@ -309,10 +405,49 @@ msg_inbox(int argc, char **argv)
 	char after[128] = "";
 	uint32_t i, nrows = 0;
 	size_t off = 0;
+	static const struct option lopts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "campaign", required_argument, NULL, 'C' },
+		{ "section", required_argument, NULL, 'S' },
+		{ "tag", required_argument, NULL, 'T' },
+		{ "agent", required_argument, NULL, 'A' },
+		{ "search", required_argument, NULL, 'Q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
 	int64_t id;
-	int json, more;
+	int json = 0, more, ch;
 
-	json = msg_json_opt(argc, argv);
+	while ((ch = getopt_long(argc, argv, "jh", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'j':
+			json = 1;
+			break;
+		case 'C':
+			flt.campaign = optarg;
+			break;
+		case 'S':
+			if (strcmp(optarg, "attention") && strcmp(optarg,
+			    "agent") && strcmp(optarg, "bot"))
+				msg_die(MSG_EX_USAGE, "--section is attention, "
+				    "agent or bot");
+			flt.section = optarg;
+			break;
+		case 'T':
+			flt.tag = optarg;
+			break;
+		case 'A':
+			flt.agent = optarg;
+			break;
+		case 'Q':
+			if (*optarg == '\0')
+				msg_usage();
+			flt.search = optarg;
+			break;
+		default:
+			msg_usage();
+		}
+	}
 	if (optind != argc)
 		msg_usage();
 	json = json || !msg_stdout_tty();
@@ -338,6 +473,8 @@ msg_inbox(int argc, char **argv)
 			print_json(convs);
 		else
 			for (i = 0; i < convs->via.array.size; i++) {
+				if (!keep(&convs->via.array.ptr[i]))
+					continue;
 				msgpack_pack_object(&pk, convs->via.array.ptr[i]);
 				nrows++;
 			}

@@ -31,7 +31,7 @@ static const struct aflag no_flags[] = {
 
 /* Table columns; "pos" is position under a short head. */
 static const char *const cols[] = { "pos", "agent", "penalty", "receive",
-    "create", "role", NULL };
+    "create", "role", "via", NULL };
 
 /* Every page of a campaign's members, in position order. */
 static int

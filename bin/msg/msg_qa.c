@@ -2,11 +2,15 @@
  * msg qa — quality models (campaignd): a name, a description and
  * categories of questions, each with a maximum score; show adds the totals
  * per category and for the model.  A whole model can be given as JSON with
- * --file.
+ * --file.  A supervisor scores a closed conversation against a model (qa
+ * score: a "qa" event in routerd's log), and qa scores lists them.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mp.h"
+#include "rec.h"
 #include "msg.h"
 #include "msg_admin.h"
 
@@ -25,6 +29,118 @@ static const struct aflag flags[] = {
 
 static const char *const cols[] = { "name", "max_score", "questions",
 	"description", NULL };
+
+static const struct aflag score_flags[] = {
+	{ "model", "model", AF_STR },
+	{ "answers", "answers", AF_STR },
+	{ "note", "note", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag scores_flags[] = {
+	{ "agent", "agent", AF_STR },
+	{ "model", "model", AF_STR },
+	{ "campaign", "campaign", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+/*
+ * msg qa score CONV --model M --answers N,N,... [--note T]: a supervisor's
+ * score of a closed conversation, recorded by routerd as a "qa" event.
+ */
+static int
+score(const char *conv, json_t *args)
+{
+	const char *a = json_string_value(json_object_get(args, "answers"));
+	json_t *ans = json_array(), *res;
+	char *end;
+	long v;
+
+	if (json_object_get(args, "model") == NULL || a == NULL)
+		msg_die(MSG_EX_USAGE, "qa score needs --model M and --answers "
+		    "N,N,...");
+	while (*a) {
+		v = strtol(a, &end, 10);
+		if (end == a || v < 0 || (*end != ',' && *end != '\0'))
+			msg_die(MSG_EX_USAGE, "--answers is whole numbers "
+			    "separated by commas, one per question");
+		json_array_append_new(ans, json_integer(v));
+		a = *end ? end + 1 : end;
+	}
+	json_object_set_new(args, "answers", ans);
+	json_object_set_new(args, "conv", json_string(msg_conv_arg(conv)));
+	res = msg_work_call("qa", args);
+	if (msg_stdout_tty())
+		printf("%s: %lld of %lld (%s, agent %s)\n",
+		    json_string_value(json_object_get(res, "conv")),
+		    (long long)json_integer_value(json_object_get(res,
+		    "score")), (long long)json_integer_value(
+		    json_object_get(res, "max")), json_string_value(
+		    json_object_get(res, "model")), json_string_value(
+		    json_object_get(res, "agent")));
+	else
+		msg_work_print(res);
+	json_decref(res);
+	msg_out_flush();
+	return MSG_EX_OK;
+}
+
+static json_t *scores_filter;
+static json_t *scores_rows;
+
+/* An emit for the event log: the "qa" events that pass the filters. */
+static void
+scores_emit(uint64_t seq, const msgpack_object *r, void *arg)
+{
+	const char *k;
+	json_t *v, *j;
+
+	if (!mp_get(r, "type") || !mp_streq(mp_get(r, "type"), "qa"))
+		return;
+	if ((j = rec_record_json(r)) == NULL)
+		return;
+	json_object_foreach(scores_filter, k, v) {
+		if (!json_equal(json_object_get(j, k), v)) {
+			json_decref(j);
+			return;
+		}
+	}
+	json_array_append_new(scores_rows, j);
+}
+
+/*
+ * msg qa scores [--agent A] [--model M] [--campaign C]: the scores in the
+ * event log, each with its total against the model's maximum.
+ */
+static int
+scores(json_t *args)
+{
+	static const char *const scols[] = { "ts", "conv", "agent",
+	    "campaign", "model", "score", "max", "by", "note", NULL };
+	struct msg_sub s;
+	json_t *it;
+	size_t i;
+	int rc;
+
+	scores_filter = args;
+	scores_rows = json_array();
+	memset(&s, 0, sizeof(s));
+	s.since = 1;
+	s.last = -1;
+	s.emit = scores_emit;
+	if ((rc = msg_sub_run(&s)) != MSG_EX_OK)
+		return rc;
+	if (msg_stdout_tty())
+		json_array_foreach(scores_rows, i, it)
+			json_object_set_new(it, "score", json_sprintf("%lld",
+			    (long long)json_integer_value(json_object_get(it,
+			    "score"))));
+	admin_print_items(scores_rows, scols);
+	msg_out_flush();
+	json_decref(scores_rows);
+	json_decref(args);
+	return MSG_EX_OK;
+}
 
 static int
 is(const char *a, const char *b)
@@ -75,6 +191,16 @@ msg_qa(int argc, char **argv)
 	if (argc < 2)
 		msg_usage();
 	op = argv[1];
+	if (is(op, "score")) {
+		if (admin_flags(argc, argv, 2, score_flags, args) != 1)
+			msg_usage();
+		return score(argv[2], args);
+	}
+	if (is(op, "scores")) {
+		if (admin_flags(argc, argv, 2, scores_flags, args) != 0)
+			msg_usage();
+		return scores(args);
+	}
 	if (is(op, "category") || is(op, "question")) {
 		if (argc < 3 || (!is(argv[2], "add") && !is(argv[2],
 		    "delete")))

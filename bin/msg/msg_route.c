@@ -86,7 +86,8 @@ msg_route(int argc, char **argv)
 			s = json_string_value(json_object_get(c, "agent"));
 			snprintf(name, sizeof(name), "%s%.64s",
 			    json_is_true(json_object_get(c, "chosen")) ?
-			    "* " : "  ", s ? s : "?");
+			    "* " : json_is_true(json_object_get(c,
+			    "offered")) ? "+ " : "  ", s ? s : "?");
 			row = json_object();
 			json_object_set_new(row, "agent", json_string(name));
 			json_object_set_new(row, "penalty",

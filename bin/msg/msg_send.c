@@ -1030,7 +1030,7 @@ msg_send(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'C':
-			q.conv = optarg;
+			q.conv = msg_conv_arg(optarg);
 			break;
 		case 't':
 			q.to = optarg;
@@ -1085,8 +1085,8 @@ msg_send(int argc, char **argv)
 			msg_usage();
 		}
 	}
-	if ((tname == NULL) != (tlang == NULL)) {
-		msg_err("--template and --lang go together");
+	if (tname == NULL && tlang != NULL) {
+		msg_err("--lang goes with --template");
 		msg_usage();
 	}
 	if (tname == NULL && (json_array_size(tbody) > 0 || thead != NULL ||
@@ -1100,7 +1100,8 @@ msg_send(int argc, char **argv)
 			    "--media-url");
 			msg_usage();
 		}
-		if ((q.tpl = json_pack("{s:s, s:s, s:O}", "name", tname,
+		/* without --lang: a text template (SMS, Messenger) */
+		if ((q.tpl = json_pack("{s:s, s:s*, s:O}", "name", tname,
 		    "lang", tlang, "body", tbody)) == NULL)
 			msg_die(MSG_EX_USAGE, "--template and --lang must be "
 			    "UTF-8");

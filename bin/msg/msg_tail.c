@@ -88,7 +88,7 @@ msg_tail(int argc, char **argv)
 		case 'C':
 			if (*optarg == '\0')
 				msg_usage();
-			s.conv = optarg;
+			s.conv = msg_conv_arg(optarg);
 			break;
 		case 'M':
 			mpk = 1;

@@ -1,8 +1,9 @@
 /*
- * msg team — teams of agents (campaignd): a name and a description.
- * Agents list the teams they belong to (msg agent --teams) and campaigns
- * the teams that work them; deleting a team takes it out of both and says
- * where it was used.
+ * msg team — teams of agents (campaignd): a name, a description and the
+ * member defaults (penalty, receive, create) its agents have in the
+ * campaigns it works.  Agents list the teams they belong to (msg agent
+ * --teams) and campaigns the teams that work them; deleting a team takes
+ * it out of both and says where it was used.
  */
 #include <stdio.h>
 #include <string.h>
@@ -12,6 +13,9 @@
 
 static const struct aflag flags[] = {
 	{ "description", "description", AF_STR },
+	{ "penalty", "penalty", AF_INT },
+	{ "receive", "receive", AF_BOOL },
+	{ "create", "create", AF_BOOL },
 	{ NULL, NULL, 0 },
 };
 
@@ -19,7 +23,8 @@ static const struct aflag no_flags[] = {
 	{ NULL, NULL, 0 },
 };
 
-static const char *const cols[] = { "name", "description", "agents", NULL };
+static const char *const cols[] = { "name", "description", "penalty",
+    "receive", "create", "agents", NULL };
 
 /* "a, b, c" from an array of strings. */
 int
@@ -47,9 +52,9 @@ msg_team(int argc, char **argv)
 	if (npos != 1)
 		msg_usage();
 	json_object_set_new(args, "name", json_string(argv[2]));
-	if (strcmp(op, "edit") == 0 && json_object_get(args, "description") ==
-	    NULL)
-		msg_die(MSG_EX_USAGE, "--description TEXT is required");
+	if (strcmp(op, "edit") == 0 && json_object_size(args) == 1)
+		msg_die(MSG_EX_USAGE, "--description, --penalty, --receive or "
+		    "--create is required");
 	res = admin_call("team", op, args);
 	if (json_object_get(res, "doc"))
 		admin_print_doc(json_object_get(res, "doc"));

@@ -5,9 +5,11 @@
  * beginning and without following.  On a pipe (or with --json) the events
  * are JSON Lines exactly as msg tail prints them; on a terminal they read as
  * a chat, one line per event with the local time, a direction arrow for
- * messages ("<" from the customer, ">" to them; "(by the page)" for what a
- * Page sent from elsewhere) and the delivery statuses; a reaction, an edit
- * or an unsend is shown on the message it names, quoted.
+ * messages ("<" from the customer, ">" to them, with who sent it; "(by
+ * the page)" for what a Page sent from elsewhere), the delivery statuses (a
+ * failure's code and its reason in words) and who did what ("offered to
+ * ada", "assigned to bob (claim)", "refused (opted out)"); a reaction, an
+ * edit or an unsend is shown on the message it names, quoted.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +87,99 @@ put_field(const msgpack_object *r, const char *k, const char *dflt)
 	return msg_term_text(stdout, s, n, 0, 0, 1);
 }
 
+/* 1 when r's field k is the string v. */
+static int
+is_str(const msgpack_object *r, const char *k, const char *v)
+{
+	return mp_get(r, k) && mp_streq(mp_get(r, k), v);
+}
+
+/* " WORD FIELD" when r has string field k (sanitised). */
+static void
+put_opt(const msgpack_object *r, const char *word, const char *k)
+{
+	const char *s;
+	size_t n;
+
+	if (!mp_str(r, k, &s, &n) || n == 0)
+		return;
+	printf(" %s ", word);
+	msg_term_text(stdout, s, n, 64, 0, 1);
+}
+
+/* "ada, bob" from r's array of strings k. */
+static void
+put_list(const msgpack_object *r, const char *k)
+{
+	const msgpack_object *a = mp_get(r, k);
+	uint32_t i;
+
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
+		return;
+	for (i = 0; i < a->via.array.size; i++) {
+		if (a->via.array.ptr[i].type != MSGPACK_OBJECT_STR)
+			continue;
+		if (i)
+			fputs(", ", stdout);
+		msg_term_text(stdout, a->via.array.ptr[i].via.str.ptr,
+		    a->via.array.ptr[i].via.str.size, 64, 0, 1);
+	}
+}
+
+/*
+ * Who did what, in words, for the routing and work events: "offered to
+ * ada, bob", "assigned to bob (claim)", "refused (opted out)", ...; 0 when
+ * r is none of them.
+ */
+static int
+put_action(const msgpack_object *r)
+{
+	int on;
+
+	if (is_str(r, "type", "offer")) {
+		fputs(" * offered to ", stdout);
+		put_list(r, "agents");
+	} else if (is_str(r, "type", "assign")) {
+		fputs(" * assigned to ", stdout);
+		put_field(r, "agent", "?");
+		if (mp_get(r, "via")) {
+			fputs(" (", stdout);
+			put_field(r, "via", "?");
+			putchar(')');
+		}
+	} else if (is_str(r, "type", "lapse")) {
+		fputs(" * offer to ", stdout);
+		put_field(r, "agent", "?");
+		fputs(" lapsed", stdout);
+	} else if (is_str(r, "type", "transfer")) {
+		fputs(" * transferred", stdout);
+		put_opt(r, "from", "from");
+		put_opt(r, "to", "to");
+		put_opt(r, "to campaign", "to_campaign");
+		put_opt(r, "by", "by");
+	} else if (is_str(r, "type", "close")) {
+		fputs(" * closed", stdout);
+		put_opt(r, "by", "agent");
+		put_opt(r, "as", "disposition");
+	} else if (is_str(r, "type", "refused")) {
+		fputs(" * refused (", stdout);
+		put_field(r, "reason", "?");
+		putchar(')');
+		put_opt(r, "for", "by");
+	} else if (is_str(r, "type", "queue")) {
+		fputs(" * waiting in ", stdout);
+		put_field(r, "campaign", "?");
+	} else if (is_str(r, "type", "attention")) {
+		fputs(mp_bool(r, "on", &on) && !on ?
+		    " * does not need attention" : " * needs attention",
+		    stdout);
+		put_opt(r, "by", "by");
+		put_opt(r, "after", "reason");
+	} else
+		return 0;
+	return 1;
+}
+
 static void
 emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 {
@@ -106,6 +201,15 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 		put_field(r, "contact", "?");
 		if (mp_str_is(r, "by", "page"))
 			fputs(" (by the page)", stdout);
+		else if (!*dir && (mp_str(r, "agent", &s, &n) ||
+		    mp_str(r, "auto", &s, &n)) && n > 0) {
+			fputs(" (by ", stdout);
+			msg_term_text(stdout, s, n, 32, 0, 1);
+			putchar(')');
+		} else if (!*dir && mp_get(r, "bot") &&
+		    mp_get(r, "bot")->type == MSGPACK_OBJECT_BOOLEAN &&
+		    mp_get(r, "bot")->via.boolean)
+			fputs(" (by the bot)", stdout);
 		seen_add(r);
 		if (*dir && mp_str(r, "name", &s, &n) && n > 0) {
 			fputs(" (", stdout);
@@ -160,12 +264,15 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 		put_field(r, "id", "?");
 		putchar(' ');
 		put_field(r, "status", "?");
+		/* the provider's code, and the reason in words (lib/provcode
+		 * via routerd's "why"), else the provider's own */
 		if (mp_str(r, "code", &s, &n) || mp_str(r, "reason", &s, &n)) {
 			fputs(" (", stdout);
 			if (put_field(r, "code", NULL) > 0 &&
-			    mp_str(r, "reason", &s, &n))
+			    (mp_get(r, "why") || mp_get(r, "reason")))
 				fputs(": ", stdout);
-			put_field(r, "reason", NULL);
+			if (put_field(r, "why", NULL) == 0)
+				put_field(r, "reason", NULL);
 			putchar(')');
 		}
 	} else if (mp_get(r, "type") && mp_streq(mp_get(r, "type"), "conv")) {
@@ -179,7 +286,7 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 			fputs(" with ", stdout);
 			msg_term_text(stdout, s, n, 0, 0, 1);
 		}
-	} else {
+	} else if (!put_action(r)) {
 		fputs(" * ", stdout);
 		put_field(r, "type", "event");
 	}
@@ -199,7 +306,7 @@ msg_transcript(int argc, char **argv)
 	s.follow = 0;
 	s.since = 0;
 	s.last = -1;
-	s.conv = argv[optind];
+	s.conv = msg_conv_arg(argv[optind]);
 	s.emit = json || !msg_stdout_tty() ? msg_sub_json : emit_term;
 	return msg_sub_run(&s);
 }

@@ -207,18 +207,50 @@ msg_parse_date(const char *s, int end_of_day)
 	return (int64_t)t * 1000;
 }
 
+#define CONV_ID_LEN	28	/* "c_" and a ULID's 26 characters */
+
 const char *
 msg_conv_arg(const char *s)
 {
+	static char ids[4][CONV_ID_LEN + 1];
+	static int next;
+	const msgpack_object *ans;
+	char *id = ids[next++ % 4], got[64];
+	struct busc c;
+	struct fbuf fb;
 	size_t i, n = strlen(s);
+	int64_t rid;
 
-	if (n < 3 || n > 31 || strncmp(s, "c_", 2) != 0)
+	if (n < 3 || n > CONV_ID_LEN || strncmp(s, "c_", 2) != 0)
 		goto bad;
-	for (i = 2; i < n; i++)
+	memcpy(id, s, n + 1);
+	for (i = 2; i < n; i++) {
 		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' &&
 		    s[i] <= 'Z') || (s[i] >= 'a' && s[i] <= 'z')))
 			goto bad;
-	return s;
+		/* ULIDs are upper case; a prefix may be typed either way */
+		if (s[i] >= 'a' && s[i] <= 'z')
+			id[i] = (char)(s[i] - 'a' + 'A');
+	}
+	if (n == CONV_ID_LEN)
+		return id;
+	/* a prefix, as git takes one for a commit: routerd knows if it is
+	 * unique (exit 1 with its reason when it is not) */
+	msg_connect_or_die(&c, "routerd");
+	fbuf_init(&fb);
+	rid = busc_next_id(&c);
+	fbuf_begin(&fb, 3);
+	mp_kv_str(&fb.pk, "t", "conv");
+	mp_kv_int(&fb.pk, "id", rid);
+	mp_kv_str(&fb.pk, "conv", id);
+	ans = msg_call(&c, &fb, rid);
+	if (!mp_strcpy(ans, "conv", got, sizeof(got)) ||
+	    strlen(got) != CONV_ID_LEN)
+		msg_die(MSG_EX_UNREACH, "routerd: answer lacks conv");
+	memcpy(id, got, CONV_ID_LEN + 1);
+	fbuf_free(&fb);
+	busc_close(&c);
+	return id;
 bad:
 	msg_die(MSG_EX_USAGE, "\"%.64s\" is not a conversation id (c_...)", s);
 }

@@ -123,6 +123,12 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_ROUTE:
 		query_route(cl, f);
 		break;
+	case PT_CONV:
+		query_conv(cl, f);
+		break;
+	case PT_QA:
+		qa_request(cl, f);
+		break;
 	case PT_TAG:
 		work_tag(cl, f);
 		break;
@@ -182,6 +188,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	sub_tick();
 	queue_tick();
+	work_attention_tick();
 	maybe_exit();
 }
 

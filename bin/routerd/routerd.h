@@ -190,6 +190,7 @@ struct camp {
 	int	response_threshold_s;	/* service_level.response_threshold_s */
 	int	sl_s;			/* thresholds.service_level_s */
 	int	dropout_s;		/* thresholds.dropout_s */
+	char	state[16];		/* draft, scheduled, active, archived */
 };
 
 struct routerd {
@@ -239,6 +240,13 @@ void	work_mode(struct rclient *, const msgpack_object *);
 void	work_tag(struct rclient *, const msgpack_object *);
 void	work_attention(struct rclient *, const msgpack_object *);
 void	work_optout(struct rclient *, const msgpack_object *);
+/* Mark needs attention the open agent-mode conversations whose customer
+ * wrote last and got no answer within the campaign's response threshold
+ * (looked for every few seconds; one "attention" event each). */
+void	work_attention_tick(void);
+/* An agent answered cv: a needs-attention mark leaves (its event); the
+ * caller puts cv.  0 or an mdb error. */
+int	work_answered(MDB_txn *, struct conv *, const char *agent);
 
 /* routerd_query.c: the read-only queries. */
 void	query_inbox(struct rclient *, const msgpack_object *);
@@ -246,6 +254,8 @@ void	query_history(struct rclient *, const msgpack_object *);
 void	query_search(struct rclient *, const msgpack_object *);
 void	query_window(struct rclient *, const msgpack_object *);
 void	query_route(struct rclient *, const msgpack_object *);
+/* {t:"conv", id, conv: prefix} -> {conv}: a unique prefix resolved. */
+void	query_conv(struct rclient *, const msgpack_object *);
 
 /* routerd_bot.c: {t:"bot"}, what msg bot asks. */
 void	bot_request(struct rclient *, const msgpack_object *);
@@ -258,6 +268,10 @@ void	sub_pump(struct rclient *);
 void	sub_publish(void);
 /* Once a second: drop stalled subscribers and those whose role changed. */
 void	sub_tick(void);
+
+/* routerd_qa.c: {t:"qa"}, a supervisor's quality score of a closed
+ * conversation against a quality model: a "qa" event. */
+void	qa_request(struct rclient *, const msgpack_object *);
 
 /* routerd_purge.c: {t:"purge"}, campaignd deleted a campaign. */
 void	purge_request(struct rclient *, const msgpack_object *);
@@ -335,6 +349,11 @@ int	hours_after(MDB_txn *, struct conv *, long long next, char *reply,
 int	canned_expand(const struct who *, const struct conv *,
 	    const char *text, char **out, char *why, size_t whysz);
 
+/* A text template (campaignd's "templates") assigned to cv's campaign, its
+ * placeholders filled, into *out (malloc'd); 0, or -1 with why. */
+int	canned_template(const struct who *, const struct conv *,
+	    const char *name, char **out, char *why, size_t whysz);
+
 /* routerd_files.c: the campaign's file policy and the channel's limits. */
 /* 0: file or media may go; -1 with why. */
 int	files_check(const struct conv *, const msgpack_object *file,
@@ -371,6 +390,12 @@ int	queue_agent_status(MDB_txn *, struct agent *, const char *prev,
 	    long long prev_ms);
 /* Offers waiting for agent, and whether one is for conv. */
 int	queue_offers(const char *agent, const char *conv, int *for_conv);
+/* May agent take cv now (a claim, a reply that claims)?  Its assigned
+ * conversations and the offers waiting for it (but cv's own) against the
+ * campaign's max interactions: 0, or -1 with why ("at capacity (n of m
+ * conversations...)"). */
+int	queue_capacity(const char *agent, const struct conv *cv, char *why,
+	    size_t whysz);
 /* Route waiting conversations now (after commits, status changes). */
 void	queue_pump(void);
 void	queue_init(void);
@@ -383,7 +408,8 @@ struct queue_member {
 	int	position, penalty, status, active, max;
 	long long metric;
 	char	why[120];
-	int	chosen;
+	int	chosen;		/* the one agent it is (or goes) to */
+	int	offered;	/* holds the live offer */
 };
 struct queue_explain {
 	char			strategy[16];
@@ -396,8 +422,11 @@ void	queue_explain(const struct conv *, struct queue_explain *);
 /* routerd_out.c: what an outbound message carries besides its text. */
 /* Check a template request {name, lang, header?, body?, buttons?} against
  * campaignd's WhatsApp template; pack "template" into pk, the rendered body
- * into *text (malloc'd), its name into tname.  0, or -1 with why. */
-int	out_template(const struct conv *, const msgpack_object *tpl,
+ * into *text (malloc'd), its name into tname.  0, or -1 with why.  On the
+ * other channels {name} is a text template (canned_template) sent as plain
+ * text: 1, nothing packed, the text in *text. */
+int	out_template(const struct who *, const struct conv *,
+	    const msgpack_object *tpl,
 	    msgpack_packer *pk, char **text, char *tname, size_t tnamesz,
 	    char *why, size_t whysz);
 /* The provider id of message msgid, which must be in cv; 0 or -1 with why. */
@@ -510,6 +539,12 @@ int	rs_convs_of(MDB_txn *, enum chan, const char *contact, size_t max,
  * found by it from now on, and put.  MDB_KEYEXIST when another
  * conversation has it already (cv unchanged), else 0 or an mdb error. */
 int	rs_conv_rekey(MDB_txn *, struct conv *, const char *contact);
+/* The one conversation whose id starts with prefix, into id: 0,
+ * MDB_NOTFOUND when none does, MDB_KEYEXIST when several do. */
+int	rs_conv_prefix(MDB_txn *, const char *prefix, char *id, size_t idsz);
+/* The shortest prefix of id (at least min bytes) no other conversation
+ * id starts with: its length. */
+size_t	rs_conv_short(MDB_txn *, const char *id, size_t min);
 /* Delete cv, its events, messages, pending sends and keys; the events
  * deleted counted in *nev.  0 or an mdb error. */
 int	rs_conv_purge(MDB_txn *, const struct conv *, long *nev);
@@ -627,6 +662,12 @@ int	rs_consent_put(MDB_txn *, enum chan, const char *contact, int optout,
 /* routerd_campaign.c (camp_): campaignd's configuration, read-only. */
 /* Fill c for campaign name ("default" and unknown ones get defaults). */
 void	camp_get(const char *name, struct camp *);
+/* Is campaign live (active, or "default")?  1; 0 with why (may be NULL):
+ * a draft or scheduled campaign is not yet, an archived one no more. */
+int	camp_live(const char *campaign, char *why, size_t whysz);
+/* 1 when campaign lists our address addr on ch as provisioned (its own
+ * alone), 0 when reusable or not listed. */
+int	camp_provisioned(const char *campaign, enum chan, const char *addr);
 /* The campaign that owns our address addr on ch, else "default". */
 void	camp_lookup(enum chan, const char *addr, char *campaign, size_t);
 /* Why campaign (or its channel ch) takes no conversations now, or "". */
@@ -640,7 +681,11 @@ int	camp_doc(MDB_txn *, const char *db, const char *key,
 /* 1 when campaignd's db has a document under key (a campaign, a
  * disposition); 0 when not, or when it cannot be read. */
 int	camp_has(const char *db, const char *key);
-/* 1 when agent is a member of campaign (receive/create permissions out). */
+/* 1 when disposition path disp is assigned to campaign (itself, or a
+ * level above it: an assigned level brings everything below it). */
+int	camp_disposition(const char *campaign, const char *disp);
+/* 1 when agent is a member of campaign, its own or through one of the
+ * campaign's teams (receive/create permissions out). */
 int	camp_member(const char *campaign, const char *agent, int *receive,
 	    int *create);
 /* The members of campaign ("<campaign>/<agent>"): cb(agent, its member
@@ -656,6 +701,10 @@ int	camp_blacklist(MDB_txn *, const char *scope, const char *contact,
 /* The WhatsApp template name in lang into up; 0 or -1. */
 int	camp_wtemplate(MDB_txn *, const char *name, const char *lang,
 	    msgpack_unpacked *up);
+/* The contact-book name of a conversation's contact (a number, a WhatsApp
+ * id, an e-mail address); 0, or -1 when the book has none. */
+int	camp_contact_name(MDB_txn *, const char *contact, char *name,
+	    size_t namesz);
 /* The contact-book id of a phone number ("cphone") or an e-mail address
  * ("cemail"); 0 or -1. */
 int	camp_contact_id(MDB_txn *, const char *index, const char *addr,

@@ -102,8 +102,10 @@ int
 camp_rtxn(MDB_txn **txn)
 {
 	static const char *const dbs[] = { "agentuser", "agents", "members",
+	    "teams",
 	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
-	    "contacts", "cphone", "cemail", "cname", "wtemplates", NULL };
+	    "contacts", "cphone", "cemail", "cname", "wtemplates", "templates",
+	    "qa", NULL };
 	static int all;
 	MDB_dbi dbi;
 	size_t i;
@@ -239,6 +241,7 @@ camp_get(const char *name, struct camp *c)
 	c->response_threshold_s = 60;
 	c->sl_s = 60;
 	c->dropout_s = 300;
+	snprintf(c->state, sizeof(c->state), "active");
 	if (strcmp(name, "default") == 0 || camp_rtxn(&txn) == -1)
 		return;
 	msgpack_unpacked_init(&up);
@@ -249,6 +252,7 @@ camp_get(const char *name, struct camp *c)
 		if (mp_bool(d, "enabled", &b))
 			c->enabled = b;
 		mp_strcpy(d, "strategy", c->strategy, sizeof(c->strategy));
+		mp_strcpy(d, "state", c->state, sizeof(c->state));
 		if (mp_int(d, "max_interactions", &v) && v > 0)
 			c->max_interactions = (int)v;
 		if (mp_int(d, "offer_timeout_s", &v) && v > 0)
@@ -292,6 +296,87 @@ camp_get(const char *name, struct camp *c)
 	mdb_txn_abort(txn);
 }
 
+int
+camp_disposition(const char *campaign, const char *disp)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	const msgpack_object *a, *p;
+	size_t dl = strlen(disp);
+	uint32_t i;
+	int ok = 0;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	msgpack_unpacked_init(&up);
+	if (get_doc(txn, campaign, &up) == 0 &&
+	    (a = mp_get(&up.data, "dispositions")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY) {
+		for (i = 0; i < a->via.array.size && !ok; i++) {
+			p = &a->via.array.ptr[i];
+			if (p->type != MSGPACK_OBJECT_STR ||
+			    p->via.str.size == 0 || p->via.str.size > dl ||
+			    memcmp(p->via.str.ptr, disp, p->via.str.size) != 0)
+				continue;
+			ok = p->via.str.size == dl ||
+			    disp[p->via.str.size] == '/';
+		}
+	}
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return ok;
+}
+
+int
+camp_provisioned(const char *campaign, enum chan ch, const char *addr)
+{
+	MDB_txn *txn;
+	msgpack_unpacked up;
+	const msgpack_object *a, *e;
+	char ad[R_ADDRLEN], mode[16];
+	uint32_t i;
+	int yes = 0;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	msgpack_unpacked_init(&up);
+	if (get_doc(txn, campaign, &up) == 0 &&
+	    (a = mp_get(mp_get(mp_get(&up.data, "channels"),
+	    rs_chan_name(ch)), "addresses")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < a->via.array.size && !yes; i++) {
+			e = &a->via.array.ptr[i];
+			yes = mp_strcpy(e, "addr", ad, sizeof(ad)) &&
+			    strcmp(ad, addr) == 0 &&
+			    mp_strcpy(e, "mode", mode, sizeof(mode)) &&
+			    strcmp(mode, "provisioned") == 0;
+		}
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(txn);
+	return yes;
+}
+
+int
+camp_live(const char *campaign, char *why, size_t whysz)
+{
+	struct camp c;
+
+	camp_get(campaign, &c);
+	if (!c.exists || strcmp(c.state, "active") == 0)
+		return 1;
+	if (why == NULL)
+		return 0;
+	if (strcmp(c.state, "archived") == 0)
+		snprintf(why, whysz, "campaign %s has ended (archived): nothing "
+		    "more is sent in its name", campaign);
+	else
+		snprintf(why, whysz, "campaign %s is %s: nothing is sent in "
+		    "its name until it is launched", campaign,
+		    strcmp(c.state, "scheduled") == 0 ? "scheduled, not "
+		    "launched yet" : "a draft");
+	return 0;
+}
+
 void
 camp_check(const char *campaign, enum chan c, char *why, size_t sz)
 {
@@ -322,11 +407,81 @@ out:
 	mdb_txn_abort(txn);
 }
 
+/*
+ * The first of campaign's teams (in its order) that agent is in, into team;
+ * 1, or 0 when it is in none of them.  A campaign's teams act: their agents
+ * are its members, with the team's defaults, unless a personal membership
+ * says otherwise (campaignd's members_effective is the same rule).
+ */
+static int
+team_of(MDB_txn *txn, const char *campaign, const char *agent, char *team,
+    size_t teamsz)
+{
+	msgpack_unpacked cu, au;
+	const msgpack_object *ct, *at;
+	uint32_t i, j;
+	int found = 0;
+
+	msgpack_unpacked_init(&cu);
+	msgpack_unpacked_init(&au);
+	if (get_doc(txn, campaign, &cu) == -1 ||
+	    (ct = mp_get(&cu.data, "teams")) == NULL ||
+	    ct->type != MSGPACK_OBJECT_ARRAY || ct->via.array.size == 0 ||
+	    camp_doc(txn, "agents", agent, &au) == -1 ||
+	    (at = mp_get(&au.data, "teams")) == NULL ||
+	    at->type != MSGPACK_OBJECT_ARRAY)
+		goto out;
+	for (i = 0; i < ct->via.array.size && !found; i++) {
+		const msgpack_object *t = &ct->via.array.ptr[i];
+
+		if (t->type != MSGPACK_OBJECT_STR)
+			continue;
+		for (j = 0; j < at->via.array.size; j++) {
+			const msgpack_object *u = &at->via.array.ptr[j];
+
+			if (u->type == MSGPACK_OBJECT_STR &&
+			    u->via.str.size == t->via.str.size &&
+			    memcmp(u->via.str.ptr, t->via.str.ptr,
+			    t->via.str.size) == 0 && t->via.str.size < teamsz) {
+				memcpy(team, t->via.str.ptr, t->via.str.size);
+				team[t->via.str.size] = '\0';
+				found = 1;
+				break;
+			}
+		}
+	}
+out:
+	msgpack_unpacked_destroy(&cu);
+	msgpack_unpacked_destroy(&au);
+	return found;
+}
+
+/* A team's member defaults (penalty, receive, create: 0, yes, yes). */
+static void
+team_defaults(MDB_txn *txn, const char *team, int64_t *penalty, int *receive,
+    int *create)
+{
+	msgpack_unpacked up;
+	int b;
+
+	*penalty = 0;
+	*receive = *create = 1;
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "teams", team, &up) == 0) {
+		mp_int(&up.data, "penalty", penalty);
+		if (mp_bool(&up.data, "receive", &b))
+			*receive = b;
+		if (mp_bool(&up.data, "create", &b))
+			*create = b;
+	}
+	msgpack_unpacked_destroy(&up);
+}
+
 int
 camp_member(const char *campaign, const char *agent, int *receive,
     int *create)
 {
-	char key[160];
+	char key[160], team[64];
 	MDB_txn *txn;
 	msgpack_unpacked up;
 	int found = 0, b;
@@ -346,10 +501,76 @@ camp_member(const char *campaign, const char *agent, int *receive,
 			*receive = !mp_bool(&up.data, "receive", &b) || b;
 		if (create)
 			*create = !mp_bool(&up.data, "create", &b) || b;
+	} else if (team_of(txn, campaign, agent, team, sizeof(team))) {
+		int64_t pen;
+		int rcv, crt;
+
+		found = 1;
+		team_defaults(txn, team, &pen, &rcv, &crt);
+		if (receive)
+			*receive = rcv;
+		if (create)
+			*create = crt;
 	}
 	msgpack_unpacked_destroy(&up);
 	mdb_txn_abort(txn);
 	return found;
+}
+
+/*
+ * After campaign's n own members: the agents of its teams who are not
+ * members themselves, each with a member document made of its team's
+ * defaults and the next position.
+ */
+static void
+team_members(MDB_txn *txn, const char *campaign, size_t n, size_t max,
+    camp_member_cb cb, void *arg)
+{
+	char agent[64], team[64], key[160];
+	MDB_dbi adb, mdb;
+	MDB_cursor *cur;
+	MDB_val k, v, mk, mv;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	msgpack_unpacked up;
+	int64_t pen;
+	int rcv, crt, rc;
+	size_t off;
+
+	if (camp_dbi("agents", &adb) == -1 || camp_dbi("members", &mdb) == -1 ||
+	    mdb_cursor_open(txn, adb, &cur) != 0)
+		return;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < max;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size >= sizeof(agent))
+			continue;
+		memcpy(agent, k.mv_data, k.mv_size);
+		agent[k.mv_size] = '\0';
+		snprintf(key, sizeof(key), "%s/%s", campaign, agent);
+		mk.mv_size = strlen(key);
+		mk.mv_data = key;
+		if (mdb_get(txn, mdb, &mk, &mv) == 0)
+			continue;		/* a personal membership */
+		if (!team_of(txn, campaign, agent, team, sizeof(team)))
+			continue;
+		team_defaults(txn, team, &pen, &rcv, &crt);
+		msgpack_sbuffer_init(&sb);
+		msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+		msgpack_pack_map(&pk, 5);
+		mp_kv_int(&pk, "position", (int64_t)++n);
+		mp_kv_int(&pk, "penalty", pen);
+		mp_kv_bool(&pk, "receive", rcv);
+		mp_kv_bool(&pk, "create", crt);
+		mp_kv_str(&pk, "team", team);
+		off = 0;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, sb.data, sb.size, &off) ==
+		    MSGPACK_UNPACK_SUCCESS)
+			cb(agent, &up.data, arg);
+		msgpack_unpacked_destroy(&up);
+		msgpack_sbuffer_destroy(&sb);
+	}
+	mdb_cursor_close(cur);
 }
 
 void
@@ -392,6 +613,7 @@ camp_members(const char *campaign, size_t max, camp_member_cb cb, void *arg)
 		n++;
 	}
 	mdb_cursor_close(cur);
+	team_members(txn, campaign, n, max, cb, arg);
 	mdb_txn_abort(txn);
 }
 
@@ -415,6 +637,31 @@ camp_wtemplate(MDB_txn *txn, const char *name, const char *lang,
 	/* "<name>/<lang>" */
 	snprintf(key, sizeof(key), "%s/%s", name, lang);
 	return camp_doc(txn, "wtemplates", key, up);
+}
+
+int
+camp_contact_name(MDB_txn *txn, const char *contact, char *name,
+    size_t namesz)
+{
+	char norm[R_ADDRLEN + 1], id[128];
+	msgpack_unpacked up;
+	int rc = -1;
+
+	if (strchr(contact, '@'))
+		valid_contact_key(contact, norm, sizeof(norm));
+	else if (contact[0] != '+' && isdigit((unsigned char)contact[0]))
+		snprintf(norm, sizeof(norm), "+%s", contact);
+	else
+		snprintf(norm, sizeof(norm), "%s", contact);
+	if (camp_contact_id(txn, strchr(contact, '@') ? "cemail" : "cphone",
+	    norm, id, sizeof(id)) != 0)
+		return -1;
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "contacts", id, &up) == 0 &&
+	    mp_strcpy(&up.data, "name", name, namesz) && name[0])
+		rc = 0;
+	msgpack_unpacked_destroy(&up);
+	return rc;
 }
 
 int

@@ -138,7 +138,8 @@ contact_doc(MDB_txn *ct, const struct conv *cv)
 
 /* 1 if the campaign document lists snippet among its canned responses. */
 static int
-canned_assigned(MDB_txn *ct, const char *campaign, const char *snippet)
+assigned(MDB_txn *ct, const char *campaign, const char *field,
+    const char *snippet)
 {
 	const msgpack_object *a;
 	msgpack_unpacked up;
@@ -147,7 +148,7 @@ canned_assigned(MDB_txn *ct, const char *campaign, const char *snippet)
 
 	msgpack_unpacked_init(&up);
 	if (camp_doc(ct, "campaigns", campaign, &up) == 0 &&
-	    (a = mp_get(&up.data, "canned")) != NULL &&
+	    (a = mp_get(&up.data, field)) != NULL &&
 	    a->type == MSGPACK_OBJECT_ARRAY)
 		for (i = 0; i < a->via.array.size && !yes; i++)
 			yes = mp_streq(&a->via.array.ptr[i], snippet);
@@ -188,7 +189,7 @@ canned_expand(const struct who *w, const struct conv *cv, const char *text,
 		goto out;
 	}
 	if (strcmp(cv->campaign, "default") != 0 &&
-	    !canned_assigned(ct, cv->campaign, snip)) {
+	    !assigned(ct, cv->campaign, "canned", snip)) {
 		snprintf(why, whysz, "canned response /%s is not assigned to "
 		    "campaign %s (msg canned assign %s --campaign %s)", snip,
 		    cv->campaign, snip, cv->campaign);
@@ -223,6 +224,77 @@ canned_expand(const struct who *w, const struct conv *cv, const char *text,
 		*out = t;
 	}
 	rc = 1;
+out:
+	free(exp);
+	json_decref(p.contact);
+	msgpack_unpacked_destroy(&up);
+	mdb_txn_abort(ct);
+	return rc;
+}
+
+/*
+ * A global text template (campaignd's "templates", type text) assigned to
+ * cv's campaign, sent as a message on a channel without templates of its
+ * own (SMS, Messenger): its placeholders filled as a canned response's.
+ */
+int
+canned_template(const struct who *w, const struct conv *cv, const char *name,
+    char **out, char *why, size_t whysz)
+{
+	const char *ctext, *type;
+	size_t ctl, tl;
+	char err[256], *exp = NULL;
+	struct pctx p;
+	msgpack_unpacked up;
+	MDB_txn *ct;
+	int rc = -1;
+
+	*out = NULL;
+	if (camp_rtxn(&ct) == -1) {
+		snprintf(why, whysz, "send: template %s: the templates cannot "
+		    "be read now", name);
+		return -1;
+	}
+	msgpack_unpacked_init(&up);
+	memset(&p, 0, sizeof(p));
+	if (camp_doc(ct, "templates", name, &up) == -1 ||
+	    !mp_str(&up.data, "content", &ctext, &ctl)) {
+		snprintf(why, whysz, "send: no template %s (msg template list)",
+		    name);
+		goto out;
+	}
+	if (mp_str(&up.data, "type", &type, &tl) &&
+	    !(tl == 4 && memcmp(type, "text", 4) == 0)) {
+		snprintf(why, whysz, "send: template %s is %.*s; only text "
+		    "templates go on %s", name, (int)tl, type,
+		    rs_chan_name(cv->channel));
+		goto out;
+	}
+	if (!assigned(ct, cv->campaign, "templates", name)) {
+		snprintf(why, whysz, "send: template %s is not assigned to "
+		    "campaign %s (msg template assign %s --campaign %s)", name,
+		    cv->campaign, name, cv->campaign);
+		goto out;
+	}
+	if ((exp = malloc(ctl + 1)) == NULL)
+		fatalx("out of memory");
+	memcpy(exp, ctext, ctl);
+	exp[ctl] = '\0';
+	p.w = w;
+	p.cv = cv;
+	p.contact = contact_doc(ct, cv);
+	if ((*out = placeholder_expand(exp, lookup, &p, 0, err,
+	    sizeof(err))) == NULL) {
+		if (p.missing[0])
+			snprintf(why, whysz, "send: template %s: {%s} has no "
+			    "value for contact %s", name, p.missing,
+			    cv->contact);
+		else
+			snprintf(why, whysz, "send: template %s: %s", name,
+			    err);
+		goto out;
+	}
+	rc = 0;
 out:
 	free(exp);
 	json_decref(p.contact);

@@ -441,11 +441,12 @@ in_store(MDB_txn *txn, const struct inreq *r, char *conv, char *msgid)
 	m.textlen = r->textlen;
 	if (r->name[0])
 		snprintf(cv.name, sizeof(cv.name), "%s", r->name);
-	/* a disabled campaign or channel: stored, never lost, but not routed */
-	camp_check(cv.campaign, r->channel, cv.unrouted, sizeof(cv.unrouted));
-	/* the customer writes again: a closed conversation reopens */
+	/* the customer writes again: a closed conversation reopens (in the
+	 * campaign that owns our address now, if its own is not live) */
 	if (cv.status == CV_CLOSED)
 		queue_reopen(&cv);
+	/* a disabled campaign or channel: stored, never lost, but not routed */
+	camp_check(cv.campaign, r->channel, cv.unrouted, sizeof(cv.unrouted));
 	if ((rc = in_event(txn, &cv, r, &m)) != 0 ||
 	    (rc = rs_mrec_put(txn, &m)) != 0 ||
 	    (rc = rs_pid_put(txn, r->channel, r->pid, m.id)) != 0)

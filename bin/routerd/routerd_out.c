@@ -159,9 +159,9 @@ render(const struct tpl *t, const msgpack_object *body)
 }
 
 int
-out_template(const struct conv *cv, const msgpack_object *tpl,
-    msgpack_packer *pk, char **text, char *tname, size_t tnamesz, char *why,
-    size_t whysz)
+out_template(const struct who *w, const struct conv *cv,
+    const msgpack_object *tpl, msgpack_packer *pk, char **text, char *tname,
+    size_t tnamesz, char *why, size_t whysz)
 {
 	char name[128], lang[32];
 	const msgpack_object *head, *body, *btns, *e;
@@ -173,9 +173,17 @@ out_template(const struct conv *cv, const msgpack_object *tpl,
 
 	*text = NULL;
 	if (cv->channel != CH_WHATSAPP) {
-		snprintf(why, whysz, "send: templates are for WhatsApp; this "
-		    "conversation is on %s", rs_chan_name(cv->channel));
-		return -1;
+		/* a global text template: plain text, filled here */
+		if (tpl->type != MSGPACK_OBJECT_MAP ||
+		    !mp_strcpy(tpl, "name", name, sizeof(name)) ||
+		    name[0] == '\0') {
+			snprintf(why, whysz, "send: a template needs a name");
+			return -1;
+		}
+		if (canned_template(w, cv, name, text, why, whysz) == -1)
+			return -1;
+		snprintf(tname, tnamesz, "%s", name);
+		return 1;
 	}
 	if (tpl->type != MSGPACK_OBJECT_MAP ||
 	    !mp_strcpy(tpl, "name", name, sizeof(name)) || name[0] == '\0' ||

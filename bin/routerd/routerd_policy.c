@@ -146,6 +146,9 @@ policy_outbound(MDB_txn *txn, const struct who *w, struct conv *cv,
 	*tag = NULL;
 	*rc = 0;
 	why[0] = '\0';
+	/* nothing goes in the name of a campaign that is not live */
+	if (!camp_live(cv->campaign, why, whysz))
+		return refused(txn, w, cv, why, rc);
 	if ((r = consent_refuses(txn, cv, why, whysz, rc)) == -1)
 		return -1;
 	if (r == 1)

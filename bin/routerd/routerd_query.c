@@ -713,10 +713,58 @@ inbox_one(const char *id, const MDB_val *v, void *arg)
 	return 0;
 }
 
-/* Pack the stored record rec, plus whether its reply is overdue. */
+#define SHORT_MIN	10	/* "c_" and 8 of the 26: a unique prefix is
+				   never shown shorter */
+
+/* The delivery state of conv's last outbound message into state ("" when
+ * none among its last events). */
 static void
-inbox_pack(msgpack_packer *pk, const MDB_val *rec, long long now)
+last_out_state(MDB_txn *txn, const char *conv, char *state, size_t statesz)
 {
+	struct rs_cursor c;
+	msgpack_unpacked up;
+	struct mrec m;
+	uint64_t seq;
+	MDB_val rec;
+	char msgid[R_IDLEN] = "";
+	size_t off;
+	int rc, n = 0;
+
+	state[0] = '\0';
+	if (rs_convev_open(txn, conv, &c) != 0)
+		return;
+	for (rc = rs_convev_last(&c, &seq); rc == 0 && n < 50 && !msgid[0];
+	    rc = rs_convev_prev(&c, &seq), n++) {
+		if (rs_event_get(txn, seq, &rec) != 0)
+			break;
+		off = 0;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, rec.mv_data, rec.mv_size, &off) ==
+		    MSGPACK_UNPACK_SUCCESS && mp_get(&up.data, "type") &&
+		    mp_streq(mp_get(&up.data, "type"), "message") &&
+		    mp_get(&up.data, "dir") &&
+		    mp_streq(mp_get(&up.data, "dir"), "out"))
+			mp_strcpy(&up.data, "id", msgid, sizeof(msgid));
+		msgpack_unpacked_destroy(&up);
+	}
+	rs_cursor_close(&c);
+	if (msgid[0] && rs_mrec_get(txn, msgid, &m) == 0) {
+		snprintf(state, statesz, "%s", m.state);
+		rs_mrec_free(&m);
+	}
+}
+
+/* Pack the stored record rec, plus whether its reply is overdue, its
+ * shortest unique id ("short"), the contact-book name ("book_name"), whether
+ * it is offered to the caller now ("offered_to_you") and the delivery state
+ * of its last outbound message ("last_out_state"). */
+static void
+inbox_pack(MDB_txn *txn, MDB_txn *ct, const struct who *w,
+    msgpack_packer *pk, const MDB_val *rec, long long now)
+{
+	char id[R_IDLEN] = "", contact[R_ADDRLEN] = "", book[128] = "",
+	    ostate[16] = "";
+	int mine = 0, nx;
 	msgpack_unpacked up;
 	size_t off = 0;
 	uint32_t j;
@@ -737,12 +785,28 @@ inbox_pack(msgpack_packer *pk, const MDB_val *rec, long long now)
 		camp_get(camp, &c);
 		overdue = now - ws > (long long)c.response_threshold_s * 1000;
 	}
-	msgpack_pack_map(pk, up.data.via.map.size + 1);
+	mp_strcpy(&up.data, "conv", id, sizeof(id));
+	mp_strcpy(&up.data, "contact", contact, sizeof(contact));
+	if (ct != NULL && contact[0])
+		camp_contact_name(ct, contact, book, sizeof(book));
+	if (id[0] && w->agent[0])
+		queue_offers(w->agent, id, &mine);
+	if (id[0])
+		last_out_state(txn, id, ostate, sizeof(ostate));
+	nx = 2 + (id[0] != '\0') + (book[0] != '\0') + (ostate[0] != '\0');
+	msgpack_pack_map(pk, up.data.via.map.size + nx);
 	for (j = 0; j < up.data.via.map.size; j++) {
 		msgpack_pack_object(pk, up.data.via.map.ptr[j].key);
 		msgpack_pack_object(pk, up.data.via.map.ptr[j].val);
 	}
 	mp_kv_bool(pk, "overdue", overdue);
+	mp_kv_bool(pk, "offered_to_you", mine);
+	if (id[0])
+		mp_kv_strn(pk, "short", id, rs_conv_short(txn, id, SHORT_MIN));
+	if (book[0])
+		mp_kv_str(pk, "book_name", book);
+	if (ostate[0])
+		mp_kv_str(pk, "last_out_state", ostate);
 	msgpack_unpacked_destroy(&up);
 }
 
@@ -753,7 +817,7 @@ query_inbox(struct rclient *cl, const msgpack_object *f)
 	int64_t re = 0;
 	char after[R_IDLEN] = "";
 	struct iscan s;
-	MDB_txn *txn;
+	MDB_txn *txn, *ct;
 	struct fbuf fb;
 	size_t i;
 	int rc;
@@ -783,19 +847,64 @@ query_inbox(struct rclient *cl, const msgpack_object *f)
 	mp_kv_bool(&fb.pk, "more", s.more);
 	mp_pack_cstr(&fb.pk, "convs");
 	msgpack_pack_array(&fb.pk, s.n);
+	if (camp_rtxn(&ct) == -1)
+		ct = NULL;
 	for (i = 0; i < s.n; i++)
-		inbox_pack(&fb.pk, &s.vals[i], now);
+		inbox_pack(txn, ct, s.w, &fb.pk, &s.vals[i], now);
+	if (ct != NULL)
+		mdb_txn_abort(ct);
 	mdb_txn_abort(txn);
 	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);
 	free(s.vals);
 }
 
+/* ------------------------------------------------------ short ids */
+
+void
+query_conv(struct rclient *cl, const msgpack_object *f)
+{
+	char prefix[R_IDLEN], id[R_IDLEN];
+	int64_t re = 0;
+	MDB_txn *txn;
+	struct fbuf fb;
+	int rc;
+
+	mp_int(f, "id", &re);
+	if (!mp_strcpy(f, "conv", prefix, sizeof(prefix)) ||
+	    strncmp(prefix, "c_", 2) != 0 || strlen(prefix) < 3) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "conv: a conversation "
+		    "id or a prefix of one (c_...) is required");
+		return;
+	}
+	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
+		return;
+	}
+	rc = rs_conv_prefix(txn, prefix, id, sizeof(id));
+	mdb_txn_abort(txn);
+	if (rc == MDB_NOTFOUND)
+		bus_caller_refuse(&cl->bc, re, "notfound", "no conversation "
+		    "%s...", prefix);
+	else if (rc == MDB_KEYEXIST)
+		bus_caller_refuse(&cl->bc, re, "invalid", "%s is ambiguous: "
+		    "several conversations start so; give more of it", prefix);
+	else if (rc != 0)
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
+	else {
+		fbuf_init(&fb);
+		bus_answer_begin(&fb, re, 1);
+		mp_kv_str(&fb.pk, "conv", id);
+		bus_caller_send(&cl->bc, &fb);
+		fbuf_free(&fb);
+	}
+}
+
 /* -------------------------------------------------------------- route */
 
 /* {t:"route", id, conv} -> {conv, campaign, strategy, rstate, decision,
  * candidates:[{agent, position, penalty, status, active, metric, why,
- * chosen}]}: routerd_queue's explanation. */
+ * chosen, offered}]}: routerd_queue's explanation. */
 void
 query_route(struct rclient *cl, const msgpack_object *f)
 {
@@ -840,7 +949,7 @@ query_route(struct rclient *cl, const msgpack_object *f)
 	for (i = 0; i < qx.n; i++) {
 		const struct queue_member *m = &qx.m[i];
 
-		msgpack_pack_map(&fb.pk, 8);
+		msgpack_pack_map(&fb.pk, 9);
 		mp_kv_str(&fb.pk, "agent", m->agent);
 		mp_kv_int(&fb.pk, "position", m->position);
 		mp_kv_int(&fb.pk, "penalty", m->penalty);
@@ -849,6 +958,7 @@ query_route(struct rclient *cl, const msgpack_object *f)
 		mp_kv_int(&fb.pk, "metric", m->metric);
 		mp_kv_str(&fb.pk, "why", m->why);
 		mp_kv_bool(&fb.pk, "chosen", m->chosen);
+		mp_kv_bool(&fb.pk, "offered", m->offered);
 	}
 	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);

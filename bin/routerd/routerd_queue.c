@@ -232,6 +232,11 @@ queue_reopen(struct conv *cv)
 {
 	struct camp c;
 
+	/* its campaign has ended or is not launched: the one that owns our
+	 * address now takes it, as it would a new conversation */
+	if (!camp_live(cv->campaign, NULL, 0))
+		camp_lookup(cv->channel, cv->addr, cv->campaign,
+		    sizeof(cv->campaign));
 	camp_get(cv->campaign, &c);
 	cv->status = CV_OPEN;
 	cv->mode = c.operator_;
@@ -345,6 +350,24 @@ queue_answered(MDB_txn *txn, struct conv *cv, const char *agent,
 	mp_kv_int(pk, "sl_s", c.sl_s);
 	mp_kv_int(pk, "ts", ts);
 	return rs_append(txn, cv->id, NULL);
+}
+
+int
+queue_capacity(const char *agent, const struct conv *cv, char *why,
+    size_t whysz)
+{
+	struct agent *a = queue_agent(agent, 1);
+	struct camp c;
+	int offers, mine = 0;
+
+	camp_get(cv->campaign, &c);
+	offers = queue_offers(agent, cv->id, &mine);
+	if (a->active + offers - mine < c.max_interactions)
+		return 0;
+	snprintf(why, whysz, "at capacity (%d of %d conversations%s)",
+	    a->active, c.max_interactions, offers - mine > 0 ? ", counting "
+	    "offers waiting" : "");
+	return -1;
 }
 
 int
@@ -523,9 +546,12 @@ struct pump {
 	struct camp		 c;
 	enum route_strategy	 s;
 	int			 skip;
+	int			 ended;		/* the campaign is archived */
 	int			 budget;
 	long long		 now;
 };
+
+static int queue_ended(MDB_txn *, const char *);
 
 static int
 pump_one(const char *campaign, const char *conv, void *arg)
@@ -542,6 +568,7 @@ pump_one(const char *campaign, const char *conv, void *arg)
 		/* a new campaign's segment */
 		snprintf(p->campaign, sizeof(p->campaign), "%s", campaign);
 		camp_get(campaign, &p->c);
+		p->ended = strcmp(p->c.state, "archived") == 0;
 		p->skip = !p->c.enabled ||
 		    route_strategy_parse(p->c.strategy, &p->s) == -1 ||
 		    p->s == RS_MANUAL || !hours_open(campaign, p->now, &next);
@@ -549,6 +576,18 @@ pump_one(const char *campaign, const char *conv, void *arg)
 			members_load(campaign, &p->c, &ms_buf);
 		if (!p->skip && ms_buf.n == 0)
 			p->skip = 1;
+	}
+	if (p->ended) {
+		/* the campaign was stopped: its waiting conversations leave */
+		if (p->txn == NULL && (p->txn = store_txn(R->st)) == NULL)
+			return 1;
+		if ((rc = queue_ended(p->txn, conv)) != 0) {
+			store_fail(R->st, rc, "ending a stopped campaign's queue");
+			p->txn = NULL;
+			return 1;
+		}
+		p->budget--;
+		return 0;
 	}
 	if (p->skip || lease_live(L, conv) ||	/* its lease runs */
 	    rs_conv_get(p->rtxn, conv, &cv) != 0 ||
@@ -571,6 +610,58 @@ pump_one(const char *campaign, const char *conv, void *arg)
 	}
 	p->budget--;
 	return 0;
+}
+
+/*
+ * A waiting conversation of a stopped (archived) campaign: on a number the
+ * campaign had provisioned it is closed ("campaign ended"); on a reusable
+ * one it moves to the campaign that owns the number now (the next active
+ * one listing it, else "default") and waits there.  An event each.
+ */
+static int
+queue_ended(MDB_txn *txn, const char *id)
+{
+	char from[64];
+	msgpack_packer *pk;
+	struct conv cv;
+	int rc;
+
+	if ((rc = rs_conv_get(txn, id, &cv)) != 0)
+		return rc == MDB_NOTFOUND ? 0 : rc;
+	if (cv.status != CV_OPEN || cv.rstate != CS_WAITING)
+		return 0;
+	snprintf(from, sizeof(from), "%s", cv.campaign);
+	if ((rc = queue_dequeue(txn, &cv)) != 0)
+		return rc;
+	if (camp_provisioned(from, cv.channel, cv.addr)) {
+		cv.status = CV_CLOSED;
+		cv.rstate = CS_CLOSED;
+		cv.closed_ts = daemon_now_ms();
+		cv.waiting_since = 0;
+		pk = rs_event(6);
+		mp_kv_str(pk, "type", "close");
+		mp_kv_str(pk, "conv", cv.id);
+		mp_kv_str(pk, "campaign", from);
+		mp_kv_str(pk, "by", "parley");
+		mp_kv_str(pk, "reason", "campaign ended");
+		mp_kv_int(pk, "ts", daemon_now_ms());
+		if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+			return rc;
+		return rs_conv_put(txn, &cv);
+	}
+	camp_lookup(cv.channel, cv.addr, cv.campaign, sizeof(cv.campaign));
+	pk = rs_event(7);
+	mp_kv_str(pk, "type", "transfer");
+	mp_kv_str(pk, "conv", cv.id);
+	mp_kv_str(pk, "campaign", from);
+	mp_kv_str(pk, "to_campaign", cv.campaign);
+	mp_kv_str(pk, "by", "parley");
+	mp_kv_str(pk, "reason", "campaign ended");
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+		return rc;
+	cv.rstate = CS_NEW;
+	return queue_enqueue(txn, &cv);
 }
 
 void
@@ -838,7 +929,7 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 	size_t idx[LEASE_MAXAGENTS], n, i;
 	long long now = daemon_now_ms(), next = 0;
 	struct camp c;
-	char *d = qx->decision;
+	char *d = qx->decision, first[64] = "";
 	size_t dsz = sizeof(qx->decision);
 	int open;
 
@@ -873,6 +964,8 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 
 		snprintf(d, dsz, "offered to %s%s", on[0],
 		    k > 1 ? " and others" : "");
+		if (k > 0)
+			snprintf(first, sizeof(first), "%s", on[0]);
 	} else
 		snprintf(d, dsz, "next offer to %s%s", ms_buf.names[idx[0]],
 		    n > 1 ? " and others" : "");
@@ -894,6 +987,14 @@ queue_explain(const struct conv *cv, struct queue_explain *qx)
 		else
 			snprintf(q->why, sizeof(q->why), "%s", ex[i].why ==
 			    RW_OK ? "eligible" : route_why_text(ex[i].why));
-		q->chosen = ex[i].chosen || lease_has(L, cv->id, m->agent);
+		q->offered = lease_has(L, cv->id, m->agent);
+		/* exactly one is chosen: whom it is assigned to, else the
+		 * first the live offer went to, else the next offer's first */
+		if (cv->rstate == CS_ASSIGNED)
+			q->chosen = strcmp(cv->agent, m->agent) == 0;
+		else if (lease_live(L, cv->id))
+			q->chosen = strcmp(first, m->agent) == 0;
+		else
+			q->chosen = n > 0 && idx[0] == i;
 	}
 }

@@ -390,6 +390,38 @@ send_key(struct rclient *cl, MDB_txn *txn, struct sendreq *r)
 }
 
 /*
+ * A person's send on cv: a conversation another agent holds is theirs
+ * (supervisors and admins may write in it; msg transfer moves the hold),
+ * and a reply that would claim cv must fit the sender's max interactions.
+ * 0 allowed, -1 refused (answered).
+ */
+static int
+send_owner(struct rclient *cl, const struct sendreq *r, const struct conv *cv)
+{
+	char why[160];
+
+	if (r->isbot || r->who->agent[0] == '\0' || cv->mode != CM_AGENT ||
+	    cv->status != CV_OPEN)
+		return 0;
+	if (cv->rstate == CS_ASSIGNED) {
+		if (strcmp(cv->agent, r->who->agent) == 0 ||
+		    r->who->role >= RR_SUPERVISOR)
+			return 0;
+		bus_caller_refuse(&cl->bc, r->re, "denied", "send: %s is held "
+		    "by %s; only they or a supervisor may write in it (msg "
+		    "transfer moves it)", cv->id, cv->agent);
+		return -1;
+	}
+	/* the reply claims it (send_queue): the limit is a hard one */
+	if (queue_capacity(r->who->agent, cv, why, sizeof(why)) == -1) {
+		bus_caller_refuse(&cl->bc, r->re, "invalid", "send: your reply "
+		    "would claim %s and you are %s", cv->id, why);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The conversation written to, checked against the caller: an existing
  * one, or (to a new number) the one the send would open, in the campaign
  * that owns our address.  0 (an mdb error in *rc, to fail the batch), or
@@ -409,7 +441,8 @@ send_conv(struct rclient *cl, MDB_txn *txn, const struct sendreq *r,
 			    "such conversation");
 			return -1;
 		}
-		if (*rc == 0 && auth_check_conv(cl, r->re, &x->cv) != 0)
+		if (*rc == 0 && (auth_check_conv(cl, r->re, &x->cv) != 0 ||
+		    send_owner(cl, r, &x->cv) != 0))
 			return -1;
 		return 0;
 	}
@@ -448,12 +481,13 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 {
 	const char *tag = NULL;
 	char why[256] = "";
+	int tk = 0;
 
 	*rc = 0;
 	/* a template, a reply: checked before the policy, which records */
-	if (r->tpl != NULL && out_template(&x->cv, r->tpl, &x->xpk,
-	    &x->rendered, x->tname, sizeof(x->tname), why,
-	    sizeof(why)) == -1)
+	if (r->tpl != NULL && (tk = out_template(r->who, &x->cv, r->tpl,
+	    &x->xpk, &x->rendered, x->tname, sizeof(x->tname), why,
+	    sizeof(why))) == -1)
 		;	/* why says it */
 	else if (r->reply_to[0] && x->creating)
 		snprintf(why, sizeof(why), "send: reply to %s: the "
@@ -466,16 +500,18 @@ send_allowed(MDB_txn *txn, struct sendreq *r, struct sendctx *x,
 		return -1;
 	}
 	if (r->tpl != NULL) {
-		x->nx++;
+		if (tk == 0)	/* a WhatsApp template packed; text: nothing */
+			x->nx++;
 		r->text = x->rendered;
 		r->textlen = strlen(x->rendered);
 	}
-	/* the one suppression check: opt-out, blacklist, windows; canned.
-	 * A human agent's reply is a person's (HUMAN_AGENT on Messenger);
-	 * bots, routerd's own replies and scripts without an agent are not */
+	/* the one suppression check: opt-out, blacklist, windows; canned
+	 * (a text template is free-form text for the windows).  A human
+	 * agent's reply is a person's (HUMAN_AGENT on Messenger); bots,
+	 * routerd's own replies and scripts without an agent are not */
 	if (policy_outbound(txn, r->who, &x->cv, r->text, r->textlen,
 	    !r->isbot && !r->internal && r->who->agent[0] != '\0',
-	    r->tpl ? x->tname : NULL, &x->expanded, &tag, why,
+	    r->tpl && tk == 0 ? x->tname : NULL, &x->expanded, &tag, why,
 	    sizeof(why), rc) == -1 ||
 	    /* files: the campaign's policy and the channel's limits */
 	    policy_file(txn, r->who, &x->cv, r->file, r->media, why,
@@ -574,6 +610,10 @@ send_queue(MDB_txn *txn, const struct sendreq *r, struct sendctx *x,
 	    r->ts)) != 0)
 		return rc;
 	x->cv.waiting_since = 0;
+	/* a person answered: the conversation no longer needs attention */
+	if (!r->isbot && r->who->agent[0] &&
+	    (rc = work_answered(txn, &x->cv, r->who->agent)) != 0)
+		return rc;
 	return rs_conv_put(txn, &x->cv);
 }
 

@@ -25,6 +25,7 @@
 #include "mp.h"
 #include "ulid.h"
 #include "route.h"
+#include "provcode.h"
 #include "routerd.h"
 
 static struct {
@@ -471,6 +472,75 @@ rs_convs_walk(MDB_txn *txn, const char *after, rs_conv_cb cb, void *arg)
 	return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* Length of the common prefix of a (an) and b (bn). */
+static size_t
+common(const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t i;
+
+	for (i = 0; i < an && i < bn && a[i] == b[i]; i++)
+		;
+	return i;
+}
+
+int
+rs_conv_prefix(MDB_txn *txn, const char *prefix, char *id, size_t idsz)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pl = strlen(prefix);
+	int rc;
+
+	if (pl == 0)
+		return MDB_NOTFOUND;
+	if ((rc = mdb_cursor_open(txn, db.convs, &cur)) != 0)
+		return rc;
+	k.mv_size = pl;
+	k.mv_data = (void *)prefix;
+	if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) == 0 &&
+	    (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0))
+		rc = MDB_NOTFOUND;
+	if (rc == 0 && k.mv_size >= idsz)
+		rc = MDB_BAD_VALSIZE;
+	if (rc == 0) {
+		memcpy(id, k.mv_data, k.mv_size);
+		id[k.mv_size] = '\0';
+		/* unique only if the next one does not start so */
+		if (k.mv_size != pl &&
+		    mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0 &&
+		    k.mv_size >= pl && memcmp(k.mv_data, prefix, pl) == 0)
+			rc = MDB_KEYEXIST;
+	}
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+size_t
+rs_conv_short(MDB_txn *txn, const char *id, size_t min)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t n = min, c, il = strlen(id);
+
+	if (mdb_cursor_open(txn, db.convs, &cur) != 0)
+		return il;
+	k.mv_size = il;
+	k.mv_data = (void *)id;
+	if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0) {
+		if (mdb_cursor_get(cur, &k, &v, MDB_PREV) == 0 &&
+		    (c = common(id, il, k.mv_data, k.mv_size) + 1) > n)
+			n = c;
+		k.mv_size = il;
+		k.mv_data = (void *)id;
+		if (mdb_cursor_get(cur, &k, &v, MDB_SET_KEY) == 0 &&
+		    mdb_cursor_get(cur, &k, &v, MDB_NEXT) == 0 &&
+		    (c = common(id, il, k.mv_data, k.mv_size) + 1) > n)
+			n = c;
+	}
+	mdb_cursor_close(cur);
+	return n < il ? n : il;
+}
+
 int
 rs_convs_of(MDB_txn *txn, enum chan ch, const char *contact, size_t max,
     rs_id_cb cb, void *arg)
@@ -787,7 +857,7 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 {
 	struct conv cv;
 	msgpack_packer *pk;
-	const char *p = pid && *pid ? pid : m->pid;
+	const char *p = pid && *pid ? pid : m->pid, *why;
 	int rc;
 
 	if ((rc = rs_conv_get(txn, m->conv, &cv)) != 0)
@@ -795,8 +865,11 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 	if (data != NULL && (data->type != MSGPACK_OBJECT_MAP ||
 	    data->via.map.size == 0))
 		data = NULL;
+	/* the provider's code in words (lib/provcode), beside its own */
+	why = code && *code ? provcode_text(rs_chan_name(m->channel), code) :
+	    NULL;
 	pk = rs_event(8 + (*p != '\0') + (code && *code) +
-	    (reason && *reason) + (data != NULL));
+	    (reason && *reason) + (why != NULL) + (data != NULL));
 	mp_kv_str(pk, "type", "status");
 	mp_kv_str(pk, "conv", m->conv);
 	mp_kv_str(pk, "id", m->id);
@@ -810,6 +883,8 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 		mp_kv_str(pk, "code", code);
 	if (reason && *reason)
 		mp_kv_str(pk, "reason", reason);
+	if (why != NULL)
+		mp_kv_str(pk, "why", why);
 	if (data != NULL)
 		mp_kv_obj(pk, "data", data);
 	mp_kv_int(pk, "ts", ts);

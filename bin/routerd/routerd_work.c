@@ -8,7 +8,10 @@
  *   {t:"transfer", id, conv, agent? | campaign?}
  *   {t:"mode", id, conv, mode}           hand to the bot or to agents
  *   {t:"tag", id, conv, add?, remove?}   at most three tags
- *   {t:"attention", id, conv, on}
+ *   {t:"attention", id, conv, on}      (and, once every few seconds,
+ *                                      the automatic mark: the customer
+ *                                      wrote last and no answer came
+ *                                      within the response threshold)
  *   {t:"optout", id, contact, channel?, in?, reason?}   consent by hand
  *
  * Each checks who is asking (routerd_auth) and what the conversation
@@ -179,14 +182,13 @@ void
 work_claim(struct rclient *cl, const msgpack_object *f)
 {
 	const char *name;
+	char why[160];
 	int64_t re = 0;
 	struct conv cv;
-	struct camp c;
-	struct agent *a;
 	struct held *h;
 	msgpack_packer *pk;
 	MDB_txn *txn;
-	int receive = 0, offers, mine, rc;
+	int receive = 0, rc;
 
 	mp_int(f, "id", &re);
 	if ((name = caller_agent(cl, re, "claim")) == NULL)
@@ -218,15 +220,10 @@ work_claim(struct rclient *cl, const msgpack_object *f)
 		    "receive conversations of campaign %s", name, cv.campaign);
 		return;
 	}
-	camp_get(cv.campaign, &c);
-	a = queue_agent(name, 1);
 	/* offers held for other conversations count; this one's does not */
-	offers = queue_offers(name, cv.id, &mine);
-	if (a->active + offers - mine >= c.max_interactions) {
-		bus_caller_refuse(&cl->bc, re, "invalid", "claim: you are at "
-		    "capacity (%d of %d conversations%s)", a->active,
-		    c.max_interactions, offers ? ", counting offers waiting "
-		    "for you" : "");
+	if (queue_capacity(name, &cv, why, sizeof(why)) == -1) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "claim: you are %s",
+		    why);
 		return;
 	}
 	h = held_new(&cl->bc, re);
@@ -307,6 +304,12 @@ work_close(struct rclient *cl, const msgpack_object *f)
 	if (disp[0] && !camp_has("dispositions", disp)) {
 		bus_caller_refuse(&cl->bc, re, "invalid", "close: no "
 		    "disposition \"%s\" (msg disposition list)", disp);
+		return;
+	}
+	if (disp[0] && !camp_disposition(cv.campaign, disp)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "close: disposition "
+		    "\"%s\" is not assigned to campaign %s (msg disposition "
+		    "list --campaign %s)", disp, cv.campaign, cv.campaign);
 		return;
 	}
 	h = held_new(&cl->bc, re);
@@ -734,6 +737,159 @@ fail:
 
 /* --------------------------------------------------------- attention */
 
+/* Append cv's "attention" event (on, by: who or NULL for routerd itself,
+ * reason or NULL) and set its mark; the caller puts cv.  0 or rc. */
+static int
+attention_set(MDB_txn *txn, struct conv *cv, int on, const char *by,
+    const char *reason)
+{
+	msgpack_packer *pk;
+
+	pk = rs_event(5 + (by != NULL) + (reason != NULL));
+	mp_kv_str(pk, "type", "attention");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "campaign", cv->campaign);
+	mp_kv_bool(pk, "on", on);
+	if (by != NULL)
+		mp_kv_str(pk, "by", by);
+	if (reason != NULL)
+		mp_kv_str(pk, "reason", reason);
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	cv->attention = on != 0;
+	return rs_append(txn, cv->id, NULL);
+}
+
+int
+work_answered(MDB_txn *txn, struct conv *cv, const char *agent)
+{
+	if (!cv->attention)
+		return 0;
+	return attention_set(txn, cv, 0, agent, "answered");
+}
+
+#define ATTN_EVERY_MS	5000	/* how often unanswered ones are looked for */
+#define ATTN_BATCH	1024	/* marked in one pass at most */
+
+struct attn_scan {
+	MDB_txn		*txn;
+	char		 (*ids)[R_IDLEN];
+	size_t		 n;
+	long long	 now;
+	char		 camp[64];	/* the campaign of the last threshold */
+	long long	 thr_ms;
+};
+
+/*
+ * Was cv's attention marked or unmarked (by anyone) since its customer
+ * began waiting?  Then that stands: someone who said "does not need
+ * attention" is not overruled until the customer is answered.
+ */
+static int
+attn_decided(MDB_txn *txn, const struct conv *cv)
+{
+	struct rs_cursor c;
+	msgpack_unpacked up;
+	uint64_t seq;
+	MDB_val rec;
+	int64_t ts;
+	size_t off;
+	int rc, n = 0, found = 0;
+
+	if (rs_convev_open(txn, cv->id, &c) != 0)
+		return 1;
+	for (rc = rs_convev_last(&c, &seq); rc == 0 && n < 200 && !found;
+	    rc = rs_convev_prev(&c, &seq), n++) {
+		if (rs_event_get(txn, seq, &rec) != 0)
+			break;
+		off = 0;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, rec.mv_data, rec.mv_size, &off) ==
+		    MSGPACK_UNPACK_SUCCESS) {
+			if (mp_int(&up.data, "ts", &ts) &&
+			    ts < cv->waiting_since)
+				rc = -1;	/* before the wait: done */
+			else if (mp_get(&up.data, "type") &&
+			    mp_streq(mp_get(&up.data, "type"), "attention"))
+				found = 1;
+		}
+		msgpack_unpacked_destroy(&up);
+		if (rc == -1)
+			break;
+	}
+	rs_cursor_close(&c);
+	return found;
+}
+
+/* A conversation whose customer waits for an answer past the threshold. */
+static int
+attn_due(MDB_txn *txn, const struct conv *cv, struct attn_scan *a)
+{
+	struct camp c;
+
+	if (cv->status != CV_OPEN || cv->mode != CM_AGENT || cv->attention ||
+	    cv->unrouted[0] || cv->waiting_since <= 0)
+		return 0;
+	if (strcmp(a->camp, cv->campaign) != 0) {
+		camp_get(cv->campaign, &c);
+		snprintf(a->camp, sizeof(a->camp), "%s", cv->campaign);
+		a->thr_ms = (long long)c.response_threshold_s * 1000;
+	}
+	return a->now - cv->waiting_since >= a->thr_ms &&
+	    !attn_decided(txn, cv);
+}
+
+static int
+attn_one(const char *id, const MDB_val *rec, void *arg)
+{
+	struct attn_scan *a = arg;
+	struct conv cv;
+
+	if (rs_conv_decode(rec, &cv) != 0 || !attn_due(a->txn, &cv, a))
+		return 0;
+	snprintf(a->ids[a->n++], R_IDLEN, "%s", id);
+	return a->n == ATTN_BATCH;
+}
+
+void
+work_attention_tick(void)
+{
+	static long long last;
+	static char ids[ATTN_BATCH][R_IDLEN];
+	struct attn_scan a;
+	struct conv cv;
+	MDB_txn *txn;
+	char why[96];
+	size_t i;
+	int rc = 0;
+
+	memset(&a, 0, sizeof(a));
+	a.now = daemon_now_ms();
+	if (a.now - last < ATTN_EVERY_MS)
+		return;
+	last = a.now;
+	a.ids = ids;
+	/* a read snapshot first: most passes find nothing and write nothing */
+	if (store_rtxn(R->st, &txn) != 0)
+		return;
+	a.txn = txn;
+	rc = rs_convs_walk(txn, "", attn_one, &a);
+	mdb_txn_abort(txn);
+	if (rc != 0 || a.n == 0 || (txn = store_txn(R->st)) == NULL)
+		return;
+	for (i = 0; i < a.n && rc == 0; i++) {
+		a.camp[0] = '\0';
+		if (rs_conv_get(txn, ids[i], &cv) != 0 ||
+		    !attn_due(txn, &cv, &a))
+			continue;
+		snprintf(why, sizeof(why), "no answer within %lld s",
+		    a.thr_ms / 1000);
+		if ((rc = attention_set(txn, &cv, 1, NULL, why)) == 0)
+			rc = rs_conv_put(txn, &cv);
+	}
+	if (rc != 0)
+		store_fail(R->st, rc, "marking conversations needing attention");
+}
+
 /* {t:"attention", id, conv, on:bool} -> {ok}; a change appends an event. */
 void
 work_attention(struct rclient *cl, const msgpack_object *f)
@@ -744,7 +900,6 @@ work_attention(struct rclient *cl, const msgpack_object *f)
 	struct conv cv;
 	struct who *w;
 	struct held *h;
-	msgpack_packer *pk;
 	MDB_txn *txn;
 
 	mp_int(f, "id", &re);
@@ -772,16 +927,9 @@ work_attention(struct rclient *cl, const msgpack_object *f)
 		held_after(h, R->st);
 		return;
 	}
-	pk = rs_event(6);
-	mp_kv_str(pk, "type", "attention");
-	mp_kv_str(pk, "conv", cv.id);
-	mp_kv_str(pk, "campaign", cv.campaign);
-	mp_kv_bool(pk, "on", on);
-	mp_kv_str(pk, "by", w->agent[0] ? w->agent : NULL);
-	mp_kv_int(pk, "ts", daemon_now_ms());
-	if ((rc = rs_append(txn, cv.id, NULL)) != 0)
+	if ((rc = attention_set(txn, &cv, on, w->agent[0] ? w->agent :
+	    "admin", NULL)) != 0)
 		goto fail;
-	cv.attention = on != 0;
 	if ((rc = rs_conv_put(txn, &cv)) != 0)
 		goto fail;
 	held_after(h, R->st);

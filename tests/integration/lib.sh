@@ -805,3 +805,20 @@ wait_count() {
 		sleep 0.2
 	done
 }
+
+# camp_launch NAME...: launch the campaigns a test made (a draft is not
+# live: inbound on its addresses goes to "default").  One that is not ready
+# only for want of a member gets the stand-in agent "standin" (the Unix
+# user nobody; offline, so never offered anything) before its launch.
+camp_launch() {
+	local c
+	for c in "$@"; do
+		if ! msg campaign check "$c" >/dev/null 2>&1; then
+			msg agent show standin >/dev/null 2>&1 ||
+			    msg agent add standin --user nobody --role agent \
+			    >/dev/null 2>&1
+			msg member add "$c" standin >/dev/null 2>&1
+		fi
+		msg campaign launch "$c" >/dev/null || return 1
+	done
+}

@@ -60,6 +60,7 @@ exits 0 "a bot-operated campaign whose IDK hands over to agents" \
 exits 0 "one whose IDK sends a custom response" \
     msg campaign create askbot --sms $US_B --operator bot --idk custom \
     --idk-message "$CUSTOM"
+camp_launch helpbot askbot || bail "launch helpbot, askbot"
 
 # ---------------------------------------------------------------- answers
 start_bot bot1 helpbot $ECHO_BOT

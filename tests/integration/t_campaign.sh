@@ -11,7 +11,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 169
+plan 183
 stack_start
 
 RFC3339='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$'
@@ -81,6 +81,31 @@ refused "a second campaign named sales" 'a campaign named "sales" exists' \
     msg campaign create sales
 
 # ------------------------------------------------------------- routing
+# a draft is not live: inbound on its numbers goes where it would go
+# without it (here "default"), stored all the same
+out=$(sb_sms +15557770009 +15550001111 "hello draft")
+rec=$(wait_event 15 '.type=="message" and .dir=="in" and .contact=="+15557770009"') ||
+    rec='{}'
+is "$(jq -r .campaign <<<"$rec")" default "a draft's number routes to default"
+# launch only when ready: every missing item named
+refused "launch of a campaign with no channel and no member" \
+    'campaign basic cannot be launched: no enabled channel with an address .*; no member who may receive conversations' \
+    msg campaign launch basic
+exits 1 "msg campaign check of a campaign that is not ready: exit 1" \
+    msg campaign check basic
+is "$(j "$T_OUT" '[.ready,(.missing|length)]')" '[false,2]' \
+    "check: not ready, two items missing"
+like "$(tty "msg campaign check basic")" \
+    'campaign basic \(draft\): not ready.*- no enabled channel.*- no member who may receive' \
+    "check on a terminal: one line per missing item"
+refused "launch of sales, bot-operated, whose only want is a bot" \
+    'campaign sales cannot be launched: no bot: it is bot-operated and has no member for msg bot to run as' \
+    msg campaign launch sales
+msg agent add standin --user nobody --role agent >/dev/null &&
+    msg member add sales standin >/dev/null || bail "a member for sales"
+exits 0 "check: sales is ready now" msg campaign check sales
+is "$(j "$T_OUT" '[.ready,.missing]')" '[true,[]]' "ready, nothing missing"
+exits 0 "launch sales" msg campaign launch sales
 # routerd routes by campaignd's address index
 out=$(sb_sms +15557770001 +15550001111 "hello sales")
 rec=$(wait_event 15 '.type=="message" and .dir=="in" and .contact=="+15557770001"') ||
@@ -109,7 +134,7 @@ is "$(msg campaign list --enabled no | jq -r .name)" never "--enabled no"
 is "$(msg campaign list --open-now yes | jq -r .name)" always "--open-now yes"
 like "$(msg campaign list --open-now no | jq -r .name | tr '\n' ' ')" "never" \
     "--open-now no"
-is "$(msg campaign list --state active | wc -l | tr -d ' ')" 0 "--state active: none yet"
+is "$(msg campaign list --state active | jq -r .name)" sales "--state active"
 refused "an unknown state filter" 'unknown state "paused"' \
     msg campaign list --state paused
 today=$(date -u +%F)
@@ -120,10 +145,12 @@ exits 0 "remove the global holiday" msg holiday delete t-campaign-today
 is "$(msg campaign show always | jq -c '[.today,.open_now]')" '["00:00-24:00",true]' \
     "and it opens again"
 t=$(tty "msg campaign list")
-like "$(head -n 1 <<<"$t")" '^NAME +STATE +ENABLED +TODAY +OPEN +CHANNELS +TOKENS$' \
+like "$(head -n 1 <<<"$t")" '^NAME +TITLE +STATE +CHANNELS +OPERATOR +MEMBERS +TAGS +UPDATED +WHEN +OPEN +TOKENS$' \
     "on a terminal: an aligned table with its heads"
-like "$(grep '^sales ' <<<"$t")" 'sales +draft +yes +[^ ]+ +(yes|no) +sms:on whatsapp:off +(-|ok)$' \
-    "the table shows the channel states and the tokens"
+like "$(grep '^sales ' <<<"$t")" 'sales +Sales EMEA +active +sms:\+15550001111,\+15550002222 whatsapp:[^ ]* +bot +1 +vip,emea +[0-9-]+ [0-9:]+ +[0-9-]+ [0-9:]+ +(yes|no) +(-|ok)$' \
+    "the table shows title, state, numbers, operator, members, tags, times"
+is "$(tty "msg campaign list --json" | jq -r .name | tr '\n' ' ')" "always basic never sales " \
+    "--json: JSON Lines on a terminal too"
 
 # ------------------------------------------------------------------ edit
 exits 0 "edit one nested field" msg campaign edit sales --sl-period 7200
@@ -152,11 +179,12 @@ refused "edit of a campaign that does not exist" 'no campaign named "nosuch"' \
     msg campaign edit nosuch --title x
 
 # ----------------------------------------------------------------- clone
-exits 0 "clone sales" msg campaign clone sales sales-copy
+exits 0 "clone sales with a title of its own" msg campaign clone sales sales-copy \
+    --title "Sales copy"
 c=$T_OUT
 is "$(j "$c" '[.name,.title,.state,.strategy,.schedule.sat]')" \
-    '["sales-copy","Sales EMEA","draft","linear",[["10:00","14:00"]]]' \
-    "the copy has everything but the name, as a draft"
+    '["sales-copy","Sales copy","draft","linear",[["10:00","14:00"]]]' \
+    "the copy has everything but the name and title, as a draft"
 is "$(j "$c" '[.channels.sms.addresses[].addr]')" '["+15550001111"]' \
     "provisioned numbers are not copied, reusable ones are"
 o=$(msg campaign show sales | jq -r .created_ts)
@@ -171,11 +199,14 @@ exits 0 "disable" msg campaign disable basic
 is "$(j "$T_OUT" .enabled)" false "disabled"
 exits 0 "enable" msg campaign enable basic
 is "$(j "$T_OUT" .enabled)" true "enabled"
-exits 0 "launch a draft" msg campaign launch sales
-is "$(j "$T_OUT" .state)" '"active"' "it is active"
-like "$(jq -r .launched_ts <<<"$T_OUT")" "$RFC3339" "launched_ts is set"
+is "$(msg campaign show sales | jq -r .state)" active "sales is active"
+like "$(msg campaign show sales | jq -r .launched_ts)" "$RFC3339" "launched_ts is set"
 refused "launch an active campaign" "campaign sales is already active" \
     msg campaign launch sales
+refused "schedule refuses what launch refuses" \
+    'campaign sales-copy cannot be scheduled: no bot' \
+    msg campaign schedule sales-copy --at 2099-01-01T09:00:00Z
+msg member add sales-copy standin >/dev/null || bail "a member for sales-copy"
 exits 0 "schedule a draft in the future" msg campaign schedule sales-copy \
     --at 2099-01-01T09:00:00Z
 is "$(j "$T_OUT" '[.state,.scheduled_for]')" '["scheduled","2099-01-01T09:00:00.000Z"]' \
@@ -186,8 +217,15 @@ refused "schedule with a time that is not RFC 3339" "RFC 3339" \
     msg campaign schedule basic --at tomorrow
 refused "schedule an active campaign" "campaign sales is active" \
     msg campaign schedule sales --at 2099-01-01T09:00:00Z
+out=$(sb_sms +15557770008 +15550001111 "hello scheduled")
+rec=$(wait_event 15 '.type=="message" and .dir=="in" and .contact=="+15557770008"') ||
+    rec='{}'
+is "$(jq -r .campaign <<<"$rec")" sales \
+    "a scheduled campaign is not live: its reusable number stays with sales"
 exits 0 "launch a scheduled campaign" msg campaign launch sales-copy
 is "$(j "$T_OUT" '[.state,has("scheduled_for")]')" '["active",false]' "active now"
+msg campaign edit basic --sms +15550004444 >/dev/null &&
+    msg member add basic standin >/dev/null || bail "basic made ready"
 at=$(date -u -d '+2 seconds' +%Y-%m-%dT%H:%M:%SZ)
 exits 0 "schedule a campaign two seconds ahead" msg campaign schedule basic --at "$at"
 wait_for 20 sh -c 'msg campaign show basic | jq -e ".state == \"active\""' &&
@@ -291,7 +329,7 @@ t=$(printf 'n\n' | script -qefc "msg campaign delete basic" /dev/null 2>&1 | tr 
 like "$t" 'Delete campaign basic.*\[y/N\].*basic was not deleted' \
     "on a terminal it asks; no keeps it"
 exits 0 "delete --yes" msg campaign delete sales --yes
-is "$(j "$T_OUT" '[.deleted,.convs]')" '["sales",1]' "deleted, with its one conversation"
+is "$(j "$T_OUT" '[.deleted,.convs]')" '["sales",2]' "deleted, with its two conversations"
 refused "it is gone" 'no campaign named "sales"' msg campaign show sales
 is "$(msg inbox </dev/null | jq -r "select(.conv==\"$CONV\") | .conv")" "" \
     "its conversation is gone from msg inbox"

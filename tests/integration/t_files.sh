@@ -17,6 +17,7 @@ OURS=+15550030001
 CUST=+15551230301
 msg campaign create files --sms "$OURS" --schedule "$ALWAYS" >/dev/null ||
     bail "msg campaign create files"
+camp_launch files || bail "launch files"
 
 sb_sms "$CUST" "$OURS" "please send me the brochure" >/dev/null
 rec=$(wait_event 15 ".type==\"message\" and .dir==\"in\" and .contact==\"$CUST\"") ||

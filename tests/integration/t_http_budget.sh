@@ -40,6 +40,7 @@ stack_start
 
 PN=106540352242922
 msg campaign create wa --whatsapp $PN >/dev/null || bail "msg campaign create wa"
+camp_launch wa || bail "launch wa"
 WLOG=$T_HOME/log/whatsappd/current
 SLOG=$T_HOME/log/smsd/current
 WPID=$(sv_pid whatsappd)

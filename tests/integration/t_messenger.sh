@@ -30,6 +30,7 @@ PSID=6543210987654321
 IGSID=987654321012345
 msg campaign create mg --messenger "$MG_PAGE" --instagram "$MG_IG" \
     --schedule "$ALWAYS" >/dev/null || bail "msg campaign create mg"
+camp_launch mg || bail "launch mg"
 
 # out JSON: an "out" request to messengerd as routerd sends it; the answer
 # in OUT, exit 0 ok / 1 err.

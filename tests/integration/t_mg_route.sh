@@ -29,6 +29,7 @@ msg campaign create mg --messenger "$MG_PAGE" --instagram "$MG_IG" \
     --schedule "$ALWAYS" --strategy manual >/dev/null ||
     bail "msg campaign create mg"
 msg member add mg mra >/dev/null || bail "member mra"
+camp_launch mg || bail "launch mg"
 is "$(msg campaign show mg | jq -c '[.channels.messenger.addresses[].addr, .channels.instagram.addresses[].addr]')" \
     "[\"$MG_PAGE\",\"$MG_IG\"]" "msg campaign show: the Page and the Instagram account"
 exits 1 "a Page id that is not digits is refused" \

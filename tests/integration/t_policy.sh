@@ -56,6 +56,7 @@ exits 0 "campaign pol, open around the clock" \
 exits 0 "campaign late, open on $OPEN_DAY only, with an after-hours message" \
     msg campaign create late --sms "$LATE" --timezone UTC \
     --schedule "{\"$OPEN_DAY\":[[\"09:00\",\"17:00\"]]}" --after-hours "$AH_TEXT"
+camp_launch pol late || bail "launch pol, late"
 
 # ------------------------------------------------------------- STOP
 C1=+15557001001
@@ -236,6 +237,7 @@ as() { as_user "$TUSER" "$@"; }
 exits 0 "agent tess, a member of pol" msg agent add tess --user "$TUSER"
 exits 0 "campaign other, without tess" msg campaign create other \
     --sms +15550003000 --schedule "$ALWAYS"
+camp_launch other || bail "launch other"
 exits 0 "tess is a member of pol" msg member add pol tess
 refused "an unmapped user may not record consent" "not a parley agent" \
     as_user "$NOBODY" msg optout "$C7"

@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 44
+plan 46
 stack_start
 
 U=prt$$
@@ -38,6 +38,7 @@ msg member add rr aga >/dev/null && msg member add rr agb >/dev/null ||
     bail "members of rr"
 msg campaign create other --sms +15550020009 --schedule "$ALWAYS" >/dev/null || bail "campaign other"
 msg member add other agx >/dev/null || bail "member of other"
+camp_launch rr other || bail "launch rr, other"
 
 # ------------------------------------------------------------ status
 exits 0 "an agent sets its state" as a msg status available
@@ -88,6 +89,7 @@ exits 0 "a campaign with one interaction per agent" msg campaign create cap \
     --sms +15550020002 --strategy ringall --max-interactions 1 \
     --schedule "$ALWAYS"
 msg member add cap agc >/dev/null
+camp_launch cap || bail "launch cap"
 exits 0 "agent c is available" as c msg status available
 pids=""
 for i in 1 2 3; do
@@ -121,8 +123,13 @@ is "$max" 1 "max interactions was never exceeded"
 exits 0 "dispositions: a campaign requiring one" msg campaign edit cap \
     --disposition-required yes
 msg disposition add Sale --parents >/dev/null 2>&1 || msg disposition add Sale >/dev/null
+msg disposition add Other >/dev/null && msg disposition add Sale/Won >/dev/null &&
+    msg disposition assign Sale --campaign cap >/dev/null || bail "dispositions of cap"
 exits 1 "close without a disposition is refused" as c msg close "$ok_c"
 exits 1 "an unknown disposition is refused" as c msg close "$ok_c" --disposition Nope
+exits 1 "a disposition not assigned to cap is refused" as c msg close "$ok_c" \
+    --disposition Other
+like "$T_ERR" 'disposition "Other" is not assigned to campaign cap' "it says why"
 exits 0 "close with a disposition" as c msg close "$ok_c" --disposition Sale
 e=$(wait_event 5 ".type==\"close\" and .conv==\"$ok_c\"")
 is "$(jq -r .disposition <<<"$e")" Sale "the close event carries the disposition"

@@ -14,6 +14,7 @@ exits 0 "a campaign owns +15550003333" msg campaign create support \
     --sms +15550003333
 exits 0 "another owns +15550004444" msg campaign create sales \
     --sms +15550004444
+camp_launch support sales || bail "launch support, sales"
 
 sb_sms +15557000001 +15550003333 "hello support" >/dev/null
 m=$(wait_event 10 '.type=="message" and .text=="hello support"')

@@ -48,6 +48,7 @@ msg member add alpha ann >/dev/null
 msg agent add bea --user "$B" --role admin >/dev/null
 msg agent add cid --user "$C" --role agent >/dev/null
 msg member add alpha cid >/dev/null
+camp_launch alpha beta || bail "launch alpha, beta"
 
 # denied DESC SOCKET JSON: as ann, the frame is answered "denied".
 denied() {

@@ -28,6 +28,7 @@ CUST=16505550277
 msg campaign create spooled --whatsapp $PN --schedule "$ALWAYS" \
     --files yes --files-local yes >/dev/null ||
     bail "msg campaign create spooled"
+camp_launch spooled || bail "launch spooled"
 
 # --- the people: agents ann and bob, and the spool's group
 G=parleyg$$

@@ -27,6 +27,7 @@ msg statusdef add lunch --kind break --label Lunch >/dev/null || bail "statusdef
 msg campaign create desk --sms "$OURS" --strategy manual --threshold-sl 30 \
     --threshold-dropout 60 --schedule "$ALWAYS" >/dev/null || bail "campaign desk"
 msg member add desk ann >/dev/null || bail "member ann"
+camp_launch desk || bail "launch desk"
 
 stat_of() { msg stats --campaign desk | jq -r "select(.type==\"$1\") | $2"; }
 agent_of() { msg stats --agent ann | jq -r "select(.type==\"agent\" and .agent==\"ann\") | $1"; }

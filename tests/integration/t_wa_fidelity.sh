@@ -27,6 +27,7 @@ TOK=$(cat "$WA_TOKEN_FILE")
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
 msg campaign create wa --whatsapp $PN --schedule "$ALWAYS" >/dev/null ||
     bail "msg campaign create wa"
+camp_launch wa || bail "launch wa"
 
 # api BODY: POST to the Cloud API's messages path at sandboxd; prints the
 # HTTP status, the answer in $T_HOME/ans (ans JQ reads it).

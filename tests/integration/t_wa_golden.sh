@@ -24,6 +24,7 @@ stack_start
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
 msg campaign create wa --whatsapp $PN --schedule "$ALWAYS" >/dev/null ||
     bail "msg campaign create wa"
+camp_launch wa || bail "launch wa"
 
 # norm: a record without what differs between runs, keys sorted.
 norm() {

@@ -16,6 +16,7 @@ PN=106540352242999
 N=500
 msg campaign create rate --whatsapp $PN --schedule "$ALWAYS" >/dev/null ||
     bail "msg campaign create rate"
+camp_launch rate || bail "launch rate"
 sb_wa "$(jq -nc --arg p $PN '{from:"+16505550201", to:$p, name:"Rate",
     type:"text", text:"go"}')" >/dev/null
 rec=$(wait_event 10 ".type==\"message\" and .contact==\"+16505550201\"") ||

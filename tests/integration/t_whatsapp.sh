@@ -16,6 +16,7 @@ PN=106540352242922
 VER=$(conf_get whatsapp_api_version v23.0)
 msg campaign create wa --whatsapp $PN --schedule "$ALWAYS" \
     --files yes --files-local yes >/dev/null || bail "msg campaign create wa"
+camp_launch wa || bail "launch wa"
 
 # --- verification (GET)
 vt=$(cat "$WA_VERIFY_FILE")

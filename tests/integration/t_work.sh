@@ -55,6 +55,7 @@ msg campaign create sales --sms +15550030002 --strategy manual \
     --sl-response 3600 --schedule "$ALWAYS" >/dev/null || bail "campaign sales"
 msg member add support aga >/dev/null || bail "member aga"
 msg member add sales agb >/dev/null || bail "member agb"
+camp_launch support sales || bail "launch support, sales"
 msg contact add --name "Ada Lovelace" --phone +15557300001 >/dev/null ||
     bail "contact Ada"
 
