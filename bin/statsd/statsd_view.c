@@ -162,23 +162,7 @@ day_str(int64_t start, const char *tz, char buf[16])
 	char b[32];
 
 	/* the day's local date, named in the campaign's zone */
-	{
-		char *old = getenv("TZ"), saved[128] = "";
-		time_t t = (time_t)(start / 1000);
-		struct tm tm;
-
-		if (old)
-			snprintf(saved, sizeof(saved), "%s", old);
-		setenv("TZ", tz && *tz ? tz : "UTC", 1);
-		tzset();
-		localtime_r(&t, &tm);
-		strftime(b, sizeof(b), "%Y-%m-%d", &tm);
-		if (old)
-			setenv("TZ", saved, 1);
-		else
-			unsetenv("TZ");
-		tzset();
-	}
+	fold_local_label(start, tz, "%Y-%m-%d", b, sizeof(b));
 	memcpy(buf, b, 11);
 	buf[11] = '\0';
 }
