@@ -402,6 +402,7 @@ disposition_op(struct creq *r)
 		disp_delete(r, path);
 	else if (res_is_op(r, "assign") || res_is_op(r, "unassign"))
 		res_assign(r, C->db_dispositions, "disposition",
-		    "disposition", "dispositions", path, res_is_op(r, "assign"));
+		    "disposition", "dispositions", path,
+		    res_is_op(r, "assign"));
 	return 0;
 }

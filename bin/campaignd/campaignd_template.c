@@ -201,7 +201,8 @@ wa_buttons(json_t *in, char *err, size_t errsz)
 			    "quick_reply, url or phone_number", i + 1, type);
 			goto fail;
 		}
-		if (text == NULL || *text == '\0' || !res_no_controls(text, 0) ||
+		if (text == NULL || *text == '\0' ||
+		    !res_no_controls(text, 0) ||
 		    !valid_text(text, WA_BUTTON_TEXT_MAX, "text", e2,
 		    sizeof(e2))) {
 			snprintf(err, errsz, "button %zu: \"text\" must be 1 to "
@@ -378,7 +379,8 @@ wa_delete(struct creq *r)
 	}
 	snprintf(key, sizeof(key), "%s/", r->name);
 	gone = json_array();
-	if ((rc = res_del_prefix(r->txn, C->db_wtemplates, key, gone, &n)) != 0) {
+	if ((rc = res_del_prefix(r->txn, C->db_wtemplates, key, gone,
+	    &n)) != 0) {
 		json_decref(gone);
 		creq_err(r, "store", "%s", mdb_strerror(rc));
 		return;

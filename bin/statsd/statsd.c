@@ -171,8 +171,8 @@ soon(void)
 {
 	struct timeval tv = { 0, 250000 };
 
-	if (!evtimer_pending(ev_soon, NULL))
-		evtimer_add(ev_soon, &tv);
+	if (!evtimer_pending(ev_soon, NULL) && evtimer_add(ev_soon, &tv) == -1)
+		log_warnx("cannot arm the batch timer; the next event will");
 }
 
 /* routerd.sock: the subscription */
@@ -644,7 +644,8 @@ main(int argc, char *argv[])
 	{
 		struct timeval tv = { 1, 0 };
 
-		evtimer_add(ev_tick, &tv);
+		if (evtimer_add(ev_tick, &tv) == -1)
+			log_exit(EX_TEMP, "evtimer_add failed");
 	}
 	s.d.on_term = on_term;
 	s.d.on_hup = on_hup;
