@@ -17,6 +17,12 @@
  *
  * Listens on statsd.sock (bus frames: report, rebuild, ping), stats.sock
  * (JSON Lines) and HTTP 127.0.0.1:8090 (statsd_listen).
+ *
+ * This file holds main, the subscription and the timers.  The fold is
+ * statsd_fold.c (pure), the entities and Prometheus text statsd_view.c,
+ * the stores statsd_store.c, campaignd's thresholds and roles
+ * statsd_camp.c, the listeners statsd_sock.c, statsd_http.c and the
+ * wallboard statsd_page.c.
  */
 #include <errno.h>
 #include <stdio.h>
