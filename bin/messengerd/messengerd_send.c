@@ -319,7 +319,7 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		return;
 	}
 	{
-		char full[1000];
+		char full[1100];
 
 		snprintf(full, sizeof(full), "%.800s%s", why, reason);
 		outq_fail(j, code, full);
