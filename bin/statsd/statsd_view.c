@@ -736,8 +736,8 @@ view_doc(struct fold *f, const struct view_sys *sys, int64_t now)
 	    (json_int_t)f->seq);
 	for (j = 0; j < 4; j++)
 		json_object_set_new(doc, names[j], lists[j]);
-	json_object_set(doc, "system", json_array_size(lists[4]) ?
-	    json_array_get(lists[4], 0) : json_object());
+	json_object_set_new(doc, "system", json_array_size(lists[4]) ?
+	    json_incref(json_array_get(lists[4], 0)) : json_object());
 	json_decref(lists[4]);
 	json_decref(arr);
 	return doc;

@@ -102,7 +102,7 @@ main(void)
 	    "files", "canned", "templates", "dispositions", "wrapup_s",
 	    "offer_timeout_s", "disposition_required", "enabled", "state" };
 
-	printf("1..49\n");
+	printf("1..50\n");
 
 	/* defaults */
 	d = norm("{\"name\":\"sales\"}");
