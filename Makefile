@@ -13,11 +13,11 @@ DEPS_OK   := $(BUILD)/.deps-ok
 
 CFLAGS    ?= -O2 -g
 XCFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-             -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             -Ilib/util -Ilib/parley $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lhttp_parser -lm
 
 PROGS     := $(notdir $(wildcard bin/*))
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_SRC   := $(wildcard lib/*/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA      := $(BUILD)/libparley.a
 BINS      := $(PROGS:%=$(BUILD)/bin/%)

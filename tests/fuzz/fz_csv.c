@@ -55,7 +55,7 @@ struct csvr *csvr_open(FILE *fp);
 int	csvr_next(struct csvr *, char ***fields, size_t *nfields, long *line,
 	    char *err, size_t errsz);
 void	csvr_close(struct csvr *);
-#include "../../lib/csvr.c"
+#include "../../lib/util/csvr.c"
 #undef csvr_open
 #undef csvr_next
 #undef csvr_close
