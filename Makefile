@@ -13,11 +13,11 @@ DEPS_OK   := $(BUILD)/.deps-ok
 
 CFLAGS    ?= -O2 -g
 XCFLAGS    = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
-             -Ilib $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+             -Ilib/util -Ilib/parley $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS     = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lcsv -lhttp_parser -lm
 
 PROGS     := $(notdir $(wildcard bin/*))
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_SRC   := $(wildcard lib/*/*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
 LIBA      := $(BUILD)/libparley.a
 BINS      := $(PROGS:%=$(BUILD)/bin/%)
@@ -55,7 +55,17 @@ $(foreach p,$(PROGS),$(eval $(call prog_rule,$(p))))
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBA) $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS)
+
+# A unit test or fuzz target of a program's own logic links that program's
+# object files (it includes the program's header, never a .c file).
+PROG_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+WA_PARSE  := bin/whatsappd/whatsappd_parse.c
+MG_PARSE  := bin/messengerd/messengerd_parse.c
+STATSFOLD := bin/statsd/statsd_fold.c bin/statsd/statsd_view.c
+$(BUILD)/tests/t_wa_parse $(BUILD)/fuzz/fz_wa_parse: $(call PROG_OBJ,$(WA_PARSE))
+$(BUILD)/tests/t_mg_parse $(BUILD)/fuzz/fz_mg_parse: $(call PROG_OBJ,$(MG_PARSE))
+$(BUILD)/tests/t_statsfold: $(call PROG_OBJ,$(STATSFOLD))
 
 $(BUILD)/tools/%: $(BUILD)/obj/tests/bench/%.o $(LIBA)
 	@mkdir -p $(dir $@)
@@ -65,7 +75,7 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/bench/%.o $(LIBA)
 # every kept crasher and seed under tests/fuzz/corpus/<target>/ is run by make test.
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(BUILD)/obj/tests/fuzz/replay_main.o $(LIBA)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.o,$^) $(LIBA) $(LDLIBS)
 $(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c.in | $(DEPS_OK)
 	@mkdir -p $(dir $@)
 	$(CC) $(XCFLAGS) $(CFLAGS) -x c -c -o $@ $<
@@ -129,8 +139,10 @@ fuzz:
 	    CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build-fuzz/libparley.a
 	@set -e; for src in $(FUZZ_SRC); do t=$$(basename $$src .c); \
 	    mkdir -p build-fuzz/fuzz build-fuzz/corpus/$$t tests/fuzz/corpus/$$t; \
+	    case $$t in fz_wa_parse) prog="$(WA_PARSE)";; \
+	    fz_mg_parse) prog="$(MG_PARSE)";; *) prog="";; esac; \
 	    $(FUZZ_CC) $(XCFLAGS) $(FUZZ_FLAGS) -fsanitize=fuzzer -o build-fuzz/fuzz/$$t \
-	        $$src build-fuzz/libparley.a $(LDLIBS); \
+	        $$src $$prog build-fuzz/libparley.a $(LDLIBS); \
 	    echo "fuzz: $$t for $(FUZZ_SECS)s"; \
 	    build-fuzz/fuzz/$$t -max_total_time=$(FUZZ_SECS) -print_final_stats=1 \
 	        $$(sed -n 's/^ \* libFuzzer flags: //p' $$src) \

@@ -101,10 +101,12 @@ void	cdb_list(struct creq *, MDB_dbi, const char *prefix, cdb_filter,
 /* Generic get/delete by r->name with a "<kind> not found" reason. */
 void	cdb_show(struct creq *, MDB_dbi, const char *what);
 
-/* An RFC 3339 JSON string for ms since the epoch. */
+/* campaignd_doc.c: an RFC 3339 JSON string for ms since the epoch. */
 json_t	*cts(long long ms);
 
-/* The kinds: one module each. */
+/* The kinds: one module each (campaignd_<kind>.c; agent, team and member
+ * in campaignd_people.c, blacklist and contact in campaignd_contact.c,
+ * template and wtemplate in campaignd_template.c). */
 int	campaign_op(struct creq *);
 int	agent_op(struct creq *);
 int	team_op(struct creq *);
@@ -129,10 +131,77 @@ int	contact_op(struct creq *);
 int	members_effective(MDB_txn *, const json_t *camp, json_t **out);
 /* 1 when agent is a member of campaign in effect (its own or a team's). */
 int	member_in_effect(MDB_txn *, const char *campaign, const char *agent);
+/*
+ * campaignd_res.c: what the global resource kinds (campaignd_canned.c,
+ * campaignd_template.c, campaignd_disposition.c, campaignd_statusdef.c,
+ * campaignd_qa.c) share: argument checks, campaign assignment, listing and
+ * deletion with unassignment.
+ */
+/* Is r's operation op? */
+int	res_is_op(struct creq *r, const char *op);
+/* Index of string s in array a, or -1. */
+int	res_arr_find(json_t *a, const char *s);
+/* A required non-empty string argument; NULL (answered) when missing. */
+const char	*res_need_str(struct creq *r, const char *key, const char *what);
+/* An optional string argument: NULL when absent; -1 answered when not text. */
+int	res_opt_str(struct creq *r, const char *key, const char *what,
+	    const char **out);
+/* Text with no control characters (tabs and line breaks allowed if ml). */
+int	res_no_controls(const char *s, int ml);
+/* The name of the request, with a reason when missing. */
+const char	*res_need_name(struct creq *r, const char *what);
+/*
+ * The campaign called name, for r: agents only see the campaigns they are
+ * members of.  NULL when answered (not found, denied).
+ */
+json_t	*res_campaign_get(struct creq *r, const char *name);
+/*
+ * Delete every key of dbi starting with prefix; the rest of each key after
+ * the prefix is appended to gone (unless NULL), *count gets how many.
+ * 0 or an LMDB error.
+ */
+int	res_del_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix,
+	    json_t *gone, long *count);
+/* Does key match entry e (equal, or with sub, a path below it)? */
+int	res_ref_match(const char *e, const char *key, int sub);
+/*
+ * Take key (and with sub, the paths below it) out of field of every
+ * campaign, appending the names of those that had it to used_by.
+ * 0 or an LMDB error.
+ */
+int	res_unref(MDB_txn *txn, const char *field, const char *key, int sub,
+	    json_t *used_by);
+/* Delete key from dbi, unassigning it everywhere; answers r. */
+void	res_delete(struct creq *r, MDB_dbi dbi, const char *what,
+	    const char *field, const char *key);
+/*
+ * Assign (on) or unassign key to the campaign named by --campaign: its
+ * array field.  Assigning needs the resource to exist; assigning twice and
+ * unassigning what is not assigned change nothing and say so ("changed":
+ * false).  Unassigning never deletes the resource.  Answers r.
+ */
+void	res_assign(struct creq *r, MDB_dbi dbi, const char *what,
+	    const char *label, const char *field, const char *key, int on);
+/* list, optionally of what is assigned to --campaign.  Answers r. */
+void	res_list(struct creq *r, MDB_dbi dbi, const char *keyfield,
+	    const char *field);
+/* Put doc under key, answering {doc} or the store's error. */
+void	res_put_answer(struct creq *r, MDB_dbi dbi, const char *key,
+	    json_t *doc);
+/*
+ * add/edit of a document keyed by a name: a new name must be valid (as
+ * namewhat) and free ("<a_what> named ... exists"), an edit loads the stored
+ * one ("no <what> named ..."); fields() fills and checks it; then it is
+ * stamped and stored.  Answers r.
+ */
+void	res_upsert(struct creq *r, MDB_dbi dbi, const char *key,
+	    const char *namewhat, const char *a_what, const char *what,
+	    int (*fields)(struct creq *, json_t *, int));
+
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
 
-/* campaignd.c: the caller's role. */
+/* campaignd_doc.c: the caller's role. */
 enum role role_of(struct bus_conn *, char *who, size_t whosz);
 
 #endif

@@ -670,7 +670,9 @@ launch_arm(long long at_ms)
 	tv.tv_sec = d / 1000;
 	tv.tv_usec = (d % 1000) * 1000;
 	armed = at_ms;
-	evtimer_add(launch_ev, &tv);
+	/* as lib/bus's reconnect timer: a launch never armed is never run */
+	if (evtimer_add(launch_ev, &tv) == -1)
+		fatalx("scheduled launches: cannot arm the timer");
 }
 
 /*

@@ -107,7 +107,8 @@ recheck_later(struct messengerd *m, struct mg_acct *p)
 		return;
 	tv.tv_sec = p->recheck_s;
 	tv.tv_usec = 0;
-	evtimer_add(p->recheck, &tv);
+	if (evtimer_add(p->recheck, &tv) == -1)
+		log_warnx("cannot arm a token recheck");
 }
 
 static void

@@ -58,6 +58,7 @@
 #include "mp.h"
 #include "outq.h"
 #include "spool.h"
+#include "str.h"
 #include "valid.h"
 
 #define MSGID_MAX	64
@@ -123,16 +124,6 @@ job_data_free(void *data)
 	free(mj->mime);
 	free(mj->att_id);
 	free(mj);
-}
-
-static char *
-xstrdup(const char *s)
-{
-	char *p = strdup(s);
-
-	if (p == NULL)
-		fatalx("out of memory");
-	return p;
 }
 
 /* --- reusable attachments --- */
@@ -211,7 +202,7 @@ reuse_put(struct messengerd *m, const char *account, const char *url,
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		fatalx("out of memory");
 	r->key = k;
-	r->att_id = xstrdup(att_id);
+	r->att_id = str_dup(att_id);
 	r->at_ms = daemon_now_ms();
 	if (htab_insert(&m->reuse, &r->hn, k, strlen(k)) == -1)
 		fatalx("out of memory");
@@ -328,7 +319,7 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		return;
 	}
 	{
-		char full[1000];
+		char full[1100];
 
 		snprintf(full, sizeof(full), "%.800s%s", why, reason);
 		outq_fail(j, code, full);
@@ -409,7 +400,7 @@ uploaded(const struct http_resp *r, void *arg)
 		json_decref(root);
 		return;
 	}
-	mj->att_id = xstrdup(json_string_value(id));
+	mj->att_id = str_dup(json_string_value(id));
 	json_decref(root);
 	log_debug("msg=%s: %s uploaded as attachment %s", mj->msg, mj->fname,
 	    mj->att_id);
@@ -757,8 +748,8 @@ attachment(struct mg_job *mj, const msgpack_object *media,
 		    media_check_size(mj->channel, mime, fsize, why,
 		    whysz) == -1)
 			return -1;
-		mj->fname = xstrdup(fname);
-		mj->mime = xstrdup(mime);
+		mj->fname = str_dup(fname);
+		mj->mime = str_dup(mime);
 		snprintf(mj->att_type, sizeof(mj->att_type), "%s",
 		    att_type(mime));
 		return 0;
@@ -787,7 +778,7 @@ attachment(struct mg_job *mj, const msgpack_object *media,
 	}
 	if (media_check_type(mj->channel, mime, why, whysz) == -1)
 		return -1;
-	mj->url = xstrdup(url);
+	mj->url = str_dup(url);
 	snprintf(mj->att_type, sizeof(mj->att_type), "%s", att_type(mime));
 	return 0;
 }
@@ -925,7 +916,7 @@ mg_send_frame(struct messengerd *m, struct bus_conn *c,
 			snprintf(rmid, sizeof(rmid), "%s", rpid);
 	}
 	if (rmid[0] != '\0')
-		mj->reply_mid = xstrdup(rmid);
+		mj->reply_mid = str_dup(rmid);
 	snprintf(key, sizeof(key), "%s%s", from, strcmp(mj->att_type,
 	    "audio") == 0 || strcmp(mj->att_type, "video") == 0 ? "/av" : "");
 	outq_submit(m->e.q, msg, key, to, mj, c, id);

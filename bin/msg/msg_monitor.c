@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "daemon.h"
 #include "msg.h"
 #include "msg_stats.h"
 #include "rec.h"
@@ -63,15 +64,6 @@ restore(void)
 	/* the normal screen back, the cursor shown */
 	fputs("\033[?25h\033[?1049l", stdout);
 	fflush(stdout);
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static void
@@ -148,7 +140,7 @@ draw(json_t *ents, const char *pick, int64_t server_ts, int64_t local_at)
 	json_t *e[512];
 	size_t n, i;
 	char b1[32], b2[32], when[32];
-	int64_t now = server_ts ? server_ts + (now_ms() - local_at) : now_ms();
+	int64_t now = server_ts ? server_ts + (daemon_now_ms() - local_at) : daemon_now_ms();
 
 	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) {
 		rows = ws.ws_row;
@@ -355,7 +347,7 @@ msg_monitor(int argc, char **argv)
 				}
 				if (strcmp(ty, "sync") == 0) {
 					rec_ts_parse(s_(o, "ts"), &server_ts);
-					local_at = now_ms();
+					local_at = daemon_now_ms();
 					json_decref(o);
 					continue;
 				}
@@ -409,11 +401,11 @@ msg_monitor(int argc, char **argv)
 				}
 			}
 		}
-		if (winch || dirty || now_ms() - last >= 1000) {
+		if (winch || dirty || daemon_now_ms() - last >= 1000) {
 			winch = 0;
 			dirty = 0;
 			draw(ents, pick, server_ts, local_at);
-			last = now_ms();
+			last = daemon_now_ms();
 		}
 	}
 	restore();

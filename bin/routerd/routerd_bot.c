@@ -33,24 +33,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bot.h"
 #include "log.h"
 #include "mp.h"
-#include "optout.h"
 #include "routerd.h"
 
 #define PEND_MSGS	500		/* records in one "pending" answer */
 #define PEND_BYTES	(640u * 1024)	/* keeps the answer inside a frame */
 #define PEND_WALK	1000		/* events looked at per conversation */
 #define PEND_CAND_MAX	100000		/* candidates kept in one scan */
-
-/* 1 if map's key holds the string s. */
-static int
-kv_is(const msgpack_object *map, const char *key, const char *s)
-{
-	const msgpack_object *o = mp_get(map, key);
-
-	return o != NULL && mp_streq(o, s);
-}
 
 /* The answer {conv, msg, dup, action}, after the commit. */
 static void
@@ -88,42 +79,6 @@ allowed(struct rclient *cl, int64_t re, const char *campaign)
 	bus_caller_refuse(&cl->bc, re, "denied", "bot: %s is not a member of "
 	    "campaign %s", w->agent, campaign);
 	return -1;
-}
-
-/* Is an inbound record one the bot is to answer (bot mode, routed, and
- * not a consent keyword, which routerd's policy answers itself)? */
-static int
-for_bot(const msgpack_object *r)
-{
-	const char *text = "";
-	size_t tl = 0;
-	char channel[16] = "";
-	int routed = 1;
-
-	if (!kv_is(r, "type", "message") ||
-	    !kv_is(r, "dir", "in") ||
-	    !kv_is(r, "mode", "bot"))
-		return 0;
-	if (mp_bool(r, "routed", &routed) && !routed)
-		return 0;
-	mp_strcpy(r, "channel", channel, sizeof(channel));
-	mp_str(r, "text", &text, &tl);
-	return optout_classify(channel, text, tl, NULL, NULL) == OPT_NONE;
-}
-
-/*
- * Events that end a stretch of bot work in a conversation: what came
- * before a mode switch, a hand-over to agents, a close or a transfer is
- * never the bot's to answer later (an IDK answered with the custom
- * response keeps the conversation with the bot, so it is no boundary).
- */
-static int
-boundary(const msgpack_object *r)
-{
-	if (kv_is(r, "type", "idk"))
-		return !kv_is(r, "action", "custom");
-	return kv_is(r, "type", "mode") || kv_is(r, "type", "close") ||
-	    kv_is(r, "type", "conv") || kv_is(r, "type", "transfer");
 }
 
 struct cand {
@@ -176,11 +131,11 @@ pending_in(MDB_txn *txn, const struct conv *cv, uint64_t after,
 		    MSGPACK_UNPACK_SUCCESS ||
 		    up.data.type != MSGPACK_OBJECT_MAP)
 			goto next;
-		if (boundary(&up.data)) {
+		if (bot_boundary(&up.data)) {
 			stop = 1;
 			continue;
 		}
-		if (!for_bot(&up.data) ||
+		if (!bot_eligible(&up.data, NULL) ||
 		    !mp_strcpy(&up.data, "id", msgid, sizeof(msgid)))
 			goto next;
 		if ((r2 = rs_answered(txn, msgid, reply, sizeof(reply),

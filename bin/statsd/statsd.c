@@ -17,6 +17,12 @@
  *
  * Listens on statsd.sock (bus frames: report, rebuild, ping), stats.sock
  * (JSON Lines) and HTTP 127.0.0.1:8090 (statsd_listen).
+ *
+ * This file holds main, the subscription and the timers.  The fold is
+ * statsd_fold.c (pure), the entities and Prometheus text statsd_view.c,
+ * the stores statsd_store.c, campaignd's thresholds and roles
+ * statsd_camp.c, the listeners statsd_sock.c, statsd_http.c and the
+ * wallboard statsd_page.c.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -172,8 +178,8 @@ soon(void)
 {
 	struct timeval tv = { 0, 250000 };
 
-	if (!evtimer_pending(ev_soon, NULL))
-		evtimer_add(ev_soon, &tv);
+	if (!evtimer_pending(ev_soon, NULL) && evtimer_add(ev_soon, &tv) == -1)
+		log_warnx("cannot arm the batch timer; the next event will");
 }
 
 /* routerd.sock: the subscription */
@@ -675,7 +681,8 @@ main(int argc, char *argv[])
 	{
 		struct timeval tv = { 1, 0 };
 
-		evtimer_add(ev_tick, &tv);
+		if (evtimer_add(ev_tick, &tv) == -1)
+			log_exit(EX_TEMP, "evtimer_add failed");
 	}
 	s.d.on_term = on_term;
 	s.d.on_hup = on_hup;

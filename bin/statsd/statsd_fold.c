@@ -368,6 +368,27 @@ fold_free(struct fold *f)
 /* days in a zone */
 
 void
+fold_local_label(int64_t ms, const char *tz, const char *fmt, char *buf,
+    size_t sz)
+{
+	char *old = getenv("TZ"), saved[128] = "";
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+
+	if (old)
+		snprintf(saved, sizeof(saved), "%s", old);
+	setenv("TZ", tz && *tz ? tz : "UTC", 1);
+	tzset();
+	localtime_r(&t, &tm);
+	strftime(buf, sz, fmt, &tm);
+	if (old)
+		setenv("TZ", saved, 1);
+	else
+		unsetenv("TZ");
+	tzset();
+}
+
+void
 fold_day_bounds(const char *tz, int64_t t, int64_t *start, int64_t *end)
 {
 	char *old = getenv("TZ"), saved[128] = "";

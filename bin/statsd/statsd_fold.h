@@ -229,6 +229,9 @@ void	fold_flush(struct fold *, void (*cb)(const char *key,
 void	fold_roll_pack(const struct fold_roll *, msgpack_packer *);
 int	fold_roll_unpack(struct fold_roll *, const msgpack_object *);
 
+/* strftime(fmt) of ms in zone tz ("" or NULL: UTC), into buf. */
+void	fold_local_label(int64_t ms, const char *tz, const char *fmt,
+	    char *buf, size_t sz);
 /* Day start and end (ms) of the local date holding t in zone tz. */
 void	fold_day_bounds(const char *tz, int64_t t, int64_t *start,
 	    int64_t *end);

@@ -354,27 +354,6 @@ struct row {
 	int64_t	 first, last;
 };
 
-static void
-local_label(int64_t ms, const char *tz, const char *fmt, char *buf,
-    size_t sz)
-{
-	char *old = getenv("TZ"), saved[128] = "";
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (old)
-		snprintf(saved, sizeof(saved), "%s", old);
-	setenv("TZ", tz && *tz ? tz : "UTC", 1);
-	tzset();
-	localtime_r(&t, &tm);
-	strftime(buf, sz, fmt, &tm);
-	if (old)
-		setenv("TZ", saved, 1);
-	else
-		unsetenv("TZ");
-	tzset();
-}
-
 static double
 pct(int64_t a, int64_t b)
 {
@@ -550,11 +529,11 @@ store_report(int64_t from, int64_t to, const char *by, const char *campaign,
 		else if (akind)
 			rk = a;
 		else if (strcmp(by, "hour") == 0) {
-			local_label(hms, tz, "%Y-%m-%dT%H:00%z", label,
+			fold_local_label(hms, tz, "%Y-%m-%dT%H:00%z", label,
 			    sizeof(label));
 			rk = label;
 		} else {
-			local_label(hms, tz, "%Y-%m-%d", label, sizeof(label));
+			fold_local_label(hms, tz, "%Y-%m-%d", label, sizeof(label));
 			rk = label;
 		}
 		for (i = 0; i < nrows; i++)
@@ -609,7 +588,7 @@ store_report(int64_t from, int64_t to, const char *by, const char *campaign,
 				    "%Y-%m" : "%Y";
 				json_t *c;
 
-				local_label(hms, tz, fmt, label, sizeof(label));
+				fold_local_label(hms, tz, fmt, label, sizeof(label));
 				c = json_object_get(abuckets, label);
 				json_object_set_new(abuckets, label,
 				    json_integer((c ? json_integer_value(c) :

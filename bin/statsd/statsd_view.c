@@ -162,23 +162,7 @@ day_str(int64_t start, const char *tz, char buf[16])
 	char b[32];
 
 	/* the day's local date, named in the campaign's zone */
-	{
-		char *old = getenv("TZ"), saved[128] = "";
-		time_t t = (time_t)(start / 1000);
-		struct tm tm;
-
-		if (old)
-			snprintf(saved, sizeof(saved), "%s", old);
-		setenv("TZ", tz && *tz ? tz : "UTC", 1);
-		tzset();
-		localtime_r(&t, &tm);
-		strftime(b, sizeof(b), "%Y-%m-%d", &tm);
-		if (old)
-			setenv("TZ", saved, 1);
-		else
-			unsetenv("TZ");
-		tzset();
-	}
+	fold_local_label(start, tz, "%Y-%m-%d", b, sizeof(b));
 	memcpy(buf, b, 11);
 	buf[11] = '\0';
 }
@@ -752,8 +736,8 @@ view_doc(struct fold *f, const struct view_sys *sys, int64_t now)
 	    (json_int_t)f->seq);
 	for (j = 0; j < 4; j++)
 		json_object_set_new(doc, names[j], lists[j]);
-	json_object_set(doc, "system", json_array_size(lists[4]) ?
-	    json_array_get(lists[4], 0) : json_object());
+	json_object_set_new(doc, "system", json_array_size(lists[4]) ?
+	    json_incref(json_array_get(lists[4], 0)) : json_object());
 	json_decref(lists[4]);
 	json_decref(arr);
 	return doc;

@@ -72,6 +72,7 @@ cmd_req(const char *path, const char *js)
 	json_t *v;
 	char *line;
 	int64_t id;
+	int rc;
 
 	if ((j = json_loads(js, 0, &je)) == NULL || !json_is_object(j)) {
 		fprintf(stderr, "bustool: not a JSON object: %s\n", je.text);
@@ -79,6 +80,7 @@ cmd_req(const char *path, const char *js)
 	}
 	if (busc_open(&c, path, "bustool", 5000) == -1) {
 		fprintf(stderr, "bustool: %s\n", c.err);
+		json_decref(j);
 		return 3;
 	}
 	id = busc_next_id(&c);
@@ -91,6 +93,9 @@ cmd_req(const char *path, const char *js)
 	}
 	if (busc_call(&c, &fb, id, &ans) == -1) {
 		fprintf(stderr, "bustool: %s\n", c.err);
+		busc_close(&c);
+		json_decref(j);
+		fbuf_free(&fb);
 		return 3;
 	}
 	a = rec_to_json(ans);
@@ -100,7 +105,9 @@ cmd_req(const char *path, const char *js)
 	json_decref(a);
 	json_decref(j);
 	fbuf_free(&fb);
-	return mp_get(ans, "err") ? 1 : 0;
+	rc = mp_get(ans, "err") ? 1 : 0;
+	busc_close(&c);
+	return rc;
 }
 
 static int

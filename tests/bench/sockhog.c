@@ -334,5 +334,7 @@ main(int argc, char **argv)
 			quiet = now;
 	}
 	report(c, n, m);
+	free(c);
+	free(pfd);
 	return 0;
 }

@@ -5,7 +5,7 @@
  * end several ways, and the readings must agree:
  *
  *   - from a file (seekable) by the real reader and from a pipe (not) by
- *     lib/csvr.c built a second time in this file with reads of 5 bytes
+ *     lib/util/csvr.c built a second time in this file with reads of 5 bytes
  *     instead of 64 KiB, so that reads cross every field and line: the
  *     same records and errors (the size of the reads never shows), up to
  *     a quote never closed, where the pipe's reading ends (the rest was
@@ -37,7 +37,7 @@
 #include <sys/types.h>
 
 /*
- * lib/csvr.c again, with its read size and field limit in variables: its
+ * lib/util/csvr.c again, with its read size and field limit in variables: its
  * header is stood in for (same declarations under other names), so the
  * copy links beside libparley.a's.
  */
@@ -55,7 +55,7 @@ struct csvr *csvr_open(FILE *fp);
 int	csvr_next(struct csvr *, char ***fields, size_t *nfields, long *line,
 	    char *err, size_t errsz);
 void	csvr_close(struct csvr *);
-#include "../../lib/csvr.c"
+#include "../../lib/util/csvr.c"
 #undef csvr_open
 #undef csvr_next
 #undef csvr_close

@@ -1,7 +1,7 @@
 /*
  * fz_mg_parse — fuzz target for mg_parse, which messengerd runs on every
- * signed webhook body (bin/messengerd/messengerd_parse.c, included whole
- * since the fuzz drivers link only libparley.a).  A refusal must say why
+ * signed webhook body (bin/messengerd/messengerd_parse.c, linked in: see
+ * the Makefile's MG_PARSE).  A refusal must say why
  * and give no items; an accepted body gives items whose frames are each
  * one well-formed msgpack map with "t" "in" or "st", a channel "messenger"
  * or "instagram", a pid of at most 127 bytes and "from" and "to" ids, within
@@ -15,8 +15,9 @@
 
 #include "frame.h"
 #include "mp.h"
+#include "valid.h"
 
-#include "../../bin/messengerd/messengerd_parse.c"
+#include "../../bin/messengerd/messengerd.h"
 
 /* Every string under o is UTF-8 without NUL (keys too). */
 static int

@@ -1,7 +1,7 @@
 /*
  * fz_wa_parse — fuzz target for wa_parse, which whatsappd runs on every
- * signed webhook body (bin/whatsappd/whatsappd_parse.c, included whole since
- * the fuzz drivers link only libparley.a).  A refusal must say why and give
+ * signed webhook body (bin/whatsappd/whatsappd_parse.c, linked in: see
+ * the Makefile's WA_PARSE).  A refusal must say why and give
  * no items; an accepted body gives items whose frames are each one
  * well-formed msgpack map with "t" "in" or "st", a channel "whatsapp" and
  * a pid, within the bus's frame limit, and every string in it valid UTF-8
@@ -13,8 +13,9 @@
 
 #include "frame.h"
 #include "mp.h"
+#include "valid.h"
 
-#include "../../bin/whatsappd/whatsappd_parse.c"
+#include "../../bin/whatsappd/whatsappd.h"
 
 /* Every string under o is UTF-8 without NUL (keys too). */
 static int

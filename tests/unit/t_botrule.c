@@ -1,5 +1,5 @@
 /*
- * t_botrule — which event records are a bot's to answer (lib/bot.c), the
+ * t_botrule — which event records are a bot's to answer (lib/parley/bot.c), the
  * rule routerd's pending list and msg bot's live feed share: inbound, bot
  * mode, routed, the campaign asked for, not a consent keyword; and the
  * events after which earlier messages are no longer the bot's.  TAP output.

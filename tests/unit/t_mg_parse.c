@@ -1,6 +1,6 @@
 /*
  * t_mg_parse — Messenger and Instagram notifications into routerd's frames
- * (bin/messengerd/messengerd_parse.c, compiled in here: it is pure).
+ * (bin/messengerd/messengerd_parse.c, linked in: it is pure).
  *
  * The golden files: each tests/golden/messenger/NN-*.json is one webhook
  * body as Meta posts it (every event kind of both objects, standby,
@@ -21,7 +21,7 @@
 #include "frame.h"
 #include "mp.h"
 
-#include "../../bin/messengerd/messengerd_parse.c"
+#include "../../bin/messengerd/messengerd.h"
 
 static int n, failed;
 

@@ -1,5 +1,5 @@
 /*
- * t_optout — consent keywords (lib/optout.c) as customers type them: the
+ * t_optout — consent keywords (lib/parley/optout.c) as customers type them: the
  * SMS keywords of providers.md §3.5 and §4 in every case, with the spaces,
  * newlines and full stops phones add; what is *not* a keyword ("STOP
  * PLEASE", "stopp", a keyword inside a sentence, UTF-8 look-alikes); and a

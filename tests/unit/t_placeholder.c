@@ -1,5 +1,5 @@
 /*
- * t_placeholder — canned responses as an agent uses them (lib/placeholder.c):
+ * t_placeholder — canned responses as an agent uses them (lib/parley/placeholder.c):
  * "{name}" placeholders filled from a contact, UTF-8 names and values,
  * adjacent placeholders, "{{" and "}}" for literal braces, unknown and
  * unterminated placeholders refused with a line naming them (or kept for a

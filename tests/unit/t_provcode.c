@@ -1,5 +1,5 @@
 /*
- * t_provcode — the providers' error codes in words (lib/provcode.c): each
+ * t_provcode — the providers' error codes in words (lib/parley/provcode.c): each
  * of Twilio's codes the issue names and Meta's common ones has a phrase,
  * a code of the other provider's family or an unknown one has none.  TAP.
  */

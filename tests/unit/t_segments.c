@@ -1,5 +1,5 @@
 /*
- * t_segments — SMS segment counting (lib/sms.c) as a sender sees it on a
+ * t_segments — SMS segment counting (lib/parley/sms.c) as a sender sees it on a
  * Twilio bill: GSM-7 160/153, UCS-2 70/67, extension characters costing two
  * septets, escape and surrogate pairs never split; plus the 1600-character
  * count (E.164 syntax is valid.h's, tested in t_valid).  TAP output.

@@ -49,10 +49,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../bin/statsd/statsd_fold.c"
-#include "../../bin/statsd/statsd_view.c"
+#include "log.h"
+#include "rec.h"
+#include "../../bin/statsd/statsd_fold.h"
+#include "../../bin/statsd/statsd_view.h"
 
 static int tn, tfail;
+
+/* A rollup in f->rolls, by its key. */
+static int
+roll_eq(const struct htab_node *n, const void *k, size_t l)
+{
+	const struct fold_roll *r = HTAB_ENTRY(n, struct fold_roll, hn);
+
+	return strlen(r->key) == l && memcmp(r->key, k, l) == 0;
+}
 
 static void
 ok(int c, const char *d)

@@ -1,6 +1,6 @@
 /*
  * t_wa_parse — WhatsApp Cloud API notifications into routerd's frames
- * (bin/whatsappd/whatsappd_parse.c, compiled in here: it is pure).
+ * (bin/whatsappd/whatsappd_parse.c, linked in: it is pure).
  *
  * What a user relies on: every message type Meta documents arrives with its
  * text (or caption, or the derived text of contract.md) and its facts; an
@@ -16,9 +16,12 @@
 #include <string.h>
 
 #include "frame.h"
+#include "log.h"
 #include "mp.h"
+#include "proto.h"
+#include "valid.h"
 
-#include "../../bin/whatsappd/whatsappd_parse.c"
+#include "../../bin/whatsappd/whatsappd.h"
 
 static int n, failed;
 

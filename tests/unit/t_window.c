@@ -1,5 +1,5 @@
 /*
- * t_window — the customer service windows (lib/window.c) as routerd applies
+ * t_window — the customer service windows (lib/parley/window.c) as routerd applies
  * them before any provider call: SMS with none; WhatsApp's 24 hours of
  * free-form and templates at any time; Messenger and Instagram's 24 hours
  * then 7 days for human agents with the HUMAN_AGENT tag.  Each edge is

@@ -83,8 +83,8 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
 		d->ev_drain = evtimer_new(d->base, on_drain_timeout, d);
-		if (d->ev_drain)
-			evtimer_add(d->ev_drain, &tv);
+		if (d->ev_drain == NULL || evtimer_add(d->ev_drain, &tv) == -1)
+			log_warnx("drain: cannot arm its timeout");
 	}
 	if (d->on_term)
 		d->on_term(d);

@@ -351,7 +351,9 @@ hook_drain(struct hook *h)
 		w->deadline_ms = now + ms;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
-		evtimer_add(w->timer, &tv);
+		if (evtimer_add(w->timer, &tv) == -1)
+			log_warnx("hook: cannot shorten a wait to the "
+			    "drain bound");
 	}
 }
 

@@ -1,18 +1,18 @@
 /*
  * lease — offers with deadlines, lapses and held slots; see lease.h.
- * Two small chained hash tables: offers by conversation, held counts by
- * agent.
+ * Two tables (lib/htab): offers by conversation, held counts by agent.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "htab.h"
 #include "lease.h"
 #include "log.h"
 
-#define NB	1024
 #define NAMEMAX	64
 
 struct offer {
+	struct htab_node hn;
 	char		 conv[NAMEMAX];
 	char		 agents[LEASE_MAXAGENTS][NAMEMAX];
 	int		 n;			/* 0: no live offer */
@@ -20,85 +20,91 @@ struct offer {
 	long long	 deadline;
 	char		 lapsed[LEASE_MAXLAPSED][NAMEMAX];
 	int		 nlapsed;
-	struct offer	*next;
 };
 
 struct held {
+	struct htab_node hn;
 	char		 agent[NAMEMAX];
 	int		 n;
-	struct held	*next;
 };
 
 struct lease_tab {
-	struct offer	*o[NB];
-	struct held	*h[NB];
+	struct htab	 o;		/* struct offer by conv */
+	struct htab	 h;		/* struct held by agent */
 };
 
-static unsigned
-hash(const char *s)
+static int
+offer_eq(const struct htab_node *n, const void *key, size_t keylen)
 {
-	unsigned h = 5381;
+	const struct offer *o = HTAB_ENTRY(n, struct offer, hn);
 
-	while (*s)
-		h = h * 33 + (unsigned char)*s++;
-	return h & (NB - 1);
+	return strlen(o->conv) == keylen && memcmp(o->conv, key, keylen) == 0;
+}
+
+static int
+held_eq(const struct htab_node *n, const void *key, size_t keylen)
+{
+	const struct held *h = HTAB_ENTRY(n, struct held, hn);
+
+	return strlen(h->agent) == keylen &&
+	    memcmp(h->agent, key, keylen) == 0;
 }
 
 struct lease_tab *
 lease_new(void)
 {
-	return calloc(1, sizeof(struct lease_tab));
+	struct lease_tab *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	htab_init(&t->o);
+	htab_init(&t->h);
+	return t;
 }
 
 void
 lease_free(struct lease_tab *t)
 {
-	struct offer *o, *on;
-	struct held *h, *hn;
-	int i;
+	struct htab_iter it;
+	struct htab_node *n;
 
 	if (t == NULL)
 		return;
-	for (i = 0; i < NB; i++) {
-		for (o = t->o[i]; o; o = on) {
-			on = o->next;
-			free(o);
-		}
-		for (h = t->h[i]; h; h = hn) {
-			hn = h->next;
-			free(h);
-		}
-	}
+	htab_iter_init(&it, &t->o);
+	while ((n = htab_iter_next(&it)) != NULL)
+		free(HTAB_ENTRY(n, struct offer, hn));
+	htab_iter_init(&it, &t->h);
+	while ((n = htab_iter_next(&it)) != NULL)
+		free(HTAB_ENTRY(n, struct held, hn));
+	htab_free(&t->o);
+	htab_free(&t->h);
 	free(t);
 }
 
 static struct offer *
 find(struct lease_tab *t, const char *conv)
 {
-	struct offer *o;
+	struct htab_node *n;
 
-	for (o = t->o[hash(conv)]; o; o = o->next)
-		if (strcmp(o->conv, conv) == 0)
-			return o;
-	return NULL;
+	n = htab_find(&t->o, conv, strlen(conv), offer_eq);
+	return n ? HTAB_ENTRY(n, struct offer, hn) : NULL;
 }
 
 static struct held *
 held(struct lease_tab *t, const char *agent, int create)
 {
+	struct htab_node *n;
 	struct held *h;
-	unsigned k = hash(agent);
 
-	for (h = t->h[k]; h; h = h->next)
-		if (strcmp(h->agent, agent) == 0)
-			return h;
+	if ((n = htab_find(&t->h, agent, strlen(agent), held_eq)) != NULL)
+		return HTAB_ENTRY(n, struct held, hn);
 	if (!create)
 		return NULL;
 	if ((h = calloc(1, sizeof(*h))) == NULL)
 		fatalx("out of memory");
 	strncpy(h->agent, agent, NAMEMAX - 1);
-	h->next = t->h[k];
-	t->h[k] = h;
+	if (htab_insert(&t->h, &h->hn, h->agent, strlen(h->agent)) == -1)
+		fatalx("out of memory");
 	return h;
 }
 
@@ -130,13 +136,11 @@ lease_offer(struct lease_tab *t, const char *conv, const char *const *agents,
 		if (agents[i] == NULL || strlen(agents[i]) >= NAMEMAX)
 			return -1;
 	if ((o = find(t, conv)) == NULL) {
-		unsigned k = hash(conv);
-
 		if ((o = calloc(1, sizeof(*o))) == NULL)
 			fatalx("out of memory");
 		strcpy(o->conv, conv);
-		o->next = t->o[k];
-		t->o[k] = o;
+		if (htab_insert(&t->o, &o->hn, o->conv, strlen(o->conv)) == -1)
+			fatalx("out of memory");
 	} else
 		end(t, o);
 	for (i = 0; i < n; i++) {
@@ -230,42 +234,40 @@ lease_withdraw(struct lease_tab *t, const char *conv)
 void
 lease_drop(struct lease_tab *t, const char *conv)
 {
-	struct offer **op, *o;
+	struct offer *o = find(t, conv);
 
-	for (op = &t->o[hash(conv)]; (o = *op) != NULL; op = &o->next)
-		if (strcmp(o->conv, conv) == 0) {
-			end(t, o);
-			*op = o->next;
-			free(o);
-			return;
-		}
+	if (o == NULL)
+		return;
+	end(t, o);
+	htab_remove(&t->o, &o->hn);
+	free(o);
 }
 
 size_t
 lease_expire(struct lease_tab *t, long long now,
     void (*cb)(const char *, const char *, int, void *), void *arg)
 {
+	struct htab_iter it;
+	struct htab_node *hn;
 	struct offer *o;
 	size_t n = 0;
-	int i, j;
+	int j;
 
-	for (i = 0; i < NB; i++)
-		for (o = t->o[i]; o; o = o->next) {
-			if (o->n == 0 || o->deadline > now)
-				continue;
-			for (j = 0; j < o->n; j++) {
-				if (cb)
-					cb(o->conv, o->agents[j], o->ringall,
-					    arg);
-				/* ringall rings everyone again; others move on */
-				if (!o->ringall &&
-				    o->nlapsed < LEASE_MAXLAPSED &&
-				    !lease_lapsed(t, o->conv, o->agents[j]))
-					strcpy(o->lapsed[o->nlapsed++],
-					    o->agents[j]);
-			}
-			end(t, o);
-			n++;
+	htab_iter_init(&it, &t->o);
+	while ((hn = htab_iter_next(&it)) != NULL) {
+		o = HTAB_ENTRY(hn, struct offer, hn);
+		if (o->n == 0 || o->deadline > now)
+			continue;
+		for (j = 0; j < o->n; j++) {
+			if (cb)
+				cb(o->conv, o->agents[j], o->ringall, arg);
+			/* ringall rings everyone again; others move on */
+			if (!o->ringall && o->nlapsed < LEASE_MAXLAPSED &&
+			    !lease_lapsed(t, o->conv, o->agents[j]))
+				strcpy(o->lapsed[o->nlapsed++], o->agents[j]);
 		}
+		end(t, o);
+		n++;
+	}
 	return n;
 }

@@ -95,6 +95,8 @@ busc_open(struct busc *c, const char *path, const char *name, int timeout_ms)
 	rc = 0;
 done:
 	fbuf_free(&fb);
+	if (rc == -1)
+		busc_close(c);	/* c->err stays */
 	return rc;
 }
 

@@ -28,6 +28,7 @@
 #include "bus.h"
 #include "daemon.h"
 #include "frame.h"
+#include "htab.h"
 #include "log.h"
 #include "mp.h"
 #include "outq.h"
@@ -59,7 +60,7 @@ struct outq_job {
 	int		 attempts;
 	long long	 first_ms, due_ms;
 	size_t		 heapi;		/* in the heap (J_WAIT) */
-	struct outq_job	*hnext;		/* msg id hash chain */
+	struct htab_node hn;		/* in q->jobs, by msg id */
 	struct outq_job	*qnext;		/* key FIFO */
 };
 
@@ -80,7 +81,7 @@ struct okey {
 	struct ohold	*holds;
 	struct outq_job	*qhead, *qtail;
 	int		 active;
-	struct okey	*hnext;		/* hash chain */
+	struct htab_node hn;		/* in q->keys, by key */
 	struct okey	*anext, *aprev;	/* keys with queued jobs */
 };
 
@@ -89,10 +90,8 @@ struct outq {
 	struct outq_limits lim;
 	struct outq_ops	 ops;
 	void		*arg;
-	struct outq_job	**jtab;		/* by msg id */
-	size_t		 jcap, njobs;
-	struct okey	**ktab;		/* by key */
-	size_t		 kcap, nkeys;
+	struct htab	 jobs;		/* struct outq_job by msg id */
+	struct htab	 keys;		/* struct okey by key */
 	struct okey	*ahead, *atail;
 	size_t		 nactive;
 	struct outq_job	**heap;		/* J_WAIT jobs by due_ms */
@@ -127,14 +126,20 @@ xreallocarray(void *p, size_t n, size_t sz)
 	return r;
 }
 
-static uint64_t
-hash(const char *s)
+static int
+job_eq(const struct htab_node *n, const void *key, size_t keylen)
 {
-	uint64_t h = 1469598103934665603ULL;
+	const struct outq_job *j = HTAB_ENTRY(n, struct outq_job, hn);
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ULL;
-	return h;
+	return strlen(j->msg) == keylen && memcmp(j->msg, key, keylen) == 0;
+}
+
+static int
+key_eq(const struct htab_node *n, const void *key, size_t keylen)
+{
+	const struct okey *k = HTAB_ENTRY(n, struct okey, hn);
+
+	return strlen(k->key) == keylen && memcmp(k->key, key, keylen) == 0;
 }
 
 /* d/2 .. d, uniformly */
@@ -160,52 +165,24 @@ pump_later(struct outq *q)
 static struct outq_job *
 job_find(struct outq *q, const char *msg)
 {
-	struct outq_job *j;
+	struct htab_node *n;
 
-	for (j = q->jtab[hash(msg) & (q->jcap - 1)]; j; j = j->hnext)
-		if (strcmp(j->msg, msg) == 0)
-			return j;
-	return NULL;
+	n = htab_find(&q->jobs, msg, strlen(msg), job_eq);
+	return n ? HTAB_ENTRY(n, struct outq_job, hn) : NULL;
 }
 
 static void
 job_insert(struct outq *q, struct outq_job *j)
 {
-	struct outq_job **nt, *k, *next;
-	size_t i, ncap;
-
-	if (q->njobs + 1 > q->jcap) {		/* keep the load under 1 */
-		ncap = q->jcap * 2;
-		nt = xcalloc(ncap, sizeof(*nt));
-		for (i = 0; i < q->jcap; i++)
-			for (k = q->jtab[i]; k; k = next) {
-				next = k->hnext;
-				k->hnext = nt[hash(k->msg) & (ncap - 1)];
-				nt[hash(k->msg) & (ncap - 1)] = k;
-			}
-		free(q->jtab);
-		q->jtab = nt;
-		q->jcap = ncap;
-	}
-	i = hash(j->msg) & (q->jcap - 1);
-	j->hnext = q->jtab[i];
-	q->jtab[i] = j;
-	q->njobs++;
+	if (htab_insert(&q->jobs, &j->hn, j->msg, strlen(j->msg)) == -1)
+		fatalx("out of memory");
 }
 
 /* Unlink j from the hash and free it (it is in no queue or heap). */
 static void
 job_free(struct outq *q, struct outq_job *j)
 {
-	struct outq_job **pp;
-
-	for (pp = &q->jtab[hash(j->msg) & (q->jcap - 1)]; *pp;
-	    pp = &(*pp)->hnext)
-		if (*pp == j) {
-			*pp = j->hnext;
-			q->njobs--;
-			break;
-		}
+	htab_remove(&q->jobs, &j->hn);
 	if (q->ops.free_data != NULL && j->data != NULL)
 		q->ops.free_data(j->data);
 	free(j->msg);
@@ -376,25 +353,11 @@ key_limits(struct outq *q, struct okey *k)
 static struct okey *
 key_get(struct outq *q, const char *key)
 {
-	struct okey *k, **nt, *e, *next;
-	size_t i, ncap;
+	struct htab_node *n;
+	struct okey *k;
 
-	for (k = q->ktab[hash(key) & (q->kcap - 1)]; k; k = k->hnext)
-		if (strcmp(k->key, key) == 0)
-			return k;
-	if (q->nkeys + 1 > q->kcap) {
-		ncap = q->kcap * 2;
-		nt = xcalloc(ncap, sizeof(*nt));
-		for (i = 0; i < q->kcap; i++)
-			for (e = q->ktab[i]; e; e = next) {
-				next = e->hnext;
-				e->hnext = nt[hash(e->key) & (ncap - 1)];
-				nt[hash(e->key) & (ncap - 1)] = e;
-			}
-		free(q->ktab);
-		q->ktab = nt;
-		q->kcap = ncap;
-	}
+	if ((n = htab_find(&q->keys, key, strlen(key), key_eq)) != NULL)
+		return HTAB_ENTRY(n, struct okey, hn);
 	k = xcalloc(1, sizeof(*k));
 	k->key = str_dup(key);
 	key_limits(q, k);
@@ -402,10 +365,8 @@ key_get(struct outq *q, const char *key)
 	k->last_ms = daemon_mono_ms();
 	if (q->lim.window)
 		ring_resize(k, ring_cap(k));
-	i = hash(key) & (q->kcap - 1);
-	k->hnext = q->ktab[i];
-	q->ktab[i] = k;
-	q->nkeys++;
+	if (htab_insert(&q->keys, &k->hn, k->key, strlen(k->key)) == -1)
+		fatalx("out of memory");
 	return k;
 }
 
@@ -789,10 +750,8 @@ outq_new(struct event_base *base, const struct outq_limits *l,
 	q->ops = *ops;
 	q->arg = arg;
 	q->giveup_ms = RETRY_GIVEUP_MS;
-	q->jcap = 256;
-	q->jtab = xcalloc(q->jcap, sizeof(*q->jtab));
-	q->kcap = 16;
-	q->ktab = xcalloc(q->kcap, sizeof(*q->ktab));
+	htab_init(&q->jobs);
+	htab_init(&q->keys);
 	if ((q->timer = evtimer_new(base, on_timer, q)) == NULL ||
 	    (q->ev_pump = event_new(base, -1, 0, on_pump, q)) == NULL)
 		fatalx("out of memory");
@@ -802,18 +761,20 @@ outq_new(struct event_base *base, const struct outq_limits *l,
 void
 outq_set_limits(struct outq *q, const struct outq_limits *l)
 {
+	struct htab_iter it;
+	struct htab_node *n;
 	struct okey *k;
-	size_t i;
 
 	limits_copy(q, l);
-	for (i = 0; i < q->kcap; i++)
-		for (k = q->ktab[i]; k; k = k->hnext) {
-			key_limits(q, k);
-			if (k->tokens > k->burst)
-				k->tokens = k->burst;
-			if (q->lim.window)
-				ring_resize(k, ring_cap(k));
-		}
+	htab_iter_init(&it, &q->keys);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		k = HTAB_ENTRY(n, struct okey, hn);
+		key_limits(q, k);
+		if (k->tokens > k->burst)
+			k->tokens = k->burst;
+		if (q->lim.window)
+			ring_resize(k, ring_cap(k));
+	}
 	pump_later(q);
 }
 
@@ -826,36 +787,32 @@ outq_set_giveup(struct outq *q, long ms)
 void
 outq_free(struct outq *q)
 {
-	struct outq_job *j, *jn;
-	struct okey *k, *kn;
+	struct htab_iter it;
+	struct htab_node *n;
+	struct okey *k;
 	struct ohold *h, *hn;
-	size_t i;
 
 	if (q == NULL)
 		return;
-	for (i = 0; i < q->jcap; i++)
-		for (j = q->jtab[i]; j; j = jn) {
-			jn = j->hnext;
-			q->jtab[i] = jn;
-			j->hnext = NULL;
-			job_free(q, j);
+	htab_iter_init(&it, &q->jobs);
+	while ((n = htab_iter_next(&it)) != NULL)
+		job_free(q, HTAB_ENTRY(n, struct outq_job, hn));
+	htab_iter_init(&it, &q->keys);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		k = HTAB_ENTRY(n, struct okey, hn);
+		for (h = k->holds; h; h = hn) {
+			hn = h->next;
+			free(h->to);
+			free(h);
 		}
-	for (i = 0; i < q->kcap; i++)
-		for (k = q->ktab[i]; k; k = kn) {
-			kn = k->hnext;
-			for (h = k->holds; h; h = hn) {
-				hn = h->next;
-				free(h->to);
-				free(h);
-			}
-			free(k->ring);
-			free(k->key);
-			free(k);
-		}
+		free(k->ring);
+		free(k->key);
+		free(k);
+	}
 	event_free(q->timer);
 	event_free(q->ev_pump);
-	free(q->jtab);
-	free(q->ktab);
+	htab_free(&q->jobs);
+	htab_free(&q->keys);
 	free(q->heap);
 	free(q);
 }
@@ -1027,15 +984,14 @@ size_t
 outq_fail_key(struct outq *q, const char *key, const char *code,
     const char *msg)
 {
+	struct htab_node *hn;
 	struct okey *k;
 	struct outq_job *j;
 	size_t i, n = 0;
 
-	for (k = q->ktab[hash(key) & (q->kcap - 1)]; k; k = k->hnext)
-		if (strcmp(k->key, key) == 0)
-			break;
-	if (k == NULL)
+	if ((hn = htab_find(&q->keys, key, strlen(key), key_eq)) == NULL)
 		return 0;
+	k = HTAB_ENTRY(hn, struct okey, hn);
 	/* the FIFO; k stays on the active list (the pump drops it) */
 	while ((j = queue_pop(k)) != NULL) {
 		answer_err(j, code, msg);
@@ -1065,16 +1021,19 @@ outq_fail_key(struct outq *q, const char *key, const char *code,
 void
 outq_conn_down(struct outq *q, struct bus_conn *c)
 {
+	struct htab_iter it;
+	struct htab_node *n;
 	struct outq_job *j;
-	size_t i, k, o;
+	size_t k, o;
 
-	for (i = 0; i < q->jcap; i++)
-		for (j = q->jtab[i]; j; j = j->hnext) {
-			for (k = o = 0; k < j->nw; k++)
-				if (j->w[k].conn != c)
-					j->w[o++] = j->w[k];
-			j->nw = o;
-		}
+	htab_iter_init(&it, &q->jobs);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		j = HTAB_ENTRY(n, struct outq_job, hn);
+		for (k = o = 0; k < j->nw; k++)
+			if (j->w[k].conn != c)
+				j->w[o++] = j->w[k];
+		j->nw = o;
+	}
 }
 
 void
@@ -1116,7 +1075,7 @@ outq_inflight(const struct outq *q)
 size_t
 outq_jobs(const struct outq *q)
 {
-	return q->njobs;
+	return htab_count(&q->jobs);
 }
 
 void
