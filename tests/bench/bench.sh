@@ -19,9 +19,16 @@
 #             messages then go round robin to those K;
 #   mg in:    the same for Messenger: Meta's signed notifications (one text
 #             each, from 1,000 customers whose names messengerd looks up
-#             once) posted to messengerd, counted on its 200 (stored).
-#             (Messenger outbound waits for routerd to dispatch to
-#             messengerd.)
+#             once) posted to messengerd, counted on its 200 (stored);
+#   mg out:   `send` requests on Messenger to "messenger:PSID", counted when
+#             sandboxd (standing in for the Send API) has accepted the call.
+#             The Send API answers only customers who wrote within 24
+#             hours, so MG_K (1,000) customers first write to the Page
+#             through sandboxd's simulated-customer control path (batches
+#             of 100), which opens both sandboxd's thread and routerd's
+#             conversation (the mg in customers wrote to messengerd
+#             directly, so sandboxd does not know them); the N messages then
+#             go round robin to those K, all from the one Page;
 #   paced:    the same SMS inbound and outbound, but at a steady
 #             BENCH_PACED_RATE messages a second (1,000) for BENCH_PACED_SECS
 #             (30) rather than as fast as possible: latency under a load
@@ -91,6 +98,8 @@ export SMS_RATE=10000		# the configuration's maximum, per sender number
 WA_K=$((SENDERS * 10))		# WhatsApp customers who write first
 WA_PNID=106540352242922		# the number WhatsApp inbound is for
 WA_FROM=100000000000001		# the WhatsApp sender ids: WA_FROM + 0..SENDERS-1
+MG_K=1000			# Messenger customers who write first
+MG_PSID=6543230000000000	# their page-scoped ids: MG_PSID + 0..MG_K-1
 TMPDIR=${BENCH_TMPDIR:-$PARLEY_SRC/build}
 mkdir -p "$TMPDIR" && export TMPDIR
 LG=$PARLEY_TOOLS/loadgen
@@ -181,6 +190,8 @@ conf_set sms_rate 10000
 conf_set sms_burst 10000
 conf_set whatsapp_rate 1000		# its maximum, per phone-number id
 conf_set sandbox_whatsapp_rate 100000	# ditto: sandboxd does not limit
+conf_set messenger_rate 10000		# its maximum, per Page
+conf_set sandbox_messenger_rate 100000	# its maximum: sandboxd does not limit
 [ "$PEERS" = 1 ] && { . "$(dirname "$0")/kannel.sh"; kannel_install; }
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 stack_start
@@ -302,6 +313,46 @@ MIN=$(timeout $((LIMIT + 30)) "$LG" inbound -u "$MG_URL/messenger/webhook" \
     --prefix "bench-$$" --timeout "$LIMIT" 2>"$T_HOME/mg_in.err")
 mg_in_rc=$?
 CPU_MIN=$(cpu_per_msg "$IN_N")
+
+# Messenger outbound.  MG_K customers write to the Page first, through
+# sandboxd (batches of 100, each one signed webhook to messengerd; sandboxd
+# answers once messengerd answered it), so that both the Send API
+# (sandboxd) and routerd's window take a RESPONSE to them.
+echo "parley bench: $MG_K Messenger customers write first (sandboxd control path)" >&2
+mg_open_rc=0
+mg_open_t0=$(now_ms)
+mkdir -p "$T_HOME/mg_open"
+pids=""
+for ((j = 0; j < MG_K; j += 100)); do
+	jq -nc --argjson j "$j" --argjson k "$MG_K" --arg page "$MG_PAGE" \
+	    --argjson base "$MG_PSID" '{batch: [range($j; [$j + 100, $k] | min) |
+	    {from: ($base + . | tostring), to: $page, type: "text",
+	    text: "hello", name: "Bench Customer \(.)"}]}' \
+	    >"$T_HOME/mg_open/$j.json"
+	curl -sS -m 60 -o "$T_HOME/mg_open/$j" \
+	    -H 'Content-Type: application/json' \
+	    --data-binary "@$T_HOME/mg_open/$j.json" \
+	    "$SANDBOX_URL/sandbox/messenger/inbound" \
+	    2>>"$T_HOME/mg_open.err" &
+	pids="$pids $!"
+done
+for p in $pids; do wait "$p"; done
+for ((j = 0; j < MG_K; j += 100)); do
+	if [ "$(jq -r '.status // 0' "$T_HOME/mg_open/$j" 2>/dev/null)" != 200 ]; then
+		echo "customers $j..: $(cat "$T_HOME/mg_open/$j" 2>/dev/null)" \
+		    >>"$T_HOME/mg_open.err"
+		mg_open_rc=1
+	fi
+done
+mg_open_s=$(awk -v ms=$(( $(now_ms) - mg_open_t0 )) 'BEGIN { printf "%.1f", ms / 1000 }')
+cpu_mark $PROCS
+echo "parley bench: starting Messenger outbound ($OUT_N messages, $OUT_C outstanding)" >&2
+MOUT=$(timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" \
+    --channel messenger -n "$OUT_N" -c "$OUT_C" --to-base "$MG_PSID" \
+    --recipients "$MG_K" --from "$MG_PAGE" --sandbox "$SANDBOX_URL" \
+    --timeout "$LIMIT" 2>"$T_HOME/mg_out.err")
+mg_out_rc=$?
+CPU_MOUT=$(cpu_per_msg "$OUT_N")
 
 # Latency under a steady load: SMS in and out at PACED_RATE a second.
 PIN="" pin_rc=0 POUT="" pout_rc=0 KPIN="" kpin_rc=0 KPOUT="" kpout_rc=0
@@ -428,6 +479,20 @@ mg in     signed Meta Messenger notifications (one text each) -> messengerd ->
           ($IN_C kept-alive connections, 1,000 customers, each name asked of
           the profile API once; non-200 answers: $(jq -c '.non200 // {}' <<<"$MIN" 2>/dev/null))
           CPU: $(cpu_fmt "$CPU_MIN" sandboxd)
+
+mg out    msg send -> routerd -> messengerd -> Send API (sandboxd), counted when accepted
+          $(f "$MOUT" .received) of $OUT_N in $(secs "$MOUT" .seconds) s = $(r "$MOUT" .rate) msg/s
+          latency (send -> API) $(lat "$MOUT")
+          CPU: $(cpu_fmt "$CPU_MOUT" sandboxd)
+          ($OUT_C requests outstanding on one bus connection, round robin to
+          $MG_K customers who wrote first (${mg_open_s} s through sandboxd), from one
+          Page; refused: $(f "$MOUT" .refused), API error answers: $(f "$MOUT" .api_errors),
+          duplicates at the API: $(f "$MOUT" .duplicates); with sandboxd's echo,
+          delivery and read webhooks into messengerd)
+          messenger_rate is 10000/s per Page (its maximum) and sandboxd does
+          not limit, so this is what the machine does.  Meta itself caps the
+          Send API at 300 calls/s per Page: in production a Page's sends go
+          at most 300 msg/s, however fast parley is.
 EOF
 
 if [ "$PACED_SECS" -gt 0 ]; then
@@ -506,6 +571,7 @@ raw       $IN
           $WIN
           $WOUT
           $MIN
+          $MOUT
 EOF
 for j in "$NOCB" "$KIN" "$KOUT" "$PIN" "$POUT" "$KPIN" "$KPOUT" "$SPAWN" "$TRUE"; do
 	[ -n "$j" ] && echo "          $j"
@@ -540,6 +606,16 @@ fi
 if [ "$mg_in_rc" -ne 0 ]; then
 	echo "parley bench: Messenger inbound did not complete (exit $mg_in_rc)" >&2
 	tail -n 5 "$T_HOME/mg_in.err" >&2
+	rc=1
+fi
+if [ "$mg_open_rc" -ne 0 ]; then
+	echo "parley bench: some Messenger customers could not write first" >&2
+	tail -n 5 "$T_HOME/mg_open.err" >&2
+	rc=1
+fi
+if [ "$mg_out_rc" -ne 0 ]; then
+	echo "parley bench: Messenger outbound did not complete (exit $mg_out_rc)" >&2
+	tail -n 5 "$T_HOME/mg_out.err" >&2
 	rc=1
 fi
 # check_rc RC WHAT ERRFILE

@@ -31,11 +31,14 @@
  *           CONC of them outstanding, then reads sandboxd's
  *           /sandbox/received until every "bench i" body has arrived there
  *           (Twilio's Body parameter, or with --channel whatsapp the
- *           text.body of the Cloud API message JSON).  Message i goes to
- *           --to-base + i, or with --recipients K to --to-base + i % K (K
- *           customers, round robin: on WhatsApp they must have written
- *           first), from --from + i % --senders (an E.164 number on SMS, a
- *           phone-number id on WhatsApp).  Latency runs from the request
+ *           text.body of the Cloud API message JSON, with --channel
+ *           messenger the message.text of the Send API JSON).  Message i
+ *           goes to --to-base + i, or with --recipients K to --to-base +
+ *           i % K (K customers, round robin: on WhatsApp and Messenger they
+ *           must have written first), from --from + i % --senders (an E.164
+ *           number on SMS, a phone-number id on WhatsApp, a Page id on
+ *           Messenger, where --from is required and --to-base is a
+ *           page-scoped id, digits: "messenger:" + --to-base + i % K).  Latency runs from the request
  *           leaving loadgen to sandboxd's receive timestamp (same host, same
  *           clock); q_p50_ms and on run from routerd's "queued" answer as
  *           loadgen read it (sandboxd's Twilio timestamps have milliseconds,
@@ -96,7 +99,7 @@ static const char *usage_text =
     "           [--page PAGE-ID] [--prefix P] [--retry] [--timeout SEC]\n"
     "       loadgen outbound -s ROUTERD_SOCK -n N -c CONC --to-base +E164\n"
     "           --from +E164|PHONE_NUMBER_ID [--senders K] [--recipients K]\n"
-    "           [--channel sms|whatsapp] [--sandbox URL] [--rate R]\n"
+    "           [--channel sms|whatsapp|messenger] [--sandbox URL] [--rate R]\n"
     "           [--timeout SEC]\n"
     "       loadgen sign -t TOKEN_FILE URL [name=value ...]\n"
     "       loadgen raw -s SOCK [-w MS] < bytes\n"
@@ -264,9 +267,12 @@ print_summary(json_t *o)
 	json_decref(o);
 }
 
-static int poll_received(const char *prefix, int whatsapp, double *recv_ms,
-    long n, long expect, double deadline, long *received, long *dups,
-    long *api_err, double *last_ms);
+/* Which provider's requests sandboxd's received log is read for. */
+enum out_chan { OC_SMS, OC_WHATSAPP, OC_MESSENGER };
+
+static int poll_received(const char *prefix, enum out_chan chan,
+    double *recv_ms, long n, long expect, double deadline, long *received,
+    long *dups, long *api_err, double *last_ms);
 
 /* The percentiles of n latencies into o, as KEYp50_ms, KEYp99_ms and
  * KEYp999_ms (p99.9); sorts v. */
@@ -761,7 +767,7 @@ mode_inbound(int argc, char **argv)
 		char prefix[512];
 
 		snprintf(prefix, sizeof(prefix), "%s/sink/received?", o.sink);
-		timed_out = poll_received(prefix, 0, recv_ms, o.n, ok,
+		timed_out = poll_received(prefix, OC_SMS, recv_ms, o.n, ok,
 		    deadline, &received, &dups, &api_err, &last_ms);
 	}
 
@@ -824,7 +830,7 @@ struct out_opts {
 	const char	*sock, *to_base, *from, *sandbox;
 	long		 n, conc, senders, recipients, timeout_s;
 	double		 rate;		/* messages/s, 0: a burst */
-	int		 whatsapp;	/* --channel whatsapp */
+	enum out_chan	 chan;		/* --channel */
 };
 
 /* A growable byte buffer (socket input, HTTP bodies). */
@@ -886,7 +892,7 @@ send_frame(int fd, struct fbuf *fb)
  * last entry read.
  */
 static void
-scan_received(const char *text, int whatsapp, uint64_t *since,
+scan_received(const char *text, enum out_chan chan, uint64_t *since,
     double *recv_ms, long n, long *received, long *dups, long *api_err,
     double *last_ms)
 {
@@ -909,6 +915,16 @@ scan_received(const char *text, int whatsapp, uint64_t *since,
 		    *since)
 			*since = (uint64_t)json_integer_value(
 			    json_object_get(o, "n")) + 1;
+		/* On Messenger only the Send API's calls (not the profile
+		 * lookups, which fail for a customer sandboxd never saw). */
+		if (chan == OC_MESSENGER) {
+			p = json_string_value(json_object_get(o, "path"));
+			if (p == NULL || strlen(p) < 9 ||
+			    strcmp(p + strlen(p) - 9, "/messages") != 0) {
+				json_decref(o);
+				continue;
+			}
+		}
 		/* Only message creations the API accepted (not refusals,
 		 * not the webhooks sandboxd posted); refusals are counted. */
 		if (json_is_string(json_object_get(o, "kind")) &&
@@ -926,17 +942,22 @@ scan_received(const char *text, int whatsapp, uint64_t *since,
 			json_decref(o);
 			continue;
 		}
-		if (whatsapp) {
+		if (chan == OC_WHATSAPP) {
 			/* the Cloud API message JSON: text.body */
 			body = json_object_get(json_object_get(json_object_get(
 			    o, "body"), "text"), "body");
+		} else if (chan == OC_MESSENGER) {
+			/* the Send API JSON: message.text (a profile
+			 * lookup's body is null) */
+			body = json_object_get(json_object_get(json_object_get(
+			    o, "body"), "message"), "text");
 		} else {
 			if ((params = json_object_get(o, "params")) == NULL)
 				params = json_object_get(o, "form");
 			body = json_object_get(params != NULL ? params : o,
 			    "Body");
 		}
-		/* the WhatsApp module also stamps "ts_ms", a number */
+		/* the WhatsApp and Messenger modules also stamp "ts_ms" */
 		ts = json_object_get(o, "ts");
 		if (json_is_integer(json_object_get(o, "ts_ms")))
 			ms = json_integer_value(json_object_get(o, "ts_ms"));
@@ -972,9 +993,9 @@ scan_received(const char *text, int whatsapp, uint64_t *since,
  * 300 ms until expect bodies arrived; 1 when the deadline passed first.
  */
 static int
-poll_received(const char *prefix, int whatsapp, double *recv_ms, long n,
-    long expect, double deadline, long *received, long *dups, long *api_err,
-    double *last_ms)
+poll_received(const char *prefix, enum out_chan chan, double *recv_ms,
+    long n, long expect, double deadline, long *received, long *dups,
+    long *api_err, double *last_ms)
 {
 	struct buf http = { NULL, 0, 0 };
 	uint64_t since = 1;
@@ -997,7 +1018,7 @@ poll_received(const char *prefix, int whatsapp, double *recv_ms, long n,
 		if (curl_easy_perform(easy) == CURLE_OK &&
 		    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code) ==
 		    CURLE_OK && code == 200 && http.p != NULL) {
-			scan_received(http.p, whatsapp, &since, recv_ms, n,
+			scan_received(http.p, chan, &since, recv_ms, n,
 			    received, dups, api_err, last_ms);
 		}
 		if (*received >= expect)
@@ -1016,6 +1037,10 @@ poll_received(const char *prefix, int whatsapp, double *recv_ms, long n,
 static int
 mode_outbound(int argc, char **argv)
 {
+	static const char *const chan_name[] = { "sms", "whatsapp",
+	    "messenger" };
+	static const char *const chan_api[] = { "twilio", "whatsapp",
+	    "messenger" };
 	static const struct option lo[] = {
 		{ "sock", required_argument, NULL, 's' },
 		{ "count", required_argument, NULL, 'n' },
@@ -1061,17 +1086,23 @@ mode_outbound(int argc, char **argv)
 		case 'r': o.rate = (double)num_arg(optarg, 1, 1000000); break;
 		case 'C':
 			if (strcmp(optarg, "whatsapp") == 0)
-				o.whatsapp = 1;
-			else if (strcmp(optarg, "sms") != 0)
+				o.chan = OC_WHATSAPP;
+			else if (strcmp(optarg, "messenger") == 0)
+				o.chan = OC_MESSENGER;
+			else if (strcmp(optarg, "sms") == 0)
+				o.chan = OC_SMS;
+			else
 				usage();
 			break;
 		default: usage();
 		}
 	}
-	if (o.sock == NULL || o.n == 0 || optind != argc)
-		usage();
+	if (o.sock == NULL || o.n == 0 || optind != argc ||
+	    (o.chan == OC_MESSENGER && o.from == NULL))
+		usage();	/* on Messenger --from is the Page's id */
 	if (o.from == NULL)
-		o.from = o.whatsapp ? "106540352242922" : "+15557654321";
+		o.from = o.chan == OC_WHATSAPP ? "106540352242922" :
+		    "+15557654321";
 	if (o.recipients == 0)
 		o.recipients = o.n;	/* everyone new */
 	if ((sent_ms = calloc((size_t)o.n, sizeof(double))) == NULL ||
@@ -1120,10 +1151,16 @@ mode_outbound(int argc, char **argv)
 			if (o.rate > 0 && now - due > max_late)
 				max_late = now - due;
 
-			if (o.whatsapp) {
+			if (o.chan == OC_WHATSAPP) {
 				memcpy(to, "whatsapp:", 9);
 				e164_add(o.to_base, next % o.recipients,
 				    to + 9, sizeof(to) - 9);
+				digits_add(o.from, next % o.senders, from,
+				    sizeof(from));
+			} else if (o.chan == OC_MESSENGER) {
+				memcpy(to, "messenger:", 10);
+				digits_add(o.to_base, next % o.recipients,
+				    to + 10, sizeof(to) - 10);
 				digits_add(o.from, next % o.senders, from,
 				    sizeof(from));
 			} else {
@@ -1139,8 +1176,7 @@ mode_outbound(int argc, char **argv)
 			mp_kv_str(&fb.pk, "text", text);
 			mp_kv_str(&fb.pk, "to", to);
 			mp_kv_str(&fb.pk, "from", from);
-			mp_kv_str(&fb.pk, "channel", o.whatsapp ? "whatsapp" :
-			    "sms");
+			mp_kv_str(&fb.pk, "channel", chan_name[o.chan]);
 			sent_ms[next] = now_ms();
 			send_frame(fd, &fb);
 			next++;
@@ -1192,9 +1228,9 @@ mode_outbound(int argc, char **argv)
 
 	/* Phase 2: wait for sandboxd to have received every queued body. */
 	snprintf(prefix, sizeof(prefix), "%s/sandbox/received?api=%s&"
-	    "kind=request&", o.sandbox, o.whatsapp ? "whatsapp" : "twilio");
+	    "kind=request&", o.sandbox, chan_api[o.chan]);
 	if (!timed_out)
-		timed_out = poll_received(prefix, o.whatsapp, recv_ms, o.n,
+		timed_out = poll_received(prefix, o.chan, recv_ms, o.n,
 		    queued, deadline, &received, &dups, &api_err, &last_ms);
 
 	for (i = 0; i < o.n; i++)
@@ -1202,8 +1238,7 @@ mode_outbound(int argc, char **argv)
 			lat[nlat++] = recv_ms[i] - sent_ms[i];
 	sum = json_object();
 	json_object_set_new(sum, "mode", json_string("outbound"));
-	json_object_set_new(sum, "channel", json_string(o.whatsapp ?
-	    "whatsapp" : "sms"));
+	json_object_set_new(sum, "channel", json_string(chan_name[o.chan]));
 	json_object_set_new(sum, "sent", json_integer(o.n));
 	json_object_set_new(sum, "queued", json_integer(queued));
 	json_object_set_new(sum, "refused", json_integer(answered - queued));
