@@ -25,6 +25,13 @@ PARLEY_TOOLS=${PARLEY_TOOLS:-${PARLEY_BIN%/}/../tools}
 export PARLEY_SRC PARLEY_BIN
 PATH=$PARLEY_BIN:$PATH
 export PATH
+# MEM_FACTOR: 4 in a sanitizer build (make asan), else 1.  ASan keeps freed
+# memory in quarantine and adds shadow memory, which are not the program's:
+# tests that bound a program's memory multiply their bound by it.
+MEM_FACTOR=1
+if ldd "$PARLEY_BIN/routerd" 2>/dev/null | grep -q libasan; then
+	MEM_FACTOR=4
+fi
 
 # Settings from the caller's environment must not leak into the test stack.
 for _v in $(env | sed -n 's/^\(PARLEY_[A-Z0-9_]*\)=.*/\1/p'); do
