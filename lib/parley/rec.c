@@ -22,6 +22,7 @@
 #define REC_DEPTH	64	/* deeper than any frame or record we make */
 #define DUMP_FLAGS	(JSON_COMPACT | JSON_PRESERVE_ORDER | \
 			 JSON_REAL_PRECISION(15))	/* 37.483307, not ...003 */
+#define REC_REAL_MAX	1.79769313486231e308	/* DBL_MAX to 15 digits, down */
 
 static json_t	*to_json(const msgpack_object *, int tsconv, int depth);
 
@@ -182,6 +183,11 @@ to_json(const msgpack_object *o, int tsconv, int depth)
 		/* JSON has no NaN or infinity */
 		if (!isfinite(o->via.f64))
 			return json_null();
+		/* 15 digits round the largest doubles past DBL_MAX, a text
+		 * no JSON reader takes back (found by fz_rec): they are
+		 * written as the largest value 15 digits can hold */
+		if (fabs(o->via.f64) > REC_REAL_MAX)
+			return json_real(copysign(REC_REAL_MAX, o->via.f64));
 		return json_real(o->via.f64);
 	case MSGPACK_OBJECT_STR:
 		return str_json(o->via.str.ptr, o->via.str.size);
