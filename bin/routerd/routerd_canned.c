@@ -157,6 +157,39 @@ assigned(MDB_txn *ct, const char *campaign, const char *field,
 }
 
 /*
+ * text (len bytes, not NUL-ended) with its placeholders filled for w in cv
+ * (ct a read transaction of campaignd's environment): a new string, or NULL
+ * with why, which starts with label ("canned response /hello").
+ */
+static char *
+fill(MDB_txn *ct, const struct who *w, const struct conv *cv,
+    const char *text, size_t len, const char *label, char *why, size_t whysz)
+{
+	char err[256], *exp, *out;
+	struct pctx p;
+
+	memset(&p, 0, sizeof(p));
+	if ((exp = malloc(len + 1)) == NULL)
+		fatalx("out of memory");
+	memcpy(exp, text, len);
+	exp[len] = '\0';
+	p.w = w;
+	p.cv = cv;
+	p.contact = contact_doc(ct, cv);
+	if ((out = placeholder_expand(exp, lookup, &p, 0, err,
+	    sizeof(err))) == NULL) {
+		if (p.missing[0])
+			snprintf(why, whysz, "%s: {%s} has no value for "
+			    "contact %s", label, p.missing, cv->contact);
+		else
+			snprintf(why, whysz, "%s: %s", label, err);
+	}
+	free(exp);
+	json_decref(p.contact);
+	return out;
+}
+
+/*
  * A "/snippet" message: the snippet must be assigned to cv's campaign (any
  * canned response on "default", which has no campaign document).
  */
@@ -164,13 +197,12 @@ int
 canned_expand(const struct who *w, const struct conv *cv, const char *text,
     char **out, char *why, size_t whysz)
 {
-	char snip[PLACEHOLDER_SNIPPET_MAX + 1], err[256];
+	char snip[PLACEHOLDER_SNIPPET_MAX + 1];
+	char label[PLACEHOLDER_SNIPPET_MAX + 32];
 	const char *rest = NULL, *ctext;
 	size_t ctl;
-	struct pctx p;
 	msgpack_unpacked up;
 	MDB_txn *ct;
-	char *exp = NULL;
 	int rc = -1;
 
 	*out = NULL;
@@ -182,7 +214,6 @@ canned_expand(const struct who *w, const struct conv *cv, const char *text,
 		return -1;
 	}
 	msgpack_unpacked_init(&up);
-	memset(&p, 0, sizeof(p));
 	if (camp_doc(ct, "canned", snip, &up) == -1 ||
 	    !mp_str(&up.data, "text", &ctext, &ctl)) {
 		snprintf(why, whysz, "no canned response /%s", snip);
@@ -195,24 +226,9 @@ canned_expand(const struct who *w, const struct conv *cv, const char *text,
 		    cv->campaign, snip, cv->campaign);
 		goto out;
 	}
-	if ((exp = malloc(ctl + 1)) == NULL)
-		fatalx("out of memory");
-	memcpy(exp, ctext, ctl);
-	exp[ctl] = '\0';
-	p.w = w;
-	p.cv = cv;
-	p.contact = contact_doc(ct, cv);
-	if ((*out = placeholder_expand(exp, lookup, &p, 0, err,
-	    sizeof(err))) == NULL) {
-		if (p.missing[0])
-			snprintf(why, whysz, "canned response /%s: {%s} has no "
-			    "value for contact %s", snip, p.missing,
-			    cv->contact);
-		else
-			snprintf(why, whysz, "canned response /%s: %s", snip,
-			    err);
+	snprintf(label, sizeof(label), "canned response /%s", snip);
+	if ((*out = fill(ct, w, cv, ctext, ctl, label, why, whysz)) == NULL)
 		goto out;
-	}
 	if (rest && *rest) {
 		size_t a = strlen(*out), b = strlen(rest);
 		char *t;
@@ -225,8 +241,6 @@ canned_expand(const struct who *w, const struct conv *cv, const char *text,
 	}
 	rc = 1;
 out:
-	free(exp);
-	json_decref(p.contact);
 	msgpack_unpacked_destroy(&up);
 	mdb_txn_abort(ct);
 	return rc;
@@ -243,8 +257,7 @@ canned_template(const struct who *w, const struct conv *cv, const char *name,
 {
 	const char *ctext, *type;
 	size_t ctl, tl;
-	char err[256], *exp = NULL;
-	struct pctx p;
+	char label[300];
 	msgpack_unpacked up;
 	MDB_txn *ct;
 	int rc = -1;
@@ -256,7 +269,6 @@ canned_template(const struct who *w, const struct conv *cv, const char *name,
 		return -1;
 	}
 	msgpack_unpacked_init(&up);
-	memset(&p, 0, sizeof(p));
 	if (camp_doc(ct, "templates", name, &up) == -1 ||
 	    !mp_str(&up.data, "content", &ctext, &ctl)) {
 		snprintf(why, whysz, "send: no template %s (msg template list)",
@@ -276,28 +288,11 @@ canned_template(const struct who *w, const struct conv *cv, const char *name,
 		    cv->campaign, name, cv->campaign);
 		goto out;
 	}
-	if ((exp = malloc(ctl + 1)) == NULL)
-		fatalx("out of memory");
-	memcpy(exp, ctext, ctl);
-	exp[ctl] = '\0';
-	p.w = w;
-	p.cv = cv;
-	p.contact = contact_doc(ct, cv);
-	if ((*out = placeholder_expand(exp, lookup, &p, 0, err,
-	    sizeof(err))) == NULL) {
-		if (p.missing[0])
-			snprintf(why, whysz, "send: template %s: {%s} has no "
-			    "value for contact %s", name, p.missing,
-			    cv->contact);
-		else
-			snprintf(why, whysz, "send: template %s: %s", name,
-			    err);
+	snprintf(label, sizeof(label), "send: template %s", name);
+	if ((*out = fill(ct, w, cv, ctext, ctl, label, why, whysz)) == NULL)
 		goto out;
-	}
 	rc = 0;
 out:
-	free(exp);
-	json_decref(p.contact);
 	msgpack_unpacked_destroy(&up);
 	mdb_txn_abort(ct);
 	return rc;
