@@ -40,7 +40,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int fd, i;
 
 	if (path[0] == '\0') {
-		snprintf(path, sizeof(path), "/tmp/fz_conf.%ld.conf",
+		/* memory-backed where there is one: a file per input */
+		snprintf(path, sizeof(path), "%s/fz_conf.%ld.conf",
+		    access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp",
 		    (long)getpid());
 		atexit(cleanup);
 	}
