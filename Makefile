@@ -8,7 +8,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libevent lmdb msgpack libcurl libsodium jansson libcrypto
+PKGS      := libevent libevent_pthreads lmdb msgpack libcurl libsodium jansson libcrypto libnats
 DEPS_OK   := $(BUILD)/.deps-ok
 
 CFLAGS    ?= -O2 -g

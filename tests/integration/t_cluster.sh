@@ -1,0 +1,35 @@
+#!/bin/bash
+# t_cluster — two campaigns on two shards over a real three-node NATS
+# JetStream cluster (parley-cluster(7)): smsd publishes each signed inbound
+# webhook to the shard that owns its address's campaign and answers 200
+# only once JetStream stored it; each shard's routerd stores only its own;
+# a provider's retry of the same MessageSid is stored once.
+[ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cluster.sh"
+
+plan 8
+cluster_start
+
+SA=$(sm_sid) SB=$(sm_sid)
+is "$(sms_in "$SA" +15551110001 "$CL_ADDR_A" "for sales")" 200 \
+    "a webhook for sales' number is answered 200 (stored in JetStream)"
+is "$(sms_in "$SB" +15551110002 "$CL_ADDR_B" "for support")" 200 \
+    "a webhook for support's number is answered 200"
+is "$(sms_in "$SA" +15551110001 "$CL_ADDR_A" "for sales")" 200 \
+    "Twilio's retry of the same MessageSid is answered 200 too"
+
+wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s1 | grep -q $SA" ||
+    cl_diag
+in1=$(shard_in s1) in2=$(shard_in s2)
+is "$(jq -r 'select(.pid=="'"$SA"'") | .addr' <<<"$in1")" "$CL_ADDR_A" \
+    "shard s1 stored the sales message"
+is "$(grep -c "$SA" <<<"$in1")" 1 "once, the retry deduplicated"
+wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q $SB"
+in2=$(shard_in s2)
+is "$(jq -r 'select(.pid=="'"$SB"'") | .addr' <<<"$in2")" "$CL_ADDR_B" \
+    "shard s2 stored the support message"
+is "$(grep -c "$SB" <<<"$in1")" 0 "shard s1 did not store support's"
+is "$(grep -c "$SA" <<<"$in2")" 0 "shard s2 did not store sales'"
+[ "$T_FAILED" -gt 0 ] && cl_diag
+done_testing
