@@ -873,14 +873,14 @@ in_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
 	log_debug("nats: %s answered%s", natsMsg_GetSubject(h->m),
 	    ans == NULL ? " (none)" : "");
 	if (ans == NULL) {
-		natsMsg_NakWithDelay(h->m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(h->m, NB_NAK_MS, NULL);
 	} else if ((err = mp_get(ans, "err")) != NULL) {
 		mp_strcpy(err, "code", code, sizeof(code));
 		mp_strcpy(err, "msg", msg, sizeof(msg));
 		if (strcmp(code, "store") == 0 || strcmp(code, "busy") == 0) {
 			log_warnx("nats: %s: routerd could not store it (%s), "
 			    "delivered again", natsMsg_GetSubject(h->m), msg);
-			natsMsg_NakWithDelay(h->m, NB_NAK_MS * 1000000LL, NULL);
+			natsMsg_NakWithDelay(h->m, NB_NAK_MS, NULL);
 		} else {
 			log_warnx("nats: %s: refused by routerd (%s: %s), "
 			    "dropped from the stream", natsMsg_GetSubject(h->m),
@@ -917,7 +917,7 @@ on_in_msg(struct nb_sub *s, natsMsg *m)
 	if ((c = inj_conn(peer)) == NULL || !bus_is_up(c)) {
 		log_debug("nats: %s: own socket not connected yet, nak",
 		    natsMsg_GetSubject(m));
-		natsMsg_NakWithDelay(m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(m, NB_NAK_MS, NULL);
 		held_end(h);
 		goto done;
 	}
@@ -926,7 +926,7 @@ on_in_msg(struct nb_sub *s, natsMsg *m)
 	    natsMsg_GetSubject(m), (long long)id);
 	if (rekey(&up.data, "id", id, 0, 0, &fb) == -1 ||
 	    bus_request(c, &fb, id, in_answered, h) == -1) {
-		natsMsg_NakWithDelay(m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(m, NB_NAK_MS, NULL);
 		held_end(h);
 	}
 done:
@@ -971,7 +971,7 @@ res_done(void *arg, int ok, const char *why)
 	else {
 		log_warnx("nats: result %s not stored (%s): the dispatch "
 		    "comes again", h->msgid, why);
-		natsMsg_NakWithDelay(h->m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(h->m, NB_NAK_MS, NULL);
 	}
 	held_end(h);
 }
@@ -987,7 +987,7 @@ out_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
 	    "Parley-Boot", h->boot, NULL };
 
 	if (ans == NULL) {
-		natsMsg_NakWithDelay(h->m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(h->m, NB_NAK_MS, NULL);
 		held_end(h);
 		return;
 	}
@@ -1047,14 +1047,14 @@ on_out_msg(struct nb_sub *s, natsMsg *m)
 		jsMsgMetaData_Destroy(md);
 	}
 	if ((c = inj_conn("routerd")) == NULL || !bus_is_up(c)) {
-		natsMsg_NakWithDelay(m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(m, NB_NAK_MS, NULL);
 		held_end(h);
 		goto done;
 	}
 	id = bus_next_id(c);
 	if (rekey(&up.data, "id", id, again, queued, &fb) == -1 ||
 	    bus_request(c, &fb, id, out_answered, h) == -1) {
-		natsMsg_NakWithDelay(m, NB_NAK_MS * 1000000LL, NULL);
+		natsMsg_NakWithDelay(m, NB_NAK_MS, NULL);
 		held_end(h);
 	}
 done:

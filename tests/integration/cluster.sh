@@ -1,7 +1,7 @@
 # cluster.sh — helpers for the t_cluster* tests, sourced after lib.sh: a
 # three-node nats-server JetStream cluster on loopback random ports (store
 # directories under the test home), two parley shards (homes of their own,
-# routerd and campaignd each) and an edge home (smsd, sandboxd) whose bus
+# routerd, campaignd and statsd each) and an edge home (smsd, sandboxd) whose bus
 # is NATS (parley-cluster(7)).  Every process is started here, tracked by
 # PID (bg_track) and ended by lib.sh's EXIT trap; nothing else is touched.
 #
@@ -90,12 +90,15 @@ cluster_start() {
 		sh "$MKHOME" "$T_HOME/shard$s" >"$T_HOME/shard$s/mkhome.log" 2>&1 ||
 		    bail "mkhome for shard $s failed"
 		cl_conf "$T_HOME/shard$s" "s$s"
+		sed -i "s/^statsd_listen.*/statsd_listen = 127.0.0.1:$(free_port)/" \
+		    "$T_HOME/shard$s/parley.conf"
 	done
 	S1=$T_HOME/shard1 S2=$T_HOME/shard2
 	cl_conf "$T_HOME" ""
 	for s in s1 s2; do
 		cl_run "$(shard_home $s)" campaignd "$s"
 		cl_run "$(shard_home $s)" routerd "$s"
+		cl_run "$(shard_home $s)" statsd "$s"
 	done
 	cl_run "$T_HOME" sandboxd edge
 	cl_run "$T_HOME" smsd edge

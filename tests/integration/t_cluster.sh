@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-plan 8
+plan 11
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -31,5 +31,15 @@ is "$(jq -r 'select(.pid=="'"$SB"'") | .addr' <<<"$in2")" "$CL_ADDR_B" \
     "shard s2 stored the support message"
 is "$(grep -c "$SB" <<<"$in1")" 0 "shard s1 did not store support's"
 is "$(grep -c "$SA" <<<"$in2")" 0 "shard s2 did not store sales'"
+
+# msg stats --shards: each shard's snapshot tagged, the system lines summed
+wait_for 20 bash -c "PARLEY_CONF=$S1/parley.conf msg stats | grep -q '\"conversations\":2'"
+st=$(msg stats --shards "$S1/parley.conf,$S2/parley.conf" 2>&1)
+c1=$(jq -r 'select(.type=="system" and .shard=="s1") | .conversations' <<<"$st")
+c2=$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <<<"$st")
+is "$c1/$c2" "2/2" "msg stats --shards shows each shard's system line (2 conversations each)"
+is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")" 4 \
+    "and one summing them"
+is "$(jq -r 'select(.type=="sync") | .type' <<<"$st")" sync "ending with one sync line"
 [ "$T_FAILED" -gt 0 ] && cl_diag
 done_testing
