@@ -28,7 +28,7 @@ TOOLS     := $(TOOLS_SRC:tests/bench/%.c=$(BUILD)/tools/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 FUZZREPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test unit integration bench asan install clean lint-man
+.PHONY: all deps run run-cluster test unit integration bench asan install clean lint-man
 .SECONDARY:
 
 all: $(BINS) $(TOOLS)
@@ -82,6 +82,9 @@ $(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c.in | $(DEPS_OK)
 
 run: all
 	@sh mk/run.sh
+
+run-cluster: all
+	@bash mk/run-cluster.sh
 
 test: all $(UNITS) $(FUZZREPLAY)
 	@bash tests/run.sh
