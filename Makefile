@@ -92,6 +92,8 @@ test: all $(UNITS) $(FUZZREPLAY)
 bench: all
 	@bash tests/bench/bench.sh
 	@echo
+	@bash tests/bench/cluster.sh
+	@echo
 	@bash tests/bench/contacts.sh
 	@echo
 	@echo "routing   lib/route decisions with 1,000 agents and 10,000 waiting conversations"
