@@ -101,6 +101,7 @@ static const struct {
 	/* the bus over NATS JetStream (parley-cluster(7)) */
 	{ "bus_transport",		"unix" },
 	{ "nats_servers",		"nats://127.0.0.1:4222" },
+	{ "nats_token_file",		"" },
 	{ "nats_prefix",		"parley" },
 	{ "nats_shard",			"" },
 	{ "nats_shards",		"" },

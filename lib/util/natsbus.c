@@ -98,6 +98,7 @@ static struct {
 	char		 prefix[NB_NAME], shard[NB_NAME], deflt[NB_NAME];
 	char		 boot[24];
 	char		*servers[16];
+	char		*token;		/* nats_token_file's, or NULL */
 	int		 nservers;
 	long long	 replicas, dupe_s, ack_wait_ms, pub_ms, batch;
 	struct nb_map	 addrs[NB_MAXMAP], camps[NB_MAXMAP];
@@ -292,6 +293,10 @@ settings(const struct conf *cf, char *err, size_t errsz)
 		snprintf(err, errsz, "nats_servers: none given");
 		return -1;
 	}
+	/* the cluster's authorization token: a secret in a file of its own */
+	if (conf_get(cf, "nats_token_file")[0] != '\0' &&
+	    (NB.token = conf_secret(cf, "nats_token_file", err, errsz)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -1143,6 +1148,7 @@ conn_main(void *arg)
 	    natsOptions_SetReconnectWait(o, 250) != NATS_OK ||
 	    natsOptions_SetReconnectBufSize(o, 64 << 20) != NATS_OK ||
 	    natsOptions_SetTimeout(o, 2000) != NATS_OK ||
+	    (NB.token != NULL && natsOptions_SetToken(o, NB.token) != NATS_OK) ||
 	    natsOptions_SetEventLoop(o, NB.d->base, natsLibevent_Attach,
 	    natsLibevent_Read, natsLibevent_Write,
 	    natsLibevent_Detach) != NATS_OK)
