@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-plan 11
+plan 13
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -32,13 +32,22 @@ is "$(jq -r 'select(.pid=="'"$SB"'") | .addr' <<<"$in2")" "$CL_ADDR_B" \
 is "$(grep -c "$SB" <<<"$in1")" 0 "shard s1 did not store support's"
 is "$(grep -c "$SA" <<<"$in2")" 0 "shard s2 did not store sales'"
 
+# whatsappd too: a notification for support's phone-number id goes to s2
+WAMID=$(wamid)
+is "$(wa_post "$(wa_text 15551110003 "$CL_WA_PNID" "$WAMID" "wa for support")")" 200 \
+    "whatsappd answers a signed notification 200 once JetStream has it"
+wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q '$WAMID'"
+is "$(shard_in s2 | jq -r 'select(.pid=="'"$WAMID"'") | .channel')" whatsapp \
+    "shard s2 stored the WhatsApp message"
+
 # msg stats --shards: each shard's snapshot tagged, the system lines summed
 wait_for 20 bash -c "PARLEY_CONF=$S1/parley.conf msg stats | grep -q '\"conversations\":2'"
+wait_for 20 bash -c "PARLEY_CONF=$S2/parley.conf msg stats | grep -q '\"conversations\":3'"
 st=$(msg stats --shards "$S1/parley.conf,$S2/parley.conf" 2>&1)
 c1=$(jq -r 'select(.type=="system" and .shard=="s1") | .conversations' <<<"$st")
 c2=$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <<<"$st")
-is "$c1/$c2" "2/2" "msg stats --shards shows each shard's system line (2 conversations each)"
-is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")" 4 \
+is "$c1/$c2" "2/3" "msg stats --shards shows each shard's system line (2 and 3 conversations)"
+is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")" 5 \
     "and one summing them"
 is "$(jq -r 'select(.type=="sync") | .type' <<<"$st")" sync "ending with one sync line"
 [ "$T_FAILED" -gt 0 ] && cl_diag
