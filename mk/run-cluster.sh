@@ -83,6 +83,7 @@ nats_addresses = +15557654322=support
 nats_default_shard = s1
 EOC
 	[ -z "$2" ] || echo "nats_shard = $2" >>"$1/parley.conf"
+	[ -n "$2" ] || echo "nats_shard_confs = s1=$top/s1/parley.conf s2=$top/s2/parley.conf" >>"$1/parley.conf"
 }
 
 # homes: mkhome writes parley.conf afresh each time
@@ -116,6 +117,7 @@ done
 say "three NATS nodes (127.0.0.1:$NP-$((NP + 2))), shards s1 and s2, the edge: ready"
 say "  a customer writes:  curl -s -d '{\"from\":\"+15551230001\",\"to\":\"+15557654321\",\"body\":\"hi\"}' http://127.0.0.1:${SANDBOX_PORT:-8099}/sandbox/sms/inbound"
 say "  shard s1's inbox:   $PARLEY_BIN/msg -c $top/s1/parley.conf inbox"
+say "  support's shard:    $PARLEY_BIN/msg -c $top/edge/parley.conf -S support inbox"
 say "  both shards' stats: $PARLEY_BIN/msg stats --shards $top/s1/parley.conf,$top/s2/parley.conf"
 say "  logs: $top/{edge,s1,s2}/*.log, $top/nats/*.log; Ctrl-C stops all"
 while :; do

@@ -107,6 +107,7 @@ static const struct {
 	{ "nats_shards",		"" },
 	{ "nats_addresses",		"" },
 	{ "nats_default_shard",		"" },
+	{ "nats_shard_confs",		"" },
 	{ "nats_replicas",		"3" },
 	{ "nats_dupe_window_s",		"604800" },
 	{ "nats_ack_wait_ms",		"30000" },

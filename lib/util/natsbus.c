@@ -50,7 +50,7 @@
 
 struct nb_map {
 	char	k[128];
-	char	v[NB_NAME];
+	char	v[1024];	/* a shard name; a path in nats_shard_confs */
 };
 
 /* a pull consumer */
@@ -222,6 +222,32 @@ shard_of(const char *addr, size_t len)
 	    (sh = map_get(NB.camps, NB.ncamps, camp, strlen(camp))) != NULL)
 		return sh;
 	return NB.deflt[0] ? NB.deflt : NULL;
+}
+
+int
+natsbus_lookup(const struct conf *cf, const char *key, const char *name,
+    char *out, size_t outsz, char *err, size_t errsz)
+{
+	struct nb_map *m;
+	const char *v;
+	size_t n;
+
+	if ((m = calloc(NB_MAXMAP, sizeof(*m))) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	if (map_parse(key, conf_get(cf, key), m, &n, 0, err, errsz) == -1) {
+		free(m);
+		return -1;
+	}
+	if ((v = map_get(m, n, name, strlen(name))) == NULL) {
+		snprintf(err, errsz, "%s: no %s", key, name);
+		free(m);
+		return -1;
+	}
+	snprintf(out, outsz, "%s", v);
+	free(m);
+	return 0;
 }
 
 static int
@@ -525,8 +551,9 @@ hdr(natsMsg *m, const char *k)
 static void
 far_send(struct nb_far *f, struct fbuf *fb)
 {
-	if (fbuf_finish(fb) == 0)
-		bufferevent_write(f->bev, fbuf_data(fb), fbuf_len(fb));
+	if (fbuf_finish(fb) == -1 ||
+	    bufferevent_write(f->bev, fbuf_data(fb), fbuf_len(fb)) == -1)
+		fatalx("natsbus: cannot answer on the %s link", f->link);
 }
 
 static void
@@ -615,7 +642,7 @@ edge_request(struct nb_far *f, const msgpack_object *o, const char *data,
     size_t len)
 {
 	const char *to = NULL, *sh, *hdrs[3];
-	char subj[160], msgid[256];
+	char subj[1200], msgid[256];
 	size_t tolen = 0, i;
 	struct nb_in *r;
 	int64_t id = 0;
@@ -702,7 +729,8 @@ out_done(void *arg, int ok, const char *why)
 	}
 	log_warnx("nats: dispatch %s not stored (%s), published again in "
 	    "%d ms", o->msgid, why, NB_RETRY_MS);
-	evtimer_add(o->ev, &tv);
+	if (evtimer_add(o->ev, &tv) == -1)
+		fatalx("natsbus: cannot schedule a dispatch again");
 }
 
 static void
@@ -801,7 +829,8 @@ far_new(int router, const char *link, const char *prog,
 	snprintf(name, sizeof(name), "nats:%s", router ? link : "routerd");
 	f->c = bus_pair(NB.d->base, name, h, arg, &f->bev);
 	bufferevent_setcb(f->bev, far_read, NULL, NULL, f);
-	bufferevent_enable(f->bev, EV_READ | EV_WRITE);
+	if (bufferevent_enable(f->bev, EV_READ | EV_WRITE) == -1)
+		fatalx("natsbus: bufferevent_enable");
 	return f;
 }
 
@@ -955,9 +984,10 @@ on_res_msg(struct nb_sub *s, natsMsg *m)
 		else
 			for (i = 0; i < NB.nlinks; i++)
 				if (strcmp(NB.links[i]->link, link) == 0)
-					bufferevent_write(NB.links[i]->bev,
+					if (bufferevent_write(NB.links[i]->bev,
 					    natsMsg_GetData(m), (size_t)
-					    natsMsg_GetDataLength(m));
+					    natsMsg_GetDataLength(m)) == -1)
+						fatalx("natsbus: out of memory");
 	}
 	natsMsg_Ack(m, NULL);
 	natsMsg_Destroy(m);

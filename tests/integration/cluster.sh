@@ -97,6 +97,7 @@ cluster_start() {
 	done
 	S1=$T_HOME/shard1 S2=$T_HOME/shard2
 	cl_conf "$T_HOME" ""
+	echo "nats_shard_confs = s1=$S1/parley.conf s2=$S2/parley.conf" >>"$T_HOME/parley.conf"
 	for s in s1 s2; do
 		cl_run "$(shard_home $s)" campaignd "$s"
 		cl_run "$(shard_home $s)" routerd "$s"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/cluster.sh"
 
-plan 13
+plan 16
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -39,6 +39,14 @@ is "$(wa_post "$(wa_text 15551110003 "$CL_WA_PNID" "$WAMID" "wa for support")")"
 wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q '$WAMID'"
 is "$(shard_in s2 | jq -r 'select(.pid=="'"$WAMID"'") | .channel')" whatsapp \
     "shard s2 stored the WhatsApp message"
+
+# msg -S CAMPAIGN / -s SHARD: the shard's parley.conf from nats_shard_confs
+is "$(msg -S support inbox </dev/null 2>/dev/null | jq -r 'select(.contact=="+15551110002") | .addr')" \
+    "$CL_ADDR_B" "msg -S support asks the shard that owns support (s2)"
+is "$(msg -s s1 inbox </dev/null 2>/dev/null | jq -r 'select(.contact=="+15551110001") | .addr')" \
+    "$CL_ADDR_A" "msg -s s1 asks shard s1"
+msg -s s9 inbox </dev/null >/dev/null 2>&1
+is "$?" 2 "msg -s with a shard nats_shard_confs does not name is a usage error"
 
 # msg stats --shards: each shard's snapshot tagged, the system lines summed
 wait_for 20 bash -c "PARLEY_CONF=$S1/parley.conf msg stats | grep -q '\"conversations\":2'"
