@@ -8,7 +8,7 @@ PREFIX    ?= /usr/local
 DESTDIR   ?=
 BUILD     ?= build
 CC        ?= cc
-PKGS      := libevent lmdb msgpack libcurl libsodium jansson libcrypto
+PKGS      := libevent libevent_pthreads lmdb msgpack libcurl libsodium jansson libcrypto libnats
 DEPS_OK   := $(BUILD)/.deps-ok
 
 CFLAGS    ?= -O2 -g
@@ -28,7 +28,7 @@ TOOLS     := $(TOOLS_SRC:tests/bench/%.c=$(BUILD)/tools/%)
 FUZZ_SRC  := $(wildcard tests/fuzz/*.c)
 FUZZREPLAY:= $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 
-.PHONY: all deps run test unit integration bench asan install clean lint-man
+.PHONY: all deps run run-cluster test unit integration bench asan install clean lint-man
 .SECONDARY:
 
 all: $(BINS) $(TOOLS)
@@ -83,11 +83,16 @@ $(BUILD)/obj/tests/fuzz/replay_main.o: tests/fuzz/replay_main.c.in | $(DEPS_OK)
 run: all
 	@sh mk/run.sh
 
+run-cluster: all
+	@bash mk/run-cluster.sh
+
 test: all $(UNITS) $(FUZZREPLAY)
 	@bash tests/run.sh
 
 bench: all
 	@bash tests/bench/bench.sh
+	@echo
+	@bash tests/bench/cluster.sh
 	@echo
 	@bash tests/bench/contacts.sh
 	@echo

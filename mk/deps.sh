@@ -2,7 +2,8 @@
 # Check that the libraries and tools parley builds and runs with are present
 # (and what its tests drive: promtool from prometheus checks /metrics,
 # chromium loads the wallboard, tmux drives msg monitor, socat reads
-# stats.sock).
+# stats.sock; nats-server runs make run-cluster and the t_cluster tests,
+# libnats-dev builds the NATS transport of the bus).
 # As root, install what is missing with apt-get; otherwise print the exact
 # apt-get line and stop.
 pkgs=""
@@ -10,7 +11,7 @@ need() { dpkg -s "$1" >/dev/null 2>&1 || pkgs="$pkgs $1"; }
 for p in build-essential pkg-config libevent-dev liblmdb-dev libmsgpack-dev \
          libcurl4-openssl-dev libsodium-dev libjansson-dev libssl-dev \
          runit mandoc curl jq libcsv-dev libhttp-parser-dev tzdata \
-         prometheus chromium tmux socat; do
+         prometheus chromium tmux socat libnats-dev nats-server; do
 	need "$p"
 done
 [ -z "$pkgs" ] && exit 0

@@ -33,9 +33,11 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "natsbus.h"
 #include "rec.h"
 #include "utf8.h"
 #include "msg.h"
+#include "natsbus.h"
 #include "msg_stats.h"
 
 struct msg_cmd {
@@ -185,6 +187,7 @@ static const struct msg_cmd cmds[] = {
 
 static const struct msg_cmd *cur;	/* the command running */
 static const char *conf_arg;		/* -c FILE */
+static const char *shard_arg, *camp_arg;	/* -s SHARD, -S CAMPAIGN */
 static struct conf *conf;
 static const char *daemon_name = "routerd";	/* for error lines */
 
@@ -237,11 +240,48 @@ main_usage(FILE *fp)
 {
 	size_t i;
 
-	fprintf(fp, "usage: msg [-c FILE] <command> [options]\n\n");
+	fprintf(fp, "usage: msg [-c FILE] [-s SHARD | -S CAMPAIGN] <command> "
+	    "[options]\n\n");
 	for (i = 0; i < NCMDS; i++)
 		fprintf(fp, "  %-11s %s\n", cmds[i].name, cmds[i].what);
 	fprintf(fp, "\nmsg help <command> shows a command's manual; any other "
 	    "name runs msg-<name> from PATH.\n");
+}
+
+/*
+ * -s SHARD or -S CAMPAIGN (parley-cluster(7)): the shard's parley.conf,
+ * from nats_shard_confs (and nats_shards for a campaign) of the file -c
+ * or PARLEY_CONF names, becomes the configuration of the command.
+ */
+static void
+select_shard(void)
+{
+	static char path[1024];
+	char shard[64], err[512], *p;
+	struct conf *c;
+
+	if (shard_arg != NULL && camp_arg != NULL)
+		msg_die(MSG_EX_USAGE, "-s and -S: one or the other");
+	if ((c = conf_load(conf_arg, err, sizeof(err))) == NULL)
+		msg_die(MSG_EX_USAGE, "%s", err);
+	if (camp_arg != NULL) {
+		if (natsbus_lookup(c, "nats_shards", camp_arg, shard,
+		    sizeof(shard), err, sizeof(err)) == -1 &&
+		    (conf_get(c, "nats_default_shard")[0] == '\0' ||
+		    snprintf(shard, sizeof(shard), "%s",
+		    conf_get(c, "nats_default_shard")) < 0))
+			msg_die(MSG_EX_USAGE, "campaign %s: %s", camp_arg, err);
+	} else
+		snprintf(shard, sizeof(shard), "%s", shard_arg);
+	if (natsbus_lookup(c, "nats_shard_confs", shard, path, sizeof(path),
+	    err, sizeof(err)) == -1)
+		msg_die(MSG_EX_USAGE, "shard %s: %s", shard, err);
+	if ((p = conf_path(c, path)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	snprintf(path, sizeof(path), "%s", p);
+	free(p);
+	conf_free(c);
+	conf_arg = path;
 }
 
 static struct conf *
@@ -728,10 +768,16 @@ main(int argc, char **argv)
 	log_init("msg", 0);
 	/* a closed stdout is seen as EPIPE on write, not as a signal */
 	signal(SIGPIPE, SIG_IGN);
-	while ((ch = getopt_long(argc, argv, "+c:h", lopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "+c:hs:S:", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_arg = optarg;
+			break;
+		case 's':
+			shard_arg = optarg;
+			break;
+		case 'S':
+			camp_arg = optarg;
 			break;
 		case 'h':
 			main_usage(stdout);
@@ -743,6 +789,8 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+	if (shard_arg != NULL || camp_arg != NULL)
+		select_shard();
 	if (argc < 1) {
 		main_usage(stderr);
 		return MSG_EX_USAGE;

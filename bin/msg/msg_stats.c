@@ -20,18 +20,18 @@
 
 #include <jansson.h>
 
+#include "conf.h"
 #include "mp.h"
 #include "msg.h"
 #include "msg_stats.h"
 
-int
-msg_stats_connect(void)
+/* Connect to stats.sock at path (exit 3 when it cannot be reached). */
+static int
+stats_connect_at(const char *path)
 {
 	struct sockaddr_un sun;
-	char path[4096];
 	int fd;
 
-	msg_sock_path("stats", path, sizeof(path));
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path))
@@ -41,6 +41,109 @@ msg_stats_connect(void)
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1)
 		msg_die(MSG_EX_UNREACH, "statsd: %s: %s", path, strerror(errno));
 	return fd;
+}
+
+int
+msg_stats_connect(void)
+{
+	char path[4096];
+
+	msg_sock_path("stats", path, sizeof(path));
+	return stats_connect_at(path);
+}
+
+/* Add the numbers of b's fields to a's (a "system" line over shards). */
+static void
+sum_into(json_t *a, json_t *b)
+{
+	const char *k;
+	json_t *v, *o;
+
+	json_object_foreach(b, k, v) {
+		o = json_object_get(a, k);
+		if (json_is_integer(v) && (o == NULL || json_is_integer(o)))
+			json_object_set_new(a, k, json_integer(json_integer_value(v) +
+			    (o ? json_integer_value(o) : 0)));
+		else if (json_is_number(v) && (o == NULL || json_is_number(o)) &&
+		    strcmp(k, "seq") != 0)
+			json_object_set_new(a, k, json_real(json_number_value(v) +
+			    (o ? json_number_value(o) : 0)));
+	}
+}
+
+/*
+ * --shards: each shard's snapshot (its parley.conf names its home), every
+ * line with "shard" added (the file's nats_shard, else the file), then
+ * one "system" line summing the shards' ({"shard":"*"}) and one sync.
+ */
+static int
+stats_shards(const char *list, const char *campaign, const char *agent)
+{
+	char *files, *f, *save = NULL, err[512], path[4096], *home, *line;
+	json_t *sys = json_object(), *o;
+	struct msg_stats_rd *r;
+	struct conf *cf;
+	const char *t, *sh;
+	int rc, n = 0;
+
+	if ((files = strdup(list)) == NULL || sys == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	for (f = strtok_r(files, ",", &save); f != NULL;
+	    f = strtok_r(NULL, ",", &save)) {
+		if ((cf = conf_load(f, err, sizeof(err))) == NULL)
+			msg_die(MSG_EX_USAGE, "%s", err);
+		sh = conf_get(cf, "nats_shard")[0] ? conf_get(cf, "nats_shard") : f;
+		if ((home = conf_path(cf, conf_get(cf, "home"))) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		snprintf(path, sizeof(path), "%s/run/stats.sock", home);
+		free(home);
+		if ((r = calloc(1, sizeof(*r))) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		r->fd = stats_connect_at(path);
+		r->block = 1;
+		while ((rc = msg_stats_line(r, &line)) == 1) {
+			if ((o = json_loads(line, 0, NULL)) == NULL)
+				continue;
+			t = json_string_value(json_object_get(o, "type"));
+			if (t && strcmp(t, "error") == 0)
+				msg_die(MSG_EX_REFUSED, "%s: refused", sh);
+			if (t && strcmp(t, "sync") == 0) {
+				json_decref(o);
+				break;
+			}
+			if (t && strcmp(t, "system") == 0)
+				sum_into(sys, o);
+			json_object_set_new(o, "shard", json_string(sh));
+			if (msg_stats_keep(o, campaign, agent)) {
+				char *s = json_dumps(o, JSON_COMPACT);
+
+				if (s == NULL)
+					msg_die(MSG_EX_REFUSED, "out of memory");
+				msg_out_line(s);
+				free(s);
+			}
+			json_decref(o);
+		}
+		if (rc == -1)
+			msg_die(MSG_EX_UNREACH, "%s: the stats socket closed", sh);
+		close(r->fd);
+		free(r->line);
+		free(r);
+		conf_free(cf);
+		n++;
+	}
+	json_object_set_new(sys, "type", json_string("system"));
+	json_object_set_new(sys, "shard", json_string("*"));
+	json_object_set_new(sys, "shards", json_integer(n));
+	json_object_del(sys, "seq");
+	line = json_dumps(sys, JSON_COMPACT);
+	msg_out_line(line);
+	free(line);
+	msg_out_line("{\"type\":\"sync\"}");
+	msg_out_flush();
+	json_decref(sys);
+	free(files);
+	return MSG_EX_OK;
 }
 
 int
@@ -152,10 +255,11 @@ msg_stats(int argc, char **argv)
 		{ "campaign", required_argument, NULL, 'C' },
 		{ "agent", required_argument, NULL, 'A' },
 		{ "rebuild", no_argument, NULL, 'r' },
+		{ "shards", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *campaign = NULL, *agent = NULL;
+	const char *campaign = NULL, *agent = NULL, *shards = NULL;
 	struct msg_stats_rd *r;
 	int follow = 0, rb = 0, ch, rc;
 	char *line;
@@ -175,6 +279,9 @@ msg_stats(int argc, char **argv)
 		case 'r':
 			rb = 1;
 			break;
+		case 's':
+			shards = optarg;
+			break;
 		default:
 			msg_usage();
 		}
@@ -183,6 +290,11 @@ msg_stats(int argc, char **argv)
 		msg_usage();
 	if (rb)
 		return rebuild();
+	if (shards != NULL) {
+		if (follow)
+			msg_usage();
+		return stats_shards(shards, campaign, agent);
+	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
 	r->fd = msg_stats_connect();

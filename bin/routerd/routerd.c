@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "natsbus.h"
 #include "proto.h"
 #include "routerd.h"
 
@@ -248,6 +249,9 @@ main(int argc, char *argv[])
 		log_exit(EX_CONFIG, "%s", err);
 	r.sub_queue = (size_t)sq << 10;
 	r.sub_stall_ms = ss;
+	if (natsbus_on(r.d.conf) &&
+	    natsbus_start(&r.d, 1, err, sizeof(err)) == -1)
+		log_exit(EX_CONFIG, "%s", err);
 	if (r.d.check_only)
 		daemon_checked(&r.d);
 
@@ -263,6 +267,8 @@ main(int argc, char *argv[])
 	    sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
 	bus_server_limit(r.srv, &r.d.bus);
+	if (natsbus_on(r.d.conf))
+		natsbus_router_in();	/* the shard's stream to our socket */
 	dispatch_init(&hooks);
 	queue_init();
 	if ((r.ev_tick = event_new(r.d.base, -1, EV_PERSIST, on_tick,

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "natsbus.h"
 #include "mp.h"
 #include "ulid.h"
 #include "routerd.h"
@@ -36,12 +37,13 @@ static struct chan_link {
 	const char	*sock;		/* run/<sock>, or NULL: none (yet) */
 	int		 asked;
 	struct bus_conn	*c;
+	const char	*prog;		/* over NATS: whom "out" is for */
 } links[CH_N] = {
-	[CH_SMS] = { "run/smsd.sock", 1, NULL },
-	[CH_WHATSAPP] = { "run/whatsappd.sock", 0, NULL },
+	[CH_SMS] = { "run/smsd.sock", 1, NULL, "smsd" },
+	[CH_WHATSAPP] = { "run/whatsappd.sock", 0, NULL, "whatsappd" },
 	/* one daemon for both: a connection each */
-	[CH_MESSENGER] = { "run/messengerd.sock", 0, NULL },
-	[CH_INSTAGRAM] = { "run/messengerd.sock", 0, NULL },
+	[CH_MESSENGER] = { "run/messengerd.sock", 0, NULL, "messengerd" },
+	[CH_INSTAGRAM] = { "run/messengerd.sock", 0, NULL, "messengerd" },
 };
 
 static const struct dispatch_hooks *hooks;
@@ -434,6 +436,12 @@ dispatch_init(const struct dispatch_hooks *h)
 	for (i = 0; i < CH_N; i++) {
 		if (links[i].sock == NULL)
 			continue;
+		if (natsbus_on(R->d.conf)) {
+			/* the bus is NATS JetStream (lib/util/natsbus) */
+			links[i].c = natsbus_router_link(rs_chan_name((enum chan)i),
+			    links[i].prog, &chan_handlers, &links[i]);
+			continue;
+		}
 		daemon_path(&R->d, links[i].sock, path, sizeof(path));
 		links[i].c = bus_client(R->d.base, path, "routerd",
 		    &chan_handlers, &links[i]);

@@ -68,6 +68,7 @@ struct bus_conn {
 	struct event			*ev_retry;
 	int				 backoff_ms;
 	int				 up;
+	int				 pair;		/* bus_pair: never reconnects */
 	/* state */
 	char				 name[64];
 	int64_t				 next_id;
@@ -226,7 +227,9 @@ conn_lost(struct bus_conn *c)
 		c->h->down(c, c->arg);
 	c->busy--;
 	if (c->client) {
-		if (c->dead) {
+		if (c->dead || c->pair) {
+			if (!c->dead)
+				return;	/* a pair is not reconnected */
 			if (c->busy == 0)
 				conn_free(c);
 			return;
@@ -780,6 +783,48 @@ bus_client(struct event_base *base, const char *path, const char *name,
 	if ((c->ev_retry = evtimer_new(base, client_connect, c)) == NULL)
 		fatalx("evtimer_new");
 	client_connect(-1, 0, c);
+	return c;
+}
+
+/* A pair is "connected" from the loop, once bus_pair has returned. */
+static void
+pair_connected(evutil_socket_t fd, short ev, void *arg)
+{
+	struct bus_conn *c = arg;
+
+	conn_event(c->bev, BEV_EVENT_CONNECTED, c);
+}
+
+struct bus_conn *
+bus_pair(struct event_base *base, const char *name,
+    const struct bus_handlers *h, void *arg, struct bufferevent **far)
+{
+	struct bufferevent *pair[2];
+	struct bus_conn *c;
+	struct timeval now = { 0, 0 };
+
+	if (bufferevent_pair_new(base, BEV_OPT_CLOSE_ON_FREE |
+	    BEV_OPT_DEFER_CALLBACKS, pair) == -1)
+		fatalx("bufferevent_pair_new failed");
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatalx("out of memory");
+	c->base = base;
+	c->h = h;
+	c->arg = arg;
+	c->client = 1;
+	c->pair = 1;
+	c->next_id = 1;
+	htab_init(&c->pend);
+	if ((c->path = strdup(name)) == NULL)
+		fatalx("out of memory");
+	snprintf(c->myname, sizeof(c->myname), "%s", log_prog());
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	msgpack_unpacked_init(&c->up_obj);
+	conn_setup(c, pair[0]);
+	*far = pair[1];
+	if (event_base_once(base, -1, EV_TIMEOUT, pair_connected, c,
+	    &now) == -1)
+		fatalx("event_base_once failed");
 	return c;
 }
 

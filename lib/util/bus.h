@@ -73,6 +73,15 @@ size_t	bus_server_clients(struct bus_server *);
 /* A client for path that connects now and reconnects with backoff forever. */
 struct bus_conn *bus_client(struct event_base *, const char *path,
 	    const char *name, const struct bus_handlers *, void *arg);
+/*
+ * A client whose peer is in this process: the far end of a bufferevent
+ * pair, given to the caller (lib/util/natsbus reads the requests there and
+ * writes the answers), framed as on a socket.  It says hello and is "up"
+ * from the loop once this has returned; it never reconnects.
+ */
+struct bufferevent;
+struct bus_conn *bus_pair(struct event_base *, const char *name,
+	    const struct bus_handlers *, void *arg, struct bufferevent **far);
 /* Close a client for good (no reconnect) and free it. */
 void	bus_client_free(struct bus_conn *);
 

@@ -98,6 +98,21 @@ static const struct {
 	{ "optin_keywords_messenger",	"" },
 	{ "optout_reply_text",		"" },
 	{ "optin_reply_text",		"" },
+	/* the bus over NATS JetStream (parley-cluster(7)) */
+	{ "bus_transport",		"unix" },
+	{ "nats_servers",		"nats://127.0.0.1:4222" },
+	{ "nats_token_file",		"" },
+	{ "nats_prefix",		"parley" },
+	{ "nats_shard",			"" },
+	{ "nats_shards",		"" },
+	{ "nats_addresses",		"" },
+	{ "nats_default_shard",		"" },
+	{ "nats_shard_confs",		"" },
+	{ "nats_replicas",		"3" },
+	{ "nats_dupe_window_s",		"604800" },
+	{ "nats_ack_wait_ms",		"30000" },
+	{ "nats_publish_timeout_ms",	"5000" },
+	{ "nats_batch",			"128" },
 };
 #define NKEYS	(sizeof(keys) / sizeof(keys[0]))
 

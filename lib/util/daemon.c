@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "daemon.h"
+#include "natsbus.h"
 #include "log.h"
 
 static void
@@ -197,6 +198,7 @@ daemon_init(struct daemon *d, const char *prog, int argc, char **argv)
 	if (d->check_only)
 		return;
 	nofile_raise();
+	natsbus_preinit(d->conf);	/* libevent thread-safe, for libnats */
 	if ((cfg = event_config_new()) == NULL)
 		log_exit(EX_TEMP, "event_config_new failed");
 	if ((d->base = event_base_new_with_config(cfg)) == NULL)
@@ -289,9 +291,12 @@ daemon_ready(struct daemon *d)
 int
 daemon_run(struct daemon *d)
 {
+	int rc = 0;
+
 	if (event_base_dispatch(d->base) == -1)
-		return EX_TEMP;
-	return 0;
+		rc = EX_TEMP;
+	natsbus_stop();		/* its threads end before the process */
+	return rc;
 }
 
 void

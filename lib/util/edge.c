@@ -20,6 +20,7 @@
 #include "http_out.h"
 #include "log.h"
 #include "mp.h"
+#include "natsbus.h"
 #include "outq.h"
 #include "proto.h"
 
@@ -126,6 +127,14 @@ edge_connect(struct edge *e, char *err, size_t errsz)
 {
 	char path[4096];
 
+	if (natsbus_on(e->d.conf)) {
+		/* routerd is a shard's, reached over NATS JetStream */
+		if (natsbus_start(&e->d, 0, err, errsz) == -1)
+			return -1;
+		e->router = natsbus_edge_router(&router_h, e);
+		natsbus_edge_out();
+		return 0;
+	}
 	e->router = bus_client(e->d.base, daemon_path(&e->d,
 	    "run/routerd.sock", path, sizeof(path)), e->d.prog, &router_h, e);
 	if (e->router == NULL) {

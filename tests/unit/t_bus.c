@@ -22,6 +22,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "bus.h"
@@ -29,6 +31,7 @@
 #include "frame.h"
 #include "log.h"
 #include "mp.h"
+#include "proto.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define T_ASAN	1
@@ -929,6 +932,88 @@ test_reconnect(struct bus_conn *cli, struct bus_server *srv)
 	t_bus_servers[1] = srv2;
 }
 
+/* ---- bus_pair: a client whose peer is the far end of a bufferevent pair */
+
+static int pair_up, pair_ans_ok;
+static int64_t pair_hello_id;
+
+static void
+pair_on_up(struct bus_conn *c, void *arg)
+{
+	pair_up = 1;
+}
+
+static void
+pair_answer(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	int okv = 0;
+
+	pair_ans_ok = ans != NULL && mp_bool(ans, "ok", &okv) && okv;
+}
+
+/* The far end: answer the hello, then every request with {re, ok}. */
+static void
+pair_far_read(struct bufferevent *bev, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(bev);
+	msgpack_unpacked up;
+	const char *why;
+	struct fbuf fb;
+	size_t used;
+	int64_t id;
+	char *p;
+
+	msgpack_unpacked_init(&up);
+	while ((p = (char *)evbuffer_pullup(in, -1)) != NULL &&
+	    frame_decode(p, evbuffer_get_length(in), &up, &used, &why) == 1) {
+		id = 0;
+		mp_int(&up.data, "id", &id);
+		fbuf_init(&fb);
+		bus_answer_begin(&fb, id, proto_type(&up.data) == PT_HELLO ?
+		    2 : 0);
+		if (proto_type(&up.data) == PT_HELLO) {
+			pair_hello_id = id;
+			mp_kv_int(&fb.pk, "v", PROTO_VERSION);
+			mp_kv_str(&fb.pk, "name", "far");
+		}
+		if (fbuf_finish(&fb) == 0)
+			bufferevent_write(bev, fbuf_data(&fb), fbuf_len(&fb));
+		fbuf_free(&fb);
+		evbuffer_drain(in, used);
+	}
+	msgpack_unpacked_destroy(&up);
+}
+
+static void
+test_pair(void)
+{
+	static const struct bus_handlers h = { .up = pair_on_up };
+	struct bufferevent *far;
+	struct bus_conn *c;
+	struct fbuf fb;
+	int64_t id;
+
+	c = bus_pair(base, "pair", &h, NULL, &far);
+	bufferevent_setcb(far, pair_far_read, NULL, NULL, NULL);
+	bufferevent_enable(far, EV_READ | EV_WRITE);
+	ok(!pair_up, "bus_pair: up only from the loop, not inside bus_pair");
+	WAIT_UNTIL(pair_up && pair_hello_id != 0, 5);
+	ok(pair_up && bus_is_up(c) && pair_hello_id != 0,
+	    "bus_pair: up, and its hello reached the far end");
+	id = bus_next_id(c);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 2);
+	mp_kv_str(&fb.pk, "t", "ping");
+	mp_kv_int(&fb.pk, "id", id);
+	ok(bus_request(c, &fb, id, pair_answer, NULL) == 0,
+	    "bus_pair: a request is sent");
+	fbuf_free(&fb);
+	WAIT_UNTIL(pair_ans_ok, 5);
+	ok(pair_ans_ok, "bus_pair: the far end's answer reaches its callback");
+	bus_client_free(c);
+	bufferevent_free(far);
+}
+
 int
 main(void)
 {
@@ -1072,6 +1157,7 @@ main(void)
 	    "backpressure drops the peer cleanly (no use after free)");
 	test_backpressure(cli);
 	test_reconnect(cli, srv);
+	test_pair();
 
 	event_free(ev_timeout);
 	event_base_free(base);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "natsbus.h"
 
 static int n, failed;
 
@@ -219,6 +220,35 @@ main(void)
 	    "conf_load(NULL) reads $PARLEY_CONF");
 	conf_free(c);
 	unsetenv("PARLEY_CONF");
+
+	/* the cluster maps (lib/util/natsbus, parley-cluster(7)) */
+	setenv("PARLEY_NATS_SHARDS", "sales=s1, support=s2", 1);
+	setenv("PARLEY_NATS_SHARD_CONFS", "s1=/srv/s1/parley.conf s2=s2.conf", 1);
+	c = conf_load(path, err, sizeof(err));
+	{
+		char out[1024];
+
+		ok(c != NULL && natsbus_lookup(c, "nats_shards", "support",
+		    out, sizeof(out), err, sizeof(err)) == 0 &&
+		    strcmp(out, "s2") == 0,
+		    "natsbus_lookup: a campaign's shard (pairs split by , and space)");
+		ok(c != NULL && natsbus_lookup(c, "nats_shard_confs", "s1",
+		    out, sizeof(out), err, sizeof(err)) == 0 &&
+		    strcmp(out, "/srv/s1/parley.conf") == 0,
+		    "natsbus_lookup: a shard's parley.conf");
+		ok(c != NULL && natsbus_lookup(c, "nats_shards", "nosuch",
+		    out, sizeof(out), err, sizeof(err)) == -1 &&
+		    has(err, "nosuch"), "natsbus_lookup: an unknown name is an error");
+		conf_free(c);
+		setenv("PARLEY_NATS_SHARDS", "sales", 1);
+		c = conf_load(path, err, sizeof(err));
+		ok(c != NULL && natsbus_lookup(c, "nats_shards", "sales",
+		    out, sizeof(out), err, sizeof(err)) == -1 &&
+		    has(err, "NAME="), "natsbus_lookup: a pair without = is refused");
+		conf_free(c);
+	}
+	unsetenv("PARLEY_NATS_SHARDS");
+	unsetenv("PARLEY_NATS_SHARD_CONFS");
 
 	/* clean up */
 	snprintf(bad, sizeof(bad), "%s/secrets/token", dir);
