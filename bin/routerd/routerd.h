@@ -246,6 +246,23 @@ void	work_optout(struct rclient *, const msgpack_object *);
  * wrote last and got no answer within the campaign's response threshold
  * (looked for every few seconds; one "attention" event each). */
 void	work_attention_tick(void);
+
+/* routerd_attn.c: the conversations that may come to need attention, per
+ * campaign by waiting_since (the automatic mark's ordered index). */
+/* 1 when cv may come to need attention: open, agent-operated, routed,
+ * not marked, its customer waiting. */
+int	attn_candidate(const struct conv *);
+/* cv was put: indexed when a candidate (an entry keeps its earliest wait;
+ * nothing leaves on a put).  Nothing while the index is not loaded. */
+void	attn_note(const struct conv *);
+/* Take out at most max ids whose wait is past their campaign's response
+ * threshold at now (ms), oldest first per campaign; how many. */
+size_t	attn_take(long long now, char (*ids)[R_IDLEN], size_t max);
+size_t	attn_count(void);		/* entries held */
+int	attn_loaded(void);
+/* Empty the index; load: it is being filled (attn_note takes entries),
+ * else it waits to be filled by one walk of the store. */
+void	attn_reset(int load);
 /* An agent answered cv: a needs-attention mark leaves (its event); the
  * caller puts cv.  0 or an mdb error. */
 int	work_answered(MDB_txn *, struct conv *, const char *agent);

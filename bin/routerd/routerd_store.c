@@ -385,6 +385,7 @@ rs_conv_put(MDB_txn *txn, const struct conv *cv)
 	kv_ts(pk, "abandoned_ts", cv->abandoned_ts);
 	if (cv->entry_unlogged)
 		mp_kv_bool(pk, "entry_unlogged", 1);
+	attn_note(cv);		/* the automatic attention's index */
 	return put_rec(txn, db.convs, cv->id, strlen(cv->id));
 }
 
