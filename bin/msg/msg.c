@@ -85,8 +85,9 @@ static const struct msg_cmd cmds[] = {
 	    "send a message, or one per input line" },
 	{ "channel", msg_channel, "msg channel status [--json] | token "
 	    "whatsapp [--file PATH] | token messenger|instagram ID [--file "
-	    "PATH]", "channel addresses: active or not; replace a "
-	    "token" },
+	    "PATH] | unsolicited [CHANNEL:ADDR [--campaign C] [--team T]... "
+	    "[--agent A]... | --clear]", "channel addresses: active or not; "
+	    "replace a token; a reusable number's unsolicited settings" },
 	{ "transcript", msg_transcript, "msg transcript CONV",
 	    "every event of one conversation" },
 	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",

@@ -192,6 +192,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	sub_tick();
 	queue_tick();
 	work_attention_tick();
+	queue_ended_tick();
 	maybe_exit();
 }
 

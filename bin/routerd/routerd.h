@@ -417,6 +417,10 @@ int	queue_capacity(const char *agent, const struct conv *cv, char *why,
 	    size_t whysz);
 /* Route waiting conversations now (after commits, status changes). */
 void	queue_pump(void);
+/* Every few seconds: a campaign newly stopped (archived) gives its
+ * conversations needing attention on reusable numbers to the numbers'
+ * unsolicited settings (once per campaign). */
+void	queue_ended_tick(void);
 void	queue_init(void);
 /* Once a second: lapsed offers, ended wrap-ups. */
 void	queue_tick(void);
@@ -627,6 +631,10 @@ int	rs_wm_get(MDB_txn *, const char *conv, const char *status,
 	    long long *upto);
 int	rs_wm_put(MDB_txn *, const char *conv, const char *status,
 	    long long upto);
+/* "e:<campaign>": the ended campaign's conversations that needed
+ * attention were moved (queue_ended_tick); 0 when marked, MDB_NOTFOUND. */
+int	rs_ended_get(MDB_txn *, const char *campaign);
+int	rs_ended_put(MDB_txn *, const char *campaign);
 /* A send key as stored: a client's under its Unix user ("k:u<uid>:<key>"),
  * routerd's own as given ("k:<key>": "bot:<msg>", "idk:<msg>"). */
 #define RS_SKEYLEN	220
@@ -699,8 +707,18 @@ int	camp_live(const char *campaign, char *why, size_t whysz);
 /* 1 when campaign lists our address addr on ch as provisioned (its own
  * alone), 0 when reusable or not listed. */
 int	camp_provisioned(const char *campaign, enum chan, const char *addr);
-/* The campaign that owns our address addr on ch, else "default". */
+/* The campaign that owns our address addr on ch: the active one listing
+ * it, else what its unsolicited settings say (camp_unsolicited), else
+ * "default". */
 void	camp_lookup(enum chan, const char *addr, char *campaign, size_t);
+/* What the unsolicited settings of our address addr on ch say: the
+ * campaign named when live, else with teams or agents the number's own
+ * queue "@<channel>:<addr>"; 1 with campaign set, 0 when they say nothing
+ * (campaign untouched). */
+int	camp_unsolicited(enum chan, const char *addr, char *campaign, size_t);
+/* The archived campaigns: cb(name, arg) for each, at most max. */
+void	camp_archived(size_t max, void (*cb)(const char *, void *),
+	    void *arg);
 /* Why campaign (or its channel ch) takes no conversations now, or "". */
 void	camp_check(const char *campaign, enum chan, char *why, size_t);
 /* Read-only txn on campaignd's environment; -1 when there is none yet. */

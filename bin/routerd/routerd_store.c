@@ -1013,6 +1013,25 @@ rs_seen_put(MDB_txn *txn, enum chan ch, const char *pid, const char *status,
 	return put_str(txn, db.ids, key, msgid);
 }
 
+/* "e:<campaign>": routerd has moved the ended campaign's conversations */
+int
+rs_ended_get(MDB_txn *txn, const char *campaign)
+{
+	char key[IDKEYLEN], v[8];
+
+	snprintf(key, sizeof(key), "e:%s", campaign);
+	return get_str(txn, db.ids, key, v, sizeof(v));
+}
+
+int
+rs_ended_put(MDB_txn *txn, const char *campaign)
+{
+	char key[IDKEYLEN];
+
+	snprintf(key, sizeof(key), "e:%s", campaign);
+	return put_str(txn, db.ids, key, "1");
+}
+
 int
 rs_wm_get(MDB_txn *txn, const char *conv, const char *status,
     long long *upto)
