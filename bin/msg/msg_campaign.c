@@ -584,8 +584,9 @@ convs_n(long n, char *buf, size_t sz)
  * campaign's open conversations (routerd's history of them, the numbers'
  * modes from the campaign): waiting (or offered) ones on numbers it
  * provisioned are closed, on reusable numbers moved to the number's next
- * owner; those held by agents stay with them, replies on provisioned
- * numbers refused; those with the bot stay with it.
+ * owner; those needing attention on reusable numbers go to the number's
+ * unsolicited settings; those held by agents stay with them, replies on
+ * provisioned numbers refused; those with the bot stay with it.
  */
 static void
 stop_prompt(const char *name, char *prompt, size_t sz)
@@ -593,7 +594,7 @@ stop_prompt(const char *name, char *prompt, size_t sz)
 	json_t *shown, *doc, *args, *res, *convs, *cv, *next;
 	struct busc c;
 	long wp = 0, wr = 0, hp = 0, hr = 0, ar = 0, bot = 0;
-	char a[40], b[40], d[40], e[40];
+	char a[40], b[40], d[40], e[40], f[40];
 	const char *rs;
 	size_t i;
 	int more, prov;
@@ -618,12 +619,11 @@ stop_prompt(const char *name, char *prompt, size_t sz)
 				bot++;
 			else if (prov)
 				hp++;
-			else {
+			else if (json_is_true(json_object_get(cv,
+			    "attention")))
+				ar++;
+			else
 				hr++;
-				if (json_is_true(json_object_get(cv,
-				    "attention")))
-					ar++;
-			}
 		}
 		next = json_object_get(res, "next");
 		more = json_is_true(json_object_get(res, "more")) &&
@@ -641,11 +641,13 @@ stop_prompt(const char *name, char *prompt, size_t sz)
 	    "(campaign ended), %s held by agents stay with them (replies "
 	    "refused)\n"
 	    "  on reusable numbers: %s waiting moved to the campaign that owns "
-	    "the number next, %s held by agents stay with them (%ld needing "
-	    "attention)\n"
+	    "the number next, %s needing attention moved to the number's "
+	    "unsolicited settings (leaving agents who do not receive there), "
+	    "%s held by agents stay with them\n"
 	    "  with the bot: %ld\n",
 	    name, convs_n(wp, a, sizeof(a)), convs_n(hp, b, sizeof(b)),
-	    convs_n(wr, d, sizeof(d)), convs_n(hr, e, sizeof(e)), ar, bot);
+	    convs_n(wr, d, sizeof(d)), convs_n(ar, f, sizeof(f)),
+	    convs_n(hr, e, sizeof(e)), bot);
 }
 
 int
