@@ -3,13 +3,14 @@
 # the real daemons: set with msg channel unsolicited (admins only; not for a
 # provisioned number), shown in msg channel status; inbound on a number no
 # active campaign owns (a draft's) goes to the agents they name, offered to
-# them; with a campaign named (and live), to that campaign; cleared, to
-# "default" again.
+# them (a team named: its agents); with a campaign named (and live), to
+# that campaign; cleared, to "default" again; a stopped campaign's
+# conversation needing attention on the number moves to them.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 20
+plan 23
 stack_start
 
 U=pus$$
@@ -59,6 +60,18 @@ exits 0 "settings naming campaign other" \
 sb_sms +15571210002 $R "second customer" >/dev/null
 is "$(conv_of "second customer" | jq -r .campaign)" other \
     "inbound from a new customer goes to campaign other"
+
+# a team named: its agents receive
+msg team add night >/dev/null && msg agent edit ada --teams night >/dev/null ||
+    bail "team night"
+exits 0 "settings naming team night" msg channel unsolicited sms:$R --team night
+as a msg status available >/dev/null || bail "ada available"
+sb_sms +15571210006 $R "late at night" >/dev/null
+m=$(conv_of "late at night")
+is "$(jq -r .campaign <<<"$m")" "@sms:$R" "to the number's own queue"
+ok "offered to ada, an agent of team night" wait_event 15 \
+    ".type==\"offer\" and .conv==\"$(jq -r .conv <<<"$m")\" and (.agents|index(\"ada\")) != null"
+as a msg status offline >/dev/null || bail "ada offline"
 
 # cleared: default
 msg channel unsolicited sms:$R --clear >/dev/null
