@@ -51,6 +51,7 @@ static const struct ckind kinds[] = {
 	{ "holiday", NULL, holiday_op },
 	{ "blacklist", NULL, blacklist_op },
 	{ "contact", NULL, contact_op },
+	{ "unsolicited", NULL, unsolicited_op },
 };
 
 /* clients: a bus_caller each, held while answers wait on it */
@@ -204,6 +205,7 @@ main(int argc, char *argv[])
 		{ "cemail", MDB_DUPSORT, &c.db_cemail },
 		{ "cname", MDB_DUPSORT, &c.db_cname },
 		{ "meta", 0, &c.db_meta },
+		{ "unsolicited", 0, &c.db_unsolicited },
 		{ NULL, 0, NULL },
 	};
 

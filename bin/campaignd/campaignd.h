@@ -58,7 +58,8 @@ struct campaignd {
 			 db_teams, db_members, db_canned, db_templates,
 			 db_wtemplates, db_dispositions, db_statusdefs, db_qa,
 			 db_holidays, db_blacklist, db_bhist, db_contacts,
-			 db_cphone, db_cemail, db_cname, db_meta;
+			 db_cphone, db_cemail, db_cname, db_meta,
+			 db_unsolicited;
 };
 
 extern struct campaignd *C;
@@ -120,6 +121,7 @@ int	qa_op(struct creq *);
 int	holiday_op(struct creq *);
 int	blacklist_op(struct creq *);
 int	contact_op(struct creq *);
+int	unsolicited_op(struct creq *);
 
 /*
  * campaignd_people.c: the members of campaign camp (its document) in

@@ -87,8 +87,9 @@ static const struct msg_cmd cmds[] = {
 	    "send a message, or one per input line" },
 	{ "channel", msg_channel, "msg channel status [--json] | token "
 	    "whatsapp [--file PATH] | token messenger|instagram ID [--file "
-	    "PATH]", "channel addresses: active or not; replace a "
-	    "token" },
+	    "PATH] | unsolicited [CHANNEL:ADDR [--campaign C] [--team T]... "
+	    "[--agent A]... | --clear]", "channel addresses: active or not; "
+	    "replace a token; a reusable number's unsolicited settings" },
 	{ "transcript", msg_transcript, "msg transcript CONV",
 	    "every event of one conversation" },
 	{ "ping", msg_ping, "msg ping [-q] [-w SECS] [DAEMON]",
@@ -614,6 +615,41 @@ msg_local_time(int64_t ms, char buf[32])
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, 32, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		snprintf(buf, 32, "%lld", (long long)ms);
+}
+
+void
+msg_delivery_state(char *buf, size_t sz, const char *state, int64_t attempt,
+    int64_t next_ms)
+{
+	time_t t = (time_t)(next_ms / 1000);
+	struct tm tm;
+	char when[16];
+
+	if (attempt <= 0 || (strcmp(state, "pending") != 0 &&
+	    strcmp(state, "retrying") != 0)) {
+		snprintf(buf, sz, "%s", state);
+		return;
+	}
+	if (strcmp(state, "retrying") == 0 && next_ms > 0 &&
+	    localtime_r(&t, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%H:%M:%S", &tm) != 0)
+		snprintf(buf, sz, "%s (attempt %lld, next try at %s)", state,
+		    (long long)attempt, when);
+	else
+		snprintf(buf, sz, "%s (attempt %lld)", state,
+		    (long long)attempt);
+}
+
+int64_t
+msg_json_ts(const json_t *v)
+{
+	int64_t ms;
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v) && rec_ts_parse(json_string_value(v), &ms) == 0)
+		return ms;
+	return 0;
 }
 
 static const struct msg_cmd *

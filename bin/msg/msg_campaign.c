@@ -19,6 +19,7 @@
 #include "busc.h"
 #include "msg.h"
 #include "msg_admin.h"
+#include "rec.h"
 
 #define DOC_FILE_MAX	(1024 * 1024)	/* bytes of a campaign document */
 
@@ -555,13 +556,107 @@ delete(const char *name, json_t *args)
 	return MSG_EX_OK;
 }
 
+/* Is our address addr on channel ch one campaign doc provisioned? */
+static int
+provisioned_in(json_t *doc, const char *ch, const char *addr)
+{
+	json_t *e;
+	size_t i;
+
+	json_array_foreach(json_object_get(json_object_get(json_object_get(doc,
+	    "channels"), ch), "addresses"), i, e)
+		if (strcmp(rec_str(e, "addr", ""), addr) == 0)
+			return strcmp(rec_str(e, "mode", ""),
+			    "provisioned") == 0;
+	return 0;
+}
+
+/* "1 conversation", "2 conversations" */
+static const char *
+convs_n(long n, char *buf, size_t sz)
+{
+	snprintf(buf, sz, "%ld conversation%s", n, n == 1 ? "" : "s");
+	return buf;
+}
+
+/*
+ * The question stop asks on a terminal: what each rule does to the
+ * campaign's open conversations (routerd's history of them, the numbers'
+ * modes from the campaign): waiting (or offered) ones on numbers it
+ * provisioned are closed, on reusable numbers moved to the number's next
+ * owner; those needing attention on reusable numbers go to the number's
+ * unsolicited settings; those held by agents stay with them, replies on
+ * provisioned numbers refused; those with the bot stay with it.
+ */
+static void
+stop_prompt(const char *name, char *prompt, size_t sz)
+{
+	json_t *shown, *doc, *args, *res, *convs, *cv, *next;
+	struct busc c;
+	long wp = 0, wr = 0, hp = 0, hr = 0, ar = 0, bot = 0;
+	char a[40], b[40], d[40], e[40], f[40];
+	const char *rs;
+	size_t i;
+	int more, prov;
+
+	shown = admin_call("campaign", "show", json_pack("{s:s}", "name",
+	    name));
+	if (!json_is_object(doc = json_object_get(shown, "doc")))
+		doc = shown;
+	msg_connect_or_die(&c, "routerd");
+	args = json_pack("{s:s,s:s}", "campaign", name, "status", "open");
+	do {
+		res = msg_work_call_on(&c, "history", json_deep_copy(args));
+		convs = json_object_get(res, "convs");
+		json_array_foreach(convs, i, cv) {
+			prov = provisioned_in(doc, rec_str(cv, "channel", ""),
+			    rec_str(cv, "addr", ""));
+			rs = rec_str(cv, "rstate", "");
+			if (strcmp(rs, "waiting") == 0 ||
+			    strcmp(rs, "offered") == 0 || strcmp(rs, "new") == 0)
+				prov ? wp++ : wr++;
+			else if (strcmp(rs, "bot") == 0)
+				bot++;
+			else if (prov)
+				hp++;
+			else if (json_is_true(json_object_get(cv,
+			    "attention")))
+				ar++;
+			else
+				hr++;
+		}
+		next = json_object_get(res, "next");
+		more = json_is_true(json_object_get(res, "more")) &&
+		    json_is_string(next);
+		if (more)
+			json_object_set(args, "after", next);
+		json_decref(res);
+	} while (more);
+	busc_close(&c);
+	json_decref(args);
+	json_decref(shown);
+	snprintf(prompt, sz, "Stop campaign %s for good? Nothing more is sent "
+	    "in its name.\n"
+	    "  on numbers it provisioned (released): %s waiting closed "
+	    "(campaign ended), %s held by agents stay with them (replies "
+	    "refused)\n"
+	    "  on reusable numbers: %s waiting moved to the campaign that owns "
+	    "the number next, %s needing attention moved to the number's "
+	    "unsolicited settings (leaving agents who do not receive there), "
+	    "%s held by agents stay with them\n"
+	    "  with the bot: %ld\n",
+	    name, convs_n(wp, a, sizeof(a)), convs_n(hp, b, sizeof(b)),
+	    convs_n(wr, d, sizeof(d)), convs_n(ar, f, sizeof(f)),
+	    convs_n(hr, e, sizeof(e)), bot);
+}
+
 int
 msg_campaign(int argc, char **argv)
 {
 	const struct aflag *tab = no_flags;
 	const char *op;
 	json_t *args = json_object(), *res, *doc;
-	char *s, prompt[512];
+	char *s, prompt[1024];
 	int npos, want = 1, fd;
 
 	if (argc < 2)
@@ -619,12 +714,7 @@ msg_campaign(int argc, char **argv)
 		if (!json_is_true(json_object_get(args, "yes")) &&
 		    (fd = open("/dev/tty", O_RDWR | O_NOCTTY)) != -1) {
 			close(fd);
-			snprintf(prompt, sizeof(prompt), "Stop campaign %s for "
-			    "good? Nothing more is sent in its name; its waiting "
-			    "conversations on numbers it provisioned are closed "
-			    "(the numbers released), those on reusable numbers "
-			    "move to the campaign that owns the number next",
-			    argv[2]);
+			stop_prompt(argv[2], prompt, sizeof(prompt));
 			if (!admin_confirm(prompt))
 				msg_die(MSG_EX_REFUSED, "%s was not stopped",
 				    argv[2]);

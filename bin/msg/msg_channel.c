@@ -9,6 +9,14 @@
  *	(the access token expired or was revoked), and its daemon then sends
  *	nothing on it.  A daemon that is not running is named and skipped.
  *
+ *   msg channel unsolicited [CHANNEL:ADDR [--campaign C] [--team T]...
+ *	[--agent A]... | --clear]]
+ *	A reusable number's unsolicited-message settings (campaignd's
+ *	"unsolicited" kind, admin only to change): who receives what arrives
+ *	on it when no active campaign owns it.  Without options it shows
+ *	them; without an address it lists every number's.  msg channel
+ *	status shows them beside the addresses.
+ *
  *   msg channel token messenger|instagram ID [--file PATH]
  *	A Page's new token (an Instagram account's is its Page's): written
  *	as "<messenger_token_dir>/<page>.new", checked by messengerd with
@@ -36,6 +44,7 @@
 #include "conf.h"
 #include "mp.h"
 #include "msg.h"
+#include "msg_admin.h"
 #include "rec.h"
 #include "valid.h"
 
@@ -141,14 +150,93 @@ msg_chstatus(char *why, size_t whysz)
 	return out;
 }
 
+/* "campaign C, teams a,b, agents x" of settings u into buf. */
+static void
+unsol_text(json_t *u, char *buf, size_t sz)
+{
+	static const char *const keys[] = { "teams", "agents", NULL };
+	json_t *e;
+	size_t i, k, n = 0;
+
+	buf[0] = '\0';
+	if (json_is_string(json_object_get(u, "campaign")))
+		n += (size_t)snprintf(buf, sz, "campaign %s",
+		    json_string_value(json_object_get(u, "campaign")));
+	for (k = 0; keys[k] && n < sz; k++) {
+		if (json_array_size(json_object_get(u, keys[k])) == 0)
+			continue;
+		n += (size_t)snprintf(buf + n, sz - n, "%s%s ", n ? ", " : "",
+		    keys[k]);
+		json_array_foreach(json_object_get(u, keys[k]), i, e)
+			if (n < sz)
+				n += (size_t)snprintf(buf + n, sz - n, "%s%s",
+				    i ? "," : "", json_string_value(e));
+	}
+	if (n == 0)
+		snprintf(buf, sz, "default");
+}
+
+/* Every number's unsolicited settings (campaignd), as a list; empty (and
+ * said) when campaignd cannot be reached. */
+static json_t *
+unsol_all(void)
+{
+	struct busc c;
+	json_t *res, *items, *all = json_array(), *args, *next;
+	const char *why;
+	int more;
+
+	if (msg_connect(&c, "campaignd", 5000, &why) == -1) {
+		msg_err("campaignd: %s; unsolicited settings not shown", why);
+		return all;
+	}
+	args = json_object();
+	do {
+		res = admin_call_on(&c, "unsolicited", "list",
+		    json_deep_copy(args));
+		items = json_object_get(res, "items");
+		json_array_extend(all, json_is_array(items) ? items :
+		    json_array());
+		next = json_object_get(res, "next");
+		more = json_is_true(json_object_get(res, "more")) &&
+		    json_is_string(next);
+		if (more)
+			json_object_set(args, "after", next);
+		json_decref(res);
+	} while (more);
+	json_decref(args);
+	busc_close(&c);
+	return all;
+}
+
 static int
 status(int json)
 {
-	json_t *all, *e;
-	char why[700], *line, buf[768];
+	json_t *all, *e, *unsol, *u;
+	char why[700], *line, buf[1200], us[400];
 	size_t i;
 
 	all = msg_chstatus(why, sizeof(why));
+	unsol = unsol_all();
+	/* each address with its settings; settings of addresses no daemon
+	 * lists (SMS numbers) as entries of their own */
+	json_array_foreach(unsol, i, u) {
+		size_t k;
+		int found = 0;
+
+		json_array_foreach(all, k, e)
+			if (strcmp(rec_str(e, "channel", ""), rec_str(u,
+			    "channel", "-")) == 0 && strcmp(rec_str(e, "addr",
+			    ""), rec_str(u, "addr", "-")) == 0) {
+				json_object_set(e, "unsolicited", u);
+				found = 1;
+			}
+		if (!found)
+			json_array_append_new(all, json_pack("{s:O,s:O,s:O}",
+			    "channel", json_object_get(u, "channel"), "addr",
+			    json_object_get(u, "addr"), "unsolicited", u));
+	}
+	json_decref(unsol);
 	if (json_array_size(all) == 0 && why[0])
 		msg_die(MSG_EX_UNREACH, "%s", why);
 	if (why[0])
@@ -170,12 +258,19 @@ status(int json)
 			free(line);
 			continue;
 		}
-		snprintf(buf, sizeof(buf), "%-9s %-16s %-9s %-25s %s%s%s%s",
+		us[0] = '\0';
+		if (json_is_object(json_object_get(e, "unsolicited"))) {
+			unsol_text(json_object_get(e, "unsolicited"), us + 16,
+			    sizeof(us) - 16);
+			memcpy(us, " unsolicited -> ", 16);
+		}
+		snprintf(buf, sizeof(buf), "%-9s %-16s %-9s %-25s %s%s%s%s%s",
 		    json_string_value(json_object_get(e, "channel")),
 		    json_string_value(json_object_get(e, "addr")),
+		    json_object_get(e, "active") == NULL ? "-" :
 		    active ? "active" : "inactive", since ? since : "-",
 		    rs ? rs : "", nm ? (rs ? " (" : "(") : "", nm ? nm : "",
-		    nm ? ")" : "");
+		    nm ? ")" : "", us);
 		msg_out_line(buf);
 	}
 	if (!json && json_array_size(all) == 0)
@@ -387,6 +482,99 @@ token(const char *channel, const char *from)
 	return MSG_EX_OK;
 }
 
+/* msg channel unsolicited [CHANNEL:ADDR [options]] */
+static int
+unsolicited(int argc, char **argv, int json)
+{
+	static const struct option lopts[] = {
+		{ "campaign", required_argument, NULL, 'c' },
+		{ "team", required_argument, NULL, 't' },
+		{ "agent", required_argument, NULL, 'a' },
+		{ "clear", no_argument, NULL, 'x' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	json_t *args = json_object(), *teams = json_array(),
+	    *agents = json_array(), *res, *all, *u;
+	char line[600];
+	size_t i;
+	int ch, set = 0, clear = 0;
+
+	optind = 0;	/* afresh (glibc) */
+	while ((ch = getopt_long(argc, argv, "", lopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			json_object_set_new(args, "campaign",
+			    json_string(optarg));
+			set = 1;
+			break;
+		case 't':
+			json_array_append_new(teams, json_string(optarg));
+			set = 1;
+			break;
+		case 'a':
+			json_array_append_new(agents, json_string(optarg));
+			set = 1;
+			break;
+		case 'x':
+			clear = 1;
+			break;
+		case 'j':
+			json = 1;
+			break;
+		default:
+			msg_usage();
+		}
+	}
+	if (argc - optind > 1 || (clear && set) ||
+	    ((set || clear) && argc - optind != 1))
+		msg_usage();
+	if (argc - optind == 0) {
+		all = unsol_all();
+		json_array_foreach(all, i, u) {
+			if (json)
+				msg_work_print(u);
+			else {
+				unsol_text(u, line + 300, 300);
+				snprintf(line, 300, "%s:%s", rec_str(u,
+				    "channel", "?"), rec_str(u, "addr", "?"));
+				printf("%-28s %s\n", line, line + 300);
+			}
+		}
+		msg_out_flush();
+		json_decref(all);
+		json_decref(args);
+		json_decref(teams);
+		json_decref(agents);
+		return MSG_EX_OK;
+	}
+	json_object_set_new(args, "name", json_string(argv[optind]));
+	if (clear) {
+		json_decref(teams);
+		json_decref(agents);
+		res = admin_call("unsolicited", "delete", args);
+	} else if (set) {
+		json_object_set_new(args, "teams", teams);
+		json_object_set_new(args, "agents", agents);
+		res = admin_call("unsolicited", "set", args);
+	} else {
+		json_decref(teams);
+		json_decref(agents);
+		res = admin_call("unsolicited", "show", args);
+	}
+	u = json_object_get(res, "doc");
+	if (json || !json_is_object(u))
+		msg_work_print(json_is_object(u) ? u : res);
+	else {
+		unsol_text(u, line, sizeof(line));
+		printf("%s:%s unsolicited -> %s\n", rec_str(u, "channel", "?"),
+		    rec_str(u, "addr", "?"), line);
+	}
+	msg_out_flush();
+	json_decref(res);
+	return MSG_EX_OK;
+}
+
 int
 msg_channel(int argc, char **argv)
 {
@@ -399,6 +587,8 @@ msg_channel(int argc, char **argv)
 	const char *file = "-";
 	int ch, json = !msg_stdout_tty();
 
+	if (argc >= 2 && strcmp(argv[1], "unsolicited") == 0)
+		return unsolicited(argc - 1, argv + 1, json);
 	while ((ch = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
 		switch (ch) {
 		case 'j':

@@ -164,11 +164,14 @@ static const struct bus_handlers handlers = {
 	.drained = on_drained,
 };
 
-/* After every batch: settle the log's mark, then feed subscribers. */
+/* After every batch: settle the log's mark, then feed subscribers; an
+ * abandoned batch leaves the attention index to be filled again. */
 static void
 on_commit(void *arg, int ok)
 {
 	evlog_settle(&R->log, ok);
+	if (!ok)
+		attn_reset(0);
 	if (ok) {
 		sub_publish();
 		queue_pump();
@@ -190,6 +193,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	sub_tick();
 	queue_tick();
 	work_attention_tick();
+	queue_ended_tick();
 	maybe_exit();
 }
 

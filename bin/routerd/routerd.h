@@ -146,6 +146,8 @@ struct mrec {
 	char		 state[16];
 	char		 pid[128];
 	int64_t		 ts;
+	int		 attempt;	/* pending, retrying: the attempt */
+	int64_t		 next_ts;	/* retrying: next try, ms */
 	char		*text;		/* malloc'd by rs_mrec_get */
 	size_t		 textlen;
 };
@@ -244,6 +246,23 @@ void	work_optout(struct rclient *, const msgpack_object *);
  * wrote last and got no answer within the campaign's response threshold
  * (looked for every few seconds; one "attention" event each). */
 void	work_attention_tick(void);
+
+/* routerd_attn.c: the conversations that may come to need attention, per
+ * campaign by waiting_since (the automatic mark's ordered index). */
+/* 1 when cv may come to need attention: open, agent-operated, routed,
+ * not marked, its customer waiting. */
+int	attn_candidate(const struct conv *);
+/* cv was put: indexed when a candidate (an entry keeps its earliest wait;
+ * nothing leaves on a put).  Nothing while the index is not loaded. */
+void	attn_note(const struct conv *);
+/* Take out at most max ids whose wait is past their campaign's response
+ * threshold at now (ms), oldest first per campaign; how many. */
+size_t	attn_take(long long now, char (*ids)[R_IDLEN], size_t max);
+size_t	attn_count(void);		/* entries held */
+int	attn_loaded(void);
+/* Empty the index; load: it is being filled (attn_note takes entries),
+ * else it waits to be filled by one walk of the store. */
+void	attn_reset(int load);
 /* An agent answered cv: a needs-attention mark leaves (its event); the
  * caller puts cv.  0 or an mdb error. */
 int	work_answered(MDB_txn *, struct conv *, const char *agent);
@@ -398,6 +417,10 @@ int	queue_capacity(const char *agent, const struct conv *cv, char *why,
 	    size_t whysz);
 /* Route waiting conversations now (after commits, status changes). */
 void	queue_pump(void);
+/* Every few seconds: a campaign newly stopped (archived) gives its
+ * conversations needing attention on reusable numbers to the numbers'
+ * unsolicited settings (once per campaign). */
+void	queue_ended_tick(void);
 void	queue_init(void);
 /* Once a second: lapsed offers, ended wrap-ups. */
 void	queue_tick(void);
@@ -579,6 +602,18 @@ void	rs_mrec_free(struct mrec *);
 int	rs_mrec_status(MDB_txn *, struct mrec *, const char *status,
 	    const char *pid, const char *code, const char *reason,
 	    const msgpack_object *data, long long ts);
+/*
+ * A send's progress as its channel daemon tells it: status "pending"
+ * (attempt handed to the provider) or "retrying" (attempt to come at
+ * next_ts, in ms as every "*_ts" of a record, after code and reason).  The status event carries
+ * attempt (and next_ts); m's state takes it unless it has moved past
+ * (sent, delivered, read, failed...).
+ */
+int	rs_mrec_progress(MDB_txn *, struct mrec *, const char *status,
+	    int attempt, int64_t next_ts, const char *code, const char *reason,
+	    long long ts);
+/* 1 when state is pending or retrying (a send under way). */
+int	rs_state_underway(const char *state);
 
 /* db "ids": provider ids, statuses seen, send keys, what a message carries. */
 /* "p:<channel>:<pid>": the message a provider id belongs to. */
@@ -596,6 +631,10 @@ int	rs_wm_get(MDB_txn *, const char *conv, const char *status,
 	    long long *upto);
 int	rs_wm_put(MDB_txn *, const char *conv, const char *status,
 	    long long upto);
+/* "e:<campaign>": the ended campaign's conversations that needed
+ * attention were moved (queue_ended_tick); 0 when marked, MDB_NOTFOUND. */
+int	rs_ended_get(MDB_txn *, const char *campaign);
+int	rs_ended_put(MDB_txn *, const char *campaign);
 /* A send key as stored: a client's under its Unix user ("k:u<uid>:<key>"),
  * routerd's own as given ("k:<key>": "bot:<msg>", "idk:<msg>"). */
 #define RS_SKEYLEN	220
@@ -668,8 +707,18 @@ int	camp_live(const char *campaign, char *why, size_t whysz);
 /* 1 when campaign lists our address addr on ch as provisioned (its own
  * alone), 0 when reusable or not listed. */
 int	camp_provisioned(const char *campaign, enum chan, const char *addr);
-/* The campaign that owns our address addr on ch, else "default". */
+/* The campaign that owns our address addr on ch: the active one listing
+ * it, else what its unsolicited settings say (camp_unsolicited), else
+ * "default". */
 void	camp_lookup(enum chan, const char *addr, char *campaign, size_t);
+/* What the unsolicited settings of our address addr on ch say: the
+ * campaign named when live, else with teams or agents the number's own
+ * queue "@<channel>:<addr>"; 1 with campaign set, 0 when they say nothing
+ * (campaign untouched). */
+int	camp_unsolicited(enum chan, const char *addr, char *campaign, size_t);
+/* The archived campaigns: cb(name, arg) for each, at most max. */
+void	camp_archived(size_t max, void (*cb)(const char *, void *),
+	    void *arg);
 /* Why campaign (or its channel ch) takes no conversations now, or "". */
 void	camp_check(const char *campaign, enum chan, char *why, size_t);
 /* Read-only txn on campaignd's environment; -1 when there is none yet. */

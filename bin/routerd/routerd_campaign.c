@@ -102,7 +102,7 @@ int
 camp_rtxn(MDB_txn **txn)
 {
 	static const char *const dbs[] = { "agentuser", "agents", "members",
-	    "teams",
+	    "teams", "unsolicited",
 	    "statusdefs", "dispositions", "blacklist", "holidays", "canned",
 	    "contacts", "cphone", "cemail", "cname", "wtemplates", "templates",
 	    "qa", NULL };
@@ -182,18 +182,134 @@ camp_has(const char *db, const char *key)
 	return ok;
 }
 
+/*
+ * A campaign's document; for a reusable number's own queue
+ * ("@<channel>:<addr>", camp_lookup) its unsolicited settings, whose
+ * "teams" act as a campaign's and whose "agents" are its members.
+ */
 static int
 get_doc(MDB_txn *txn, const char *name, msgpack_unpacked *up)
 {
 	MDB_val k = { strlen(name), (void *)name }, v;
 	size_t off = 0;
 
+	if (name[0] == '@')
+		return camp_doc(txn, "unsolicited", name + 1, up);
 	if (mdb_get(txn, db_campaigns, &k, &v) != 0)
 		return -1;
 	if (msgpack_unpack_next(up, v.mv_data, v.mv_size, &off) !=
 	    MSGPACK_UNPACK_SUCCESS || up->data.type != MSGPACK_OBJECT_MAP)
 		return -1;
 	return 0;
+}
+
+/* A number's unsolicited settings' (key "<channel>:<addr>") agents into
+ * a list; 0 when none. */
+static int
+unsol_agent(MDB_txn *txn, const char *key, const char *agent)
+{
+	msgpack_unpacked up;
+	const msgpack_object *a;
+	uint32_t i;
+	int found = 0;
+
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "unsolicited", key, &up) == 0 &&
+	    (a = mp_get(&up.data, "agents")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < a->via.array.size && !found; i++)
+			found = a->via.array.ptr[i].type ==
+			    MSGPACK_OBJECT_STR &&
+			    a->via.array.ptr[i].via.str.size == strlen(agent) &&
+			    memcmp(a->via.array.ptr[i].via.str.ptr, agent,
+			    strlen(agent)) == 0;
+	msgpack_unpacked_destroy(&up);
+	return found;
+}
+
+static void	unsolicited(MDB_txn *, const char *, char *, size_t);
+
+int
+camp_unsolicited(enum chan ch, const char *addr, char *campaign, size_t sz)
+{
+	char key[160], out[64] = "";
+	MDB_txn *txn;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	snprintf(key, sizeof(key), "%s:%s", rs_chan_name(ch), addr);
+	unsolicited(txn, key, out, sizeof(out));
+	mdb_txn_abort(txn);
+	if (out[0] == '\0')
+		return 0;
+	snprintf(campaign, sz, "%s", out);
+	return 1;
+}
+
+void
+camp_archived(size_t max, void (*cb)(const char *, void *), void *arg)
+{
+	char name[64], state[16];
+	msgpack_unpacked up;
+	MDB_cursor *cur;
+	MDB_txn *txn;
+	MDB_val k, v;
+	size_t n = 0, off;
+	int rc;
+
+	if (camp_rtxn(&txn) == -1)
+		return;
+	if (mdb_cursor_open(txn, db_campaigns, &cur) != 0) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && n < max;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size == 0 || k.mv_size >= sizeof(name))
+			continue;
+		memcpy(name, k.mv_data, k.mv_size);
+		name[k.mv_size] = '\0';
+		off = 0;
+		msgpack_unpacked_init(&up);
+		if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
+		    MSGPACK_UNPACK_SUCCESS && mp_strcpy(&up.data, "state",
+		    state, sizeof(state)) && strcmp(state, "archived") == 0) {
+			cb(name, arg);
+			n++;
+		}
+		msgpack_unpacked_destroy(&up);
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+}
+
+/*
+ * No active campaign owns the number key ("<channel>:<addr>"): its
+ * unsolicited settings say who receives (campaignd_unsolicited.c): the
+ * campaign named when it is live, else with teams or agents the number's
+ * own queue "@<key>", else "default" (campaign left as it is).
+ */
+static void
+unsolicited(MDB_txn *txn, const char *key, char *campaign, size_t sz)
+{
+	msgpack_unpacked up;
+	const msgpack_object *t, *a;
+	char camp[64];
+
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "unsolicited", key, &up) == 0) {
+		if (mp_strcpy(&up.data, "campaign", camp, sizeof(camp)) &&
+		    camp[0] && camp_live(camp, NULL, 0))
+			snprintf(campaign, sz, "%s", camp);
+		else if (((t = mp_get(&up.data, "teams")) != NULL &&
+		    t->type == MSGPACK_OBJECT_ARRAY && t->via.array.size > 0) ||
+		    ((a = mp_get(&up.data, "agents")) != NULL &&
+		    a->type == MSGPACK_OBJECT_ARRAY && a->via.array.size > 0)) {
+			if (strlen(key) + 1 < sz)	/* else it cannot be named */
+				snprintf(campaign, sz, "@%s", key);
+		}
+	}
+	msgpack_unpacked_destroy(&up);
 }
 
 void
@@ -214,7 +330,8 @@ camp_lookup(enum chan ch, const char *addr, char *campaign, size_t sz)
 	    v.mv_size < sz) {
 		memcpy(campaign, v.mv_data, v.mv_size);
 		campaign[v.mv_size] = '\0';
-	}
+	} else
+		unsolicited(txn, key, campaign, sz);
 	mdb_txn_abort(txn);
 }
 
@@ -501,6 +618,13 @@ camp_member(const char *campaign, const char *agent, int *receive,
 			*receive = !mp_bool(&up.data, "receive", &b) || b;
 		if (create)
 			*create = !mp_bool(&up.data, "create", &b) || b;
+	} else if (campaign[0] == '@' && unsol_agent(txn, campaign + 1,
+	    agent)) {
+		found = 1;		/* a number's own agent: receives */
+		if (receive)
+			*receive = 1;
+		if (create)
+			*create = 1;
 	} else if (team_of(txn, campaign, agent, team, sizeof(team))) {
 		int64_t pen;
 		int rcv, crt;
@@ -573,6 +697,50 @@ team_members(MDB_txn *txn, const char *campaign, size_t n, size_t max,
 	mdb_cursor_close(cur);
 }
 
+/* The agents a number's unsolicited settings name (key "<channel>:<addr>"),
+ * as members who receive; n so far, the new count returned. */
+static size_t
+unsol_members(MDB_txn *txn, const char *key, size_t n, size_t max,
+    camp_member_cb cb, void *arg)
+{
+	msgpack_unpacked up, mu;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	const msgpack_object *a;
+	char agent[64];
+	uint32_t i;
+	size_t off;
+
+	msgpack_unpacked_init(&up);
+	if (camp_doc(txn, "unsolicited", key, &up) == 0 &&
+	    (a = mp_get(&up.data, "agents")) != NULL &&
+	    a->type == MSGPACK_OBJECT_ARRAY)
+		for (i = 0; i < a->via.array.size && n < max; i++) {
+			if (a->via.array.ptr[i].type != MSGPACK_OBJECT_STR ||
+			    a->via.array.ptr[i].via.str.size >= sizeof(agent))
+				continue;
+			memcpy(agent, a->via.array.ptr[i].via.str.ptr,
+			    a->via.array.ptr[i].via.str.size);
+			agent[a->via.array.ptr[i].via.str.size] = '\0';
+			msgpack_sbuffer_init(&sb);
+			msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+			msgpack_pack_map(&pk, 4);
+			mp_kv_int(&pk, "position", (int64_t)++n);
+			mp_kv_int(&pk, "penalty", 0);
+			mp_kv_bool(&pk, "receive", 1);
+			mp_kv_bool(&pk, "create", 1);
+			off = 0;
+			msgpack_unpacked_init(&mu);
+			if (msgpack_unpack_next(&mu, sb.data, sb.size, &off) ==
+			    MSGPACK_UNPACK_SUCCESS)
+				cb(agent, &mu.data, arg);
+			msgpack_unpacked_destroy(&mu);
+			msgpack_sbuffer_destroy(&sb);
+		}
+	msgpack_unpacked_destroy(&up);
+	return n;
+}
+
 void
 camp_members(const char *campaign, size_t max, camp_member_cb cb, void *arg)
 {
@@ -613,6 +781,8 @@ camp_members(const char *campaign, size_t max, camp_member_cb cb, void *arg)
 		n++;
 	}
 	mdb_cursor_close(cur);
+	if (campaign[0] == '@')
+		n = unsol_members(txn, campaign + 1, n, max, cb, arg);
 	team_members(txn, campaign, n, max, cb, arg);
 	mdb_txn_abort(txn);
 }

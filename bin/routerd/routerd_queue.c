@@ -664,6 +664,140 @@ queue_ended(MDB_txn *txn, const char *id)
 	return queue_enqueue(txn, &cv);
 }
 
+#define ENDED_EVERY_MS	5000	/* how often stopped campaigns are looked for */
+#define ENDED_CAMPS	64	/* archived campaigns looked at in one pass */
+#define ENDED_BATCH	1024	/* conversations moved in one pass at most */
+
+struct ended {
+	char	names[ENDED_CAMPS][64];
+	size_t	n;
+	char	(*ids)[R_IDLEN];
+	size_t	nids;
+	const char *campaign;
+};
+
+static void
+ended_camp(const char *name, void *arg)
+{
+	struct ended *e = arg;
+
+	if (e->n < ENDED_CAMPS)
+		snprintf(e->names[e->n++], sizeof(e->names[0]), "%s", name);
+}
+
+/* An open conversation of the ended campaign that needs attention on a
+ * number the campaign did not provision. */
+static int
+ended_due(const struct conv *cv, const char *campaign)
+{
+	return cv->status == CV_OPEN && cv->attention &&
+	    strcmp(cv->campaign, campaign) == 0 &&
+	    !camp_provisioned(campaign, cv->channel, cv->addr);
+}
+
+static int
+ended_one(const char *id, const MDB_val *rec, void *arg)
+{
+	struct ended *e = arg;
+	struct conv cv;
+
+	if (rs_conv_decode(rec, &cv) != 0 || !ended_due(&cv, e->campaign))
+		return 0;
+	snprintf(e->ids[e->nids++], R_IDLEN, "%s", id);
+	return e->nids == ENDED_BATCH;
+}
+
+/*
+ * cv (needing attention, of stopped campaign from) goes where the number's
+ * unsolicited settings say (else to its next owner): its agent keeps it
+ * when a member there who may receive; else it leaves that agent's inbox
+ * and waits in the new queue, offered to the agents who are.  A transfer
+ * event, by parley, reason "campaign ended".
+ */
+static int
+ended_move(MDB_txn *txn, struct conv *cv, const char *from)
+{
+	char to[sizeof(cv->campaign)], agent[64] = "";
+	msgpack_packer *pk;
+	int receive = 0, rc;
+
+	if (!camp_unsolicited(cv->channel, cv->addr, to, sizeof(to)))
+		camp_lookup(cv->channel, cv->addr, to, sizeof(to));
+	if (cv->agent[0] && (!camp_member(to, cv->agent, &receive, NULL) ||
+	    !receive)) {
+		snprintf(agent, sizeof(agent), "%s", cv->agent);
+		if ((rc = queue_dequeue(txn, cv)) != 0 ||
+		    (rc = queue_release(txn, cv, 0)) != 0)
+			return rc;
+		cv->agent[0] = '\0';
+	}
+	snprintf(cv->campaign, sizeof(cv->campaign), "%s", to);
+	pk = rs_event(8);
+	mp_kv_str(pk, "type", "transfer");
+	mp_kv_str(pk, "conv", cv->id);
+	mp_kv_str(pk, "campaign", from);
+	mp_kv_str(pk, "from", agent[0] ? agent : NULL);
+	mp_kv_str(pk, "to_campaign", to);
+	mp_kv_str(pk, "by", "parley");
+	mp_kv_str(pk, "reason", "campaign ended");
+	mp_kv_int(pk, "ts", daemon_now_ms());
+	if ((rc = rs_append(txn, cv->id, NULL)) != 0)
+		return rc;
+	if (cv->agent[0])
+		return rs_conv_put(txn, cv);	/* stays with its agent */
+	if ((rc = queue_dequeue(txn, cv)) != 0)
+		return rc;
+	cv->rstate = CS_NEW;
+	cv->mode = CM_AGENT;
+	return queue_enqueue(txn, cv);
+}
+
+void
+queue_ended_tick(void)
+{
+	static long long last;
+	static char ids[ENDED_BATCH][R_IDLEN];
+	static struct ended e;
+	struct conv cv;
+	MDB_txn *txn;
+	long long now = daemon_now_ms();
+	size_t i, k;
+	int rc = 0;
+
+	if (now - last < ENDED_EVERY_MS)
+		return;
+	last = now;
+	e.n = 0;
+	camp_archived(ENDED_CAMPS, ended_camp, &e);
+	for (k = 0; k < e.n && rc == 0; k++) {
+		if (store_rtxn(R->st, &txn) != 0)
+			return;
+		if (rs_ended_get(txn, e.names[k]) == 0) {
+			mdb_txn_abort(txn);
+			continue;	/* done before */
+		}
+		e.ids = ids;
+		e.nids = 0;
+		e.campaign = e.names[k];
+		rc = rs_convs_walk(txn, "", ended_one, &e);
+		mdb_txn_abort(txn);
+		if (rc != 0 || (txn = store_txn(R->st)) == NULL)
+			return;
+		for (i = 0; i < e.nids && rc == 0; i++)
+			if (rs_conv_get(txn, ids[i], &cv) == 0 &&
+			    ended_due(&cv, e.names[k]))
+				rc = ended_move(txn, &cv, e.names[k]);
+		/* all of it moved: marked, not looked at again */
+		if (rc == 0 && e.nids < ENDED_BATCH)
+			rc = rs_ended_put(txn, e.names[k]);
+		if (rc != 0)
+			store_fail(R->st, rc, "moving a stopped campaign's "
+			    "conversations");
+		if (e.nids == ENDED_BATCH)
+			break;		/* the rest next time */
+	}
+}
+
 void
 queue_pump(void)
 {

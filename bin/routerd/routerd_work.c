@@ -770,15 +770,6 @@ work_answered(MDB_txn *txn, struct conv *cv, const char *agent)
 #define ATTN_EVERY_MS	5000	/* how often unanswered ones are looked for */
 #define ATTN_BATCH	1024	/* marked in one pass at most */
 
-struct attn_scan {
-	MDB_txn		*txn;
-	char		 (*ids)[R_IDLEN];
-	size_t		 n;
-	long long	 now;
-	char		 camp[64];	/* the campaign of the last threshold */
-	long long	 thr_ms;
-};
-
 /*
  * Was cv's attention marked or unmarked (by anyone) since its customer
  * began waiting?  Then that stands: someone who said "does not need
@@ -820,69 +811,75 @@ attn_decided(MDB_txn *txn, const struct conv *cv)
 	return found;
 }
 
-/* A conversation whose customer waits for an answer past the threshold. */
+/* Fill the index: every conversation that may come to need attention. */
 static int
-attn_due(MDB_txn *txn, const struct conv *cv, struct attn_scan *a)
+attn_fill(const char *id, const MDB_val *rec, void *arg)
 {
-	struct camp c;
-
-	if (cv->status != CV_OPEN || cv->mode != CM_AGENT || cv->attention ||
-	    cv->unrouted[0] || cv->waiting_since <= 0)
-		return 0;
-	if (strcmp(a->camp, cv->campaign) != 0) {
-		camp_get(cv->campaign, &c);
-		snprintf(a->camp, sizeof(a->camp), "%s", cv->campaign);
-		a->thr_ms = (long long)c.response_threshold_s * 1000;
-	}
-	return a->now - cv->waiting_since >= a->thr_ms &&
-	    !attn_decided(txn, cv);
-}
-
-static int
-attn_one(const char *id, const MDB_val *rec, void *arg)
-{
-	struct attn_scan *a = arg;
 	struct conv cv;
 
-	if (rs_conv_decode(rec, &cv) != 0 || !attn_due(a->txn, &cv, a))
-		return 0;
-	snprintf(a->ids[a->n++], R_IDLEN, "%s", id);
-	return a->n == ATTN_BATCH;
+	if (rs_conv_decode(rec, &cv) == 0)
+		attn_note(&cv);
+	return 0;
 }
 
+/*
+ * Mark the conversations whose customer has waited past the campaign's
+ * response threshold (every ATTN_EVERY_MS).  Only what routerd_attn's index
+ * says is due is looked at: each is checked in the batch, marked when due
+ * and not decided by someone since the wait began, noted again when its
+ * wait (or threshold) is not over yet, else left.  The index is filled by
+ * one walk of the store at start, and again after an abandoned batch.
+ */
 void
 work_attention_tick(void)
 {
 	static long long last;
 	static char ids[ATTN_BATCH][R_IDLEN];
-	struct attn_scan a;
 	struct conv cv;
+	struct camp c;
 	MDB_txn *txn;
 	char why[96];
-	size_t i;
+	long long now, thr;
+	size_t i, n;
 	int rc = 0;
 
-	memset(&a, 0, sizeof(a));
-	a.now = daemon_now_ms();
-	if (a.now - last < ATTN_EVERY_MS)
+	now = daemon_now_ms();
+	if (now - last < ATTN_EVERY_MS)
 		return;
-	last = a.now;
-	a.ids = ids;
-	/* a read snapshot first: most passes find nothing and write nothing */
-	if (store_rtxn(R->st, &txn) != 0)
+	last = now;
+	if (!attn_loaded()) {
+		if (store_rtxn(R->st, &txn) != 0)
+			return;
+		attn_reset(1);
+		rc = rs_convs_walk(txn, "", attn_fill, NULL);
+		mdb_txn_abort(txn);
+		if (rc != 0) {
+			attn_reset(0);
+			return;
+		}
+		log_debug("attention index: %zu conversations waiting",
+		    attn_count());
+	}
+	if ((n = attn_take(now, ids, ATTN_BATCH)) == 0)
 		return;
-	a.txn = txn;
-	rc = rs_convs_walk(txn, "", attn_one, &a);
-	mdb_txn_abort(txn);
-	if (rc != 0 || a.n == 0 || (txn = store_txn(R->st)) == NULL)
+	if ((txn = store_txn(R->st)) == NULL) {
+		attn_reset(0);		/* taken out: filled again later */
 		return;
-	for (i = 0; i < a.n && rc == 0; i++) {
-		a.camp[0] = '\0';
+	}
+	for (i = 0; i < n && rc == 0; i++) {
 		if (rs_conv_get(txn, ids[i], &cv) != 0 ||
-		    !attn_due(txn, &cv, &a))
+		    !attn_candidate(&cv))
+			continue;	/* gone, answered, marked: a put notes it */
+		camp_get(cv.campaign, &c);
+		thr = (long long)c.response_threshold_s * 1000;
+		if (now - cv.waiting_since < thr) {
+			attn_note(&cv);		/* a later wait: not yet */
 			continue;
+		}
+		if (attn_decided(txn, &cv))
+			continue;	/* until the customer waits anew */
 		snprintf(why, sizeof(why), "no answer within %lld s",
-		    a.thr_ms / 1000);
+		    thr / 1000);
 		if ((rc = attention_set(txn, &cv, 1, NULL, why)) == 0)
 			rc = rs_conv_put(txn, &cv);
 	}

@@ -1148,6 +1148,10 @@ ev_status(struct fold *f, const msgpack_object *r, int64_t ts)
 	int i;
 
 	str(r, "status", st, sizeof(st));
+	/* a send under way (pending, retrying) is no answer yet: the message
+	 * stays pending here, and no status figure counts it */
+	if (strcmp(st, "pending") == 0 || strcmp(st, "retrying") == 0)
+		return;
 	str(r, "id", mid, sizeof(mid));
 	str(r, "code", code, sizeof(code));
 	str(r, "channel", channel, sizeof(channel));

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 15
+plan 17
 stack_start
 
 U=pst$$
@@ -44,6 +44,10 @@ exits 0 "ada claims one" as a msg claim "$CH"
 t=$(printf 'n\n' | script -qefc "msg campaign stop prov" /dev/null 2>&1 | tr -d '\r')
 like "$t" 'Stop campaign prov for good.*\[y/N\].*prov was not stopped' \
     "on a terminal stop asks; no keeps it"
+like "$t" 'provisioned \(released\): 1 conversation waiting closed \(campaign ended\), 1 conversation held by agents stay with them' \
+    "saying how many each rule closes and how many agents hold"
+like "$t" 'on reusable numbers: 0 conversations waiting moved' \
+    "and how many it moves"
 is "$(msg campaign show prov | jq -r .state)" active "still active"
 exits 0 "stop prov --yes" msg campaign stop prov --yes
 exits 1 "a late reply in its name is refused" as a msg send --conv "$CH" "late"
