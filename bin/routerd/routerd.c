@@ -168,6 +168,8 @@ static void
 on_commit(void *arg, int ok)
 {
 	evlog_settle(&R->log, ok);
+	if (!ok)
+		work_attn_stale();
 	if (ok) {
 		sub_publish();
 		queue_pump();

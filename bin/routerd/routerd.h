@@ -244,6 +244,10 @@ void	work_optout(struct rclient *, const msgpack_object *);
  * wrote last and got no answer within the campaign's response threshold
  * (looked for every few seconds; one "attention" event each). */
 void	work_attention_tick(void);
+/* cv is being put: whether its customer waits, for the pass above.  A
+ * batch abandoned: the pass reads every conversation again. */
+void	work_attn_note(const struct conv *);
+void	work_attn_stale(void);
 /* An agent answered cv: a needs-attention mark leaves (its event); the
  * caller puts cv.  0 or an mdb error. */
 int	work_answered(MDB_txn *, struct conv *, const char *agent);

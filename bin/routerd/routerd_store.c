@@ -355,6 +355,8 @@ rs_conv_put(MDB_txn *txn, const struct conv *cv)
 {
 	msgpack_packer *pk = put_begin(26 + (cv->entry_unlogged != 0));
 
+	work_attn_note(cv);	/* the attention pass's candidates */
+
 	mp_kv_str(pk, "conv", cv->id);
 	mp_kv_str(pk, "channel", rs_chan_name(cv->channel));
 	mp_kv_str(pk, "addr", cv->addr);

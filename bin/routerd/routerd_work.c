@@ -769,6 +769,7 @@ work_answered(MDB_txn *txn, struct conv *cv, const char *agent)
 
 #define ATTN_EVERY_MS	5000	/* how often unanswered ones are looked for */
 #define ATTN_BATCH	1024	/* marked in one pass at most */
+#define ATTN_FULL_MS	60000	/* how often every conversation is read */
 
 struct attn_scan {
 	MDB_txn		*txn;
@@ -778,6 +779,88 @@ struct attn_scan {
 	char		 camp[64];	/* the campaign of the last threshold */
 	long long	 thr_ms;
 };
+
+/*
+ * The conversations whose customer waits for an answer (open, with the
+ * agents, routed, not marked, waiting_since set), as rs_conv_put last
+ * wrote them: a pass looks at those whose wait passed the threshold
+ * rather than decoding every conversation in the store, which under load
+ * cost more than the messages did.  A hint, checked against the stored
+ * conversation before anything is marked; read afresh from the store by a
+ * full pass at start, after a batch was abandoned (its puts never
+ * happened) and every ATTN_FULL_MS.
+ */
+struct attn_cand {
+	struct htab_node	 hn;
+	char			 id[R_IDLEN];
+	char			 campaign[64];
+	int64_t			 since;
+};
+static struct htab	attn_c;
+static int		attn_c_ok;	/* 0: the next pass reads them all */
+
+static int
+cand_eq(const struct htab_node *n, const void *k, size_t l)
+{
+	const struct attn_cand *c = HTAB_ENTRY(n, struct attn_cand, hn);
+
+	return strlen(c->id) == l && memcmp(c->id, k, l) == 0;
+}
+
+static void
+cand_clear(void)
+{
+	struct htab_iter it;
+	struct htab_node *n;
+
+	htab_iter_init(&it, &attn_c);
+	while ((n = htab_iter_next(&it)) != NULL) {
+		htab_remove(&attn_c, n);
+		free(HTAB_ENTRY(n, struct attn_cand, hn));
+	}
+}
+
+void
+work_attn_note(const struct conv *cv)
+{
+	struct htab_node *n;
+	struct attn_cand *c;
+	size_t l = strlen(cv->id);
+	int waits = cv->status == CV_OPEN && cv->mode == CM_AGENT &&
+	    !cv->attention && !cv->unrouted[0] && cv->waiting_since > 0;
+
+	if (attn_c.nb == 0)
+		htab_init(&attn_c);
+	n = htab_find(&attn_c, cv->id, l, cand_eq);
+	if (!waits) {
+		if (n != NULL) {
+			htab_remove(&attn_c, n);
+			free(HTAB_ENTRY(n, struct attn_cand, hn));
+		}
+		return;
+	}
+	if (n == NULL) {
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			attn_c_ok = 0;	/* the next pass reads them all */
+			return;
+		}
+		snprintf(c->id, sizeof(c->id), "%s", cv->id);
+		if (htab_insert(&attn_c, &c->hn, c->id, l) == -1) {
+			free(c);
+			attn_c_ok = 0;
+			return;
+		}
+	} else
+		c = HTAB_ENTRY(n, struct attn_cand, hn);
+	snprintf(c->campaign, sizeof(c->campaign), "%s", cv->campaign);
+	c->since = cv->waiting_since;
+}
+
+void
+work_attn_stale(void)
+{
+	attn_c_ok = 0;
+}
 
 /*
  * Was cv's attention marked or unmarked (by anyone) since its customer
@@ -820,21 +903,28 @@ attn_decided(MDB_txn *txn, const struct conv *cv)
 	return found;
 }
 
+/* The response threshold (ms) of campaign, cached for the last one. */
+static long long
+attn_thr(struct attn_scan *a, const char *campaign)
+{
+	struct camp c;
+
+	if (strcmp(a->camp, campaign) != 0) {
+		camp_get(campaign, &c);
+		snprintf(a->camp, sizeof(a->camp), "%s", campaign);
+		a->thr_ms = (long long)c.response_threshold_s * 1000;
+	}
+	return a->thr_ms;
+}
+
 /* A conversation whose customer waits for an answer past the threshold. */
 static int
 attn_due(MDB_txn *txn, const struct conv *cv, struct attn_scan *a)
 {
-	struct camp c;
-
 	if (cv->status != CV_OPEN || cv->mode != CM_AGENT || cv->attention ||
 	    cv->unrouted[0] || cv->waiting_since <= 0)
 		return 0;
-	if (strcmp(a->camp, cv->campaign) != 0) {
-		camp_get(cv->campaign, &c);
-		snprintf(a->camp, sizeof(a->camp), "%s", cv->campaign);
-		a->thr_ms = (long long)c.response_threshold_s * 1000;
-	}
-	return a->now - cv->waiting_since >= a->thr_ms &&
+	return a->now - cv->waiting_since >= attn_thr(a, cv->campaign) &&
 	    !attn_decided(txn, cv);
 }
 
@@ -844,16 +934,44 @@ attn_one(const char *id, const MDB_val *rec, void *arg)
 	struct attn_scan *a = arg;
 	struct conv cv;
 
-	if (rs_conv_decode(rec, &cv) != 0 || !attn_due(a->txn, &cv, a))
+	if (rs_conv_decode(rec, &cv) != 0)
 		return 0;
+	work_attn_note(&cv);
+	if (a->n == ATTN_BATCH || !attn_due(a->txn, &cv, a))
+		return 0;	/* (every one is read: the candidates) */
 	snprintf(a->ids[a->n++], R_IDLEN, "%s", id);
-	return a->n == ATTN_BATCH;
+	return 0;
+}
+
+/* The candidates whose wait passed their campaign's threshold. */
+static int
+attn_cands(struct attn_scan *a)
+{
+	struct htab_iter it;
+	struct htab_node *n;
+	struct attn_cand *c;
+	struct conv cv;
+
+	htab_iter_init(&it, &attn_c);
+	while ((n = htab_iter_next(&it)) != NULL && a->n < ATTN_BATCH) {
+		c = HTAB_ENTRY(n, struct attn_cand, hn);
+		if (a->now - c->since < attn_thr(a, c->campaign))
+			continue;
+		if (rs_conv_get(a->txn, c->id, &cv) != 0) {
+			htab_remove(&attn_c, n);	/* purged */
+			free(c);
+			continue;
+		}
+		if (attn_due(a->txn, &cv, a))
+			snprintf(a->ids[a->n++], R_IDLEN, "%s", c->id);
+	}
+	return 0;
 }
 
 void
 work_attention_tick(void)
 {
-	static long long last;
+	static long long last, last_full;
 	static char ids[ATTN_BATCH][R_IDLEN];
 	struct attn_scan a;
 	struct conv cv;
@@ -872,7 +990,16 @@ work_attention_tick(void)
 	if (store_rtxn(R->st, &txn) != 0)
 		return;
 	a.txn = txn;
-	rc = rs_convs_walk(txn, "", attn_one, &a);
+	if (!attn_c_ok || a.now - last_full >= ATTN_FULL_MS) {
+		if (attn_c.nb == 0)
+			htab_init(&attn_c);
+		cand_clear();
+		attn_c_ok = 1;
+		last_full = a.now;
+		if ((rc = rs_convs_walk(txn, "", attn_one, &a)) != 0)
+			attn_c_ok = 0;
+	} else
+		rc = attn_cands(&a);
 	mdb_txn_abort(txn);
 	if (rc != 0 || a.n == 0 || (txn = store_txn(R->st)) == NULL)
 		return;
