@@ -273,6 +273,26 @@ struct pend {
 	char			 campaign[FOLD_NAME];
 };
 
+/* a change to the pending set, for fold_flush_sets: put or delete */
+struct fold_pop {
+	struct fold_pop		*next;
+	int			 del;
+	char			 id[40];
+	char			 campaign[FOLD_NAME];
+};
+
+static void
+pend_log(struct fold *f, const struct pend *p, int del)
+{
+	struct fold_pop *o = xcalloc(1, sizeof(*o));
+
+	o->del = del;
+	memcpy(o->id, p->id, sizeof(o->id));
+	memcpy(o->campaign, p->campaign, sizeof(o->campaign));
+	*f->pops_tail = o;
+	f->pops_tail = &o->next;
+}
+
 static int
 pend_eq(const struct htab_node *n, const void *k, size_t l)
 {
@@ -296,6 +316,7 @@ fold_new(const struct fold_env *env)
 	htab_init(&f->addrs);
 	htab_init(&f->errs);
 	htab_init(&f->pend);
+	f->pops_tail = &f->pops;
 	f->next_deadline = INT64_MAX;
 	f->max_hour = -1;
 	return f;
@@ -310,6 +331,7 @@ fold_free(struct fold *f)
 	if (f == NULL)
 		return;
 	rcache_clear(f);
+	fold_sets_clean(f);	/* frees the dropped conversations */
 	htab_iter_init(&it, &f->convs);
 	while ((n = htab_iter_next(&it)) != NULL)
 		free(HTAB_ENTRY(n, struct fold_conv, hn));
@@ -538,12 +560,29 @@ ac_get(struct fold_agent *a, const char *campaign)
 	return ac;
 }
 
+/* c changes: on the list of those fold_flush_sets saves */
+static void
+conv_touch(struct fold *f, struct fold_conv *c)
+{
+	if (c->dirty)
+		return;
+	c->dirty = 1;
+	c->dnext = f->cdirty;
+	f->cdirty = c;
+}
+
+/* (an event that names a conversation may change it: it is saved) */
 static struct fold_conv *
 conv_get(struct fold *f, const char *id)
 {
 	struct htab_node *n = htab_find(&f->convs, id, strlen(id), conv_eq);
+	struct fold_conv *c;
 
-	return n ? HTAB_ENTRY(n, struct fold_conv, hn) : NULL;
+	if (n == NULL)
+		return NULL;
+	c = HTAB_ENTRY(n, struct fold_conv, hn);
+	conv_touch(f, c);
+	return c;
 }
 
 static struct fold_conv *
@@ -561,6 +600,7 @@ conv_new(struct fold *f, const char *id)
 	c->entry_sl = -1;
 	if (htab_insert(&f->convs, &c->hn, c->id, l) == -1)
 		fatalx("out of memory");
+	conv_touch(f, c);
 	return c;
 }
 
@@ -959,7 +999,9 @@ conv_drop(struct fold *f, struct fold_conv *c)
 	offer_clear(f, c);
 	unassign(f, c);
 	htab_remove(&f->convs, &c->hn);
-	free(c);
+	/* freed once its deletion is handed out (fold_flush_sets) */
+	c->gone = 1;
+	conv_touch(f, c);
 	f->waiting_changed = 1;
 }
 
@@ -1095,6 +1137,7 @@ ev_message(struct fold *f, const msgpack_object *r, const char *id,
 		snprintf(p->campaign, sizeof(p->campaign), "%s", c->campaign);
 		if (htab_insert(&f->pend, &p->hn, p->id, strlen(p->id)) == -1)
 			fatalx("out of memory");
+		pend_log(f, p, 0);
 		if ((cp = fold_camp_get(f, c->campaign, 0)) != NULL)
 			cp->pending++;
 	}
@@ -1184,6 +1227,7 @@ ev_status(struct fold *f, const msgpack_object *r, int64_t ts)
 		if (cp && cp->pending > 0)
 			cp->pending--;
 		htab_remove(&f->pend, n);
+		pend_log(f, p, 1);
 		free(p);
 	}
 }
@@ -1228,8 +1272,10 @@ dropouts(struct fold *f, int64_t now)
 		    (cp = fold_camp_get(f, c->entry_camp, 1)) == NULL)
 			continue;
 		dl = c->entry_ts + cp->cfg.dropout_ms;
-		if (dl <= now)
+		if (dl <= now) {
+			conv_touch(f, c);
 			entry_end(f, c, dl, 1, 1, -1);
+		}
 		else if (dl < next)
 			next = dl;
 	}
@@ -1575,8 +1621,51 @@ kv_i(msgpack_packer *pk, const char *k, int64_t v)
 	mp_kv_int(pk, k, v);
 }
 
-void
-fold_save(const struct fold *f, msgpack_packer *pk)
+static void
+conv_pack(const struct fold_conv *c, msgpack_packer *pk)
+{
+	int i;
+
+	msgpack_pack_map(pk, 22);
+	mp_kv_str(pk, "id", c->id);
+	mp_kv_str(pk, "campaign", c->campaign);
+	mp_kv_str(pk, "channel", c->channel);
+	mp_kv_str(pk, "contact", c->contact);
+	mp_kv_str(pk, "addr", c->addr);
+	mp_kv_str(pk, "name", c->name);
+	mp_kv_str(pk, "mode", c->mode);
+	mp_kv_str(pk, "rstate", c->rstate);
+	mp_kv_str(pk, "agent", c->agent);
+	kv_i(pk, "entry", c->entry);
+	kv_i(pk, "entry_ts", c->entry_ts);
+	mp_kv_str(pk, "entry_camp", c->entry_camp);
+	kv_i(pk, "flags", c->answered | c->abandoned << 1 |
+	    c->attention << 2 | c->had_out << 3 | c->responded << 4 |
+	    c->logged << 5);
+	pk_str(pk, "offer");
+	msgpack_pack_array(pk, c->noffer);
+	for (i = 0; i < c->noffer; i++)
+		pk_str(pk, c->offer[i]);
+	kv_i(pk, "offer_exp", c->offer_exp);
+	kv_i(pk, "waiting_since", c->waiting_since);
+	kv_i(pk, "first_reply", c->first_reply);
+	mp_kv_str(pk, "last_dir", c->last_dir);
+	kv_i(pk, "entry_sl", c->entry_sl);
+	kv_i(pk, "x2", 0);
+	kv_i(pk, "x3", 0);
+	kv_i(pk, "x4", 0);
+}
+
+static void
+pend_pack(const char *id, const char *campaign, msgpack_packer *pk)
+{
+	msgpack_pack_array(pk, 2);
+	pk_str(pk, id);
+	pk_str(pk, campaign);
+}
+
+static void
+save(const struct fold *f, msgpack_packer *pk, int with_sets)
 {
 	struct htab_iter it;
 	struct htab_node *n;
@@ -1592,40 +1681,10 @@ fold_save(const struct fold *f, msgpack_packer *pk)
 		msgpack_pack_int64(pk, f->t_msgs[i][1]);
 	}
 	pk_str(pk, "convs");
-	msgpack_pack_array(pk, htab_count(&f->convs));
+	msgpack_pack_array(pk, with_sets ? htab_count(&f->convs) : 0);
 	htab_iter_init(&it, &f->convs);
-	while ((n = htab_iter_next(&it)) != NULL) {
-		const struct fold_conv *c = HTAB_ENTRY(n, struct fold_conv, hn);
-
-		msgpack_pack_map(pk, 22);
-		mp_kv_str(pk, "id", c->id);
-		mp_kv_str(pk, "campaign", c->campaign);
-		mp_kv_str(pk, "channel", c->channel);
-		mp_kv_str(pk, "contact", c->contact);
-		mp_kv_str(pk, "addr", c->addr);
-		mp_kv_str(pk, "name", c->name);
-		mp_kv_str(pk, "mode", c->mode);
-		mp_kv_str(pk, "rstate", c->rstate);
-		mp_kv_str(pk, "agent", c->agent);
-		kv_i(pk, "entry", c->entry);
-		kv_i(pk, "entry_ts", c->entry_ts);
-		mp_kv_str(pk, "entry_camp", c->entry_camp);
-		kv_i(pk, "flags", c->answered | c->abandoned << 1 |
-		    c->attention << 2 | c->had_out << 3 | c->responded << 4 |
-		    c->logged << 5);
-		pk_str(pk, "offer");
-		msgpack_pack_array(pk, c->noffer);
-		for (i = 0; i < c->noffer; i++)
-			pk_str(pk, c->offer[i]);
-		kv_i(pk, "offer_exp", c->offer_exp);
-		kv_i(pk, "waiting_since", c->waiting_since);
-		kv_i(pk, "first_reply", c->first_reply);
-		mp_kv_str(pk, "last_dir", c->last_dir);
-		kv_i(pk, "entry_sl", c->entry_sl);
-		kv_i(pk, "x2", 0);
-		kv_i(pk, "x3", 0);
-		kv_i(pk, "x4", 0);
-	}
+	while (with_sets && (n = htab_iter_next(&it)) != NULL)
+		conv_pack(HTAB_ENTRY(n, struct fold_conv, hn), pk);
 	pk_str(pk, "camps");
 	msgpack_pack_array(pk, htab_count(&f->camps));
 	htab_iter_init(&it, &f->camps);
@@ -1714,15 +1773,25 @@ fold_save(const struct fold *f, msgpack_packer *pk)
 		msgpack_pack_int64(pk, e->n);
 	}
 	pk_str(pk, "pend");
-	msgpack_pack_array(pk, htab_count(&f->pend));
+	msgpack_pack_array(pk, with_sets ? htab_count(&f->pend) : 0);
 	htab_iter_init(&it, &f->pend);
-	while ((n = htab_iter_next(&it)) != NULL) {
+	while (with_sets && (n = htab_iter_next(&it)) != NULL) {
 		const struct pend *p = HTAB_ENTRY(n, struct pend, hn);
 
-		msgpack_pack_array(pk, 2);
-		pk_str(pk, p->id);
-		pk_str(pk, p->campaign);
+		pend_pack(p->id, p->campaign, pk);
 	}
+}
+
+void
+fold_save(const struct fold *f, msgpack_packer *pk)
+{
+	save(f, pk, 1);
+}
+
+void
+fold_save_base(const struct fold *f, msgpack_packer *pk)
+{
+	save(f, pk, 0);
 }
 
 static int64_t
@@ -1744,12 +1813,97 @@ ostr(const msgpack_object *o, char *buf, size_t sz)
 	}
 }
 
+/* One conversation fold_save wrote (or fold_flush_sets), back. */
+static int
+conv_unpack(struct fold *f, const msgpack_object *e)
+{
+	const msgpack_object *of;
+	struct fold_conv *c;
+	struct fold_agent *ag;
+	char id[40];
+	uint32_t j;
+	int fl;
+
+	str(e, "id", id, sizeof(id));
+	if (e->type != MSGPACK_OBJECT_MAP || (c = conv_get(f, id)) != NULL ||
+	    (c = conv_new(f, id)) == NULL)
+		return -1;
+	str(e, "campaign", c->campaign, sizeof(c->campaign));
+	str(e, "channel", c->channel, sizeof(c->channel));
+	str(e, "contact", c->contact, sizeof(c->contact));
+	str(e, "addr", c->addr, sizeof(c->addr));
+	str(e, "name", c->name, sizeof(c->name));
+	str(e, "mode", c->mode, sizeof(c->mode));
+	str(e, "rstate", c->rstate, sizeof(c->rstate));
+	str(e, "agent", c->agent, sizeof(c->agent));
+	c->entry = (int)gi(e, "entry");
+	c->entry_ts = gi(e, "entry_ts");
+	str(e, "entry_camp", c->entry_camp,
+	    sizeof(c->entry_camp));
+	fl = (int)gi(e, "flags");
+	c->answered = fl & 1;
+	c->abandoned = fl >> 1 & 1;
+	c->attention = fl >> 2 & 1;
+	c->had_out = fl >> 3 & 1;
+	c->responded = fl >> 4 & 1;
+	c->logged = fl >> 5 & 1;
+	/* a state saved before entry_sl: unknown */
+	c->entry_sl = mp_get(e, "entry_sl") ?
+	    gi(e, "entry_sl") : -1;
+	if ((of = mp_get(e, "offer")) &&
+	    of->type == MSGPACK_OBJECT_ARRAY)
+		for (j = 0; j < of->via.array.size &&
+		    c->noffer < FOLD_OFFER_MAX; j++) {
+			ostr(&of->via.array.ptr[j],
+			    c->offer[c->noffer], FOLD_NAME);
+			if ((ag = fold_agent_get(f,
+			    c->offer[c->noffer], 1)) != NULL)
+				ag->offers++;
+			c->noffer++;
+		}
+	c->offer_exp = gi(e, "offer_exp");
+	c->waiting_since = gi(e, "waiting_since");
+	c->first_reply = gi(e, "first_reply");
+	str(e, "last_dir", c->last_dir, sizeof(c->last_dir));
+	if (strcmp(c->rstate, "assigned") == 0 && c->agent[0] &&
+	    (ag = fold_agent_get(f, c->agent, 1)) != NULL)
+		ag->active++;
+	return 0;
+}
+
+/* One pending message fold_save wrote (or fold_flush_sets), back. */
+static int
+pend_unpack(struct fold *f, const msgpack_object *x)
+{
+	struct pend *p;
+	struct fold_camp *cp;
+
+	if (x->type != MSGPACK_OBJECT_ARRAY ||
+	    x->via.array.size != 2)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
+	ostr(&x->via.array.ptr[0], p->id, sizeof(p->id));
+	ostr(&x->via.array.ptr[1], p->campaign,
+	    sizeof(p->campaign));
+	if (p->id[0] == '\0' || htab_find(&f->pend, p->id,
+	    strlen(p->id), pend_eq)) {
+		free(p);
+		return -1;
+	}
+	if (htab_insert(&f->pend, &p->hn, p->id,
+	    strlen(p->id)) == -1)
+		fatalx("out of memory");
+	pend_log(f, p, 0);
+	if ((cp = fold_camp_get(f, p->campaign, 1)) != NULL)
+		cp->pending++;
+	return 0;
+}
+
 int
 fold_load(struct fold *f, const msgpack_object *o)
 {
 	const msgpack_object *a, *e;
 	uint32_t i, j;
-	int fl;
 
 	if (o->type != MSGPACK_OBJECT_MAP)
 		return -1;
@@ -1832,57 +1986,8 @@ fold_load(struct fold *f, const msgpack_object *o)
 				}
 		}
 	if ((a = mp_get(o, "convs")) && a->type == MSGPACK_OBJECT_ARRAY)
-		for (i = 0; i < a->via.array.size; i++) {
-			char id[40];
-			struct fold_conv *c;
-			const msgpack_object *of;
-			struct fold_agent *ag;
-
-			e = &a->via.array.ptr[i];
-			str(e, "id", id, sizeof(id));
-			if ((c = conv_new(f, id)) == NULL)
-				continue;
-			str(e, "campaign", c->campaign, sizeof(c->campaign));
-			str(e, "channel", c->channel, sizeof(c->channel));
-			str(e, "contact", c->contact, sizeof(c->contact));
-			str(e, "addr", c->addr, sizeof(c->addr));
-			str(e, "name", c->name, sizeof(c->name));
-			str(e, "mode", c->mode, sizeof(c->mode));
-			str(e, "rstate", c->rstate, sizeof(c->rstate));
-			str(e, "agent", c->agent, sizeof(c->agent));
-			c->entry = (int)gi(e, "entry");
-			c->entry_ts = gi(e, "entry_ts");
-			str(e, "entry_camp", c->entry_camp,
-			    sizeof(c->entry_camp));
-			fl = (int)gi(e, "flags");
-			c->answered = fl & 1;
-			c->abandoned = fl >> 1 & 1;
-			c->attention = fl >> 2 & 1;
-			c->had_out = fl >> 3 & 1;
-			c->responded = fl >> 4 & 1;
-			c->logged = fl >> 5 & 1;
-			/* a state saved before entry_sl: unknown */
-			c->entry_sl = mp_get(e, "entry_sl") ?
-			    gi(e, "entry_sl") : -1;
-			if ((of = mp_get(e, "offer")) &&
-			    of->type == MSGPACK_OBJECT_ARRAY)
-				for (j = 0; j < of->via.array.size &&
-				    c->noffer < FOLD_OFFER_MAX; j++) {
-					ostr(&of->via.array.ptr[j],
-					    c->offer[c->noffer], FOLD_NAME);
-					if ((ag = fold_agent_get(f,
-					    c->offer[c->noffer], 1)) != NULL)
-						ag->offers++;
-					c->noffer++;
-				}
-			c->offer_exp = gi(e, "offer_exp");
-			c->waiting_since = gi(e, "waiting_since");
-			c->first_reply = gi(e, "first_reply");
-			str(e, "last_dir", c->last_dir, sizeof(c->last_dir));
-			if (strcmp(c->rstate, "assigned") == 0 && c->agent[0] &&
-			    (ag = fold_agent_get(f, c->agent, 1)) != NULL)
-				ag->active++;
-		}
+		for (i = 0; i < a->via.array.size; i++)
+			conv_unpack(f, &a->via.array.ptr[i]);
 	if ((a = mp_get(o, "addrs")) && a->type == MSGPACK_OBJECT_ARRAY)
 		for (i = 0; i < a->via.array.size; i++) {
 			const msgpack_object *x = &a->via.array.ptr[i];
@@ -1925,31 +2030,79 @@ fold_load(struct fold *f, const msgpack_object *o)
 				    x->via.array.ptr[1].via.i64;
 		}
 	if ((a = mp_get(o, "pend")) && a->type == MSGPACK_OBJECT_ARRAY)
-		for (i = 0; i < a->via.array.size; i++) {
-			const msgpack_object *x = &a->via.array.ptr[i];
-			struct pend *p;
-			struct fold_camp *cp;
-
-			if (x->type != MSGPACK_OBJECT_ARRAY ||
-			    x->via.array.size != 2)
-				continue;
-			p = xcalloc(1, sizeof(*p));
-			ostr(&x->via.array.ptr[0], p->id, sizeof(p->id));
-			ostr(&x->via.array.ptr[1], p->campaign,
-			    sizeof(p->campaign));
-			if (p->id[0] == '\0' || htab_find(&f->pend, p->id,
-			    strlen(p->id), pend_eq)) {
-				free(p);
-				continue;
-			}
-			if (htab_insert(&f->pend, &p->hn, p->id,
-			    strlen(p->id)) == -1)
-				fatalx("out of memory");
-			if ((cp = fold_camp_get(f, p->campaign, 1)) != NULL)
-				cp->pending++;
-		}
+		for (i = 0; i < a->via.array.size; i++)
+			pend_unpack(f, &a->via.array.ptr[i]);
 	f->next_deadline = INT64_MIN;	/* checked at the next advance */
 	return 0;
+}
+
+int
+fold_load_set(struct fold *f, char kind, const msgpack_object *o)
+{
+	return kind == 'c' ? conv_unpack(f, o) : pend_unpack(f, o);
+}
+
+void
+fold_sets_clean(struct fold *f)
+{
+	struct fold_conv *c, *nx;
+	struct fold_pop *o, *onx;
+
+	for (c = f->cdirty; c; c = nx) {
+		nx = c->dnext;
+		c->dirty = 0;
+		c->dnext = NULL;
+		if (c->gone)
+			free(c);
+	}
+	f->cdirty = NULL;
+	for (o = f->pops; o; o = onx) {
+		onx = o->next;
+		free(o);
+	}
+	f->pops = NULL;
+	f->pops_tail = &f->pops;
+}
+
+void
+fold_flush_sets(struct fold *f, void (*cb)(char, const char *, const void *,
+    size_t, void *), void *arg)
+{
+	struct fold_conv *c;
+	struct fold_pop *o;
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	int pass;
+
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	/* the dropped first: a conversation dropped and opened again since
+	 * the last flush is on the list twice, gone and live, and the live
+	 * one must be what stays */
+	for (pass = 0; pass < 2; pass++)
+		for (c = f->cdirty; c; c = c->dnext) {
+			if (c->gone != (pass == 0))
+				continue;
+			if (c->gone) {
+				cb('c', c->id, NULL, 0, arg);
+				continue;
+			}
+			sb.size = 0;
+			conv_pack(c, &pk);
+			cb('c', c->id, sb.data, sb.size, arg);
+		}
+	/* the pending set's changes in the order they came */
+	for (o = f->pops; o; o = o->next) {
+		if (o->del) {
+			cb('p', o->id, NULL, 0, arg);
+			continue;
+		}
+		sb.size = 0;
+		pend_pack(o->id, o->campaign, &pk);
+		cb('p', o->id, sb.data, sb.size, arg);
+	}
+	msgpack_sbuffer_destroy(&sb);
+	fold_sets_clean(f);
 }
 
 void

@@ -163,6 +163,10 @@ struct fold_conv {
 	int64_t			 first_reply;	/* of the current assignment */
 	int			 had_out, responded;
 	char			 last_dir[4];
+	/* saved record by record (fold_flush_sets): changed since the
+	 * last flush, on the fold's list; gone once dropped */
+	int			 dirty, gone;
+	struct fold_conv	*dnext;
 };
 
 struct fold_addr {			/* a channel and our address */
@@ -187,6 +191,8 @@ struct fold_env {
 	char	 tz[64];	/* the zone of agents' "today" (stats_timezone) */
 };
 
+struct fold_pop;		/* statsd_fold.c */
+
 struct fold {
 	struct fold_env		 env;
 	uint64_t		 seq;		/* last event folded */
@@ -194,6 +200,8 @@ struct fold {
 	int64_t			 next_deadline;	/* earliest dropout to check */
 	struct htab		 convs, camps, agents, rolls, addrs, errs, pend;
 	struct fold_roll	*dirty;
+	struct fold_conv	*cdirty;	/* conversations changed */
+	struct fold_pop		*pops, **pops_tail;	/* pending: put, del */
 	int64_t			 max_hour;
 	int64_t			 t_msgs[8][2];	/* by channel index, in/out */
 	uint64_t		 events;	/* folded by this process */
@@ -217,8 +225,26 @@ void	fold_reload_cfg(struct fold *);
 
 /* Persist: everything but the hourly rolls, as one msgpack value. */
 void	fold_save(const struct fold *, msgpack_packer *);
-/* Restore what fold_save wrote into a fresh fold; -1 if malformed. */
+/* The same without the open conversations and the pending outbound
+ * messages ("convs" and "pend" empty): those are saved record by record,
+ * as they change (fold_flush_sets), so that a commit writes what changed
+ * rather than every conversation still open. */
+void	fold_save_base(const struct fold *, msgpack_packer *);
+/* Restore what fold_save (or fold_save_base) wrote into a fresh fold;
+ * -1 if malformed. */
 int	fold_load(struct fold *, const msgpack_object *);
+/* The conversations and pending messages changed since the last call:
+ * cb for each, kind 'c' (a conversation: the map fold_save puts in
+ * "convs") or 'p' (a pending message: [id, campaign]) with its id, and
+ * the packed value, or NULL when it is gone; in the order they must be
+ * applied.  Then clean. */
+void	fold_flush_sets(struct fold *, void (*cb)(char kind, const char *id,
+	    const void *val, size_t len, void *arg), void *arg);
+/* One record fold_flush_sets handed out, back into a fold after
+ * fold_load; -1 if malformed. */
+int	fold_load_set(struct fold *, char kind, const msgpack_object *);
+/* Forget what changed (what is loaded is what is on disk). */
+void	fold_sets_clean(struct fold *);
 
 /* Dirty hourly rolls: cb for each (key, msgpack value), then clean; rolls
  * of hours older than keep_hours before the newest are dropped from memory. */

@@ -6,7 +6,10 @@
  * and dimension ("HOUR|q|campaign|channel" and "HOUR|a|agent|campaign",
  * the hour zero-padded so keys sort in time order), and "meta" holds
  * "state", the fold's live state with its cursor (the last sequence
- * folded).  Both are written in one transaction, so a restart resumes
+ * folded), and beside it one record for each open conversation
+ * ("conv/ID") and each outbound message with no status yet ("pend/ID"),
+ * written only when they change: a commit costs what changed since the
+ * last one, not what is open.  All are written in one transaction, so a restart resumes
  * exactly after the last event whose effects were committed: nothing is
  * counted twice, nothing skipped.
  *
@@ -46,6 +49,37 @@ put_roll(const char *key, const void *val, size_t len, void *arg)
 		store_fail(S->st, rc, "writing a rollup");
 }
 
+/* "conv/ID" and "pend/ID" in meta: an open conversation, a pending
+ * outbound message, one record each */
+static int
+set_key(char *buf, size_t sz, char kind, const char *id)
+{
+	int n = snprintf(buf, sz, "%s/%s", kind == 'c' ? "conv" : "pend", id);
+
+	return n > 0 && (size_t)n < sz ? n : -1;
+}
+
+static void
+put_set(char kind, const char *id, const void *val, size_t len, void *arg)
+{
+	MDB_txn *txn = arg;
+	char key[96];
+	MDB_val k, v = { len, (void *)val };
+	int n, rc;
+
+	if ((n = set_key(key, sizeof(key), kind, id)) == -1)
+		return;
+	k.mv_size = (size_t)n;
+	k.mv_data = key;
+	if (val != NULL)
+		rc = mdb_put(txn, S->db_meta, &k, &v, 0);
+	else if ((rc = mdb_del(txn, S->db_meta, &k, NULL)) == MDB_NOTFOUND)
+		rc = 0;		/* opened and dropped between two commits */
+	if (rc != 0)
+		store_fail(S->st, rc, kind == 'c' ? "writing a conversation" :
+		    "writing a pending message");
+}
+
 int
 store_state_save(struct fold *f, int64_t keep_hours)
 {
@@ -59,9 +93,10 @@ store_state_save(struct fold *f, int64_t keep_hours)
 	if ((txn = store_txn(S->st)) == NULL)
 		return -1;
 	fold_flush(f, put_roll, txn, -1);
+	fold_flush_sets(f, put_set, txn);
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	fold_save(f, &pk);
+	fold_save_base(f, &pk);
 	v.mv_size = sb.size;
 	v.mv_data = sb.data;
 	rc = mdb_put(txn, S->db_meta, &k, &v, 0);
@@ -73,6 +108,51 @@ store_state_save(struct fold *f, int64_t keep_hours)
 	return 0;
 }
 
+static uint32_t
+set_count(const msgpack_object *state, const char *key)
+{
+	const msgpack_object *a = mp_get(state, key);
+
+	return a && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
+}
+
+/* The records of one kind ("conv/", "pend/") into f; -1 if one is bad. */
+static int
+load_sets(MDB_txn *txn, struct fold *f, char kind)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	msgpack_unpacked up;
+	char pfx[8];
+	size_t pl, off;
+	int rc, ret = 0;
+
+	pl = (size_t)set_key(pfx, sizeof(pfx), kind, "");
+	if (mdb_cursor_open(txn, S->db_meta, &cur) != 0)
+		return -1;
+	msgpack_unpacked_init(&up);
+	k.mv_size = pl;
+	k.mv_data = pfx;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    k.mv_size > pl && memcmp(k.mv_data, pfx, pl) == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		off = 0;
+		if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) !=
+		    MSGPACK_UNPACK_SUCCESS ||
+		    fold_load_set(f, kind, &up.data) == -1) {
+			log_warnx("statsd state: the record %.*s is unreadable",
+			    (int)k.mv_size, (char *)k.mv_data);
+			ret = -1;
+			break;
+		}
+	}
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		ret = -1;
+	msgpack_unpacked_destroy(&up);
+	mdb_cursor_close(cur);
+	return ret;
+}
+
 int
 store_state_load(struct fold *f)
 {
@@ -80,7 +160,7 @@ store_state_load(struct fold *f)
 	MDB_val k = { 5, (void *)"state" }, v;
 	msgpack_unpacked up;
 	size_t off = 0;
-	int rc, ret = 0;
+	int rc, ret = 0, old = 0;
 
 	if (store_rtxn(S->st, &txn) != 0)
 		return -1;
@@ -90,10 +170,20 @@ store_state_load(struct fold *f)
 		if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) !=
 		    MSGPACK_UNPACK_SUCCESS || fold_load(f, &up.data) == -1)
 			ret = -1;
+		else
+			old = set_count(&up.data, "convs") > 0 ||
+			    set_count(&up.data, "pend") > 0;
 		msgpack_unpacked_destroy(&up);
 	} else if (rc != MDB_NOTFOUND)
 		ret = -1;
+	if (ret == 0 && (load_sets(txn, f, 'c') == -1 ||
+	    load_sets(txn, f, 'p') == -1))
+		ret = -1;
 	mdb_txn_abort(txn);
+	/* a state saved whole (before the records) is written as records at
+	 * the next commit; otherwise what is loaded is what is on disk */
+	if (ret == 0 && !old)
+		fold_sets_clean(f);
 	return ret;
 }
 
@@ -200,6 +290,7 @@ canon(json_t *j)
 int
 store_print(FILE *fp)
 {
+	json_t *sets[2];
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
@@ -209,11 +300,30 @@ store_print(FILE *fp)
 
 	if (store_rtxn(S->st, &txn) != 0)
 		return 1;
+	if ((sets[0] = json_array()) == NULL ||
+	    (sets[1] = json_array()) == NULL)
+		fatalx("out of memory");
 	if (mdb_cursor_open(txn, S->db_meta, &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			if ((j = val_json(&v)) == NULL)
 				continue;
+			/* the records of the open conversations and pending
+			 * messages ("conv/", "pend/": before "state" in key
+			 * order) print inside the state, as when it held them */
+			if (k.mv_size > 5 && (memcmp(k.mv_data, "conv/", 5) ==
+			    0 || memcmp(k.mv_data, "pend/", 5) == 0)) {
+				json_array_append_new(sets[*(char *)k.mv_data ==
+				    'c' ? 0 : 1], j);
+				continue;
+			}
+			if (k.mv_size == 5 && memcmp(k.mv_data, "state", 5) ==
+			    0 && json_is_object(j)) {
+				json_array_extend(json_object_get(j, "convs"),
+				    sets[0]);
+				json_array_extend(json_object_get(j, "pend"),
+				    sets[1]);
+			}
 			/* the time of the last tick is the one thing a live
 			 * fold and a replay need not share */
 			json_object_del(j, "now");
@@ -226,6 +336,8 @@ store_print(FILE *fp)
 		}
 		mdb_cursor_close(cur);
 	}
+	json_decref(sets[0]);
+	json_decref(sets[1]);
 	if (mdb_cursor_open(txn, S->db_roll, &cur) == 0) {
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
