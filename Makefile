@@ -48,8 +48,10 @@ $(LIBA): $(LIB_OBJ)
 
 # msg starts for every command a person or a script types: its libraries
 # are linked in (Debian's -dev packages ship the archives), so that the
-# dynamic loader maps only libc before main (issue 16: msg under 5 ms).
-LDLIBS_msg = -Wl,-Bstatic -levent -lmsgpackc -lsodium -ljansson -lcsv -Wl,-Bdynamic
+# dynamic loader maps only libc before main (issue 16: msg under 5 ms);
+# --as-needed drops the daemons' shared libraries msg never calls (libnats
+# and what it loads, libcurl).
+LDLIBS_msg = -Wl,--as-needed -Wl,-Bstatic -levent -lmsgpackc -lsodium -ljansson -lcsv -Wl,-Bdynamic
 
 define prog_rule
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard bin/$(1)/*.c)) $(LIBA)

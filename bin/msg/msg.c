@@ -33,11 +33,11 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
-#include "natsbus.h"
+#include "natsmap.h"
 #include "rec.h"
 #include "utf8.h"
 #include "msg.h"
-#include "natsbus.h"
+#include "natsmap.h"
 #include "msg_stats.h"
 
 struct msg_cmd {

@@ -41,17 +41,11 @@
 #include "log.h"
 #include "mp.h"
 #include "natsbus.h"
+#include "natsmap.h"
 #include "proto.h"
 
-#define NB_NAME		32
-#define NB_MAXMAP	256
 #define NB_RETRY_MS	1000
 #define NB_NAK_MS	1000
-
-struct nb_map {
-	char	k[128];
-	char	v[1024];	/* a shard name; a path in nats_shard_confs */
-};
 
 /* a pull consumer */
 struct nb_sub {
@@ -142,64 +136,6 @@ natsbus_preinit(const struct conf *cf)
 		natsLibevent_Init();
 }
 
-/* A name that may sit in a subject and a stream name. */
-static int
-name_ok(const char *s)
-{
-	size_t i;
-
-	if (s[0] == '\0' || strlen(s) >= NB_NAME)
-		return 0;
-	for (i = 0; s[i]; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' &&
-		    s[i] <= '9') || s[i] == '_' || s[i] == '-'))
-			return 0;
-	return 1;
-}
-
-/* "k=v k=v" (spaces or commas between) into m; -1 with err. */
-static int
-map_parse(const char *key, const char *val, struct nb_map *m, size_t *n,
-    int vnames, char *err, size_t errsz)
-{
-	char *s, *p, *tok, *eq, *save = NULL;
-
-	*n = 0;
-	if ((s = strdup(val ? val : "")) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	for (p = s; (tok = strtok_r(p, " ,\t", &save)) != NULL; p = NULL) {
-		if ((eq = strchr(tok, '=')) == NULL || eq == tok ||
-		    eq[1] == '\0' || (size_t)(eq - tok) >= sizeof(m->k) ||
-		    strlen(eq + 1) >= sizeof(m->v) || *n >= NB_MAXMAP ||
-		    (vnames && !name_ok(eq + 1))) {
-			snprintf(err, errsz, "%s: expected NAME=%s pairs "
-			    "(\"%.40s\")", key, vnames ? "SHARD" : "CAMPAIGN",
-			    tok);
-			free(s);
-			return -1;
-		}
-		*eq = '\0';
-		snprintf(m[*n].k, sizeof(m->k), "%s", tok);
-		snprintf(m[*n].v, sizeof(m->v), "%s", eq + 1);
-		(*n)++;
-	}
-	free(s);
-	return 0;
-}
-
-static const char *
-map_get(const struct nb_map *m, size_t n, const char *k, size_t klen)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strlen(m[i].k) == klen && memcmp(m[i].k, k, klen) == 0)
-			return m[i].v;
-	return NULL;
-}
-
 static void
 shard_add(const char *s)
 {
@@ -218,36 +154,10 @@ shard_of(const char *addr, size_t len)
 {
 	const char *camp, *sh;
 
-	if ((camp = map_get(NB.addrs, NB.naddrs, addr, len)) != NULL &&
-	    (sh = map_get(NB.camps, NB.ncamps, camp, strlen(camp))) != NULL)
+	if ((camp = natsmap_get(NB.addrs, NB.naddrs, addr, len)) != NULL &&
+	    (sh = natsmap_get(NB.camps, NB.ncamps, camp, strlen(camp))) != NULL)
 		return sh;
 	return NB.deflt[0] ? NB.deflt : NULL;
-}
-
-int
-natsbus_lookup(const struct conf *cf, const char *key, const char *name,
-    char *out, size_t outsz, char *err, size_t errsz)
-{
-	struct nb_map *m;
-	const char *v;
-	size_t n;
-
-	if ((m = calloc(NB_MAXMAP, sizeof(*m))) == NULL) {
-		snprintf(err, errsz, "out of memory");
-		return -1;
-	}
-	if (map_parse(key, conf_get(cf, key), m, &n, 0, err, errsz) == -1) {
-		free(m);
-		return -1;
-	}
-	if ((v = map_get(m, n, name, strlen(name))) == NULL) {
-		snprintf(err, errsz, "%s: no %s", key, name);
-		free(m);
-		return -1;
-	}
-	snprintf(out, outsz, "%s", v);
-	free(m);
-	return 0;
 }
 
 static int
@@ -258,13 +168,13 @@ settings(const struct conf *cf, char *err, size_t errsz)
 	size_t i;
 
 	v = conf_get(cf, "nats_prefix");
-	if (!name_ok(v)) {
+	if (!natsmap_name_ok(v)) {
 		snprintf(err, errsz, "nats_prefix: letters, digits, _ and -");
 		return -1;
 	}
 	snprintf(NB.prefix, sizeof(NB.prefix), "%s", v);
 	v = conf_get(cf, "nats_shard");
-	if (v[0] != '\0' && !name_ok(v)) {
+	if (v[0] != '\0' && !natsmap_name_ok(v)) {
 		snprintf(err, errsz, "nats_shard: lower-case letters, digits, "
 		    "_ and -");
 		return -1;
@@ -276,14 +186,14 @@ settings(const struct conf *cf, char *err, size_t errsz)
 		return -1;
 	}
 	v = conf_get(cf, "nats_default_shard");
-	if (v[0] != '\0' && !name_ok(v)) {
+	if (v[0] != '\0' && !natsmap_name_ok(v)) {
 		snprintf(err, errsz, "nats_default_shard: not a shard name");
 		return -1;
 	}
 	snprintf(NB.deflt, sizeof(NB.deflt), "%s", v);
-	if (map_parse("nats_shards", conf_get(cf, "nats_shards"), NB.camps,
+	if (natsmap_parse("nats_shards", conf_get(cf, "nats_shards"), NB.camps,
 	    &NB.ncamps, 1, err, errsz) == -1 ||
-	    map_parse("nats_addresses", conf_get(cf, "nats_addresses"),
+	    natsmap_parse("nats_addresses", conf_get(cf, "nats_addresses"),
 	    NB.addrs, &NB.naddrs, 0, err, errsz) == -1)
 		return -1;
 	for (i = 0; i < NB.ncamps; i++)
@@ -943,7 +853,7 @@ on_in_msg(struct nb_sub *s, natsMsg *m)
 	h->s = s;
 	h->m = m;
 	fbuf_init(&fb);
-	if (msg_frame(m, &up) == -1 || peer == NULL || !name_ok(peer)) {
+	if (msg_frame(m, &up) == -1 || peer == NULL || !natsmap_name_ok(peer)) {
 		natsMsg_Term(m, NULL);
 		held_end(h);
 		goto done;
@@ -1059,8 +969,8 @@ on_out_msg(struct nb_sub *s, natsMsg *m)
 		fatalx("out of memory");
 	h->s = s;
 	h->m = m;
-	if (msg_frame(m, &up) == -1 || sh == NULL || !name_ok(sh) ||
-	    link == NULL || !name_ok(link) || re == NULL || strlen(re) > 20 ||
+	if (msg_frame(m, &up) == -1 || sh == NULL || !natsmap_name_ok(sh) ||
+	    link == NULL || !natsmap_name_ok(link) || re == NULL || strlen(re) > 20 ||
 	    boot == NULL || strlen(boot) >= sizeof(h->boot)) {
 		log_warnx("nats: %s: dispatch without its routing headers "
 		    "dropped", natsMsg_GetSubject(m));

@@ -33,6 +33,8 @@
 
 #include <stddef.h>
 
+#include "natsmap.h"
+
 struct bus_conn;
 struct bus_handlers;
 struct conf;
@@ -52,10 +54,6 @@ int	natsbus_start(struct daemon *d, int router, char *err, size_t errsz);
 /* Stop the helper threads and close the connection (at exit). */
 void	natsbus_stop(void);
 
-/* The value of name in the NAME=VALUE list of key (nats_shards,
- * nats_addresses, nats_shard_confs) into out; -1 with err. */
-int	natsbus_lookup(const struct conf *, const char *key, const char *name,
-	    char *out, size_t outsz, char *err, size_t errsz);
 
 /* A channel daemon's link to routerd: its "in" and "st" requests are
  * published to the owning shard's stream and answered once stored there. */
