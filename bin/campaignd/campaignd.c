@@ -175,6 +175,7 @@ on_hup(struct daemon *d)
 		return;
 	}
 	store_set_max(C->st, (size_t)mmax << 20);
+	run_reload();
 }
 
 int
@@ -204,6 +205,13 @@ main(int argc, char *argv[])
 		{ "cemail", MDB_DUPSORT, &c.db_cemail },
 		{ "cname", MDB_DUPSORT, &c.db_cname },
 		{ "meta", 0, &c.db_meta },
+		{ "runs", 0, &c.db_runs },
+		{ "rcpt", 0, &c.db_rcpt },
+		{ "rstate", 0, &c.db_rstate },
+		{ "rphone", 0, &c.db_rphone },
+		{ "rmsg", 0, &c.db_rmsg },
+		{ "rdue", 0, &c.db_rdue },
+		{ "rcount", 0, &c.db_rcount },
 		{ NULL, 0, NULL },
 	};
 
@@ -229,6 +237,7 @@ main(int argc, char *argv[])
 	daemon_path(&c.d, "run/routerd.sock", path, sizeof(path));
 	c.router = bus_client(c.d.base, path, "campaignd", &router_handlers,
 	    NULL);
+	run_start();
 	c.d.on_term = on_term;
 	c.d.on_hup = on_hup;
 	log_info("serving");

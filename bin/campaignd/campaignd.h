@@ -58,7 +58,10 @@ struct campaignd {
 			 db_teams, db_members, db_canned, db_templates,
 			 db_wtemplates, db_dispositions, db_statusdefs, db_qa,
 			 db_holidays, db_blacklist, db_bhist, db_contacts,
-			 db_cphone, db_cemail, db_cname, db_meta;
+			 db_cphone, db_cemail, db_cname, db_meta,
+			 /* campaign runs (campaignd_run.c) */
+			 db_runs, db_rcpt, db_rstate, db_rphone, db_rmsg,
+			 db_rdue, db_rcount;
 };
 
 extern struct campaignd *C;
@@ -200,6 +203,19 @@ void	res_upsert(struct creq *r, MDB_dbi dbi, const char *key,
 
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
+
+/*
+ * campaignd_run.c: outbound campaign runs.  run_launch starts the run of
+ * campaign doc (one with an outbound list) in txn; run_stop ends name's;
+ * 0 or an LMDB error.  run_op answers pause, resume, progress and
+ * contacts (-1: not one of those).  run_start connects to routerd's event
+ * log and starts the runner; run_reload rereads clock_offset_ms.
+ */
+int	run_launch(MDB_txn *, const json_t *doc, long long now);
+int	run_stop(MDB_txn *, const char *name);
+int	run_op(struct creq *);
+void	run_start(void);
+void	run_reload(void);
 
 /* campaignd_doc.c: the caller's role. */
 enum role role_of(struct bus_conn *, char *who, size_t whosz);

@@ -580,6 +580,8 @@ launch_one(MDB_txn *parent, const char *name, long long now)
 		users = addr_users(txn, name, doc);
 		if ((rc = cdb_put(txn, C->db_campaigns, name, doc)) == 0)
 			rc = addr_sync(txn, doc, doc, users);
+		if (rc == 0)
+			rc = run_launch(txn, doc, now);
 		json_decref(users);
 	}
 	json_decref(doc);
@@ -863,6 +865,11 @@ op_life(struct creq *r)
 		json_object_set_new(doc, "state", json_string("active"));
 		json_object_set_new(doc, "launched_ts", cts(now));
 		json_object_del(doc, "scheduled_for");
+		if (run_launch(r->txn, doc, now) != 0) {
+			creq_err(r, "store", "campaign %s: its run could not "
+			    "start", r->name);
+			goto out;
+		}
 	} else if (strcmp(op, "schedule") == 0) {
 		if ((at = arg_str(r, "at")) == NULL ||
 		    rec_ts_parse(at, &when) == -1) {
@@ -888,6 +895,11 @@ op_life(struct creq *r)
 		json_object_set_new(doc, "state", json_string("archived"));
 		json_object_set_new(doc, "enabled", json_false());
 		json_object_del(doc, "scheduled_for");
+		if (run_stop(r->txn, r->name) != 0) {
+			creq_err(r, "store", "campaign %s: its run could not "
+			    "end", r->name);
+			goto out;
+		}
 	}
 	json_object_set_new(doc, "updated_ts", cts(now));
 	if (save(r, doc, doc) == 0)
@@ -1207,5 +1219,7 @@ campaign_op(struct creq *r)
 		op_apply(r);
 	else if (strcmp(op, "delete") == 0)
 		op_delete(r);
+	else
+		run_op(r);
 	return 0;
 }

@@ -64,6 +64,7 @@
 	{ "wrapup", "wrapup_s", AF_INT }, \
 	{ "offer-timeout", "offer_timeout_s", AF_INT }, \
 	{ "disposition-required", "disposition_required", AF_BOOL }, \
+	{ "outbound", "outbound", AF_JSON }, \
 	{ "enabled", "enabled", AF_BOOL }
 
 static const struct aflag create_flags[] = {
@@ -567,6 +568,12 @@ msg_campaign(int argc, char **argv)
 	if (argc < 2)
 		msg_usage();
 	op = argv[1];
+	/* an outbound run's commands (msg_campaign_run.c) */
+	if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0 ||
+	    strcmp(op, "progress") == 0 || strcmp(op, "contacts") == 0) {
+		json_decref(args);
+		return msg_campaign_run(argc, argv);
+	}
 	if (strcmp(op, "list") == 0) {
 		tab = list_flags;
 		want = 0;

@@ -96,6 +96,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_SEND:
 		send_request(cl, f);
 		break;
+	case PT_CSEND:
+		send_campaign(cl, f);
+		break;
 	case PT_SUB:
 		sub_request(cl, f);
 		break;

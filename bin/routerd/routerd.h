@@ -219,6 +219,9 @@ void	send_request(struct rclient *, const msgpack_object *);
 void	send_as_bot(struct rclient *, int64_t re, const char *conv,
 	    const char *text, size_t len, const char *key);
 
+/* {t:"csend"} from campaignd: one recipient of a campaign run. */
+void	send_campaign(struct rclient *, const msgpack_object *);
+
 /* routerd_status.c: {t:"st"}, a provider's status callback. */
 void	status_request(struct rclient *, const msgpack_object *);
 

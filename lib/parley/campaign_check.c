@@ -35,7 +35,7 @@ static const char *const fields[] = {
 	"thresholds", "acd", "timezone", "schedule", "holidays",
 	"after_hours_message", "files", "canned", "templates", "dispositions",
 	"wrapup_s", "offer_timeout_s", "disposition_required", "enabled",
-	"state", "created_ts", "updated_ts", "launched_ts", "scheduled_for",
+	"outbound", "state", "created_ts", "updated_ts", "launched_ts", "scheduled_for",
 	NULL
 };
 
@@ -712,6 +712,15 @@ campaign_check_norm(const json_t *in, char *err, size_t errsz)
 		goto fail;
 	}
 	json_object_set_new(out, "timezone", json_string(tz));
+	/* the outbound part (issue 14): an object, checked by campaignd's run */
+	v = json_object_get(in, "outbound");
+	if (v != NULL && !json_is_null(v)) {
+		if (!json_is_object(v)) {
+			fail(err, errsz, "outbound must be an object");
+			goto fail;
+		}
+		json_object_set(out, "outbound", v);
+	}
 	if (schedule(in, out, err, errsz) == -1 ||
 	    holidays(in, out, err, errsz) == -1 ||
 	    text(in, "after_hours_message", "after_hours_message", "", 1000,
