@@ -666,7 +666,7 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 	if ((ct = rcpt_get(txn, u, n)) == NULL)
 		return MDB_CORRUPTED;
 	tz = rec_str_nonempty(ct, "tz", rec_str_nonempty(ct, "timezone",
-	    u->tz));
+	    rec_str_nonempty(json_object_get(ct, "fields"), "tz", u->tz)));
 	if (!sched_tz_valid(tz))
 		tz = u->tz;
 	if (sched_open_at(&u->hours, tz, NULL, 0, now) == 0) {
@@ -1475,8 +1475,7 @@ row(MDB_txn *txn, struct run *u, uint32_t n, const struct rstate *s,
 	if (s->fts)
 		json_object_set_new(o, "failed_ts", cts(s->fts));
 	if (s->due && (s->st == RS_DEFERRED || s->st == RS_RETRYING))
-		json_object_set_new(o, "next_ts", cts(s->due - (s->st ==
-		    RS_DEFERRED ? clock_off : 0)));
+		json_object_set_new(o, "next_ts", cts(s->due));
 	if (s->att)
 		json_object_set_new(o, "attempts", json_integer(s->att + 1));
 	json_object_set_new(o, "replied", json_boolean(s->flags & F_REPLIED));

@@ -10,7 +10,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-plan 22
+plan 32
 stack_home
 conf_set sms_rate 1000
 conf_set sms_burst 1000
@@ -69,23 +69,49 @@ is "$(jq -r .campaign <<<"$e")" out1 "the reply is in the campaign's conversatio
 rep() { msg campaign contacts out1 --search ada05 --json | jq -e '.replied' >/dev/null; }
 ok "and the Contacts view says replied" wait_for 10 rep
 
-# --------------------------------------------------- invalid, pause/resume
-{
-	echo "name,phone,email,city"
-	echo "Bad Number,+1555,,"
-} >"$T_HOME/bad.csv"
-msg contact import "$T_HOME/bad.csv" >/dev/null 2>&1
+# ------------------------------- pause/resume, a 500 then success, invalid
+sb_fault '{"api":"twilio","to":"+15550140011","http":500,"count":1}' >/dev/null
+sb_fault '{"api":"twilio","to":"+15550140012","http":400,"code":21211,"message":"The To number is not a valid phone number.","count":-1}' >/dev/null
 msg campaign create out2 --sms +15550140002 --schedule "$ALWAYS" \
-    --outbound "{\"list\":\"all\",\"message\":\"Second\",\"rate\":2,\"hours\":$HOURS}" \
+    --outbound "{\"list\":\"all\",\"message\":\"Second\",\"rate\":4,\"hours\":$HOURS}" \
     >/dev/null || bail "campaign out2"
-exits 0 "launch out2 (2 a second)" camp_launch out2
-sleep 1
+exits 0 "launch out2 (4 a second)" camp_launch out2
+sleep 1.5
 exits 0 "pause" msg campaign pause out2
+sleep 1
 n1=$(sb_msgs 'p("Body")=="Second"' | grep -c .)
 sleep 2
 n2=$(sb_msgs 'p("Body")=="Second"' | grep -c .)
 is "$n2" "$n1" "nothing more goes while paused"
+is "$(msg campaign progress out2 | jq -r .state)" paused "progress says paused"
 exits 0 "resume" msg campaign resume out2
 done2() { msg campaign progress out2 | jq -e '.state=="done"' >/dev/null; }
-wait_for 60 done2
+ok "out2 ends after the resume" wait_for 60 done2
+c=$(msg campaign contacts out2 --json)
+like "$(jq -r 'select(.phone=="+15550140012") | .state + ": " + .reason' <<<"$c")" \
+    '^failed: .*(21211|not a valid)' "an invalid number fails with its reason"
+deliv() { msg campaign contacts out2 --search ada11 --json | jq -e '.state=="delivered"' >/dev/null; }
+ok "a sandbox 500 then success ends delivered" wait_for 20 deliv
+is "$(sb_get '/sandbox/received?api=twilio' | jq -c "$JQ_DEFS select(p(\"To\")==\"+15550140011\" and p(\"Body\")==\"Second\")" | grep -c .)" 2 \
+    "the provider was asked twice for it"
+
+# ------------------------------------- sending hours: 03:00 waits for 08:00
+day=$(date -u +%Y-%m-%d)
+at() { echo $(( $(date -u -d "$day $1" +%s%3N) - $(now_ms) )); }
+conf_set clock_offset_ms "$(at 03:00:00)"
+kill -HUP "$(sv_pid campaignd)"
+sleep 0.5
+msg campaign create out3 --sms +15550140003 --schedule "$ALWAYS" \
+    --outbound '{"list":"all","message":"Third"}' >/dev/null || bail "campaign out3"
+exits 0 "launch out3 at 03:00 UTC (hours 08:00-21:00)" camp_launch out3
+defer() { msg campaign progress out3 | jq -e '.deferred==23' >/dev/null; }
+ok "all 23 recipients are deferred" wait_for 20 defer
+is "$(msg campaign contacts out3 --search ada01 --json | jq -r '.state + " " + .next_ts')" \
+    "deferred ${day}T08:00:00.000Z" "until 08:00 in their zone"
+is "$(sb_msgs 'p("Body")=="Third"' | grep -c .)" 0 "nothing is sent at 03:00"
+conf_set clock_offset_ms "$(at 08:00:01)"
+kill -HUP "$(sv_pid campaignd)"
+done3() { msg campaign progress out3 | jq -e '.state=="done"' >/dev/null; }
+ok "at 08:00 they are sent" wait_for 30 done3
+is "$(sb_msgs 'p("Body")=="Third"' | jq -r .params.To | sort | uniq -c | awk '{print $1}' | sort -u | tr "\n" " ")" "1 " "each of the 21 not suppressed asked for once"
 done_testing
