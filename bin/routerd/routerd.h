@@ -493,6 +493,9 @@ struct dispatch_hooks {
 	void	(*idle)(void);		/* the last dispatch in flight ended */
 };
 void	dispatch_init(const struct dispatch_hooks *);
+/* While the result hook runs: 1 when the dispatch answered went again
+ * where the provider cannot be asked (its "sent" may be a second copy). */
+int	dispatch_in_doubt(void);
 /* Dispatches in flight. */
 size_t	dispatch_inflight(void);
 
