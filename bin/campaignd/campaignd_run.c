@@ -1159,7 +1159,9 @@ ev_status(MDB_txn *txn, const msgpack_object *r)
 	if ((data = mp_get(r, "data")) != NULL)
 		mp_bool(data, "again", &again);
 	old = s.st;
-	if (strcmp(st, "sent") == 0 || strcmp(st, "pending") == 0) {
+	if (strcmp(st, "pending") == 0)
+		return 0;	/* an attempt handed to the provider: no change */
+	if (strcmp(st, "sent") == 0) {
 		if (again && !(s.flags & F_POSSDUP)) {
 			s.flags |= F_POSSDUP;
 			u->cnt[RC_POSSDUP]++;
