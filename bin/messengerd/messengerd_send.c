@@ -235,7 +235,8 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		snprintf(why, sizeof(why), "%s: %s", what, r->timed_out ?
 		    "the Graph API timed out" : r->error ? r->error :
 		    "transport error");
-		outq_retry(j, why, 0);
+		outq_retry_code(j, r->timed_out ? "timeout" : "transport", why,
+		    0);
 		return;
 	}
 	mg_graph_error(r, &ge);
@@ -258,14 +259,14 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 	case 613:	/* calls to this API exceeded the rate limit */
 		snprintf(why, sizeof(why), "%s: throttled by Meta (%s)", what,
 		    code);
-		outq_retry(j, why, THROTTLE_MS);
+		outq_retry_code(j, code, why, THROTTLE_MS);
 		return;
 	case 1:		/* unknown, temporary */
 	case 2:		/* unexpected or temporary */
 	case 1200:	/* temporary send message failure */
 		snprintf(why, sizeof(why), "%s: Meta error %s (HTTP %ld)",
 		    what, code, r->status);
-		outq_retry(j, why, 0);
+		outq_retry_code(j, code, why, 0);
 		return;
 	case 10:
 		if (ge.subcode == 2018278 || ge.subcode == 2534022) {
@@ -286,7 +287,9 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		if (r->status == 429 || r->status >= 500) {
 			snprintf(why, sizeof(why), "%s: HTTP %ld", what,
 			    r->status);
-			outq_retry(j, why, r->status == 429 ? THROTTLE_MS : 0);
+			snprintf(code, sizeof(code), "http-%ld", r->status);
+			outq_retry_code(j, code, why, r->status == 429 ?
+			    THROTTLE_MS : 0);
 			return;
 		}
 		snprintf(code, sizeof(code), "http-%ld", r->status);
@@ -297,7 +300,7 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		if (r->status >= 500) {
 			snprintf(why, sizeof(why), "%s: Meta error %s (HTTP "
 			    "%ld)", what, code, r->status);
-			outq_retry(j, why, 0);
+			outq_retry_code(j, code, why, 0);
 			return;
 		}
 		break;
@@ -493,11 +496,13 @@ upload(struct outq_job *j)
 		close(fd);
 		free(msg);
 		sodium_memzero(url, sizeof(url));
-		outq_retry(j, "upload: HTTP request could not be started", 0);
+		outq_retry_code(j, "transport", "upload: HTTP request could "
+		    "not be started", 0);
 		return;
 	}
 	close(fd);
 	free(msg);
+	outq_sending(j);	/* routerd hears "pending" */
 	sodium_memzero(url, sizeof(url));
 	log_debug("msg=%s: uploading %s (%lld bytes, %s)", mj->msg, mj->fname,
 	    (long long)sb.st_size, mj->mime);
@@ -588,9 +593,11 @@ send_part(struct outq_job *j)
 	sodium_memzero(body, rq.bodylen);
 	free(body);
 	if (r == -1) {
-		outq_retry(j, "send: HTTP request could not be started", 0);
+		outq_retry_code(j, "transport", "send: HTTP request could not "
+		    "be started", 0);
 		return;
 	}
+	outq_sending(j);	/* routerd hears "pending" (once an attempt) */
 	log_debug("msg=%s: posting %s to %s on %s (attempt %d)", mj->msg,
 	    mj->part == 0 ? mj->att_type : "text", mj->to, mj->account,
 	    outq_job_attempts(j) + 1);
@@ -955,12 +962,23 @@ limits(const struct messengerd *m, struct outq_limits *l)
 	l->max_inflight = (size_t)m->cf.max_inflight;
 }
 
+/* outq's progress: pending and retrying, told to routerd */
+static void
+on_progress(const struct outq_job *j, const struct outq_progress *p,
+    void *arg)
+{
+	struct messengerd *m = arg;
+	struct mg_job *mj = outq_job_data(j);
+
+	edge_progress(&m->e, mj->channel, outq_job_msg(j), p);
+}
+
 int
 mg_send_start(struct messengerd *m, char *err, size_t errsz)
 {
 	static const struct outq_ops ops = {
 		.start = start, .free_data = job_data_free, .idle = on_idle,
-		.key_rate = key_rate,
+		.key_rate = key_rate, .progress = on_progress,
 	};
 	struct outq_limits l;
 

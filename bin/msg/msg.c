@@ -576,6 +576,41 @@ msg_local_time(int64_t ms, char buf[32])
 		snprintf(buf, 32, "%lld", (long long)ms);
 }
 
+void
+msg_delivery_state(char *buf, size_t sz, const char *state, int64_t attempt,
+    int64_t next_ms)
+{
+	time_t t = (time_t)(next_ms / 1000);
+	struct tm tm;
+	char when[16];
+
+	if (attempt <= 0 || (strcmp(state, "pending") != 0 &&
+	    strcmp(state, "retrying") != 0)) {
+		snprintf(buf, sz, "%s", state);
+		return;
+	}
+	if (strcmp(state, "retrying") == 0 && next_ms > 0 &&
+	    localtime_r(&t, &tm) != NULL &&
+	    strftime(when, sizeof(when), "%H:%M:%S", &tm) != 0)
+		snprintf(buf, sz, "%s (attempt %lld, next try at %s)", state,
+		    (long long)attempt, when);
+	else
+		snprintf(buf, sz, "%s (attempt %lld)", state,
+		    (long long)attempt);
+}
+
+int64_t
+msg_json_ts(const json_t *v)
+{
+	int64_t ms;
+
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_string(v) && rec_ts_parse(json_string_value(v), &ms) == 0)
+		return ms;
+	return 0;
+}
+
 static const struct msg_cmd *
 find_cmd(const char *name)
 {

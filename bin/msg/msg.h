@@ -103,6 +103,16 @@ size_t	msg_text_cols(const char *s, size_t n);
 void	msg_duration(int64_t ms, char *buf, size_t bufsz);
 /* Local "YYYY-MM-DD HH:MM:SS" for ms since the epoch. */
 void	msg_local_time(int64_t ms, char buf[32]);
+/*
+ * A message's delivery state in words: state, and while a send is under
+ * way its attempt (0: unknown) and, retrying, the next try (ms, 0:
+ * unknown) in local time: "retrying (attempt 2, next try at 10:42:05)",
+ * "pending (attempt 1)".
+ */
+void	msg_delivery_state(char *buf, size_t sz, const char *state,
+	    int64_t attempt, int64_t next_ms);
+/* A record's time field: ms, or RFC 3339 text as msg's JSON has it; 0. */
+int64_t	msg_json_ts(const struct json_t *);
 
 /* A subscription to routerd's event log. */
 struct msg_sub {

@@ -260,10 +260,21 @@ emit_term(uint64_t seq, const msgpack_object *r, void *arg)
 			    stdout);
 	} else if (mp_get(r, "type") && mp_streq(mp_get(r, "type"),
 	    "status")) {
+		char st[16] = "", state[96];
+		int64_t attempt = 0, next_ts = 0;
+
 		fputs(" * ", stdout);
 		put_field(r, "id", "?");
 		putchar(' ');
-		put_field(r, "status", "?");
+		/* a send under way: "retrying (attempt 2, next try at ...)" */
+		if (mp_strcpy(r, "status", st, sizeof(st)) &&
+		    mp_int(r, "attempt", &attempt) && attempt > 0) {
+			mp_int(r, "next_ts", &next_ts);
+			msg_delivery_state(state, sizeof(state), st, attempt,
+			    next_ts);
+			fputs(state, stdout);
+		} else
+			put_field(r, "status", "?");
 		/* the provider's code, and the reason in words (lib/provcode
 		 * via routerd's "why"), else the provider's own */
 		if (mp_str(r, "code", &s, &n) || mp_str(r, "reason", &s, &n)) {

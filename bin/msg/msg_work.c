@@ -87,7 +87,7 @@ msg_convs_print(json_t *convs, int json)
 	    "channel", "contact", "name", "agent", "status", "tags", "last",
 	    NULL };
 	json_t *rows, *c, *row;
-	char when[32], tags[200], last[300];
+	char when[32], tags[200], last[400], ostate[100];
 	size_t i;
 
 	if (json) {
@@ -103,10 +103,23 @@ msg_convs_print(json_t *convs, int json)
 	json_array_foreach(convs, i, c) {
 		short_time(json_object_get(c, "opened_ts"), when, sizeof(when));
 		tags_text(json_object_get(c, "tags"), tags, sizeof(tags));
-		snprintf(last, sizeof(last), "%s%s",
+		/* > (the last outbound message's delivery state) text */
+		ostate[0] = '\0';
+		if (strcmp(rec_str(c, "last_dir", ""), "out") == 0 &&
+		    rec_str(c, "last_out_state", NULL) != NULL) {
+			msg_delivery_state(ostate + 1, sizeof(ostate) - 3,
+			    rec_str(c, "last_out_state", ""),
+			    json_integer_value(json_object_get(c,
+			    "last_out_attempt")),
+			    msg_json_ts(json_object_get(c,
+			    "last_out_next_ts")));
+			ostate[0] = '(';
+			strcat(ostate, ") ");
+		}
+		snprintf(last, sizeof(last), "%s%s%s",
 		    strcmp(rec_str(c, "last_dir", ""), "in") == 0 ? "< " :
 		    strcmp(rec_str(c, "last_dir", ""), "out") == 0 ? "> " : "",
-		    rec_str(c, "last_text", ""));
+		    ostate, rec_str(c, "last_text", ""));
 		row = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}",
 		    "conv", rec_str_nonempty(c, "conv", "?"), "opened", when,
 		    "campaign", rec_str_nonempty(c, "campaign", "-"),

@@ -146,6 +146,8 @@ struct mrec {
 	char		 state[16];
 	char		 pid[128];
 	int64_t		 ts;
+	int		 attempt;	/* pending, retrying: the attempt */
+	int64_t		 next_ts;	/* retrying: next try, ms */
 	char		*text;		/* malloc'd by rs_mrec_get */
 	size_t		 textlen;
 };
@@ -585,6 +587,18 @@ void	rs_mrec_free(struct mrec *);
 int	rs_mrec_status(MDB_txn *, struct mrec *, const char *status,
 	    const char *pid, const char *code, const char *reason,
 	    const msgpack_object *data, long long ts);
+/*
+ * A send's progress as its channel daemon tells it: status "pending"
+ * (attempt handed to the provider) or "retrying" (attempt to come at
+ * next_ts, in ms as every "*_ts" of a record, after code and reason).  The status event carries
+ * attempt (and next_ts); m's state takes it unless it has moved past
+ * (sent, delivered, read, failed...).
+ */
+int	rs_mrec_progress(MDB_txn *, struct mrec *, const char *status,
+	    int attempt, int64_t next_ts, const char *code, const char *reason,
+	    long long ts);
+/* 1 when state is pending or retrying (a send under way). */
+int	rs_state_underway(const char *state);
 
 /* db "ids": provider ids, statuses seen, send keys, what a message carries. */
 /* "p:<channel>:<pid>": the message a provider id belongs to. */

@@ -38,6 +38,7 @@
 #define LIMIT_DEFAULT	500
 #define LIMIT_MAX	5000
 #define ANS_BYTES	(900u * 1024)	/* records per answer; frames <= 1 MiB */
+#define OUT_BYTES	96u		/* conv_pack_out's fields, at most */
 #define SCAN_MAX	200000		/* records looked at per request */
 #define WITHIN_MAX	(30LL * 24 * 3600 * 1000)
 #define SEE_CACHE	64
@@ -259,20 +260,24 @@ scan_one(const char *id, const MDB_val *v, void *arg)
 		snprintf(s->next, sizeof(s->next), "%s", id);
 		return 0;
 	}
-	if (s->n == (size_t)s->limit || s->bytes + v->mv_size > ANS_BYTES) {
+	if (s->n == (size_t)s->limit ||
+	    s->bytes + v->mv_size + OUT_BYTES > ANS_BYTES) {
 		/* continue after the last one answered */
 		s->more = 1;
 		return 1;
 	}
 	s->vals[s->n++] = *v;
-	s->bytes += v->mv_size;
+	s->bytes += v->mv_size + OUT_BYTES;
 	snprintf(s->next, sizeof(s->next), "%s", id);
 	return 0;
 }
 
+static void	conv_pack_out(MDB_txn *, msgpack_packer *, const MDB_val *);
+
 /*
  * Scan the conversations after `after` in id order (oldest first) and
- * answer {convs, more, next} with the stored records that match.
+ * answer {convs, more, next} with the stored records that match, each with
+ * its last outbound message's delivery state (conv_pack_out).
  */
 static void
 scan_answer(struct rclient *cl, int64_t re, const char *what,
@@ -307,7 +312,7 @@ scan_answer(struct rclient *cl, int64_t re, const char *what,
 	mp_pack_cstr(&fb.pk, "convs");
 	msgpack_pack_array(&fb.pk, s.n);
 	for (i = 0; i < s.n; i++)
-		mp_pack_raw(&fb.pk, s.vals[i].mv_data, s.vals[i].mv_size);
+		conv_pack_out(s.txn, &fb.pk, &s.vals[i]);
 	mdb_txn_abort(s.txn);
 	bus_caller_send(&cl->bc, &fb);
 	fbuf_free(&fb);
@@ -717,10 +722,19 @@ inbox_one(const char *id, const MDB_val *v, void *arg)
 				   never shown shorter */
 
 /* The delivery state of conv's last outbound message into state ("" when
- * none among its last events). */
+ * none among its last events), with its attempt and next try while under
+ * way (pending, retrying). */
+struct outst {
+	char	state[16];
+	int	attempt;
+	int64_t	next_ts;
+};
+
 static void
-last_out_state(MDB_txn *txn, const char *conv, char *state, size_t statesz)
+last_out_state(MDB_txn *txn, const char *conv, struct outst *o)
 {
+	char *state = o->state;
+	size_t statesz = sizeof(o->state);
 	struct rs_cursor c;
 	msgpack_unpacked up;
 	struct mrec m;
@@ -731,6 +745,8 @@ last_out_state(MDB_txn *txn, const char *conv, char *state, size_t statesz)
 	int rc, n = 0;
 
 	state[0] = '\0';
+	o->attempt = 0;
+	o->next_ts = 0;
 	if (rs_convev_open(txn, conv, &c) != 0)
 		return;
 	for (rc = rs_convev_last(&c, &seq); rc == 0 && n < 50 && !msgid[0];
@@ -750,20 +766,74 @@ last_out_state(MDB_txn *txn, const char *conv, char *state, size_t statesz)
 	rs_cursor_close(&c);
 	if (msgid[0] && rs_mrec_get(txn, msgid, &m) == 0) {
 		snprintf(state, statesz, "%s", m.state);
+		if (rs_state_underway(m.state)) {
+			o->attempt = m.attempt;
+			o->next_ts = m.next_ts;
+		}
 		rs_mrec_free(&m);
 	}
+}
+
+/* Pack outst's fields (last_out_state, last_out_attempt,
+ * last_out_next_ts), those it has; how many is out_n. */
+static uint32_t
+out_n(const struct outst *o)
+{
+	return (o->state[0] != '\0') + (o->attempt > 0) + (o->next_ts > 0);
+}
+
+static void
+out_pack(msgpack_packer *pk, const struct outst *o)
+{
+	if (o->state[0])
+		mp_kv_str(pk, "last_out_state", o->state);
+	if (o->attempt > 0)
+		mp_kv_int(pk, "last_out_attempt", o->attempt);
+	if (o->next_ts > 0)
+		mp_kv_int(pk, "last_out_next_ts", o->next_ts);
+}
+
+/* Pack the stored conversation record rec with its last outbound
+ * message's delivery state (out_pack). */
+static void
+conv_pack_out(MDB_txn *txn, msgpack_packer *pk, const MDB_val *rec)
+{
+	char id[R_IDLEN] = "";
+	struct outst o;
+	msgpack_unpacked up;
+	size_t off = 0;
+	uint32_t j;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, rec->mv_data, rec->mv_size, &off) !=
+	    MSGPACK_UNPACK_SUCCESS || up.data.type != MSGPACK_OBJECT_MAP) {
+		msgpack_unpacked_destroy(&up);
+		mp_pack_raw(pk, rec->mv_data, rec->mv_size);
+		return;
+	}
+	memset(&o, 0, sizeof(o));
+	if (mp_strcpy(&up.data, "conv", id, sizeof(id)) && id[0])
+		last_out_state(txn, id, &o);
+	msgpack_pack_map(pk, up.data.via.map.size + out_n(&o));
+	for (j = 0; j < up.data.via.map.size; j++) {
+		msgpack_pack_object(pk, up.data.via.map.ptr[j].key);
+		msgpack_pack_object(pk, up.data.via.map.ptr[j].val);
+	}
+	out_pack(pk, &o);
+	msgpack_unpacked_destroy(&up);
 }
 
 /* Pack the stored record rec, plus whether its reply is overdue, its
  * shortest unique id ("short"), the contact-book name ("book_name"), whether
  * it is offered to the caller now ("offered_to_you") and the delivery state
- * of its last outbound message ("last_out_state"). */
+ * of its last outbound message ("last_out_state", and while under way
+ * "last_out_attempt", "last_out_next_ts"). */
 static void
 inbox_pack(MDB_txn *txn, MDB_txn *ct, const struct who *w,
     msgpack_packer *pk, const MDB_val *rec, long long now)
 {
-	char id[R_IDLEN] = "", contact[R_ADDRLEN] = "", book[128] = "",
-	    ostate[16] = "";
+	char id[R_IDLEN] = "", contact[R_ADDRLEN] = "", book[128] = "";
+	struct outst os;
 	int mine = 0, nx;
 	msgpack_unpacked up;
 	size_t off = 0;
@@ -791,9 +861,10 @@ inbox_pack(MDB_txn *txn, MDB_txn *ct, const struct who *w,
 		camp_contact_name(ct, contact, book, sizeof(book));
 	if (id[0] && w->agent[0])
 		queue_offers(w->agent, id, &mine);
+	memset(&os, 0, sizeof(os));
 	if (id[0])
-		last_out_state(txn, id, ostate, sizeof(ostate));
-	nx = 2 + (id[0] != '\0') + (book[0] != '\0') + (ostate[0] != '\0');
+		last_out_state(txn, id, &os);
+	nx = 2 + (id[0] != '\0') + (book[0] != '\0') + out_n(&os);
 	msgpack_pack_map(pk, up.data.via.map.size + nx);
 	for (j = 0; j < up.data.via.map.size; j++) {
 		msgpack_pack_object(pk, up.data.via.map.ptr[j].key);
@@ -805,8 +876,7 @@ inbox_pack(MDB_txn *txn, MDB_txn *ct, const struct who *w,
 		mp_kv_strn(pk, "short", id, rs_conv_short(txn, id, SHORT_MIN));
 	if (book[0])
 		mp_kv_str(pk, "book_name", book);
-	if (ostate[0])
-		mp_kv_str(pk, "last_out_state", ostate);
+	out_pack(pk, &os);
 	msgpack_unpacked_destroy(&up);
 }
 

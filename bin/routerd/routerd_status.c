@@ -25,6 +25,14 @@
  * delivered or read, only forward, the watermark kept per conversation
  * (st_watermark); Instagram's read of a mid (earlier), that message and
  * every earlier one (st_earlier).
+ *
+ * A channel daemon also tells how a send it holds goes, before any answer
+ * (st_progress): {t:"st", id, channel, msg, status: "pending", attempt, ts}
+ * when attempt is handed to the provider, {..., status: "retrying",
+ * attempt, next_ts, code, reason, ts} when a transient failure put the
+ * next attempt at next_ts (Unix seconds).  msg is our message id (there is
+ * no provider id yet); a message that has its result, or a state past
+ * these, takes nothing (dup).
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -210,6 +218,88 @@ st_echo(MDB_txn *txn, enum chan ch, const char *pid, const struct stx *x,
 	return rc;
 }
 
+#define ATTEMPT_MAX	1000000
+#define NEXT_TS_MAX	(1LL << 40)	/* Unix seconds, far beyond any retry */
+
+/* {t:"st", status: pending or retrying}: a send under way (see above). */
+static void
+st_progress(struct rclient *cl, const msgpack_object *f, int64_t re,
+    enum chan ch, const char *status)
+{
+	char msgid[R_IDLEN], code[32] = "", reason[256] = "";
+	int64_t attempt = 0, next_ts = 0, ts = 0;
+	int retrying = strcmp(status, "retrying") == 0, rc;
+	struct held *h;
+	struct mrec m;
+	MDB_txn *txn;
+
+	if (!mp_strcpy(f, "msg", msgid, sizeof(msgid)) || msgid[0] == '\0' ||
+	    !mp_int(f, "attempt", &attempt) || attempt < 1 ||
+	    attempt > ATTEMPT_MAX) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "st: %s needs msg "
+		    "and attempt (1 or more)", status);
+		return;
+	}
+	if (retrying && (!mp_int(f, "next_ts", &next_ts) || next_ts <= 0 ||
+	    next_ts > NEXT_TS_MAX)) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "st: retrying needs "
+		    "next_ts, Unix seconds");
+		return;
+	}
+	if ((mp_get(f, "code") && !mp_strcpy(f, "code", code,
+	    sizeof(code))) || (mp_get(f, "reason") && !mp_strcpy(f, "reason",
+	    reason, sizeof(reason)))) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "st: code (at most "
+		    "31 bytes) and reason (255) are strings");
+		return;
+	}
+	if (!retrying)
+		code[0] = reason[0] = '\0';
+	if (!mp_int(f, "ts", &ts) || ts <= 0)
+		ts = daemon_now_ms();
+	if ((txn = store_txn(R->st)) == NULL) {
+		bus_caller_refuse(&cl->bc, re, "store", "%s",
+		    store_error(R->st));
+		return;
+	}
+	if ((rc = rs_mrec_get(txn, msgid, &m)) != 0) {
+		if (rc != MDB_NOTFOUND) {
+			held_fail(held_new(&cl->bc, re), R->st, rc, "reading "
+			    "a message");
+			return;
+		}
+		bus_caller_refuse(&cl->bc, re, "notfound", "st: no message "
+		    "%s", msgid);
+		return;
+	}
+	if (strcmp(m.dir, "out") != 0 || m.channel != ch) {
+		rs_mrec_free(&m);
+		bus_caller_refuse(&cl->bc, re, "invalid", "st: %s is no "
+		    "outbound message of channel %s", msgid, rs_chan_name(ch));
+		return;
+	}
+	h = held_new(&cl->bc, re);
+	/* its result is in (sent, failed), or a later state came first */
+	if ((rc = rs_pending_has(txn, msgid)) == MDB_NOTFOUND ||
+	    (rc == 0 && strcmp(m.state, "queued") != 0 &&
+	    strcmp(m.state, "sending") != 0 && !rs_state_underway(m.state))) {
+		rs_mrec_free(&m);
+		st_answer(h, msgid, 1);
+		held_after(h, R->st);
+		return;
+	}
+	if (rc == 0)	/* next_ts in ms, as every "*_ts" in a record */
+		rc = rs_mrec_progress(txn, &m, status, (int)attempt,
+		    next_ts * 1000, code, reason, ts);
+	rs_mrec_free(&m);
+	if (rc != 0) {
+		held_fail(h, R->st, rc, "storing a send's progress");
+		return;
+	}
+	st_answer(h, msgid, 0);
+	held_after(h, R->st);
+}
+
 void
 status_request(struct rclient *cl, const msgpack_object *f)
 {
@@ -225,6 +315,19 @@ status_request(struct rclient *cl, const msgpack_object *f)
 	int rc;
 
 	mp_int(f, "id", &re);
+	/* a send under way: no provider id yet, our message id instead */
+	if (mp_strcpy(f, "status", status, sizeof(status)) &&
+	    (strcmp(status, "pending") == 0 ||
+	    strcmp(status, "retrying") == 0)) {
+		if (!mp_strcpy(f, "channel", channel, sizeof(channel)) ||
+		    rs_chan_parse(channel, &ch) == -1) {
+			bus_caller_refuse(&cl->bc, re, "invalid", "st: channel "
+			    "must be sms, whatsapp, messenger or instagram");
+			return;
+		}
+		st_progress(cl, f, re, ch, status);
+		return;
+	}
 	if ((data = mp_get(f, "data")) != NULL &&
 	    data->type != MSGPACK_OBJECT_MAP)
 		data = NULL;

@@ -16,6 +16,7 @@
  * The enums of routerd.h are strings in the records: converted here, and
  * nowhere else read back from a string.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,7 +777,8 @@ rs_cursor_close(struct rs_cursor *c)
 int
 rs_mrec_put(MDB_txn *txn, const struct mrec *m)
 {
-	msgpack_packer *pk = put_begin(9);
+	int u = rs_state_underway(m->state) && m->attempt > 0;
+	msgpack_packer *pk = put_begin(9 + u + (u && m->next_ts > 0));
 
 	mp_kv_str(pk, "conv", m->conv);
 	mp_kv_str(pk, "dir", m->dir);
@@ -787,6 +789,11 @@ rs_mrec_put(MDB_txn *txn, const struct mrec *m)
 	mp_kv_str(pk, "pid", m->pid[0] ? m->pid : NULL);
 	mp_kv_int(pk, "ts", m->ts);
 	mp_kv_strn(pk, "text", m->text ? m->text : "", m->textlen);
+	/* a send under way: its attempt, and when a retry is next */
+	if (u)
+		mp_kv_int(pk, "attempt", m->attempt);
+	if (u && m->next_ts > 0)
+		mp_kv_int(pk, "next_ts", m->next_ts);
 	return put_rec(txn, db.msgs, m->id, strlen(m->id));
 }
 
@@ -798,6 +805,7 @@ rs_mrec_get(MDB_txn *txn, const char *id, struct mrec *m)
 	const char *t;
 	char ch[16];
 	size_t off = 0, tl;
+	int64_t a;
 	int rc;
 
 	memset(m, 0, sizeof(*m));
@@ -818,6 +826,9 @@ rs_mrec_get(MDB_txn *txn, const char *id, struct mrec *m)
 	mp_strcpy(&up.data, "state", m->state, sizeof(m->state));
 	mp_strcpy(&up.data, "pid", m->pid, sizeof(m->pid));
 	mp_int(&up.data, "ts", &m->ts);
+	if (mp_int(&up.data, "attempt", &a) && a > 0 && a < INT32_MAX)
+		m->attempt = (int)a;
+	mp_int(&up.data, "next_ts", &m->next_ts);
 	if (mp_str(&up.data, "text", &t, &tl)) {
 		if ((m->text = malloc(tl + 1)) == NULL)
 			fatalx("out of memory");
@@ -836,24 +847,61 @@ rs_mrec_free(struct mrec *m)
 	m->text = NULL;
 }
 
-/* Final states never go back to earlier ones when callbacks arrive late. */
+/*
+ * Final states never go back to earlier ones when callbacks arrive late.
+ * pending and retrying are of one rank: a send under way, each taking the
+ * other's place as attempts go, never a later state's.
+ */
 static int
 state_rank(const char *s)
 {
-	static const char *order[] = { "queued", "sending", "sent", "failed",
-	    "undelivered", "delivered", "read", "unsent" };
+	static const struct {
+		const char	*name;
+		int		 rank;
+	} order[] = { { "queued", 0 }, { "sending", 1 }, { "pending", 2 },
+	    { "retrying", 2 }, { "sent", 3 }, { "failed", 4 },
+	    { "undelivered", 5 }, { "delivered", 6 }, { "read", 7 },
+	    { "unsent", 8 } };
 	size_t i;
 
 	for (i = 0; i < sizeof(order) / sizeof(order[0]); i++)
-		if (strcmp(s, order[i]) == 0)
-			return (int)i;
+		if (strcmp(s, order[i].name) == 0)
+			return order[i].rank;
 	return 0;
 }
+
+int
+rs_state_underway(const char *state)
+{
+	return strcmp(state, "pending") == 0 || strcmp(state, "retrying") == 0;
+}
+
+static int mrec_event(MDB_txn *, struct mrec *, const char *status,
+	    const char *pid, const char *code, const char *reason,
+	    const msgpack_object *data, int attempt, int64_t next_ts,
+	    long long ts);
 
 int
 rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
     const char *pid, const char *code, const char *reason,
     const msgpack_object *data, long long ts)
+{
+	return mrec_event(txn, m, status, pid, code, reason, data, 0, 0, ts);
+}
+
+int
+rs_mrec_progress(MDB_txn *txn, struct mrec *m, const char *status,
+    int attempt, int64_t next_ts, const char *code, const char *reason,
+    long long ts)
+{
+	return mrec_event(txn, m, status, NULL, code, reason, NULL, attempt,
+	    next_ts, ts);
+}
+
+static int
+mrec_event(MDB_txn *txn, struct mrec *m, const char *status,
+    const char *pid, const char *code, const char *reason,
+    const msgpack_object *data, int attempt, int64_t next_ts, long long ts)
 {
 	struct conv cv;
 	msgpack_packer *pk;
@@ -869,7 +917,8 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 	why = code && *code ? provcode_text(rs_chan_name(m->channel), code) :
 	    NULL;
 	pk = rs_event(8 + (*p != '\0') + (code && *code) +
-	    (reason && *reason) + (why != NULL) + (data != NULL));
+	    (reason && *reason) + (why != NULL) + (data != NULL) +
+	    (attempt > 0) + (next_ts > 0));
 	mp_kv_str(pk, "type", "status");
 	mp_kv_str(pk, "conv", m->conv);
 	mp_kv_str(pk, "id", m->id);
@@ -887,13 +936,21 @@ rs_mrec_status(MDB_txn *txn, struct mrec *m, const char *status,
 		mp_kv_str(pk, "why", why);
 	if (data != NULL)
 		mp_kv_obj(pk, "data", data);
+	if (attempt > 0)
+		mp_kv_int(pk, "attempt", attempt);
+	if (next_ts > 0)
+		mp_kv_int(pk, "next_ts", next_ts);
 	mp_kv_int(pk, "ts", ts);
 	if ((rc = rs_append(txn, m->conv, NULL)) != 0)
 		return rc;
 	if (pid && *pid)
 		snprintf(m->pid, sizeof(m->pid), "%s", pid);
-	if (state_rank(status) > state_rank(m->state))
+	if (state_rank(status) > state_rank(m->state) ||
+	    (rs_state_underway(status) && rs_state_underway(m->state))) {
 		snprintf(m->state, sizeof(m->state), "%s", status);
+		m->attempt = attempt;
+		m->next_ts = strcmp(status, "retrying") == 0 ? next_ts : 0;
+	}
 	return rs_mrec_put(txn, m);
 }
 

@@ -126,14 +126,20 @@ sent(const struct http_resp *r, void *arg)
 		}
 		json_decref(root);
 	} else if (r->status == 0 || r->status == 429 || r->status >= 500) {
-		if (r->status == 0)
+		if (r->status == 0) {
+			snprintf(code, sizeof(code), "%s", r->timed_out ?
+			    "timeout" : "transport");
 			snprintf(why, sizeof(why), "%s", r->timed_out ?
 			    "provider timed out" : r->error ? r->error :
 			    "transport error");
-		else
+		} else {
+			/* Twilio's code when its body has one */
+			provider_error(r, code, sizeof(code), text,
+			    sizeof(text));
 			snprintf(why, sizeof(why), "provider answered HTTP %ld",
 			    r->status);
-		outq_retry(j, why, 0);
+		}
+		outq_retry_code(j, code, why, 0);
 	} else {
 		provider_error(r, code, sizeof(code), text, sizeof(text));
 		log_info("msg=%s: refused by the provider: %s (HTTP %ld)",
@@ -395,9 +401,11 @@ start(struct outq_job *j, void *arg)
 	free(body);
 	form_free(&f);
 	if (r == -1) {
-		outq_retry(j, "HTTP request could not be started", 0);
+		outq_retry_code(j, "transport", "HTTP request could not be "
+		    "started", 0);
 		return;
 	}
+	outq_sending(j);	/* routerd hears "pending" */
 	log_debug("msg=%s: posting to the Messages API (attempt %d)",
 	    outq_job_msg(j), outq_job_attempts(j) + 1);
 }
@@ -410,8 +418,19 @@ on_idle(void *arg)
 	edge_drain_check(&s->e);
 }
 
+/* outq's progress: pending and retrying, told to routerd */
+static void
+on_progress(const struct outq_job *j, const struct outq_progress *p,
+    void *arg)
+{
+	struct smsd *s = arg;
+
+	edge_progress(&s->e, "sms", outq_job_msg(j), p);
+}
+
 static const struct outq_ops sms_ops = {
 	.start = start, .free_data = out_free, .idle = on_idle,
+	.progress = on_progress,
 };
 
 static void

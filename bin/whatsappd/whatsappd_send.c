@@ -188,10 +188,12 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		snprintf(why, sizeof(why), "%s: %s", what, r->timed_out ?
 		    "the Graph API timed out" : r->error ? r->error :
 		    "transport error");
-		outq_retry(j, why, 0);
+		outq_retry_code(j, r->timed_out ? "timeout" : "transport", why,
+		    0);
 		return;
 	}
 	graph_error(r, &ge);
+	snprintf(code, sizeof(code), "%lld", ge.code);
 	if (ge.details[0])
 		snprintf(why, sizeof(why), "%s: %s", ge.message[0] ?
 		    ge.message : "error", ge.details);
@@ -204,7 +206,7 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 	case 4:		/* app API-call rate limit */
 		snprintf(why, sizeof(why), "%s: throttled by Meta (%lld)",
 		    what, ge.code);
-		outq_retry(j, why, THROTTLE_MS);
+		outq_retry_code(j, code, why, THROTTLE_MS);
 		return;
 	case 131000:	/* unknown error */
 	case 131016:	/* service unavailable */
@@ -212,11 +214,11 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 	case 1:		/* API unknown: temporary */
 		snprintf(why, sizeof(why), "%s: Meta error %lld (HTTP %ld)",
 		    what, ge.code, r->status);
-		outq_retry(j, why, 0);
+		outq_retry_code(j, code, why, 0);
 		return;
 	case 131056:	/* pair rate limit: this recipient only */
-		outq_hold(j, "too many messages to this recipient (131056)",
-		    PAIR_HOLD_MS);
+		outq_hold_code(j, code, "too many messages to this recipient "
+		    "(131056)", PAIR_HOLD_MS);
 		return;
 	case 131047:
 		log_info("msg=%s: refused: outside the 24-hour window "
@@ -247,7 +249,9 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		if (r->status == 429 || r->status >= 500) {
 			snprintf(why, sizeof(why), "%s: HTTP %ld", what,
 			    r->status);
-			outq_retry(j, why, r->status == 429 ? THROTTLE_MS : 0);
+			snprintf(code, sizeof(code), "http-%ld", r->status);
+			outq_retry_code(j, code, why, r->status == 429 ?
+			    THROTTLE_MS : 0);
 			return;
 		}
 		snprintf(code, sizeof(code), "http-%ld", r->status);
@@ -260,7 +264,7 @@ call_failed(struct outq_job *j, const struct http_resp *r, const char *what)
 		if (r->status >= 500) {
 			snprintf(why, sizeof(why), "%s: Meta error %lld (HTTP "
 			    "%ld)", what, ge.code, r->status);
-			outq_retry(j, why, 0);
+			outq_retry_code(j, code, why, 0);
 			return;
 		}
 		snprintf(code, sizeof(code), "%lld", ge.code);
@@ -382,10 +386,12 @@ upload(struct outq_job *j)
 	/* http_out keeps its own duplicate of fd while it sends */
 	if (http_out_start(w->e.ho, &rq, uploaded, j) == -1) {
 		close(fd);
-		outq_retry(j, "upload: HTTP request could not be started", 0);
+		outq_retry_code(j, "transport", "upload: HTTP request could "
+		    "not be started", 0);
 		return;
 	}
 	close(fd);
+	outq_sending(j);	/* routerd hears "pending" */
 	log_debug("msg=%s: uploading %s (%lld bytes, %s)", outq_job_msg(j),
 	    wj->fname, (long long)sb.st_size, wj->mime);
 }
@@ -419,9 +425,11 @@ send_message(struct outq_job *j)
 	sodium_memzero(body, rq.bodylen);
 	free(body);
 	if (r == -1) {
-		outq_retry(j, "send: HTTP request could not be started", 0);
+		outq_retry_code(j, "transport", "send: HTTP request could not "
+		    "be started", 0);
 		return;
 	}
+	outq_sending(j);	/* routerd hears "pending" (once an attempt) */
 	log_debug("msg=%s: posting a %s message from %s (attempt %d)",
 	    outq_job_msg(j), wj->type, outq_job_key(j),
 	    outq_job_attempts(j) + 1);
@@ -846,11 +854,22 @@ limits(const struct whatsappd *w, struct outq_limits *l)
 	l->max_inflight = (size_t)w->cf.max_inflight;
 }
 
+/* outq's progress: pending and retrying, told to routerd */
+static void
+on_progress(const struct outq_job *j, const struct outq_progress *p,
+    void *arg)
+{
+	struct whatsappd *w = arg;
+
+	edge_progress(&w->e, "whatsapp", outq_job_msg(j), p);
+}
+
 int
 wa_send_start(struct whatsappd *w, char *err, size_t errsz)
 {
 	static const struct outq_ops ops = {
 		.start = start, .free_data = job_data_free, .idle = on_idle,
+		.progress = on_progress,
 	};
 	struct outq_limits l;
 

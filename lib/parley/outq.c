@@ -58,6 +58,7 @@ struct outq_job {
 	size_t		 nw, wcap;
 	enum job_state	 state;
 	int		 attempts;
+	int		 told;		/* attempt told "pending" (progress) */
 	long long	 first_ms, due_ms;
 	size_t		 heapi;		/* in the heap (J_WAIT) */
 	struct htab_node hn;		/* in q->jobs, by msg id */
@@ -575,8 +576,11 @@ job_end(struct outq_job *j)
  * instead when that is past the give-up bound, dropped when draining.
  */
 static void
-job_defer(struct outq_job *j, const char *why, long long due, long long now)
+job_defer(struct outq_job *j, const char *code, const char *why,
+    long long due, long long now)
 {
+	struct outq_progress p;
+
 	struct outq *q = j->q;
 
 	if (j->state != J_INFLIGHT)
@@ -598,6 +602,15 @@ job_defer(struct outq_job *j, const char *why, long long due, long long now)
 	j->due_ms = due;
 	heap_push(q, j);
 	pump_later(q);
+	if (q->ops.progress != NULL) {
+		memset(&p, 0, sizeof(p));
+		p.status = "retrying";
+		p.attempt = j->attempts + 1;
+		p.next_ts = (daemon_now_ms() + (due - now) + 999) / 1000;
+		p.code = code ? code : "";
+		p.reason = why;
+		q->ops.progress(j, &p, q->arg);
+	}
 }
 
 /* --- the pump --- */
@@ -940,7 +953,31 @@ outq_fail(struct outq_job *j, const char *code, const char *msg)
 }
 
 void
+outq_sending(struct outq_job *j)
+{
+	struct outq *q = j->q;
+	struct outq_progress p;
+
+	if (j->state != J_INFLIGHT || j->told == j->attempts + 1 ||
+	    q->ops.progress == NULL)
+		return;
+	j->told = j->attempts + 1;
+	memset(&p, 0, sizeof(p));
+	p.status = "pending";
+	p.attempt = j->attempts + 1;
+	p.code = p.reason = "";
+	q->ops.progress(j, &p, q->arg);
+}
+
+void
 outq_retry(struct outq_job *j, const char *why, long min_delay_ms)
+{
+	outq_retry_code(j, NULL, why, min_delay_ms);
+}
+
+void
+outq_retry_code(struct outq_job *j, const char *code, const char *why,
+    long min_delay_ms)
 {
 	long long now = daemon_mono_ms(), d;
 	int shift = j->attempts < 16 ? j->attempts : 16;
@@ -959,11 +996,18 @@ outq_retry(struct outq_job *j, const char *why, long min_delay_ms)
 			log_debug("msg=%s: %s; retry %d in %lld ms", j->msg,
 			    why, j->attempts, d);
 	}
-	job_defer(j, why, now + d, now);
+	job_defer(j, code, why, now + d, now);
 }
 
 void
 outq_hold(struct outq_job *j, const char *why, long ms)
+{
+	outq_hold_code(j, NULL, why, ms);
+}
+
+void
+outq_hold_code(struct outq_job *j, const char *code, const char *why,
+    long ms)
 {
 	long long now = daemon_mono_ms(), until;
 
@@ -977,7 +1021,7 @@ outq_hold(struct outq_job *j, const char *why, long ms)
 	if (!j->q->draining && until - j->first_ms <= j->q->giveup_ms)
 		log_info("msg=%s: %s; recipient held for %lld ms", j->msg, why,
 		    until - now);
-	job_defer(j, why, until, now);
+	job_defer(j, code, why, until, now);
 }
 
 size_t

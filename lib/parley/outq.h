@@ -51,6 +51,20 @@ struct outq_limits {
 	size_t	max_inflight;	/* calls at once over all keys, >= 1 */
 };
 
+/*
+ * What ops->progress reports: "pending", attempt n was handed to the
+ * provider (outq_sending) and has no answer yet; "retrying", attempt n - 1
+ * failed with a transient error (code, reason: what failed; code may be
+ * "") and attempt n starts at next_ts (Unix seconds).
+ */
+struct outq_progress {
+	const char	*status;	/* "pending" or "retrying" */
+	int		 attempt;	/* 1 for the first call */
+	long long	 next_ts;	/* retrying: the next try, Unix seconds */
+	const char	*code;		/* retrying: the provider's code, or "" */
+	const char	*reason;	/* retrying: why, in words */
+};
+
 struct outq_ops {
 	/* Start the provider call for j (counted in flight); see above. */
 	void	(*start)(struct outq_job *j, void *arg);
@@ -63,6 +77,10 @@ struct outq_ops {
 	 * seen and on outq_set_limits; its bucket is limits.burst scaled by
 	 * rate / limits.rate (at least 1).  NULL, or <= 0: limits.rate. */
 	double	(*key_rate)(const char *key, void *arg);
+	/* A job's progress for routerd's delivery states; may be NULL.  See
+	 * outq_sending and outq_retry_code. */
+	void	(*progress)(const struct outq_job *j,
+		    const struct outq_progress *p, void *arg);
 };
 
 struct outq *outq_new(struct event_base *, const struct outq_limits *,
@@ -105,15 +123,26 @@ void	outq_found(struct outq_job *, const char *pid);
 void	outq_again(struct outq_job *);
 /* Refused for good: answer err {code, msg}; the job ends. */
 void	outq_fail(struct outq_job *, const char *code, const char *msg);
+/*
+ * The job's provider call (its send, or an upload before it) is started:
+ * ops->progress hears "pending" once per attempt.
+ */
+void	outq_sending(struct outq_job *);
 /* Transient (5xx, 429, throughput, transport): back off and call again;
- * at least min_delay_ms (0: the backoff alone).  why is logged. */
+ * at least min_delay_ms (0: the backoff alone).  why is logged, and with
+ * code (the provider's, or NULL) told to ops->progress as "retrying" when
+ * the job is to be tried again. */
 void	outq_retry(struct outq_job *, const char *why, long min_delay_ms);
+void	outq_retry_code(struct outq_job *, const char *code, const char *why,
+	    long min_delay_ms);
 /*
  * Too many messages to this recipient (WhatsApp 131056): this job and every
  * job of the same key to the same recipient wait ms (plus jitter); other
  * recipients go on.  Counts as an attempt; the 10-minute bound still holds.
  */
 void	outq_hold(struct outq_job *, const char *why, long ms);
+void	outq_hold_code(struct outq_job *, const char *code, const char *why,
+	    long ms);
 /*
  * Fail every job of key that is not in flight (queued, waiting a retry or a
  * hold) with code and msg: a sender that cannot send (token inactive).

@@ -9,6 +9,7 @@
  * each daemon.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include <event2/event.h>
 
@@ -189,6 +190,43 @@ edge_term(struct edge *e, const char *calls)
 	if (e->q)
 		outq_drain(e->q);
 	edge_drain_check(e);
+}
+
+static void
+progress_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	/* stored, or not news to routerd: nothing to do either way */
+}
+
+void
+edge_progress(struct edge *e, const char *channel, const char *msg,
+    const struct outq_progress *p)
+{
+	struct fbuf fb;
+	int retrying = strcmp(p->status, "retrying") == 0;
+	int64_t id;
+
+	if (e->router == NULL || !bus_is_up(e->router) || e->d.draining)
+		return;
+	id = bus_next_id(e->router);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 7 + (retrying ? 3 : 0));
+	mp_kv_str(&fb.pk, "t", "st");
+	mp_kv_int(&fb.pk, "id", id);
+	mp_kv_str(&fb.pk, "channel", channel);
+	mp_kv_str(&fb.pk, "msg", msg);
+	mp_kv_str(&fb.pk, "status", p->status);
+	mp_kv_int(&fb.pk, "attempt", p->attempt);
+	mp_kv_int(&fb.pk, "ts", daemon_now_ms());
+	if (retrying) {
+		mp_kv_int(&fb.pk, "next_ts", p->next_ts);
+		mp_kv_str(&fb.pk, "code", p->code ? p->code : "");
+		mp_kv_str(&fb.pk, "reason", p->reason ? p->reason : "");
+	}
+	if (bus_request(e->router, &fb, id, progress_answered, NULL) == -1)
+		log_debug("msg=%s: %s not told: routerd is gone", msg,
+		    p->status);
+	fbuf_free(&fb);
 }
 
 void

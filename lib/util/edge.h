@@ -29,6 +29,7 @@ struct hook_conf;
 struct http_out;
 struct httpd_limits;
 struct outq;
+struct outq_progress;
 
 #define EDGE_HEADERS_MAX	(16 * 1024)	/* webhook headers, in all */
 #define EDGE_ANSWER_MS		10000	/* routerd's answer to a webhook */
@@ -74,6 +75,15 @@ void	edge_hook_limits(struct edge *, const struct httpd_limits *);
 void	edge_term(struct edge *, const char *calls);
 /* When draining and nothing is left in flight, end the loop. */
 void	edge_drain_check(struct edge *);
+/*
+ * Tell routerd how the send of its message msg on channel goes (outq's
+ * progress): {t:"st", id, channel, msg, status: "pending", attempt, ts},
+ * or "retrying" with next_ts (Unix seconds), code and reason as well
+ * (parley-proto(7)).  Not told when routerd is away; its answer is not
+ * waited for.
+ */
+void	edge_progress(struct edge *, const char *channel, const char *msg,
+	    const struct outq_progress *);
 /* Free all of it, routerd's client first (waiting webhooks get 503). */
 void	edge_free(struct edge *);
 

@@ -112,7 +112,7 @@ pend_fire(evutil_socket_t fd, short what, void *arg)
 		outq_ok(p->j, pid);
 		break;
 	case A_RETRY:
-		outq_retry(p->j, "fake 503", 0);
+		outq_retry_code(p->j, "503", "fake 503", 0);
 		break;
 	case A_FAIL:
 		outq_fail(p->j, "21211", "invalid To");
@@ -166,6 +166,8 @@ fake_start(struct outq_job *j, void *arg)
 	}
 	if (strcmp((char *)outq_job_data(j), m) != 0)
 		printf("# data of %s is %s\n", m, (char *)outq_job_data(j));
+	outq_sending(j);	/* handed to the provider */
+	outq_sending(j);	/* told once an attempt */
 	if (has_prefix(m, "sync"))
 		outq_ok(j, "P-sync");		/* from inside start */
 	else if (has_prefix(m, "retry1"))
@@ -202,8 +204,25 @@ fake_idle(void *arg)
 	nidle++;
 }
 
+/* What ops->progress heard: "msg status attempt code" lines. */
+static char progress_log[8192];
+static long long progress_next_ts;
+
+static void
+fake_progress(const struct outq_job *j, const struct outq_progress *p,
+    void *arg)
+{
+	size_t l = strlen(progress_log);
+
+	snprintf(progress_log + l, sizeof(progress_log) - l, "%s %s %d %s;",
+	    outq_job_msg(j), p->status, p->attempt, p->code);
+	if (strcmp(p->status, "retrying") == 0)
+		progress_next_ts = p->next_ts;
+}
+
 static const struct outq_ops ops = {
 	.start = fake_start, .free_data = fake_free, .idle = fake_idle,
+	.progress = fake_progress,
 };
 
 static struct outq *
@@ -559,8 +578,18 @@ t_retry(void)
 
 	q = new_q(100, 10, 0, 64);
 	reset_answers();
+	progress_log[0] = '\0';
 	a = out("retry1-x", "K", "+1");
 	WAIT_UNTIL(nans >= 1, 2500);
+	ok(strcmp(progress_log, "retry1-x pending 1 ;retry1-x retrying 2 503;"
+	    "retry1-x pending 2 ;") == 0, "progress: pending 1, retrying 2 "
+	    "with the code, pending 2");
+	if (strcmp(progress_log, "retry1-x pending 1 ;retry1-x retrying 2 "
+	    "503;retry1-x pending 2 ;") != 0)
+		printf("# progress: %s\n", progress_log);
+	ok(progress_next_ts >= time(NULL) - 1 && progress_next_ts <=
+	    time(NULL) + 2, "progress: next_ts is the retry's time, Unix "
+	    "seconds");
 	gap = start_at("retry1-x", 1) - start_at("retry1-x", 0);
 	ok(ans[a].ok && starts_of("retry1-x") == 2, "retry: a retried job "
 	    "starts again and is answered ok");
