@@ -87,6 +87,7 @@ struct rstate {
 	int64_t		qts, sts, dts, rts, fts;
 	char		msg[32], conv[32];
 	char		why[WHY_MAX];
+	int64_t		nts;		/* the channel's next try (retrying) */
 };
 
 enum runstate { RUN_SNAPSHOT = 0, RUN_RUNNING, RUN_PAUSED, RUN_DONE,
@@ -1180,8 +1181,13 @@ ev_status(MDB_txn *txn, const msgpack_object *r)
 		s.st = RS_READ;
 		s.rts = ts;
 	} else if (strcmp(st, "retrying") == 0) {
-		if (s.st != RS_DELIVERED && s.st != RS_READ)
-			s.st = RS_RETRYING;
+		int64_t nt = 0;
+
+		if (s.st == RS_DELIVERED || s.st == RS_READ || s.st == RS_SENT)
+			return 0;
+		s.st = RS_RETRYING;
+		if (mp_int(r, "next_ts", &nt) && nt > 0)
+			s.nts = nt * 1000;
 		snprintf(s.why, sizeof(s.why), "%s%s%s", why[0] ? why : code,
 		    why[0] || code[0] ? "; " : "", "the channel tries again");
 	} else if (strcmp(st, "failed") == 0 ||
@@ -1478,6 +1484,8 @@ row(MDB_txn *txn, struct run *u, uint32_t n, const struct rstate *s,
 		json_object_set_new(o, "failed_ts", cts(s->fts));
 	if (s->due && (s->st == RS_DEFERRED || s->st == RS_RETRYING))
 		json_object_set_new(o, "next_ts", cts(s->due));
+	else if (s->nts && s->st == RS_RETRYING)
+		json_object_set_new(o, "next_ts", cts(s->nts));
 	if (s->att)
 		json_object_set_new(o, "attempts", json_integer(s->att + 1));
 	json_object_set_new(o, "replied", json_boolean(s->flags & F_REPLIED));

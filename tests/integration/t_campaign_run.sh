@@ -10,7 +10,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-plan 32
+plan 34
 stack_home
 conf_set sms_rate 1000
 conf_set sms_burst 1000
@@ -70,7 +70,7 @@ rep() { msg campaign contacts out1 --search ada05 --json | jq -e '.replied' >/de
 ok "and the Contacts view says replied" wait_for 10 rep
 
 # ------------------------------- pause/resume, a 500 then success, invalid
-sb_fault '{"api":"twilio","to":"+15550140011","http":500,"count":1}' >/dev/null
+sb_fault '{"api":"twilio","to":"+15550140011","http":500,"count":2}' >/dev/null
 sb_fault '{"api":"twilio","to":"+15550140012","http":400,"code":21211,"message":"The To number is not a valid phone number.","count":-1}' >/dev/null
 msg campaign create out2 --sms +15550140002 --schedule "$ALWAYS" \
     --outbound "{\"list\":\"all\",\"message\":\"Second\",\"rate\":4,\"hours\":$HOURS}" \
@@ -85,6 +85,13 @@ n2=$(sb_msgs 'p("Body")=="Second"' | grep -c .)
 is "$n2" "$n1" "nothing more goes while paused"
 is "$(msg campaign progress out2 | jq -r .state)" paused "progress says paused"
 exits 0 "resume" msg campaign resume out2
+retr() {
+	R=$(msg campaign contacts out2 --search ada11 --json)
+	jq -e '.state=="retrying"' <<<"$R" >/dev/null
+}
+ok "a sandbox 500 shows the recipient retrying" wait_for 30 retr
+like "$(jq -r .reason <<<"$R")" '500|[Ss]erver|tries again' \
+    "with the provider's trouble as the reason"
 done2() { msg campaign progress out2 | jq -e '.state=="done"' >/dev/null; }
 ok "out2 ends after the resume" wait_for 60 done2
 c=$(msg campaign contacts out2 --json)
@@ -92,8 +99,8 @@ like "$(jq -r 'select(.phone=="+15550140012") | .state + ": " + .reason' <<<"$c"
     '^failed: .*(21211|not a valid)' "an invalid number fails with its reason"
 deliv() { msg campaign contacts out2 --search ada11 --json | jq -e '.state=="delivered"' >/dev/null; }
 ok "a sandbox 500 then success ends delivered" wait_for 20 deliv
-is "$(sb_get '/sandbox/received?api=twilio' | jq -c "$JQ_DEFS select(p(\"To\")==\"+15550140011\" and p(\"Body\")==\"Second\")" | grep -c .)" 2 \
-    "the provider was asked twice for it"
+is "$(sb_get '/sandbox/received?api=twilio' | jq -c "$JQ_DEFS select(p(\"To\")==\"+15550140011\" and p(\"Body\")==\"Second\")" | grep -c .)" 3 \
+    "the provider was asked three times for it"
 
 # ------------------------------------- sending hours: 03:00 waits for 08:00
 day=$(date -u +%Y-%m-%d)
