@@ -1,7 +1,7 @@
 /*
  * campaignd — owner of campaign configuration and the global resources
  * (agents, teams, members, canned responses, templates, dispositions, agent
- * statuses, quality models, holidays, blacklist, contacts).
+ * statuses, quality models, holidays, blacklist, contacts, contact lists).
  *
  * It answers msg's {t:"cfg"} requests on campaignd.sock: the caller's role
  * comes from SO_PEERCRED (root and campaignd's own user are admins; other
@@ -18,7 +18,8 @@
  * campaignd_template.c (templates and WhatsApp templates),
  * campaignd_disposition.c, campaignd_statusdef.c, campaignd_qa.c (with what
  * these five share in campaignd_res.c), campaignd_holiday.c and
- * campaignd_contact.c (contacts and the blacklist).
+ * campaignd_contact.c (contacts and the blacklist), campaignd_list.c
+ * (contact lists and segments).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -51,6 +52,7 @@ static const struct ckind kinds[] = {
 	{ "holiday", NULL, holiday_op },
 	{ "blacklist", NULL, blacklist_op },
 	{ "contact", NULL, contact_op },
+	{ "list", NULL, list_op },
 };
 
 /* clients: a bus_caller each, held while answers wait on it */
@@ -205,6 +207,11 @@ main(int argc, char *argv[])
 		{ "cemail", MDB_DUPSORT, &c.db_cemail },
 		{ "cname", MDB_DUPSORT, &c.db_cname },
 		{ "meta", 0, &c.db_meta },
+		{ "lists", 0, &c.db_lists },
+		{ "lmem", 0, &c.db_lmem },
+		{ "lrev", MDB_DUPSORT, &c.db_lrev },
+		{ "limp", 0, &c.db_limp },
+		{ "lstage", 0, &c.db_lstage },
 		{ "runs", 0, &c.db_runs },
 		{ "rcpt", 0, &c.db_rcpt },
 		{ "rstate", 0, &c.db_rstate },

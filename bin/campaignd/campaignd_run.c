@@ -398,72 +398,20 @@ run_stop(MDB_txn *txn, const char *name)
 	return run_save(txn, u);
 }
 
-/*
- * The audience, walked: the contacts after `after` (a contact id, "" from
- * the start) in the list's order, cb called for each until it returns
- * non-zero or limit contacts were given.  1 when the walk ended, 0 when
- * more remain, or an LMDB error (negative).
- *
- * Until the contact lists land this walks the whole contact book in id
- * order (the list's name is not yet used).
- */
-static int
-audience_walk(MDB_txn *txn, const char *list, const char *after,
-    int (*cb)(MDB_txn *, json_t *ct, void *), void *arg, int limit)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	msgpack_unpacked up;
-	json_t *doc;
-	size_t off;
-	int rc, n = 0, end = 1;
+/* A batch of the snapshot: the list's walk (list_walk) into txn. */
+struct snap {
+	MDB_txn		*txn;
+	struct run	*u;
+	int		 n, rc;
+};
 
-	(void)list;
-	if ((rc = mdb_cursor_open(txn, C->db_contacts, &cur)) != 0)
-		return -rc;
-	k.mv_size = strlen(after);
-	k.mv_data = (void *)after;
-	rc = after[0] ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
-	    mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-	if (rc == 0 && after[0] && k.mv_size == strlen(after) &&
-	    memcmp(k.mv_data, after, k.mv_size) == 0)
-		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (n == limit) {
-			end = 0;
-			break;
-		}
-		if (k.mv_size < 3 || memcmp(k.mv_data, "ct_", 3) != 0)
-			continue;
-		off = 0;
-		doc = NULL;
-		msgpack_unpacked_init(&up);
-		if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
-		    MSGPACK_UNPACK_SUCCESS)
-			doc = rec_to_json(&up.data);
-		msgpack_unpacked_destroy(&up);
-		if (doc == NULL)
-			continue;
-		if (json_object_get(doc, "id") == NULL)
-			json_object_set_new(doc, "id", json_stringn(k.mv_data,
-			    k.mv_size));
-		rc = cb(txn, doc, arg);
-		json_decref(doc);
-		if (rc != 0)
-			break;
-		n++;
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return -rc;
-	return end;
-}
-
-/* One contact frozen as recipient u->total. */
+/* One contact frozen as recipient u->total (key: its id). */
 static int
-snap_one(MDB_txn *txn, json_t *ct, void *arg)
+snap_one(void *arg, const char *key, json_t *ct)
 {
-	struct run *u = arg;
+	struct snap *sn = arg;
+	struct run *u = sn->u;
+	MDB_txn *txn = sn->txn;
 	char k[RID_LEN + 4], pk[RID_LEN + 64];
 	const char *phone = rec_str(ct, "phone", "");
 	struct rstate s;
@@ -471,8 +419,10 @@ snap_one(MDB_txn *txn, json_t *ct, void *arg)
 	size_t pl = strlen(phone);
 	int rc;
 
-	snprintf(u->snap_after, sizeof(u->snap_after), "%s",
-	    rec_str(ct, "id", ""));
+	if (sn->n == SNAP_BATCH)
+		return 1;	/* this one with the next batch */
+	sn->n++;
+	snprintf(u->snap_after, sizeof(u->snap_after), "%s", key);
 	if (pl == 0 || pl > 60)
 		return 0;	/* no number to send to: not a recipient */
 	/* a number twice in the list is one recipient */
@@ -491,13 +441,18 @@ snap_one(MDB_txn *txn, json_t *ct, void *arg)
 		    sb.size);
 		msgpack_sbuffer_destroy(&sb);
 		if (rc != 0)
-			return rc;
+		{
+			sn->rc = rc;
+			return 2;
+		}
 	}
 	memset(&s, 0, sizeof(s));
 	s.st = RS_PENDING;
 	if ((rc = put(txn, C->db_rstate, k, sizeof(k), &s, sizeof(s))) != 0 ||
-	    (rc = put(txn, C->db_rphone, pk, RID_LEN + pl, &be, 4)) != 0)
-		return rc;
+	    (rc = put(txn, C->db_rphone, pk, RID_LEN + pl, &be, 4)) != 0) {
+		sn->rc = rc;
+		return 2;
+	}
 	u->cnt[RS_PENDING]++;
 	u->total++;
 	return 0;
@@ -519,13 +474,23 @@ snap_saved(void *arg, int committed)
 static int
 snap_batch(MDB_txn *txn, struct run *u)
 {
+	struct snap sn = { txn, u, 0, 0 };
+	const char *list = rec_str(json_object_get(u->camp, "outbound"),
+	    "list", "");
+	char err[256];
 	int rc;
 
-	rc = audience_walk(txn, rec_str(json_object_get(u->camp, "outbound"),
-	    "list", ""), u->snap_after, snap_one, u, SNAP_BATCH);
-	if (rc < 0)
-		return -rc;
-	if (rc == 1) {
+	rc = list_walk(txn, list, u->snap_after, snap_one, &sn, err,
+	    sizeof(err));
+	if (rc == 2 || sn.rc != 0)
+		return sn.rc ? sn.rc : MDB_CORRUPTED;
+	if (rc == -1) {
+		/* no such list (deleted since the launch): an empty run */
+		log_warnx("campaign %s: run %s: list %s: %s", u->name, u->id,
+		    list, err);
+		rc = 0;
+	}
+	if (rc == 0) {
 		u->state = RUN_RUNNING;
 		u->tok_ts = 0;
 		/* nothing goes before the launch and the audience are on

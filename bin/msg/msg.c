@@ -124,6 +124,10 @@ static const struct msg_cmd cmds[] = {
 	    "[--phone P] [--email E] [--field KEY=VALUE ...] [--unset-field "
 	    "KEY ...] | delete ID | search QUERY [--limit N] | list | import "
 	    "FILE [--update] | export [--fields A,B]", "the contact book" },
+	{ "list", msg_list, "msg list create NAME [--where 'tag=vip,city=Lyon'] "
+	    "[--description D] | delete NAME | show NAME [--members [--limit "
+	    "N]] | list | import NAME FILE.csv | add NAME PHONE... | remove "
+	    "NAME PHONE...", "contact lists and segments (admin)" },
 	{ "canned", msg_canned, "msg canned list [--campaign C] | show SNIPPET "
 	    "| add SNIPPET --text T | edit SNIPPET --text T | delete SNIPPET | "
 	    "assign SNIPPET --campaign C | unassign SNIPPET --campaign C",

@@ -141,6 +141,7 @@ int	msg_campaign(int, char **);
 int	msg_campaign_run(int, char **);
 int	msg_blacklist(int, char **);
 int	msg_contact(int, char **);
+int	msg_list(int, char **);
 int	msg_canned(int, char **);
 int	msg_template(int, char **);
 int	msg_disposition(int, char **);

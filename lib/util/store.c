@@ -174,7 +174,7 @@ store_open(struct event_base *base, const char *dir, size_t map_size,
 	if (tighten(dir, err, errsz) == -1)
 		goto fail;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 32)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 64)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0 ||
 	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, STORE_MODE)) != 0) {
@@ -354,6 +354,12 @@ finish(struct store *s, int ok)
 	for (i = 0; i < n; i++)
 		w[i].cb(w[i].arg, ok);
 	free(w);
+}
+
+void
+store_grow_next(struct store *s)
+{
+	s->grow = 1;
 }
 
 void

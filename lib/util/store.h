@@ -51,6 +51,10 @@ typedef void (*store_done_cb)(void *arg, int committed);
 void	store_after(struct store *, store_done_cb, void *arg);
 /* Abandon the current batch because of rc (logged with what). */
 void	store_fail(struct store *, int rc, const char *what);
+/* Grow the map before the next batch (a request's own transaction hit
+ * MDB_MAP_FULL and will be tried again; store_commit ends this batch),
+ * within store_map_max_mb. */
+void	store_grow_next(struct store *);
 /* Commit the current batch now. */
 void	store_commit(struct store *);
 /* Called after every batch commits or is abandoned, before its store_after
