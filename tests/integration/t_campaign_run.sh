@@ -10,7 +10,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-plan 38
+plan 39
 stack_home
 conf_set sms_rate 1000
 conf_set sms_burst 1000
@@ -23,13 +23,15 @@ H=$(date -u +%H)
 HOURS='{"from":"00:00","to":"24:00"}'
 
 {
-	echo "name,phone,email,city"
-	for i in $(seq 1 20); do printf 'Ada%02d Lovelace,+1555017%04d,,Lyon\n' $i $i; done
-	echo "Noname,+15550149901,,"
-	echo "Opted Out,+15550149902,,Paris"
-	echo "Black Listed,+15550149903,,Paris"
+	echo "first_name,last_name,phone,timezone,city"
+	for i in $(seq 1 20); do printf 'Ada%02d,Lovelace,+1555017%04d,,Lyon\n' $i $i; done
+	echo "Noname,,+15550149901,,"
+	echo "Opted,Out,+15550149902,,Paris"
+	echo "Black,Listed,+15550149903,,Paris"
+	echo "Kenji,Tanaka,+15550149904,Asia/Tokyo,Osaka"
 } >"$T_HOME/contacts.csv"
-exits 0 "contacts imported" msg contact import "$T_HOME/contacts.csv"
+msg list create all >/dev/null || bail "list"
+exits 0 "a list imported" msg list import all "$T_HOME/contacts.csv"
 
 msg campaign create out1 --sms $OURS --schedule "$ALWAYS" \
     --outbound "{\"list\":\"all\",\"message\":\"Hi {first_name|there}, news from {city|your town}\",\"hours\":$HOURS}" \
@@ -44,7 +46,7 @@ if tuser_ok; then
 	msg member add out1 ada >/dev/null || bail "member ada"
 fi
 exits 0 "launch" camp_launch out1
-ok "every sendable recipient reaches sandboxd" wait_sb 30 "p(\"To\")|test(\"^[+]1555(017|0149)\")" 21
+ok "every sendable recipient reaches sandboxd" wait_sb 30 "p(\"To\")|test(\"^[+]1555(017|0149)\")" 22
 is "$(sb_msgs 'p("To")=="+15550170007"' | jq -r '.params.Body // .form.Body')" \
     "Hi Ada07, news from Lyon" "placeholders filled"
 is "$(sb_msgs 'p("To")=="+15550149901"' | jq -r '.params.Body // .form.Body')" \
@@ -54,10 +56,12 @@ is "$(sb_msgs 'true' | jq -r '.params.To // .form.To' | sort | uniq -d | wc -l)"
 done_p() { msg campaign progress out1 | jq -e '.state=="done"' >/dev/null; }
 ok "the run ends" wait_for 30 done_p
 p=$(msg campaign progress out1)
-is "$(jq -c '[.total,.sent,.suppressed,.failed]' <<<"$p")" '[23,21,2,0]' \
-    "progress: 23 recipients, 21 sent, 2 suppressed"
+is "$(jq -c '[.total,.sent,.suppressed,.failed]' <<<"$p")" '[24,22,2,0]' \
+    "progress: 24 recipients, 22 sent, 2 suppressed"
 c=$(msg campaign contacts out1 --json)
-is "$(grep -c . <<<"$c")" 23 "contacts lists every recipient"
+is "$(grep -c . <<<"$c")" 24 "contacts lists every recipient"
+is "$(jq -c 'select(.phone=="+15550149904") | [.first_name,.last_name]' <<<"$c")" \
+    '["Kenji","Tanaka"]' "with first and last names"
 like "$(jq -r 'select(.phone=="+15550149902") | .state + ": " + .reason' <<<"$c")" \
     '^suppressed: .*opted out' "the opted-out one is suppressed, saying why"
 like "$(jq -r 'select(.phone=="+15550149903") | .state + ": " + .reason' <<<"$c")" \
@@ -144,10 +148,11 @@ msg campaign create out3 --sms +15550140003 --schedule "$ALWAYS" \
     --outbound '{"list":"all","message":"Third"}' >/dev/null || bail "campaign out3"
 exits 0 "launch out3 at 03:00 UTC (hours 08:00-21:00)" camp_launch out3
 defer() { msg campaign progress out3 | jq -e '.deferred==23' >/dev/null; }
-ok "all 23 recipients are deferred" wait_for 20 defer
+ok "the 23 recipients in UTC are deferred" wait_for 20 defer
 is "$(msg campaign contacts out3 --search ada01 --json | jq -r '.state + " " + .next_ts')" \
     "deferred ${day}T08:00:00.000Z" "until 08:00 in their zone"
-is "$(sb_msgs 'p("Body")=="Third"' | grep -c .)" 0 "nothing is sent at 03:00"
+is "$(sb_msgs 'p("Body")=="Third"' | jq -r .params.To)" "+15550149904" \
+    "only the contact in Asia/Tokyo (12:00 there) gets it at 03:00 UTC"
 conf_set clock_offset_ms "$(at 08:00:01)"
 kill -HUP "$(sv_pid campaignd)"
 done3() { msg campaign progress out3 | jq -e '.state=="done"' >/dev/null; }
