@@ -40,6 +40,7 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +128,8 @@ static int64_t		 boot_ms, clock_off;
 static struct bus_conn	*subc;
 static uint64_t		 sub_seq;	/* last event seen */
 static int		 loaded;
+static long		 touched;	/* records handled since store_shed */
+#define SHED_EVERY	4000
 
 static void	tick_arm(int ms);
 static void	runs_reset(void);
@@ -381,6 +384,7 @@ run_launch(MDB_txn *txn, const json_t *camp, long long now)
 			break;
 		}
 	runs[nruns++] = u;
+	touched = SHED_EVERY;	/* start with the map's pages shed */
 	log_info("campaign %s: run %s launched", u->name, u->id);
 	tick_arm(1);
 	return 0;
@@ -422,6 +426,7 @@ snap_one(void *arg, const char *key, json_t *ct)
 	if (sn->n == SNAP_BATCH)
 		return 1;	/* this one with the next batch */
 	sn->n++;
+	touched++;
 	snprintf(u->snap_after, sizeof(u->snap_after), "%s", key);
 	if (pl == 0 || pl > 60)
 		return 0;	/* no number to send to: not a recipient */
@@ -629,6 +634,7 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 	int old = s->st, rc = 0;
 	size_t ns;
 
+	touched++;
 	if ((ct = rcpt_get(txn, u, n)) == NULL)
 		return MDB_CORRUPTED;
 	tz = rec_str_nonempty(ct, "tz", rec_str_nonempty(ct, "timezone",
@@ -1003,6 +1009,13 @@ tick(evutil_socket_t fd, short what, void *arg)
 			    u->cnt[RS_FAILED];
 		}
 	}
+	/* a walk over millions touches as many pages of the map: they are
+	 * page cache, not ours to keep resident */
+	if (touched >= SHED_EVERY) {
+		store_shed(C->st);
+		malloc_trim(0);
+		touched = 0;
+	}
 	/* never 0: the batch's commit (a low-priority event) must get its
 	 * turn between passes, and nothing is sent for a run before its
 	 * launch and snapshot are on disk */
@@ -1274,6 +1287,7 @@ sub_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 			rc = ev_contact(txn, r, F_OPTOUT);
 	}
 	sub_seq = (uint64_t)seq;
+	touched++;
 	if (rc == 0)
 		rc = put(txn, C->db_meta, "run_seq", 7, &sub_seq, 8);
 	if (rc == 0) {

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -241,6 +242,17 @@ MDB_env *
 store_env(struct store *s)
 {
 	return s->env;
+}
+
+void
+store_shed(struct store *s)
+{
+	MDB_envinfo info;
+
+	/* the map is read-only (no MDB_WRITEMAP): its pages are clean page
+	 * cache, dropped from our resident set and faulted back on use */
+	if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr != NULL)
+		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
 }
 
 const char *

@@ -45,6 +45,12 @@ MDB_env	*store_env(struct store *);
  */
 MDB_txn	*store_txn(struct store *);
 const char *store_error(struct store *);
+/*
+ * Drop the map's pages from the process's resident set (the page cache
+ * keeps them; they are read again on use): a long walk over a large
+ * environment (campaignd's runs) keeps its RSS bounded this way.
+ */
+void	store_shed(struct store *);
 
 typedef void (*store_done_cb)(void *arg, int committed);
 /* Call cb after the current batch commits (1) or is abandoned (0). */
