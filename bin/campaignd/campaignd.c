@@ -219,6 +219,8 @@ main(int argc, char *argv[])
 		{ "rmsg", 0, &c.db_rmsg },
 		{ "rdue", 0, &c.db_rdue },
 		{ "rcount", 0, &c.db_rcount },
+		{ "watier", 0, &c.db_watier },
+		{ "walog", 0, &c.db_walog },
 		{ NULL, 0, NULL },
 	};
 

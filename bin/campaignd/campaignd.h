@@ -62,7 +62,7 @@ struct campaignd {
 			 db_lists, db_lmem, db_lrev, db_limp, db_lstage,
 			 /* campaign runs (campaignd_run.c) */
 			 db_runs, db_rcpt, db_rstate, db_rphone, db_rmsg,
-			 db_rdue, db_rcount;
+			 db_rdue, db_rcount, db_watier, db_walog;
 };
 
 extern struct campaignd *C;

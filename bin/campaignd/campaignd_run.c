@@ -116,6 +116,7 @@ struct run {
 	double		 rate;		/* per second, 0 unlimited */
 	int		 inflight, attempts, backoff_s;
 	struct sched	 hours;
+	char		 waiting[200];	/* why no send starts now, or "" */
 	/* progress: sent figure a few seconds back */
 	int64_t		 rate_ts[8], rate_sent[8];
 	int		 rate_i;
@@ -131,6 +132,7 @@ static int		 loaded;
 static long		 touched;	/* records handled since store_shed */
 #define SHED_EVERY	4000
 
+static int64_t		 wa_tier = 1000;	/* whatsapp_tier; 0 unlimited */
 static void	tick_arm(int ms);
 static void	runs_reset(void);
 
@@ -610,6 +612,155 @@ rcpt_get(MDB_txn *txn, const struct run *u, uint32_t n)
 	return doc;
 }
 
+/* ------------------------------------------- WhatsApp's messaging tier */
+
+/*
+ * Meta lets a WhatsApp number start conversations with so many unique
+ * customers in a rolling 24 hours (its tier: 250, 1,000, 10,000, 100,000
+ * or unlimited; whatsapp_tier).  campaignd counts the recipients it sends
+ * to per sending number ("watier": <addr> 0x01 <phone> -> be64 ms, and
+ * "walog": <addr> 0x01 <be64 ms> <phone>, oldest first, to let them
+ * expire) and a run waits at the limit instead of earning errors.  Every
+ * campaign recipient counts (whether the customer wrote in the last 24
+ * hours is not asked), so the count errs on the side of waiting.
+ */
+#define WA_DAY_MS	(24LL * 3600 * 1000)
+#define WA_ADDRS	64
+static struct wacount {
+	char	addr[80];
+	long	n;
+	int64_t	oldest;
+} wac[WA_ADDRS];
+static size_t	nwac;
+
+static size_t
+wa_prefix(char *k, const char *addr)
+{
+	size_t l = strlen(addr);
+
+	memcpy(k, addr, l);
+	k[l] = 0x01;
+	return l + 1;
+}
+
+/* addr's counter, loaded from walog (expiring what is older than a day). */
+static struct wacount *
+wa_count(MDB_txn *txn, const char *addr, int64_t now, int *rcp)
+{
+	struct wacount *w = NULL;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char pk[96];
+	size_t i, pl;
+	uint32_t hi, lo;
+	int64_t ts;
+	int rc;
+
+	*rcp = 0;
+	for (i = 0; i < nwac; i++)
+		if (strcmp(wac[i].addr, addr) == 0)
+			w = &wac[i];
+	if (strlen(addr) >= 80)
+		return NULL;
+	if (w == NULL) {
+		if (nwac == WA_ADDRS)
+			return NULL;
+		w = &wac[nwac++];
+		snprintf(w->addr, sizeof(w->addr), "%s", addr);
+		w->n = -1;
+	}
+	if (w->n >= 0 && (w->oldest == 0 || w->oldest > now - WA_DAY_MS))
+		return w;
+	/* count again, dropping the expired */
+	pl = wa_prefix(pk, addr);
+	if ((rc = mdb_cursor_open(txn, C->db_walog, &cur)) != 0) {
+		*rcp = rc;
+		return NULL;
+	}
+	w->n = 0;
+	w->oldest = 0;
+	k.mv_size = pl;
+	k.mv_data = pk;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < pl + 8 || memcmp(k.mv_data, pk, pl) != 0)
+			break;
+		memcpy(&hi, (char *)k.mv_data + pl, 4);
+		memcpy(&lo, (char *)k.mv_data + pl + 4, 4);
+		ts = (int64_t)((uint64_t)ntohl(hi) << 32 | ntohl(lo));
+		if (ts <= now - WA_DAY_MS) {
+			char tk[160];
+			size_t tl = k.mv_size - 8;
+
+			/* its watier entry goes with it, unless renewed */
+			memcpy(tk, k.mv_data, pl);
+			memcpy(tk + pl, (char *)k.mv_data + pl + 8, tl - pl);
+			if ((rc = mdb_cursor_del(cur, 0)) != 0)
+				break;
+			if (get(txn, C->db_watier, tk, tl, &v) == 0 &&
+			    v.mv_size == 8 && memcmp(v.mv_data, &ts, 8) == 0 &&
+			    (rc = del(txn, C->db_watier, tk, tl)) != 0)
+				break;
+			continue;
+		}
+		if (w->oldest == 0)
+			w->oldest = ts;
+		w->n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		w->n = -1;
+		*rcp = rc;
+		return NULL;
+	}
+	return w;
+}
+
+/* May addr start a conversation with phone now?  1 yes (counted), 0 not
+ * before *next, or -(an LMDB error). */
+static int
+wa_admit(MDB_txn *txn, const char *addr, const char *phone, int64_t now,
+    int64_t *next)
+{
+	struct wacount *w;
+	char tk[160], lk[168];
+	size_t pl, ph = strlen(phone);
+	uint32_t hi = htonl((uint32_t)((uint64_t)now >> 32)),
+	    lo = htonl((uint32_t)now);
+	MDB_val v;
+	int64_t ts;
+	int rc;
+
+	if (wa_tier == 0)
+		return 1;
+	pl = wa_prefix(tk, addr);
+	if (pl + ph > sizeof(tk))
+		return 1;
+	memcpy(tk + pl, phone, ph);
+	if (get(txn, C->db_watier, tk, pl + ph, &v) == 0 && v.mv_size == 8) {
+		memcpy(&ts, v.mv_data, 8);
+		if (ts > now - WA_DAY_MS)
+			return 1;	/* counted already today */
+	}
+	if ((w = wa_count(txn, addr, now, &rc)) == NULL)
+		return rc ? -rc : 1;
+	if (w->n >= wa_tier) {
+		*next = w->oldest + WA_DAY_MS;
+		return 0;
+	}
+	memcpy(lk, tk, pl);
+	memcpy(lk + pl, &hi, 4);
+	memcpy(lk + pl + 4, &lo, 4);
+	memcpy(lk + pl + 8, phone, ph);
+	if ((rc = put(txn, C->db_watier, tk, pl + ph, &now, 8)) != 0 ||
+	    (rc = put(txn, C->db_walog, lk, pl + 8 + ph, "", 0)) != 0)
+		return -rc;
+	w->n++;
+	if (w->oldest == 0)
+		w->oldest = now;
+	return 1;
+}
+
 /* What a csend answer goes back to. */
 struct sendref {
 	char		id[RID_LEN + 1];
@@ -680,6 +831,26 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 		from = strchr(from, ':') + 1;
 	} else
 		snprintf(to, sizeof(to), "%s", ph);
+	if (strncmp(to, "whatsapp:", 9) == 0) {
+		int64_t wall = daemon_now_ms(), next = 0;
+		char nb[32];
+
+		if ((rc = wa_admit(txn, from, ph, wall, &next)) < 0) {
+			rc = -rc;
+			goto out;
+		}
+		if (rc == 0) {
+			rec_ts_format(next, nb);
+			snprintf(u->waiting, sizeof(u->waiting), "WhatsApp "
+			    "tier: %lld unique recipients in 24 hours reached "
+			    "on %s; the next at %s", (long long)wa_tier, from,
+			    nb);
+			rc = -1;
+			goto out;
+		}
+		rc = 0;
+	}
+	u->waiting[0] = '\0';
 	snprintf(key, sizeof(key), "cr:%s:%u:%d", u->id, n, s->att);
 	if ((ref = calloc(1, sizeof(*ref))) == NULL)
 		fatalx("out of memory");
@@ -1307,6 +1478,23 @@ static const struct bus_handlers sub_handlers = {
 	.up = sub_up,
 };
 
+/* whatsapp_tier: 250, 1000, 10000, 100000 or unlimited; -1 if not. */
+static int64_t
+tier_conf(void)
+{
+	const char *v = conf_get(C->d.conf, "whatsapp_tier");
+	static const char *const ok[] = { "250", "1000", "10000", "100000",
+	    NULL };
+	size_t i;
+
+	if (v == NULL || strcmp(v, "unlimited") == 0)
+		return 0;
+	for (i = 0; ok[i]; i++)
+		if (strcmp(v, ok[i]) == 0)
+			return atoll(v);
+	return -1;
+}
+
 void
 run_start(void)
 {
@@ -1314,6 +1502,9 @@ run_start(void)
 	long long off;
 
 	boot_ms = daemon_now_ms();
+	if ((wa_tier = tier_conf()) == -1)
+		log_exit(EX_CONFIG, "whatsapp_tier is 250, 1000, 10000, 100000 "
+		    "or unlimited");
 	if (conf_int(C->d.conf, "clock_offset_ms", -(1LL << 50), 1LL << 50,
 	    &off, err, sizeof(err)) == 0)
 		clock_off = off;
@@ -1328,10 +1519,16 @@ run_reload(void)
 {
 	char err[256];
 	long long off;
+	int64_t t;
 
 	if (conf_int(C->d.conf, "clock_offset_ms", -(1LL << 50), 1LL << 50,
 	    &off, err, sizeof(err)) == 0)
 		clock_off = off;
+	if ((t = tier_conf()) == -1)
+		log_warnx("reload: whatsapp_tier is 250, 1000, 10000, 100000 or "
+		    "unlimited; %lld stays", (long long)wa_tier);
+	else
+		wa_tier = t;
 	tick_arm(1);
 }
 
@@ -1397,6 +1594,8 @@ figures(struct run *u)
 	json_object_set_new(o, "started_ts", cts(u->started));
 	if (u->done_ts)
 		json_object_set_new(o, "done_ts", cts(u->done_ts));
+	if (u->waiting[0] && u->state == RUN_RUNNING)
+		json_object_set_new(o, "waiting", json_string(u->waiting));
 	return o;
 }
 

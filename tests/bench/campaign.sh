@@ -65,9 +65,9 @@ sleep 0.3
 echo 5 >"/proc/$CPID/clear_refs" 2>/dev/null
 echo 5 >"/proc/$RPID/clear_refs" 2>/dev/null
 deadline=$((t0 + LIMIT * 1000))
-cpk=0 rpk=0 cak=0 rak=0 st=
+cpk=0 rpk=0 cak=0 rak=0 cfk=0 crk=0 st=
 while :; do
-	for v in "cpk VmHWM $CPID" "rpk VmHWM $RPID" "cak RssAnon $CPID" "rak RssAnon $RPID"; do
+	for v in "cpk VmHWM $CPID" "rpk VmHWM $RPID" "cak RssAnon $CPID" "rak RssAnon $RPID" "cfk RssFile $CPID" "crk VmRSS $CPID"; do
 		set -- $v
 		k=$(kib "$2" "$3")
 		[ -n "$k" ] && [ "$k" -gt "${!1}" ] && eval "$1=$k"
@@ -88,7 +88,8 @@ campaign  an outbound run: list of $N (imported in $(secs "$ti") s), launched at
           unlimited pacing (sms_rate 10000, 1000 in flight) through routerd,
           smsd and sandboxd, until every recipient is final
           $total recipients, $sent sent, in $(secs $((t1 - t0))) s = $(rate "${sent:-0}" $((t1 - t0))) recipients/s
-          peak memory: campaignd $(mib "$cpk") MiB VmHWM, $(mib "$cak") MiB RssAnon;
+          peak memory: campaignd $(mib "$cpk") MiB VmHWM (sampled VmRSS $(mib "$crk"), RssFile
+          $(mib "$cfk"), RssAnon $(mib "$cak") MiB at most);
           routerd $(mib "$rpk") MiB VmHWM, $(mib "$rak") MiB RssAnon
 EOF
 rc=0
