@@ -130,13 +130,28 @@ static struct bus_conn	*subc;
 static uint64_t		 sub_seq;	/* last event seen */
 static int		 loaded;
 static long		 touched;	/* records handled since store_shed */
-#define SHED_EVERY	4000
+static long		 unsaved_n;	/* records in the batch not committed */
+#define SHED_EVERY	1000
+#define BATCH_MAX	2000
 
 static int64_t		 wa_tier = 1000;	/* whatsapp_tier; 0 unlimited */
 static void	tick_arm(int ms);
 static void	runs_reset(void);
 
 /* ------------------------------------------------------------ helpers */
+
+/*
+ * The group commit runs when the loop has nothing more urgent to do; under
+ * a steady stream of events that may be never, and an LMDB write
+ * transaction keeps every page it dirtied in memory until it commits.  So
+ * a batch that has taken BATCH_MAX records is committed now.
+ */
+static void
+batch_bound(void)
+{
+	unsaved_n = 0;
+	store_commit(C->st);
+}
 
 static int64_t
 now_ms(void)
@@ -429,6 +444,7 @@ snap_one(void *arg, const char *key, json_t *ct)
 		return 1;	/* this one with the next batch */
 	sn->n++;
 	touched++;
+	unsaved_n++;
 	snprintf(u->snap_after, sizeof(u->snap_after), "%s", key);
 	if (pl == 0 || pl > 60)
 		return 0;	/* no number to send to: not a recipient */
@@ -786,6 +802,7 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 	size_t ns;
 
 	touched++;
+	unsaved_n++;
 	if ((ct = rcpt_get(txn, u, n)) == NULL)
 		return MDB_CORRUPTED;
 	tz = rec_str_nonempty(ct, "tz", rec_str_nonempty(ct, "timezone",
@@ -1180,6 +1197,8 @@ tick(evutil_socket_t fd, short what, void *arg)
 			    u->cnt[RS_FAILED];
 		}
 	}
+	if (unsaved_n >= BATCH_MAX)
+		batch_bound();
 	/* a walk over millions touches as many pages of the map: they are
 	 * page cache, not ours to keep resident */
 	if (touched >= SHED_EVERY) {
@@ -1459,6 +1478,7 @@ sub_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	}
 	sub_seq = (uint64_t)seq;
 	touched++;
+	unsaved_n++;
 	if (rc == 0)
 		rc = put(txn, C->db_meta, "run_seq", 7, &sub_seq, 8);
 	if (rc == 0) {
@@ -1470,6 +1490,8 @@ sub_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	}
 	if (rc != 0)
 		store_fail(C->st, rc, "a campaign run's events");
+	else if (unsaved_n >= BATCH_MAX)
+		batch_bound();
 	tick_arm(1);
 }
 

@@ -192,6 +192,9 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	sub_tick();
 	queue_tick();
 	work_attention_tick();
+	/* the log and the records it walked are page cache, not ours to keep
+	 * resident: a campaign of millions would otherwise map them all */
+	store_shed(R->st);
 	maybe_exit();
 }
 

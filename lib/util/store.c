@@ -247,12 +247,28 @@ store_env(struct store *s)
 void
 store_shed(struct store *s)
 {
-	MDB_envinfo info;
+	const char *dir;
+	char want[4200], line[4600];
+	unsigned long lo, hi;
+	FILE *fp;
+	int off;
 
 	/* the map is read-only (no MDB_WRITEMAP): its pages are clean page
-	 * cache, dropped from our resident set and faulted back on use */
-	if (mdb_env_info(s->env, &info) == 0 && info.me_mapaddr != NULL)
-		(void)madvise(info.me_mapaddr, info.me_mapsize, MADV_DONTNEED);
+	 * cache, dropped from our resident set and faulted back on use.
+	 * LMDB says where its map is only for MDB_FIXEDMAP: it is found by
+	 * its file in /proc/self/maps */
+	if (mdb_env_get_path(s->env, &dir) != 0 ||
+	    (size_t)snprintf(want, sizeof(want), "%s/data.mdb", dir) >=
+	    sizeof(want) || (fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi,
+		    &off) != 2 || off <= 0 || strcmp(line + off, want) != 0)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(fp);
 }
 
 const char *
