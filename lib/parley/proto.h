@@ -79,6 +79,8 @@ enum proto_type {
 	/* statsd.sock (statsd(8)) */
 	PT_REPORT,	/* {t,id,from,to,by,campaign?,agent?,channel?,tz?} -> {report} */
 	PT_REBUILD,	/* {t,id}                           replay the log into fresh rollups */
+	/* routerd.sock, from campaignd: outbound suppression, read-only */
+	PT_SUPPRESS,	/* {t,id,channel,campaign,contacts:[..]} -> {items:[{contact,reason,why}]} */
 };
 
 /*
