@@ -12,7 +12,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 54
+plan 60
 stack_start
 
 S1=+15558000001
@@ -101,6 +101,12 @@ is "$(jq -r .rate <<<"$T_OUT")" 1 "at the rate"
 EST=$(jq -r .estimated_s <<<"$T_OUT")
 ok "the estimate covers 4 messages at 1/s (at least 4 s, at most a day for the closed zones)" \
     test "$EST" -ge 4 -a "$EST" -le 90000
+exits 0 "sending hours all day" msg campaign edit promo --hours 00:00-24:00
+exits 0 "launch --dry-run" msg campaign launch promo --dry-run
+is "$(jq -r .estimated_s <<<"$T_OUT")" 4 "4 messages at 1/s: 4 s"
+exits 0 "half the rate" msg campaign edit promo --rate 0.5
+exits 0 "launch --dry-run" msg campaign launch promo --dry-run
+is "$(jq -r .estimated_s <<<"$T_OUT")" 8 "4 messages at 0.5/s: 8 s"
 exits 0 "nothing changed" msg campaign show promo
 is "$(jq -r .state <<<"$T_OUT")" "draft" "still a draft"
 
