@@ -93,10 +93,24 @@ outbound_store_check(struct creq *r, const json_t *doc)
 	if (tpl) {
 		snprintf(key, sizeof(key), "%s/%s", rec_str(tpl, "name", ""),
 		    rec_str(tpl, "language", "en"));
-		if (!cdb_exists(r->txn, C->db_wtemplates, key)) {
+		json_t *wt;
+		json_int_t want;
+
+		if (cdb_get(r->txn, C->db_wtemplates, key, &wt) != 0) {
 			creq_err(r, "notfound", "no WhatsApp template %s in "
-			    "language %s (msg template wa-add)", rec_str(tpl,
+			    "language %s (msg template wa add)", rec_str(tpl,
 			    "name", ""), rec_str(tpl, "language", "en"));
+			return -1;
+		}
+		want = json_integer_value(json_object_get(wt, "params"));
+		json_decref(wt);
+		if ((json_int_t)json_array_size(json_object_get((json_t *)tpl,
+		    "params")) != want) {
+			creq_err(r, "invalid", "WhatsApp template %s takes %lld "
+			    "parameter%s; --template-params gives %zu",
+			    rec_str(tpl, "name", ""), (long long)want, want == 1 ?
+			    "" : "s", json_array_size(json_object_get(
+			    (json_t *)tpl, "params")));
 			return -1;
 		}
 	}

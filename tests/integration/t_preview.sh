@@ -12,7 +12,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 60
+plan 71
 stack_start
 
 S1=+15558000001
@@ -116,6 +116,28 @@ exits 0 "the campaign to it" msg campaign edit promo --list lyon
 exits 0 "dry run on the segment" msg campaign launch promo --dry-run
 is "$(jq -r '[.recipients,.sendable]|join(" ")' <<<"$T_OUT")" "3 1" \
     "three in Lyon, one of them sendable"
+
+# ===================================================== WhatsApp
+PN=106540352242922
+exits 0 "a WhatsApp template" msg template wa add promo_wa --lang en --category marketing \
+    --body 'Hi {{1}}, news from {{2}}'
+exits 0 "a WhatsApp campaign" msg campaign create wapromo --whatsapp $PN
+exits 1 "an unknown template is refused" msg campaign edit wapromo --outbound-channel whatsapp \
+    --list promo --senders $PN --template nosuch --template-params first_name
+like "$T_ERR" "no WhatsApp template nosuch" "naming it"
+exits 1 "the wrong number of parameters is refused" msg campaign edit wapromo \
+    --outbound-channel whatsapp --list promo --senders $PN --template promo_wa \
+    --template-params first_name
+like "$T_ERR" "takes 2 parameters; --template-params gives 1" "saying so"
+exits 0 "template and parameters from contact fields" msg campaign edit wapromo \
+    --outbound-channel whatsapp --list promo --senders $PN --template promo_wa \
+    --template-params 'first_name|there,city|your town'
+exits 0 "preview" msg campaign preview wapromo --contact +15559000002
+is "$(jq -c '[.template,.params]' <<<"$T_OUT")" '["promo_wa",["there","Paris"]]' \
+    "the template with the contact's values and fallbacks"
+exits 0 "dry run" msg campaign launch wapromo --dry-run
+is "$(jq -r '[.recipients,.segments]|join(" ")' <<<"$T_OUT")" "6 0" \
+    "six recipients, no SMS segments"
 
 # ===================================================== roles
 U=parleyp$$
