@@ -238,6 +238,7 @@ outbound_readiness(struct creq *r, const json_t *doc, json_t *miss,
 struct pv {
 	struct creq	*k;
 	json_t		*doc, *ob, *batch, *items, *reasons, *hist;
+	json_t		*tzopen;	/* zone -> next open (now is fixed) */
 	char		 list[VALID_NAME_MAX + 1], after[64];
 	const char	*tz;
 	int		 dry, from, to, ended;
@@ -256,6 +257,7 @@ pv_free(struct pv *p)
 	json_decref(p->items);
 	json_decref(p->reasons);
 	json_decref(p->hist);
+	json_decref(p->tzopen);
 	creq_release(p->k);
 	free(p);
 }
@@ -304,7 +306,15 @@ pv_contact(struct pv *p, const char *key, json_t *ct)
 		json_object_set_new(e, "segments", json_integer(segs));
 		free(text);
 	}
-	open = outbound_next_open(tz, p->from, p->to, p->now);
+	/* one zone's answer holds for every contact in it (switching TZ
+	 * per contact would cost more than the rest of the preview) */
+	if (json_is_integer(json_object_get(p->tzopen, tz)))
+		open = json_integer_value(json_object_get(p->tzopen, tz));
+	else {
+		open = outbound_next_open(tz, p->from, p->to, p->now);
+		if (json_object_size(p->tzopen) < 1000)
+			json_object_set_new(p->tzopen, tz, json_integer(open));
+	}
 	if (open > p->now)
 		json_object_set_new(e, "opens", cts(open));
 	json_object_set_new(e, "open_ms", json_integer(open < 0 ? p->now :
@@ -589,6 +599,7 @@ outbound_preview(struct creq *r, int dry)
 	    "blacklisted", 0, "invalid_number", 0, "no_consent", 0,
 	    "unfilled", 0);
 	p->hist = json_object();
+	p->tzopen = json_object();
 	if (!cdb_exists(r->txn, C->db_lists, p->list)) {
 		creq_err(r, "notfound", "contact list %s no longer exists",
 		    p->list);
@@ -598,6 +609,7 @@ outbound_preview(struct creq *r, int dry)
 		json_decref(p->items);
 		json_decref(p->reasons);
 		json_decref(p->hist);
+		json_decref(p->tzopen);
 		free(p);
 		return;
 	}
