@@ -45,6 +45,8 @@
 #define MEMBERS_PAGE	1000		/* contacts in one members answer */
 #define IMPORT_IDLE_MS	(3600 * 1000LL)	/* an import's stage kept this long */
 #define COMMIT_TRIES	10		/* map doublings a commit waits for */
+#define ROW_BYTES	2048		/* map bytes a committed row may take:
+					   contact, indexes, membership */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -886,12 +888,20 @@ op_import_end(struct creq *r, int commit)
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	long long created = 0, updated = 0, added = 0, rows = 0;
-	size_t pl;
+	size_t pl, need;
 	int rc;
 
 	if (creq_begin(r) == -1 || (imp = imp_load(r, &id)) == NULL)
 		return;
+	need = (size_t)json_integer_value(json_object_get(imp, "rows")) *
+	    ROW_BYTES;
 	json_decref(imp);
+	if (commit && !store_room(C->st, need) && json_integer_value(arg(r,
+	    "tries")) < COMMIT_TRIES) {
+		/* grow first rather than fill the map halfway and redo */
+		rc = MDB_MAP_FULL;
+		goto store;
+	}
 	if (!commit) {
 		if ((rc = imp_drop(r->txn, id)) != 0)
 			goto store;
@@ -976,7 +986,7 @@ store:
 		    json_integer_value(arg(r, "tries")) + 1));
 		log_info("list %s: import %s filled the map; trying again "
 		    "once it has grown", r->name, id);
-		store_grow_next(C->st);
+		store_grow_next(C->st, need);
 		store_commit(C->st);	/* the others' writes: the map grows
 					   before the next batch */
 		k = creq_keep(r);

@@ -290,6 +290,16 @@ check(json_t *args)
 		    "not ready");
 		json_array_foreach(json_object_get(res, "missing"), i, e)
 			printf("  - %s\n", json_string_value(e));
+		/* an outbound campaign's contacts it cannot fill */
+		json_array_foreach(admin_path(res, "unfilled.contacts"), i, e) {
+			char miss[256];
+
+			admin_join(json_object_get(e, "missing"), miss,
+			    sizeof(miss));
+			printf("    %s (%s): no value for %s\n",
+			    json_string_value(json_object_get(e, "phone")),
+			    json_string_value(json_object_get(e, "id")), miss);
+		}
 	} else if ((s = json_dumps(res, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) != NULL) {
 		msg_out_line(s);
@@ -363,8 +373,15 @@ dry_run(json_t *args)
 	json_t *res, *br;
 	char *s;
 
+	struct busc c;
+
 	json_object_del(args, "dry_run");
-	res = admin_call("campaign", "dryrun", args);
+	/* every recipient is read and asked about: a minute or more for a
+	 * million, so no time limit on the answer */
+	admin_connect(&c);
+	c.timeout_ms = -1;
+	res = admin_call_on(&c, "campaign", "dryrun", args);
+	busc_close(&c);
 	if (msg_stdout_tty()) {
 		long long est = json_integer_value(json_object_get(res,
 		    "estimated_s"));
