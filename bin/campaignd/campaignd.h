@@ -260,10 +260,21 @@ int	list_walk(MDB_txn *, const char *list, const char *after_key,
 int	list_get(MDB_txn *, const char *name, json_t **doc);
 /* Take a contact being deleted out of every static list. */
 int	list_forget(MDB_txn *, const char *contact_id);
-/* A segment's --where as conditions (see msg-list(1)); NULL with err. */
-json_t	*list_filter_parse(const char *where, char *err, size_t errsz);
-/* 1 when contact (names split) passes every condition of filter. */
-int	list_filter_match(const json_t *filter, const json_t *contact);
+
+/*
+ * campaignd_outbound.c: an outbound campaign before its run.
+ * outbound_store_check: on save, its list and WhatsApp template exist and
+ * its rate is within the channel's pacing (<ch>_rate per sender); -1
+ * answered.  outbound_readiness: what it lacks, appended to miss, and in
+ * *unfilled {count, contacts:[{id, phone, missing}]} the contacts whose
+ * placeholders cannot be filled (NULL when not outbound); -1 answered.
+ * outbound_preview: ops "preview" (dry 0) and "dryrun" (dry 1), answered
+ * after routerd's suppression answers.
+ */
+int	outbound_store_check(struct creq *, const json_t *doc);
+int	outbound_readiness(struct creq *, const json_t *doc, json_t *miss,
+	    json_t **unfilled);
+void	outbound_preview(struct creq *, int dry);
 
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);

@@ -406,7 +406,8 @@ save(struct creq *r, const json_t *old, json_t *doc)
 		creq_err(r, "invalid", "%s", err);
 		return -1;
 	}
-	if (refs_check(r, old, fin) == -1) {
+	if (refs_check(r, old, fin) == -1 ||
+	    outbound_store_check(r, fin) == -1) {
 		json_decref(fin);
 		return -1;
 	}
@@ -479,10 +480,10 @@ answer_doc(struct creq *r, json_t *doc)
  * as.  -1 (answered) on a store error.
  */
 static int
-readiness(struct creq *r, const json_t *doc, json_t **out)
+readiness(struct creq *r, const json_t *doc, json_t **out, json_t **unfilled)
 {
 	const char *name = rec_str(doc, "name", "");
-	json_t *miss = json_array(), *ch, *mem, *m;
+	json_t *miss = json_array(), *ch, *mem, *m, *unf;
 	const char *cn;
 	size_t i;
 	int chans = 0, recv = 0, rc;
@@ -516,6 +517,14 @@ readiness(struct creq *r, const json_t *doc, json_t **out)
 		    "add %s AGENT, or msg campaign edit %s --teams TEAM)",
 		    name, name));
 	json_decref(mem);
+	if (outbound_readiness(r, doc, miss, &unf) == -1) {
+		json_decref(miss);
+		return -1;
+	}
+	if (unfilled)
+		*unfilled = unf;
+	else
+		json_decref(unf);
 	*out = miss;
 	return 0;
 }
@@ -529,7 +538,7 @@ ready_or_refuse(struct creq *r, const json_t *doc)
 	char buf[2048] = "";
 	size_t i, n;
 
-	if (readiness(r, doc, &miss) == -1)
+	if (readiness(r, doc, &miss, NULL) == -1)
 		return -1;
 	if (json_array_size(miss) == 0) {
 		json_decref(miss);
@@ -932,14 +941,19 @@ op_show(struct creq *r, int export)
 static void
 op_check(struct creq *r)
 {
-	json_t *doc = NULL, *miss;
+	json_t *doc = NULL, *miss, *unf = NULL, *ans;
 
 	if (creq_need(r, ROLE_AGENT) == -1 || load(r, r->name, &doc) == -1)
 		return;
-	if (readiness(r, doc, &miss) == 0)
-		creq_ok(r, json_pack("{s:s,s:s,s:b,s:o}", "name", r->name,
+	if (readiness(r, doc, &miss, &unf) == 0) {
+		ans = json_pack("{s:s,s:s,s:b,s:o}", "name", r->name,
 		    "state", rec_str(doc, "state", ""), "ready",
-		    json_array_size(miss) == 0, "missing", miss));
+		    json_array_size(miss) == 0, "missing", miss);
+		/* an outbound campaign: the contacts it could not fill */
+		if (unf)
+			json_object_set_new(ans, "unfilled", unf);
+		creq_ok(r, ans);
+	}
 	json_decref(doc);
 }
 
@@ -1205,6 +1219,10 @@ campaign_op(struct creq *r)
 		op_show(r, 1);
 	else if (strcmp(op, "check") == 0)
 		op_check(r);
+	else if (strcmp(op, "preview") == 0)
+		outbound_preview(r, 0);
+	else if (strcmp(op, "dryrun") == 0)
+		outbound_preview(r, 1);
 	else if (strcmp(op, "create") == 0)
 		op_create(r);
 	else if (strcmp(op, "edit") == 0)

@@ -60,7 +60,7 @@
 #define SNAP_BATCH	2000		/* contacts frozen per loop pass */
 #define SEND_BATCH	500		/* sends started per loop pass */
 #define TICK_MS		20
-#define INFLIGHT_DEF	200
+#define INFLIGHT_DEF	500
 #define INFLIGHT_MAX	10000
 #define LOST_RETRY_MS	2000		/* routerd gone before it answered */
 #define PAGE_MAX	1000		/* recipients in one contacts answer */
@@ -111,7 +111,7 @@ struct run {
 	int		 unsaved;	/* its snapshot's end not yet on disk */
 	/* settings */
 	json_t		*camp;
-	const char	*text, *tz;
+	const char	*text, *tz, *channel;
 	json_t		*senders;
 	double		 rate;		/* per second, 0 unlimited */
 	int		 inflight, attempts, backoff_s;
@@ -339,19 +339,20 @@ run_conf(MDB_txn *txn, struct run *u)
 	json_decref(u->camp);
 	u->camp = camp;
 	ob = json_object_get(camp, "outbound");
-	u->text = rec_str(ob, "message", "");
+	u->text = rec_str(ob, "text", "");
 	u->tz = rec_str(camp, "timezone", "UTC");
+	u->channel = rec_str(ob, "channel", "sms");
 	u->senders = json_object_get(ob, "senders");
 	if (json_array_size(u->senders) == 0)
 		u->senders = json_object_get(json_object_get(json_object_get(
-		    camp, "channels"), "sms"), "addresses");
+		    camp, "channels"), u->channel), "addresses");
 	u->rate = json_number_value(json_object_get(ob, "rate"));
 	if (u->rate < 0)
 		u->rate = 0;
 	v = json_integer_value(json_object_get(ob, "inflight"));
 	u->inflight = v > 0 && v <= INFLIGHT_MAX ? (int)v : INFLIGHT_DEF;
 	r = json_object_get(ob, "retry");
-	v = json_integer_value(json_object_get(r, "attempts"));
+	v = json_integer_value(json_object_get(r, "max_attempts"));
 	u->attempts = v > 0 && v <= 20 ? (int)v : 3;
 	v = json_integer_value(json_object_get(r, "backoff_s"));
 	u->backoff_s = v > 0 && v <= 86400 ? (int)v : 60;
@@ -841,12 +842,12 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 	ph = rec_str(ct, "phone", "");
 	if (from == NULL)
 		from = "";
-	/* "whatsapp:+1555..." names the channel; the recipient's gets it */
-	if (strchr(from, ':') != NULL) {
-		snprintf(to, sizeof(to), "%.*s:%s", (int)(strchr(from, ':') -
-		    from), from, ph);
+	/* the channel is the campaign's outbound.channel */
+	if (strchr(from, ':') != NULL)
 		from = strchr(from, ':') + 1;
-	} else
+	if (strcmp(u->channel, "sms") != 0)
+		snprintf(to, sizeof(to), "%s:%s", u->channel, ph);
+	else
 		snprintf(to, sizeof(to), "%s", ph);
 	if (strncmp(to, "whatsapp:", 9) == 0) {
 		int64_t wall = daemon_now_ms(), next = 0;

@@ -578,13 +578,26 @@ print_rows(json_t *items, void *arg)
 	size_t i, j;
 
 	json_array_foreach(items, i, it) {
-		static const char *const own[] = { "id", "name", "phone",
-		    "email" };
+		static const char *const own[] = { "id", "name", "first_name",
+		    "last_name", "phone", "email", "timezone" };
+		char tags[4096];
 
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < 7; j++) {
 			s = json_string_value(json_object_get(it, own[j]));
 			csv_field(s ? s : "", j == 0);
 		}
+		tags[0] = '\0';
+		{
+			json_t *t;
+			size_t k, o = 0;
+
+			json_array_foreach(json_object_get(it, "tags"), k, t)
+				if (o < sizeof(tags))
+					o += (size_t)snprintf(tags + o,
+					    sizeof(tags) - o, "%s%s", k ? "," :
+					    "", json_string_value(t));
+		}
+		csv_field(tags, 0);
 		fl = json_object_get(it, "fields");
 		for (j = 0; j < x->n; j++) {
 			s = json_string_value(json_object_get(fl,
@@ -627,7 +640,8 @@ ct_export(json_t *args)
 		x.names[x.n++] = (char *)k;
 	if (list == NULL)
 		qsort(x.names, x.n, sizeof(char *), cmp_str);
-	msg_out_raw("id,name,phone,email", 19);
+	msg_out_raw("id,name,first_name,last_name,phone,email,timezone,tags",
+	    54);
 	for (j = 0; j < x.n; j++)
 		csv_field(x.names[j], 0);
 	msg_out_raw("\n", 1);

@@ -273,6 +273,9 @@ l_import(const char *list, const char *file)
 		msg_die(MSG_EX_REFUSED, "import: %ld of %ld rows refused; "
 		    "nothing imported", m.refused, m.rows_read);
 	}
+	/* the whole file in one transaction, maybe after the map has grown:
+	 * minutes for millions of rows, so no time limit on this answer */
+	m.c.timeout_ms = -1;
 	res = admin_call_on(&m.c, "list", "import-commit", json_pack(
 	    "{s:s,s:s}", "name", list, "import", m.id));
 	busc_close(&m.c);

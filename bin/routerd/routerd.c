@@ -153,6 +153,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_BOT:
 		bot_request(cl, f);
 		break;
+	case PT_SUPPRESS:
+		suppress_request(cl, f);
+		break;
 	default:
 		bus_answer_err(c, id, "unknown", "unknown request type");
 		break;

@@ -21,6 +21,7 @@ static const char *names[] = {
 	[PT_CHSTATUS] = "chstatus", [PT_CHTOKEN] = "chtoken",
 	[PT_REPORT] = "report", [PT_REBUILD] = "rebuild",
 	[PT_CSEND] = "csend",
+	[PT_SUPPRESS] = "suppress",
 };
 
 static const enum proto_peer peers[] = {
@@ -45,6 +46,8 @@ static const enum proto_peer peers[] = {
 	/* statsd: reports for supervisors (checked per request), a rebuild */
 	[PT_REPORT] = PP_PERSON, [PT_REBUILD] = PP_ADMIN,
 	[PT_CSEND] = PP_DAEMON,
+	/* campaignd asking which recipients routerd would refuse */
+	[PT_SUPPRESS] = PP_DAEMON,
 };
 
 enum proto_peer

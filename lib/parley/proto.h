@@ -85,6 +85,8 @@ enum proto_type {
 	/* outbound campaign runs (issue 14) */
 	PT_CSEND,	/* {t,id,campaign,key,to,from,text|template} campaignd -> routerd:
 			   a run's message to one recipient -> {re,ok,conv,msg,dup} */
+	/* routerd.sock, from campaignd: outbound suppression, read-only */
+	PT_SUPPRESS,	/* {t,id,channel,campaign,contacts:[..]} -> {items:[{contact,reason,why}]} */
 };
 
 /*

@@ -39,6 +39,7 @@ struct store {
 	size_t		 nreq;
 	int		 full;
 	int		 grow;		/* the last batch hit MDB_MAP_FULL */
+	size_t		 reserve;	/* bytes the next batch wants free */
 	char		 err[256];
 	store_done_cb	 hook;
 	void		*hookarg;
@@ -307,6 +308,9 @@ store_grow(struct store *s)
 		return 0;
 	}
 	nsize = info.me_mapsize * 2;
+	while (s->reserve && nsize < used + s->reserve && nsize < s->map_max)
+		nsize *= 2;		/* room for a large transaction at once */
+	s->reserve = 0;
 	if (nsize > s->map_max)
 		nsize = s->map_max;
 	if ((rc = mdb_env_set_mapsize(s->env, nsize)) != 0) {
@@ -385,9 +389,23 @@ finish(struct store *s, int ok)
 }
 
 void
-store_grow_next(struct store *s)
+store_grow_next(struct store *s, size_t reserve)
 {
 	s->grow = 1;
+	s->reserve = reserve;
+}
+
+int
+store_room(struct store *s, size_t bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return 1;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	return used + bytes <= info.me_mapsize || info.me_mapsize >= s->map_max;
 }
 
 void

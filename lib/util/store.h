@@ -58,9 +58,12 @@ void	store_after(struct store *, store_done_cb, void *arg);
 /* Abandon the current batch because of rc (logged with what). */
 void	store_fail(struct store *, int rc, const char *what);
 /* Grow the map before the next batch (a request's own transaction hit
- * MDB_MAP_FULL and will be tried again; store_commit ends this batch),
+ * MDB_MAP_FULL, or will need reserve more bytes, and will be tried again;
+ * store_commit ends this batch), doubling until reserve bytes are free,
  * within store_map_max_mb. */
-void	store_grow_next(struct store *);
+void	store_grow_next(struct store *, size_t reserve);
+/* 1 when bytes more fit in the map as it is (or it cannot grow), else 0. */
+int	store_room(struct store *, size_t bytes);
 /* Commit the current batch now. */
 void	store_commit(struct store *);
 /* Called after every batch commits or is abandoned, before its store_after

@@ -3,8 +3,8 @@
 # `make bench` (and runnable alone).  It starts the stack in a temporary
 # home, imports a list of BENCH_CAMPAIGN_N recipients (100,000 by default;
 # 1,000,000 with BENCH_BIG=1) with `msg list import`, launches a campaign
-# to it at unlimited pacing (no campaign rate, sms_rate and the sandbox at
-# their maximum, 1,000 in flight) and waits until every recipient is
+# to it at the highest pacing (campaign rate and sms_rate 10000, the sandbox at
+# its maximum, 500 in flight) and waits until every recipient is
 # final.  It prints recipients per second from the launch to the end of
 # the run, and the peak memory of campaignd and routerd: VmHWM (with the
 # LMDB pages they touched through their maps) and RssAnon (their heaps),
@@ -52,7 +52,7 @@ msg list import bench "$CSV" >/dev/null 2>"$T_HOME/import.err" </dev/null ||
 ti=$(( $(now_ms) - ti ))
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
 msg campaign create bench --sms +15557650000 --schedule "$ALWAYS" \
-    --outbound '{"list":"bench","message":"Hi {first_name}, news from {city}","inflight":1000,"hours":{"from":"00:00","to":"24:00"}}' \
+    --outbound '{"list":"bench","senders":["+15557650000"],"text":"Hi {first_name}, news from {city}","rate":10000,"hours":{"from":"00:00","to":"24:00"}}' \
     >/dev/null || bail "campaign"
 CPID=$(sv_pid campaignd)
 RPID=$(sv_pid routerd)
@@ -85,7 +85,7 @@ total=$(jq -r .total <<<"$p")
 cat <<EOF
 
 campaign  an outbound run: list of $N (imported in $(secs "$ti") s), launched at
-          unlimited pacing (sms_rate 10000, 1000 in flight) through routerd,
+          the highest pacing (rate and sms_rate 10000, 500 in flight) through routerd,
           smsd and sandboxd, until every recipient is final
           $total recipients, $sent sent, in $(secs $((t1 - t0))) s = $(rate "${sent:-0}" $((t1 - t0))) recipients/s
           peak memory: campaignd $(mib "$cpk") MiB VmHWM (sampled VmRSS $(mib "$crk"), RssFile

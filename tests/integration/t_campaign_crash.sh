@@ -23,7 +23,7 @@ msg list create crash >/dev/null || bail "list"
 exits 0 "a list of $N imported" msg list import crash "$T_HOME/contacts.csv"
 ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24:00"]],"thu":[["00:00","24:00"]],"fri":[["00:00","24:00"]],"sat":[["00:00","24:00"]],"sun":[["00:00","24:00"]]}'
 msg campaign create crash --sms $OURS --schedule "$ALWAYS" \
-    --outbound '{"list":"crash","message":"Crash run {first_name}","hours":{"from":"00:00","to":"24:00"}}' \
+    --outbound '{"list":"crash","senders":["+15550150001"],"rate":2000,"text":"Crash run {first_name}","hours":{"from":"00:00","to":"24:00"}}' \
     >/dev/null || bail "campaign"
 exits 0 "launch" camp_launch crash
 

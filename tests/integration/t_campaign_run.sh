@@ -34,7 +34,7 @@ msg list create all >/dev/null || bail "list"
 exits 0 "a list imported" msg list import all "$T_HOME/contacts.csv"
 
 msg campaign create out1 --sms $OURS --schedule "$ALWAYS" \
-    --outbound "{\"list\":\"all\",\"message\":\"Hi {first_name|there}, news from {city|your town}\",\"hours\":$HOURS}" \
+    --outbound "{\"list\":\"all\",\"senders\":[\"$OURS\"],\"rate\":100,\"text\":\"Hi {first_name|there}, news from {city|your town}\",\"hours\":$HOURS}" \
     >/dev/null || bail "campaign out1"
 msg optout +15550149902 --channel sms >/dev/null 2>&1 || msg optout +15550149902 >/dev/null 2>&1
 msg blacklist add +15550149903 --reason "abusive" >/dev/null 2>&1 ||
@@ -91,7 +91,7 @@ ok "and the Contacts view says replied" wait_for 10 rep
 sb_fault '{"api":"twilio","to":"+15550170011","http":500,"count":2}' >/dev/null
 sb_fault '{"api":"twilio","to":"+15550170012","http":400,"code":21211,"message":"The To number is not a valid phone number.","count":-1}' >/dev/null
 msg campaign create out2 --sms +15550140002 --schedule "$ALWAYS" \
-    --outbound "{\"list\":\"all\",\"message\":\"Second\",\"rate\":4,\"hours\":$HOURS}" \
+    --outbound "{\"list\":\"all\",\"senders\":[\"+15550140002\"],\"text\":\"Second\",\"rate\":4,\"hours\":$HOURS}" \
     >/dev/null || bail "campaign out2"
 exits 0 "launch out2 (4 a second)" camp_launch out2
 sleep 1.5
@@ -123,7 +123,7 @@ is "$(sb_get '/sandbox/received?api=twilio' | jq -c "$JQ_DEFS select(p(\"To\")==
 # ------------------------------------ a bot-operated campaign's replies
 BOTS=$PARLEY_SRC/tests/integration/bots
 msg campaign create outbot --sms +15550140004 --schedule "$ALWAYS" --operator bot \
-    --outbound "{\"list\":\"all\",\"message\":\"From the bot campaign\",\"hours\":$HOURS}" \
+    --outbound "{\"list\":\"all\",\"senders\":[\"+15550140004\"],\"text\":\"From the bot campaign\",\"rate\":100,\"hours\":$HOURS}" \
     >/dev/null || bail "campaign outbot"
 exits 0 "launch a bot-operated campaign" camp_launch outbot
 msg bot --campaign outbot -- jq --unbuffered -c -f "$BOTS/echo.jq" </dev/null >/dev/null 2>>"$T_HOME/bot.log" &
@@ -145,7 +145,7 @@ conf_set clock_offset_ms "$(at 03:00:00)"
 kill -HUP "$(sv_pid campaignd)"
 sleep 0.5
 msg campaign create out3 --sms +15550140003 --schedule "$ALWAYS" \
-    --outbound '{"list":"all","message":"Third"}' >/dev/null || bail "campaign out3"
+    --outbound '{"list":"all","senders":["+15550140003"],"text":"Third","rate":100}' >/dev/null || bail "campaign out3"
 exits 0 "launch out3 at 03:00 UTC (hours 08:00-21:00)" camp_launch out3
 defer() { msg campaign progress out3 | jq -e '.deferred==23' >/dev/null; }
 ok "the 23 recipients in UTC are deferred" wait_for 20 defer

@@ -12,7 +12,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
 
-plan 81
+plan 82
 stack_start
 
 count() { grep -c . <<<"$1" | tr -d ' '; }
@@ -112,6 +112,16 @@ like "$T_ERR" "nothing imported" "and nothing imported"
 exits 1 "not even the good row" msg contact search +33612345101
 exits 0 "the list is as it was" msg list show clients
 is "$(jq -r .count <<<"$T_OUT")" 4 "four members"
+
+# a progress bar on a terminal (script(1) gives msg one)
+if command -v script >/dev/null 2>&1; then
+	msg list create ttyl >/dev/null
+	script -qec "msg list import ttyl '$IMP'" /dev/null >"$T_HOME/tty.out" 2>&1 </dev/null
+	like "$(tr '\r' '\n' <"$T_HOME/tty.out")" "import ttyl: \[#+ *\] +[0-9]+% [0-9]+ rows" \
+	    "a progress bar is drawn on a terminal"
+else
+	skip "script(1) is not installed"
+fi
 
 # ===================================================== contact deletion
 exits 0 "delete a member contact" msg contact delete "$ADA"
