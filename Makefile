@@ -107,6 +107,8 @@ bench: all
 	@$(BUILD)/tools/routebench
 	@echo
 	@bash tests/bench/statsd.sh
+	@echo
+	@bash tests/bench/campaign.sh
 
 asan:
 	$(MAKE) BUILD=build-asan CC=gcc \

@@ -1,7 +1,7 @@
 /*
  * campaignd — owner of campaign configuration and the global resources
  * (agents, teams, members, canned responses, templates, dispositions, agent
- * statuses, quality models, holidays, blacklist, contacts).
+ * statuses, quality models, holidays, blacklist, contacts, contact lists).
  *
  * It answers msg's {t:"cfg"} requests on campaignd.sock: the caller's role
  * comes from SO_PEERCRED (root and campaignd's own user are admins; other
@@ -18,7 +18,8 @@
  * campaignd_template.c (templates and WhatsApp templates),
  * campaignd_disposition.c, campaignd_statusdef.c, campaignd_qa.c (with what
  * these five share in campaignd_res.c), campaignd_holiday.c and
- * campaignd_contact.c (contacts and the blacklist).
+ * campaignd_contact.c (contacts and the blacklist), campaignd_list.c
+ * (contact lists and segments).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,6 +53,7 @@ static const struct ckind kinds[] = {
 	{ "blacklist", NULL, blacklist_op },
 	{ "contact", NULL, contact_op },
 	{ "unsolicited", NULL, unsolicited_op },
+	{ "list", NULL, list_op },
 };
 
 /* clients: a bus_caller each, held while answers wait on it */
@@ -176,6 +178,7 @@ on_hup(struct daemon *d)
 		return;
 	}
 	store_set_max(C->st, (size_t)mmax << 20);
+	run_reload();
 }
 
 int
@@ -206,6 +209,20 @@ main(int argc, char *argv[])
 		{ "cname", MDB_DUPSORT, &c.db_cname },
 		{ "meta", 0, &c.db_meta },
 		{ "unsolicited", 0, &c.db_unsolicited },
+		{ "lists", 0, &c.db_lists },
+		{ "lmem", 0, &c.db_lmem },
+		{ "lrev", MDB_DUPSORT, &c.db_lrev },
+		{ "limp", 0, &c.db_limp },
+		{ "lstage", 0, &c.db_lstage },
+		{ "runs", 0, &c.db_runs },
+		{ "rcpt", 0, &c.db_rcpt },
+		{ "rstate", 0, &c.db_rstate },
+		{ "rphone", 0, &c.db_rphone },
+		{ "rmsg", 0, &c.db_rmsg },
+		{ "rdue", 0, &c.db_rdue },
+		{ "rcount", 0, &c.db_rcount },
+		{ "watier", 0, &c.db_watier },
+		{ "walog", 0, &c.db_walog },
 		{ NULL, 0, NULL },
 	};
 
@@ -231,6 +248,7 @@ main(int argc, char *argv[])
 	daemon_path(&c.d, "run/routerd.sock", path, sizeof(path));
 	c.router = bus_client(c.d.base, path, "campaignd", &router_handlers,
 	    NULL);
+	run_start();
 	c.d.on_term = on_term;
 	c.d.on_hup = on_hup;
 	log_info("serving");

@@ -59,7 +59,11 @@ struct campaignd {
 			 db_wtemplates, db_dispositions, db_statusdefs, db_qa,
 			 db_holidays, db_blacklist, db_bhist, db_contacts,
 			 db_cphone, db_cemail, db_cname, db_meta,
-			 db_unsolicited;
+			 db_unsolicited,
+			 db_lists, db_lmem, db_lrev, db_limp, db_lstage,
+			 /* campaign runs (campaignd_run.c) */
+			 db_runs, db_rcpt, db_rstate, db_rphone, db_rmsg,
+			 db_rdue, db_rcount, db_watier, db_walog;
 };
 
 extern struct campaignd *C;
@@ -122,6 +126,7 @@ int	holiday_op(struct creq *);
 int	blacklist_op(struct creq *);
 int	contact_op(struct creq *);
 int	unsolicited_op(struct creq *);
+int	list_op(struct creq *);
 
 /*
  * campaignd_people.c: the members of campaign camp (its document) in
@@ -200,8 +205,94 @@ void	res_upsert(struct creq *r, MDB_dbi dbi, const char *key,
 	    const char *namewhat, const char *a_what, const char *what,
 	    int (*fields)(struct creq *, json_t *, int));
 
+/*
+ * campaignd_contact.c: what lists and campaigns need of the contact book.
+ *
+ * contact_names: a stored contact's names as they are read everywhere:
+ * first_name and last_name, and name (the two joined); a record written
+ * before the split has only name, split at its first space.  In place.
+ */
+void	contact_names(json_t *contact);
+/*
+ * Check and normalise a contact given as a row {first_name, last_name,
+ * name, phone, email, timezone, tags, fields} in place, without the store;
+ * need_name: a name is required (msg contact add), else a phone or an
+ * e-mail is enough (a list's contacts).  0, or -1 with a one-line reason.
+ */
+int	contact_check_row(json_t *row, int need_name, char *err, size_t errsz);
+/* The id of the contact with phone (E.164), 0; MDB_NOTFOUND; an error. */
+int	contact_by_phone(MDB_txn *, const char *phone, char *id, size_t idsz);
+/*
+ * Create the contact of row (as for contact_check_row, names not
+ * required), or when a contact has its phone (or e-mail) and merge is set,
+ * update that one with the row's non-empty values (without merge an
+ * existing one is left as it is).  Its id into id, *created 1 when it is
+ * new.  0; -1 refused (reason in err); -2 store error (err).
+ */
+int	contact_upsert(MDB_txn *, json_t *row, int merge, char *id,
+	    size_t idsz, int *created, char *err, size_t errsz);
+
+/*
+ * campaignd_list.c: contact lists.
+ *
+ * THE WALK API (for the outbound run).  list_walk calls fn(arg, key,
+ * contact) for each contact of list, in a stable order (contact id order,
+ * ct_<ULID>: oldest contact first), starting after after_key (NULL or "":
+ * from the start), so a walk can be resumed from the last key it handled,
+ * in any later transaction.  key is the contact's id ("ct_..."); contact
+ * is its document with names split (contact_names), borrowed: valid during
+ * the call (json_incref to keep it).  A static list is read through a
+ * cursor on its members (lmem, "<list>/<id>"), a segment through a cursor
+ * on the whole contact book with the filter evaluated on each contact as
+ * it is read, so a walk never holds more than one contact.  A contact
+ * deleted from the book leaves every list in the same transaction, so a
+ * walk never sees a dangling member.
+ * fn returns 0 to go on, or a positive value to stop; list_walk returns 0
+ * when it reached the end, fn's value when fn stopped it, or -1 with a
+ * reason in err (no such list, a store error).  txn may be a read or a
+ * write transaction; the walk writes nothing.  To freeze an audience,
+ * copy what the walk gives into the run's own records in batches,
+ * remembering the last key.
+ */
+typedef int (*list_walk_fn)(void *arg, const char *key, json_t *contact);
+int	list_walk(MDB_txn *, const char *list, const char *after_key,
+	    list_walk_fn fn, void *arg, char *err, size_t errsz);
+/* The list document {name, kind "static"|"segment", where, filter,
+ * count (static lists), ...}: 0, MDB_NOTFOUND or an error. */
+int	list_get(MDB_txn *, const char *name, json_t **doc);
+/* Take a contact being deleted out of every static list. */
+int	list_forget(MDB_txn *, const char *contact_id);
+
+/*
+ * campaignd_outbound.c: an outbound campaign before its run.
+ * outbound_store_check: on save, its list and WhatsApp template exist and
+ * its rate is within the channel's pacing (<ch>_rate per sender); -1
+ * answered.  outbound_readiness: what it lacks, appended to miss, and in
+ * *unfilled {count, contacts:[{id, phone, missing}]} the contacts whose
+ * placeholders cannot be filled (NULL when not outbound); -1 answered.
+ * outbound_preview: ops "preview" (dry 0) and "dryrun" (dry 1), answered
+ * after routerd's suppression answers.
+ */
+int	outbound_store_check(struct creq *, const json_t *doc);
+int	outbound_readiness(struct creq *, const json_t *doc, json_t *miss,
+	    json_t **unfilled);
+void	outbound_preview(struct creq *, int dry);
+
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
+
+/*
+ * campaignd_run.c: outbound campaign runs.  run_launch starts the run of
+ * campaign doc (one with an outbound list) in txn; run_stop ends name's;
+ * 0 or an LMDB error.  run_op answers pause, resume, progress and
+ * contacts (-1: not one of those).  run_start connects to routerd's event
+ * log and starts the runner; run_reload rereads clock_offset_ms.
+ */
+int	run_launch(MDB_txn *, const json_t *doc, long long now);
+int	run_stop(MDB_txn *, const char *name);
+int	run_op(struct creq *);
+void	run_start(void);
+void	run_reload(void);
 
 /* campaignd_doc.c: the caller's role. */
 enum role role_of(struct bus_conn *, char *who, size_t whosz);

@@ -406,7 +406,8 @@ save(struct creq *r, const json_t *old, json_t *doc)
 		creq_err(r, "invalid", "%s", err);
 		return -1;
 	}
-	if (refs_check(r, old, fin) == -1) {
+	if (refs_check(r, old, fin) == -1 ||
+	    outbound_store_check(r, fin) == -1) {
 		json_decref(fin);
 		return -1;
 	}
@@ -479,10 +480,10 @@ answer_doc(struct creq *r, json_t *doc)
  * as.  -1 (answered) on a store error.
  */
 static int
-readiness(struct creq *r, const json_t *doc, json_t **out)
+readiness(struct creq *r, const json_t *doc, json_t **out, json_t **unfilled)
 {
 	const char *name = rec_str(doc, "name", "");
-	json_t *miss = json_array(), *ch, *mem, *m;
+	json_t *miss = json_array(), *ch, *mem, *m, *unf;
 	const char *cn;
 	size_t i;
 	int chans = 0, recv = 0, rc;
@@ -516,6 +517,14 @@ readiness(struct creq *r, const json_t *doc, json_t **out)
 		    "add %s AGENT, or msg campaign edit %s --teams TEAM)",
 		    name, name));
 	json_decref(mem);
+	if (outbound_readiness(r, doc, miss, &unf) == -1) {
+		json_decref(miss);
+		return -1;
+	}
+	if (unfilled)
+		*unfilled = unf;
+	else
+		json_decref(unf);
 	*out = miss;
 	return 0;
 }
@@ -529,7 +538,7 @@ ready_or_refuse(struct creq *r, const json_t *doc)
 	char buf[2048] = "";
 	size_t i, n;
 
-	if (readiness(r, doc, &miss) == -1)
+	if (readiness(r, doc, &miss, NULL) == -1)
 		return -1;
 	if (json_array_size(miss) == 0) {
 		json_decref(miss);
@@ -580,6 +589,8 @@ launch_one(MDB_txn *parent, const char *name, long long now)
 		users = addr_users(txn, name, doc);
 		if ((rc = cdb_put(txn, C->db_campaigns, name, doc)) == 0)
 			rc = addr_sync(txn, doc, doc, users);
+		if (rc == 0)
+			rc = run_launch(txn, doc, now);
 		json_decref(users);
 	}
 	json_decref(doc);
@@ -863,6 +874,11 @@ op_life(struct creq *r)
 		json_object_set_new(doc, "state", json_string("active"));
 		json_object_set_new(doc, "launched_ts", cts(now));
 		json_object_del(doc, "scheduled_for");
+		if (run_launch(r->txn, doc, now) != 0) {
+			creq_err(r, "store", "campaign %s: its run could not "
+			    "start", r->name);
+			goto out;
+		}
 	} else if (strcmp(op, "schedule") == 0) {
 		if ((at = arg_str(r, "at")) == NULL ||
 		    rec_ts_parse(at, &when) == -1) {
@@ -888,6 +904,11 @@ op_life(struct creq *r)
 		json_object_set_new(doc, "state", json_string("archived"));
 		json_object_set_new(doc, "enabled", json_false());
 		json_object_del(doc, "scheduled_for");
+		if (run_stop(r->txn, r->name) != 0) {
+			creq_err(r, "store", "campaign %s: its run could not "
+			    "end", r->name);
+			goto out;
+		}
 	}
 	json_object_set_new(doc, "updated_ts", cts(now));
 	if (save(r, doc, doc) == 0)
@@ -920,14 +941,19 @@ op_show(struct creq *r, int export)
 static void
 op_check(struct creq *r)
 {
-	json_t *doc = NULL, *miss;
+	json_t *doc = NULL, *miss, *unf = NULL, *ans;
 
 	if (creq_need(r, ROLE_AGENT) == -1 || load(r, r->name, &doc) == -1)
 		return;
-	if (readiness(r, doc, &miss) == 0)
-		creq_ok(r, json_pack("{s:s,s:s,s:b,s:o}", "name", r->name,
+	if (readiness(r, doc, &miss, &unf) == 0) {
+		ans = json_pack("{s:s,s:s,s:b,s:o}", "name", r->name,
 		    "state", rec_str(doc, "state", ""), "ready",
-		    json_array_size(miss) == 0, "missing", miss));
+		    json_array_size(miss) == 0, "missing", miss);
+		/* an outbound campaign: the contacts it could not fill */
+		if (unf)
+			json_object_set_new(ans, "unfilled", unf);
+		creq_ok(r, ans);
+	}
 	json_decref(doc);
 }
 
@@ -1193,6 +1219,10 @@ campaign_op(struct creq *r)
 		op_show(r, 1);
 	else if (strcmp(op, "check") == 0)
 		op_check(r);
+	else if (strcmp(op, "preview") == 0)
+		outbound_preview(r, 0);
+	else if (strcmp(op, "dryrun") == 0)
+		outbound_preview(r, 1);
 	else if (strcmp(op, "create") == 0)
 		op_create(r);
 	else if (strcmp(op, "edit") == 0)
@@ -1207,5 +1237,7 @@ campaign_op(struct creq *r)
 		op_apply(r);
 	else if (strcmp(op, "delete") == 0)
 		op_delete(r);
+	else
+		run_op(r);
 	return 0;
 }

@@ -29,6 +29,7 @@
 
 #include "log.h"
 #include "rec.h"
+#include "schedule.h"
 #include "ulid.h"
 #include "valid.h"
 #include "campaignd.h"
@@ -667,8 +668,9 @@ blacklist_op(struct creq *r)
 static int
 ct_field_name(const char *k, char *err, size_t errsz)
 {
-	static const char *const builtin[] = { "id", "name", "phone",
-	    "email", "fields", "created_ts", "updated_ts", NULL };
+	static const char *const builtin[] = { "id", "name", "first_name",
+	    "last_name", "phone", "email", "timezone", "tags", "fields",
+	    "created_ts", "updated_ts", NULL };
 	size_t i;
 
 	if (!valid_name(k, "field name", err, errsz))
@@ -682,34 +684,149 @@ ct_field_name(const char *k, char *err, size_t errsz)
 	return 1;
 }
 
+void
+contact_names(json_t *doc)
+{
+	const char *first = rec_str(doc, "first_name", NULL);
+	const char *last = rec_str(doc, "last_name", NULL);
+	const char *name = rec_str(doc, "name", NULL);
+	char buf[NAME_MAX_CHARS * 4 * 2 + 2];
+	size_t n;
+
+	if (first && *first == '\0')
+		first = NULL;
+	if (last && *last == '\0')
+		last = NULL;
+	if (first || last) {
+		snprintf(buf, sizeof(buf), "%s%s%s", first ? first : "",
+		    first && last ? " " : "", last ? last : "");
+		json_object_set_new(doc, "name", json_string(buf));
+		return;
+	}
+	if (name == NULL || *name == '\0')
+		return;
+	/* a record from before the split: the first word, then the rest */
+	n = strcspn(name, " ");
+	json_object_set_new(doc, "first_name", json_stringn(name, n));
+	while (name[n] == ' ')
+		n++;
+	if (name[n])
+		json_object_set_new(doc, "last_name", json_string(name + n));
+}
+
+/* A name field: text without control characters, or empty (removed). */
+static int
+ct_name_field(json_t *doc, const char *key, const char *what, char *err,
+    size_t errsz)
+{
+	json_t *v = json_object_get(doc, key);
+	const char *s;
+	size_t i;
+
+	if (v == NULL)
+		return 0;
+	if (json_is_null(v) || (json_is_string(v) && json_string_length(v)
+	    == 0)) {
+		json_object_del(doc, key);
+		return 0;
+	}
+	if ((s = json_string_value(v)) == NULL) {
+		snprintf(err, errsz, "%s must be text", what);
+		return -1;
+	}
+	if (!valid_text(s, NAME_MAX_CHARS, what, err, errsz))
+		return -1;
+	for (i = 0; s[i]; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+			snprintf(err, errsz, "%s must not hold control "
+			    "characters", what);
+			return -1;
+		}
+	return 0;
+}
+
+/* Time zone (IANA, tzdata) and tags of a contact, checked in place. */
+static int
+ct_tz_tags(json_t *doc, char *err, size_t errsz)
+{
+	json_t *tz = json_object_get(doc, "timezone"), *tags, *t, *out, *u;
+	size_t i, j;
+
+	if (tz && (json_is_null(tz) || (json_is_string(tz) &&
+	    json_string_length(tz) == 0)))
+		json_object_del(doc, "timezone");
+	else if (tz && (!json_is_string(tz) || json_string_length(tz) > 64 ||
+	    !sched_tz_valid(json_string_value(tz)))) {
+		snprintf(err, errsz, "unknown time zone \"%.60s\": use an IANA "
+		    "name such as Europe/Paris or America/New_York",
+		    json_is_string(tz) ? json_string_value(tz) : "?");
+		return -1;
+	}
+	if ((tags = json_object_get(doc, "tags")) == NULL)
+		return 0;
+	if (json_is_null(tags)) {
+		json_object_del(doc, "tags");
+		return 0;
+	}
+	if (!json_is_array(tags) || json_array_size(tags) > 100) {
+		snprintf(err, errsz, "tags must be a list of at most 100 tags");
+		return -1;
+	}
+	out = json_array();
+	json_array_foreach(tags, i, t) {
+		if (!json_is_string(t) || !valid_tag(json_string_value(t), err,
+		    errsz)) {
+			if (!json_is_string(t))
+				snprintf(err, errsz, "a tag must be text");
+			json_decref(out);
+			return -1;
+		}
+		json_array_foreach(out, j, u)
+			if (strcmp(json_string_value(u), json_string_value(t))
+			    == 0)
+				break;
+		if (j == json_array_size(out))
+			json_array_append(out, t);
+	}
+	if (json_array_size(out) == 0)
+		json_object_del(doc, "tags");
+	else
+		json_object_set(doc, "tags", out);
+	json_decref(out);
+	return 0;
+}
+
 /*
- * Check and normalise a contact document in place: name, phone (E.164),
- * email (lower-cased), fields (text).  Empty phone, email or field values
- * are removed.  0, or -1 with a one-line reason.
+ * Check and normalise a contact document in place: names (first_name,
+ * last_name and name kept together, see contact_names), phone (E.164),
+ * email (lower-cased), timezone, tags, fields (text).  Empty phone, email
+ * or field values are removed.  0, or -1 with a one-line reason.
  */
 static int
-ct_check(json_t *doc, char *err, size_t errsz)
+ct_check_any(json_t *doc, int need_name, char *err, size_t errsz)
 {
-	const char *name = rec_str(doc, "name", NULL), *k;
+	const char *name, *k;
 	const char *phone = rec_str(doc, "phone", NULL);
 	const char *email = rec_str(doc, "email", NULL);
 	char norm[CONTACT_MAX];
 	json_t *fields = json_object_get(doc, "fields"), *v;
 	void *tmp;
-	size_t i;
 
-	if (name == NULL || *name == '\0') {
+	if (ct_name_field(doc, "first_name", "first name", err, errsz) ==
+	    -1 || ct_name_field(doc, "last_name", "last name", err, errsz) ==
+	    -1 || ct_name_field(doc, "name", "contact name", err, errsz) == -1)
+		return -1;
+	contact_names(doc);
+	name = rec_str(doc, "name", NULL);
+	if (need_name && (name == NULL || *name == '\0')) {
 		snprintf(err, errsz, "a contact needs a name");
 		return -1;
 	}
-	if (!valid_text(name, NAME_MAX_CHARS, "contact name", err, errsz))
+	if (name && !valid_text(name, NAME_MAX_CHARS, "contact name", err,
+	    errsz))
 		return -1;
-	for (i = 0; name[i]; i++)
-		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
-			snprintf(err, errsz, "contact name must not hold "
-			    "control characters");
-			return -1;
-		}
+	if (ct_tz_tags(doc, err, errsz) == -1)
+		return -1;
 	if (json_object_get(doc, "phone") && phone == NULL) {
 		snprintf(err, errsz, "phone must be text");
 		return -1;
@@ -779,6 +896,18 @@ ct_check(json_t *doc, char *err, size_t errsz)
 	return 0;
 }
 
+static int
+ct_check(json_t *doc, char *err, size_t errsz)
+{
+	return ct_check_any(doc, 1, err, errsz);
+}
+
+int
+contact_check_row(json_t *row, int need_name, char *err, size_t errsz)
+{
+	return ct_check_any(row, need_name, err, errsz);
+}
+
 /* The id of the contact holding val in index dbi, or "" for none. */
 static int
 ct_owner(MDB_txn *txn, MDB_dbi dbi, const char *val, char *id, size_t idsz)
@@ -841,6 +970,30 @@ ct_unique(MDB_txn *txn, json_t *doc, const char *self, char *err,
 	return 0;
 }
 
+/*
+ * The name index keys of a contact: its name lower-cased, and "last
+ * first" when it has both (so a search finds it by its last name too).
+ * doc's names are split first (contact_names).
+ */
+static void
+ct_name_keys(json_t *doc, char k[2][NAME_KEY_MAX + 1])
+{
+	char buf[NAME_MAX_CHARS * 4 * 2 + 2];
+
+	k[0][0] = k[1][0] = '\0';
+	if (doc == NULL)
+		return;
+	contact_names(doc);
+	if (rec_str(doc, "name", NULL))
+		lower_text(rec_str(doc, "name", NULL), k[0], NAME_KEY_MAX + 1);
+	if (rec_str(doc, "first_name", NULL) && rec_str(doc, "last_name",
+	    NULL)) {
+		snprintf(buf, sizeof(buf), "%s %s", rec_str(doc, "last_name",
+		    ""), rec_str(doc, "first_name", ""));
+		lower_text(buf, k[1], NAME_KEY_MAX + 1);
+	}
+}
+
 /* Write doc under its id and keep the indexes exact (old: the stored
  * version, or NULL for a new contact). */
 static int
@@ -851,37 +1004,40 @@ ct_store(MDB_txn *txn, json_t *old, json_t *doc)
 	const char *oe = old ? rec_str(old, "email", NULL) : NULL;
 	const char *np = rec_str(doc, "phone", NULL);
 	const char *ne = rec_str(doc, "email", NULL);
-	char on[NAME_KEY_MAX + 1] = "", nn[NAME_KEY_MAX + 1];
-	int rc;
+	char on[2][NAME_KEY_MAX + 1], nn[2][NAME_KEY_MAX + 1];
+	int rc, i;
 
-	if (old && rec_str(old, "name", NULL))
-		lower_text(rec_str(old, "name", NULL), on, sizeof(on));
-	lower_text(rec_str(doc, "name", NULL), nn, sizeof(nn));
+	ct_name_keys(old, on);
+	ct_name_keys(doc, nn);
 	if (op && (np == NULL || strcmp(op, np) != 0) &&
 	    (rc = idx_del(txn, C->db_cphone, op, id)) != 0)
 		return rc;
 	if (oe && (ne == NULL || strcmp(oe, ne) != 0) &&
 	    (rc = idx_del(txn, C->db_cemail, oe, id)) != 0)
 		return rc;
-	if (on[0] && strcmp(on, nn) != 0 &&
-	    (rc = idx_del(txn, C->db_cname, on, id)) != 0)
-		return rc;
+	for (i = 0; i < 2; i++)
+		if (on[i][0] && strcmp(on[i], nn[0]) != 0 && strcmp(on[i],
+		    nn[1]) != 0 && (rc = idx_del(txn, C->db_cname, on[i], id))
+		    != 0)
+			return rc;
 	if (np && (rc = idx_put(txn, C->db_cphone, np, id)) != 0)
 		return rc;
 	if (ne && (rc = idx_put(txn, C->db_cemail, ne, id)) != 0)
 		return rc;
-	if (nn[0] && (rc = idx_put(txn, C->db_cname, nn, id)) != 0)
-		return rc;
+	for (i = 0; i < 2; i++)
+		if (nn[i][0] && (rc = idx_put(txn, C->db_cname, nn[i], id))
+		    != 0)
+			return rc;
 	return cdb_put(txn, C->db_contacts, id, doc);
 }
 
-/* Remove a stored contact and its index entries. */
+/* Remove a stored contact, its index entries and its list memberships. */
 static int
 ct_remove(MDB_txn *txn, json_t *old)
 {
 	const char *id = rec_str(old, "id", NULL);
-	char on[NAME_KEY_MAX + 1];
-	int rc;
+	char on[2][NAME_KEY_MAX + 1];
+	int rc, i;
 
 	if (rec_str(old, "phone", NULL) && (rc = idx_del(txn, C->db_cphone,
 	    rec_str(old, "phone", NULL), id)) != 0)
@@ -889,11 +1045,13 @@ ct_remove(MDB_txn *txn, json_t *old)
 	if (rec_str(old, "email", NULL) && (rc = idx_del(txn, C->db_cemail,
 	    rec_str(old, "email", NULL), id)) != 0)
 		return rc;
-	if (rec_str(old, "name", NULL)) {
-		lower_text(rec_str(old, "name", NULL), on, sizeof(on));
-		if (on[0] && (rc = idx_del(txn, C->db_cname, on, id)) != 0)
+	ct_name_keys(old, on);
+	for (i = 0; i < 2; i++)
+		if (on[i][0] && (rc = idx_del(txn, C->db_cname, on[i], id))
+		    != 0)
 			return rc;
-	}
+	if ((rc = list_forget(txn, id)) != 0)
+		return rc;
 	return cdb_del(txn, C->db_contacts, id);
 }
 
@@ -903,8 +1061,9 @@ ct_new(json_t *src, const char *id)
 {
 	json_t *doc = json_object();
 	char buf[32];
-	static const char *const keys[] = { "name", "phone", "email",
-	    "fields", NULL };
+	static const char *const keys[] = { "name", "first_name",
+	    "last_name", "phone", "email", "timezone", "tags", "fields",
+	    NULL };
 	size_t i;
 
 	if (id == NULL) {
@@ -922,14 +1081,34 @@ ct_new(json_t *src, const char *id)
 	return doc;
 }
 
-/* Merge src's non-empty name, phone, email and fields into doc. */
+/* Merge src's non-empty names, phone, email, time zone, tags and
+ * fields into doc. */
 static void
 ct_merge(json_t *doc, json_t *src)
 {
-	static const char *const keys[] = { "name", "phone", "email", NULL };
+	static const char *const keys[] = { "phone", "email", "timezone",
+	    NULL };
 	json_t *f = json_object_get(src, "fields"), *df, *v;
 	const char *k;
 	size_t i;
+
+	contact_names(doc);
+	if (rec_str(src, "first_name", NULL) || rec_str(src, "last_name",
+	    NULL)) {
+		if (rec_str(src, "first_name", NULL))
+			json_object_set(doc, "first_name", json_object_get(src,
+			    "first_name"));
+		if (rec_str(src, "last_name", NULL))
+			json_object_set(doc, "last_name", json_object_get(src,
+			    "last_name"));
+		json_object_del(doc, "name");
+	} else if (rec_str(src, "name", NULL)) {
+		json_object_set(doc, "name", json_object_get(src, "name"));
+		json_object_del(doc, "first_name");
+		json_object_del(doc, "last_name");
+	}
+	if (json_array_size(json_object_get(src, "tags")) > 0)
+		json_object_set(doc, "tags", json_object_get(src, "tags"));
 
 	for (i = 0; keys[i]; i++)
 		if (json_is_string(json_object_get(src, keys[i])) &&
@@ -1003,9 +1182,26 @@ ct_edit(struct creq *r)
 		return;
 	}
 	doc = json_deep_copy(old);
-	/* r->name is the id: a new name comes as "newname" */
-	if (arg(r, "newname"))
+	contact_names(doc);
+	/* r->name is the id: a new name comes as "newname", split again */
+	if (arg(r, "newname")) {
 		json_object_set(doc, "name", arg(r, "newname"));
+		json_object_del(doc, "first_name");
+		json_object_del(doc, "last_name");
+	}
+	if (arg(r, "first_name") || arg(r, "last_name")) {
+		if (arg(r, "first_name"))
+			json_object_set(doc, "first_name", arg(r,
+			    "first_name"));
+		if (arg(r, "last_name"))
+			json_object_set(doc, "last_name", arg(r,
+			    "last_name"));
+		json_object_del(doc, "name");
+	}
+	if (arg(r, "timezone"))
+		json_object_set(doc, "timezone", arg(r, "timezone"));
+	if (arg(r, "tags"))
+		json_object_set(doc, "tags", arg(r, "tags"));
 	if (json_object_get(r->args, "phone"))
 		json_object_set(doc, "phone", json_object_get(r->args,
 		    "phone"));
@@ -1087,8 +1283,10 @@ ct_fetch(MDB_txn *txn, MDB_dbi dbi, const char *key, json_t *items)
 
 	if ((rc = ct_owner(txn, dbi, key, id, sizeof(id))) != 0 || !id[0])
 		return rc;
-	if (cdb_get(txn, C->db_contacts, id, &doc) == 0)
+	if (cdb_get(txn, C->db_contacts, id, &doc) == 0) {
+		contact_names(doc);
 		json_array_append_new(items, doc);
+	}
 	return 0;
 }
 
@@ -1164,8 +1362,10 @@ ct_search_name(MDB_txn *txn, const char *q, json_int_t limit, json_t *items,
 		goto out;
 	for (i = 0; i < json_array_size(ids); i++)
 		if (cdb_get(txn, C->db_contacts, json_string_value(
-		    json_array_get(ids, i)), &doc) == 0)
+		    json_array_get(ids, i)), &doc) == 0) {
+			contact_names(doc);
 			json_array_append_new(items, doc);
+		}
 out:
 	json_decref(ids);
 	return rc;
@@ -1350,13 +1550,105 @@ ct_import(struct creq *r)
 }
 
 int
+contact_by_phone(MDB_txn *txn, const char *phone, char *id, size_t idsz)
+{
+	int rc;
+
+	if ((rc = ct_owner(txn, C->db_cphone, phone, id, idsz)) != 0)
+		return rc;
+	return id[0] ? 0 : MDB_NOTFOUND;
+}
+
+int
+contact_upsert(MDB_txn *txn, json_t *row, int merge, char *id, size_t idsz,
+    int *created, char *err, size_t errsz)
+{
+	json_t *doc, *old = NULL, *merged;
+	char owner[64];
+	int rc = -1, store;
+
+	*created = 0;
+	doc = ct_new(row, NULL);
+	if (ct_check_any(doc, 0, err, errsz) == -1)
+		goto out;
+	if (ct_owner(txn, C->db_cphone, rec_str(doc, "phone", NULL), owner,
+	    sizeof(owner)) != 0 || (!owner[0] && ct_owner(txn, C->db_cemail,
+	    rec_str(doc, "email", NULL), owner, sizeof(owner)) != 0)) {
+		snprintf(err, errsz, "store: reading the indexes failed");
+		rc = -2;
+		goto out;
+	}
+	if (owner[0]) {
+		snprintf(id, idsz, "%s", owner);
+		if (!merge) {
+			rc = 0;
+			goto out;
+		}
+		if (cdb_get(txn, C->db_contacts, owner, &old) != 0) {
+			snprintf(err, errsz, "contact %s is unreadable", owner);
+			goto out;
+		}
+		merged = json_deep_copy(old);
+		ct_merge(merged, doc);
+		json_decref(doc);
+		doc = merged;
+		if (ct_check_any(doc, 0, err, errsz) == -1)
+			goto out;
+	} else
+		json_object_set_new(doc, "created_ts", cts(daemon_now_ms()));
+	if (ct_unique(txn, doc, owner[0] ? owner : NULL, err, errsz, &store)
+	    == -1) {
+		rc = store ? -2 : -1;
+		goto out;
+	}
+	json_object_set_new(doc, "updated_ts", cts(daemon_now_ms()));
+	if ((rc = ct_store(txn, old, doc)) != 0) {
+		snprintf(err, errsz, "%s", mdb_strerror(rc));
+		rc = -2;
+		goto out;
+	}
+	if (!owner[0]) {
+		snprintf(id, idsz, "%s", rec_str(doc, "id", ""));
+		*created = 1;
+	}
+	rc = 0;
+out:
+	json_decref(doc);
+	json_decref(old);
+	return rc;
+}
+
+/* Contacts are read with their names split (contact_names). */
+static int
+ct_keep(struct creq *r, json_t *doc, void *arg)
+{
+	contact_names(doc);
+	return 1;
+}
+
+static void
+ct_show(struct creq *r)
+{
+	json_t *doc;
+
+	if (r->name == NULL || cdb_get(r->txn, C->db_contacts, r->name, &doc)
+	    != 0) {
+		creq_err(r, "notfound", "no contact named \"%s\"", r->name ?
+		    r->name : "");
+		return;
+	}
+	contact_names(doc);
+	creq_ok(r, json_pack("{s:o}", "doc", doc));
+}
+
+int
 contact_op(struct creq *r)
 {
 	if (strcmp(r->op, "add") == 0)
 		ct_add(r);
 	else if (strcmp(r->op, "show") == 0) {
 		if (creq_need(r, ROLE_AGENT) == 0)
-			cdb_show(r, C->db_contacts, "contact");
+			ct_show(r);
 	} else if (strcmp(r->op, "edit") == 0)
 		ct_edit(r);
 	else if (strcmp(r->op, "delete") == 0)
@@ -1365,7 +1657,7 @@ contact_op(struct creq *r)
 		ct_search(r);
 	else if (strcmp(r->op, "list") == 0) {
 		if (creq_need(r, ROLE_SUPERVISOR) == 0)
-			cdb_list(r, C->db_contacts, "ct_", NULL, NULL);
+			cdb_list(r, C->db_contacts, "ct_", ct_keep, NULL);
 	} else if (strcmp(r->op, "import") == 0)
 		ct_import(r);
 	return 0;

@@ -99,6 +99,8 @@ static const struct msg_cmd cmds[] = {
 	    "[--open-now yes|no] | calendar [--month YYYY-MM | --date "
 	    "YYYY-MM-DD] | show NAME | create NAME [FIELDS] | "
 	    "edit NAME FIELDS | clone SRC NEW [--title T] | check NAME | "
+	    "preview NAME [--contact PHONE] [--limit N] | launch NAME "
+	    "--dry-run | "
 	    "enable|disable|launch|stop NAME | schedule NAME --at TIME | "
 	    "delete NAME [--yes] | "
 	    "export NAME | apply FILE|-\n"
@@ -110,7 +112,10 @@ static const struct msg_cmd cmds[] = {
 	    "--threshold-chat --acd --timezone --schedule --holidays "
 	    "--after-hours --files --files-library --files-local "
 	    "--files-types --canned --templates --dispositions --wrapup "
-	    "--offer-timeout --enabled", "campaigns: configuration and "
+	    "--offer-timeout --enabled; outbound: --list --text "
+	    "--outbound-channel --template --template-language "
+	    "--template-params --senders --rate --hours --retry-max "
+	    "--retry-backoff --end --outbound", "campaigns: configuration and "
 	    "lifecycle" },
 	{ "holiday", msg_holiday, "msg holiday list | show NAME | "
 	    "add NAME --date YYYY-MM-DD | edit NAME --date YYYY-MM-DD | "
@@ -127,6 +132,10 @@ static const struct msg_cmd cmds[] = {
 	    "[--phone P] [--email E] [--field KEY=VALUE ...] [--unset-field "
 	    "KEY ...] | delete ID | search QUERY [--limit N] | list | import "
 	    "FILE [--update] | export [--fields A,B]", "the contact book" },
+	{ "list", msg_list, "msg list create NAME [--where 'tag=vip,city=Lyon'] "
+	    "[--description D] | delete NAME | show NAME [--members [--limit "
+	    "N]] | list | import NAME FILE.csv | add NAME PHONE... | remove "
+	    "NAME PHONE...", "contact lists and segments (admin)" },
 	{ "canned", msg_canned, "msg canned list [--campaign C] | show SNIPPET "
 	    "| add SNIPPET --text T | edit SNIPPET --text T | delete SNIPPET | "
 	    "assign SNIPPET --campaign C | unassign SNIPPET --campaign C",

@@ -138,8 +138,10 @@ int	msg_ping(int, char **);
 /* admin command groups (msg_admin.h) */
 int	msg_holiday(int, char **);
 int	msg_campaign(int, char **);
+int	msg_campaign_run(int, char **);
 int	msg_blacklist(int, char **);
 int	msg_contact(int, char **);
+int	msg_list(int, char **);
 int	msg_canned(int, char **);
 int	msg_template(int, char **);
 int	msg_disposition(int, char **);

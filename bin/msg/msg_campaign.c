@@ -65,6 +65,19 @@
 	{ "wrapup", "wrapup_s", AF_INT }, \
 	{ "offer-timeout", "offer_timeout_s", AF_INT }, \
 	{ "disposition-required", "disposition_required", AF_BOOL }, \
+	{ "outbound", "outbound", AF_JSON }, \
+	{ "outbound-channel", "outbound.channel", AF_STR }, \
+	{ "list", "outbound.list", AF_STR }, \
+	{ "text", "outbound.text", AF_STR }, \
+	{ "template", "outbound.template.name", AF_STR }, \
+	{ "template-language", "outbound.template.language", AF_STR }, \
+	{ "template-params", "outbound.template.params", AF_LIST }, \
+	{ "senders", "outbound.senders", AF_LIST }, \
+	{ "rate", "outbound.rate", AF_JSON }, \
+	{ "hours", "outbound.hours", AF_STR }, \
+	{ "retry-max", "outbound.retry.max_attempts", AF_INT }, \
+	{ "retry-backoff", "outbound.retry.backoff_s", AF_INT }, \
+	{ "end", "outbound.end", AF_STR }, \
 	{ "enabled", "enabled", AF_BOOL }
 
 static const struct aflag create_flags[] = {
@@ -111,6 +124,17 @@ static const struct aflag calendar_flags[] = {
 
 static const struct aflag clone_flags[] = {
 	{ "title", "title", AF_STR },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag preview_flags[] = {
+	{ "contact", "contact", AF_STR },
+	{ "limit", "limit", AF_INT },
+	{ NULL, NULL, 0 },
+};
+
+static const struct aflag launch_flags[] = {
+	{ "dry-run", "dry_run", AF_FLAG },
 	{ NULL, NULL, 0 },
 };
 
@@ -267,6 +291,16 @@ check(json_t *args)
 		    "not ready");
 		json_array_foreach(json_object_get(res, "missing"), i, e)
 			printf("  - %s\n", json_string_value(e));
+		/* an outbound campaign's contacts it cannot fill */
+		json_array_foreach(admin_path(res, "unfilled.contacts"), i, e) {
+			char miss[256];
+
+			admin_join(json_object_get(e, "missing"), miss,
+			    sizeof(miss));
+			printf("    %s (%s): no value for %s\n",
+			    json_string_value(json_object_get(e, "phone")),
+			    json_string_value(json_object_get(e, "id")), miss);
+		}
 	} else if ((s = json_dumps(res, JSON_COMPACT |
 	    JSON_PRESERVE_ORDER)) != NULL) {
 		msg_out_line(s);
@@ -275,6 +309,121 @@ check(json_t *args)
 	msg_out_flush();
 	json_decref(res);
 	return ready ? MSG_EX_OK : MSG_EX_REFUSED;
+}
+
+/*
+ * msg campaign preview NAME [--contact PHONE] [--limit N]: each recipient's
+ * message as they will get it, its encoding and segments, or why they will
+ * not get it.  JSON Lines on pipes.
+ */
+static int
+preview(json_t *args)
+{
+	json_t *res = admin_call("campaign", "preview", args), *e;
+	size_t i;
+	char *s;
+
+	json_array_foreach(json_object_get(res, "items"), i, e) {
+		const char *sup = json_string_value(json_object_get(e,
+		    "suppressed"));
+		const char *err = json_string_value(json_object_get(e, "error"));
+
+		if (!msg_stdout_tty()) {
+			if ((s = json_dumps(e, JSON_COMPACT |
+			    JSON_PRESERVE_ORDER)) != NULL) {
+				msg_out_line(s);
+				free(s);
+			}
+			continue;
+		}
+		printf("%s %s %s (%s)%s%s\n", json_string_value(
+		    json_object_get(e, "phone")), json_string_value(
+		    json_object_get(e, "first_name")), json_string_value(
+		    json_object_get(e, "last_name")), json_string_value(
+		    json_object_get(e, "timezone")), json_object_get(e,
+		    "opens") ? ", waits until " : "", json_object_get(e,
+		    "opens") ? json_string_value(json_object_get(e, "opens")) :
+		    "");
+		if (sup)
+			printf("  suppressed (%s): %s\n", sup, json_string_value(
+			    json_object_get(e, "why")));
+		else if (err)
+			printf("  not sent: %s\n", err);
+		else if (json_object_get(e, "template"))
+			printf("  template %s with %s\n", json_string_value(
+			    json_object_get(e, "template")), (s = json_dumps(
+			    json_object_get(e, "params"), JSON_COMPACT)) ? s :
+			    "[]"), free(s);
+		else
+			printf("  %s, %lld segment%s: %s\n", json_string_value(
+			    json_object_get(e, "encoding")), (long long)
+			    json_integer_value(json_object_get(e, "segments")),
+			    json_integer_value(json_object_get(e, "segments"))
+			    == 1 ? "" : "s", json_string_value(json_object_get(e,
+			    "text")));
+	}
+	msg_out_flush();
+	json_decref(res);
+	return MSG_EX_OK;
+}
+
+/* msg campaign launch NAME --dry-run: the run's figures, nothing changed. */
+static int
+dry_run(json_t *args)
+{
+	json_t *res, *br;
+	char *s;
+
+	struct busc c;
+
+	json_object_del(args, "dry_run");
+	/* every recipient is read and asked about: a minute or more for a
+	 * million, so no time limit on the answer */
+	admin_connect(&c);
+	c.timeout_ms = -1;
+	res = admin_call_on(&c, "campaign", "dryrun", args);
+	busc_close(&c);
+	if (msg_stdout_tty()) {
+		long long est = json_integer_value(json_object_get(res,
+		    "estimated_s"));
+
+		br = json_object_get(res, "by_reason");
+		printf("campaign %s, list %s (dry run: nothing sent, nothing "
+		    "changed)\n", json_string_value(json_object_get(res,
+		    "campaign")), json_string_value(json_object_get(res,
+		    "list")));
+		printf("  recipients   %lld\n", (long long)json_integer_value(
+		    json_object_get(res, "recipients")));
+		printf("  to be sent   %lld\n", (long long)json_integer_value(
+		    json_object_get(res, "sendable")));
+		printf("  suppressed   %lld (opted out %lld, blacklisted %lld, "
+		    "invalid number %lld, no consent %lld)\n", (long long)
+		    json_integer_value(json_object_get(res, "suppressed")),
+		    (long long)json_integer_value(json_object_get(br,
+		    "opted_out")), (long long)json_integer_value(
+		    json_object_get(br, "blacklisted")), (long long)
+		    json_integer_value(json_object_get(br, "invalid_number")),
+		    (long long)json_integer_value(json_object_get(br,
+		    "no_consent")));
+		printf("  unfilled     %lld (a placeholder without a value)\n",
+		    (long long)json_integer_value(json_object_get(br,
+		    "unfilled")));
+		printf("  SMS segments %lld\n", (long long)json_integer_value(
+		    json_object_get(res, "segments")));
+		printf("  rate         %g/s (pacing %g/s per number)\n",
+		    json_number_value(json_object_get(res, "rate")),
+		    json_number_value(json_object_get(res, "pacing")));
+		printf("  estimated    %lldh%02lldm%02llds, until %s\n",
+		    est / 3600, est / 60 % 60, est % 60, json_string_value(
+		    json_object_get(res, "estimated_end")));
+	} else if ((s = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER))
+	    != NULL) {
+		msg_out_line(s);
+		free(s);
+	}
+	msg_out_flush();
+	json_decref(res);
+	return MSG_EX_OK;
 }
 
 /* List every page: JSON Lines on pipes, a table on a terminal. */
@@ -662,6 +811,12 @@ msg_campaign(int argc, char **argv)
 	if (argc < 2)
 		msg_usage();
 	op = argv[1];
+	/* an outbound run's commands (msg_campaign_run.c) */
+	if (strcmp(op, "pause") == 0 || strcmp(op, "resume") == 0 ||
+	    strcmp(op, "progress") == 0 || strcmp(op, "contacts") == 0) {
+		json_decref(args);
+		return msg_campaign_run(argc, argv);
+	}
 	if (strcmp(op, "list") == 0) {
 		tab = list_flags;
 		want = 0;
@@ -681,7 +836,10 @@ msg_campaign(int argc, char **argv)
 	else if (strcmp(op, "clone") == 0) {
 		tab = clone_flags;
 		want = 2;
-	}
+	} else if (strcmp(op, "preview") == 0)
+		tab = preview_flags;
+	else if (strcmp(op, "launch") == 0)
+		tab = launch_flags;
 	else if (strcmp(op, "show") && strcmp(op, "export") &&
 	    strcmp(op, "check") &&
 	    strcmp(op, "apply") && strcmp(op, "enable") &&
@@ -710,6 +868,11 @@ msg_campaign(int argc, char **argv)
 		return delete(argv[2], args);
 	if (strcmp(op, "check") == 0)
 		return check(args);
+	if (strcmp(op, "preview") == 0)
+		return preview(args);
+	if (strcmp(op, "launch") == 0 && json_is_true(json_object_get(args,
+	    "dry_run")))
+		return dry_run(args);
 	if (strcmp(op, "stop") == 0) {
 		if (!json_is_true(json_object_get(args, "yes")) &&
 		    (fd = open("/dev/tty", O_RDWR | O_NOCTTY)) != -1) {

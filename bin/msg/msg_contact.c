@@ -36,7 +36,8 @@
 #define IMPORT_ERR_MAX	100	/* errors printed; more that do not parse:
 				   nothing imported */
 
-static const char *const cols[] = { "id", "name", "phone", "email", NULL };
+static const char *const cols[] = { "id", "first_name", "last_name", "phone",
+    "email", NULL };
 
 struct copts {
 	json_t	*args;		/* name, phone, email, fields, unset, ... */
@@ -52,8 +53,8 @@ need_value(int argc, char **argv, int i)
 }
 
 /* Parse argv[2..] into o; allowed: a string of the option letters in use
- * ("npefuUlF": name, phone, email, field, unset-field, update, limit,
- * fields). */
+ * ("npefuUlFNLzt": name, phone, email, field, unset-field, update, limit,
+ * fields, first-name, last-name, timezone, tag). */
 static void
 copts_parse(int argc, char **argv, const char *allowed, struct copts *o)
 {
@@ -89,7 +90,9 @@ copts_parse(int argc, char **argv, const char *allowed, struct copts *o)
 		    !strcmp(a, "email") ? 'e' : !strcmp(a, "field") ? 'f' :
 		    !strcmp(a, "unset-field") ? 'u' : !strcmp(a, "update") ?
 		    'U' : !strcmp(a, "limit") ? 'l' : !strcmp(a, "fields") ?
-		    'F' : 0;
+		    'F' : !strcmp(a, "first-name") ? 'N' : !strcmp(a,
+		    "last-name") ? 'L' : !strcmp(a, "timezone") ? 'z' :
+		    !strcmp(a, "tag") ? 't' : 0;
 		if (c == 0)
 			msg_die(MSG_EX_USAGE, "unknown option %s", argv[i]);
 		if (strchr(allowed, c) == NULL)
@@ -107,6 +110,25 @@ copts_parse(int argc, char **argv, const char *allowed, struct copts *o)
 			break;
 		case 'p':
 			json_object_set_new(o->args, "phone", json_string(a));
+			break;
+		case 'N':
+			json_object_set_new(o->args, "first_name",
+			    json_string(a));
+			break;
+		case 'L':
+			json_object_set_new(o->args, "last_name",
+			    json_string(a));
+			break;
+		case 'z':
+			json_object_set_new(o->args, "timezone", json_string(a));
+			break;
+		case 't':
+			if (json_object_get(o->args, "tags") == NULL)
+				json_object_set_new(o->args, "tags",
+				    json_array());
+			if (*a)
+				json_array_append_new(json_object_get(o->args,
+				    "tags"), json_string(a));
 			break;
 		case 'e':
 			json_object_set_new(o->args, "email", json_string(a));
@@ -190,7 +212,8 @@ flush(struct cimp *m)
 	m->bytes = 0;
 }
 
-enum { COL_FIELD = 0, COL_ID, COL_NAME, COL_PHONE, COL_EMAIL, COL_SKIP };
+enum { COL_FIELD = 0, COL_ID, COL_NAME, COL_PHONE, COL_EMAIL, COL_SKIP,
+    COL_FIRST, COL_LAST, COL_TZ, COL_TAGS };
 
 /* Read the header: which column is what; exits 1 on a bad header. */
 static size_t
@@ -222,7 +245,17 @@ read_header(struct csvr *cr, int *kind, char ***names)
 		else if (strcmp(f[i], "name") == 0) {
 			kind[i] = COL_NAME;
 			hasname = 1;
-		} else if (strcmp(f[i], "phone") == 0) {
+		} else if (strcmp(f[i], "first_name") == 0) {
+			kind[i] = COL_FIRST;
+			hasname = 1;
+		} else if (strcmp(f[i], "last_name") == 0) {
+			kind[i] = COL_LAST;
+			hasname = 1;
+		} else if (strcmp(f[i], "timezone") == 0)
+			kind[i] = COL_TZ;
+		else if (strcmp(f[i], "tags") == 0)
+			kind[i] = COL_TAGS;
+		else if (strcmp(f[i], "phone") == 0) {
 			kind[i] = COL_PHONE;
 			hascontact = 1;
 		} else if (strcmp(f[i], "email") == 0) {
@@ -239,7 +272,8 @@ read_header(struct csvr *cr, int *kind, char ***names)
 	}
 	if (!hasname)
 		msg_die(MSG_EX_REFUSED, "import: line %ld: the header has no "
-		    "name column (name,phone,email,...)", line);
+		    "name column (name or first_name,last_name; phone,email,...)",
+		    line);
 	if (!hascontact)
 		msg_die(MSG_EX_REFUSED, "import: line %ld: the header has "
 		    "neither a phone nor an email column", line);
@@ -408,12 +442,24 @@ ct_import(const char *file, int update)
 			const char *key = kind[i] == COL_ID ? "id" :
 			    kind[i] == COL_NAME ? "name" : kind[i] ==
 			    COL_PHONE ? "phone" : kind[i] == COL_EMAIL ?
-			    "email" : NULL;
+			    "email" : kind[i] == COL_FIRST ? "first_name" :
+			    kind[i] == COL_LAST ? "last_name" : kind[i] ==
+			    COL_TZ ? "timezone" : NULL;
 
 			if (kind[i] == COL_SKIP || (f[i][0] == '\0' &&
 			    kind[i] != COL_NAME))
 				continue;
-			if (key)
+			if (kind[i] == COL_TAGS) {
+				json_t *tags = json_array();
+				char *tok, *save;
+
+				for (tok = strtok_r(f[i], ",;", &save); tok;
+				    tok = strtok_r(NULL, ",;", &save))
+					if (*tok)
+						json_array_append_new(tags,
+						    json_string(tok));
+				json_object_set_new(row, "tags", tags);
+			} else if (key)
 				json_object_set_new(row, key,
 				    json_string(f[i]));
 			else
@@ -532,13 +578,26 @@ print_rows(json_t *items, void *arg)
 	size_t i, j;
 
 	json_array_foreach(items, i, it) {
-		static const char *const own[] = { "id", "name", "phone",
-		    "email" };
+		static const char *const own[] = { "id", "name", "first_name",
+		    "last_name", "phone", "email", "timezone" };
+		char tags[4096];
 
-		for (j = 0; j < 4; j++) {
+		for (j = 0; j < 7; j++) {
 			s = json_string_value(json_object_get(it, own[j]));
 			csv_field(s ? s : "", j == 0);
 		}
+		tags[0] = '\0';
+		{
+			json_t *t;
+			size_t k, o = 0;
+
+			json_array_foreach(json_object_get(it, "tags"), k, t)
+				if (o < sizeof(tags))
+					o += (size_t)snprintf(tags + o,
+					    sizeof(tags) - o, "%s%s", k ? "," :
+					    "", json_string_value(t));
+		}
+		csv_field(tags, 0);
 		fl = json_object_get(it, "fields");
 		for (j = 0; j < x->n; j++) {
 			s = json_string_value(json_object_get(fl,
@@ -581,7 +640,8 @@ ct_export(json_t *args)
 		x.names[x.n++] = (char *)k;
 	if (list == NULL)
 		qsort(x.names, x.n, sizeof(char *), cmp_str);
-	msg_out_raw("id,name,phone,email", 19);
+	msg_out_raw("id,name,first_name,last_name,phone,email,timezone,tags",
+	    54);
 	for (j = 0; j < x.n; j++)
 		csv_field(x.names[j], 0);
 	msg_out_raw("\n", 1);
@@ -607,13 +667,13 @@ msg_contact(int argc, char **argv)
 		msg_usage();
 	op = argv[1];
 	if (strcmp(op, "add") == 0) {
-		copts_parse(argc, argv, "npef", &o);
+		copts_parse(argc, argv, "npefNLzt", &o);
 		if (o.npos != 0)
 			msg_usage();
 		res = admin_call("contact", "add", o.args);
 		admin_print_doc(json_object_get(res, "doc"));
 	} else if (strcmp(op, "edit") == 0) {
-		copts_parse(argc, argv, "npefu", &o);
+		copts_parse(argc, argv, "npefuNLzt", &o);
 		if (o.npos != 1)
 			msg_usage();
 		/* on the wire "name" is the id; a new name is "newname" */

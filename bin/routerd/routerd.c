@@ -97,6 +97,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_SEND:
 		send_request(cl, f);
 		break;
+	case PT_CSEND:
+		send_campaign(cl, f);
+		break;
 	case PT_SUB:
 		sub_request(cl, f);
 		break;
@@ -151,6 +154,9 @@ on_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	case PT_BOT:
 		bot_request(cl, f);
 		break;
+	case PT_SUPPRESS:
+		suppress_request(cl, f);
+		break;
 	default:
 		bus_answer_err(c, id, "unknown", "unknown request type");
 		break;
@@ -194,6 +200,9 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 	queue_tick();
 	work_attention_tick();
 	queue_ended_tick();
+	/* the log and the records it walked are page cache, not ours to keep
+	 * resident: a campaign of millions would otherwise map them all */
+	store_shed(R->st);
 	maybe_exit();
 }
 

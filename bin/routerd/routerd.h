@@ -221,6 +221,9 @@ void	send_request(struct rclient *, const msgpack_object *);
 void	send_as_bot(struct rclient *, int64_t re, const char *conv,
 	    const char *text, size_t len, const char *key);
 
+/* {t:"csend"} from campaignd: one recipient of a campaign run. */
+void	send_campaign(struct rclient *, const msgpack_object *);
+
 /* routerd_status.c: {t:"st"}, a provider's status callback. */
 void	status_request(struct rclient *, const msgpack_object *);
 
@@ -331,6 +334,16 @@ int	consent_record(MDB_txn *, const char *conv, const char *campaign,
  * why, 0 when they may, -1 with *rc on a store error. */
 int	consent_refuses(MDB_txn *, const struct conv *, char *why,
 	    size_t whysz, int *rc);
+/*
+ * {t:"suppress", id, channel, campaign, contacts:[at most SUPPRESS_MAX]}
+ * from campaignd (outbound preview and dry run): which contacts a message
+ * of campaign on channel would not reach, through consent_refuses (the one
+ * path of every send) plus the number check: {items:[{contact, reason
+ * "opted_out"|"blacklisted"|"invalid_number", why}]} for those only.
+ * Read-only.
+ */
+#define SUPPRESS_MAX	1000
+void	suppress_request(struct rclient *, const msgpack_object *);
 /* Is cv's contact blacklisted (for its campaign or all)?  1 with the
  * reason and scope ("*" or the campaign), or 0. */
 int	consent_blacklisted(const struct conv *, char *reason, size_t rsz,
@@ -513,6 +526,9 @@ struct dispatch_hooks {
 	void	(*idle)(void);		/* the last dispatch in flight ended */
 };
 void	dispatch_init(const struct dispatch_hooks *);
+/* While the result hook runs: 1 when the dispatch answered went again
+ * where the provider cannot be asked (its "sent" may be a second copy). */
+int	dispatch_in_doubt(void);
 /* Dispatches in flight. */
 size_t	dispatch_inflight(void);
 

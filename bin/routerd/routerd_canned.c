@@ -58,6 +58,19 @@ lookup(const char *name, void *arg)
 	json_t *f;
 	size_t n;
 
+	/* a contact's own first and last name (msg-contact(1)); older
+	 * records have only name, split at its first space below */
+	if ((strcmp(name, "first_name") == 0 || strcmp(name, "last_name") ==
+	    0) && p->contact && jstr(p->contact, name))
+		return jstr(p->contact, name);
+	if (strcmp(name, "last_name") == 0 && p->contact &&
+	    jstr(p->contact, "name")) {
+		v = jstr(p->contact, "name");
+		n = strcspn(v, " ");
+		while (v[n] == ' ')
+			n++;
+		return known(p, name, v[n] ? v + n : NULL);
+	}
 	if (strcmp(name, "name") == 0 || strcmp(name, "first_name") == 0) {
 		v = p->contact ? jstr(p->contact, "name") : NULL;
 		if (v == NULL && p->cv->name[0])

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "log.h"
@@ -181,6 +182,101 @@ consent_refuses(MDB_txn *txn, const struct conv *cv, char *why,
 		return 1;
 	}
 	return 0;
+}
+
+/* ------------------------------------------ outbound suppression query */
+
+void
+suppress_request(struct rclient *cl, const msgpack_object *f)
+{
+	const msgpack_object *a = mp_get(f, "contacts"), *e;
+	struct fbuf fb;
+	struct conv cv;
+	char chname[16], why[512];
+	enum chan ch;
+	MDB_txn *txn;
+	uid_t uid;
+	int64_t re = 0;
+	uint32_t i, n = 0;
+	int r, rc;
+	struct { uint32_t i; const char *reason; char why[512]; } *hits;
+
+	mp_int(f, "id", &re);
+	if (bus_peer(cl->bc.c, &uid, NULL, NULL) == -1 ||
+	    (uid != 0 && uid != geteuid())) {
+		bus_caller_refuse(&cl->bc, re, "denied", "suppress: only "
+		    "campaignd asks");
+		return;
+	}
+	memset(&cv, 0, sizeof(cv));
+	if (!mp_strcpy(f, "channel", chname, sizeof(chname)) ||
+	    rs_chan_parse(chname, &ch) == -1) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "suppress: channel "
+		    "is required");
+		return;
+	}
+	if (!mp_strcpy(f, "campaign", cv.campaign, sizeof(cv.campaign)))
+		cv.campaign[0] = '\0';
+	if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY ||
+	    a->via.array.size > SUPPRESS_MAX) {
+		bus_caller_refuse(&cl->bc, re, "invalid", "suppress: contacts "
+		    "must be a list of at most %d", SUPPRESS_MAX);
+		return;
+	}
+	if ((hits = calloc(a->via.array.size + 1, sizeof(*hits))) == NULL)
+		fatalx("out of memory");
+	if ((rc = store_rtxn(R->st, &txn)) != 0) {
+		free(hits);
+		bus_caller_refuse(&cl->bc, re, "store", "%s", mdb_strerror(rc));
+		return;
+	}
+	cv.channel = ch;
+	for (i = 0; i < a->via.array.size; i++) {
+		e = &a->via.array.ptr[i];
+		if (e->type != MSGPACK_OBJECT_STR || e->via.str.size >=
+		    sizeof(cv.contact))
+			continue;
+		memcpy(cv.contact, e->via.str.ptr, e->via.str.size);
+		cv.contact[e->via.str.size] = '\0';
+		if ((ch == CH_SMS || ch == CH_WHATSAPP) &&
+		    !valid_e164(cv.contact)) {
+			hits[n].i = i;
+			hits[n].reason = "invalid_number";
+			snprintf(hits[n].why, sizeof(hits[n].why), "%s is not "
+			    "an E.164 number", cv.contact);
+			n++;
+			continue;
+		}
+		r = consent_refuses(txn, &cv, why, sizeof(why), &rc);
+		if (r == -1) {
+			mdb_txn_abort(txn);
+			free(hits);
+			bus_caller_refuse(&cl->bc, re, "store", "%s", why);
+			return;
+		}
+		if (r == 1) {
+			hits[n].i = i;
+			hits[n].reason = strstr(why, "opted out") ?
+			    "opted_out" : "blacklisted";
+			snprintf(hits[n].why, sizeof(hits[n].why), "%s", why);
+			n++;
+		}
+	}
+	mdb_txn_abort(txn);
+	fbuf_init(&fb);
+	bus_answer_begin(&fb, re, 1);
+	mp_pack_cstr(&fb.pk, "items");
+	msgpack_pack_array(&fb.pk, n);
+	for (i = 0; i < n; i++) {
+		e = &a->via.array.ptr[hits[i].i];
+		msgpack_pack_map(&fb.pk, 3);
+		mp_kv_strn(&fb.pk, "contact", e->via.str.ptr, e->via.str.size);
+		mp_kv_str(&fb.pk, "reason", hits[i].reason);
+		mp_kv_str(&fb.pk, "why", hits[i].why);
+	}
+	bus_caller_send(&cl->bc, &fb);
+	fbuf_free(&fb);
+	free(hits);
 }
 
 /* -------------------------------------- campaignd's blacklist history */

@@ -212,7 +212,16 @@ ut_prune(int ch)
 
 struct outreq {
 	char	msg[R_IDLEN];
+	int	doubt;		/* again, where the provider cannot be asked */
 };
+/* The doubt of the answer being handed to the result hook. */
+static int	cur_doubt;
+
+int
+dispatch_in_doubt(void)
+{
+	return cur_doubt;
+}
 
 static void
 on_answer(struct bus_conn *c, const msgpack_object *ans, void *arg)
@@ -234,7 +243,9 @@ on_answer(struct bus_conn *c, const msgpack_object *ans, void *arg)
 		if (mp_bool(ans, "found", &found) && found)
 			log_info("msg=%s was already at the provider as %s: "
 			    "recorded sent, not sent twice", o->msg, pid);
+		cur_doubt = o->doubt;
 		hooks->result(o->msg, pid, NULL, NULL);
+		cur_doubt = 0;
 	} else
 		hooks->result(o->msg, NULL, "protocol",
 		    "channel daemon answered without a provider id");
@@ -274,6 +285,7 @@ dispatch_one(MDB_txn *txn, const char *msgid, int again)
 	if ((o = calloc(1, sizeof(*o))) == NULL)
 		fatalx("out of memory");
 	snprintf(o->msg, sizeof(o->msg), "%s", msgid);
+	o->doubt = again && !links[m.channel].asked;
 	/* media, file, template, reply_to, tag: kept beside the message */
 	msgpack_unpacked_init(&xu);
 	if (rs_extras_get(txn, msgid, &mv) == 0 &&

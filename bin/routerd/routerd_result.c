@@ -112,9 +112,26 @@ result_sent(MDB_txn *txn, struct mrec *m, const char *pid)
 	if ((rc = rs_pid_put(txn, m->channel, pid, m->id)) != 0)
 		return rc;
 	/* the provider's own "sent" callback is then a duplicate */
-	if ((rc = rs_seen_put(txn, m->channel, pid, "sent", m->id)) != 0 ||
-	    (rc = rs_mrec_status(txn, m, "sent", pid, NULL, NULL, NULL,
-	    daemon_now_ms())) != 0)
+	if ((rc = rs_seen_put(txn, m->channel, pid, "sent", m->id)) != 0)
+		return rc;
+	if (dispatch_in_doubt()) {
+		/* sent again after a lost answer, the provider not asked:
+		 * possibly a second copy, said so ({again: true}) */
+		static const char dm[] = "\x81\xa5" "again" "\xc3";
+		msgpack_unpacked du;
+		size_t off = 0;
+
+		msgpack_unpacked_init(&du);
+		if (msgpack_unpack_next(&du, dm, sizeof(dm) - 1, &off) !=
+		    MSGPACK_UNPACK_SUCCESS)
+			fatalx("a constant map does not unpack");
+		rc = rs_mrec_status(txn, m, "sent", pid, NULL, NULL, &du.data,
+		    daemon_now_ms());
+		msgpack_unpacked_destroy(&du);
+	} else
+		rc = rs_mrec_status(txn, m, "sent", pid, NULL, NULL, NULL,
+		    daemon_now_ms());
+	if (rc != 0)
 		return rc;
 	return result_orphans(txn, m);
 }

@@ -23,6 +23,13 @@
  *   send_queue     the conversation opened if new, claimed by an agent
  *                  replying, the message queued (routerd_dispatch)
  *
+ * campaignd's run sends each recipient its message with {t:"csend"}
+ * (send_campaign): the same steps, as routerd's own caller (its key kept
+ * as routerd's, "k:<key>", the key naming the run and the recipient, so a
+ * restarted campaignd asking again is answered as a duplicate), and only
+ * from the campaign's own sending number, so that the conversation opened
+ * or found is the campaign's and replies route to its agents or its bot.
+ *
  * Refusals that recorded an event wait for the commit like the answer
  * (lib/held); the message is dispatched once the commit is on disk.
  *
@@ -699,5 +706,34 @@ send_as_bot(struct rclient *cl, int64_t re, const char *conv,
 	r.textlen = len;
 	if (send_check(cl, NULL, &r) == 0)
 		send_submit(cl, &r);
+	req_free(&r);
+}
+
+void
+send_campaign(struct rclient *cl, const msgpack_object *f)
+{
+	struct sendreq r;
+	char campaign[64], owner[64];
+
+	send_read(f, 1, &r);
+	r.isbot = 0;
+	r.conv[0] = '\0';
+	r.file = r.media = NULL;
+	if (!mp_strcpy(f, "campaign", campaign, sizeof(campaign)) ||
+	    campaign[0] == '\0' || mp_get(f, "key") == NULL) {
+		bus_caller_refuse(&cl->bc, r.re, "invalid", "csend: campaign "
+		    "and key are required");
+		goto out;
+	}
+	if (send_check(cl, f, &r) != 0)
+		goto out;
+	camp_lookup(r.ch, r.from, owner, sizeof(owner));
+	if (strcmp(owner, campaign) != 0) {
+		bus_caller_refuse(&cl->bc, r.re, "invalid", "csend: %s is not "
+		    "a sending number of campaign %s", r.from, campaign);
+		goto out;
+	}
+	send_submit(cl, &r);
+out:
 	req_free(&r);
 }

@@ -17,6 +17,7 @@
 #include "schedule.h"
 #include "str.h"
 #include "valid.h"
+#include "outbound.h"
 #include "campaign_check.h"
 
 const char *const campaign_states[] = {
@@ -34,8 +35,8 @@ static const char *const fields[] = {
 	"operator", "idk", "strategy", "max_interactions", "service_level",
 	"thresholds", "acd", "timezone", "schedule", "holidays",
 	"after_hours_message", "files", "canned", "templates", "dispositions",
-	"wrapup_s", "offer_timeout_s", "disposition_required", "enabled",
-	"state", "created_ts", "updated_ts", "launched_ts", "scheduled_for",
+	"wrapup_s", "offer_timeout_s", "disposition_required", "outbound",
+	"enabled", "state", "created_ts", "updated_ts", "launched_ts", "scheduled_for",
 	NULL
 };
 
@@ -629,6 +630,221 @@ out:
 	return rc;
 }
 
+
+/* ---- outbound: the message, its list, senders, pace, hours, retries ---- */
+
+static const char *const ob_keys[] = { "channel", "list", "text",
+    "template", "senders", "rate", "hours", "retry", "end", NULL };
+static const char *const ob_channels[] = { "sms", "whatsapp", NULL };
+static const char *const tpl_keys[] = { "name", "language", "params", NULL };
+static const char *const hours_keys[] = { "from", "to", NULL };
+static const struct numf retry_fields[] = {
+	{ "max_attempts", 1, 20, 3 },
+	{ "backoff_s", 1, 86400, 300 },
+	{ NULL, 0, 0, 0 },
+};
+
+static int
+ob_template(const json_t *in, json_t *o, char *err, size_t errsz)
+{
+	json_t *v = json_object_get(in, "template"), *t, *pa, *e;
+	const char *s;
+	char why[256];
+	size_t i;
+
+	if (v == NULL || json_is_null(v))
+		return 0;
+	if (json_is_string(v))		/* a name alone */
+		v = json_pack("{s:O}", "name", v);
+	else
+		json_incref(v);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return fail(err, errsz, "outbound.template must be {name, "
+		    "language, params}");
+	}
+	if (only(v, "outbound.template", tpl_keys, err, errsz) == -1)
+		goto bad;
+	t = json_object();
+	json_object_set_new(o, "template", t);
+	s = json_string_value(json_object_get(v, "name"));
+	if (s == NULL || !valid_name(s, "template name", why, sizeof(why))) {
+		fail(err, errsz, "%s", s ? why : "outbound.template needs a "
+		    "name");
+		goto bad;
+	}
+	json_object_set_new(t, "name", json_string(s));
+	if (text(v, "language", "outbound.template.language", "en", 16, t,
+	    err, errsz) == -1)
+		goto bad;
+	pa = json_object_get(v, "params");
+	if (pa != NULL && !json_is_null(pa) && !json_is_array(pa)) {
+		fail(err, errsz, "outbound.template.params must be a list of "
+		    "contact fields");
+		goto bad;
+	}
+	if (json_array_size(pa) > 32) {
+		fail(err, errsz, "outbound.template.params: at most 32");
+		goto bad;
+	}
+	json_array_foreach(pa, i, e) {
+		char name[80];
+		const char *bar;
+
+		s = json_string_value(e);
+		bar = s ? strchr(s, '|') : NULL;
+		snprintf(name, sizeof(name), "%.*s", bar ? (int)(bar - s) :
+		    60, s ? s : "");
+		if (s == NULL || !valid_name(name, "template parameter field",
+		    why, sizeof(why)) || !valid_text(s, 200,
+		    "template parameter", why, sizeof(why))) {
+			fail(err, errsz, "outbound.template.params %zu: %s",
+			    i + 1, s ? why : "not text");
+			goto bad;
+		}
+	}
+	json_object_set_new(t, "params", pa ? json_deep_copy(pa) :
+	    json_array());
+	json_decref(v);
+	return 0;
+bad:
+	json_decref(v);
+	return -1;
+}
+
+static int
+ob_hours(const json_t *in, json_t *o, char *err, size_t errsz)
+{
+	json_t *v = json_object_get(in, "hours"), *h;
+	const char *from = "08:00", *to = "21:00", *s;
+	char f[8], t[8];
+	int a, b;
+
+	if (json_is_string(v)) {
+		s = json_string_value(v);
+		if (strlen(s) != 11 || s[5] != '-')
+			return fail(err, errsz, "outbound.hours \"%.20s\" is not "
+			    "HH:MM-HH:MM", s);
+		snprintf(f, sizeof(f), "%.5s", s);
+		snprintf(t, sizeof(t), "%.5s", s + 6);
+		from = f;
+		to = t;
+	} else if (json_is_object(v)) {
+		if (only(v, "outbound.hours", hours_keys, err, errsz) == -1)
+			return -1;
+		if (json_object_get(v, "from"))
+			from = json_string_value(json_object_get(v, "from"));
+		if (json_object_get(v, "to"))
+			to = json_string_value(json_object_get(v, "to"));
+	} else if (v != NULL && !json_is_null(v))
+		return fail(err, errsz, "outbound.hours must be HH:MM-HH:MM");
+	if (from == NULL || to == NULL || outbound_hhmm(from, &a) == -1 ||
+	    outbound_hhmm(to, &b) == -1)
+		return fail(err, errsz, "outbound.hours: %.10s-%.10s is not "
+		    "HH:MM-HH:MM (00:00 to 24:00)", from ? from : "?",
+		    to ? to : "?");
+	if (a == b)
+		return fail(err, errsz, "outbound.hours: %s-%s is empty", from,
+		    to);
+	h = json_pack("{s:s,s:s}", "from", from, "to", to);
+	json_object_set_new(o, "hours", h);
+	return 0;
+}
+
+static int
+outbound(const json_t *in, json_t *out, char *err, size_t errsz)
+{
+	json_t *v = json_object_get(in, "outbound"), *o, *a, *e, *f, *addrs;
+	const char *ch, *s;
+	char why[256];
+	size_t i, j;
+	double rate;
+	int64_t ms;
+
+	if (v == NULL || json_is_null(v))
+		return 0;		/* not an outbound campaign */
+	if (!json_is_object(v))
+		return fail(err, errsz, "outbound must be an object");
+	if (only(v, "outbound", ob_keys, err, errsz) == -1)
+		return -1;
+	o = json_object();
+	json_object_set_new(out, "outbound", o);
+	if (choice(v, "channel", "outbound.channel", ob_channels, "sms", o,
+	    err, errsz) == -1)
+		return -1;
+	ch = json_string_value(json_object_get(o, "channel"));
+	s = json_string_value(json_object_get(v, "list"));
+	if (json_object_get(v, "list") && !json_is_null(json_object_get(v,
+	    "list")) && s == NULL)
+		return fail(err, errsz, "outbound.list must be a list name");
+	if (s && *s && !valid_name(s, "list name", why, sizeof(why)))
+		return fail(err, errsz, "outbound.list: %s", why);
+	json_object_set_new(o, "list", json_string(s ? s : ""));
+	if (text(v, "text", "outbound.text", "", 4096, o, err, errsz) == -1 ||
+	    ob_template(v, o, err, errsz) == -1)
+		return -1;
+	a = json_array();
+	json_object_set_new(o, "senders", a);
+	e = json_object_get(v, "senders");
+	if (e != NULL && !json_is_null(e) && !json_is_array(e))
+		return fail(err, errsz, "outbound.senders must be a list of "
+		    "the campaign's %s numbers", ch);
+	addrs = json_object_get(json_object_get(json_object_get(out,
+	    "channels"), ch), "addresses");
+	json_array_foreach(e, i, f) {
+		int found = 0;
+
+		if ((s = json_string_value(f)) == NULL ||
+		    !valid_addr(ch, s, why, sizeof(why)))
+			return fail(err, errsz, "outbound.senders: %s", s ? why :
+			    "not text");
+		json_array_foreach(addrs, j, f)
+			if (strcmp(json_string_value(json_object_get(f,
+			    "addr")), s) == 0)
+				found = 1;
+		if (!found)
+			return fail(err, errsz, "outbound sender %s is not one of "
+			    "the campaign's %s addresses (--%s %s)", s, ch, ch,
+			    s);
+		json_array_foreach(a, j, f)
+			if (strcmp(json_string_value(f), s) == 0)
+				return fail(err, errsz, "outbound sender %s is "
+				    "listed twice", s);
+		json_array_append_new(a, json_string(s));
+	}
+	e = json_object_get(v, "rate");
+	rate = 1;
+	if (e != NULL && !json_is_null(e)) {
+		if (!json_is_number(e))
+			return fail(err, errsz, "outbound.rate must be a number "
+			    "of messages per second");
+		rate = json_number_value(e);
+		if (!(rate >= 0.001 && rate <= 10000))
+			return fail(err, errsz, "outbound.rate must be 0.001 to "
+			    "10000 messages per second, not %g", rate);
+	}
+	if (json_is_integer(e))
+		json_object_set(o, "rate", e);
+	else
+		json_object_set_new(o, "rate", json_real(rate));
+	if (ob_hours(v, o, err, errsz) == -1 ||
+	    numobj(v, "retry", retry_fields, o, err, errsz) == -1)
+		return -1;
+	/* numobj names paths by its key: retry.* means outbound.retry.* */
+	s = json_string_value(json_object_get(v, "end"));
+	if (json_object_get(v, "end") && !json_is_null(json_object_get(v,
+	    "end")) && s == NULL)
+		return fail(err, errsz, "outbound.end must be \"done\" or an RFC "
+		    "3339 time");
+	if (s == NULL || *s == '\0')
+		s = "done";
+	if (strcmp(s, "done") != 0 && rec_ts_parse(s, &ms) == -1)
+		return fail(err, errsz, "outbound.end \"%.40s\" is neither "
+		    "\"done\" nor an RFC 3339 time", s);
+	json_object_set_new(o, "end", json_string(s));
+	return 0;
+}
+
 /* Lifecycle: state (default draft) and the times, kept when present. */
 static int
 lifecycle_fields(const json_t *in, json_t *out, char *err, size_t errsz)
@@ -729,6 +945,7 @@ campaign_check_norm(const json_t *in, char *err, size_t errsz)
 	    out, err, errsz) == -1 ||
 	    boolean(in, "disposition_required", "disposition_required", 0,
 	    out, err, errsz) == -1 ||
+	    outbound(in, out, err, errsz) == -1 ||
 	    boolean(in, "enabled", "enabled", 1, out, err, errsz) == -1 ||
 	    lifecycle_fields(in, out, err, errsz) == -1)
 		goto fail;

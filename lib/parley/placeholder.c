@@ -7,7 +7,9 @@
  * another field into a reply.  A placeholder with no value is an error
  * rather than an empty string because "Hi , your order  shipped" sent to a
  * customer is worse than a refusal the agent can fix; keep_unknown is for
- * previews.  Errors name the placeholders as written, at most a few and
+ * previews.  "{name|fallback}" gives fallback when name has no value (or is
+ * unknown), so an outbound message can say "Hi {first_name|there}".
+ * Errors name the placeholders as written, at most a few and
  * each cut short, so the message stays one readable line.
  */
 #include <stdio.h>
@@ -135,9 +137,9 @@ placeholder_expand(const char *text,
 {
 	struct buf b = { NULL, 0, 0 };
 	struct problems pr;
-	const char *p, *q, *run, *val;
+	const char *p, *q, *run, *val, *bar;
 	char name[NAME_BUF];
-	size_t n;
+	size_t n, nl;
 
 	memset(&pr, 0, sizeof(pr));
 	if (err && errsz)
@@ -178,12 +180,20 @@ placeholder_expand(const char *text,
 		}
 		n = (size_t)(q - p - 1);
 		val = NULL;
-		if (n < sizeof(name) && lookup != NULL) {
-			memcpy(name, p + 1, n);
-			name[n] = '\0';
+		bar = memchr(p + 1, '|', n);
+		if ((bar ? (size_t)(bar - p - 1) : n) < sizeof(name) &&
+		    lookup != NULL) {
+			nl = bar ? (size_t)(bar - p - 1) : n;
+			memcpy(name, p + 1, nl);
+			name[nl] = '\0';
 			val = lookup(name, arg);
 		}
-		if (val == NULL) {
+		if (bar && (val == NULL || *val == '\0')) {
+			/* {name|fallback}: the fallback, as written */
+			if (put(&b, bar + 1, (size_t)(q - bar - 1)) == -1)
+				goto nomem;
+			run = q + 1;
+		} else if (val == NULL) {
 			note_unknown(&pr, p, n + 2);
 			run = p;	/* left as written */
 		} else {

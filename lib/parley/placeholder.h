@@ -14,7 +14,9 @@
 
 /*
  * Expand "{name}" placeholders in text: lookup(name, arg) gives the value
- * (inserted as is, never expanded again) or NULL for unknown.  "{{" and
+ * (inserted as is, never expanded again) or NULL for unknown.
+ * "{name|fallback}" inserts fallback (as written, up to the '}') when the
+ * value is NULL or empty: never an error.  "{{" and
  * "}}" are literal braces; a lone '}' is itself.  A '{' not closed by '}'
  * before the next '{', a newline or the end is unterminated.  Unknown or
  * unterminated placeholders: NULL with a one-line err naming them

@@ -20,6 +20,8 @@ static const char *names[] = {
 	[PT_QA] = "qa",
 	[PT_CHSTATUS] = "chstatus", [PT_CHTOKEN] = "chtoken",
 	[PT_REPORT] = "report", [PT_REBUILD] = "rebuild",
+	[PT_CSEND] = "csend",
+	[PT_SUPPRESS] = "suppress",
 };
 
 static const enum proto_peer peers[] = {
@@ -43,6 +45,9 @@ static const enum proto_peer peers[] = {
 	[PT_CHSTATUS] = PP_ANY, [PT_CHTOKEN] = PP_ADMIN,
 	/* statsd: reports for supervisors (checked per request), a rebuild */
 	[PT_REPORT] = PP_PERSON, [PT_REBUILD] = PP_ADMIN,
+	[PT_CSEND] = PP_DAEMON,
+	/* campaignd asking which recipients routerd would refuse */
+	[PT_SUPPRESS] = PP_DAEMON,
 };
 
 enum proto_peer

@@ -24,6 +24,9 @@
  *   cfg         {t,id,kind,op,name?,...}       msg -> campaignd: configuration (parley-proto(7))
  *   purge       {t,id,campaign}                campaignd -> routerd: delete a campaign's conversations
  *               -> {re,ok,convs,events}
+ *   csend       {t,id,campaign,key,to,from,channel?,text?,template?}
+ *               campaignd -> routerd: one recipient of a campaign run, the key
+ *               its run and recipient      -> {re,ok,conv,msg,dup}
  *   (a subscriber whose queue stays full is sent {t:"slow",seq} and dropped; it resumes with since = seq + 1)
  */
 #ifndef PARLEY_PROTO_H
@@ -79,6 +82,11 @@ enum proto_type {
 	/* statsd.sock (statsd(8)) */
 	PT_REPORT,	/* {t,id,from,to,by,campaign?,agent?,channel?,tz?} -> {report} */
 	PT_REBUILD,	/* {t,id}                           replay the log into fresh rollups */
+	/* outbound campaign runs (issue 14) */
+	PT_CSEND,	/* {t,id,campaign,key,to,from,text|template} campaignd -> routerd:
+			   a run's message to one recipient -> {re,ok,conv,msg,dup} */
+	/* routerd.sock, from campaignd: outbound suppression, read-only */
+	PT_SUPPRESS,	/* {t,id,channel,campaign,contacts:[..]} -> {items:[{contact,reason,why}]} */
 };
 
 /*

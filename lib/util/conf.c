@@ -43,6 +43,7 @@ static const struct {
 	{ "whatsapp_verify_token_file",	"secrets/whatsapp_verify_token" },
 	{ "whatsapp_numbers",		"" },
 	{ "whatsapp_rate",		"80" },
+	{ "whatsapp_tier",		"1000" },
 	{ "whatsapp_max_inflight",	"256" },
 	{ "messengerd_listen",		"127.0.0.1:8082" },
 	{ "messenger_api_url",		"https://graph.facebook.com" },

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 
@@ -38,6 +39,7 @@ struct store {
 	size_t		 nreq;
 	int		 full;
 	int		 grow;		/* the last batch hit MDB_MAP_FULL */
+	size_t		 reserve;	/* bytes the next batch wants free */
 	char		 err[256];
 	store_done_cb	 hook;
 	void		*hookarg;
@@ -174,7 +176,7 @@ store_open(struct event_base *base, const char *dir, size_t map_size,
 	if (tighten(dir, err, errsz) == -1)
 		goto fail;
 	if ((rc = mdb_env_create(&s->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(s->env, 32)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(s->env, 64)) != 0 ||
 	    (rc = mdb_env_set_mapsize(s->env, map_size)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(s->env, 126)) != 0 ||
 	    (rc = mdb_env_open(s->env, dir, MDB_NOTLS, STORE_MODE)) != 0) {
@@ -243,6 +245,33 @@ store_env(struct store *s)
 	return s->env;
 }
 
+void
+store_shed(struct store *s)
+{
+	const char *dir;
+	char want[4200], line[4600];
+	unsigned long lo, hi;
+	FILE *fp;
+	int off;
+
+	/* the map is read-only (no MDB_WRITEMAP): its pages are clean page
+	 * cache, dropped from our resident set and faulted back on use.
+	 * LMDB says where its map is only for MDB_FIXEDMAP: it is found by
+	 * its file in /proc/self/maps */
+	if (mdb_env_get_path(s->env, &dir) != 0 ||
+	    (size_t)snprintf(want, sizeof(want), "%s/data.mdb", dir) >=
+	    sizeof(want) || (fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi,
+		    &off) != 2 || off <= 0 || strcmp(line + off, want) != 0)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(fp);
+}
+
 const char *
 store_error(struct store *s)
 {
@@ -279,6 +308,9 @@ store_grow(struct store *s)
 		return 0;
 	}
 	nsize = info.me_mapsize * 2;
+	while (s->reserve && nsize < used + s->reserve && nsize < s->map_max)
+		nsize *= 2;		/* room for a large transaction at once */
+	s->reserve = 0;
 	if (nsize > s->map_max)
 		nsize = s->map_max;
 	if ((rc = mdb_env_set_mapsize(s->env, nsize)) != 0) {
@@ -354,6 +386,26 @@ finish(struct store *s, int ok)
 	for (i = 0; i < n; i++)
 		w[i].cb(w[i].arg, ok);
 	free(w);
+}
+
+void
+store_grow_next(struct store *s, size_t reserve)
+{
+	s->grow = 1;
+	s->reserve = reserve;
+}
+
+int
+store_room(struct store *s, size_t bytes)
+{
+	MDB_envinfo info;
+	MDB_stat st;
+	size_t used;
+
+	if (mdb_env_info(s->env, &info) != 0 || mdb_env_stat(s->env, &st) != 0)
+		return 1;
+	used = (info.me_last_pgno + 1) * (size_t)st.ms_psize;
+	return used + bytes <= info.me_mapsize || info.me_mapsize >= s->map_max;
 }
 
 void

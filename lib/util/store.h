@@ -45,12 +45,25 @@ MDB_env	*store_env(struct store *);
  */
 MDB_txn	*store_txn(struct store *);
 const char *store_error(struct store *);
+/*
+ * Drop the map's pages from the process's resident set (the page cache
+ * keeps them; they are read again on use): a long walk over a large
+ * environment (campaignd's runs) keeps its RSS bounded this way.
+ */
+void	store_shed(struct store *);
 
 typedef void (*store_done_cb)(void *arg, int committed);
 /* Call cb after the current batch commits (1) or is abandoned (0). */
 void	store_after(struct store *, store_done_cb, void *arg);
 /* Abandon the current batch because of rc (logged with what). */
 void	store_fail(struct store *, int rc, const char *what);
+/* Grow the map before the next batch (a request's own transaction hit
+ * MDB_MAP_FULL, or will need reserve more bytes, and will be tried again;
+ * store_commit ends this batch), doubling until reserve bytes are free,
+ * within store_map_max_mb. */
+void	store_grow_next(struct store *, size_t reserve);
+/* 1 when bytes more fit in the map as it is (or it cannot grow), else 0. */
+int	store_room(struct store *, size_t bytes);
 /* Commit the current batch now. */
 void	store_commit(struct store *);
 /* Called after every batch commits or is abandoned, before its store_after

@@ -8,7 +8,8 @@
  *
  *   - placeholder_expand with a fixed table of values (some holding braces
  *     and line breaks, which must come out as they are, never expanded),
- *     with and without keep_unknown: the same text as the reference, or
+ *     with and without keep_unknown, and "{name|fallback}" (the fallback
+ *     when the value is unknown or empty): the same text as the reference, or
  *     NULL exactly when the reference found an unknown or unterminated
  *     placeholder, with one line naming them (valid UTF-8 when the text
  *     is), cut to any errsz;
@@ -72,8 +73,8 @@ add(struct ref *r, const char *s, size_t n)
 static void
 reference(const char *t, struct ref *r)
 {
-	size_t i = 0, j, n = strlen(t);
-	const char *v;
+	size_t i = 0, j, n = strlen(t), nl;
+	const char *v, *bar;
 	char name[NAME_MAX_LOOKUP + 1];
 
 	memset(r, 0, sizeof(*r));
@@ -99,12 +100,16 @@ reference(const char *t, struct ref *r)
 			continue;
 		}
 		v = NULL;
-		if (j - i - 1 <= NAME_MAX_LOOKUP) {
-			memcpy(name, t + i + 1, j - i - 1);
-			name[j - i - 1] = '\0';
+		bar = memchr(t + i + 1, '|', j - i - 1);
+		nl = bar ? (size_t)(bar - (t + i + 1)) : j - i - 1;
+		if (nl <= NAME_MAX_LOOKUP) {
+			memcpy(name, t + i + 1, nl);
+			name[nl] = '\0';
 			v = lookup(name, (void *)table);
 		}
-		if (v != NULL)
+		if (bar && (v == NULL || *v == '\0'))
+			add(r, bar + 1, (size_t)(t + j - bar - 1));
+		else if (v != NULL)
 			add(r, v, strlen(v));
 		else {
 			r->unknown = 1;

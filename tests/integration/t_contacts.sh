@@ -283,8 +283,8 @@ n=$(count "$T_OUT")
 is "$n" 5 "five contacts"
 exits 0 "contact export" msg contact export
 printf '%s\n' "$T_OUT" >"$T_HOME/export.csv"
-is "$(head -n 1 "$T_HOME/export.csv")" "id,name,phone,email,city,company,notes" \
-    "the header: id,name,phone,email and every custom field"
+is "$(head -n 1 "$T_HOME/export.csv")" "id,name,first_name,last_name,phone,email,timezone,tags,city,company,notes" \
+    "the header: the contact's own fields and every custom field"
 # a fresh home: a second campaignd of its own
 H2=$T_HOME/fresh
 mkdir -p "$H2"

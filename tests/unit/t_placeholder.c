@@ -253,10 +253,36 @@ t_snippet(void)
 	    "rest may be NULL");
 }
 
+/* "{name|fallback}": the fallback when the value is absent or empty. */
+static void
+t_fallback(void)
+{
+	ok(X("Hi {first_name|there}!", 0, "Hi Zoë!", NULL),
+	    "a value wins over its fallback");
+	ok(X("Hi {nickname|there}!", 0, "Hi there!", NULL),
+	    "an unknown name takes its fallback, no error");
+	ok(X("Hi {empty|there}!", 0, "Hi there!", NULL),
+	    "an empty value takes its fallback");
+	ok(X("Hi {empty|}!", 0, "Hi !", NULL),
+	    "an empty fallback is allowed");
+	ok(X("{nickname|dear customer}, {city|your city}", 0,
+	    "dear customer, 東京", NULL), "fallbacks with spaces, UTF-8 value");
+	ok(X("{nickname|a|b}", 0, "a|b", NULL),
+	    "the first '|' splits; the rest is the fallback as written");
+	ok(X("{nickname|{x}}", 0, "{nickname|{x}}", NULL) == 0,
+	    "a fallback cannot hold a placeholder (unterminated)");
+	ok(X("{nickname|there} {order}", 0, NULL,
+	    "unknown placeholder {order}"),
+	    "a fallback does not hide another unknown placeholder");
+	ok(X("{{nickname|there}}", 0, "{nickname|there}", NULL),
+	    "doubled braces stay literal");
+}
+
 int
 main(void)
 {
 	t_expand();
+	t_fallback();
 	t_snippet();
 	printf("1..%d\n", n);
 	if (failed)
