@@ -4,7 +4,7 @@
 #   2. every fuzz replay $BUILD/fuzz/<t> over tests/fuzz/corpus/<t>/ (seeds
 #      and kept crashers: each input is one TAP line);
 #   3. every integration test tests/integration/*.sh (bash scripts that start
-#      the real daemons and print TAP; lib.sh is theirs, not a test).
+#      the real daemons and print TAP; lib.sh and lib_*.sh are theirs, not tests).
 # Each "ok" line counts as passed and each "not ok" line (without # TODO) as
 # failed; a program that exits non-zero, dies, or runs fewer tests than it
 # planned counts one more failure.  Failures are shown with their
@@ -144,7 +144,7 @@ for t in "$src"/tests/integration/*.sh; do
 	[ -f "$t" ] || continue
 	name=${t##*/}
 	case $name in
-	lib.sh|_*) continue ;;
+	lib.sh|lib_*|_*) continue ;;
 	esac
 	matches "${name%.sh}" || matches "$name" || continue
 	run_tap "integration/${name%.sh}" bash "$t"

@@ -1,7 +1,7 @@
 #!/bin/bash
 # tests/bench/cluster.sh — the clustered inbound rate, printed by `make bench`
 # beside the single-host one (parley-cluster(7)).  On this machine it starts
-# what the t_cluster tests start (tests/integration/cluster.sh): three
+# what the t_cluster tests start (tests/integration/lib_cluster.sh): three
 # nats-server nodes in a JetStream cluster (R3 streams), shards s1 and s2
 # (routerd, campaignd, statsd each) and the edge (smsd, sandboxd), then
 # posts BENCH_CL_N (10,000) signed Twilio webhooks, half to each shard's
@@ -22,7 +22,7 @@
 T_PLAN=none		# not a TAP file
 command -v nats-server >/dev/null 2>&1 ||
     { echo "cluster   skipped: nats-server is not installed"; exit 0; }
-. "$(dirname "$0")/../integration/cluster.sh"
+. "$(dirname "$0")/../integration/lib_cluster.sh"
 
 N=${BENCH_CL_N:-10000}
 C=${BENCH_IN_C:-64}

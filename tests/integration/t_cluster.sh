@@ -6,7 +6,7 @@
 # a provider's retry of the same MessageSid is stored once.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/lib_cluster.sh"
 
 plan 16
 cluster_start

@@ -8,7 +8,7 @@
 # in routerd).
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/lib_cluster.sh"
 
 N=${CRASH_N:-2000}
 plan 6

@@ -7,7 +7,7 @@
 # delivered, once.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/lib_cluster.sh"
 
 plan 12
 cluster_start

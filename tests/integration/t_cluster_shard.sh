@@ -6,7 +6,7 @@
 # deduplicated by MessageSid).  The other shard is not affected meanwhile.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"	# run by sh too
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cluster.sh"
+. "$(dirname "$0")/lib_cluster.sh"
 
 N=50
 plan 7

@@ -1,4 +1,4 @@
-# cluster.sh — helpers for the t_cluster* tests, sourced after lib.sh: a
+# lib_cluster.sh — helpers for the t_cluster* tests, sourced after lib.sh: a
 # three-node nats-server JetStream cluster on loopback random ports (store
 # directories under the test home), two parley shards (homes of their own,
 # routerd, campaignd and statsd each) and an edge home (smsd, whatsappd,
