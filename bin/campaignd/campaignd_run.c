@@ -21,7 +21,10 @@
  * memory and a restart goes on from the last batch.  The runner sends
  * nothing before the snapshot is whole.
  *
- * A send is {t:"csend"} to routerd with the key "cr:<run>:<n>:<attempt>":
+ * A send is {t:"csend"} to routerd with the recipient's text, or on
+ * WhatsApp the campaign's outbound.template {name, lang, body} with the
+ * body parameters filled from the recipient's fields (outbound_params), and
+ * the key "cr:<run>:<n>:<attempt>":
  * routerd keeps the key, so a restarted campaignd asking again is answered
  * with the message it already queued ("dup") and never sends twice.  What
  * happens next comes back on the event log (a second connection to
@@ -30,6 +33,10 @@
  * recipients.  routerd's own redispatch after its crash carries "again",
  * and a dispatch whose provider could not be asked counts as possibly
  * duplicated (status "sent" with data.again); those are counted and shown.
+ *
+ * outbound.end as a time ends the run when campaignd's clock passes it:
+ * no more sends, the recipients not sent failed "not sent: the campaign
+ * ended" (end_pass), the run done once those in flight are final.
  *
  * Pacing: the campaign's rate (a token bucket in memory), a bounded number
  * in flight (sent to routerd and not yet answered by the provider), and the
@@ -50,6 +57,7 @@
 #include "frame.h"
 #include "log.h"
 #include "mp.h"
+#include "outbound.h"
 #include "placeholder.h"
 #include "rec.h"
 #include "schedule.h"
@@ -112,7 +120,10 @@ struct run {
 	/* settings */
 	json_t		*camp;
 	const char	*text, *tz, *channel;
+	json_t		*tpl;		/* outbound.template on WhatsApp */
 	json_t		*senders;
+	int64_t		 end_ms;	/* outbound.end as a time, or 0 */
+	int		 ended;		/* ended by it (saved) */
 	double		 rate;		/* per second, 0 unlimited */
 	int		 inflight, attempts, backoff_s;
 	struct sched	 hours;
@@ -296,6 +307,8 @@ run_save(MDB_txn *txn, struct run *u)
 	json_object_set_new(doc, "started_ts", cts(u->started));
 	if (u->done_ts)
 		json_object_set_new(doc, "done_ts", cts(u->done_ts));
+	if (u->ended)
+		json_object_set_new(doc, "ended", json_true());
 	rc = cdb_put(txn, C->db_runs, u->name, doc);
 	json_decref(doc);
 	if (rc == 0)
@@ -342,6 +355,14 @@ run_conf(MDB_txn *txn, struct run *u)
 	u->text = rec_str(ob, "text", "");
 	u->tz = rec_str(camp, "timezone", "UTC");
 	u->channel = rec_str(ob, "channel", "sms");
+	u->tpl = strcmp(u->channel, "whatsapp") == 0 ?
+	    json_object_get(ob, "template") : NULL;
+	if (!json_is_object(u->tpl))
+		u->tpl = NULL;
+	u->end_ms = 0;
+	if (strcmp(rec_str(ob, "end", "done"), "done") != 0 &&
+	    rec_ts_parse(rec_str(ob, "end", ""), &u->end_ms) == -1)
+		u->end_ms = 0;
 	u->senders = json_object_get(ob, "senders");
 	if (json_array_size(u->senders) == 0)
 		u->senders = json_object_get(json_object_get(json_object_get(
@@ -610,6 +631,28 @@ fill(const char *text, json_t *ct, char *why, size_t whysz)
 	return out;
 }
 
+/*
+ * The WhatsApp template's body parameters as recipient ct gets them
+ * (outbound.template.params mapped from its fields, fallbacks after "|"),
+ * or NULL with why.
+ */
+static json_t *
+tpl_fill(const struct run *u, json_t *ct, char *why, size_t whysz)
+{
+	json_t *vals = NULL, *miss = json_array();
+
+	if (outbound_params(json_object_get(u->tpl, "params"), ct, &vals,
+	    miss) == -1) {
+		snprintf(why, whysz, "cannot fill template %s: no value for "
+		    "{%.60s} (and no fallback)", rec_str(u->tpl, "name", ""),
+		    json_string_value(json_array_get(miss, 0)));
+		json_decref(vals);
+		vals = NULL;
+	}
+	json_decref(miss);
+	return vals;
+}
+
 static json_t *
 rcpt_get(MDB_txn *txn, const struct run *u, uint32_t n)
 {
@@ -793,14 +836,14 @@ static int
 send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
     int64_t now)
 {
-	json_t *ct, *snd;
+	json_t *ct, *snd, *vals = NULL, *e;
 	char *text = NULL, why[WHY_MAX], key[80], to[80];
 	const char *tz, *from, *ph;
 	struct sendref *ref;
 	struct fbuf fb;
 	int64_t id, open;
 	int old = s->st, rc = 0;
-	size_t ns;
+	size_t ns, i;
 
 	touched++;
 	unsaved_n++;
@@ -821,7 +864,10 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 		goto out;
 	}
 	if ((ns = json_array_size(u->senders)) == 0 ||
-	    (text = fill(u->text, ct, why, sizeof(why))) == NULL) {
+	    (u->tpl != NULL && (vals = tpl_fill(u, ct, why,
+	    sizeof(why))) == NULL) ||
+	    (u->tpl == NULL && (text = fill(u->text, ct, why,
+	    sizeof(why))) == NULL)) {
 		if (ns == 0)
 			snprintf(why, sizeof(why), "the campaign has no "
 			    "sending number");
@@ -884,7 +930,18 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 	mp_kv_str(&fb.pk, "key", key);
 	mp_kv_str(&fb.pk, "to", to);
 	mp_kv_str(&fb.pk, "from", from);
-	mp_kv_str(&fb.pk, "text", text);
+	if (vals != NULL) {
+		/* template: {name, lang, body: the recipient's values} */
+		mp_pack_cstr(&fb.pk, "template");
+		msgpack_pack_map(&fb.pk, 3);
+		mp_kv_str(&fb.pk, "name", rec_str(u->tpl, "name", ""));
+		mp_kv_str(&fb.pk, "lang", rec_str(u->tpl, "language", "en"));
+		mp_pack_cstr(&fb.pk, "body");
+		msgpack_pack_array(&fb.pk, json_array_size(vals));
+		json_array_foreach(vals, i, e)
+			mp_pack_cstr(&fb.pk, json_string_value(e));
+	} else
+		mp_kv_str(&fb.pk, "text", text);
 	if (bus_request(C->router, &fb, id, answered, ref) == -1) {
 		free(ref);
 		fbuf_free(&fb);
@@ -897,6 +954,7 @@ send_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
 		rc = rs_put(txn, u, n, old, s);
 out:
 	free(text);
+	json_decref(vals);
 	json_decref(ct);
 	return rc;
 }
@@ -997,6 +1055,111 @@ tokens(struct run *u, int64_t now)
 
 /* One pass of a running run in txn: the due recipients, then the next
  * ones; 0 or an LMDB error. */
+/* A run is done when everyone is final: its end logged. */
+static void
+run_done_check(struct run *u, int64_t wall)
+{
+	if (u->next < u->total || u->cnt[RS_PENDING] + u->cnt[RS_DEFERRED] +
+	    u->cnt[RS_SENDING] + u->cnt[RS_QUEUED] + u->cnt[RS_RETRYING] != 0)
+		return;
+	u->state = RUN_DONE;
+	u->done_ts = wall;
+	u->dirty = 1;
+	log_info("campaign %s: run %s done: %lld sent, %lld failed, %lld "
+	    "suppressed", u->name, u->id, (long long)(u->cnt[RS_SENT] +
+	    u->cnt[RS_DELIVERED] + u->cnt[RS_READ]),
+	    (long long)u->cnt[RS_FAILED], (long long)u->cnt[RS_SUPPRESSED]);
+}
+
+/* Recipient n, not yet sent, is not sent: the campaign's end passed. */
+static int
+end_one(MDB_txn *txn, struct run *u, uint32_t n, struct rstate *s,
+    int64_t wall)
+{
+	char nb[32];
+	int old = s->st, rc;
+
+	rec_ts_format(u->end_ms, nb);
+	s->st = RS_FAILED;
+	s->fts = wall;
+	snprintf(s->why, sizeof(s->why), "not sent: the campaign ended (its "
+	    "end %s passed)", nb);
+	touched++;
+	unsaved_n++;
+	if ((rc = due_set(txn, u, n, s, 0)) != 0)
+		return rc;
+	return rs_put(txn, u, n, old, s);
+}
+
+/*
+ * One pass of a run whose outbound.end has passed (campaignd's clock):
+ * nothing more is sent; the recipients waiting (pending, deferred, a
+ * retry of the campaign's own) end failed, "campaign ended", SEND_BATCH
+ * at a time; those in routerd's or the channel's hands finish as they
+ * do.  0 or an LMDB error.
+ */
+static int
+end_pass(MDB_txn *txn, struct run *u, int *more)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	char dk[RID_LEN + 12], nb[32];
+	int64_t wall = daemon_now_ms();
+	uint32_t n, ends[SEND_BATCH];
+	struct rstate s;
+	int rc, r, nend = 0, seen = 0, i;
+
+	rec_ts_format(u->end_ms, nb);
+	snprintf(u->waiting, sizeof(u->waiting), "the campaign's end %s has "
+	    "passed: no more are sent", nb);
+	if (!u->ended) {
+		u->ended = 1;
+		u->dirty = 1;
+		log_info("campaign %s: run %s: its end %s passed", u->name,
+		    u->id, nb);
+	}
+	if ((rc = mdb_cursor_open(txn, C->db_rdue, &cur)) != 0)
+		return rc;
+	memcpy(dk, u->id, RID_LEN);
+	memset(dk + RID_LEN, 0, 12);
+	k.mv_size = RID_LEN + 12;
+	k.mv_data = dk;
+	for (r = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	    r == 0 && nend < SEND_BATCH && seen < 4 * SEND_BATCH;
+	    r = mdb_cursor_get(cur, &k, &v, MDB_NEXT), seen++) {
+		if (k.mv_size != RID_LEN + 12 || memcmp(k.mv_data, u->id,
+		    RID_LEN) != 0)
+			break;
+		memcpy(&n, (char *)k.mv_data + RID_LEN + 8, 4);
+		n = ntohl(n);
+		if ((rc = rs_get(txn, u, n, &s)) != 0) {
+			mdb_cursor_close(cur);
+			return rc;
+		}
+		if (s.st == RS_PENDING || s.st == RS_DEFERRED ||
+		    s.st == RS_RETRYING)
+			ends[nend++] = n;
+	}
+	mdb_cursor_close(cur);
+	for (i = 0; i < nend; i++) {
+		if ((rc = rs_get(txn, u, ends[i], &s)) != 0 ||
+		    (rc = end_one(txn, u, ends[i], &s, wall)) != 0)
+			return rc;
+	}
+	for (i = 0; i < SEND_BATCH && u->next < u->total; i++) {
+		if ((rc = rs_get(txn, u, u->next, &s)) != 0)
+			return rc;
+		if (s.st == RS_PENDING && s.due == 0 &&
+		    (rc = end_one(txn, u, u->next, &s, wall)) != 0)
+			return rc;
+		u->next++;
+		u->dirty = 1;
+	}
+	*more = nend == SEND_BATCH || u->next < u->total;
+	run_done_check(u, wall);
+	return 0;
+}
+
 static int
 run_pass(MDB_txn *txn, struct run *u, int *more)
 {
@@ -1008,6 +1171,8 @@ run_pass(MDB_txn *txn, struct run *u, int *more)
 	struct rstate s;
 	int budget, room, sent = 0, rc = 0, r, ndue = 0, i;
 
+	if (u->end_ms != 0 && now >= u->end_ms)
+		return end_pass(txn, u, more);
 	room = u->inflight - (int)(u->cnt[RS_SENDING] + u->cnt[RS_QUEUED]);
 	budget = tokens(u, wall);
 	if (budget > room)
@@ -1070,17 +1235,7 @@ run_pass(MDB_txn *txn, struct run *u, int *more)
 		u->tokens -= sent;
 	*more = sent == budget && budget > 0;
 	/* done: everyone final */
-	if (u->next >= u->total && u->cnt[RS_PENDING] + u->cnt[RS_DEFERRED] +
-	    u->cnt[RS_SENDING] + u->cnt[RS_QUEUED] + u->cnt[RS_RETRYING] == 0) {
-		u->state = RUN_DONE;
-		u->done_ts = wall;
-		u->dirty = 1;
-		log_info("campaign %s: run %s done: %lld sent, %lld failed, %lld "
-		    "suppressed", u->name, u->id, (long long)(u->cnt[RS_SENT] +
-		    u->cnt[RS_DELIVERED] + u->cnt[RS_READ]),
-		    (long long)u->cnt[RS_FAILED],
-		    (long long)u->cnt[RS_SUPPRESSED]);
-	}
+	run_done_check(u, wall);
 	return 0;
 }
 
@@ -1136,6 +1291,7 @@ runs_load(void)
 			rec_ts_parse(rec_str(doc, "started_ts", ""),
 			    &u->started);
 			rec_ts_parse(rec_str(doc, "done_ts", ""), &u->done_ts);
+			u->ended = json_is_true(json_object_get(doc, "ended"));
 			if (get(txn, C->db_rcount, u->id, RID_LEN, &v) == 0 &&
 			    v.mv_size == sizeof(u->cnt))
 				memcpy(u->cnt, v.mv_data, sizeof(u->cnt));
@@ -1619,6 +1775,14 @@ figures(struct run *u)
 		json_object_set_new(o, "done_ts", cts(u->done_ts));
 	if (u->waiting[0] && u->state == RUN_RUNNING)
 		json_object_set_new(o, "waiting", json_string(u->waiting));
+	if (u->ended) {
+		char nb[32];
+
+		rec_ts_format(u->end_ms, nb);
+		json_object_set_new(o, "ended", json_sprintf("its end %s "
+		    "passed: recipients not yet sent are failed, \"not sent: "
+		    "the campaign ended\"", nb));
+	}
 	return o;
 }
 
@@ -1755,7 +1919,17 @@ op_contacts(struct creq *r)
 			return;
 		}
 		items = row(r->txn, u, n, &s, ct);
-		if ((text = fill(u->text, ct, why, sizeof(why))) != NULL) {
+		if (u->tpl != NULL) {
+			json_t *vals = tpl_fill(u, ct, why, sizeof(why));
+
+			json_object_set_new(items, "template", json_string(
+			    rec_str(u->tpl, "name", "")));
+			if (vals != NULL)
+				json_object_set_new(items, "params", vals);
+			else
+				json_object_set_new(items, "text_error",
+				    json_string(why));
+		} else if ((text = fill(u->text, ct, why, sizeof(why))) != NULL) {
 			json_object_set_new(items, "text", json_string(text));
 			free(text);
 		} else

@@ -6,10 +6,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-# A WhatsApp run needs an approved template (h-lists' readiness); the run
-# does not yet carry outbound.template in its csend, so this waits for it.
-skip_all "WhatsApp runs need outbound.template in csend (not yet carried)"
-plan 6
+plan 7
 stack_home
 conf_set whatsapp_tier 250
 stack_start
@@ -22,8 +19,10 @@ ALWAYS='{"mon":[["00:00","24:00"]],"tue":[["00:00","24:00"]],"wed":[["00:00","24
 } >"$T_HOME/tier.csv"
 msg list create tier >/dev/null || bail "list"
 exits 0 "a list of 260" msg list import tier "$T_HOME/tier.csv"
+exits 0 "an approved template" msg template wa add tier_hello --lang en \
+    --category marketing --body 'Hello {{1}}'
 msg campaign create wa --whatsapp $PN --schedule "$ALWAYS" \
-    --outbound "{\"list\":\"tier\",\"text\":\"Hello {first_name}\",\"channel\":\"whatsapp\",\"rate\":1000,\"senders\":[\"$PN\"],\"hours\":{\"from\":\"00:00\",\"to\":\"24:00\"}}" \
+    --outbound "{\"list\":\"tier\",\"template\":{\"name\":\"tier_hello\",\"language\":\"en\",\"params\":[\"first_name\"]},\"channel\":\"whatsapp\",\"rate\":80,\"senders\":[\"$PN\"],\"hours\":{\"from\":\"00:00\",\"to\":\"24:00\"}}" \
     >/dev/null || bail "campaign wa"
 exits 0 "launch the WhatsApp run" camp_launch wa
 waiting() {
