@@ -275,6 +275,8 @@ void	outbound_preview(struct creq *, int dry);
 
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
+/* campaignd_list.c: carry on the apply of list imports a restart cut. */
+void	list_start(void);
 
 /* campaignd_doc.c: the caller's role. */
 enum role role_of(struct bus_conn *, char *who, size_t whosz);
