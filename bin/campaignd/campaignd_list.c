@@ -8,21 +8,24 @@
  *           filter [{field, op, value}], count (static), created_ts,
  *           updated_ts, by}
  *   lmem    "<list>/<contact id>" -> "" : a static list's members, in
- *           contact-id order (ct_<ULID>, so oldest contact first)
+ *           contact-id order (ct_<ULID>, so oldest contact first); the
+ *           value is an import id while that import applies (a pending
+ *           member, skipped by every reader until the import commits)
  *   lrev    contact id -> list names (dupsort): so that deleting a contact
  *           takes it out of every list in the same transaction
- *   limp    import id -> {list, by, started_ts, touched_ts, rows}
+ *   limp    import id -> {list, by, started_ts, touched_ts, rows, state
+ *           (staging, applying, committed, done, failed, aborting),
+ *           applied, created, updated, added, skipped, errors, ...}
  *   lstage  "<import id>/<phone>" -> {line, row}: rows of an import staged,
- *           validated, not yet visible
+ *           validated, not yet applied
  *
  * An import of a file of any size: msg sends "import-begin" (an id), then
  * batches of rows ("import-rows": each row validated, a bad one reported by
  * its line number, the good ones staged under the import id), then
- * "import-commit", which in one transaction creates or updates the contacts
- * and adds them to the list, and drops the stage — or "import-abort".  Until
- * the commit nothing of the import is visible, and a failed commit applies
- * nothing.  Stages untouched for IMPORT_IDLE_MS (msg killed) are deleted at
- * the next import-begin.
+ * "import-commit", which marks the import applying — or "import-abort".
+ * The apply runs in bounded steps (see "The apply" below), invisible in the
+ * list until its final flip; msg polls "import-status" until it ends.
+ * Stages untouched for IMPORT_IDLE_MS (msg killed) are dropped.
  */
 #include <ctype.h>
 #include <malloc.h>

@@ -5,8 +5,10 @@
  *
  * An import streams the CSV file with lib/csvr and sends it in batches
  * (BATCH_ROWS rows, BATCH_BYTES bytes) under one import id: campaignd
- * validates and stages each batch, and makes the whole file visible in one
- * transaction at the end ("import-commit").  A row msg or campaignd refuses
+ * validates and stages each batch; "import-commit" starts the apply, which
+ * campaignd runs in bounded steps and makes visible in the list at once at
+ * its end; msg polls "import-status" until then (across a restart of
+ * campaignd, which carries the apply on).  A row msg or campaignd refuses
  * is reported with its line number (at most ERR_MAX printed, the rest
  * counted); any refused row means nothing is imported ("import-abort").
  * msg holds one batch at a time, never the file, so memory is bounded
