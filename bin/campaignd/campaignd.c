@@ -240,6 +240,7 @@ main(int argc, char *argv[])
 	    (size_t)mmax << 20, dbs, err, sizeof(err))) == NULL)
 		log_exit(EX_TEMP, "%s", err);
 	campaign_start();
+	list_start();
 	daemon_path(&c.d, "run/campaignd.sock", path, sizeof(path));
 	if ((c.srv = bus_listen(c.d.base, path, &handlers, NULL, err,
 	    sizeof(err))) == NULL)

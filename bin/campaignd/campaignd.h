@@ -280,6 +280,8 @@ void	outbound_preview(struct creq *, int dry);
 
 /* campaignd_campaign.c: arm the timer that launches scheduled campaigns. */
 void	campaign_start(void);
+/* campaignd_list.c: carry on the apply of list imports a restart cut. */
+void	list_start(void);
 
 /*
  * campaignd_run.c: outbound campaign runs.  run_launch starts the run of

@@ -8,27 +8,32 @@
  *           filter [{field, op, value}], count (static), created_ts,
  *           updated_ts, by}
  *   lmem    "<list>/<contact id>" -> "" : a static list's members, in
- *           contact-id order (ct_<ULID>, so oldest contact first)
+ *           contact-id order (ct_<ULID>, so oldest contact first); the
+ *           value is an import id while that import applies (a pending
+ *           member, skipped by every reader until the import commits)
  *   lrev    contact id -> list names (dupsort): so that deleting a contact
  *           takes it out of every list in the same transaction
- *   limp    import id -> {list, by, started_ts, touched_ts, rows}
+ *   limp    import id -> {list, by, started_ts, touched_ts, rows, state
+ *           (staging, applying, committed, done, failed, aborting),
+ *           applied, created, updated, added, skipped, errors, ...}
  *   lstage  "<import id>/<phone>" -> {line, row}: rows of an import staged,
- *           validated, not yet visible
+ *           validated, not yet applied
  *
  * An import of a file of any size: msg sends "import-begin" (an id), then
  * batches of rows ("import-rows": each row validated, a bad one reported by
  * its line number, the good ones staged under the import id), then
- * "import-commit", which in one transaction creates or updates the contacts
- * and adds them to the list, and drops the stage — or "import-abort".  Until
- * the commit nothing of the import is visible, and a failed commit applies
- * nothing.  Stages untouched for IMPORT_IDLE_MS (msg killed) are deleted at
- * the next import-begin.
+ * "import-commit", which marks the import applying — or "import-abort".
+ * The apply runs in bounded steps (see "The apply" below), invisible in the
+ * list until its final flip; msg polls "import-status" until it ends.
+ * Stages untouched for IMPORT_IDLE_MS (msg killed) are dropped.
  */
 #include <ctype.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <event2/event.h>
 
 #include "log.h"
@@ -44,11 +49,15 @@
 #define PHONES_MAX	5000		/* numbers in one add or remove */
 #define MEMBERS_PAGE	1000		/* contacts in one members answer */
 #define IMPORT_IDLE_MS	(3600 * 1000LL)	/* an import's stage kept this long */
-#define COMMIT_TRIES	10		/* map doublings a commit waits for */
-#define ROW_BYTES	2048		/* map bytes a committed row may take:
+#define ROW_BYTES	2048		/* map bytes an applied row may take:
 					   contact, indexes, membership */
+#define APPLY_ROWS	1000		/* staged rows applied in one step */
+#define SETTLE_KEYS	5000		/* keys settled or dropped in one step */
+#define IMPORT_ERRS	100		/* rows left out at apply, listed */
 
 /* ------------------------------------------------------------ helpers */
+
+static void	shed(void);
 
 /* "a, b, c" from an array of strings (cut at bufsz). */
 static void
@@ -88,22 +97,94 @@ mem_key(char *buf, size_t bufsz, const char *list, const char *id)
 	    MDB_BAD_VALSIZE;
 }
 
-/* Add id to list: 1 added, 0 already there, or an LMDB error (< 0). */
+/*
+ * A member's value is empty, or the id of the import that wrote it: such a
+ * member is visible only once that import is committed (state "committed"
+ * or "done"); until then every reader skips it.  vc caches the last import
+ * looked at (NULL: none).
+ */
+struct vis {
+	char	id[40];
+	int	vis;
+};
+
 static int
-mem_add(MDB_txn *txn, const char *list, const char *id)
+mem_visible(MDB_txn *txn, const MDB_val *v, struct vis *vc)
+{
+	char id[40];
+	const char *st;
+	json_t *doc;
+	int vis = 0;
+
+	if (v->mv_size == 0)
+		return 1;
+	if (v->mv_size >= sizeof(id))
+		return 0;
+	memcpy(id, v->mv_data, v->mv_size);
+	id[v->mv_size] = '\0';
+	if (vc && strcmp(vc->id, id) == 0)
+		return vc->vis;
+	if (cdb_get(txn, C->db_limp, id, &doc) == 0) {
+		st = rec_str(doc, "state", "");
+		vis = strcmp(st, "committed") == 0 || strcmp(st, "done") == 0;
+		json_decref(doc);
+	}
+	if (vc) {
+		snprintf(vc->id, sizeof(vc->id), "%s", id);
+		vc->vis = vis;
+	}
+	return vis;
+}
+
+/* A pending member of import v (not yet committed) was taken over or
+ * removed: that import adds one fewer when it commits. */
+static int
+pend_adjust(MDB_txn *txn, const MDB_val *v)
+{
+	char id[40];
+	json_t *doc;
+	json_int_t n;
+	int rc;
+
+	if (v->mv_size == 0 || v->mv_size >= sizeof(id))
+		return 0;
+	memcpy(id, v->mv_data, v->mv_size);
+	id[v->mv_size] = '\0';
+	if (cdb_get(txn, C->db_limp, id, &doc) != 0)
+		return 0;
+	n = json_integer_value(json_object_get(doc, "added"));
+	json_object_set_new(doc, "added", json_integer(n > 0 ? n - 1 : 0));
+	rc = cdb_put(txn, C->db_limp, id, doc);
+	json_decref(doc);
+	return rc;
+}
+
+/* Add id to list, visibly (imp NULL) or pending under import imp: 1 added,
+ * 0 already there, or an LMDB error (< 0). */
+static int
+mem_add(MDB_txn *txn, const char *list, const char *id, const char *imp)
 {
 	char key[LIST_KEY_MAX];
-	MDB_val k, v = { 0, "" }, rk, rv;
+	MDB_val k, v = { imp ? strlen(imp) : 0, (void *)(imp ? imp : "") },
+	    old, rk, rv;
 	int rc;
 
 	if ((rc = mem_key(key, sizeof(key), list, id)) != 0)
 		return rc;
 	k.mv_size = strlen(key);
 	k.mv_data = key;
-	rc = mdb_put(txn, C->db_lmem, &k, &v, MDB_NOOVERWRITE);
-	if (rc == MDB_KEYEXIST)
-		return 0;
-	if (rc != 0)
+	rc = mdb_get(txn, C->db_lmem, &k, &old);
+	if (rc == 0) {
+		if (mem_visible(txn, &old, NULL) || (old.mv_size ==
+		    v.mv_size && memcmp(old.mv_data, v.mv_data, v.mv_size) ==
+		    0))
+			return 0;
+		/* pending for an import not committed: now this one's */
+		if ((rc = pend_adjust(txn, &old)) != 0)
+			return rc;
+	} else if (rc != MDB_NOTFOUND)
+		return rc;
+	if ((rc = mdb_put(txn, C->db_lmem, &k, &v, 0)) != 0)
 		return rc;
 	rk.mv_size = strlen(id);
 	rk.mv_data = (void *)id;
@@ -113,29 +194,36 @@ mem_add(MDB_txn *txn, const char *list, const char *id)
 	return rc == 0 || rc == MDB_KEYEXIST ? 1 : rc;
 }
 
-/* Take id out of list: 1 removed, 0 was not there, or an LMDB error. */
+/* Take id out of list: 1 removed, 0 was not there (or only pending under
+ * an import not committed: it is taken out of that import), or an LMDB
+ * error. */
 static int
 mem_del(MDB_txn *txn, const char *list, const char *id)
 {
 	char key[LIST_KEY_MAX];
-	MDB_val k, rk, rv;
-	int rc;
+	MDB_val k, rk, rv, old;
+	int rc, vis;
 
 	if ((rc = mem_key(key, sizeof(key), list, id)) != 0)
 		return 0;
 	k.mv_size = strlen(key);
 	k.mv_data = key;
-	rc = mdb_del(txn, C->db_lmem, &k, NULL);
+	rc = mdb_get(txn, C->db_lmem, &k, &old);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
+		return rc;
+	if (!(vis = mem_visible(txn, &old, NULL)) &&
+	    (rc = pend_adjust(txn, &old)) != 0)
+		return rc;
+	if ((rc = mdb_del(txn, C->db_lmem, &k, NULL)) != 0)
 		return rc;
 	rk.mv_size = strlen(id);
 	rk.mv_data = (void *)id;
 	rv.mv_size = strlen(list);
 	rv.mv_data = (void *)list;
 	rc = mdb_del(txn, C->db_lrev, &rk, &rv);
-	return rc == 0 || rc == MDB_NOTFOUND ? 1 : rc;
+	return rc == 0 || rc == MDB_NOTFOUND ? vis : rc;
 }
 
 /* Add n (may be negative) to a static list's count. */
@@ -176,6 +264,7 @@ list_walk(MDB_txn *txn, const char *list, const char *after_key,
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	size_t pl;
+	struct vis vc = { "", 0 };
 	int rc, segment, stop = 0;
 
 	if ((rc = list_get(txn, list, &doc)) != 0) {
@@ -237,7 +326,8 @@ list_walk(MDB_txn *txn, const char *list, const char *after_key,
 				continue;
 			}
 		} else {
-			if (k.mv_size - pl >= sizeof(id))
+			if (k.mv_size - pl >= sizeof(id) ||
+			    !mem_visible(txn, &v, &vc))
 				continue;
 			memcpy(id, (char *)k.mv_data + pl, k.mv_size - pl);
 			id[k.mv_size - pl] = '\0';
@@ -276,7 +366,8 @@ list_forget(MDB_txn *txn, const char *id)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		MDB_val mk;
+		MDB_val mk, mv;
+		int vis = 0;
 
 		if (v.mv_size >= sizeof(list))
 			continue;
@@ -286,8 +377,13 @@ list_forget(MDB_txn *txn, const char *id)
 			continue;
 		mk.mv_size = strlen(key);
 		mk.mv_data = key;
-		rc = mdb_del(txn, C->db_lmem, &mk, NULL);
+		if ((rc = mdb_get(txn, C->db_lmem, &mk, &mv)) == 0) {
+			vis = mem_visible(txn, &mv, NULL);
+			rc = vis ? 0 : pend_adjust(txn, &mv);
+		}
 		if (rc == 0)
+			rc = mdb_del(txn, C->db_lmem, &mk, NULL);
+		if (rc == 0 && vis)
 			rc = count_add(txn, list, -1);
 		if (rc != 0 && rc != MDB_NOTFOUND)
 			break;
@@ -550,6 +646,7 @@ op_members(struct creq *r)
 	if (p.more)
 		json_object_set_new(ans, "next", json_string(p.last));
 	creq_ok(r, ans);
+	shed();
 }
 
 /* add and remove: phones of contacts (add creates the missing ones). */
@@ -614,7 +711,7 @@ op_addrm(struct creq *r, int add)
 			}
 			created++;
 		}
-		rc = add ? mem_add(r->txn, r->name, id) : mem_del(r->txn,
+		rc = add ? mem_add(r->txn, r->name, id, NULL) : mem_del(r->txn,
 		    r->name, id);
 		if (rc < 0 || rc > 1)
 			goto store;
@@ -647,47 +744,11 @@ store:
 
 /* ------------------------------------------------------------- import */
 
-/* Delete every key of dbi starting with prefix. */
-static int
-del_prefix(MDB_txn *txn, MDB_dbi dbi, const char *prefix, long *n)
-{
-	MDB_cursor *cur;
-	MDB_val k, v;
-	size_t pl = strlen(prefix);
-	int rc;
+static void	kick(void);
+static int	state_is(const json_t *, const char *);
 
-	if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0)
-		return rc;
-	k.mv_size = pl;
-	k.mv_data = (void *)prefix;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-		if (n)
-			(*n)++;
-	}
-	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Drop the stage and record of import id. */
-static int
-imp_drop(MDB_txn *txn, const char *id)
-{
-	char prefix[64];
-	int rc;
-
-	snprintf(prefix, sizeof(prefix), "%s/", id);
-	if ((rc = del_prefix(txn, C->db_lstage, prefix, NULL)) != 0)
-		return rc;
-	rc = cdb_del(txn, C->db_limp, id);
-	return rc == MDB_NOTFOUND ? 0 : rc;
-}
-
-/* Drop the stages of imports untouched for IMPORT_IDLE_MS. */
+/* Imports untouched for IMPORT_IDLE_MS: a stage msg left (killed) is
+ * dropped; the record of an ended import (done, failed) is deleted. */
 static int
 imp_clean(MDB_txn *txn, long long now)
 {
@@ -696,7 +757,7 @@ imp_clean(MDB_txn *txn, long long now)
 	json_t *doc, *old = json_array(), *e;
 	int64_t t;
 	size_t i;
-	int rc;
+	int rc, kick_it = 0;
 
 	if ((rc = mdb_cursor_open(txn, C->db_limp, &cur)) != 0) {
 		json_decref(old);
@@ -706,8 +767,10 @@ imp_clean(MDB_txn *txn, long long now)
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if ((doc = val_doc(&v)) == NULL)
 			continue;
-		if (rec_ts_parse(rec_str(doc, "touched_ts", ""), &t) == -1 ||
-		    t + IMPORT_IDLE_MS < now)
+		if ((state_is(doc, "staging") || state_is(doc, "done") ||
+		    (state_is(doc, "failed") && !json_object_get(doc,
+		    "stage"))) && (rec_ts_parse(rec_str(doc, "touched_ts", ""),
+		    &t) == -1 || t + IMPORT_IDLE_MS < now))
 			json_array_append_new(old, json_stringn(k.mv_data,
 			    k.mv_size));
 		json_decref(doc);
@@ -715,12 +778,26 @@ imp_clean(MDB_txn *txn, long long now)
 	mdb_cursor_close(cur);
 	rc = 0;
 	json_array_foreach(old, i, e) {
-		log_info("list import %s abandoned: its stage is deleted",
-		    json_string_value(e));
-		if ((rc = imp_drop(txn, json_string_value(e))) != 0)
+		const char *id = json_string_value(e);
+
+		if (cdb_get(txn, C->db_limp, id, &doc) != 0)
+			continue;
+		if (state_is(doc, "staging")) {
+			log_info("list import %s abandoned: its stage is "
+			    "deleted", id);
+			json_object_set_new(doc, "state",
+			    json_string("aborting"));
+			rc = cdb_put(txn, C->db_limp, id, doc);
+			kick_it = 1;
+		} else
+			rc = cdb_del(txn, C->db_limp, id);
+		json_decref(doc);
+		if (rc != 0)
 			break;
 	}
 	json_decref(old);
+	if (kick_it)
+		kick();
 	return rc;
 }
 
@@ -793,6 +870,12 @@ op_import_rows(struct creq *r)
 
 	if (creq_begin(r) == -1 || (imp = imp_load(r, &id)) == NULL)
 		return;
+	if (!state_is(imp, "staging")) {
+		creq_err(r, "invalid", "import %s is %s: no more rows", id,
+		    rec_str(imp, "state", ""));
+		json_decref(imp);
+		return;
+	}
 	if (!json_is_array(rows) || json_array_size(rows) > ROWS_MAX) {
 		json_decref(imp);
 		creq_err(r, "invalid", "import: rows must be an array of at "
@@ -855,150 +938,536 @@ op_import_rows(struct creq *r)
 	}
 	creq_ok(r, json_pack("{s:I,s:O}", "staged", (json_int_t)staged,
 	    "errors", errs));
+	shed();		/* the stage's pages read for duplicates */
 out:
 	json_decref(errs);
 	json_decref(imp);
 }
 
-static void op_import_end(struct creq *r, int commit);
+/*
+ * The apply.  import-commit only marks the import "applying" and answers;
+ * a stepper then applies APPLY_ROWS staged rows per transaction (each
+ * row's contact created or updated, the contact added to the list as a
+ * pending member: its lmem value is the import id, which every reader
+ * skips), deleting the rows it applied in the same transaction, and waits
+ * for that batch's commit before the next step, so that LMDB's dirty pages
+ * (held in memory until the commit) are those of one step, whatever the
+ * size of the file; other requests are served between steps.  When the
+ * stage is empty one small transaction flips the import to "committed" and
+ * adds its count to the list's: from then on its members are visible, all
+ * at once.  The stepper then rewrites their values to "" (SETTLE_KEYS keys
+ * a step) and marks the import "done"; its record, with the figures msg
+ * reads through import-status, is kept for IMPORT_IDLE_MS.  Every step is
+ * one transaction, so a SIGKILL loses at most the step in flight, and
+ * list_start resumes an applying or committed import at the next start:
+ * an import whose apply began always ends applied in full.
+ */
+static struct event *ev_step;
+static int step_busy;		/* a step's batch waits for its commit */
 
-/* A commit that filled the map, tried again in a batch of its own after
- * the map has grown. */
+static void	step_cb(evutil_socket_t, short, void *);
+
 static void
-commit_again(evutil_socket_t fd, short what, void *arg)
+kick_in(int ms)
 {
-	struct creq *k = arg;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
-	k->done = 0;
-	if (store_rtxn(C->st, &k->txn) != 0)
-		k->txn = NULL;
-	k->write = 0;
-	op_import_end(k, 1);
-	if (!k->done)
-		creq_err(k, "store", "import commit: not answered");
-	creq_release(k);
+	if (ev_step == NULL && (ev_step = evtimer_new(C->d.base, step_cb,
+	    NULL)) == NULL)
+		fatalx("out of memory");
+	if (!step_busy)
+		evtimer_add(ev_step, &tv);
 }
 
 static void
-op_import_end(struct creq *r, int commit)
+kick(void)
 {
-	json_t *imp, *st;
-	const char *id;
-	char prefix[64], cid[64], err[512];
-	MDB_cursor *cur = NULL;
+	kick_in(0);
+}
+
+/* Drop the pages LMDB's map brought into our resident set (the walk over
+ * the stage and the indexes reads them) and the heap's free memory. */
+void	store_shed(struct store *) __attribute__((weak));
+
+static void
+shed(void)
+{
+	const char *dir;
+	char want[4200], line[4600];
+	unsigned long lo, hi;
+	FILE *fp;
+	int off;
+
+	malloc_trim(0);
+	if (store_shed) {
+		store_shed(C->st);
+		return;
+	}
+	/* the map is read-only (no MDB_WRITEMAP): clean pages, read again
+	 * on use; LMDB names its map's address only for MDB_FIXEDMAP */
+	if (mdb_env_get_path(store_env(C->st), &dir) != 0 ||
+	    (size_t)snprintf(want, sizeof(want), "%s/data.mdb", dir) >=
+	    sizeof(want) || (fp = fopen("/proc/self/maps", "re")) == NULL)
+		return;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi,
+		    &off) != 2 || off <= 0 || strcmp(line + off, want) != 0)
+			continue;
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+	}
+	fclose(fp);
+}
+
+static int
+state_is(const json_t *imp, const char *st)
+{
+	return strcmp(rec_str(imp, "state", "staging"), st) == 0;
+}
+
+/* The first import with work for the stepper (its id in id). */
+static json_t *
+find_work(MDB_txn *txn, char *id, size_t idsz)
+{
+	MDB_cursor *cur;
 	MDB_val k, v;
-	long long created = 0, updated = 0, added = 0, rows = 0;
-	size_t pl, need;
+	json_t *doc;
+	int rc;
+
+	if (mdb_cursor_open(txn, C->db_limp, &cur) != 0)
+		return NULL;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size >= idsz || (doc = val_doc(&v)) == NULL)
+			continue;
+		if (state_is(doc, "applying") || state_is(doc, "committed") ||
+		    state_is(doc, "aborting") || (state_is(doc, "failed") &&
+		    json_is_true(json_object_get(doc, "stage")))) {
+			memcpy(id, k.mv_data, k.mv_size);
+			id[k.mv_size] = '\0';
+			mdb_cursor_close(cur);
+			return doc;
+		}
+		json_decref(doc);
+	}
+	mdb_cursor_close(cur);
+	return NULL;
+}
+
+static void
+imp_count(json_t *imp, const char *key, long long n)
+{
+	json_object_set_new(imp, key, json_integer(json_integer_value(
+	    json_object_get(imp, key)) + n));
+}
+
+/* One step of an applying import: APPLY_ROWS rows, or the flip. */
+static int
+step_apply(MDB_txn *txn, const char *id, json_t *imp, char *err,
+    size_t errsz)
+{
+	const char *list = rec_str(imp, "list", "");
+	char prefix[64], cid[64], why[512];
+	json_t *st, *errs;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pl;
+	long long n = 0;
+	int rc, c, made, a;
+
+	if (!cdb_exists(txn, C->db_lists, list)) {
+		log_warnx("list import %s: list %s was deleted during the "
+		    "apply; the rest of its rows are dropped", id, list);
+		json_object_set_new(imp, "state", json_string("failed"));
+		json_object_set_new(imp, "reason", json_sprintf("list %s was "
+		    "deleted during the import", list));
+		json_object_set_new(imp, "stage", json_true());
+		return 0;
+	}
+	if ((errs = json_object_get(imp, "errors")) == NULL ||
+	    !json_is_array(errs)) {
+		errs = json_array();
+		json_object_set_new(imp, "errors", errs);
+	}
+	snprintf(prefix, sizeof(prefix), "%s/", id);
+	pl = strlen(prefix);
+	if ((rc = mdb_cursor_open(txn, C->db_lstage, &cur)) != 0)
+		return rc;
+	k.mv_size = pl;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < APPLY_ROWS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if ((st = val_doc(&v)) != NULL) {
+			c = contact_upsert(txn, json_object_get(st, "row"), 1,
+			    cid, sizeof(cid), &made, why, sizeof(why));
+			if (c == -1) {
+				/* the book refuses it now (e.g. its e-mail
+				 * became another contact's): left out, said */
+				imp_count(imp, "skipped", 1);
+				if (json_array_size(errs) < IMPORT_ERRS)
+					json_array_append_new(errs, json_pack(
+					    "{s:I,s:s}", "line",
+					    json_integer_value(json_object_get(
+					    st, "line")), "reason", why));
+			} else if (c != 0) {
+				json_decref(st);
+				mdb_cursor_close(cur);
+				snprintf(err, errsz, "%s", why);
+				return strcmp(why, mdb_strerror(MDB_MAP_FULL))
+				    == 0 ? MDB_MAP_FULL : MDB_PANIC;
+			} else {
+				imp_count(imp, made ? "created" : "updated", 1);
+				if ((a = mem_add(txn, list, cid, id)) < 0) {
+					json_decref(st);
+					mdb_cursor_close(cur);
+					return a;
+				}
+				imp_count(imp, "added", a);
+			}
+			json_decref(st);
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		imp_count(imp, "applied", 1);
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == MDB_NOTFOUND || n == 0) {
+		/* the stage is applied: the flip, after which the import's
+		 * members are visible, all at once */
+		if ((rc = count_add(txn, list, json_integer_value(
+		    json_object_get(imp, "added")))) != 0)
+			return rc;
+		json_object_set_new(imp, "state", json_string("committed"));
+		json_object_set_new(imp, "committed_ts",
+		    cts(daemon_now_ms()));
+		log_info("list %s: import %s committed: %lld rows, %lld "
+		    "contacts created, %lld updated, %lld added to the list, "
+		    "%lld left out", list, id, (long long)json_integer_value(
+		    json_object_get(imp, "applied")), (long long)
+		    json_integer_value(json_object_get(imp, "created")),
+		    (long long)json_integer_value(json_object_get(imp,
+		    "updated")), (long long)json_integer_value(
+		    json_object_get(imp, "added")), (long long)
+		    json_integer_value(json_object_get(imp, "skipped")));
+	}
+	return 0;
+}
+
+/* One step of a committed import: its members' values made "". */
+static int
+step_settle(MDB_txn *txn, const char *id, json_t *imp)
+{
+	const char *list = rec_str(imp, "list", "");
+	char prefix[LIST_KEY_MAX], start[LIST_KEY_MAX], last[LIST_KEY_MAX];
+	MDB_cursor *cur;
+	MDB_val k, v, empty = { 0, "" };
+	size_t pl, il = strlen(id);
+	long n = 0;
+	int rc;
+
+	snprintf(prefix, sizeof(prefix), "%s/", list);
+	pl = strlen(prefix);
+	snprintf(start, sizeof(start), "%s%s", prefix, rec_str(imp,
+	    "settle_next", ""));
+	last[0] = '\0';
+	if ((rc = mdb_cursor_open(txn, C->db_lmem, &cur)) != 0)
+		return rc;
+	k.mv_size = strlen(start);
+	k.mv_data = start;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < SETTLE_KEYS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		n++;
+		if (k.mv_size - pl < sizeof(last)) {
+			memcpy(last, (char *)k.mv_data + pl, k.mv_size - pl);
+			last[k.mv_size - pl] = '\0';
+		}
+		if (v.mv_size == il && memcmp(v.mv_data, id, il) == 0) {
+			/* k points into the page the put rewrites: a copy */
+			char kb[LIST_KEY_MAX];
+			MDB_val kc = { k.mv_size, kb };
+
+			if (k.mv_size > sizeof(kb)) {
+				rc = MDB_BAD_VALSIZE;
+				break;
+			}
+			memcpy(kb, k.mv_data, k.mv_size);
+			if ((rc = mdb_cursor_put(cur, &kc, &empty,
+			    MDB_CURRENT)) != 0)
+				break;
+		}
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == MDB_NOTFOUND || n == 0) {
+		json_object_set_new(imp, "state", json_string("done"));
+		json_object_del(imp, "settle_next");
+		json_object_set_new(imp, "ended_ts", cts(daemon_now_ms()));
+	} else {
+		/* resume at the key after last: its value is settled */
+		size_t ll = strlen(last);
+
+		if (ll + 1 < sizeof(last)) {
+			last[ll] = '\x01';	/* sorts after last's key */
+			last[ll + 1] = '\0';
+		}
+		json_object_set_new(imp, "settle_next", json_string(last));
+	}
+	return 0;
+}
+
+/* One step of an aborted, abandoned or failed import: its stage deleted. */
+static int
+step_drop(MDB_txn *txn, const char *id, json_t *imp, int *gone)
+{
+	char prefix[64];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pl;
+	long n = 0;
+	int rc;
+
+	*gone = 0;
+	snprintf(prefix, sizeof(prefix), "%s/", id);
+	pl = strlen(prefix);
+	if ((rc = mdb_cursor_open(txn, C->db_lstage, &cur)) != 0)
+		return rc;
+	k.mv_size = pl;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < SETTLE_KEYS; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return rc;
+	if (rc == MDB_NOTFOUND || n == 0) {
+		if (state_is(imp, "aborting")) {
+			*gone = 1;
+			rc = cdb_del(txn, C->db_limp, id);
+			return rc == MDB_NOTFOUND ? 0 : rc;
+		}
+		json_object_del(imp, "stage");
+	}
+	return 0;
+}
+
+static void
+step_done(void *arg, int committed)
+{
+	step_busy = 0;
+	shed();
+	kick_in(committed ? 0 : 1000);
+}
+
+static void
+step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	MDB_txn *bt, *txn;
+	json_t *imp;
+	char id[40], err[512] = "";
+	int rc, gone = 0;
+
+	if (step_busy)
+		return;
+	if ((bt = store_txn(C->st)) == NULL) {
+		kick_in(1000);
+		return;
+	}
+	if ((rc = mdb_txn_begin(store_env(C->st), bt, 0, &txn)) != 0) {
+		log_warnx("list import: %s", mdb_strerror(rc));
+		kick_in(1000);
+		return;
+	}
+	if ((imp = find_work(txn, id, sizeof(id))) == NULL) {
+		mdb_txn_abort(txn);
+		return;
+	}
+	if (state_is(imp, "applying"))
+		rc = step_apply(txn, id, imp, err, sizeof(err));
+	else if (state_is(imp, "committed"))
+		rc = step_settle(txn, id, imp);
+	else
+		rc = step_drop(txn, id, imp, &gone);
+	if (rc == 0 && !gone) {
+		json_object_set_new(imp, "touched_ts", cts(daemon_now_ms()));
+		rc = cdb_put(txn, C->db_limp, id, imp);
+	}
+	json_decref(imp);
+	if (rc == 0)
+		rc = mdb_txn_commit(txn);
+	else
+		mdb_txn_abort(txn);
+	if (rc == MDB_MAP_FULL) {
+		/* the step again once the map has grown */
+		store_grow_next(C->st, (size_t)APPLY_ROWS * ROW_BYTES);
+		store_commit(C->st);
+		kick();
+		return;
+	}
+	if (rc != 0) {
+		log_warnx("list import %s: %s; trying again in a second", id,
+		    err[0] ? err : mdb_strerror(rc));
+		kick_in(1000);
+		return;
+	}
+	step_busy = 1;
+	store_after(C->st, step_done, NULL);
+}
+
+/* At start: an import whose apply began is carried on to its end. */
+void
+list_start(void)
+{
+	MDB_txn *txn;
+	json_t *imp;
+	char id[40];
+
+	if (store_rtxn(C->st, &txn) == 0) {
+		if ((imp = find_work(txn, id, sizeof(id))) != NULL) {
+			log_info("list %s: import %s was %s when campaignd "
+			    "stopped; carrying it on", rec_str(imp, "list", ""),
+			    id, rec_str(imp, "state", ""));
+			json_decref(imp);
+		}
+		mdb_txn_abort(txn);
+	}
+	kick();
+}
+
+static void
+op_import_commit(struct creq *r)
+{
+	json_t *imp, *doc;
+	const char *id;
+	MDB_cursor *cur;
+	MDB_val k, v;
 	int rc;
 
 	if (creq_begin(r) == -1 || (imp = imp_load(r, &id)) == NULL)
 		return;
-	need = (size_t)json_integer_value(json_object_get(imp, "rows")) *
-	    ROW_BYTES;
-	json_decref(imp);
-	if (commit && !store_room(C->st, need) && json_integer_value(arg(r,
-	    "tries")) < COMMIT_TRIES) {
-		/* grow first rather than fill the map halfway and redo */
-		rc = MDB_MAP_FULL;
-		goto store;
-	}
-	if (!commit) {
-		if ((rc = imp_drop(r->txn, id)) != 0)
-			goto store;
-		creq_ok(r, json_pack("{s:s}", "aborted", id));
+	if (!state_is(imp, "staging")) {
+		/* asked again (msg reconnected): the state as it is */
+		creq_ok(r, json_pack("{s:s,s:s}", "import", id, "state",
+		    rec_str(imp, "state", "")));
+		json_decref(imp);
 		return;
 	}
 	if (!cdb_exists(r->txn, C->db_lists, r->name)) {
+		json_decref(imp);
 		creq_err(r, "notfound", "list %s was deleted during the import",
 		    r->name);
 		return;
 	}
-	snprintf(prefix, sizeof(prefix), "%s/", id);
-	pl = strlen(prefix);
-	if ((rc = mdb_cursor_open(r->txn, C->db_lstage, &cur)) != 0)
+	/* one apply at a time into a list: their pending members would mix */
+	if ((rc = mdb_cursor_open(r->txn, C->db_limp, &cur)) != 0)
 		goto store;
-	k.mv_size = pl;
-	k.mv_data = prefix;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		int c, made;
-
-		if (k.mv_size < pl || memcmp(k.mv_data, prefix, pl) != 0)
-			break;
-		if ((st = val_doc(&v)) == NULL) {
-			rc = MDB_CORRUPTED;
-			break;
-		}
-		c = contact_upsert(r->txn, json_object_get(st, "row"), 1, cid,
-		    sizeof(cid), &made, err, sizeof(err));
-		if (c == -1) {
-			creq_err(r, "invalid", "import: line %lld: %s; nothing "
-			    "imported", (long long)json_integer_value(
-			    json_object_get(st, "line")), err);
-			json_decref(st);
+		if ((doc = val_doc(&v)) == NULL)
+			continue;
+		if (strcmp(rec_str(doc, "list", ""), r->name) == 0 &&
+		    (state_is(doc, "applying") || state_is(doc, "committed"))) {
+			json_decref(doc);
 			mdb_cursor_close(cur);
+			json_decref(imp);
+			creq_err(r, "inuse", "another import into list %s is "
+			    "being applied; commit again when it has ended",
+			    r->name);
 			return;
 		}
-		json_decref(st);
-		if (c != 0 && strcmp(err, mdb_strerror(MDB_MAP_FULL)) == 0) {
-			rc = MDB_MAP_FULL;
-			break;
-		}
-		if (c != 0) {
-			mdb_cursor_close(cur);
-			creq_err(r, "store", "%s", err);
-			return;
-		}
-		if (made)
-			created++;
-		else
-			updated++;
-		if ((rc = mem_add(r->txn, r->name, cid)) < 0 || rc > 1)
-			break;
-		added += rc;
-		rows++;
+		json_decref(doc);
 	}
 	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND && rc != 1)
+	json_object_set_new(imp, "state", json_string("applying"));
+	json_object_set_new(imp, "touched_ts", cts(daemon_now_ms()));
+	json_object_set_new(imp, "applying_ts", cts(daemon_now_ms()));
+	rc = cdb_put(r->txn, C->db_limp, id, imp);
+	json_decref(imp);
+	if (rc != 0)
 		goto store;
-	if ((rc = imp_drop(r->txn, id)) != 0 ||
-	    (rc = count_add(r->txn, r->name, added)) != 0)
-		goto store;
-	rc = 0;
-	log_info("list %s: import %s committed: %lld rows, %lld contacts "
-	    "created, %lld updated, %lld added to the list", r->name, id, rows,
-	    created, updated, added);
-	creq_ok(r, json_pack("{s:s,s:I,s:I,s:I,s:I}", "list", r->name, "rows",
-	    (json_int_t)rows, "created", (json_int_t)created, "updated",
-	    (json_int_t)updated, "added", (json_int_t)added));
+	log_info("list %s: import %s: the apply begins", r->name, id);
+	creq_ok(r, json_pack("{s:s,s:s}", "import", id, "state", "applying"));
+	kick();
 	return;
 store:
-	if (rc == MDB_MAP_FULL && json_integer_value(arg(r, "tries")) <
-	    COMMIT_TRIES) {
-		struct timeval now = { 0, 0 };
-		struct creq *k;
+	json_decref(imp);
+	creq_err(r, "store", "%s", mdb_strerror(rc));
+}
 
-		/* the whole import is one transaction: grow, try again */
-		mdb_txn_abort(r->txn);
-		r->txn = NULL;
-		r->write = 0;
-		json_object_set_new(r->args, "tries", json_integer(
-		    json_integer_value(arg(r, "tries")) + 1));
-		log_info("list %s: import %s filled the map; trying again "
-		    "once it has grown", r->name, id);
-		store_grow_next(C->st, need);
-		store_commit(C->st);	/* the others' writes: the map grows
-					   before the next batch */
-		k = creq_keep(r);
-		if (event_base_once(C->d.base, -1, EV_TIMEOUT, commit_again, k,
-		    &now) == 0)
-			return;
-		k->done = 0;
-		creq_err(k, "store", "%s", mdb_strerror(rc));
-		creq_release(k);
+static void
+op_import_abort(struct creq *r)
+{
+	json_t *imp;
+	const char *id;
+	int rc;
+
+	if (creq_begin(r) == -1 || (imp = imp_load(r, &id)) == NULL)
+		return;
+	if (!state_is(imp, "staging")) {
+		creq_err(r, "invalid", "import %s is %s: too late to abort",
+		    id, rec_str(imp, "state", ""));
+		json_decref(imp);
 		return;
 	}
-	creq_err(r, "store", "%s", mdb_strerror(rc));
+	json_object_set_new(imp, "state", json_string("aborting"));
+	json_object_set_new(imp, "touched_ts", cts(daemon_now_ms()));
+	rc = cdb_put(r->txn, C->db_limp, id, imp);
+	json_decref(imp);
+	if (rc != 0) {
+		creq_err(r, "store", "%s", mdb_strerror(rc));
+		return;
+	}
+	creq_ok(r, json_pack("{s:s}", "aborted", id));
+	kick();
+}
+
+/* {op:"import-status", name, import}: state, figures, left-out rows. */
+static void
+op_import_status(struct creq *r)
+{
+	json_t *imp, *ans;
+	const char *id;
+
+	if (creq_need(r, ROLE_ADMIN) == -1 || (imp = imp_load(r, &id)) == NULL)
+		return;
+	ans = json_pack("{s:s,s:s,s:s}", "import", id, "list", r->name,
+	    "state", rec_str(imp, "state", "staging"));
+	json_object_set(ans, "rows", json_object_get(imp, "rows"));
+	json_object_set_new(ans, "applied", json_integer(json_integer_value(
+	    json_object_get(imp, "applied"))));
+	json_object_set_new(ans, "created", json_integer(json_integer_value(
+	    json_object_get(imp, "created"))));
+	json_object_set_new(ans, "updated", json_integer(json_integer_value(
+	    json_object_get(imp, "updated"))));
+	json_object_set_new(ans, "added", json_integer(json_integer_value(
+	    json_object_get(imp, "added"))));
+	json_object_set_new(ans, "skipped", json_integer(json_integer_value(
+	    json_object_get(imp, "skipped"))));
+	json_object_set_new(ans, "errors", json_is_array(json_object_get(imp,
+	    "errors")) ? json_incref(json_object_get(imp, "errors")) :
+	    json_array());
+	if (rec_str(imp, "reason", NULL))
+		json_object_set(ans, "reason", json_object_get(imp, "reason"));
+	json_decref(imp);
+	creq_ok(r, ans);
 }
 
 int
@@ -1026,9 +1495,11 @@ list_op(struct creq *r)
 	else if (strcmp(op, "import-rows") == 0)
 		op_import_rows(r);
 	else if (strcmp(op, "import-commit") == 0)
-		op_import_end(r, 1);
+		op_import_commit(r);
 	else if (strcmp(op, "import-abort") == 0)
-		op_import_end(r, 0);
+		op_import_abort(r);
+	else if (strcmp(op, "import-status") == 0)
+		op_import_status(r);
 	else if (creq_need(r, ROLE_ADMIN) == -1)
 		return 0;	/* an agent learns nothing, not even the ops */
 	return 0;

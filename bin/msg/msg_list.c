@@ -5,8 +5,10 @@
  *
  * An import streams the CSV file with lib/csvr and sends it in batches
  * (BATCH_ROWS rows, BATCH_BYTES bytes) under one import id: campaignd
- * validates and stages each batch, and makes the whole file visible in one
- * transaction at the end ("import-commit").  A row msg or campaignd refuses
+ * validates and stages each batch; "import-commit" starts the apply, which
+ * campaignd runs in bounded steps and makes visible in the list at once at
+ * its end; msg polls "import-status" until then (across a restart of
+ * campaignd, which carries the apply on).  A row msg or campaignd refuses
  * is reported with its line number (at most ERR_MAX printed, the rest
  * counted); any refused row means nothing is imported ("import-abort").
  * msg holds one batch at a time, never the file, so memory is bounded
@@ -22,6 +24,8 @@
 
 #include "busc.h"
 #include "csvr.h"
+#include "mp.h"
+#include "rec.h"
 #include "valid.h"
 #include "msg.h"
 #include "msg_admin.h"
@@ -30,6 +34,7 @@
 #define BATCH_BYTES	(512 * 1024)
 #define ROW_MAX		(256 * 1024)
 #define ERR_MAX		100	/* refusals printed; more are counted */
+#define APPLY_LOST_MAX	(5 * 300)	/* 200 ms polls campaignd may be away */
 
 static const char *const list_cols[] = { "name", "kind", "count", "where",
     "description", NULL };
@@ -200,6 +205,107 @@ make_row(char **f, size_t nf, const int *kind, char **names, long line,
 	return row;
 }
 
+/*
+ * import-status on a fresh connection: 0 with *res, or -1 when campaignd
+ * cannot be reached now (restarting); a refusal exits.
+ */
+static int
+imp_status(struct limp *m, json_t **res)
+{
+	struct busc c;
+	struct fbuf fb;
+	const msgpack_object *ans;
+	const char *why;
+	char err[512];
+	int64_t id;
+	int rc = -1;
+
+	if (msg_connect(&c, "campaignd", MSG_TIMEOUT_MS, &why) == -1)
+		return -1;
+	id = busc_next_id(&c);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 6);
+	mp_kv_str(&fb.pk, "t", "cfg");
+	mp_kv_int(&fb.pk, "id", id);
+	mp_kv_str(&fb.pk, "kind", "list");
+	mp_kv_str(&fb.pk, "op", "import-status");
+	mp_kv_str(&fb.pk, "name", m->list);
+	mp_kv_str(&fb.pk, "import", m->id);
+	if (fbuf_finish(&fb) == 0 && busc_call(&c, &fb, id, &ans) == 1) {
+		if (msg_answer_err(ans, err, sizeof(err)))
+			msg_die(MSG_EX_REFUSED, "import %s: %s", m->id, err);
+		if ((*res = rec_to_json(ans)) != NULL)
+			rc = 0;
+	}
+	fbuf_free(&fb);
+	busc_close(&c);
+	return rc;
+}
+
+/* Wait for the apply's end; the outcome as campaignd recorded it. */
+static int
+wait_apply(struct limp *m)
+{
+	json_t *res = NULL, *e;
+	const char *st;
+	int64_t lost = 0;
+	size_t i;
+
+	for (;;) {
+		if (imp_status(m, &res) == -1) {
+			if (lost == 0)
+				msg_err("import %s: campaignd went away during "
+				    "the apply; waiting for it (it carries the "
+				    "apply on when it starts)", m->id);
+			if (++lost > APPLY_LOST_MAX)
+				msg_die(MSG_EX_UNREACH, "import %s: campaignd "
+				    "unreachable for %d s; the import will be "
+				    "applied in full when it starts (msg list "
+				    "show %s)", m->id, APPLY_LOST_MAX / 5,
+				    m->list);
+			usleep(200 * 1000);
+			continue;
+		}
+		lost = 0;
+		st = json_string_value(json_object_get(res, "state"));
+		if (st && (strcmp(st, "committed") == 0 || strcmp(st,
+		    "done") == 0 || strcmp(st, "failed") == 0))
+			break;
+		if (m->tty)
+			fprintf(stderr, "\rimport %s: applying %lld of %lld "
+			    "rows", m->list, (long long)json_integer_value(
+			    json_object_get(res, "applied")), (long long)
+			    json_integer_value(json_object_get(res, "rows")));
+		json_decref(res);
+		usleep(200 * 1000);
+	}
+	progress(m, 1);
+	json_array_foreach(json_object_get(res, "errors"), i, e)
+		msg_err("line %lld: %s (left out)", (long long)
+		    json_integer_value(json_object_get(e, "line")),
+		    json_string_value(json_object_get(e, "reason")) ?
+		    json_string_value(json_object_get(e, "reason")) : "?");
+	if (strcmp(st, "failed") == 0) {
+		msg_err("import %s failed: %s", m->id, json_string_value(
+		    json_object_get(res, "reason")) ? json_string_value(
+		    json_object_get(res, "reason")) : "?");
+		json_decref(res);
+		return MSG_EX_REFUSED;
+	}
+	msg_err("imported %lld rows into %s: %lld contacts created, %lld "
+	    "updated, %lld added to the list%s", (long long)json_integer_value(
+	    json_object_get(res, "applied")) - json_integer_value(
+	    json_object_get(res, "skipped")), m->list, (long long)
+	    json_integer_value(json_object_get(res, "created")), (long long)
+	    json_integer_value(json_object_get(res, "updated")), (long long)
+	    json_integer_value(json_object_get(res, "added")),
+	    json_integer_value(json_object_get(res, "skipped")) ?
+	    "; some rows left out (above)" : "");
+	i = json_integer_value(json_object_get(res, "skipped")) != 0;
+	json_decref(res);
+	return i ? MSG_EX_REFUSED : MSG_EX_OK;
+}
+
 static int
 l_import(const char *list, const char *file)
 {
@@ -273,11 +379,11 @@ l_import(const char *list, const char *file)
 		msg_die(MSG_EX_REFUSED, "import: %ld of %ld rows refused; "
 		    "nothing imported", m.refused, m.rows_read);
 	}
-	/* the whole file in one transaction, maybe after the map has grown:
-	 * minutes for millions of rows, so no time limit on this answer */
-	m.c.timeout_ms = -1;
+	/* campaignd applies the stage in steps; msg waits for the end,
+	 * across a restart of campaignd (which carries the apply on) */
 	res = admin_call_on(&m.c, "list", "import-commit", json_pack(
 	    "{s:s,s:s}", "name", list, "import", m.id));
+	json_decref(res);
 	busc_close(&m.c);
 	csvr_close(cr);
 	if (m.fp != stdin)
@@ -287,14 +393,10 @@ l_import(const char *list, const char *file)
 	free(names);
 	json_decref(m.rows);
 	json_decref(m.lerr);
-	msg_err("imported %lld rows into %s: %lld contacts created, %lld "
-	    "updated, %lld added to the list", (long long)json_integer_value(
-	    json_object_get(res, "rows")), list, (long long)json_integer_value(
-	    json_object_get(res, "created")), (long long)json_integer_value(
-	    json_object_get(res, "updated")), (long long)json_integer_value(
-	    json_object_get(res, "added")));
-	json_decref(res);
-	return MSG_EX_OK;
+	if (!m.tty)
+		msg_err("import %s: %ld rows staged; applying", m.id,
+		    m.staged);
+	return wait_apply(&m);
 }
 
 /* Every page of the list's contacts. */

@@ -3,8 +3,9 @@
 # (and runnable alone).  It starts the stack in a temporary home
 # (tests/integration/lib.sh), writes a CSV of BENCH_LISTS_N rows (100,000
 # by default; 1,000,000 with BENCH_BIG=1), imports it into a static list
-# with `msg list import` (staged in batches, then committed in one
-# transaction), then runs `msg campaign launch --dry-run` of an SMS
+# with `msg list import` (staged in batches, then applied in steps of
+# 1,000 rows, one transaction each, made visible at once at the end),
+# then runs `msg campaign launch --dry-run` of an SMS
 # campaign on that list (every recipient rendered, counted and asked
 # about at routerd in batches of 500), and prints rows per second and
 # peak memory: msg's VmHWM sampled every 20 ms while it runs, campaignd's
@@ -89,8 +90,8 @@ recipients=$(jq -r .recipients "$T_HOME/dry.json" 2>/dev/null)
 
 cat <<EOF
 
-lists     msg list import -> campaignd: rows staged in batches of 2000, then the
-          whole file committed in one transaction
+lists     msg list import -> campaignd: rows staged in batches of 2000, then
+          applied in steps of 1000 rows (a transaction each), visible at the end
           $N rows ($(mib $((SIZE / 1024))) MiB): list count ${count:-?}
           in $(secs $((t1 - t0))) s = $(rate "$N" $((t1 - t0))) rows/s
           peak memory: msg $(mib "$mpeak") MiB (VmHWM, sampled); campaignd $(mib "$chwm") MiB
