@@ -616,7 +616,8 @@ pump_one(const char *campaign, const char *conv, void *arg)
  * A waiting conversation of a stopped (archived) campaign: on a number the
  * campaign had provisioned it is closed ("campaign ended"); on a reusable
  * one it moves to the campaign that owns the number now (the next active
- * one listing it, else "default") and waits there.  An event each.
+ * one listing it, else "default") and waits there, or, when it needs
+ * attention, to the number's unsolicited settings.  An event each.
  */
 static int
 queue_ended(MDB_txn *txn, const char *id)
@@ -649,7 +650,12 @@ queue_ended(MDB_txn *txn, const char *id)
 			return rc;
 		return rs_conv_put(txn, &cv);
 	}
-	camp_lookup(cv.channel, cv.addr, cv.campaign, sizeof(cv.campaign));
+	/* needing attention, it goes where the number's unsolicited
+	 * settings say, as a held one does (ended_move) */
+	if (!cv.attention || !camp_unsolicited(cv.channel, cv.addr,
+	    cv.campaign, sizeof(cv.campaign)))
+		camp_lookup(cv.channel, cv.addr, cv.campaign,
+		    sizeof(cv.campaign));
 	pk = rs_event(7);
 	mp_kv_str(pk, "type", "transfer");
 	mp_kv_str(pk, "conv", cv.id);

@@ -10,7 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 23
+plan 26
 stack_start
 
 U=pus$$
@@ -90,6 +90,11 @@ sb_sms +15571210004 $R "help me" >/dev/null
 m=$(conv_of "help me")
 CA=$(jq -r .conv <<<"$m")
 is "$(jq -r .campaign <<<"$m")" reu "the oldest active campaign listing R takes it"
+sb_sms +15571210009 $R "still waiting" >/dev/null
+m=$(conv_of "still waiting")
+CB=$(jq -r .conv <<<"$m")
+is "$(jq -r .campaign <<<"$m")" reu "a second one waits in reu, unclaimed"
+msg attention "$CB" on >/dev/null || bail "an unclaimed one needing attention"
 as a msg claim "$CA" >/dev/null && as a msg attention "$CA" on >/dev/null ||
     bail "ada holds it, needing attention"
 exits 0 "stop reu" msg campaign stop reu --yes
@@ -101,6 +106,12 @@ is "$(as a msg inbox --json | jq -r "select(.conv==\"$CA\") | .conv")" "" \
     "it left ada's inbox"
 ok "and is offered to nia" wait_event 15 \
     ".type==\"offer\" and .conv==\"$CA\" and (.agents|index(\"nia\")) != null"
+e=$(wait_event 20 ".type==\"transfer\" and .conv==\"$CB\"")
+is "$(jq -c '[.campaign,.to_campaign,.reason]' <<<"$e")" \
+    "[\"reu\",\"@sms:$R\",\"campaign ended\"]" \
+    "one waiting unclaimed, needing attention, goes to the settings too"
+ok "and is offered to nia" wait_event 15 \
+    ".type==\"offer\" and .conv==\"$CB\" and (.agents|index(\"nia\")) != null"
 sb_sms +15571210005 $R "after the stop" >/dev/null
 is "$(conv_of "after the stop" | jq -r .campaign)" reu2 \
     "later inbound on R reaches the next active campaign listing it"
