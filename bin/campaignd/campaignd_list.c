@@ -987,36 +987,11 @@ kick(void)
 
 /* Drop the pages LMDB's map brought into our resident set (the walk over
  * the stage and the indexes reads them) and the heap's free memory. */
-void	store_shed(struct store *) __attribute__((weak));
-
 static void
 shed(void)
 {
-	const char *dir;
-	char want[4200], line[4600];
-	unsigned long lo, hi;
-	FILE *fp;
-	int off;
-
 	malloc_trim(0);
-	if (store_shed) {
-		store_shed(C->st);
-		return;
-	}
-	/* the map is read-only (no MDB_WRITEMAP): clean pages, read again
-	 * on use; LMDB names its map's address only for MDB_FIXEDMAP */
-	if (mdb_env_get_path(store_env(C->st), &dir) != 0 ||
-	    (size_t)snprintf(want, sizeof(want), "%s/data.mdb", dir) >=
-	    sizeof(want) || (fp = fopen("/proc/self/maps", "re")) == NULL)
-		return;
-	while (fgets(line, sizeof(line), fp) != NULL) {
-		line[strcspn(line, "\n")] = '\0';
-		if (sscanf(line, "%lx-%lx %*s %*s %*s %*s %n", &lo, &hi,
-		    &off) != 2 || off <= 0 || strcmp(line + off, want) != 0)
-			continue;
-		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
-	}
-	fclose(fp);
+	store_shed(C->st);
 }
 
 static int
