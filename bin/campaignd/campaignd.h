@@ -88,6 +88,8 @@ json_t	*arg(struct creq *, const char *key);
 int	arg_bool(struct creq *, const char *key, int def);
 
 /* Documents: msgpack maps in LMDB, JSON in C. */
+/* A stored msgpack value decoded (NULL when unreadable). */
+json_t	*cdb_doc(const MDB_val *);
 int	cdb_get(MDB_txn *, MDB_dbi, const char *key, json_t **doc);
 int	cdb_put(MDB_txn *, MDB_dbi, const char *key, const json_t *doc);
 int	cdb_del(MDB_txn *, MDB_dbi, const char *key);

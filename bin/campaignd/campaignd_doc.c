@@ -401,3 +401,19 @@ cdb_show(struct creq *r, MDB_dbi dbi, const char *what)
 	}
 	creq_ok(r, json_pack("{s:o}", "doc", doc));
 }
+
+/* Decode a stored msgpack value (NULL when unreadable). */
+json_t *
+cdb_doc(const MDB_val *v)
+{
+	msgpack_unpacked up;
+	size_t off = 0;
+	json_t *doc = NULL;
+
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, v->mv_data, v->mv_size, &off) ==
+	    MSGPACK_UNPACK_SUCCESS)
+		doc = rec_to_json(&up.data);
+	msgpack_unpacked_destroy(&up);
+	return doc;
+}

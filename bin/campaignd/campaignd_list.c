@@ -74,22 +74,6 @@ join(json_t *a, char *buf, size_t bufsz)
 	}
 }
 
-/* Decode a stored msgpack value (NULL when unreadable). */
-static json_t *
-val_doc(const MDB_val *v)
-{
-	msgpack_unpacked up;
-	size_t off = 0;
-	json_t *doc = NULL;
-
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, v->mv_data, v->mv_size, &off) ==
-	    MSGPACK_UNPACK_SUCCESS)
-		doc = rec_to_json(&up.data);
-	msgpack_unpacked_destroy(&up);
-	return doc;
-}
-
 static int
 mem_key(char *buf, size_t bufsz, const char *list, const char *id)
 {
@@ -318,7 +302,7 @@ list_walk(MDB_txn *txn, const char *list, const char *after_key,
 				continue;
 			memcpy(id, k.mv_data, k.mv_size);
 			id[k.mv_size] = '\0';
-			if ((ct = val_doc(&v)) == NULL)
+			if ((ct = cdb_doc(&v)) == NULL)
 				continue;
 			contact_names(ct);
 			if (!segment_match(filter, ct)) {
@@ -498,7 +482,7 @@ used_by(MDB_txn *txn, const char *name)
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (memmem(v.mv_data, v.mv_size, name, strlen(name)) == NULL ||
-		    (doc = val_doc(&v)) == NULL)
+		    (doc = cdb_doc(&v)) == NULL)
 			continue;
 		if (strcmp(rec_str(json_object_get(doc, "outbound"), "list",
 		    ""), name) == 0 && strcmp(rec_str(doc, "state", ""),
@@ -765,7 +749,7 @@ imp_clean(MDB_txn *txn, long long now)
 	}
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((doc = val_doc(&v)) == NULL)
+		if ((doc = cdb_doc(&v)) == NULL)
 			continue;
 		if ((state_is(doc, "staging") || state_is(doc, "done") ||
 		    (state_is(doc, "failed") && !json_object_get(doc,
@@ -1013,7 +997,7 @@ find_work(MDB_txn *txn, char *id, size_t idsz)
 		return NULL;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size >= idsz || (doc = val_doc(&v)) == NULL)
+		if (k.mv_size >= idsz || (doc = cdb_doc(&v)) == NULL)
 			continue;
 		if (state_is(doc, "applying") || state_is(doc, "committed") ||
 		    state_is(doc, "aborting") || (state_is(doc, "failed") &&
@@ -1076,7 +1060,7 @@ step_apply(MDB_txn *txn, const char *id, json_t *imp, char *err,
 			rc = MDB_NOTFOUND;
 			break;
 		}
-		if ((st = val_doc(&v)) != NULL) {
+		if ((st = cdb_doc(&v)) != NULL) {
 			c = contact_upsert(txn, json_object_get(st, "row"), 1,
 			    cid, sizeof(cid), &made, why, sizeof(why));
 			if (c == -1) {
@@ -1356,7 +1340,7 @@ op_import_commit(struct creq *r)
 		goto store;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if ((doc = val_doc(&v)) == NULL)
+		if ((doc = cdb_doc(&v)) == NULL)
 			continue;
 		if (strcmp(rec_str(doc, "list", ""), r->name) == 0 &&
 		    (state_is(doc, "applying") || state_is(doc, "committed"))) {

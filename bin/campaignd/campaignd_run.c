@@ -658,17 +658,11 @@ rcpt_get(MDB_txn *txn, const struct run *u, uint32_t n)
 {
 	char k[RID_LEN + 4];
 	MDB_val v;
-	msgpack_unpacked up;
 	json_t *doc = NULL;
-	size_t off = 0;
 
 	if (get(txn, C->db_rcpt, k, key_n(k, u->id, n), &v) != 0)
 		return NULL;
-	msgpack_unpacked_init(&up);
-	if (msgpack_unpack_next(&up, v.mv_data, v.mv_size, &off) ==
-	    MSGPACK_UNPACK_SUCCESS)
-		doc = rec_to_json(&up.data);
-	msgpack_unpacked_destroy(&up);
+	doc = cdb_doc(&v);
 	return doc;
 }
 
@@ -1248,11 +1242,10 @@ runs_load(void)
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	msgpack_unpacked up;
 	json_t *doc;
 	struct run *u;
 	const char *st;
-	size_t off, i;
+	size_t i;
 	int rc;
 
 	loaded = 1;
@@ -1262,13 +1255,7 @@ runs_load(void)
 		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
 		    rc == 0 && nruns < RUNS_MAX;
 		    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			off = 0;
-			doc = NULL;
-			msgpack_unpacked_init(&up);
-			if (msgpack_unpack_next(&up, v.mv_data, v.mv_size,
-			    &off) == MSGPACK_UNPACK_SUCCESS)
-				doc = rec_to_json(&up.data);
-			msgpack_unpacked_destroy(&up);
+			doc = cdb_doc(&v);
 			if (doc == NULL || (u = calloc(1, sizeof(*u))) == NULL) {
 				json_decref(doc);
 				continue;
