@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,78 +73,165 @@ sum_into(json_t *a, json_t *b)
 }
 
 /*
- * --shards: each shard's snapshot (its parley.conf names its home), every
- * line with "shard" added (the file's nats_shard, else the file), then
- * one "system" line summing the shards' ({"shard":"*"}) and one sync.
+ * --shards: the statsd of each shard whose parley.conf is listed (its home
+ * says where its stats.sock is).  Every line gets "shard" (the file's
+ * nats_shard, else the file).  After all the snapshots, one "system" line
+ * summing the shards' ({"shard":"*"}, with "shards", how many) and one
+ * sync.  With -f the changes follow from every shard as they come, each
+ * tagged, and each shard's new system line is followed by a new sum.
  */
-static int
-stats_shards(const char *list, const char *campaign, const char *agent)
+struct shard {
+	char			*name;
+	struct msg_stats_rd	*r;
+	json_t			*sys;	/* its last system line */
+};
+
+/* The sum of the shards' system lines, printed. */
+static void
+shards_sum(struct shard *sh, int n)
 {
-	char *files, *f, *save = NULL, err[512], path[4096], *home, *line;
-	json_t *sys = json_object(), *o;
-	struct msg_stats_rd *r;
-	struct conf *cf;
-	const char *t, *sh;
-	int rc, n = 0;
+	json_t *sys = json_object();
+	char *line;
+	int i;
 
-	if ((files = strdup(list)) == NULL || sys == NULL)
+	if (sys == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");
-	for (f = strtok_r(files, ",", &save); f != NULL;
-	    f = strtok_r(NULL, ",", &save)) {
-		if ((cf = conf_load(f, err, sizeof(err))) == NULL)
-			msg_die(MSG_EX_USAGE, "%s", err);
-		sh = conf_get(cf, "nats_shard")[0] ? conf_get(cf, "nats_shard") : f;
-		if ((home = conf_path(cf, conf_get(cf, "home"))) == NULL)
-			msg_die(MSG_EX_REFUSED, "out of memory");
-		snprintf(path, sizeof(path), "%s/run/stats.sock", home);
-		free(home);
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			msg_die(MSG_EX_REFUSED, "out of memory");
-		r->fd = stats_connect_at(path);
-		r->block = 1;
-		while ((rc = msg_stats_line(r, &line)) == 1) {
-			if ((o = json_loads(line, 0, NULL)) == NULL)
-				continue;
-			t = json_string_value(json_object_get(o, "type"));
-			if (t && strcmp(t, "error") == 0)
-				msg_die(MSG_EX_REFUSED, "%s: refused", sh);
-			if (t && strcmp(t, "sync") == 0) {
-				json_decref(o);
-				break;
-			}
-			if (t && strcmp(t, "system") == 0)
-				sum_into(sys, o);
-			json_object_set_new(o, "shard", json_string(sh));
-			if (msg_stats_keep(o, campaign, agent)) {
-				char *s = json_dumps(o, JSON_COMPACT);
-
-				if (s == NULL)
-					msg_die(MSG_EX_REFUSED, "out of memory");
-				msg_out_line(s);
-				free(s);
-			}
-			json_decref(o);
-		}
-		if (rc == -1)
-			msg_die(MSG_EX_UNREACH, "%s: the stats socket closed", sh);
-		close(r->fd);
-		free(r->line);
-		free(r);
-		conf_free(cf);
-		n++;
-	}
+	for (i = 0; i < n; i++)
+		if (sh[i].sys != NULL)
+			sum_into(sys, sh[i].sys);
 	json_object_set_new(sys, "type", json_string("system"));
 	json_object_set_new(sys, "shard", json_string("*"));
 	json_object_set_new(sys, "shards", json_integer(n));
 	json_object_del(sys, "seq");
-	line = json_dumps(sys, JSON_COMPACT);
+	if ((line = json_dumps(sys, JSON_COMPACT)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
 	msg_out_line(line);
 	free(line);
+	json_decref(sys);
+}
+
+/*
+ * One line of shard s: tagged and printed if it passes the filters.
+ * Returns 1 for its sync line, 2 for a system line, else 0.
+ */
+static int
+shard_line(struct shard *s, const char *line, const char *campaign,
+    const char *agent, int quiet_sync)
+{
+	const char *t;
+	json_t *o;
+	char *out;
+	int rc = 0;
+
+	if ((o = json_loads(line, 0, NULL)) == NULL)
+		return 0;
+	t = json_string_value(json_object_get(o, "type"));
+	if (t && strcmp(t, "error") == 0)
+		msg_die(MSG_EX_REFUSED, "%s: %s", s->name,
+		    json_string_value(json_object_get(o, "msg")) ?
+		    json_string_value(json_object_get(o, "msg")) : "refused");
+	if (t && strcmp(t, "sync") == 0)
+		rc = 1;
+	if (t && strcmp(t, "system") == 0) {
+		json_decref(s->sys);
+		s->sys = json_deep_copy(o);
+		rc = 2;
+	}
+	json_object_set_new(o, "shard", json_string(s->name));
+	if (!(rc == 1 && quiet_sync) && msg_stats_keep(o, campaign, agent)) {
+		if ((out = json_dumps(o, JSON_COMPACT)) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		msg_out_line(out);
+		free(out);
+	}
+	json_decref(o);
+	return rc;
+}
+
+static int
+stats_shards(const char *list, const char *campaign, const char *agent,
+    int follow)
+{
+	char *files, *f, *save = NULL, err[512], path[4096], *home, *line;
+	struct shard *sh = NULL;
+	struct pollfd *pfd;
+	struct conf *cf;
+	int rc, i, n = 0, sys;
+	ssize_t got;
+
+	if ((files = strdup(list)) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	for (f = strtok_r(files, ",", &save); f != NULL;
+	    f = strtok_r(NULL, ",", &save)) {
+		if ((sh = reallocarray(sh, n + 1, sizeof(*sh))) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		if ((cf = conf_load(f, err, sizeof(err))) == NULL)
+			msg_die(MSG_EX_USAGE, "%s", err);
+		if ((sh[n].name = strdup(conf_get(cf, "nats_shard")[0] ?
+		    conf_get(cf, "nats_shard") : f)) == NULL ||
+		    (home = conf_path(cf, conf_get(cf, "home"))) == NULL ||
+		    (sh[n].r = calloc(1, sizeof(*sh[n].r))) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		snprintf(path, sizeof(path), "%s/run/stats.sock", home);
+		free(home);
+		conf_free(cf);
+		sh[n].sys = NULL;
+		sh[n].r->fd = stats_connect_at(path);
+		sh[n].r->block = 1;
+		n++;
+	}
+	free(files);
+	if (n == 0)
+		msg_usage();
+	/* the snapshots, one shard after the other, each to its sync */
+	for (i = 0; i < n; i++) {
+		while ((rc = msg_stats_line(sh[i].r, &line)) == 1)
+			if (shard_line(&sh[i], line, campaign, agent, 1) == 1)
+				break;
+		if (rc == -1)
+			msg_die(MSG_EX_UNREACH, "%s: the stats socket closed",
+			    sh[i].name);
+	}
+	shards_sum(sh, n);
 	msg_out_line("{\"type\":\"sync\"}");
 	msg_out_flush();
-	json_decref(sys);
-	free(files);
-	return MSG_EX_OK;
+	if (!follow)
+		return MSG_EX_OK;
+	/* then the changes, from whichever shard has them */
+	if ((pfd = calloc(n, sizeof(*pfd))) == NULL)
+		msg_die(MSG_EX_REFUSED, "out of memory");
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = sh[i].r->fd;
+		pfd[i].events = POLLIN;
+		sh[i].r->block = 0;
+	}
+	for (;;) {
+		if (poll(pfd, n, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			msg_die(MSG_EX_REFUSED, "poll: %s", strerror(errno));
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			got = read(sh[i].r->fd, sh[i].r->buf + sh[i].r->len,
+			    sizeof(sh[i].r->buf) - sh[i].r->len);
+			if (got == -1 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				msg_die(MSG_EX_UNREACH, "%s: the stats socket "
+				    "closed", sh[i].name);
+			sh[i].r->len += (size_t)got;
+			sys = 0;
+			while (msg_stats_line(sh[i].r, &line) == 1)
+				if (shard_line(&sh[i], line, campaign, agent,
+				    0) == 2)
+					sys = 1;
+			if (sys)
+				shards_sum(sh, n);
+			msg_out_flush();
+		}
+	}
 }
 
 int
@@ -291,9 +379,7 @@ msg_stats(int argc, char **argv)
 	if (rb)
 		return rebuild();
 	if (shards != NULL) {
-		if (follow)
-			msg_usage();
-		return stats_shards(shards, campaign, agent);
+		return stats_shards(shards, campaign, agent, follow);
 	}
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		msg_die(MSG_EX_REFUSED, "out of memory");

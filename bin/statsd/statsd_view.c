@@ -647,7 +647,18 @@ view_batch(struct view *v, struct fold *f, const struct view_sys *sys,
 
 		if (d == NULL)
 			continue;
-		if ((n = htab_find(&v->last, k, strlen(k), last_eq)) != NULL) {
+		n = htab_find(&v->last, k, strlen(k), last_eq);
+		/* the system entity changes with every event: it is compared
+		 * and sent only with a heartbeat, once a second (compared
+		 * between, its last change would never be sent) */
+		if (!heartbeat && strcmp(json_string_value(
+		    json_object_get(o, "type")), "system") == 0) {
+			if (n != NULL)
+				HTAB_ENTRY(n, struct lastent, hn)->seen = 1;
+			free(d);
+			continue;
+		}
+		if (n != NULL) {
 			e = HTAB_ENTRY(n, struct lastent, hn);
 			e->seen = 1;
 			if (strcmp(e->dump, d) == 0) {
@@ -666,11 +677,6 @@ view_batch(struct view *v, struct fold *f, const struct view_sys *sys,
 			    strlen(e->key)) == -1)
 				fatalx("out of memory");
 		}
-		/* the system entity changes with every event: only with a
-		 * heartbeat, once a second */
-		if (strcmp(json_string_value(json_object_get(o, "type")),
-		    "system") == 0 && !heartbeat)
-			continue;
 		emit(o, sink, arg);
 		sent++;
 	}

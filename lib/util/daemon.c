@@ -63,6 +63,7 @@ on_signal(evutil_socket_t sig, short ev, void *arg)
 		d->conf = nc;
 		d->bus = bl;
 		log_info("configuration reloaded");
+		natsbus_reload(d->conf);
 		if (d->on_hup)
 			d->on_hup(d);
 		return;

@@ -236,6 +236,90 @@ settings(const struct conf *cf, char *err, size_t errsz)
 	return 0;
 }
 
+/* The settings a running daemon cannot change: its connection, streams and
+ * consumers were made with them. */
+static const char *const fixed_keys[] = {
+	"nats_servers", "nats_token_file", "nats_prefix", "nats_shard",
+	"nats_replicas", "nats_dupe_window_s", "nats_ack_wait_ms",
+	"nats_publish_timeout_ms", "nats_batch",
+};
+static char *fixed_vals[sizeof(fixed_keys) / sizeof(fixed_keys[0])];
+
+static void
+fixed_keep(const struct conf *cf)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fixed_keys) / sizeof(fixed_keys[0]); i++) {
+		free(fixed_vals[i]);
+		if ((fixed_vals[i] = strdup(conf_get(cf, fixed_keys[i]))) ==
+		    NULL)
+			fatalx("out of memory");
+	}
+}
+
+/*
+ * SIGHUP: the maps (nats_shards, nats_addresses, nats_default_shard) are
+ * read again and apply to the next webhook; the fan-out list of shards is
+ * rebuilt once the connection is up (before, its thread reads it).  Every
+ * other nats_* setting, and bus_transport, needs a restart: said once.
+ */
+void
+natsbus_reload(const struct conf *cf)
+{
+	static struct nb_map addrs[NB_MAXMAP], camps[NB_MAXMAP];
+	size_t na, nc, i;
+	char err[256];
+	const char *v;
+	int up;
+
+	if ((NB.d != NULL) != natsbus_on(cf)) {
+		log_warnx("reload: bus_transport changes need a restart");
+		return;
+	}
+	if (NB.d == NULL || NB.d->check_only)
+		return;
+	for (i = 0; i < sizeof(fixed_keys) / sizeof(fixed_keys[0]); i++)
+		if (strcmp(fixed_vals[i], conf_get(cf, fixed_keys[i])) != 0)
+			log_warnx("reload: %s changes need a restart",
+			    fixed_keys[i]);
+	v = conf_get(cf, "nats_default_shard");
+	if (v[0] != '\0' && !natsmap_name_ok(v)) {
+		log_warnx("reload: nats_default_shard: not a shard name; "
+		    "keeping the previous maps");
+		return;
+	}
+	if (natsmap_parse("nats_shards", conf_get(cf, "nats_shards"), camps,
+	    &nc, 1, err, sizeof(err)) == -1 ||
+	    natsmap_parse("nats_addresses", conf_get(cf, "nats_addresses"),
+	    addrs, &na, 0, err, sizeof(err)) == -1) {
+		log_warnx("reload: %s; keeping the previous maps", err);
+		return;
+	}
+	memcpy(NB.camps, camps, nc * sizeof(camps[0]));
+	NB.ncamps = nc;
+	memcpy(NB.addrs, addrs, na * sizeof(addrs[0]));
+	NB.naddrs = na;
+	snprintf(NB.deflt, sizeof(NB.deflt), "%s", v);
+	pthread_mutex_lock(&NB.mu);
+	up = NB.up;
+	pthread_mutex_unlock(&NB.mu);
+	if (!up) {
+		log_warnx("reload: not connected to NATS yet; a shard added to "
+		    "the maps is told of statuses after a restart");
+		return;
+	}
+	NB.nshards = 0;
+	for (i = 0; i < NB.ncamps; i++)
+		shard_add(NB.camps[i].v);
+	if (NB.deflt[0])
+		shard_add(NB.deflt);
+	if (NB.shard[0])
+		shard_add(NB.shard);
+	log_info("nats: maps reloaded: %zu campaigns on %zu shards, "
+	    "%zu addresses", NB.ncamps, NB.nshards, NB.naddrs);
+}
+
 /* ------------------------------------------------------------ the queue */
 
 static void
@@ -1307,6 +1391,7 @@ natsbus_start(struct daemon *d, int router, char *err, size_t errsz)
 		return -1;
 	if (d->check_only)
 		return 0;
+	fixed_keep(d->conf);
 	randombytes_buf(rb, sizeof(rb));
 	for (i = 0; i < sizeof(rb); i++)
 		snprintf(NB.boot + 2 * i, 3, "%02x", rb[i]);

@@ -51,6 +51,9 @@ void	natsbus_preinit(const struct conf *);
  * routerd (nats_shard required).  -1 with err on a bad setting.
  */
 int	natsbus_start(struct daemon *d, int router, char *err, size_t errsz);
+/* SIGHUP (daemon.c, before the daemon's own on_hup): the maps again, a
+ * warning for each setting that needs a restart. */
+void	natsbus_reload(const struct conf *);
 /* Stop the helper threads and close the connection (at exit). */
 void	natsbus_stop(void);
 

@@ -12,7 +12,7 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-plan 29
+plan 30
 stack_start
 trap stack_stop EXIT
 
@@ -47,6 +47,10 @@ sleep 0.5
 is "$(sms +15551110002 "Again")" 200 "a second customer writes"
 seen2() { grep -q '+15551110002' "$T_HOME/follow.out"; }
 ok "msg stats -f shows the second customer as it happens" wait_for 3 seen2
+# the system line follows too: its last change is sent with the next
+# heartbeat, even when nothing changes after it
+sys2() { [ "$(jq -r 'select(.type=="system") | .conversations' "$T_HOME/follow.out" | tail -n 1)" = 2 ]; }
+ok "msg stats -f: a system line counting 2 conversations follows within 3 s" wait_for 3 sys2
 kill "$fpid" 2>/dev/null; wait "$fpid" 2>/dev/null; bg_untrack "$fpid"
 
 # /events: a snapshot with an id, heartbeats, and a resume
