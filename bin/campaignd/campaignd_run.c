@@ -139,6 +139,7 @@ static struct event	*tick_ev;
 static int64_t		 boot_ms, clock_off;
 static struct bus_conn	*subc;
 static uint64_t		 sub_seq;	/* last event seen */
+static int		 seq_lazy;	/* sub_seq not yet in the store */
 static int		 loaded;
 static long		 touched;	/* records handled since store_shed */
 static long		 unsaved_n;	/* records in the batch not committed */
@@ -200,6 +201,20 @@ put(MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl, const void *v,
 	MDB_val mk = { kl, (void *)k }, mv = { vl, (void *)v };
 
 	return mdb_put(txn, dbi, &mk, &mv, 0);
+}
+
+/* The event sequence seen while there was no run, saved with the next
+ * transaction (a launch's, or the tick's) rather than one commit per
+ * event: a restart reads those events again and still has no run for
+ * them, and a launch saves it with the run, so none before the launch is
+ * read again after it. */
+static int
+seq_save(MDB_txn *txn)
+{
+	if (!seq_lazy)
+		return 0;
+	seq_lazy = 0;
+	return put(txn, C->db_meta, "run_seq", 7, &sub_seq, 8);
 }
 
 static int
@@ -410,7 +425,7 @@ run_launch(MDB_txn *txn, const json_t *camp, long long now)
 	u->state = RUN_SNAPSHOT;
 	u->started = daemon_now_ms();
 	(void)now;
-	if ((rc = run_save(txn, u)) != 0) {
+	if ((rc = run_save(txn, u)) != 0 || (rc = seq_save(txn)) != 0) {
 		free(u);
 		return rc;
 	}
@@ -1341,6 +1356,9 @@ tick(evutil_socket_t fd, short what, void *arg)
 			    u->cnt[RS_FAILED];
 		}
 	}
+	if (rc == 0 && seq_lazy && (txn != NULL ||
+	    (txn = store_txn(C->st)) != NULL) && (rc = seq_save(txn)) != 0)
+		store_fail(C->st, rc, "the event sequence");
 	if (unsaved_n >= BATCH_MAX)
 		batch_bound();
 	/* a walk over millions touches as many pages of the map: they are
@@ -1500,14 +1518,19 @@ ev_status(MDB_txn *txn, const msgpack_object *r)
 		s.st = RS_RETRYING;
 		if (mp_int(r, "next_ts", &nt) && nt > 0)
 			s.nts = nt * 1000;
-		snprintf(s.why, sizeof(s.why), "%s%s%s", why[0] ? why : code,
-		    why[0] || code[0] ? "; " : "", "the channel tries again");
+		/* cut to WHY_MAX, as every reason stored */
+		if (snprintf(s.why, sizeof(s.why), "%s%s%s", why[0] ? why :
+		    code, why[0] || code[0] ? "; " : "",
+		    "the channel tries again") < 0)
+			s.why[0] = '\0';
 	} else if (strcmp(st, "failed") == 0 ||
 	    strcmp(st, "undelivered") == 0) {
 		if (s.st == RS_DELIVERED || s.st == RS_READ)
 			return 0;
-		snprintf(s.why, sizeof(s.why), "%s%s%s", why[0] ? why :
-		    "failed", code[0] ? " (code " : "", code[0] ? code : "");
+		if (snprintf(s.why, sizeof(s.why), "%s%s%s", why[0] ? why :
+		    "failed", code[0] ? " (code " : "", code[0] ? code :
+		    "") < 0)
+			s.why[0] = '\0';
 		if (code[0])
 			strncat(s.why, ")", sizeof(s.why) - strlen(s.why) - 1);
 		if (code_retryable(code) && s.att + 1 < u->attempts) {
@@ -1606,6 +1629,13 @@ sub_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 		return;
 	if (!loaded)
 		runs_load();
+	if (nruns == 0) {
+		/* nothing to count it for: no transaction per event */
+		sub_seq = (uint64_t)seq;
+		seq_lazy = 1;
+		tick_arm(TICK_MS * 10);
+		return;
+	}
 	if ((txn = store_txn(C->st)) == NULL)
 		return;	/* not saved: seen again after a restart */
 	mp_strcpy(r, "type", type, sizeof(type));
@@ -1623,8 +1653,9 @@ sub_frame(struct bus_conn *c, const msgpack_object *f, void *arg)
 	sub_seq = (uint64_t)seq;
 	touched++;
 	unsaved_n++;
+	seq_lazy = 1;
 	if (rc == 0)
-		rc = put(txn, C->db_meta, "run_seq", 7, &sub_seq, 8);
+		rc = seq_save(txn);
 	if (rc == 0) {
 		size_t i;
 
