@@ -2,7 +2,7 @@
 # three-node nats-server JetStream cluster on loopback random ports (store
 # directories under the test home), two parley shards (homes of their own,
 # routerd, campaignd and statsd each) and an edge home (smsd, whatsappd,
-# sandboxd) whose bus
+# messengerd, sandboxd) whose bus
 # is NATS (parley-cluster(7)).  Every process is started here, tracked by
 # PID (bg_track) and ended by lib.sh's EXIT trap; nothing else is touched.
 #
@@ -23,7 +23,7 @@ cl_conf() {
 bus_transport = nats
 nats_servers = nats://127.0.0.1:${NATS_PORT[1]},nats://127.0.0.1:${NATS_PORT[2]},nats://127.0.0.1:${NATS_PORT[3]}
 nats_shards = sales=s1 support=s2
-nats_addresses = $CL_ADDR_A=sales $CL_ADDR_B=support $CL_WA_PNID=support
+nats_addresses = $CL_ADDR_A=sales $CL_ADDR_B=support $CL_WA_PNID=support $MG_PAGE=support
 nats_default_shard = s1
 nats_replicas = 3
 nats_ack_wait_ms = 5000
@@ -106,6 +106,7 @@ cluster_start() {
 	cl_run "$T_HOME" sandboxd edge
 	cl_run "$T_HOME" smsd edge
 	cl_run "$T_HOME" whatsappd edge
+	cl_run "$T_HOME" messengerd edge
 	for s in s1 s2; do
 		wait_for 30 shard_msg "$s" ping -q -w 1 routerd ||
 		    bail "shard $s routerd did not answer"

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 
-plan 22
+plan 24
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -40,6 +40,14 @@ wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2;
 is "$(shard_in s2 | jq -r 'select(.pid=="'"$WAMID"'") | .channel')" whatsapp \
     "shard s2 stored the WhatsApp message"
 
+# messengerd too: a notification for support's Page goes to s2
+MID="m_$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+is "$(mg_post "$(mg_text 6543210000000101 "$MID" "mg for support")")" 200 \
+    "messengerd answers a signed notification 200 once JetStream has it"
+wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q '$MID'"
+is "$(shard_in s2 | jq -r 'select(.pid=="'"$MID"'") | .channel')/$(shard_in s1 | grep -c "$MID")" messenger/0 \
+    "shard s2 stored the Messenger message, s1 not"
+
 # msg -S CAMPAIGN / -s SHARD: the shard's parley.conf from nats_shard_confs
 is "$(msg -S support inbox </dev/null 2>/dev/null | jq -r 'select(.contact=="+15551110002") | .addr')" \
     "$CL_ADDR_B" "msg -S support asks the shard that owns support (s2)"
@@ -50,12 +58,12 @@ is "$?" 2 "msg -s with a shard nats_shard_confs does not name is a usage error"
 
 # msg stats --shards: each shard's snapshot tagged, the system lines summed
 wait_for 20 bash -c "PARLEY_CONF=$S1/parley.conf msg stats | grep -q '\"conversations\":2'"
-wait_for 20 bash -c "PARLEY_CONF=$S2/parley.conf msg stats | grep -q '\"conversations\":3'"
+wait_for 20 bash -c "PARLEY_CONF=$S2/parley.conf msg stats | grep -q '\"conversations\":4'"
 st=$(msg stats --shards "$S1/parley.conf,$S2/parley.conf" 2>&1)
 c1=$(jq -r 'select(.type=="system" and .shard=="s1") | .conversations' <<<"$st")
 c2=$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <<<"$st")
-is "$c1/$c2" "2/3" "msg stats --shards shows each shard's system line (2 and 3 conversations)"
-is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")" 5 \
+is "$c1/$c2" "2/4" "msg stats --shards shows each shard's system line (2 and 4 conversations)"
+is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")" 6 \
     "and one summing them"
 is "$(jq -r 'select(.type=="sync") | .type' <<<"$st")" sync "ending with one sync line"
 
@@ -65,11 +73,11 @@ FPID=$!; bg_track "$FPID"
 wait_for 10 grep -q '"type":"sync"}' "$T_HOME/follow"
 SC=$(sm_sid)
 sms_in "$SC" +15551110004 "$CL_ADDR_B" "later, for support" >/dev/null
-wait_for 20 bash -c "jq -r 'select(.type==\"system\" and .shard==\"*\") | .conversations' <'$T_HOME/follow' | grep -qx 6"
-is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <"$T_HOME/follow" | tail -n 1)" 6 \
-    "msg stats -f --shards follows: the sum counts a conversation that came later (6)"
-is "$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <"$T_HOME/follow" | tail -n 1)" 4 \
-    "and shard s2's own system line, tagged, counts 4"
+wait_for 20 bash -c "jq -r 'select(.type==\"system\" and .shard==\"*\") | .conversations' <'$T_HOME/follow' | grep -qx 7"
+is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <"$T_HOME/follow" | tail -n 1)" 7 \
+    "msg stats -f --shards follows: the sum counts a conversation that came later (7)"
+is "$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <"$T_HOME/follow" | tail -n 1)" 5 \
+    "and shard s2's own system line, tagged, counts 5"
 kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null; bg_untrack "$FPID"
 
 # SIGHUP: an address added to nats_addresses goes to its campaign's shard
