@@ -38,6 +38,7 @@
 #include "conf.h"
 #include "log.h"
 #include "mp.h"
+#include "natsbus.h"
 #include "proto.h"
 #include "rec.h"
 #include "statsd.h"
@@ -261,30 +262,123 @@ static const char *const tk_sock[TK_N] = { "run/whatsappd.sock",
 static struct bus_conn	*tk_conn[TK_N];
 static json_t		*tk_list[TK_N];
 
+/*
+ * With bus_transport = nats the channel daemons may run on other hosts:
+ * each publishes its chstatus answer every 10 s on chstatus.<prog>.<boot>
+ * (natsbus.h), kept here by that name until it is TK_NATS_TTL_S old.
+ */
+#define TK_NATS_MAX	16
+#define TK_NATS_TTL_S	(3 * TOKEN_POLL_S)
+static struct {
+	char	 name[96];
+	int64_t	 seen;
+	json_t	*list;
+} tk_nats[TK_NATS_MAX];
+
 static void
-on_chstatus(struct bus_conn *c, const msgpack_object *ans, void *arg)
+tk_merge(void)
 {
-	const msgpack_object *chs;
-	json_t *j, *all;
-	size_t k = (size_t)(uintptr_t)arg;
+	json_t *all = json_array();
 	int i;
 
-	if (k >= TK_N || ans == NULL ||
-	    (chs = mp_get(ans, "channels")) == NULL ||
-	    (j = rec_to_json(chs)) == NULL)
-		return;
-	if (!json_is_array(j)) {
-		json_decref(j);
-		return;
-	}
-	json_decref(tk_list[k]);
-	tk_list[k] = j;
-	all = json_array();
 	for (i = 0; i < TK_N; i++)
 		if (tk_list[i] != NULL)
 			json_array_extend(all, tk_list[i]);
+	for (i = 0; i < TK_NATS_MAX; i++)
+		if (tk_nats[i].list != NULL)
+			json_array_extend(all, tk_nats[i].list);
 	json_decref(S->sys.tokens);
 	S->sys.tokens = all;
+}
+
+/* The "channels" array of a chstatus answer, or NULL. */
+static json_t *
+tk_channels(const msgpack_object *ans)
+{
+	const msgpack_object *chs;
+	json_t *j;
+
+	if (ans == NULL || (chs = mp_get(ans, "channels")) == NULL ||
+	    (j = rec_to_json(chs)) == NULL)
+		return NULL;
+	if (!json_is_array(j)) {
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static void
+on_chstatus(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	json_t *j;
+	size_t k = (size_t)(uintptr_t)arg;
+
+	if (k >= TK_N || (j = tk_channels(ans)) == NULL)
+		return;
+	json_decref(tk_list[k]);
+	tk_list[k] = j;
+	tk_merge();
+}
+
+static void
+on_nats_chstatus(const char *subj, const void *data, size_t len, void *arg)
+{
+	msgpack_unpacked up;
+	size_t off = 0, i, slot = TK_NATS_MAX;
+	const char *name = strstr(subj, ".chstatus.");
+	json_t *j = NULL;
+	int64_t now = daemon_now_ms();
+
+	if (name == NULL || strlen(name += 10) >= sizeof(tk_nats[0].name))
+		return;
+	msgpack_unpacked_init(&up);
+	if (msgpack_unpack_next(&up, data, len, &off) ==
+	    MSGPACK_UNPACK_SUCCESS && up.data.type == MSGPACK_OBJECT_MAP)
+		j = tk_channels(&up.data);
+	msgpack_unpacked_destroy(&up);
+	if (j == NULL) {
+		log_debug("nats: %s: not a chstatus answer", subj);
+		return;
+	}
+	/* its slot, else a free or expired one */
+	for (i = 0; i < TK_NATS_MAX; i++)
+		if (strcmp(tk_nats[i].name, name) == 0) {
+			slot = i;
+			break;
+		}
+	for (i = 0; slot == TK_NATS_MAX && i < TK_NATS_MAX; i++)
+		if (tk_nats[i].list == NULL ||
+		    now - tk_nats[i].seen > TK_NATS_TTL_S * 1000)
+			slot = i;
+	if (slot == TK_NATS_MAX) {
+		json_decref(j);
+		return;
+	}
+	snprintf(tk_nats[slot].name, sizeof(tk_nats[slot].name), "%s", name);
+	tk_nats[slot].seen = now;
+	json_decref(tk_nats[slot].list);
+	tk_nats[slot].list = j;
+	tk_merge();
+}
+
+/* Daemons not heard of for TK_NATS_TTL_S are gone from the list. */
+static void
+tk_expire(void)
+{
+	int64_t now = daemon_now_ms();
+	int i, gone = 0;
+
+	for (i = 0; i < TK_NATS_MAX; i++)
+		if (tk_nats[i].list != NULL &&
+		    now - tk_nats[i].seen > TK_NATS_TTL_S * 1000) {
+			json_decref(tk_nats[i].list);
+			tk_nats[i].list = NULL;
+			tk_nats[i].name[0] = '\0';
+			gone = 1;
+		}
+	if (gone)
+		tk_merge();
 }
 
 static void
@@ -295,6 +389,7 @@ poll_tokens(void)
 	int64_t id;
 	int k;
 
+	tk_expire();
 	for (k = 0; k < TK_N; k++) {
 		c = tk_conn[k];
 		if (c == NULL || !bus_is_up(c) || bus_pending(c) > 0)
@@ -683,6 +778,12 @@ main(int argc, char *argv[])
 
 		if (evtimer_add(ev_tick, &tv) == -1)
 			log_exit(EX_TEMP, "evtimer_add failed");
+	}
+	/* channel daemons on other hosts: their token state over NATS */
+	if (natsbus_on(s.d.conf)) {
+		if (natsbus_start(&s.d, 1, err, sizeof(err)) == -1)
+			log_exit(EX_CONFIG, "%s", err);
+		natsbus_core_sub("chstatus.*.*", on_nats_chstatus, NULL);
 	}
 	s.d.on_term = on_term;
 	s.d.on_hup = on_hup;

@@ -15,6 +15,9 @@
  * carry the routing only: Parley-Peer (the channel daemon a frame came
  * from), Parley-Shard, Parley-Link, Parley-Re and Parley-Boot (which
  * routerd, before or after a restart, a result answers).
+ *
+ * Core NATS (no stream, no acknowledgement) carries only state that may be
+ * lost: the channel daemons' chstatus answers for the shards' statsd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -58,7 +61,8 @@ struct nb_sub {
 	void		(*on_msg)(struct nb_sub *, natsMsg *);
 };
 
-enum { J_UP, J_ACK, J_MSG };
+enum { J_UP, J_ACK, J_MSG, J_CORE };
+struct nb_core;
 struct nb_job {
 	struct nb_job	*next;
 	int		 kind;
@@ -66,7 +70,19 @@ struct nb_job {
 	int		 ok;
 	char		 why[128];
 	struct nb_sub	*sub;
+	struct nb_core	*core;
 };
+
+/* a core NATS subscription (no JetStream): state that may be lost */
+struct nb_core {
+	natsSubscription *sub;
+	char		 subj[160];
+	natsbus_core_fn	 fn;
+	void		*arg;
+};
+#define NB_CORE_MAX	4
+#define NB_CORE_QMAX	256	/* core messages waiting for the loop */
+#define NB_CHS_TICKS	40	/* ticks (250 ms) between chstatus asks */
 
 /* a publication waiting for JetStream's acknowledgement */
 struct nb_pub {
@@ -117,6 +133,12 @@ static struct {
 	struct bus_conn	*inj[4];	/* clients of our own socket */
 	char		 injname[4][NB_NAME];
 	size_t		 ninj;
+	int		 loop_up;	/* J_UP seen on the loop */
+	struct nb_core	 cores[NB_CORE_MAX];
+	size_t		 ncores;
+	int		 core_q;	/* J_CORE jobs queued (under mu) */
+	long		 core_dropped;
+	int		 chs_off, chs_tick;
 } NB;
 
 /* ------------------------------------------------------------ settings */
@@ -1339,6 +1361,140 @@ natsbus_edge_out(void)
 	sub_start(stream, subj, dur, on_out_msg);
 }
 
+/* ------------------------------------------------------------ core NATS */
+
+/* libnats' delivery thread: handed to the loop, within a bound. */
+static void
+on_core_msg(natsConnection *nc, natsSubscription *sub, natsMsg *m,
+    void *closure)
+{
+	struct nb_job *j;
+	int full;
+
+	pthread_mutex_lock(&NB.mu);
+	if ((full = NB.core_q >= NB_CORE_QMAX))
+		NB.core_dropped++;
+	else
+		NB.core_q++;
+	pthread_mutex_unlock(&NB.mu);
+	if (full) {
+		natsMsg_Destroy(m);
+		return;
+	}
+	j = job_new(J_CORE);
+	j->m = m;
+	j->core = closure;
+	job_push(j);
+}
+
+/* The loop, once connected: subscribe what was asked for (libnats keeps
+ * the subscriptions over reconnections). */
+static void
+core_subscribe(void)
+{
+	struct nb_core *c;
+	size_t i;
+
+	for (i = 0; i < NB.ncores; i++) {
+		c = &NB.cores[i];
+		if (c->sub != NULL)
+			continue;
+		if (natsConnection_Subscribe(&c->sub, NB.nc, c->subj,
+		    on_core_msg, c) != NATS_OK) {
+			log_warnx("nats: cannot subscribe to %s", c->subj);
+			c->sub = NULL;
+			continue;
+		}
+		natsSubscription_SetPendingLimits(c->sub, NB_CORE_QMAX,
+		    1 << 22);
+		log_info("nats: following %s", c->subj);
+	}
+}
+
+void
+natsbus_core_sub(const char *suffix, natsbus_core_fn fn, void *arg)
+{
+	struct nb_core *c;
+
+	if (NB.d == NULL || NB.ncores == NB_CORE_MAX)
+		return;
+	c = &NB.cores[NB.ncores++];
+	snprintf(c->subj, sizeof(c->subj), "%s.%s", NB.prefix, suffix);
+	c->fn = fn;
+	c->arg = arg;
+	if (NB.loop_up)
+		core_subscribe();
+}
+
+int
+natsbus_core_pub(const char *suffix, const void *data, size_t len)
+{
+	char subj[160];
+
+	if (NB.d == NULL || !NB.loop_up)
+		return -1;
+	snprintf(subj, sizeof(subj), "%s.%s", NB.prefix, suffix);
+	return natsConnection_Publish(NB.nc, subj, data, (int)len) ==
+	    NATS_OK ? 0 : -1;
+}
+
+/*
+ * A channel daemon's addresses and token state for the shards' statsd
+ * (which cannot reach its socket from another host): every 10 s it asks
+ * itself chstatus, as statsd would, and publishes the answer on
+ * <prefix>.chstatus.<prog>.<boot>.  A daemon that does not serve chstatus
+ * (smsd) is asked once.
+ */
+static void
+chs_answered(struct bus_conn *c, const msgpack_object *ans, void *arg)
+{
+	msgpack_sbuffer sb;
+	msgpack_packer pk;
+	char suffix[128];
+
+	if (ans == NULL)
+		return;
+	if (mp_get(ans, "err") != NULL) {
+		log_debug("nats: no chstatus here: not published");
+		NB.chs_off = 1;
+		return;
+	}
+	msgpack_sbuffer_init(&sb);
+	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+	if (msgpack_pack_object(&pk, *ans) == 0) {
+		snprintf(suffix, sizeof(suffix), "chstatus.%s.%s", log_prog(),
+		    NB.boot);
+		if (natsbus_core_pub(suffix, sb.data, sb.size) == -1)
+			log_debug("nats: chstatus not published");
+		else
+			log_debug("nats: chstatus published on %s", suffix);
+	}
+	msgpack_sbuffer_destroy(&sb);
+}
+
+static void
+chs_ask(void)
+{
+	struct bus_conn *c;
+	struct fbuf fb;
+	int64_t id;
+
+	if ((c = inj_conn("statsd")) == NULL)
+		return;
+	if (!bus_is_up(c) || bus_pending(c) > 0) {
+		NB.chs_tick = 4;	/* connecting: again in a second */
+		return;
+	}
+	id = bus_next_id(c);
+	fbuf_init(&fb);
+	fbuf_begin(&fb, 2);
+	mp_kv_str(&fb.pk, "t", "chstatus");
+	mp_kv_int(&fb.pk, "id", id);
+	if (bus_request(c, &fb, id, chs_answered, NULL) == -1)
+		log_debug("nats: chstatus not asked");
+	fbuf_free(&fb);
+}
+
 /* ------------------------------------------------------------ the loop */
 
 static void
@@ -1360,6 +1516,17 @@ on_wake(evutil_socket_t fd, short ev, void *arg)
 			log_info("nats: connected, streams ready (%s%s)",
 			    NB.router ? "shard " : "edge",
 			    NB.router ? NB.shard : "");
+			NB.loop_up = 1;
+			core_subscribe();
+			break;
+		case J_CORE:
+			pthread_mutex_lock(&NB.mu);
+			NB.core_q--;
+			pthread_mutex_unlock(&NB.mu);
+			j->core->fn(natsMsg_GetSubject(j->m),
+			    natsMsg_GetData(j->m),
+			    (size_t)natsMsg_GetDataLength(j->m), j->core->arg);
+			natsMsg_Destroy(j->m);
 			break;
 		case J_ACK:
 			pub_acked(j);
@@ -1376,6 +1543,11 @@ static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	pub_sweep();
+	if (!NB.router && NB.loop_up && !NB.chs_off &&
+	    NB.chs_tick-- <= 0) {
+		NB.chs_tick = NB_CHS_TICKS;
+		chs_ask();
+	}
 }
 
 int

@@ -58,6 +58,19 @@ void	natsbus_reload(const struct conf *);
 void	natsbus_stop(void);
 
 
+/*
+ * Core NATS, for state that may be lost (a channel daemon's token state):
+ * fn is called on the loop with each message on <prefix>.<suffix>
+ * (wildcards allowed), from when the connection is up; at most 256 wait
+ * for the loop, the rest are dropped.  natsbus_core_pub publishes on
+ * <prefix>.<suffix>, -1 when not connected.  Channel daemons publish their
+ * chstatus answer on chstatus.<prog>.<boot> every 10 s by themselves.
+ */
+typedef void (*natsbus_core_fn)(const char *subj, const void *data,
+	    size_t len, void *arg);
+void	natsbus_core_sub(const char *suffix, natsbus_core_fn, void *arg);
+int	natsbus_core_pub(const char *suffix, const void *data, size_t len);
+
 /* A channel daemon's link to routerd: its "in" and "st" requests are
  * published to the owning shard's stream and answered once stored there. */
 struct bus_conn *natsbus_edge_router(const struct bus_handlers *, void *arg);

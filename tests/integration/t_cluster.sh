@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 
-plan 24
+plan 26
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -47,6 +47,14 @@ is "$(mg_post "$(mg_text 6543210000000101 "$MID" "mg for support")")" 200 \
 wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q '$MID'"
 is "$(shard_in s2 | jq -r 'select(.pid=="'"$MID"'") | .channel')/$(shard_in s1 | grep -c "$MID")" messenger/0 \
     "shard s2 stored the Messenger message, s1 not"
+
+# the channel daemons' token state reaches each shard's statsd over NATS
+# (no whatsappd or messengerd socket on a shard host)
+chan_tok() { PARLEY_CONF=$S1/parley.conf msg stats 2>/dev/null |
+    jq -n -e --arg a "$1" '[inputs | select(.type=="channel" and .addr==$a) | .token | objects] | length == 1' >/dev/null; }
+ok "shard s1's statsd lists whatsappd's number with its token state (chstatus over NATS)" \
+    wait_for 30 chan_tok "$CL_WA_PNID"
+ok "and messengerd's Page" wait_for 30 chan_tok "$MG_PAGE"
 
 # msg -S CAMPAIGN / -s SHARD: the shard's parley.conf from nats_shard_confs
 is "$(msg -S support inbox </dev/null 2>/dev/null | jq -r 'select(.contact=="+15551110002") | .addr')" \
