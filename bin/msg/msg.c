@@ -37,7 +37,6 @@
 #include "rec.h"
 #include "utf8.h"
 #include "msg.h"
-#include "natsmap.h"
 #include "msg_stats.h"
 
 struct msg_cmd {
@@ -198,6 +197,7 @@ static const struct msg_cmd cmds[] = {
 static const struct msg_cmd *cur;	/* the command running */
 static const char *conf_arg;		/* -c FILE */
 static const char *shard_arg, *camp_arg;	/* -s SHARD, -S CAMPAIGN */
+static int shard_chosen;			/* msg_conv_shard: done */
 static struct conf *conf;
 static const char *daemon_name = "routerd";	/* for error lines */
 
@@ -292,6 +292,80 @@ select_shard(void)
 	free(p);
 	conf_free(c);
 	conf_arg = path;
+}
+
+static struct conf *get_conf(void);
+
+/*
+ * A conversation's shard, without -s or -S (parley-cluster(7)): when the
+ * configuration is an operator's file that lists nats_shard_confs, each
+ * shard's routerd is asked in turn whether it knows conversation id (a
+ * whole id or a prefix), and the first that does gives the command its
+ * file.  None knowing it, the first shard that answered does, so the
+ * command says what its routerd says (no such conversation).  Once
+ * chosen, the shard stays for the command.
+ */
+void
+msg_conv_shard(const char *id)
+{
+	static char path[1024], first[1024];
+	static struct nb_map m[NB_MAXMAP];
+	struct conf *c;
+	const char *keep = conf_arg, *why;
+	const msgpack_object *ans;
+	char err[512], *p;
+	struct busc bc;
+	struct fbuf fb;
+	size_t n, i;
+	int64_t rid;
+
+	if (shard_chosen)
+		return;
+	shard_chosen = 1;
+	c = get_conf();
+	if (conf_get(c, "nats_shard_confs")[0] == '\0')
+		return;
+	if (natsmap_parse("nats_shard_confs", conf_get(c, "nats_shard_confs"),
+	    m, &n, 0, err, sizeof(err)) == -1)
+		msg_die(MSG_EX_USAGE, "%s", err);
+	for (i = 0; i < n; i++) {
+		if ((p = conf_path(c, m[i].v)) == NULL)
+			msg_die(MSG_EX_REFUSED, "out of memory");
+		snprintf(path, sizeof(path), "%s", p);
+		free(p);
+		conf_arg = path;
+		conf = NULL;		/* c stays: the operator's file */
+		if (msg_connect(&bc, "routerd", MSG_TIMEOUT_MS, &why) == -1)
+			goto next;
+		if (first[0] == '\0')
+			snprintf(first, sizeof(first), "%s", path);
+		fbuf_init(&fb);
+		rid = busc_next_id(&bc);
+		fbuf_begin(&fb, 3);
+		mp_kv_str(&fb.pk, "t", "conv");
+		mp_kv_int(&fb.pk, "id", rid);
+		mp_kv_str(&fb.pk, "conv", id);
+		if (busc_call(&bc, &fb, rid, &ans) == 1 &&
+		    mp_get(ans, "conv") != NULL) {
+			fbuf_free(&fb);
+			busc_close(&bc);
+			conf_free(c);
+			return;
+		}
+		fbuf_free(&fb);
+		busc_close(&bc);
+next:
+		if (conf != NULL)
+			conf_free(conf);
+		conf = NULL;
+	}
+	if (first[0] != '\0') {
+		conf_arg = first;
+		conf_free(c);
+		return;
+	}
+	conf_arg = keep;
+	conf = c;
 }
 
 static struct conf *
@@ -834,8 +908,10 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
-	if (shard_arg != NULL || camp_arg != NULL)
+	if (shard_arg != NULL || camp_arg != NULL) {
 		select_shard();
+		shard_chosen = 1;
+	}
 	if (argc < 1) {
 		main_usage(stderr);
 		return MSG_EX_USAGE;

@@ -185,5 +185,8 @@ int64_t	msg_parse_date(const char *s, int end_of_day);
  * unique prefix of one is resolved by routerd (exit 1 when none or several
  * conversations start so). */
 const char *msg_conv_arg(const char *s);
+/* In an operator's file listing nats_shard_confs (and without -s or -S):
+ * make the shard that knows conversation id the command's (msg.c). */
+void	msg_conv_shard(const char *id);
 
 #endif

@@ -245,6 +245,7 @@ msg_conv_arg(const char *s)
 		if (s[i] >= 'a' && s[i] <= 'z')
 			id[i] = (char)(s[i] - 'a' + 'A');
 	}
+	msg_conv_shard(id);
 	if (n == CONV_ID_LEN)
 		return id;
 	/* a prefix, as git takes one for a commit: routerd knows if it is

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 
-plan 26
+plan 29
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -63,6 +63,16 @@ is "$(msg -s s1 inbox </dev/null 2>/dev/null | jq -r 'select(.contact=="+1555111
     "$CL_ADDR_A" "msg -s s1 asks shard s1"
 msg -s s9 inbox </dev/null >/dev/null 2>&1
 is "$?" 2 "msg -s with a shard nats_shard_confs does not name is a usage error"
+
+# a conversation's shard found by msg itself (the operator's file lists
+# nats_shard_confs; no -s or -S): s1 does not know it, s2 does
+CONV_B=$(shard_in s2 | jq -r 'select(.pid=="'"$SB"'") | .conv')
+like "$(msg transcript "$CONV_B" 2>&1)" 'for support' \
+    "msg transcript of a conversation on s2 finds its shard without -s"
+like "$(msg transcript "${CONV_B:0:20}" 2>&1)" 'for support' \
+    "and from a prefix of its id"
+msg transcript c_0000000000000000000000000Z >/dev/null 2>&1
+is "$?" 1 "a conversation no shard knows is refused as before (exit 1)"
 
 # msg stats --shards: each shard's snapshot tagged, the system lines summed
 wait_for 20 bash -c "PARLEY_CONF=$S1/parley.conf msg stats | grep -q '\"conversations\":2'"
