@@ -56,7 +56,19 @@ bg() {
 	pids="$pids $!"
 }
 
+# The nodes require a token of their clients and a password of each other
+# (routes): any local user could otherwise publish frames as a channel
+# daemon would.  Both are made once, kept in var-cluster/nats/ (0700), and
+# given to the nodes in configuration files (0600), never on a command
+# line that every user can read in ps.
 mkdir -p "$top/nats"
+chmod 0700 "$top/nats"
+for f in token route_pw; do
+	[ -s "$top/nats/$f" ] ||
+	    ( umask 077; od -An -N24 -tx1 /dev/urandom | tr -d ' \n' >"$top/nats/$f" )
+done
+token=$(cat "$top/nats/token")
+route_pw=$(cat "$top/nats/route_pw")
 servers=""
 for n in 1 2 3; do
 	servers="$servers${servers:+,}nats://127.0.0.1:$((NP + n - 1))"
@@ -65,18 +77,31 @@ for n in 1 2 3; do
 	routes=""
 	for m in 1 2 3; do
 		[ "$m" = "$n" ] ||
-		    routes="$routes${routes:+,}nats://127.0.0.1:$((NR + m - 1))"
+		    routes="$routes${routes:+, }nats-route://route:$route_pw@127.0.0.1:$((NR + m - 1))"
 	done
 	mkdir -p "$top/nats/n$n"
-	bg "$top/nats/n$n.log" nats-server -a 127.0.0.1 -p $((NP + n - 1)) \
-	    -n "n$n" -js -sd "$top/nats/n$n" --cluster_name parley \
-	    --cluster "nats://127.0.0.1:$((NR + n - 1))" --routes "$routes"
+	( umask 077; cat >"$top/nats/n$n.conf" <<EOC
+listen: 127.0.0.1:$((NP + n - 1))
+server_name: n$n
+jetstream { store_dir: "$top/nats/n$n" }
+authorization { token: "$token" }
+cluster {
+	name: parley
+	listen: 127.0.0.1:$((NR + n - 1))
+	authorization { user: route, password: "$route_pw" }
+	routes: [ $routes ]
+}
+EOC
+	)
+	bg "$top/nats/n$n.log" nats-server -c "$top/nats/n$n.conf"
 done
 
 cluster_keys() {
+	( umask 077; echo "$token" >"$1/secrets/nats_token" )
 	cat >>"$1/parley.conf" <<EOC
 # the cluster (parley-cluster(7)), added by mk/run-cluster.sh
 bus_transport = nats
+nats_token_file = secrets/nats_token
 nats_servers = $servers
 nats_shards = support=s2
 nats_addresses = +15557654322=support

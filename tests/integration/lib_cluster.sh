@@ -17,10 +17,14 @@ CL_ADDR_A=+15550000001		# campaign sales, shard s1
 CL_ADDR_B=+15550000002		# campaign support, shard s2
 CL_WA_PNID=106540352242922	# a WhatsApp number of support's, shard s2
 
-# cl_conf HOME SHARD: the cluster settings appended to HOME's parley.conf.
+# cl_conf HOME SHARD: the cluster settings appended to HOME's parley.conf,
+# and the clients' token as HOME's secret (0600).
 cl_conf() {
+	mkdir -p "$1/secrets"
+	( umask 077; echo "$CL_TOKEN" >"$1/secrets/nats_token" )
 	cat >>"$1/parley.conf" <<EOC
 bus_transport = nats
+nats_token_file = secrets/nats_token
 nats_servers = nats://127.0.0.1:${NATS_PORT[1]},nats://127.0.0.1:${NATS_PORT[2]},nats://127.0.0.1:${NATS_PORT[3]}
 nats_shards = sales=s1 support=s2
 nats_addresses = $CL_ADDR_A=sales $CL_ADDR_B=support $CL_WA_PNID=support $MG_PAGE=support
@@ -32,17 +36,32 @@ EOC
 	return 0
 }
 
+# nats_start N: node N from a configuration file of its own (mode 0600:
+# the clients' token and the routes' password are in it, not on a command
+# line every user can read): clients need CL_TOKEN, other nodes the route
+# password.
 nats_start() {
-	local n=$1 routes="" m
+	local n=$1 routes="" m f
+	f=$T_HOME/nats/n$n.conf
 	for m in 1 2 3; do
 		[ "$m" = "$n" ] && continue
-		routes="$routes${routes:+,}nats://127.0.0.1:${NATS_CPORT[$m]}"
+		routes="$routes${routes:+, }nats-route://route:$CL_ROUTE_PW@127.0.0.1:${NATS_CPORT[$m]}"
 	done
 	mkdir -p "$T_HOME/nats/n$n"
-	nats-server -a 127.0.0.1 -p "${NATS_PORT[$n]}" -n "n$n" -js \
-	    -sd "$T_HOME/nats/n$n" --cluster_name parley-t \
-	    --cluster "nats://127.0.0.1:${NATS_CPORT[$n]}" --routes "$routes" \
-	    >>"$T_HOME/nats/n$n.log" 2>&1 </dev/null &
+	( umask 077; cat >"$f" <<EOC
+listen: 127.0.0.1:${NATS_PORT[$n]}
+server_name: n$n
+jetstream { store_dir: "$T_HOME/nats/n$n" }
+authorization { token: "$CL_TOKEN" }
+cluster {
+	name: parley-t
+	listen: 127.0.0.1:${NATS_CPORT[$n]}
+	authorization { user: route, password: "$CL_ROUTE_PW" }
+	routes: [ $routes ]
+}
+EOC
+	)
+	nats-server -c "$f" >>"$T_HOME/nats/n$n.log" 2>&1 </dev/null &
 	NATS_PID[$n]=$!
 	bg_track "${NATS_PID[$n]}"
 }
@@ -86,6 +105,8 @@ cluster_start() {
 	for m in 1 2 3; do
 		NATS_PORT[$m]=$(free_port); NATS_CPORT[$m]=$(free_port)
 	done
+	CL_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+	CL_ROUTE_PW=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 	for m in 1 2 3; do nats_start "$m"; done
 	for s in 1 2; do
 		mkdir -p "$T_HOME/shard$s"

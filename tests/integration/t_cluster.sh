@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 
-plan 29
+plan 36
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -116,5 +116,48 @@ sed -i "s/^nats_replicas = .*/nats_replicas = 1/" "$T_HOME/parley.conf"
 kill -HUP "$CL_PID_edge_smsd"
 wait_for 10 grep -q "nats_replicas changes need a restart" "$T_HOME/smsd.log"
 is "$?" 0 "a reload changing nats_replicas says it needs a restart"
+# an agent (a Unix user mapped as one on shard s1) against the cluster: it
+# can read neither the clients' token nor a node's configuration, and a
+# NATS connection without the token is refused before it can publish a
+# forged inbound frame (NATS' own protocol, spoken with bash's /dev/tcp)
+nats_raw() {	# PORT TOKEN: CONNECT (with TOKEN if given), PUB, PING
+	local c='{"verbose":false}' l
+	[ -n "$2" ] && c="{\"verbose\":false,\"auth_token\":\"$2\"}"
+	exec 3<>"/dev/tcp/127.0.0.1/$1" || return 1
+	read -r -t 3 l <&3 && echo "$l"
+	printf 'CONNECT %s\r\n' "$c" >&3
+	# a refused CONNECT is answered -ERR and closed: read that first (a
+	# write to the closed socket would reset it and lose the answer)
+	[ -n "$2" ] || { read -r -t 3 l <&3 && echo "$l"; }
+	if [ -n "$2" ]; then
+		printf 'PING\r\n' >&3
+	else
+		printf 'PUB parley.s1.in 6\r\nforged\r\nPING\r\n' >&3 2>/dev/null
+	fi
+	while read -r -t 3 l <&3; do echo "$l"; done
+}
+if tuser_ok; then
+	U=parleycl$$
+	tuser_add "$U"
+	shard_msg s1 agent add cla --user "$U" --role agent >/dev/null
+	chmod 0711 "$S1" "$T_HOME/nats"
+	n1=$(shard_in s1 | wc -l)
+	out=$(as_user "$U" cat "$S1/secrets/nats_token" 2>&1) && rc=0 || rc=$?
+	like "$rc $out" '^1 .*Permission denied' "an agent cannot read the shard's NATS token"
+	out=$(as_user "$U" cat "$T_HOME/nats/n1.conf" 2>&1) && rc=0 || rc=$?
+	like "$rc $out" '^1 .*Permission denied' "nor a NATS node's configuration (the token, the routes' password)"
+	out=$(as_user "$U" bash -c "$(declare -f nats_raw); nats_raw ${NATS_PORT[1]} ''" 2>&1)
+	like "$out" 'auth_required":true' "the NATS node tells every client it requires authorization"
+	like "$out" 'Authorization Violation' "an agent's connection without the token is refused"
+	is "$(grep -c PONG <<<"$out")" 0 "and never gets to PING"
+	sleep 1
+	is "$(shard_in s1 | wc -l)" "$n1" "nothing was stored on shard s1"
+	like "$(nats_raw "${NATS_PORT[1]}" "$CL_TOKEN" 2>&1)" 'PONG' \
+	    "with the token (the daemons' secret) the same client is served"
+	tuser_cleanup
+else
+	skip "not root: no throwaway Unix user" 7
+fi
+
 [ "$T_FAILED" -gt 0 ] && cl_diag
 done_testing
