@@ -499,8 +499,10 @@ msg_list(int argc, char **argv)
 	}
 	if (npos < 1)
 		msg_usage();
-	if (strcmp(op, "show") == 0 && members)
+	if (strcmp(op, "show") == 0 && members) {
+		json_decref(phones);
 		return l_members(pos[0], limit);
+	}
 	if (strcmp(op, "import") == 0) {
 		if (npos != 2)
 			msg_usage();
