@@ -170,6 +170,22 @@ shard_add(const char *s)
 		snprintf(NB.shards[NB.nshards++], NB_NAME, "%s", s);
 }
 
+/* Every shard we know of (the maps', the default, our own): the ones a
+ * status that names no address of ours is published to. */
+static void
+shards_list(void)
+{
+	size_t i;
+
+	NB.nshards = 0;
+	for (i = 0; i < NB.ncamps; i++)
+		shard_add(NB.camps[i].v);
+	if (NB.deflt[0])
+		shard_add(NB.deflt);
+	if (NB.shard[0])
+		shard_add(NB.shard);
+}
+
 /* The shard owning our address addr: its campaign's; NULL if none. */
 static const char *
 shard_of(const char *addr, size_t len)
@@ -187,7 +203,6 @@ settings(const struct conf *cf, char *err, size_t errsz)
 {
 	const char *v;
 	char *s, *p, *tok, *save = NULL;
-	size_t i;
 
 	v = conf_get(cf, "nats_prefix");
 	if (!natsmap_name_ok(v)) {
@@ -218,12 +233,7 @@ settings(const struct conf *cf, char *err, size_t errsz)
 	    natsmap_parse("nats_addresses", conf_get(cf, "nats_addresses"),
 	    NB.addrs, &NB.naddrs, 0, err, errsz) == -1)
 		return -1;
-	for (i = 0; i < NB.ncamps; i++)
-		shard_add(NB.camps[i].v);
-	if (NB.deflt[0])
-		shard_add(NB.deflt);
-	if (NB.shard[0])
-		shard_add(NB.shard);
+	shards_list();
 	if (conf_int(cf, "nats_replicas", 1, 5, &NB.replicas, err,
 	    errsz) == -1 ||
 	    conf_int(cf, "nats_dupe_window_s", 1, 30LL * 86400, &NB.dupe_s,
@@ -331,13 +341,7 @@ natsbus_reload(const struct conf *cf)
 		    "the maps is told of statuses after a restart");
 		return;
 	}
-	NB.nshards = 0;
-	for (i = 0; i < NB.ncamps; i++)
-		shard_add(NB.camps[i].v);
-	if (NB.deflt[0])
-		shard_add(NB.deflt);
-	if (NB.shard[0])
-		shard_add(NB.shard);
+	shards_list();
 	log_info("nats: maps reloaded: %zu campaigns on %zu shards, "
 	    "%zu addresses", NB.ncamps, NB.nshards, NB.naddrs);
 }
