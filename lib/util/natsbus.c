@@ -1546,7 +1546,18 @@ on_wake(evutil_socket_t fd, short ev, void *arg)
 static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
+	static long said;
+	long dropped;
+
 	pub_sweep();
+	pthread_mutex_lock(&NB.mu);
+	dropped = NB.core_dropped;
+	pthread_mutex_unlock(&NB.mu);
+	if (dropped != said) {
+		log_warnx("nats: %ld core NATS messages dropped, the loop "
+		    "being %d behind", dropped - said, NB_CORE_QMAX);
+		said = dropped;
+	}
 	if (!NB.router && NB.loop_up && !NB.chs_off &&
 	    NB.chs_tick-- <= 0) {
 		NB.chs_tick = NB_CHS_TICKS;
