@@ -158,6 +158,19 @@ cl_diag() {
 	done
 }
 
+# sms_in_retry SID FROM TO BODY: as Twilio does, the same webhook again
+# while it is answered 503 (a stream leader moving, say), up to 10 times
+# half a second apart; the last status.
+sms_in_retry() {
+	local code n
+	for n in 1 2 3 4 5 6 7 8 9 10; do
+		code=$(sms_in "$@")
+		[ "$code" = 503 ] || break
+		sleep 0.5
+	done
+	echo "$code"
+}
+
 # sms_in SID FROM TO BODY: one signed inbound webhook to smsd; its status.
 sms_in() {
 	local p

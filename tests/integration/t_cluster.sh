@@ -90,7 +90,7 @@ msg stats -f --shards "$S1/parley.conf,$S2/parley.conf" >"$T_HOME/follow" 2>&1 &
 FPID=$!; bg_track "$FPID"
 wait_for 10 grep -q '"type":"sync"}' "$T_HOME/follow"
 SC=$(sm_sid)
-sms_in "$SC" +15551110004 "$CL_ADDR_B" "later, for support" >/dev/null
+sms_in_retry "$SC" +15551110004 "$CL_ADDR_B" "later, for support" >/dev/null
 wait_for 20 bash -c "jq -r 'select(.type==\"system\" and .shard==\"*\") | .conversations' <'$T_HOME/follow' | grep -qx 7"
 is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <"$T_HOME/follow" | tail -n 1)" 7 \
     "msg stats -f --shards follows: the sum counts a conversation that came later (7)"
@@ -101,13 +101,13 @@ kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null; bg_untrack "$FPID"
 # SIGHUP: an address added to nats_addresses goes to its campaign's shard
 # from the next webhook on (before, to nats_default_shard, s1)
 ADDR_C=+15550000003 SD=$(sm_sid) SE=$(sm_sid)
-is "$(sms_in "$SD" +15551110005 "$ADDR_C" "before the reload")" 200 \
+is "$(sms_in_retry "$SD" +15551110005 "$ADDR_C" "before the reload")" 200 \
     "a webhook for an address the map lacks is answered 200 (default shard)"
 wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s1 | grep -q $SD"
 sed -i "s/^nats_addresses = .*/& $ADDR_C=support/" "$T_HOME/parley.conf"
 kill -HUP "$CL_PID_edge_smsd"
 wait_for 10 grep -q "nats: maps reloaded" "$T_HOME/smsd.log"
-is "$(sms_in "$SE" +15551110005 "$ADDR_C" "after the reload")" 200 \
+is "$(sms_in_retry "$SE" +15551110005 "$ADDR_C" "after the reload")" 200 \
     "after SIGHUP the same address is answered 200"
 wait_for 20 bash -c "$(declare -f shard_in shard_msg shard_home); S1=$S1 S2=$S2; shard_in s2 | grep -q $SE"
 is "$(shard_in s2 | grep -c "$SE")/$(shard_in s1 | grep -c "$SE")/$(shard_in s1 | grep -c "$SD")" 1/0/1 \
