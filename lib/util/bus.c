@@ -329,39 +329,55 @@ read_budget(struct bus_conn *c, struct evbuffer *in)
 		    "(bus_input_budget_mb)");
 }
 
+int
+bus_frame_next(struct evbuffer *in, msgpack_unpacked *up, const char **data,
+    size_t *used, const char **why)
+{
+	unsigned char hdr[4];
+	size_t avail, need;
+	uint32_t n;
+	char *p;
+
+	if ((avail = evbuffer_get_length(in)) < 4)
+		return 0;
+	evbuffer_copyout(in, hdr, 4);
+	n = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
+	if (n > FRAME_MAX || n == 0) {
+		*why = n ? "frame over 1 MiB" : "empty frame";
+		return -1;
+	}
+	need = 4 + (size_t)n;
+	if (avail < need)
+		return 0;
+	if ((p = (char *)evbuffer_pullup(in, need)) == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	*why = NULL;
+	if (frame_decode(p, need, up, used, why) != 1) {
+		if (*why == NULL)
+			*why = "malformed frame";
+		return -1;
+	}
+	*data = p;
+	return 1;
+}
+
 static void
 conn_read(struct bufferevent *bev, void *arg)
 {
 	struct bus_conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char hdr[4];
-	const char *why = NULL;
-	size_t avail, need, used;
-	uint32_t n;
-	char *p;
+	const char *why = NULL, *p;
+	size_t used;
 	int r;
 
 	c->busy++;
 	while (c->bev == bev && !c->paused) {
-		avail = evbuffer_get_length(in);
-		if (avail < 4)
+		if ((r = bus_frame_next(in, &c->up_obj, &p, &used, &why)) == 0)
 			break;
-		evbuffer_copyout(in, hdr, 4);
-		n = (uint32_t)hdr[0] << 24 | hdr[1] << 16 | hdr[2] << 8 | hdr[3];
-		if (n > FRAME_MAX || n == 0) {
-			bus_drop(c, n ? "frame over 1 MiB" : "empty frame");
-			break;
-		}
-		need = 4 + (size_t)n;
-		if (avail < need)
-			break;
-		if ((p = (char *)evbuffer_pullup(in, need)) == NULL) {
-			bus_drop(c, "out of memory");
-			break;
-		}
-		r = frame_decode(p, need, &c->up_obj, &used, &why);
-		if (r != 1) {
-			bus_drop(c, why ? why : "malformed frame");
+		if (r == -1) {
+			bus_drop(c, why);
 			break;
 		}
 		{

@@ -96,6 +96,16 @@ size_t	bus_outlen(struct bus_conn *);
  * (called back from the loop, never from here). */
 void	bus_want_drain(struct bus_conn *, size_t lowat);
 
+/*
+ * The next frame at the head of in (not drained), decoded into up: 1 with
+ * its bytes in *data (*used of them), 0 when more bytes are needed, -1
+ * with *why when it is over FRAME_MAX, empty or malformed.  The bus's own
+ * reader and natsbus's read through it.
+ */
+struct evbuffer;
+int	bus_frame_next(struct evbuffer *in, msgpack_unpacked *up,
+	    const char **data, size_t *used, const char **why);
+
 /* A fresh request id for this connection. */
 int64_t	bus_next_id(struct bus_conn *);
 typedef void (*bus_answer_cb)(struct bus_conn *, const msgpack_object *ans,

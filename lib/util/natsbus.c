@@ -799,36 +799,23 @@ far_read(struct bufferevent *bev, void *arg)
 {
 	struct nb_far *f = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char h[4];
-	const char *why = NULL;
-	size_t avail, need, used;
-	uint32_t n;
-	char *p;
+	const char *why = NULL, *p;
+	size_t used;
 	int64_t id;
+	int r;
 
-	for (;;) {
-		avail = evbuffer_get_length(in);
-		if (avail < 4)
-			return;
-		evbuffer_copyout(in, h, 4);
-		n = (uint32_t)h[0] << 24 | h[1] << 16 | h[2] << 8 | h[3];
-		need = 4 + (size_t)n;
-		if (avail < need)
-			return;
-		if ((p = (char *)evbuffer_pullup(in, need)) == NULL)
-			fatalx("out of memory");
+	while ((r = bus_frame_next(in, &f->up, &p, &used, &why)) != 0) {
 		/* our own process framed it: malformed is a bug */
-		if (frame_decode(p, need, &f->up, &used, &why) != 1)
-			fatalx("natsbus: own frame malformed: %s",
-			    why ? why : "?");
+		if (r == -1)
+			fatalx("natsbus: own frame malformed: %s", why);
 		if (proto_type(&f->up.data) == PT_HELLO) {
 			id = 0;
 			mp_int(&f->up.data, "id", &id);
 			far_hello(f, id);
 		} else if (f->router)
-			router_request(f, &f->up.data, p, need);
+			router_request(f, &f->up.data, p, used);
 		else
-			edge_request(f, &f->up.data, p, need);
+			edge_request(f, &f->up.data, p, used);
 		evbuffer_drain(in, used);
 	}
 }
