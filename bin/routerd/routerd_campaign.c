@@ -9,7 +9,7 @@
  * inside short read transactions, so it always sees the current
  * configuration without any message passing.  If campaignd has not created
  * its environment yet, addresses belong to the campaign "default" and the
- * open is retried at most once a second.  Beside lib/, it uses only
+ * open is tried again at the next read.  Beside lib/, it uses only
  * routerd_store's channel names.
  */
 #include <ctype.h>
@@ -27,7 +27,9 @@
 
 static MDB_env		*cenv;
 static MDB_dbi		 db_addr, db_campaigns;
-static long long	 next_try;
+static long long	 next_try, next_say;
+
+#define OPEN_RETRY_MS	100
 
 static int
 camp_open(void)
@@ -39,12 +41,18 @@ camp_open(void)
 
 	if (cenv)
 		return 0;
-	if (daemon_now_ms() < next_try)
-		return -1;
-	next_try = daemon_now_ms() + 1000;
+	/*
+	 * Until campaignd has made its environment, every call looks (a
+	 * stat): campaignd makes it, with all its databases, before it
+	 * answers anyone, so the first read after that sees it.  (Tried at
+	 * most once a second, a campaign created in the second after a
+	 * failed look went unseen: inbound routed to "default", agents
+	 * refused as strangers.)  An environment there that fails to open
+	 * is tried again after OPEN_RETRY_MS, and said once in a while.
+	 */
 	daemon_path(&R->d, "db/campaignd", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (stat(file, &st) == -1)
+	if (stat(file, &st) == -1 || daemon_now_ms() < next_try)
 		return -1;
 	if ((rc = mdb_env_create(&cenv)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(cenv, 32)) != 0 ||
@@ -64,8 +72,12 @@ camp_open(void)
 	log_info("reading campaign configuration from %s", dir);
 	return 0;
 fail:
-	log_warnx("campaign configuration %s: %s (retrying)", dir,
-	    mdb_strerror(rc));
+	next_try = daemon_now_ms() + OPEN_RETRY_MS;
+	if (daemon_now_ms() >= next_say) {
+		log_warnx("campaign configuration %s: %s (retrying)", dir,
+		    mdb_strerror(rc));
+		next_say = daemon_now_ms() + 10000;
+	}
 	if (cenv)
 		mdb_env_close(cenv);
 	cenv = NULL;

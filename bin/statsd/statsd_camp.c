@@ -6,8 +6,8 @@
  * campaignd owns its LMDB environment; statsd opens it read-only once per
  * process, as routerd does (routerd_campaign.c), and reads documents inside
  * short read transactions.  Until campaignd has made its environment every
- * campaign has campaignd's defaults, and the open is retried at most once
- * a second.
+ * campaign has campaignd's defaults, and the open is tried again at the
+ * next read.
  */
 #include <pwd.h>
 #include <stdio.h>
@@ -21,7 +21,9 @@
 
 static MDB_env		*cenv;
 static MDB_dbi		 db_campaigns, db_agents, db_agentuser;
-static long long	 next_try;
+static long long	 next_try, next_say;
+
+#define OPEN_RETRY_MS	100
 
 static int
 camp_open(void)
@@ -33,12 +35,18 @@ camp_open(void)
 
 	if (cenv)
 		return 0;
-	if (daemon_now_ms() < next_try)
-		return -1;
-	next_try = daemon_now_ms() + 1000;
+	/*
+	 * Until campaignd has made its environment, every call looks (a
+	 * stat): campaignd makes it, with all its databases, before it
+	 * answers anyone, so the first read after that sees it.  (Tried at
+	 * most once a second, a campaign created in the second after a
+	 * failed look went unseen: inbound routed to "default", agents
+	 * refused as strangers.)  An environment there that fails to open
+	 * is tried again after OPEN_RETRY_MS, and said once in a while.
+	 */
 	daemon_path(&S->d, "db/campaignd", dir, sizeof(dir));
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (stat(file, &st) == -1)
+	if (stat(file, &st) == -1 || daemon_now_ms() < next_try)
 		return -1;
 	if ((rc = mdb_env_create(&cenv)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(cenv, 32)) != 0 ||
@@ -57,8 +65,12 @@ camp_open(void)
 		goto fail;
 	return 0;
 fail:
-	log_warnx("campaign configuration %s: %s (retrying)", dir,
-	    mdb_strerror(rc));
+	next_try = daemon_now_ms() + OPEN_RETRY_MS;
+	if (daemon_now_ms() >= next_say) {
+		log_warnx("campaign configuration %s: %s (retrying)", dir,
+		    mdb_strerror(rc));
+		next_say = daemon_now_ms() + 10000;
+	}
 	if (cenv)
 		mdb_env_close(cenv);
 	cenv = NULL;
