@@ -204,6 +204,7 @@ struct routerd {
 	size_t			 sub_queue;	/* subscriber_queue_kb, bytes */
 	long long		 sub_stall_ms;	/* subscriber_stall_ms */
 	struct event		*ev_tick;
+	struct event		*ev_attn;	/* work_attention_tick */
 };
 
 extern struct routerd *R;
@@ -696,7 +697,10 @@ int	rs_answered(MDB_txn *, const char *msgid, char *reply, size_t replysz,
 int	rs_queue_put(MDB_txn *, const struct conv *);
 int	rs_queue_del(MDB_txn *, const struct conv *);
 /* In queue order: cb(campaign, conv id, arg) returns 0 to go on, 1 to
- * stop.  0 or an mdb error. */
+ * stop, RS_QUEUE_SKIP to go on after the rest of that campaign's (one seek:
+ * a campaign nobody can be offered is not walked entry by entry).  0 or an
+ * mdb error. */
+#define RS_QUEUE_SKIP	2
 typedef int (*rs_queue_cb)(const char *campaign, const char *conv,
 	    void *arg);
 int	rs_queue_walk(MDB_txn *, rs_queue_cb, void *arg);
@@ -739,6 +743,9 @@ void	camp_archived(size_t max, void (*cb)(const char *, void *),
 void	camp_check(const char *campaign, enum chan, char *why, size_t);
 /* Read-only txn on campaignd's environment; -1 when there is none yet. */
 int	camp_rtxn(MDB_txn **);
+/* campaignd's last commit (its transaction id): a change means its
+ * configuration may have changed; 0 when it cannot be read. */
+size_t	camp_gen(void);
 int	camp_dbi(const char *name, MDB_dbi *);
 /* A document of campaignd's db by key, unpacked into up; 0 or -1. */
 int	camp_doc(MDB_txn *, const char *db, const char *key,

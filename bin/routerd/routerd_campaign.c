@@ -131,6 +131,19 @@ camp_rtxn(MDB_txn **txn)
 	return rtxn_begin(txn);
 }
 
+size_t
+camp_gen(void)
+{
+	MDB_txn *txn;
+	size_t id;
+
+	if (camp_rtxn(&txn) == -1)
+		return 0;
+	id = mdb_txn_id(txn);
+	mdb_txn_abort(txn);
+	return id;
+}
+
 int
 camp_dbi(const char *name, MDB_dbi *dbi)
 {

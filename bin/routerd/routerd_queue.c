@@ -49,8 +49,23 @@
 static struct htab	 agents;
 static struct htab	 rrs;
 static struct lease_tab	*L;		/* offers: lib/lease */
-static int		 dirty = 1;
+static int		 dirty = 1;	/* the whole queue to look at again */
 static int		 pumping;
+
+/*
+ * Conversations enqueued since the last pump, by themselves: a new
+ * conversation changes nothing for those already waiting (an agent freed,
+ * a member added, a wrap-up ended or a campaign opening does: those set
+ * dirty), so the pump after its commit looks at it alone instead of
+ * walking the queue, which under a steady load of thousands waiting cost
+ * a walk per message.  Beyond FRESH_MAX the whole queue is walked.
+ */
+#define FRESH_MAX	1024
+static struct fresh {
+	char	campaign[64];
+	char	conv[R_IDLEN];
+} fresh[FRESH_MAX];
+static size_t		 nfresh;
 
 /* a queue entry not yet answered nor abandoned, by conversation */
 struct entry {
@@ -58,12 +73,19 @@ struct entry {
 	char		 conv[R_IDLEN];
 	int64_t		 ts;		/* its queued_ts */
 	int64_t		 dl;		/* its dropout, as last computed */
+	char		 campaign[64];	/* its campaign then */
 };
 static struct htab	 entries;
 static long long	 next_dropout;	/* the earliest deadline */
 static long long	 last_recheck;	/* every deadline computed again */
+static size_t		 recheck_gen;	/* campaignd's commit then */
 
-#define DROPOUT_RECHECK_MS	10000	/* thresholds may have changed */
+/* thresholds may have changed: every deadline computed again when
+ * campaignd has committed since, looked at this often (a threshold made
+ * longer is honoured anyway: a deadline reached is computed again before
+ * the entry is abandoned; a walk of every entry is a stall when thousands
+ * wait, so it is not made for nothing) */
+#define DROPOUT_RECHECK_MS	10000
 
 /* the agent given a campaign's last conversation */
 struct rr {
@@ -107,6 +129,7 @@ entry_note(const struct conv *cv, long long dl)
 	}
 	e->ts = cv->queued_ts;
 	e->dl = dl;
+	snprintf(e->campaign, sizeof(e->campaign), "%s", cv->campaign);
 	if (dl < next_dropout)
 		next_dropout = dl;
 }
@@ -281,7 +304,14 @@ queue_enqueue(MDB_txn *txn, struct conv *cv)
 	mp_kv_int(pk, "sl_s", c.sl_s);
 	mp_kv_int(pk, "dropout_s", c.dropout_s);
 	mp_kv_int(pk, "ts", daemon_now_ms());
-	dirty = 1;
+	if (nfresh < FRESH_MAX) {
+		snprintf(fresh[nfresh].campaign, sizeof(fresh[0].campaign),
+		    "%s", cv->campaign);
+		snprintf(fresh[nfresh].conv, sizeof(fresh[0].conv), "%s",
+		    cv->id);
+		nfresh++;
+	} else
+		dirty = 1;
 	return rs_append(txn, cv->id, NULL);
 }
 
@@ -576,6 +606,11 @@ pump_one(const char *campaign, const char *conv, void *arg)
 			members_load(campaign, &p->c, &ms_buf);
 		if (!p->skip && ms_buf.n == 0)
 			p->skip = 1;
+		if (p->skip && !p->ended) {
+			/* nobody can be offered any of its conversations */
+			p->budget--;
+			return RS_QUEUE_SKIP;
+		}
 	}
 	if (p->ended) {
 		/* the campaign was stopped: its waiting conversations leave */
@@ -808,23 +843,41 @@ void
 queue_pump(void)
 {
 	struct pump p;
+	size_t i, n;
 	int rc;
 
-	if (pumping || !dirty || R->d.draining)
+	if (pumping || (!dirty && nfresh == 0) || R->d.draining)
 		return;
 	pumping = 1;
-	dirty = 0;
 	memset(&p, 0, sizeof(p));
 	p.s = RS_RINGALL;
 	p.budget = PUMP_BUDGET;
 	p.now = daemon_now_ms();
-	if (store_rtxn(R->st, &p.rtxn) == 0) {
+	if (store_rtxn(R->st, &p.rtxn) != 0) {
+		pumping = 0;
+		return;
+	}
+	if (dirty) {
+		/* the whole queue: the fresh ones are in it */
+		dirty = 0;
+		nfresh = 0;
 		if ((rc = rs_queue_walk(p.rtxn, pump_one, &p)) != 0)
 			log_warnx("routing: the queue: %s", mdb_strerror(rc));
-		mdb_txn_abort(p.rtxn);
 		if (p.budget == 0)
 			dirty = 1;	/* more next time */
+	} else {
+		/* only what came since: in the order it came */
+		n = nfresh;
+		nfresh = 0;
+		for (i = 0; i < n; i++) {
+			if ((rc = pump_one(fresh[i].campaign, fresh[i].conv,
+			    &p)) != 0 && rc != RS_QUEUE_SKIP)
+				break;
+		}
+		if (i < n)
+			dirty = 1;	/* stopped short: all next time */
 	}
+	mdb_txn_abort(p.rtxn);
 	pumping = 0;
 }
 
@@ -858,6 +911,29 @@ collect(const char *conv, const char *agent, int ringall, void *arg)
 	ls->n++;
 }
 
+/* The dropout thresholds of the last few campaigns looked up. */
+#define DCACHE	16
+struct dcache {
+	char	name[64];
+	int	dropout_s;
+};
+
+static int
+dropout_of(const char *campaign, struct dcache *dc, size_t *n)
+{
+	struct camp c;
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(dc[i].name, campaign) == 0)
+			return dc[i].dropout_s;
+	camp_get(campaign, &c);
+	i = *n < DCACHE ? (*n)++ : 0;
+	snprintf(dc[i].name, sizeof(dc[i].name), "%s", campaign);
+	dc[i].dropout_s = c.dropout_s;
+	return c.dropout_s;
+}
+
 /* Entries whose wait reached their campaign's dropout threshold while
  * unanswered: the "abandon" event, once.  The rest: the next deadline. */
 static void
@@ -871,20 +947,33 @@ dropouts(long long now)
 	msgpack_packer *pk;
 	MDB_txn *rtxn, *txn = NULL;
 	long long next = INT64_MAX;
+	struct dcache dc[DCACHE];
+	size_t ndc = 0;
 	int rc = 0, recheck;
 
-	recheck = now >= last_recheck + DROPOUT_RECHECK_MS;
+	recheck = 0;
+	if (now >= last_recheck + DROPOUT_RECHECK_MS) {
+		size_t gen = camp_gen();
+
+		last_recheck = now;
+		recheck = gen != recheck_gen;
+		recheck_gen = gen;
+	}
 	if ((now < next_dropout && !recheck) || htab_count(&entries) == 0)
 		return;
-	if (recheck)
-		last_recheck = now;
 	if (store_rtxn(R->st, &rtxn) != 0)
 		return;
 	c.name[0] = '\0';
 	htab_iter_init(&it, &entries);
 	while ((hn = htab_iter_next(&it)) != NULL && rc == 0) {
 		e = HTAB_ENTRY(hn, struct entry, hn);
-		if (e->dl > now && !recheck) {
+		if (recheck)
+			/* the threshold in force now, by the campaign the
+			 * entry was noted in (a transfer notes it again): no
+			 * read of the conversation until its deadline */
+			e->dl = e->ts + dropout_of(e->campaign, dc, &ndc) *
+			    1000LL;
+		if (e->dl > now) {
 			if (e->dl < next)
 				next = e->dl;
 			continue;

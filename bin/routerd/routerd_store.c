@@ -1341,16 +1341,18 @@ rs_queue_walk(MDB_txn *txn, rs_queue_cb cb, void *arg)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	char campaign[64], conv[R_IDLEN];
-	int rc;
+	char campaign[64], conv[R_IDLEN], past[65];
+	MDB_cursor_op op = MDB_NEXT;
+	int rc, r;
 
 	if ((rc = mdb_cursor_open(txn, db.queue, &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	    rc = mdb_cursor_get(cur, &k, &v, op)) {
 		const char *key = k.mv_data;
 		size_t cl = strnlen(key, k.mv_size), il;
 
+		op = MDB_NEXT;
 		if (cl >= sizeof(campaign) || k.mv_size < cl + QKEY_FIXED)
 			continue;
 		il = k.mv_size - cl - QKEY_FIXED;
@@ -1360,7 +1362,15 @@ rs_queue_walk(MDB_txn *txn, rs_queue_cb cb, void *arg)
 		campaign[cl] = '\0';
 		memcpy(conv, key + cl + QKEY_FIXED, il);
 		conv[il] = '\0';
-		if (cb(campaign, conv, arg) != 0)
+		if ((r = cb(campaign, conv, arg)) == RS_QUEUE_SKIP) {
+			/* keys are "<campaign>\0...": the first key past
+			 * them is at or after "<campaign>\1" */
+			memcpy(past, campaign, cl);
+			past[cl] = '\1';
+			k.mv_data = past;
+			k.mv_size = cl + 1;
+			op = MDB_SET_RANGE;
+		} else if (r != 0)
 			break;
 	}
 	mdb_cursor_close(cur);

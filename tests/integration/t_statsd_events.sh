@@ -11,7 +11,7 @@
 . "$(dirname "$0")/lib.sh"
 
 tuser_ok || skip_all "needs root, useradd, userdel and setpriv to act as agents"
-plan 28
+plan 29
 stack_start
 trap stack_stop EXIT
 
@@ -97,6 +97,19 @@ ok "msg stats: abandoned at the threshold 1" wait_for 5 abn
 is "$(stat_of waiting .abandoned)" true "msg stats: the customer still waits, flagged abandoned"
 sleep 2
 is "$(count_events ".type==\"abandon\" and .conv==\"$C2\"")" 1 "abandoned once"
+
+# --- a threshold made shorter applies to a customer already waiting:
+# routerd computes every deadline again once campaignd has committed since
+# it last did (looked at every 10 s)
+msg campaign edit desk --threshold-dropout 120 >/dev/null || bail "dropout 120 s"
+sb_sms +15557500003 "$OURS" "still there?" >/dev/null
+C3=$(wait_event 10 '.type=="message" and .text=="still there?"' | jq -r .conv)
+[ -n "$C3" ] || bail "the third conversation"
+sleep 1
+msg campaign edit desk --threshold-dropout 2 >/dev/null || bail "dropout 2 s"
+e=$(wait_event 25 ".type==\"abandon\" and .conv==\"$C3\"")
+is "$(jq -c '[.reason,.dropout_s]' <<<"$e")" '["dropout",2]' \
+    "a customer waiting when the threshold is shortened is abandoned by the new one"
 
 # --- a rebuild from the log stores what the live fold stored
 sv -w 10 down "$(svc statsd)" >/dev/null
