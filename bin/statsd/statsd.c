@@ -50,6 +50,7 @@ static uint64_t		 batch_id;
 static int64_t		 last_commit;
 static const char	*opt_dir;
 static int		 opt_rebuild, opt_exit, opt_print;
+static char		 shard[64];	/* nats_shard, kept over reloads */
 
 #define TOKEN_POLL_S	10		/* seconds between chstatus asks */
 static void	poll_tokens(void);
@@ -115,7 +116,7 @@ batch(int heartbeat)
 	/* with nobody to tell, computing what changed costs for nothing
 	 * (and would slow the fold of a burst): a client that comes gets a
 	 * snapshot, and the next batch after it sends everything */
-	if (S->sys.subscribers == 0) {
+	if (S->sys.subscribers == 0 && !shards_on()) {
 		if (htab_count(&S->view.last) > 0)
 			view_reset(&S->view);
 		return;
@@ -125,8 +126,15 @@ batch(int heartbeat)
 		batch_id++;
 		sock_broadcast(l.b, l.len);
 		http_broadcast(batch_id, l.b, l.len);
+		shards_publish(l.b, l.len);
 	}
 	free(l.b);
+}
+
+void
+statsd_http_batch(const char *b, size_t len)
+{
+	http_broadcast(++batch_id, b, len);
 }
 
 static void
@@ -162,6 +170,7 @@ on_tick(evutil_socket_t fd, short ev, void *arg)
 		S->dirty = 1;
 	S->fold->changed = 0;
 	batch(1);
+	shards_tick();
 	if (daemon_now_ms() - last_commit >= S->commit_ms)
 		commit();
 }
@@ -599,6 +608,7 @@ on_term(struct daemon *d)
 	bus_server_stop(S->srv);
 	sock_stop();
 	http_stop();
+	shards_stop();
 	S->dirty = 1;
 	commit();
 	daemon_stop(d);
@@ -784,6 +794,11 @@ main(int argc, char *argv[])
 		if (natsbus_start(&s.d, 1, err, sizeof(err)) == -1)
 			log_exit(EX_CONFIG, "%s", err);
 		natsbus_core_sub("chstatus.*.*", on_nats_chstatus, NULL);
+		/* the wallboard shows every shard's campaigns */
+		snprintf(shard, sizeof(shard), "%s",
+		    conf_get(s.d.conf, "nats_shard"));
+		S->sys.shard = shard[0] ? shard : NULL;
+		shards_start(S->sys.shard);
 	}
 	s.d.on_term = on_term;
 	s.d.on_hup = on_hup;

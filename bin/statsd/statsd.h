@@ -78,4 +78,21 @@ void	http_broadcast(uint64_t id, const char *, size_t);
 unsigned http_clients(void);
 void	http_stop(void);
 
+/* statsd.c: a batch of other shards' lines out to /events clients. */
+void	statsd_http_batch(const char *, size_t);
+
+/* statsd_shards.c: the wallboard over shards (bus_transport = nats) */
+/* Publish this shard's entities and follow the others' (named shard). */
+void	shards_start(const char *shard);
+int	shards_on(void);
+/* This shard's batch of lines (changes, then sync) to the other shards. */
+void	shards_publish(const char *, size_t);
+/* Once a second: snapshots asked for, shards gone silent. */
+void	shards_tick(void);
+/* The other shards' entities: each line to sink (an /events snapshot). */
+void	shards_lines(view_sink, void *);
+/* ... and into /api/stats's "campaigns", "agents" and "waiting". */
+void	shards_doc(struct json_t *doc);
+void	shards_stop(void);
+
 #endif

@@ -186,6 +186,8 @@ events(struct httpd_req *req)
 
 		if ((bf.fp = open_memstream(&bf.b, &bf.len)) == NULL)
 			fatalx("out of memory");
+		/* the other shards' first: the sync line ends the snapshot */
+		shards_lines(buf_line, bf.fp);
 		view_snapshot(&S->view, S->fold, &S->sys, statsd_now(),
 		    buf_line, bf.fp);
 		fclose(bf.fp);
@@ -224,6 +226,8 @@ on_request(struct httpd_req *req, void *arg)
 		events(req);
 	} else if (strcmp(p, "/api/stats") == 0) {
 		json_t *d = view_doc(S->fold, &S->sys, statsd_now());
+
+		shards_doc(d);
 
 		b = json_dumps(d, JSON_COMPACT | JSON_PRESERVE_ORDER |
 		    JSON_REAL_PRECISION(15));

@@ -4,7 +4,10 @@
  * It draws /api/stats before it counts as loaded, then follows /events;
  * times on hold run on in the browser from the last sync's "ts" (statsd's
  * clock).  Each waiting row carries data-seen, statsd's time when the page
- * first drew it.
+ * first drew it.  Over NATS (bus_transport = nats) the lines of every shard
+ * come (statsd_shards.c), each with its "shard": entities are keyed by it,
+ * and when more than one shard is shown each campaign, agent and waiting
+ * customer is labelled with its shard.
  */
 const char statsd_page[] =
     "<!DOCTYPE html>\n"
@@ -56,10 +59,18 @@ const char statsd_page[] =
     "<script>\n"
     "\"use strict\";\n"
     "var ents = {}, serverTs = 0, localAt = 0, seen = {};\n"
+    "/* over NATS every line names its shard: one agent may be on two */\n"
+    "function sh(o) { return o.shard ? \"@\" + o.shard : \"\"; }\n"
     "function key(o) {\n"
-    "  if (o.type === \"waiting\") return \"waiting|\" + o.conv;\n"
-    "  if (o.type === \"channel\") return \"channel|\" + o.channel + \"|\" + o.addr;\n"
-    "  return o.type + \"|\" + (o[o.type] || \"\");\n"
+    "  if (o.type === \"waiting\") return \"waiting|\" + o.conv + sh(o);\n"
+    "  if (o.type === \"channel\") return \"channel|\" + o.channel + \"|\" + o.addr + sh(o);\n"
+    "  return o.type + \"|\" + (o[o.type] || \"\") + sh(o);\n"
+    "}\n"
+    "function shardnote(o) { return o.shard && shards() > 1 ? \" · \" + o.shard : \"\"; }\n"
+    "function shards() {\n"
+    "  var n = {};\n"
+    "  Object.keys(ents).forEach(function (k) { if (ents[k].shard) n[ents[k].shard] = 1; });\n"
+    "  return Object.keys(n).length;\n"
     "}\n"
     "function el(tag, cls, text) {\n"
     "  var e = document.createElement(tag);\n"
@@ -80,7 +91,7 @@ const char statsd_page[] =
     "  try { o = JSON.parse(line); } catch (e) { return; }\n"
     "  if (o.type === \"sync\") { serverTs = Date.parse(o.ts); localAt = Date.now(); return; }\n"
     "  if (o.gone) {\n"
-    "    var k = o.type + \"|\" + (o.conv || o[o.type] || o.addr || \"\");\n"
+    "    var k = o.type + \"|\" + (o.conv || o[o.type] || o.addr || \"\") + sh(o);\n"
     "    delete ents[k];\n"
     "    return;\n"
     "  }\n"
@@ -107,7 +118,7 @@ const char statsd_page[] =
     "    tr.dataset.seen = seen[o.conv];\n"
     "    tr.appendChild(el(\"td\", \"who\", (o.name ? o.name + \" \" : \"\") + o.contact));\n"
     "    tr.appendChild(el(\"td\", \"\", o.channel));\n"
-    "    tr.appendChild(el(\"td\", \"\", o.campaign));\n"
+    "    tr.appendChild(el(\"td\", \"\", o.campaign + shardnote(o)));\n"
     "    tr.appendChild(el(\"td\", \"\", o.state + (o.agent ? \" (\" + o.agent + \")\" : \"\")));\n"
     "    tr.appendChild(el(\"td\", \"n hold\", dur(since(o.since))));\n"
     "    tb.appendChild(tr);\n"
@@ -119,9 +130,9 @@ const char statsd_page[] =
     "  if (cs.length) cd.textContent = \"\";\n"
     "  cs.forEach(function (c) {\n"
     "    var d = el(\"div\", \"camp\"), f = el(\"div\", \"figs\"), al = c.alert || [];\n"
-    "    d.appendChild(el(\"h3\", \"\", c.campaign));\n"
+    "    d.appendChild(el(\"h3\", \"\", c.campaign + shardnote(c)));\n"
     "    var lw = 0;\n"
-    "    list(\"waiting\").forEach(function (o) { if (o.campaign === c.campaign) lw = Math.max(lw, since(o.since)); });\n"
+    "    list(\"waiting\").forEach(function (o) { if (o.campaign === c.campaign && o.shard === c.shard) lw = Math.max(lw, since(o.since)); });\n"
     "    f.appendChild(fig(\"waiting\", c.waiting, al.indexOf(\"acd\") >= 0));\n"
     "    f.appendChild(fig(\"longest wait\", dur(lw), lw > c.thresholds.dropout));\n"
     "    f.appendChild(fig(\"offered\", c.offered));\n"
@@ -142,7 +153,7 @@ const char statsd_page[] =
     "  ab.textContent = \"\";\n"
     "  list(\"agent\").sort(function (a, b) { return a.agent < b.agent ? -1 : 1; }).forEach(function (a) {\n"
     "    var tr = el(\"tr\");\n"
-    "    tr.appendChild(el(\"td\", \"\", a.agent));\n"
+    "    tr.appendChild(el(\"td\", \"\", a.agent + shardnote(a)));\n"
     "    tr.appendChild(el(\"td\", \"k-\" + a.kind, a.status + (a.reason ? \" (\" + a.reason + \")\" : \"\")));\n"
     "    tr.appendChild(el(\"td\", \"n\", dur(since(a.since))));\n"
     "    tr.appendChild(el(\"td\", \"\", a.channels));\n"

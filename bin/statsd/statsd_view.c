@@ -496,6 +496,13 @@ entities(struct fold *f, const struct view_sys *sys, int64_t now,
 		if (o)
 			json_array_append_new(arr, o);
 	}
+	if (sys && sys->shard) {
+		size_t i;
+
+		for (i = 0; i < json_array_size(arr); i++)
+			json_object_set_new(json_array_get(arr, i), "shard",
+			    json_string(sys->shard));
+	}
 	json_decref(idx);
 	json_decref(achan);
 	free(pool);
@@ -700,6 +707,9 @@ view_batch(struct view *v, struct fold *f, const struct view_sys *sys,
 		json_object_set_new(o, strcmp(t, "waiting") == 0 ? "conv" :
 		    strcmp(t, "channel") == 0 ? "addr" : t,
 		    json_string(bar ? bar + 1 : ""));
+		if (sys && sys->shard)
+			json_object_set_new(o, "shard",
+			    json_string(sys->shard));
 		json_object_set_new(o, "gone", json_true());
 		emit(o, sink, arg);
 		json_decref(o);

@@ -35,6 +35,10 @@ struct view_sys {
 	 * chstatus answers say ([{channel, addr, active, reason?, since?}]);
 	 * NULL when none answered */
 	json_t		*tokens;
+	/* bus_transport = nats: this shard's name, on every entity line
+	 * ("shard"), so that a wallboard merging shards tells them apart;
+	 * NULL on one host */
+	const char	*shard;
 };
 
 struct view {

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_cluster.sh"
 
-plan 36
+plan 40
 cluster_start
 
 SA=$(sm_sid) SB=$(sm_sid)
@@ -85,6 +85,40 @@ is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <<<"$st")
     "and one summing them"
 is "$(jq -r 'select(.type=="sync") | .type' <<<"$st")" sync "ending with one sync line"
 
+# the wallboard of one shard shows every shard (statsd_shards.c: each
+# statsd publishes its entities on core NATS and follows the others')
+WB1=http://$(sed -n 's/^statsd_listen *= *//p' "$S1/parley.conf")
+wb_camps() { curl -fsS -m 3 "$WB1/api/stats" |
+    jq -c '[.campaigns[] | [.campaign, .shard]] | sort'; }
+# (the shards hold no campaigns: their conversations are in each one's
+# "default", which the board must keep apart)
+wb_both() { [ "$(wb_camps)" = '[["default","s1"],["default","s2"]]' ]; }
+ok "s1's wallboard (/api/stats) shows default of s1 and default of s2, each tagged" \
+    wait_for 20 wb_both
+timeout 40 curl -sN "$WB1/events" >"$T_HOME/sse1" 2>/dev/null &
+SPID=$!; bg_track "$SPID"
+wait_for 10 grep -q '^event: snapshot' "$T_HOME/sse1"
+sse_camp() {	# the offered figure of default on s2 in s1's /events: in the snapshot, or after it
+	sed -n "$1" "$T_HOME/sse1" | sed -n 's/^data: //p' |
+	    jq -r 'select(.type=="campaign" and .campaign=="default" and .shard=="s2") | .offered'
+}
+OFF0=$(sse_camp '/^event: snapshot/,/^$/p')
+like "$OFF0" '^[0-9]+$' "its /events snapshot carries s2's campaign ($OFF0 offered)"
+if CHROMIUM=$(command -v chromium || command -v chromium-browser); then
+	d=$(mktemp -d "$T_HOME/chrome.XXXXXX")
+	timeout -k 5 60 "$CHROMIUM" --headless --no-sandbox --disable-gpu \
+	    --disable-quic --no-first-run --disable-background-networking \
+	    --disable-component-update --disable-sync --user-data-dir="$d" \
+	    --timeout=5000 --dump-dom "$WB1/" >"$T_HOME/dom1.html" \
+	    2>>"$T_HOME/chromium.log" &
+	cpid=$!; bg_track "$cpid"; wait "$cpid" 2>/dev/null; bg_untrack "$cpid"
+	is "$(grep -o '<h3>[^<]*</h3>' "$T_HOME/dom1.html" | sort | tr '\n' ' ')" \
+	    '<h3>default · s1</h3> <h3>default · s2</h3> ' \
+	    "the page of s1 shows both shards' campaigns, each with its shard"
+else
+	skip "chromium is not installed: the page itself is not drawn"
+fi
+
 # msg stats -f --shards: the changes follow, tagged, with a new sum
 msg stats -f --shards "$S1/parley.conf,$S2/parley.conf" >"$T_HOME/follow" 2>&1 &
 FPID=$!; bg_track "$FPID"
@@ -97,6 +131,11 @@ is "$(jq -r 'select(.type=="system" and .shard=="*") | .conversations' <"$T_HOME
 is "$(jq -r 'select(.type=="system" and .shard=="s2") | .conversations' <"$T_HOME/follow" | tail -n 1)" 5 \
     "and shard s2's own system line, tagged, counts 5"
 kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null; bg_untrack "$FPID"
+# the same new conversation on s2 reached s1's /events as a change
+sse_s2() { sse_camp '/^event: snapshot/,$p' | grep -qx "$((OFF0 + 1))"; }
+ok "s1's /events carries the change of s2's campaign as it happens" \
+    wait_for 10 sse_s2
+kill "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; bg_untrack "$SPID"
 
 # SIGHUP: an address added to nats_addresses goes to its campaign's shard
 # from the next webhook on (before, to nats_default_shard, s1)
