@@ -72,12 +72,7 @@ statsd_fold_one(uint64_t seq, const msgpack_object *r)
 
 /* the batches of changes */
 
-struct lines {
-	char	*b;
-	size_t	 len, cap;
-};
-
-static void
+void
 lines_add(const char *s, size_t n, void *arg)
 {
 	struct lines *l = arg;

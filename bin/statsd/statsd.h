@@ -78,7 +78,14 @@ void	http_broadcast(uint64_t id, const char *, size_t);
 unsigned http_clients(void);
 void	http_stop(void);
 
-/* statsd.c: a batch of other shards' lines out to /events clients. */
+/* statsd.c: lines gathered for one batch (a view_sink: each line and a
+ * newline appended to a struct lines). */
+struct lines {
+	char	*b;
+	size_t	 len, cap;
+};
+void	lines_add(const char *, size_t, void *);
+/* A batch of other shards' lines out to /events clients. */
 void	statsd_http_batch(const char *, size_t);
 
 /* statsd_shards.c: the wallboard over shards (bus_transport = nats) */

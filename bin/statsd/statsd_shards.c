@@ -83,9 +83,8 @@ shards_on(void)
 /* ------------------------------------------------------------ sending */
 
 struct out {
-	char	*b;
-	size_t	 len, cap;
-	int	 reset;
+	struct lines	 l;
+	int		 reset;
 };
 
 static void
@@ -96,21 +95,21 @@ out_flush(struct out *o)
 	char *m;
 	char subj[96];
 
-	if (o->len == 0 && !o->reset)
+	if (o->l.len == 0 && !o->reset)
 		return;
 	hl = (size_t)snprintf(head, sizeof(head), "{\"type\":\"shard\","
 	    "\"shard\":\"%s\",\"boot\":\"%s\",\"n\":%llu,\"reset\":%s}\n",
 	    own, bootid, (unsigned long long)++sent_n,
 	    o->reset ? "true" : "false");
-	if ((m = malloc(hl + o->len)) == NULL)
+	if ((m = malloc(hl + o->l.len)) == NULL)
 		fatalx("out of memory");
 	memcpy(m, head, hl);
-	memcpy(m + hl, o->b, o->len);
+	memcpy(m + hl, o->l.b, o->l.len);
 	snprintf(subj, sizeof(subj), "stats.%s", own);
-	if (natsbus_core_pub(subj, m, hl + o->len) == -1)
+	if (natsbus_core_pub(subj, m, hl + o->l.len) == -1)
 		log_debug("shards: not connected: a batch not published");
 	free(m);
-	o->len = 0;
+	o->l.len = 0;
 	o->reset = 0;
 }
 
@@ -119,16 +118,9 @@ out_line(const char *s, size_t n, void *arg)
 {
 	struct out *o = arg;
 
-	if (o->len > 0 && o->len + n + 1 > CHUNK)
+	if (o->l.len > 0 && o->l.len + n + 1 > CHUNK)
 		out_flush(o);
-	if (o->len + n + 1 > o->cap) {
-		o->cap = (o->len + n + 1) * 2;
-		if ((o->b = realloc(o->b, o->cap)) == NULL)
-			fatalx("out of memory");
-	}
-	memcpy(o->b + o->len, s, n);
-	o->len += n;
-	o->b[o->len++] = '\n';
+	lines_add(s, n, &o->l);
 }
 
 void
@@ -146,7 +138,7 @@ shards_publish(const char *b, size_t len)
 			out_line(p, (size_t)(nl - p), &o);
 	}
 	out_flush(&o);
-	free(o.b);
+	free(o.l.b);
 }
 
 static void
@@ -157,7 +149,7 @@ snapshot_send(void)
 	o.reset = 1;
 	view_snapshot(&S->view, S->fold, &S->sys, statsd_now(), out_line, &o);
 	out_flush(&o);
-	free(o.b);
+	free(o.l.b);
 	last_snap = daemon_now_ms();
 	want_snap = 0;
 }
@@ -175,7 +167,7 @@ ent_free(struct peer *p, struct rent *e)
 
 /* Every entity of p as a gone line into o (the page forgets them). */
 static void
-peer_clear(struct peer *p, struct out *o)
+peer_clear(struct peer *p, struct lines *o)
 {
 	struct htab_iter it;
 	struct htab_node *n;
@@ -194,7 +186,7 @@ peer_clear(struct peer *p, struct out *o)
 			    bar + 1, "shard", p->name, "gone", 1);
 			*bar = '|';
 			if (g && (s = json_dumps(g, JSON_COMPACT)) != NULL) {
-				out_line(s, strlen(s), o);
+				lines_add(s, strlen(s), o);
 				free(s);
 			}
 			json_decref(g);
@@ -239,7 +231,7 @@ peer_get(const char *name)
 
 /* One entity line of p: kept (or forgotten when gone), tagged, into o. */
 static void
-ent_apply(struct peer *p, const char *line, size_t n, struct out *o)
+ent_apply(struct peer *p, const char *line, size_t n, struct lines *o)
 {
 	json_t *j = json_loadb(line, n, 0, NULL), *sh;
 	const char *t, *name;
@@ -276,7 +268,7 @@ ent_apply(struct peer *p, const char *line, size_t n, struct out *o)
 	if ((s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
 	    JSON_REAL_PRECISION(15))) == NULL)
 		goto out;
-	out_line(s, strlen(s), o);
+	lines_add(s, strlen(s), o);
 	if (json_is_true(json_object_get(j, "gone"))) {
 		free(s);
 	} else if (hn != NULL) {
@@ -305,7 +297,7 @@ on_stats(const char *subj, const void *data, size_t len, void *arg)
 	json_int_t n;
 	const char *boot;
 	struct peer *pr;
-	struct out o = { 0 };
+	struct lines o = { 0 };
 	int reset;
 
 	if (suffix == NULL || strcmp(suffix + 7, own) == 0)
@@ -380,7 +372,7 @@ void
 shards_tick(void)
 {
 	int64_t now = daemon_now_ms();
-	struct out o = { 0 };
+	struct lines o = { 0 };
 	size_t i;
 
 	if (!on)
@@ -427,33 +419,27 @@ shards_lines(view_sink sink, void *arg)
 	}
 }
 
+static void
+doc_line(const char *line, size_t len, void *arg)
+{
+	json_t *doc = arg, *j, *arr;
+	const char *t;
+
+	if ((j = json_loadb(line, len, 0, NULL)) == NULL)
+		return;
+	t = json_string_value(json_object_get(j, "type"));
+	arr = json_object_get(doc, t == NULL ? "" :
+	    strcmp(t, "campaign") == 0 ? "campaigns" :
+	    strcmp(t, "agent") == 0 ? "agents" : "waiting");
+	if (arr != NULL && json_is_array(arr))
+		json_array_append(arr, j);
+	json_decref(j);
+}
+
 void
 shards_doc(json_t *doc)
 {
-	struct htab_iter it;
-	struct htab_node *n;
-	const char *t;
-	json_t *j, *arr;
-	size_t i;
-
-	for (i = 0; i < SHARD_MAX; i++) {
-		if (peers[i] == NULL)
-			continue;
-		htab_iter_init(&it, &peers[i]->ents);
-		while ((n = htab_iter_next(&it)) != NULL) {
-			struct rent *e = HTAB_ENTRY(n, struct rent, hn);
-
-			if ((j = json_loads(e->line, 0, NULL)) == NULL)
-				continue;
-			t = json_string_value(json_object_get(j, "type"));
-			arr = json_object_get(doc, t == NULL ? "" :
-			    strcmp(t, "campaign") == 0 ? "campaigns" :
-			    strcmp(t, "agent") == 0 ? "agents" : "waiting");
-			if (arr != NULL && json_is_array(arr))
-				json_array_append(arr, j);
-			json_decref(j);
-		}
-	}
+	shards_lines(doc_line, doc);
 }
 
 void
