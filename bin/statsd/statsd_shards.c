@@ -175,22 +175,9 @@ peer_clear(struct peer *p, struct lines *o)
 	htab_iter_init(&it, &p->ents);
 	while ((n = htab_iter_next(&it)) != NULL) {
 		struct rent *e = HTAB_ENTRY(n, struct rent, hn);
-		char *bar = strchr(e->key, '|');
-		json_t *g;
-		char *s;
 
-		if (o != NULL && bar != NULL) {
-			*bar = '\0';
-			g = json_pack("{s:s,s:s,s:s,s:b}", "type", e->key,
-			    strcmp(e->key, "waiting") == 0 ? "conv" : e->key,
-			    bar + 1, "shard", p->name, "gone", 1);
-			*bar = '|';
-			if (g && (s = json_dumps(g, JSON_COMPACT)) != NULL) {
-				lines_add(s, strlen(s), o);
-				free(s);
-			}
-			json_decref(g);
-		}
+		if (o != NULL)
+			view_gone(e->key, p->name, lines_add, o);
 		ent_free(p, e);
 	}
 }
@@ -233,9 +220,9 @@ peer_get(const char *name)
 static void
 ent_apply(struct peer *p, const char *line, size_t n, struct lines *o)
 {
-	json_t *j = json_loadb(line, n, 0, NULL), *sh;
-	const char *t, *name;
-	char key[300], *s;
+	json_t *j = json_loadb(line, n, 0, NULL);
+	const char *t, *name, *key;
+	char kb[300], *s;
 	struct htab_node *hn;
 	struct rent *e;
 
@@ -249,10 +236,9 @@ ent_apply(struct peer *p, const char *line, size_t n, struct lines *o)
 	    strcmp(t, "waiting") == 0 ? "conv" : t));
 	if (name == NULL || strlen(name) > 200)
 		goto out;
-	snprintf(key, sizeof(key), "%s|%s", t, name);
+	key = view_key(j, kb, sizeof(kb));	/* as view_gone reads it */
 	/* the shard is the one the subject names, whatever the line says */
-	sh = json_string(p->name);
-	json_object_set_new(j, "shard", sh);
+	json_object_set_new(j, "shard", json_string(p->name));
 	hn = htab_find(&p->ents, key, strlen(key), rent_eq);
 	if (json_is_true(json_object_get(j, "gone"))) {
 		if (hn == NULL)

@@ -508,8 +508,8 @@ entities(struct fold *f, const struct view_sys *sys, int64_t now,
 	free(pool);
 }
 
-static const char *
-ent_key(json_t *o, char *buf, size_t sz)
+const char *
+view_key(json_t *o, char *buf, size_t sz)
 {
 	const char *t = json_string_value(json_object_get(o, "type"));
 	const char *k = "";
@@ -610,6 +610,26 @@ emit(json_t *o, view_sink sink, void *arg)
 	}
 }
 
+void
+view_gone(const char *key, const char *shard, view_sink sink, void *arg)
+{
+	const char *bar = strchr(key, '|');
+	char t[32];
+	json_t *o;
+
+	snprintf(t, sizeof(t), "%.*s", bar ? (int)(bar - key) : 31, key);
+	o = json_object();
+	json_object_set_new(o, "type", json_string(t));
+	json_object_set_new(o, strcmp(t, "waiting") == 0 ? "conv" :
+	    strcmp(t, "channel") == 0 ? "addr" : t,
+	    json_string(bar ? bar + 1 : ""));
+	if (shard)
+		json_object_set_new(o, "shard", json_string(shard));
+	json_object_set_new(o, "gone", json_true());
+	emit(o, sink, arg);
+	json_decref(o);
+}
+
 static void
 sync_line(struct fold *f, int64_t now, view_sink sink, void *arg)
 {
@@ -648,7 +668,7 @@ view_batch(struct view *v, struct fold *f, const struct view_sys *sys,
 	entities(f, sys, now, arr);
 	for (i = 0; i < json_array_size(arr); i++) {
 		json_t *o = json_array_get(arr, i);
-		const char *k = ent_key(o, kb, sizeof(kb));
+		const char *k = view_key(o, kb, sizeof(kb));
 		char *d = stable_dump(o);
 		struct lastent *e;
 
@@ -691,28 +711,12 @@ view_batch(struct view *v, struct fold *f, const struct view_sys *sys,
 	htab_iter_init(&it, &v->last);
 	while ((n = htab_iter_next(&it)) != NULL) {
 		struct lastent *e = HTAB_ENTRY(n, struct lastent, hn);
-		char *bar, t[32];
-		json_t *o;
 
 		if (e->seen) {
 			e->seen = 0;
 			continue;
 		}
-		snprintf(t, sizeof(t), "%s", e->key);
-		if ((bar = strchr(t, '|')) != NULL)
-			*bar = '\0';
-		bar = strchr(e->key, '|');
-		o = json_object();
-		json_object_set_new(o, "type", json_string(t));
-		json_object_set_new(o, strcmp(t, "waiting") == 0 ? "conv" :
-		    strcmp(t, "channel") == 0 ? "addr" : t,
-		    json_string(bar ? bar + 1 : ""));
-		if (sys && sys->shard)
-			json_object_set_new(o, "shard",
-			    json_string(sys->shard));
-		json_object_set_new(o, "gone", json_true());
-		emit(o, sink, arg);
-		json_decref(o);
+		view_gone(e->key, sys ? sys->shard : NULL, sink, arg);
 		sent++;
 		htab_remove(&v->last, n);
 		free(e->key);

@@ -64,6 +64,11 @@ json_t	*view_doc(struct fold *, const struct view_sys *, int64_t now);
 /* Prometheus text format 0.0.4 (metrics.md §5) into fp. */
 void	view_metrics(struct fold *, const struct view_sys *, int64_t now,
 	    FILE *fp);
+/* An entity's key: "<type>|<name>" (a waiting customer by conv, a channel
+ * "channel|<channel>|<addr>"), into buf. */
+const char *view_key(json_t *, char *buf, size_t sz);
+/* The line saying the entity of key went away, with "shard" when given. */
+void	view_gone(const char *key, const char *shard, view_sink, void *);
 /* Seconds with millisecond precision, as on the wire. */
 json_t	*view_secs(int64_t ms);
 
