@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -25,84 +24,34 @@
 #include "valid.h"
 #include "routerd.h"
 
-static MDB_env		*cenv;
 static MDB_dbi		 db_addr, db_campaigns;
-static long long	 next_try, next_say;
+static const struct store_db camp_dbs[] = {
+	{ "addr", 0, &db_addr },
+	{ "campaigns", 0, &db_campaigns },
+	{ NULL, 0, NULL },
+};
+static struct store_ro	 camp_env = {
+	.what = "campaign configuration",
+	.dbs = camp_dbs,
+};
 
-#define OPEN_RETRY_MS	100
-
-static int
-camp_open(void)
+/* campaignd's environment directory, found once */
+static const char *
+camp_dir(void)
 {
-	char dir[4096], file[4200];
-	struct stat st;
-	MDB_txn *txn;
-	int rc;
+	static char dir[4096];
 
-	if (cenv)
-		return 0;
-	/*
-	 * Until campaignd has made its environment, every call looks (a
-	 * stat): campaignd makes it, with all its databases, before it
-	 * answers anyone, so the first read after that sees it.  (Tried at
-	 * most once a second, a campaign created in the second after a
-	 * failed look went unseen: inbound routed to "default", agents
-	 * refused as strangers.)  An environment there that fails to open
-	 * is tried again after OPEN_RETRY_MS, and said once in a while.
-	 */
-	daemon_path(&R->d, "db/campaignd", dir, sizeof(dir));
-	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (stat(file, &st) == -1 || daemon_now_ms() < next_try)
-		return -1;
-	if ((rc = mdb_env_create(&cenv)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(cenv, 32)) != 0 ||
-	    (rc = mdb_env_open(cenv, dir, MDB_RDONLY | MDB_NOTLS,
-	    STORE_MODE)) != 0)
-		goto fail;
-	if ((rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, &txn)) != 0)
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, "addr", 0, &db_addr)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "campaigns", 0, &db_campaigns)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	/* a committed read-only txn keeps its dbi handles for later ones */
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	log_info("reading campaign configuration from %s", dir);
-	return 0;
-fail:
-	next_try = daemon_now_ms() + OPEN_RETRY_MS;
-	if (daemon_now_ms() >= next_say) {
-		log_warnx("campaign configuration %s: %s (retrying)", dir,
-		    mdb_strerror(rc));
-		next_say = daemon_now_ms() + 10000;
-	}
-	if (cenv)
-		mdb_env_close(cenv);
-	cenv = NULL;
-	return -1;
+	if (dir[0] == '\0')
+		daemon_path(&R->d, "db/campaignd", dir, sizeof(dir));
+	return dir;
 }
 
-/* A read transaction on campaignd's environment, following map growth. */
+/* A read transaction on campaignd's environment (lib/store: opened on
+ * first use, following its map growth). */
 static int
 rtxn_begin(MDB_txn **txn)
 {
-	int rc;
-
-	if (camp_open() == -1)
-		return -1;
-	rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		/* campaignd grew its map: adopt the new size */
-		mdb_env_set_mapsize(cenv, 0);
-		rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, txn);
-	}
-	if (rc != 0) {
-		log_warnx("campaign configuration: %s", mdb_strerror(rc));
-		return -1;
-	}
-	return 0;
+	return store_ro_txn(&camp_env, camp_dir(), txn);
 }
 
 /*
@@ -123,7 +72,7 @@ camp_rtxn(MDB_txn **txn)
 	size_t i;
 	int n = 0;
 
-	if (!all && camp_open() == 0) {
+	if (!all && store_ro_open(&camp_env, camp_dir()) == 0) {
 		for (i = 0; dbs[i]; i++)
 			n += camp_dbi(dbs[i], &dbi) == 0;
 		all = (size_t)n == i;

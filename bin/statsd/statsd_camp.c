@@ -12,84 +12,34 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "mp.h"
 #include "statsd.h"
 
-static MDB_env		*cenv;
 static MDB_dbi		 db_campaigns, db_agents, db_agentuser;
-static long long	 next_try, next_say;
+static const struct store_db camp_dbs[] = {
+	{ "campaigns", 0, &db_campaigns },
+	{ "agents", 0, &db_agents },
+	{ "agentuser", 0, &db_agentuser },
+	{ NULL, 0, NULL },
+};
+static struct store_ro	 camp_env = {
+	.what = "campaign configuration",
+	.dbs = camp_dbs,
+};
 
-#define OPEN_RETRY_MS	100
-
-static int
-camp_open(void)
-{
-	char dir[4096], file[4200];
-	struct stat st;
-	MDB_txn *txn;
-	int rc;
-
-	if (cenv)
-		return 0;
-	/*
-	 * Until campaignd has made its environment, every call looks (a
-	 * stat): campaignd makes it, with all its databases, before it
-	 * answers anyone, so the first read after that sees it.  (Tried at
-	 * most once a second, a campaign created in the second after a
-	 * failed look went unseen: inbound routed to "default", agents
-	 * refused as strangers.)  An environment there that fails to open
-	 * is tried again after OPEN_RETRY_MS, and said once in a while.
-	 */
-	daemon_path(&S->d, "db/campaignd", dir, sizeof(dir));
-	snprintf(file, sizeof(file), "%s/data.mdb", dir);
-	if (stat(file, &st) == -1 || daemon_now_ms() < next_try)
-		return -1;
-	if ((rc = mdb_env_create(&cenv)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(cenv, 32)) != 0 ||
-	    (rc = mdb_env_open(cenv, dir, MDB_RDONLY | MDB_NOTLS,
-	    STORE_MODE)) != 0)
-		goto fail;
-	if ((rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, &txn)) != 0)
-		goto fail;
-	if ((rc = mdb_dbi_open(txn, "campaigns", 0, &db_campaigns)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "agents", 0, &db_agents)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "agentuser", 0, &db_agentuser)) != 0) {
-		mdb_txn_abort(txn);
-		goto fail;
-	}
-	if ((rc = mdb_txn_commit(txn)) != 0)
-		goto fail;
-	return 0;
-fail:
-	next_try = daemon_now_ms() + OPEN_RETRY_MS;
-	if (daemon_now_ms() >= next_say) {
-		log_warnx("campaign configuration %s: %s (retrying)", dir,
-		    mdb_strerror(rc));
-		next_say = daemon_now_ms() + 10000;
-	}
-	if (cenv)
-		mdb_env_close(cenv);
-	cenv = NULL;
-	return -1;
-}
-
+/* A read transaction on campaignd's environment (lib/store: opened on
+ * first use, following its map growth). */
 static int
 rtxn(MDB_txn **txn)
 {
-	int rc;
+	static char dir[4096];
 
-	if (camp_open() == -1)
-		return -1;
-	rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, txn);
-	if (rc == MDB_MAP_RESIZED) {
-		mdb_env_set_mapsize(cenv, 0);
-		rc = mdb_txn_begin(cenv, NULL, MDB_RDONLY, txn);
-	}
-	return rc == 0 ? 0 : -1;
+	if (dir[0] == '\0')
+		daemon_path(&S->d, "db/campaignd", dir, sizeof(dir));
+	return store_ro_txn(&camp_env, dir, txn);
 }
 
 static int

@@ -477,3 +477,74 @@ store_rtxn(struct store *s, MDB_txn **txn)
 {
 	return mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
 }
+
+#define RO_RETRY_MS	100
+#define RO_SAY_MS	10000
+
+static void
+ro_say(struct store_ro *r, const char *dir, int rc)
+{
+	if (daemon_now_ms() < r->next_say)
+		return;
+	log_warnx("%s %s: %s (retrying)", r->what, dir, mdb_strerror(rc));
+	r->next_say = daemon_now_ms() + RO_SAY_MS;
+}
+
+int
+store_ro_open(struct store_ro *r, const char *dir)
+{
+	char file[4200];
+	struct stat st;
+	const struct store_db *d;
+	MDB_txn *txn;
+	int rc;
+
+	if (r->env)
+		return 0;
+	snprintf(file, sizeof(file), "%s/data.mdb", dir);
+	if (stat(file, &st) == -1 || daemon_now_ms() < r->next_try)
+		return -1;
+	if ((rc = mdb_env_create(&r->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(r->env, 32)) != 0 ||
+	    (rc = mdb_env_open(r->env, dir, MDB_RDONLY | MDB_NOTLS,
+	    STORE_MODE)) != 0 ||
+	    (rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto fail;
+	for (d = r->dbs; d && d->name; d++)
+		if ((rc = mdb_dbi_open(txn, d->name, 0, d->dbi)) != 0) {
+			mdb_txn_abort(txn);
+			goto fail;
+		}
+	/* a committed read-only txn keeps its dbi handles for later ones */
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail;
+	log_info("reading the %s from %s", r->what, dir);
+	return 0;
+fail:
+	r->next_try = daemon_now_ms() + RO_RETRY_MS;
+	ro_say(r, dir, rc);
+	if (r->env)
+		mdb_env_close(r->env);
+	r->env = NULL;
+	return -1;
+}
+
+int
+store_ro_txn(struct store_ro *r, const char *dir, MDB_txn **txn)
+{
+	int rc;
+
+	if (store_ro_open(r, dir) == -1)
+		return -1;
+	rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, txn);
+	if (rc == MDB_MAP_RESIZED) {
+		/* the owner grew its map: adopt the new size */
+		mdb_env_set_mapsize(r->env, 0);
+		rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, txn);
+	}
+	if (rc != 0) {
+		ro_say(r, dir, rc);
+		return -1;
+	}
+	return 0;
+}

@@ -77,4 +77,25 @@ void	store_set_max(struct store *, size_t map_max);
 /* A short read-only transaction (MDB_NOTLS); end it with mdb_txn_abort. */
 int	store_rtxn(struct store *, MDB_txn **);
 
+/*
+ * Another daemon's environment, read-only (routerd and statsd read
+ * campaignd's), opened on first use with the named databases of dbs (their
+ * flags unused).  Until the owner has made it every call looks (a stat of
+ * data.mdb: the owner makes it, with all its databases, before it answers
+ * anyone, so the first read after that sees it); one that is there and
+ * fails to open is tried again after 100 ms, said at most every 10 s.
+ * Each transaction follows the owner's map growth.
+ */
+struct store_ro {
+	const char		*what;	/* for the log */
+	const struct store_db	*dbs;
+	MDB_env			*env;
+	long long		 next_try, next_say;
+};
+/* Open dir's environment if it is not yet: 0, or -1 when it cannot be. */
+int	store_ro_open(struct store_ro *, const char *dir);
+/* A read-only transaction on dir's environment, opened if need be; 0, or
+ * -1 when it cannot be read (yet).  End it with mdb_txn_abort. */
+int	store_ro_txn(struct store_ro *, const char *dir, MDB_txn **);
+
 #endif
