@@ -315,9 +315,14 @@ ms_of(const json_t *o, const char *key)
 
 	if (json_is_integer(v))
 		t = (long long)json_integer_value(v);
-	else if (json_is_real(v))
-		t = (long long)json_real_value(v);
-	else if (json_is_string(v)) {
+	else if (json_is_real(v)) {
+		/* the range checked as a double: out of range, the cast is UB */
+		double d = json_real_value(v);
+
+		if (!(d > 0 && d < 1e14))
+			return 0;
+		t = (long long)d;
+	} else if (json_is_string(v)) {
 		s = json_string_value(v);
 		if (*s < '0' || *s > '9')
 			return 0;
