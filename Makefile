@@ -141,10 +141,12 @@ clean:
 # tests/fuzz/corpus/<t>/ so that make test replays it from then on.  A
 # target that needs libFuzzer flags of its own (a smaller -max_len where
 # longer inputs add only time) names them on a " * libFuzzer flags: ..."
-# line of its header comment.
+# line of its header comment.  Undefined behaviour stops the run like a
+# crash (-fno-sanitize-recover), so that its input is kept too.
 FUZZ_CC    ?= clang
 FUZZ_SECS  ?= 60
-FUZZ_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined
+FUZZ_FLAGS  = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+              -fno-sanitize-recover=undefined
 .PHONY: fuzz
 fuzz:
 	@$(FUZZ_CC) --version >/dev/null 2>&1 || { \
