@@ -83,14 +83,7 @@ camp_rtxn(MDB_txn **txn)
 size_t
 camp_gen(void)
 {
-	MDB_txn *txn;
-	size_t id;
-
-	if (camp_rtxn(&txn) == -1)
-		return 0;
-	id = mdb_txn_id(txn);
-	mdb_txn_abort(txn);
-	return id;
+	return store_ro_gen(&camp_env, camp_dir());
 }
 
 int

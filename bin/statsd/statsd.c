@@ -157,9 +157,17 @@ static void
 on_tick(evutil_socket_t fd, short ev, void *arg)
 {
 	static unsigned ticks;
+	static size_t gen;
+	size_t g;
 
 	if (++ticks % TOKEN_POLL_S == 0)
 		poll_tokens();
+	/* campaignd committed: a role may have changed under a subscriber */
+	if ((g = camp_gen()) != gen) {
+		gen = g;
+		sock_recheck();
+		http_recheck();
+	}
 	fold_advance(S->fold, statsd_now());
 	if (S->fold->changed)
 		S->dirty = 1;
@@ -621,6 +629,9 @@ on_hup(struct daemon *d)
 	if (conf_int(d->conf, "clock_offset_ms", -(1LL << 50), 1LL << 50, &v,
 	    err, sizeof(err)) == 0)
 		S->clock_offset = v;
+	if (http_reload(err, sizeof(err)) == -1)
+		log_warnx("SIGHUP: %s; the readers of before are kept", err);
+	http_recheck();
 	fold_reload_cfg(S->fold);
 	soon();
 }

@@ -43,6 +43,9 @@ void	statsd_fold_one(uint64_t seq, const msgpack_object *r);
 void	camp_cfg(void *arg, const char *campaign, struct fold_cfg *);
 /* The Unix user behind uid: 2 admin, 1 supervisor, 0 agent or unknown. */
 int	camp_role(uid_t uid);
+/* campaignd's last commit id (0 before it can be read): roles may have
+ * changed when it moves. */
+size_t	camp_gen(void);
 
 /* statsd_store.c: rollups and the cursor in db/statsd */
 /* Load the saved fold state; 0 (also when there is none) or -1. */
@@ -69,6 +72,8 @@ int	sock_listen(char *err, size_t errsz);
 /* Send a batch of lines (changes, then sync) to every client. */
 void	sock_broadcast(const char *, size_t);
 unsigned sock_clients(void);
+/* Close the subscriptions of users no longer supervisors or admins. */
+void	sock_recheck(void);
 void	sock_stop(void);
 
 /* statsd_http.c: the wallboard, /events, /api/stats, /metrics */
@@ -76,6 +81,10 @@ int	http_start(char *err, size_t errsz);
 /* The same batch as one server-sent event group with id. */
 void	http_broadcast(uint64_t id, const char *, size_t);
 unsigned http_clients(void);
+/* statsd_http_users read again (SIGHUP); -1 with err, the old kept. */
+int	http_reload(char *err, size_t errsz);
+/* End the streams of peers no longer allowed. */
+void	http_recheck(void);
 void	http_stop(void);
 
 /* statsd.c: lines gathered for one batch (a view_sink: each line and a

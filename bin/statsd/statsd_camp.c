@@ -32,14 +32,26 @@ static struct store_ro	 camp_env = {
 
 /* A read transaction on campaignd's environment (lib/store: opened on
  * first use, following its map growth). */
-static int
-rtxn(MDB_txn **txn)
+static const char *
+camp_dir(void)
 {
 	static char dir[4096];
 
 	if (dir[0] == '\0')
 		daemon_path(&S->d, "db/campaignd", dir, sizeof(dir));
-	return store_ro_txn(&camp_env, dir, txn);
+	return dir;
+}
+
+static int
+rtxn(MDB_txn **txn)
+{
+	return store_ro_txn(&camp_env, camp_dir(), txn);
+}
+
+size_t
+camp_gen(void)
+{
+	return store_ro_gen(&camp_env, camp_dir());
 }
 
 static int

@@ -13,8 +13,18 @@
  *                    least once a second, is the heartbeat
  *   GET /api/stats   every entity as one JSON document
  *   GET /metrics     Prometheus text format 0.0.4 (metrics.md §5)
+ *
+ * Who may read: the same people as stats.sock (root, the daemons' user, a
+ * Unix user mapped to a supervisor or admin), and the Unix users named in
+ * statsd_http_users (a proxy, a Prometheus); "*" there serves anyone,
+ * remote peers too.  A loopback peer's user is read from the kernel's TCP
+ * table (httpd_req_peer_uid); a remote peer has none and is refused unless
+ * "*".  Roles are looked up per request, and open streams are checked
+ * again when campaignd commits (http_recheck), so a demotion ends them.
  */
+#include <ctype.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +53,8 @@ static struct {
 	size_t		 len;
 } ring[RING];
 static uint64_t		 boot;		/* ids are "<boot>-<n>" */
+static char		*users;		/* statsd_http_users, " a b " */
+static int		 users_any;	/* it holds "*" */
 static uint64_t		 last_id;
 
 extern const char	 statsd_page[];
@@ -205,13 +217,137 @@ events(struct httpd_req *req)
 	httpd_req_on_gone(req, sse_gone, c);
 }
 
+/*
+ * statsd_http_users: Unix user names separated by commas or blanks, or
+ * "*".  Kept as " a b " so that a name is found as " name ".
+ */
+static int
+users_load(const struct conf *cf, char **out, int *any, char *err,
+    size_t errsz)
+{
+	const char *v = conf_get(cf, "statsd_http_users"), *p, *e;
+	char *u;
+	size_t n = 1;
+
+	*any = 0;
+	if ((u = malloc(strlen(v ? v : "") * 2 + 2)) == NULL) {
+		snprintf(err, errsz, "out of memory");
+		return -1;
+	}
+	u[0] = ' ';
+	for (p = v ? v : ""; *p; p = e) {
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+		for (e = p; *e && *e != ',' && !isspace((unsigned char)*e); e++)
+			;
+		if (e == p)
+			break;
+		if (e - p == 1 && *p == '*')
+			*any = 1;
+		else if (e - p > 32 || !(islower((unsigned char)*p) ||
+		    *p == '_') || strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "0123456789_-.") < (size_t)(e - p)) {
+			snprintf(err, errsz, "statsd_http_users: \"%.*s\" is "
+			    "not a Unix user name (lower case, digits, _ - .; "
+			    "at most 32) nor \"*\"", (int)(e - p > 40 ? 40 :
+			    e - p), p);
+			free(u);
+			return -1;
+		}
+		memcpy(u + n, p, (size_t)(e - p));
+		n += (size_t)(e - p);
+		u[n++] = ' ';
+	}
+	u[n] = '\0';
+	*out = u;
+	return 0;
+}
+
+int
+http_reload(char *err, size_t errsz)
+{
+	char *u;
+	int any;
+
+	if (users_load(S->d.conf, &u, &any, err, errsz) == -1)
+		return -1;
+	free(users);
+	users = u;
+	users_any = any;
+	return 0;
+}
+
+/* The peer may read the statistics (see the head of this file). */
+static int
+peer_allowed(const struct httpd_req *req)
+{
+	struct passwd *pw;
+	char name[40];
+	uid_t uid;
+
+	if (users_any)
+		return 1;
+	if (httpd_req_peer_uid(req, &uid) == -1)
+		return 0;
+	if (camp_role(uid) >= 1)
+		return 1;
+	if ((pw = getpwuid(uid)) == NULL || strlen(pw->pw_name) > 32)
+		return 0;
+	snprintf(name, sizeof(name), " %s ", pw->pw_name);
+	return strstr(users, name) != NULL;
+}
+
+/* One line about refusals, at most every 10 s, with how many. */
+static void
+say_refused(const struct httpd_req *req, const char *why)
+{
+	static long long last;
+	static unsigned long n;
+	long long now = daemon_now_ms();
+	uid_t uid;
+
+	n++;
+	if (last != 0 && now - last < 10000)
+		return;
+	if (httpd_req_peer_uid(req, &uid) == 0)
+		log_info("http: %s uid %u at %s (%lu refused since the last "
+		    "line)", why, (unsigned)uid, httpd_req_peer(req), n);
+	else
+		log_info("http: %s %s, a peer whose user is unknown (%lu "
+		    "refused since the last line)", why, httpd_req_peer(req),
+		    n);
+	last = now;
+	n = 0;
+}
+
+void
+http_recheck(void)
+{
+	struct sse *c, *nx;
+
+	for (c = sses; c; c = nx) {
+		nx = c->next;
+		if (!c->gone && !peer_allowed(c->req)) {
+			say_refused(c->req, "stream ended: no longer allowed,");
+			sse_drop(c);
+		}
+	}
+}
+
 static void
 on_request(struct httpd_req *req, void *arg)
 {
+	static const char denied[] = "statsd: supervisors and admins only\n";
 	const char *m = httpd_req_method(req), *p = httpd_req_path(req);
 	char *b = NULL;
 	size_t len = 0;
 	FILE *fp;
+
+	if (!peer_allowed(req)) {
+		say_refused(req, "refused");
+		httpd_reply(req, 403, "text/plain", denied, sizeof(denied) - 1);
+		return;
+	}
 
 	if (strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
 		httpd_add_header(req, "Allow", "GET, HEAD");
@@ -259,6 +395,10 @@ http_start(char *err, size_t errsz)
 	if (conf_listen(S->d.conf, "statsd_listen", &host, &port, err,
 	    errsz) == -1 || httpd_limits_load(&hc.lim, S->d.conf, err,
 	    errsz) == -1) {
+		free(host);
+		return -1;
+	}
+	if (http_reload(err, errsz) == -1) {
 		free(host);
 		return -1;
 	}

@@ -31,6 +31,8 @@
 
 struct sclient {
 	struct bufferevent	*bev;
+	uid_t			 uid;
+	int			 refused;	/* its error line is going out */
 	struct sclient		*next;
 };
 
@@ -100,6 +102,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	socklen_t crl = sizeof(cr);
 	int role = 0;
 
+	cr.uid = (uid_t)-1;
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0)
 		role = camp_role(cr.uid);
 	if ((c = calloc(1, sizeof(*c))) == NULL ||
@@ -109,6 +112,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		close(fd);
 		return;
 	}
+	c->uid = cr.uid;
 	c->next = clients;
 	clients = c;
 	nclients++;
@@ -120,6 +124,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    "admins only\"}\n" :
 		    "{\"type\":\"error\",\"msg\":\"stats: too many clients\"}\n";
 
+		c->refused = 1;
 		bufferevent_write(c->bev, e, strlen(e));
 		bufferevent_setcb(c->bev, on_read, on_written, on_event, c);
 		return;
@@ -129,6 +134,27 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	    bufferevent_get_output(c->bev));
 }
 
+/* Roles may have changed (campaignd committed): a client whose user is no
+ * longer a supervisor or admin gets the error line and is closed. */
+void
+sock_recheck(void)
+{
+	static const char e[] = "{\"type\":\"error\",\"msg\":\"stats: "
+	    "no longer a supervisor or admin\"}\n";
+	struct sclient *c;
+
+	for (c = clients; c; c = c->next)
+		if (!c->refused && camp_role(c->uid) < 1) {
+			log_info("stats.sock: uid %u is no longer a supervisor "
+			    "or admin: its subscription is closed",
+			    (unsigned)c->uid);
+			c->refused = 1;
+			bufferevent_write(c->bev, e, sizeof(e) - 1);
+			bufferevent_setcb(c->bev, on_read, on_written,
+			    on_event, c);
+		}
+}
+
 void
 sock_broadcast(const char *b, size_t n)
 {
@@ -136,6 +162,8 @@ sock_broadcast(const char *b, size_t n)
 
 	for (c = clients; c; c = nx) {
 		nx = c->next;
+		if (c->refused)		/* only its error line, then closed */
+			continue;
 		if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 		    SOCK_OUT_MAX) {
 			log_warnx("stats.sock: a client fell %u bytes behind; "

@@ -84,6 +84,7 @@ static const struct {
 	{ "http_body_budget_mb",	"64" },
 	/* statsd(8) */
 	{ "statsd_listen",		"127.0.0.1:8090" },
+	{ "statsd_http_users",		"" },
 	{ "stats_timezone",		"UTC" },
 	{ "statsd_commit_ms",		"1000" },
 	{ "clock_offset_ms",		"0" },

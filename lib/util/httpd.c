@@ -105,6 +105,8 @@ struct hconn {
 	TAILQ_ENTRY(hconn)	 all;
 	TAILQ_ENTRY(hconn)	 lru;		/* on h->idle or h->partial */
 	char			 peer[INET6_ADDRSTRLEN];
+	int			 uid_state;	/* 0 not asked, 1 known, -1 not */
+	uid_t			 uid;		/* the peer's, when known */
 };
 TAILQ_HEAD(hconnq, hconn);
 
@@ -1221,6 +1223,93 @@ const char *
 httpd_req_peer(const struct httpd_req *r)
 {
 	return r->peer[0] ? r->peer : "?";
+}
+
+/*
+ * The kernel's table of TCP sockets (/proc/net/tcp or tcp6) has a line for
+ * the client's end of a loopback connection, its local address being our
+ * peer's and its remote address ours, with the uid that owns it: what an
+ * identd answers, read here without one.  Addresses are printed as the raw
+ * 32-bit words in host order, ports in hex.
+ */
+static void
+addr_hex(const struct sockaddr_storage *ss, char *out, size_t sz,
+    unsigned *port)
+{
+	const struct sockaddr_in *s4 = (const struct sockaddr_in *)ss;
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+	uint32_t w[4];
+
+	if (ss->ss_family == AF_INET) {
+		snprintf(out, sz, "%08X", (unsigned)s4->sin_addr.s_addr);
+		*port = ntohs(s4->sin_port);
+	} else {
+		memcpy(w, &s6->sin6_addr, sizeof(w));
+		snprintf(out, sz, "%08X%08X%08X%08X", (unsigned)w[0],
+		    (unsigned)w[1], (unsigned)w[2], (unsigned)w[3]);
+		*port = ntohs(s6->sin6_port);
+	}
+}
+
+static int
+is_loopback(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+		    >> 24) == 127;
+	if (ss->ss_family != AF_INET6)
+		return 0;
+	return IN6_IS_ADDR_LOOPBACK(&s6->sin6_addr) ||
+	    (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+	    s6->sin6_addr.s6_addr[12] == 127);
+}
+
+static int
+peer_uid(int fd, uid_t *uid)
+{
+	struct sockaddr_storage us, them;
+	socklen_t ul = sizeof(us), tl = sizeof(them);
+	char want_l[40], want_r[40], l[40], r[40], line[512];
+	unsigned lp, rp, pl, pr, u;
+	FILE *fp;
+	int found = -1;
+
+	if (getsockname(fd, (struct sockaddr *)&us, &ul) == -1 ||
+	    getpeername(fd, (struct sockaddr *)&them, &tl) == -1 ||
+	    us.ss_family != them.ss_family || !is_loopback(&them))
+		return -1;
+	addr_hex(&them, want_l, sizeof(want_l), &pl);
+	addr_hex(&us, want_r, sizeof(want_r), &pr);
+	if ((fp = fopen(them.ss_family == AF_INET ? "/proc/net/tcp" :
+	    "/proc/net/tcp6", "re")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), fp) != NULL)
+		if (sscanf(line, " %*u: %39[0-9A-F]:%X %39[0-9A-F]:%X %*X "
+		    "%*X:%*X %*X:%*X %*X %u", l, &lp, r, &rp, &u) == 5 &&
+		    lp == pl && rp == pr && strcmp(l, want_l) == 0 &&
+		    strcmp(r, want_r) == 0) {
+			*uid = (uid_t)u;
+			found = 0;
+			break;
+		}
+	fclose(fp);
+	return found;
+}
+
+int
+httpd_req_peer_uid(const struct httpd_req *r, uid_t *uid)
+{
+	struct hconn *c = r->c;
+
+	if (c == NULL)
+		return -1;
+	if (c->uid_state == 0)
+		c->uid_state = peer_uid(bufferevent_getfd(c->bev), &c->uid)
+		    == 0 ? 1 : -1;
+	*uid = c->uid;
+	return c->uid_state == 1 ? 0 : -1;
 }
 
 int

@@ -47,6 +47,7 @@
 #define PARLEY_HTTPD_H
 
 #include <stddef.h>
+#include <sys/types.h>
 #include <event2/event.h>
 
 struct conf;
@@ -118,6 +119,10 @@ const char *httpd_req_body(const struct httpd_req *, size_t *len);
 void	httpd_req_body_release(struct httpd_req *);
 /* The client's address, for logs. */
 const char *httpd_req_peer(const struct httpd_req *);
+/* The Unix user of the client, when it is on this host (a loopback
+ * address): 0 and *uid, read once per connection from /proc/net/tcp(6);
+ * -1 for a remote client, or one gone. */
+int	httpd_req_peer_uid(const struct httpd_req *, uid_t *uid);
 /* 1 when the client has gone: an answer would be dropped. */
 int	httpd_req_gone(const struct httpd_req *);
 /* Call gone(req, arg) once if the client goes away before the answer is

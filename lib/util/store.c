@@ -548,3 +548,16 @@ store_ro_txn(struct store_ro *r, const char *dir, MDB_txn **txn)
 	}
 	return 0;
 }
+
+size_t
+store_ro_gen(struct store_ro *r, const char *dir)
+{
+	MDB_txn *txn;
+	size_t id;
+
+	if (store_ro_txn(r, dir, &txn) == -1)
+		return 0;
+	id = mdb_txn_id(txn);
+	mdb_txn_abort(txn);
+	return id;
+}

@@ -97,5 +97,8 @@ int	store_ro_open(struct store_ro *, const char *dir);
 /* A read-only transaction on dir's environment, opened if need be; 0, or
  * -1 when it cannot be read (yet).  End it with mdb_txn_abort. */
 int	store_ro_txn(struct store_ro *, const char *dir, MDB_txn **);
+/* The id of the owner's last commit (0 while it cannot be read): a change
+ * says something there changed. */
+size_t	store_ro_gen(struct store_ro *, const char *dir);
 
 #endif
