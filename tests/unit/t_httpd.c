@@ -6,7 +6,8 @@
  * lines is cut off), the idle timeout, the connection cap closing the
  * oldest idle connection, the body budget answering 503, the drain, and
  * EMFILE at accept (one log line, no spin, served again once descriptors
- * are free).
+ * are free); and the Unix user of a loopback client (httpd_req_peer_uid),
+ * the server's own and, as root, another one's.
  *
  * Each server runs in a child process (its own event loop, its stderr in a
  * file the test reads); the test is a plain blocking client with bounded
@@ -135,6 +136,13 @@ serve(struct httpd_req *req, void *arg)
 	} else if (strcmp(p, "/drain") == 0) {
 		httpd_drain(H);
 		httpd_reply(req, 200, "text/plain", "draining", 8);
+	} else if (strcmp(p, "/uid") == 0) {
+		uid_t uid;
+
+		k = httpd_req_peer_uid(req, &uid) == 0 ?
+		    snprintf(out, sizeof(out), "uid %u", (unsigned)uid) :
+		    snprintf(out, sizeof(out), "none");
+		httpd_reply(req, 200, "text/plain", out, (size_t)k);
 	} else if (strcmp(p, "/stats") == 0) {
 		k = snprintf(out, sizeof(out), "reserved=%zu",
 		    httpd_body_reserved(H));
@@ -482,6 +490,67 @@ body_is(const struct resp *r, const char *want)
 }
 
 /* ------------------------------------------------------------ the tests */
+
+/* GET /uid from a client running as uid (-1: this process). */
+static int
+uid_seen(int port, uid_t uid, char *out, size_t sz)
+{
+	struct cli *c;
+	struct resp r;
+	int pfd[2], st;
+	pid_t pid;
+	ssize_t k;
+
+	if (pipe(pfd) == -1)
+		return -1;
+	fflush(stdout);
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		close(pfd[0]);
+		if (uid != (uid_t)-1 && (setgid(uid) == -1 ||
+		    setuid(uid) == -1))
+			_exit(2);
+		if ((c = cli_open(port)) == NULL)
+			_exit(2);
+		cli_puts(c, "GET /uid HTTP/1.1\r\n\r\n");
+		if (cli_resp(c, &r, 5000) != 0 || r.code != 200)
+			_exit(2);
+		if (write(pfd[1], r.body, r.blen) != (ssize_t)r.blen)
+			_exit(2);
+		_exit(0);
+	}
+	close(pfd[1]);
+	k = read(pfd[0], out, sz - 1);
+	close(pfd[0]);
+	out[k > 0 ? k : 0] = '\0';
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static void
+t_peer_uid(void)
+{
+	struct srv s;
+	char got[64], want[64];
+
+	if (srv_start(&s, limits(5000, 5000, 5000, 100, 1 << 20), 0, 0) ==
+	    -1) {
+		ok(0, "a server starts");
+		return;
+	}
+	snprintf(want, sizeof(want), "uid %u", (unsigned)geteuid());
+	ok(uid_seen(s.port, (uid_t)-1, got, sizeof(got)) == 0 &&
+	    strcmp(got, want) == 0,
+	    "a loopback client's Unix user is known (the server's own)");
+	if (geteuid() == 0) {
+		ok(uid_seen(s.port, 65534, got, sizeof(got)) == 0 &&
+		    strcmp(got, "uid 65534") == 0,
+		    "a client running as another user is known as that user");
+	} else
+		printf("ok %d # SKIP another user's client needs root\n", ++n);
+	srv_stop(&s);
+}
 
 static void
 t_requests(void)
@@ -843,6 +912,7 @@ int
 main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
+	t_peer_uid();
 	t_requests();
 	t_deadlines();
 	t_cap();
