@@ -42,6 +42,7 @@
 #include "http_out.h"
 #include "log.h"
 #include "messengerd.h"
+#include "metahook.h"
 #include "mp.h"
 #include "outq.h"
 #include "proto.h"
@@ -111,61 +112,17 @@ recheck_later(struct messengerd *m, struct mg_acct *p)
 		log_warnx("cannot arm a token recheck");
 }
 
-static void
-zfree(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 mg_conf_free(struct mg_conf *cf)
 {
-	zfree(cf->app_secret);
-	zfree(cf->verify_token);
+	conf_secret_free(cf->app_secret);
+	conf_secret_free(cf->verify_token);
 	free(cf->api_url);
 	free(cf->version);
 	free(cf->pages);
 	free(cf->token_dir);
 	free(cf->listen_host);
 	memset(cf, 0, sizeof(*cf));
-}
-
-/* A secret that must be one non-empty line: malloc'd, or NULL with err. */
-static char *
-secret_line(const struct conf *c, const char *key, char *err, size_t errsz)
-{
-	char e[512], *s;
-
-	if ((s = conf_secret(c, key, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "%s: %s", key, e);
-		return NULL;
-	}
-	if (s[0] == '\0' || strpbrk(s, "\r\n") != NULL) {
-		snprintf(err, errsz, "%s: the file must hold one non-empty "
-		    "line", key);
-		zfree(s);
-		return NULL;
-	}
-	return s;
-}
-
-static int
-version_ok(const char *v)
-{
-	const char *p = v;
-
-	if (*p++ != 'v' || *p < '0' || *p > '9')
-		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (*p++ != '.' || *p < '0' || *p > '9')
-		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	return *p == '\0' && p - v <= 16;
 }
 
 /*
@@ -248,7 +205,7 @@ mg_conf_load(struct mg_conf *cf, const struct conf *c, char *err,
 	    NULL)
 		goto fail;
 	v = conf_get(c, "messenger_api_version");
-	if (!version_ok(v)) {
+	if (!metahook_version_ok(v)) {
 		snprintf(err, errsz, "messenger_api_version: expected a Graph "
 		    "API version such as v23.0");
 		goto fail;
@@ -286,9 +243,9 @@ mg_conf_load(struct mg_conf *cf, const struct conf *c, char *err,
 	    &cf->profile_wait_ms, err, errsz) == -1 ||
 	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
-	if ((cf->app_secret = secret_line(c, "messenger_app_secret_file", err,
+	if ((cf->app_secret = conf_secret_line(c, "messenger_app_secret_file", err,
 	    errsz)) == NULL ||
-	    (cf->verify_token = secret_line(c, "messenger_verify_token_file",
+	    (cf->verify_token = conf_secret_line(c, "messenger_verify_token_file",
 	    err, errsz)) == NULL)
 		goto fail;
 	return 0;
@@ -440,7 +397,7 @@ token_read(struct messengerd *m, const char *page, int candidate,
 	if (strpbrk(tok, " \t\r\n") != NULL) {
 		snprintf(err, errsz, "%.300s: the token must be one line "
 		    "without spaces", rel);
-		zfree(tok);
+		conf_secret_free(tok);
 		return NULL;
 	}
 	return tok;
@@ -545,14 +502,14 @@ checked(int ok, const char *text, void *arg)
 	if (m->closing) {
 		if (one->req != NULL && --one->req->waiting == 0)
 			chreq_done(one->req);
-		zfree(one->token);
+		conf_secret_free(one->token);
 		free(one);
 		return;
 	}
 	if (p != NULL && ok == 1) {
 		snprintf(p->name, sizeof(p->name), "%s", text);
 		if (one->install) {
-			zfree(p->token);
+			conf_secret_free(p->token);
 			p->token = one->token;
 			one->token = NULL;
 		}
@@ -585,7 +542,7 @@ checked(int ok, const char *text, void *arg)
 		p->recheck_s = 0;
 	if (p != NULL && ok == -1 && one->install && one->req == NULL) {
 		/* SIGHUP with a new token and Meta out of reach: take it */
-		zfree(p->token);
+		conf_secret_free(p->token);
 		p->token = one->token;
 		one->token = NULL;
 		set_active(m, p, 1, NULL);
@@ -600,7 +557,7 @@ checked(int ok, const char *text, void *arg)
 		if (--one->req->waiting == 0)
 			chreq_done(one->req);
 	}
-	zfree(one->token);
+	conf_secret_free(one->token);
 	free(one);
 }
 
@@ -623,7 +580,7 @@ check_start(struct messengerd *m, const char *page, char *token,
 	if (mg_check_token(m, page, token, checked, one) == -1) {
 		if (rq != NULL)
 			rq->waiting--;
-		zfree(one->token);
+		conf_secret_free(one->token);
 		free(one);
 		return -1;
 	}
@@ -651,7 +608,7 @@ tokens_load(struct messengerd *m, int first, char *err, size_t errsz)
 				return -1;
 			}
 			if (absent) {
-				zfree(p->token);
+				conf_secret_free(p->token);
 				p->token = NULL;
 				set_active(m, p, 0, e);
 			}
@@ -671,7 +628,7 @@ tokens_load(struct messengerd *m, int first, char *err, size_t errsz)
 			continue;
 		}
 		if (p->token != NULL && strcmp(p->token, tok) == 0) {
-			zfree(tok);
+			conf_secret_free(tok);
 			continue;
 		}
 		log_info("page %s: the token file changed; checking the new "
@@ -916,7 +873,7 @@ main(int argc, char **argv)
 			    sizeof(err))) == NULL && !absent)
 				log_exit(EX_CONFIG, "page %s: %s",
 				    m->accts[i].id, err);
-			zfree(t);
+			conf_secret_free(t);
 		}
 		daemon_checked(&m->e.d);
 	}
@@ -953,7 +910,7 @@ main(int argc, char **argv)
 	while (chreqs != NULL)
 		chreq_done(chreqs);
 	for (i = 0; i < m->naccts; i++) {
-		zfree(m->accts[i].token);
+		conf_secret_free(m->accts[i].token);
 		if (m->accts[i].recheck != NULL)
 			event_free(m->accts[i].recheck);
 	}

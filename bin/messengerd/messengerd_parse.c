@@ -65,6 +65,8 @@
 #include "log.h"
 #include "messengerd.h"
 #include "mp.h"
+#include "rec.h"
+#include "str.h"
 #include "valid.h"
 
 #define MG_URL_MAX	2048	/* bytes of an attachment URL kept */
@@ -163,48 +165,6 @@ mg_pid(const char *mid, char out[MG_PID_MAX + 1])
 
 /* --- frames --- */
 
-/* Pack a JSON value (NUL-free strings: jsonfix made them so). */
-static void
-pack_json(msgpack_packer *pk, json_t *v)
-{
-	const char *k;
-	json_t *e;
-	size_t i;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		msgpack_pack_map(pk, json_object_size(v));
-		json_object_foreach(v, k, e) {
-			mp_pack_cstr(pk, k);
-			pack_json(pk, e);
-		}
-		break;
-	case JSON_ARRAY:
-		msgpack_pack_array(pk, json_array_size(v));
-		json_array_foreach(v, i, e)
-			pack_json(pk, e);
-		break;
-	case JSON_STRING:
-		mp_pack_strn(pk, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		msgpack_pack_int64(pk, (int64_t)json_integer_value(v));
-		break;
-	case JSON_REAL:
-		msgpack_pack_double(pk, json_real_value(v));
-		break;
-	case JSON_TRUE:
-		msgpack_pack_true(pk);
-		break;
-	case JSON_FALSE:
-		msgpack_pack_false(pk);
-		break;
-	default:
-		msgpack_pack_nil(pk);
-		break;
-	}
-}
-
 void
 mg_item_frame(const struct mg_item *it, int64_t id, const char *name,
     struct fbuf *fb)
@@ -217,7 +177,7 @@ mg_item_frame(const struct mg_item *it, int64_t id, const char *name,
 	mp_kv_int(&fb->pk, "id", id);
 	json_object_foreach(it->fr, k, e) {
 		mp_pack_cstr(&fb->pk, k);
-		pack_json(&fb->pk, e);
+		rec_pack_json(&fb->pk, e);
 	}
 	if (addname)
 		mp_kv_str(&fb->pk, "name", name);
@@ -382,19 +342,6 @@ small_copy(const json_t *v)
 	return c;
 }
 
-/* The shortest decimal that reads back as d. */
-static void
-fmt_num(char *buf, size_t sz, double d)
-{
-	int p;
-
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, sz, "%.*g", p, d);
-		if (strtod(buf, NULL) == d && strchr(buf, 'e') == NULL)
-			return;
-	}
-}
-
 /* A kind's name as kept: [a-z_]{1,32}, else "unknown". */
 static const char *
 kind_name(const char *k)
@@ -483,8 +430,8 @@ attachment(const json_t *a, json_t *media, json_t **data, char *lbuf,
 			json_object_set_new(data_of(data), "location",
 			    json_pack("{s:f, s:f}", "latitude", la,
 			    "longitude", lo));
-			fmt_num(lat, sizeof(lat), la);
-			fmt_num(lon, sizeof(lon), lo);
+			str_num(lat, sizeof(lat), la);
+			str_num(lon, sizeof(lon), lo);
 			snprintf(lbuf, lbufsz, "(%s, %s)", lat, lon);
 		}
 	} else

@@ -640,28 +640,6 @@ att_type(const char *mime)
 	return "file";
 }
 
-/* The last path component of url (no query or fragment), or "". */
-static void
-url_filename(const char *url, char *out, size_t outsz)
-{
-	const char *p = strstr(url, "://"), *end, *slash;
-	size_t n;
-
-	out[0] = '\0';
-	if (p == NULL)
-		return;
-	p += 3;
-	end = p + strcspn(p, "?#");
-	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
-		return;
-	for (p = slash; (slash = memchr(p + 1, '/', (size_t)(end - p - 1)))
-	    != NULL; p = slash)
-		;
-	n = (size_t)(end - p - 1);
-	if (n > 0 && n < outsz)
-		snprintf(out, outsz, "%.*s", (int)n, p + 1);
-}
-
 /* quick_replies [{title, payload}] (or titles alone) into mj; -1 why. */
 static int
 quick_replies(struct mg_job *mj, const msgpack_object *o, char *why,
@@ -775,7 +753,7 @@ attachment(struct mg_job *mj, const msgpack_object *media,
 		return -1;
 	}
 	snprintf(url, sizeof(url), "%.*s", (int)ul, u);
-	url_filename(url, fname, sizeof(fname));
+	str_url_filename(url, fname, sizeof(fname));
 	if (mp_str(e, "mime", &mi, &ml) && ml > 0 && ml < sizeof(mime))
 		snprintf(mime, sizeof(mime), "%.*s", (int)ml, mi);
 	else {

@@ -179,21 +179,12 @@ struct mg_rec {
 /* --- settings --- */
 
 static void
-zfree(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-static void
 dead_clear(struct mg_page *p)
 {
 	int i;
 
 	for (i = 0; i < p->ndead; i++)
-		zfree(p->dead[i]);
+		conf_secret_free(p->dead[i]);
 	p->ndead = 0;
 }
 
@@ -215,12 +206,12 @@ conf_clear(struct mg_conf *c)
 	size_t i;
 
 	for (i = 0; i < c->npages; i++) {
-		zfree(c->pages[i].token);
+		conf_secret_free(c->pages[i].token);
 		dead_clear(&c->pages[i]);
 	}
 	free(c->pages);
 	free(c->token_dir);
-	zfree(c->secret);
+	conf_secret_free(c->secret);
 	free(c->url);
 	memset(c, 0, sizeof(*c));
 }
@@ -353,7 +344,7 @@ token_reread(struct sbx_messenger *mg, struct mg_page *p)
 		return;
 	if (stat(path, &st) == -1) {
 		free(path);
-		zfree(p->token);
+		conf_secret_free(p->token);
 		p->token = NULL;
 		p->st_ok = 0;
 		return;
@@ -372,10 +363,10 @@ token_reread(struct sbx_messenger *mg, struct mg_page *p)
 	p->st = st;
 	p->st_ok = 1;
 	if (p->token != NULL && strcmp(p->token, tok) == 0) {
-		zfree(tok);
+		conf_secret_free(tok);
 		return;
 	}
-	zfree(p->token);
+	conf_secret_free(p->token);
 	p->token = tok;
 	log_info("messenger: page %s: token (re)read", p->id);
 }
@@ -397,10 +388,10 @@ token_issued(struct sbx_messenger *mg, struct mg_page *p, const char *tok)
 	    NULL)
 		return 0;
 	if (strlen(nt) != n || sodium_memcmp(nt, tok, n) != 0) {
-		zfree(nt);
+		conf_secret_free(nt);
 		return 0;
 	}
-	zfree(nt);
+	conf_secret_free(nt);
 	return 1;
 }
 
@@ -2116,7 +2107,7 @@ token_kill(struct sbx_messenger *mg, struct evhttp_request *req,
 	for (i = 0; i < p->ndead && strcmp(p->dead[i], d) != 0; i++)
 		;
 	if (i == p->ndead && p->ndead == MG_DEAD_MAX) {
-		zfree(p->dead[0]);
+		conf_secret_free(p->dead[0]);
 		memmove(p->dead, p->dead + 1, sizeof(p->dead[0]) *
 		    (MG_DEAD_MAX - 1));
 		memmove(p->dead_sub, p->dead_sub + 1, sizeof(p->dead_sub[0]) *
@@ -2126,7 +2117,7 @@ token_kill(struct sbx_messenger *mg, struct evhttp_request *req,
 	if (i == p->ndead)
 		p->ndead++;
 	else
-		zfree(p->dead[i]);
+		conf_secret_free(p->dead[i]);
 	p->dead[i] = d;
 	p->dead_sub[i] = sub;
 	log_info("messenger: page %s: a token died (190/%ld)", p->id, sub);

@@ -104,19 +104,10 @@ struct wa_conf {
 };
 
 static void
-secret_free(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-static void
 wa_conf_free(struct wa_conf *c)
 {
-	secret_free(c->token);
-	secret_free(c->secret);
+	conf_secret_free(c->token);
+	conf_secret_free(c->secret);
 	free(c->url);
 	free(c->listen);
 	memset(c, 0, sizeof(*c));
@@ -263,8 +254,8 @@ wa_conf_take(struct sbx_whatsapp *wa, struct wa_conf *c)
 	/* Rings are sized by the rate: a new rate starts a new history. */
 	if (wa->rate != c->rate)
 		sbx_wa_clear(&wa->rates, node_free);
-	secret_free(wa->token);
-	secret_free(wa->secret);
+	conf_secret_free(wa->token);
+	conf_secret_free(wa->secret);
 	free(wa->webhook_url);
 	free(wa->listen);
 	wa->token = c->token;
@@ -330,7 +321,7 @@ token_reread(struct sbx_whatsapp *wa)
 	if ((rc = optional_secret(wa->sb->d.conf, "whatsapp_token_file", &tok,
 	    why, sizeof(why))) != 0) {
 		if (rc == 1 && wa->token != NULL) {
-			secret_free(wa->token);
+			conf_secret_free(wa->token);
 			wa->token = NULL;
 			log_warnx("whatsapp: %s; every API call is refused with "
 			    "190 until it does", why);
@@ -338,10 +329,10 @@ token_reread(struct sbx_whatsapp *wa)
 		return;
 	}
 	if (wa->token != NULL && strcmp(wa->token, tok) == 0) {
-		secret_free(tok);
+		conf_secret_free(tok);
 		return;
 	}
-	secret_free(wa->token);
+	conf_secret_free(wa->token);
 	wa->token = tok;
 	log_info("whatsapp: the token file changed; using the new token");
 }
@@ -381,8 +372,8 @@ sbx_whatsapp_free(struct sbx_whatsapp *wa)
 	htab_free(&wa->rates);
 	htab_free(&wa->media);
 	htab_free(&wa->templates);
-	secret_free(wa->token);
-	secret_free(wa->secret);
+	conf_secret_free(wa->token);
+	conf_secret_free(wa->secret);
 	free(wa->webhook_url);
 	free(wa->listen);
 	free(wa);

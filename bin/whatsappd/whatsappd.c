@@ -33,6 +33,7 @@
 #include "frame.h"
 #include "http_out.h"
 #include "log.h"
+#include "metahook.h"
 #include "mp.h"
 #include "outq.h"
 #include "proto.h"
@@ -40,46 +41,18 @@
 
 static struct whatsappd wad;	/* one per process; reachable at exit */
 
-static void
-zfree(char *s)
-{
-	if (s != NULL) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
 void
 wa_conf_free(struct wa_conf *cf)
 {
-	zfree(cf->token);
-	zfree(cf->auth);
-	zfree(cf->app_secret);
-	zfree(cf->verify_token);
+	conf_secret_free(cf->token);
+	conf_secret_free(cf->auth);
+	conf_secret_free(cf->app_secret);
+	conf_secret_free(cf->verify_token);
 	free(cf->api_url);
 	free(cf->version);
 	free(cf->numbers);
 	free(cf->listen_host);
 	memset(cf, 0, sizeof(*cf));
-}
-
-/* A secret that must be one non-empty line: malloc'd, or NULL with err. */
-static char *
-secret_line(const struct conf *c, const char *key, char *err, size_t errsz)
-{
-	char e[512], *s;
-
-	if ((s = conf_secret(c, key, e, sizeof(e))) == NULL) {
-		snprintf(err, errsz, "%s: %s", key, e);
-		return NULL;
-	}
-	if (s[0] == '\0' || strpbrk(s, "\r\n") != NULL) {
-		snprintf(err, errsz, "%s: the file must hold one non-empty "
-		    "line", key);
-		zfree(s);
-		return NULL;
-	}
-	return s;
 }
 
 int
@@ -95,28 +68,11 @@ wa_set_token(struct wa_conf *cf, const char *token, char *err, size_t errsz)
 	if ((t = strdup(token)) == NULL ||
 	    asprintf(&a, "Authorization: Bearer %s", token) == -1)
 		fatalx("out of memory");
-	zfree(cf->token);
-	zfree(cf->auth);
+	conf_secret_free(cf->token);
+	conf_secret_free(cf->auth);
 	cf->token = t;
 	cf->auth = a;
 	return 0;
-}
-
-/* "v" digits "." digits, as Graph API versions are written. */
-static int
-version_ok(const char *v)
-{
-	const char *p = v;
-
-	if (*p++ != 'v' || *p < '0' || *p > '9')
-		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	if (*p++ != '.' || *p < '0' || *p > '9')
-		return 0;
-	while (*p >= '0' && *p <= '9')
-		p++;
-	return *p == '\0' && p - v <= 16;
 }
 
 /* Every word of whatsapp_numbers a phone-number id; -1 with err. */
@@ -152,7 +108,7 @@ wa_conf_load(struct wa_conf *cf, const struct conf *c, char *err,
 	    NULL)
 		goto fail;
 	v = conf_get(c, "whatsapp_api_version");
-	if (!version_ok(v)) {
+	if (!metahook_version_ok(v)) {
 		snprintf(err, errsz, "whatsapp_api_version: expected a Graph "
 		    "API version such as v23.0");
 		goto fail;
@@ -175,18 +131,18 @@ wa_conf_load(struct wa_conf *cf, const struct conf *c, char *err,
 	    err, errsz) == -1 ||
 	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
-	if ((tok = secret_line(c, "whatsapp_token_file", err, errsz)) == NULL)
+	if ((tok = conf_secret_line(c, "whatsapp_token_file", err, errsz)) == NULL)
 		goto fail;
 	if (wa_set_token(cf, tok, err, errsz) == -1) {
-		zfree(tok);
+		conf_secret_free(tok);
 		snprintf(err, errsz, "whatsapp_token_file: the token must be "
 		    "one line without spaces");
 		goto fail;
 	}
-	zfree(tok);
-	if ((cf->app_secret = secret_line(c, "whatsapp_app_secret_file", err,
+	conf_secret_free(tok);
+	if ((cf->app_secret = conf_secret_line(c, "whatsapp_app_secret_file", err,
 	    errsz)) == NULL ||
-	    (cf->verify_token = secret_line(c, "whatsapp_verify_token_file",
+	    (cf->verify_token = conf_secret_line(c, "whatsapp_verify_token_file",
 	    err, errsz)) == NULL)
 		goto fail;
 	return 0;
@@ -324,15 +280,15 @@ answer_chtoken(struct whatsappd *w, struct bus_conn *c, int64_t id)
 	char err[600], *tok;
 	struct fbuf fb;
 
-	if ((tok = secret_line(w->e.d.conf, "whatsapp_token_file", err,
+	if ((tok = conf_secret_line(w->e.d.conf, "whatsapp_token_file", err,
 	    sizeof(err))) == NULL ||
 	    wa_set_token(&w->cf, tok, err, sizeof(err)) == -1) {
-		zfree(tok);
+		conf_secret_free(tok);
 		log_warnx("chtoken from %s refused: %s", bus_name(c), err);
 		bus_answer_err(c, id, "config", err);
 		return;
 	}
-	zfree(tok);
+	conf_secret_free(tok);
 	log_info("chtoken from %s: access token re-read", bus_name(c));
 	wa_numbers_activate(w);
 	if (w->e.q)

@@ -62,6 +62,7 @@
 #include "mp.h"
 #include "proto.h"
 #include "rec.h"
+#include "str.h"
 #include "valid.h"
 #include "whatsappd.h"
 
@@ -111,48 +112,6 @@ wa_items_free(struct wa_items *out)
 	memset(out, 0, sizeof(*out));
 }
 
-/* Pack a JSON value we built ourselves (shallow, NUL-free strings). */
-static void
-pack_json(msgpack_packer *pk, json_t *v)
-{
-	const char *k;
-	json_t *e;
-	size_t i;
-
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		msgpack_pack_map(pk, json_object_size(v));
-		json_object_foreach(v, k, e) {
-			mp_pack_cstr(pk, k);
-			pack_json(pk, e);
-		}
-		break;
-	case JSON_ARRAY:
-		msgpack_pack_array(pk, json_array_size(v));
-		json_array_foreach(v, i, e)
-			pack_json(pk, e);
-		break;
-	case JSON_STRING:
-		mp_pack_strn(pk, json_string_value(v), json_string_length(v));
-		break;
-	case JSON_INTEGER:
-		msgpack_pack_int64(pk, (int64_t)json_integer_value(v));
-		break;
-	case JSON_REAL:
-		msgpack_pack_double(pk, json_real_value(v));
-		break;
-	case JSON_TRUE:
-		msgpack_pack_true(pk);
-		break;
-	case JSON_FALSE:
-		msgpack_pack_false(pk);
-		break;
-	default:
-		msgpack_pack_nil(pk);
-		break;
-	}
-}
-
 /* Keep the frame fr (a JSON object, consumed) as an item. */
 static void
 item_add(struct wa_items *out, enum wa_kind kind, const char *pid,
@@ -179,7 +138,7 @@ item_add(struct wa_items *out, enum wa_kind kind, const char *pid,
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
 	json_object_foreach(fr, k, e) {
 		mp_pack_cstr(&pk, k);
-		pack_json(&pk, e);
+		rec_pack_json(&pk, e);
 		it->nkeys++;
 	}
 	it->buf = sb.data;	/* NULL when empty: never, "t" is always there */
@@ -250,20 +209,6 @@ number(const json_t *o, const char *key, double *d)
 		return errno == 0 && *end == '\0';
 	}
 	return 0;
-}
-
-/* The shortest decimal that reads back as d ("37.483307", not ...9996). */
-static void
-fmt_num(char *buf, size_t sz, double d)
-{
-	int p;
-
-	for (p = 1; p <= 17; p++) {
-		snprintf(buf, sz, "%.*g", p, d);
-		/* shortest that reads back, without an exponent ("4e+01") */
-		if (strtod(buf, NULL) == d && strchr(buf, 'e') == NULL)
-			return;
-	}
 }
 
 int
@@ -534,12 +479,12 @@ order_body(const json_t *o, json_t *data)
 		snprintf(q, sizeof(q), "1");
 		if (number(e, "quantity", &d)) {
 			json_object_set_new(it, "quantity", json_real(d));
-			fmt_num(q, sizeof(q), d);
+			str_num(q, sizeof(q), d);
 		}
 		p[0] = '\0';
 		if (number(e, "item_price", &d)) {
 			json_object_set_new(it, "item_price", json_real(d));
-			fmt_num(p, sizeof(p), d);
+			str_num(p, sizeof(p), d);
 		}
 		if (cur != NULL)
 			json_object_set_new(it, "currency", json_string(cur));
@@ -671,8 +616,8 @@ message_body(const json_t *m, const char *t, json_t *data, json_t **media,
 		if (coords) {
 			json_object_set_new(x, "latitude", json_real(la));
 			json_object_set_new(x, "longitude", json_real(lo));
-			fmt_num(lat, sizeof(lat), la);
-			fmt_num(lon, sizeof(lon), lo);
+			str_num(lat, sizeof(lat), la);
+			str_num(lon, sizeof(lon), lo);
 		}
 		name = rec_str_nonempty(o, "name", NULL);
 		addr = rec_str_nonempty(o, "address", NULL);

@@ -53,6 +53,7 @@
 #include "outq.h"
 #include "proto.h"
 #include "spool.h"
+#include "str.h"
 #include "valid.h"
 #include "whatsappd.h"
 
@@ -489,28 +490,6 @@ media_type(const char *mime)
 	return "document";
 }
 
-/* The last path component of url (no query or fragment), or "". */
-static void
-url_filename(const char *url, char *out, size_t outsz)
-{
-	const char *p = strstr(url, "://"), *end, *slash;
-	size_t n;
-
-	out[0] = '\0';
-	if (p == NULL)
-		return;
-	p += 3;
-	end = p + strcspn(p, "?#");
-	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
-		return;
-	for (p = slash; (slash = memchr(p + 1, '/', (size_t)(end - p - 1)))
-	    != NULL; p = slash)
-		;
-	n = (size_t)(end - p - 1);
-	if (n > 0 && n < outsz)
-		snprintf(out, outsz, "%.*s", (int)n, p + 1);
-}
-
 /* A list of text parameters as [{type:text, text}]; NULL with why. */
 static json_t *
 text_params(const msgpack_object *o, const char *what, char *why,
@@ -747,7 +726,7 @@ build(struct wa_job *wj, const msgpack_object *f, const char *to,
 			snprintf(why, whysz, "media url is not UTF-8");
 			goto fail;
 		}
-		url_filename(url, fname, sizeof(fname));
+		str_url_filename(url, fname, sizeof(fname));
 		if (mp_str(e, "mime", &mi, &ml) && ml > 0 && ml < sizeof(mime))
 			snprintf(mime, sizeof(mime), "%.*s", (int)ml, mi);
 		else {

@@ -304,6 +304,34 @@ conf_secret(const struct conf *c, const char *key, char *err, size_t errsz)
 }
 
 char *
+conf_secret_line(const struct conf *c, const char *key, char *err,
+    size_t errsz)
+{
+	char e[512], *s;
+
+	if ((s = conf_secret(c, key, e, sizeof(e))) == NULL) {
+		snprintf(err, errsz, "%s: %s", key, e);
+		return NULL;
+	}
+	if (s[0] == '\0' || strpbrk(s, "\r\n") != NULL) {
+		snprintf(err, errsz, "%s: the file must hold one non-empty "
+		    "line", key);
+		conf_secret_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+conf_secret_free(char *s)
+{
+	if (s != NULL) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+char *
 conf_secret_at(const struct conf *c, const char *v, char *err, size_t errsz)
 {
 	char *path = NULL, *buf = NULL;

@@ -34,6 +34,12 @@ char	*conf_secret(const struct conf *, const char *key, char *err,
 	    size_t errsz);
 /* The same for the secret in the file at path (relative to the config
  * file's directory), a file no key names alone (one of a directory's). */
+/* A secret that must be one non-empty line (a token, an app secret):
+ * malloc'd, or NULL with err "key: why". */
+char	*conf_secret_line(const struct conf *, const char *key, char *err,
+	    size_t errsz);
+/* Free a secret (NULL is nothing), its bytes zeroed first. */
+void	conf_secret_free(char *);
 char	*conf_secret_at(const struct conf *, const char *path, char *err,
 	    size_t errsz);
 /* Resolve a path relative to the config file's directory (malloc'd). */

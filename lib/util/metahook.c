@@ -82,3 +82,19 @@ metahook_signed(struct hook *h, struct httpd_req *req,
 	}
 	return 0;
 }
+
+int
+metahook_version_ok(const char *v)
+{
+	const char *p = v;
+
+	if (*p++ != 'v' || *p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != '.' || *p < '0' || *p > '9')
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	return *p == '\0' && p - v <= 16;
+}

@@ -2,7 +2,7 @@
  * metahook — what every Meta webhook receiver does the same way (whatsappd,
  * messengerd): the GET subscription handshake with the verify token, and
  * the X-Hub-Signature-256 gate in front of a POST (providers.md §1.4,
- * §2.3).  Both answer through lib/hook and log one line per refusal.
+ * §2.3), and the form of a Graph API version.  Both answer through lib/hook and log one line per refusal.
  */
 #ifndef PARLEY_METAHOOK_H
 #define PARLEY_METAHOOK_H
@@ -13,6 +13,10 @@ struct hook;
 struct httpd_req;
 
 #define METAHOOK_CHALLENGE_MAX	1024
+
+/* 1 when v is a Graph API version as Meta writes them: "v" digits "."
+ * digits, at most 16 bytes ("v23.0"). */
+int	metahook_version_ok(const char *v);
 
 /*
  * GET ...?hub.mode=subscribe&hub.verify_token=..&hub.challenge=.. (the

@@ -2,6 +2,7 @@
  * str — small string routines shared by every program (str.h).
  */
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -40,4 +41,37 @@ str_trim(char *s)
 	while (e > s && isspace((unsigned char)e[-1]))
 		*--e = '\0';
 	return s;
+}
+
+void
+str_url_filename(const char *url, char *out, size_t outsz)
+{
+	const char *p = strstr(url, "://"), *end, *slash;
+	size_t n;
+
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	p += 3;
+	end = p + strcspn(p, "?#");
+	if ((slash = memchr(p, '/', (size_t)(end - p))) == NULL)
+		return;
+	for (p = slash; (slash = memchr(p + 1, '/', (size_t)(end - p - 1)))
+	    != NULL; p = slash)
+		;
+	n = (size_t)(end - p - 1);
+	if (n > 0 && n < outsz)
+		snprintf(out, outsz, "%.*s", (int)n, p + 1);
+}
+
+void
+str_num(char *buf, size_t sz, double d)
+{
+	int p;
+
+	for (p = 1; p <= 17; p++) {
+		snprintf(buf, sz, "%.*g", p, d);
+		if (strtod(buf, NULL) == d && strchr(buf, 'e') == NULL)
+			return;
+	}
 }

@@ -1,7 +1,8 @@
 /*
  * str — the small string routines that parley's files each wrote for
  * themselves: a strdup that cannot fail, membership in a NULL-ended list,
- * and trimming white space.  Plumbing only: no parley rule lives here.
+ * trimming white space, a URL's file name and a double written short.
+ * Plumbing only: no parley rule lives here.
  */
 #ifndef PARLEY_STR_H
 #define PARLEY_STR_H
@@ -15,5 +16,11 @@ int	str_in(const char *const *list, const char *s);
  * locale): trailing space is cut in place, the result points into s.
  */
 char	*str_trim(char *s);
+/* The last path component of url (no query or fragment), or "" when it
+ * has none or it does not fit in out. */
+void	str_url_filename(const char *url, char *out, size_t outsz);
+/* The shortest decimal that reads back as d, without an exponent
+ * ("37.483307", not ...9996; "40", not "4e+01"). */
+void	str_num(char *buf, size_t sz, double d);
 
 #endif

@@ -173,6 +173,22 @@ main(void)
 	ok(s != NULL && strcmp(s, "/abs/path") == 0,
 	    "conf_path keeps an absolute path");
 	free(s);
+	s = conf_secret_line(c, "twilio_auth_token_file", err, sizeof(err));
+	ok(s != NULL && strcmp(s, "s3cr3t-token") == 0,
+	    "conf_secret_line: a one-line secret is read");
+	conf_secret_free(s);
+	put("secrets/token", "line one\nline two\n", 0600, bad, sizeof(bad));
+	err[0] = '\0';
+	s = conf_secret_line(c, "twilio_auth_token_file", err, sizeof(err));
+	ok(s == NULL && has(err, "twilio_auth_token_file: the file must hold "
+	    "one non-empty line") && !has(err, "line one"),
+	    "conf_secret_line: two lines are refused, naming the key and "
+	    "not the secret");
+	put("secrets/token", "\n", 0600, bad, sizeof(bad));
+	s = conf_secret_line(c, "twilio_auth_token_file", err, sizeof(err));
+	ok(s == NULL && has(err, "twilio_auth_token_file: ") &&
+	    has(err, "empty"), "conf_secret_line: an empty secret is refused");
+	conf_secret_free(NULL);
 	setenv("PARLEY_TWILIO_AUTH_TOKEN_FILE", "secrets/missing", 1);
 	err[0] = '\0';
 	s = conf_secret(c, "twilio_auth_token_file", err, sizeof(err));
