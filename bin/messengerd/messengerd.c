@@ -243,10 +243,10 @@ mg_conf_load(struct mg_conf *cf, const struct conf *c, char *err,
 	    &cf->profile_wait_ms, err, errsz) == -1 ||
 	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
-	if ((cf->app_secret = conf_secret_line(c, "messenger_app_secret_file", err,
-	    errsz)) == NULL ||
-	    (cf->verify_token = conf_secret_line(c, "messenger_verify_token_file",
-	    err, errsz)) == NULL)
+	if ((cf->app_secret = conf_secret_line(c,
+	    "messenger_app_secret_file", err, errsz)) == NULL ||
+	    (cf->verify_token = conf_secret_line(c,
+	    "messenger_verify_token_file", err, errsz)) == NULL)
 		goto fail;
 	return 0;
 fail:

@@ -32,7 +32,7 @@
 struct sclient {
 	struct bufferevent	*bev;
 	uid_t			 uid;
-	int			 refused;	/* its error line is going out */
+	int			 refused;	/* its error line going out */
 	struct sclient		*next;
 };
 

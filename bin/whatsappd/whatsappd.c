@@ -131,7 +131,8 @@ wa_conf_load(struct wa_conf *cf, const struct conf *c, char *err,
 	    err, errsz) == -1 ||
 	    httpd_limits_load(&cf->http, c, err, errsz) == -1)
 		goto fail;
-	if ((tok = conf_secret_line(c, "whatsapp_token_file", err, errsz)) == NULL)
+	if ((tok = conf_secret_line(c, "whatsapp_token_file", err,
+	    errsz)) == NULL)
 		goto fail;
 	if (wa_set_token(cf, tok, err, errsz) == -1) {
 		conf_secret_free(tok);
@@ -140,10 +141,10 @@ wa_conf_load(struct wa_conf *cf, const struct conf *c, char *err,
 		goto fail;
 	}
 	conf_secret_free(tok);
-	if ((cf->app_secret = conf_secret_line(c, "whatsapp_app_secret_file", err,
-	    errsz)) == NULL ||
-	    (cf->verify_token = conf_secret_line(c, "whatsapp_verify_token_file",
-	    err, errsz)) == NULL)
+	if ((cf->app_secret = conf_secret_line(c,
+	    "whatsapp_app_secret_file", err, errsz)) == NULL ||
+	    (cf->verify_token = conf_secret_line(c,
+	    "whatsapp_verify_token_file", err, errsz)) == NULL)
 		goto fail;
 	return 0;
 fail:

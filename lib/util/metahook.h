@@ -2,7 +2,8 @@
  * metahook — what every Meta webhook receiver does the same way (whatsappd,
  * messengerd): the GET subscription handshake with the verify token, and
  * the X-Hub-Signature-256 gate in front of a POST (providers.md §1.4,
- * §2.3), and the form of a Graph API version.  Both answer through lib/hook and log one line per refusal.
+ * §2.3), and the form of a Graph API version.  Both answer through
+ * lib/hook and log one line per refusal.
  */
 #ifndef PARLEY_METAHOOK_H
 #define PARLEY_METAHOOK_H
