@@ -105,7 +105,7 @@ struct hconn {
 	TAILQ_ENTRY(hconn)	 all;
 	TAILQ_ENTRY(hconn)	 lru;		/* on h->idle or h->partial */
 	char			 peer[INET6_ADDRSTRLEN];
-	int			 uid_state;	/* 0 not asked, 1 known, -1 no */
+	int			 uid_state;	/* 0 unasked, 1 known, -1 no */
 	uid_t			 uid;		/* the peer's, when known */
 };
 TAILQ_HEAD(hconnq, hconn);
