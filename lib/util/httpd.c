@@ -1266,6 +1266,24 @@ is_loopback(const struct sockaddr_storage *ss)
 	    s6->sin6_addr.s6_addr[12] == 127);
 }
 
+/* ::ffff:a.b.c.d as the IPv4 address it is. */
+static void
+unmap(struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 s6;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+
+	if (ss->ss_family != AF_INET6)
+		return;
+	memcpy(&s6, ss, sizeof(s6));
+	if (!IN6_IS_ADDR_V4MAPPED(&s6.sin6_addr))
+		return;
+	memset(ss, 0, sizeof(*ss));
+	s4->sin_family = AF_INET;
+	s4->sin_port = s6.sin6_port;
+	memcpy(&s4->sin_addr, &s6.sin6_addr.s6_addr[12], 4);
+}
+
 static int
 peer_uid(int fd, uid_t *uid)
 {
@@ -1280,6 +1298,9 @@ peer_uid(int fd, uid_t *uid)
 	    getpeername(fd, (struct sockaddr *)&them, &tl) == -1 ||
 	    us.ss_family != them.ss_family || !is_loopback(&them))
 		return -1;
+	/* an IPv4 client of a dual-stack listener: its socket is IPv4 */
+	unmap(&us);
+	unmap(&them);
 	addr_hex(&them, want_l, sizeof(want_l), &pl);
 	addr_hex(&us, want_r, sizeof(want_r), &pr);
 	if ((fp = fopen(them.ss_family == AF_INET ? "/proc/net/tcp" :

@@ -59,6 +59,7 @@ now_ms(void)
 
 static struct event_base *B;
 static struct httpd *H;
+static const char *srv_host = "127.0.0.1";	/* where servers listen */
 
 struct later {
 	struct httpd_req	*req;
@@ -202,7 +203,7 @@ srv_start(struct srv *s, struct httpd_limits lim, int nofile, int spare)
 		}
 		memset(&cf, 0, sizeof(cf));
 		cf.name = "t_httpd";
-		cf.host = "127.0.0.1";
+		cf.host = srv_host;
 		cf.port = 0;
 		cf.body_max = 800;
 		cf.head_max = 4096;
@@ -491,9 +492,10 @@ body_is(const struct resp *r, const char *want)
 
 /* ------------------------------------------------------------ the tests */
 
-/* GET /uid from a client running as uid (-1: this process). */
+/* GET /uid from a client running as uid (-1: this process), over IPv6
+ * (::1) when v6. */
 static int
-uid_seen(int port, uid_t uid, char *out, size_t sz)
+uid_seen_at(int port, uid_t uid, int v6, char *out, size_t sz)
 {
 	struct cli *c;
 	struct resp r;
@@ -511,7 +513,19 @@ uid_seen(int port, uid_t uid, char *out, size_t sz)
 		if (uid != (uid_t)-1 && (setgid(uid) == -1 ||
 		    setuid(uid) == -1))
 			_exit(2);
-		if ((c = cli_open(port)) == NULL)
+		if (v6) {
+			struct sockaddr_in6 a;
+
+			memset(&a, 0, sizeof(a));
+			a.sin6_family = AF_INET6;
+			a.sin6_port = htons((unsigned short)port);
+			a.sin6_addr = in6addr_loopback;
+			if ((c = calloc(1, sizeof(*c))) == NULL ||
+			    (c->fd = socket(AF_INET6, SOCK_STREAM, 0)) == -1 ||
+			    connect(c->fd, (struct sockaddr *)&a,
+			    sizeof(a)) == -1)
+				_exit(3);
+		} else if ((c = cli_open(port)) == NULL)
 			_exit(2);
 		cli_puts(c, "GET /uid HTTP/1.1\r\n\r\n");
 		if (cli_resp(c, &r, 5000) != 0 || r.code != 200)
@@ -526,6 +540,12 @@ uid_seen(int port, uid_t uid, char *out, size_t sz)
 	out[k > 0 ? k : 0] = '\0';
 	waitpid(pid, &st, 0);
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int
+uid_seen(int port, uid_t uid, char *out, size_t sz)
+{
+	return uid_seen_at(port, uid, 0, out, sz);
 }
 
 static void
@@ -549,6 +569,22 @@ t_peer_uid(void)
 		    "a client running as another user is known as that user");
 	} else
 		printf("ok %d # SKIP another user's client needs root\n", ++n);
+	srv_stop(&s);
+
+	/* a dual-stack listener: IPv4 clients come as ::ffff:127.0.0.1 */
+	srv_host = "::";
+	if (srv_start(&s, limits(5000, 5000, 5000, 100, 1 << 20), 0, 0) ==
+	    -1) {
+		srv_host = "127.0.0.1";
+		printf("ok %d # SKIP no IPv6 here\n", ++n);
+		return;
+	}
+	srv_host = "127.0.0.1";
+	ok(uid_seen(s.port, (uid_t)-1, got, sizeof(got)) == 0 &&
+	    strcmp(got, want) == 0,
+	    "on [::], an IPv4 loopback client's user is known");
+	ok(uid_seen_at(s.port, (uid_t)-1, 1, got, sizeof(got)) == 0 &&
+	    strcmp(got, want) == 0, "and an IPv6 (::1) client's");
 	srv_stop(&s);
 }
 
