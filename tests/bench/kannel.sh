@@ -64,8 +64,8 @@ kannel_up() {
 
 kannel_start() {
 	local d=$T_HOME/kannel
-	K_ADMIN=$(free_port) K_BOX=$(free_port) K_MO=$(free_port)
-	K_SEND=$(free_port) K_SINK=$(free_port)
+	take_port K_ADMIN; take_port K_BOX; take_port K_MO
+	take_port K_SEND; take_port K_SINK
 	mkdir -p "$d"
 	cat >"$d/kannel.conf" <<EOF
 group = core

@@ -256,16 +256,29 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # free_port [PREFERRED]: PREFERRED if given and nobody listens there, else
 # a free port picked at random in 20000-32767 (below Linux's ephemeral
 # ports).  Random, not fixed: test runs side by side on one machine would
-# all try the same fixed ports at the same moment.
+# all try the same fixed ports at the same moment.  Never one of T_PORTS,
+# the ports this test has taken (take_port): a daemon not yet listening
+# would otherwise share its port with another, and moving one would move
+# both.
+T_PORTS=""
 free_port() {
 	local p=${1:-} tries=0
 	[ -n "$p" ] || p=$((20000 + RANDOM % 12768))
-	while port_busy "$p"; do
+	while port_busy "$p" || [[ " $T_PORTS " == *" $p "* ]]; do
 		tries=$((tries + 1))
 		[ $tries -gt 50 ] && break
 		p=$((20000 + RANDOM % 12768))
 	done
 	echo "$p"
+}
+
+# take_port VAR [PREFERRED]: VAR set to free_port's pick, which joins
+# T_PORTS (VAR may be an array element, "NATS_PORT[1]").
+take_port() {
+	local _p
+	_p=$(free_port "${2:-}")
+	printf -v "$1" %s "$_p"
+	T_PORTS="$T_PORTS $_p"
 }
 
 # port_state SERVICE PORT: "ours" when SERVICE's daemon listens on
@@ -353,11 +366,11 @@ stack_home() {
 	[ -f "$MKHOME" ] || bail "$MKHOME is missing"
 	T_HOME=$(mktemp -d "${TMPDIR:-/tmp}/parley-t.XXXXXX") ||
 	    bail "mktemp failed"
-	SMSD_PORT=$(free_port "${SMSD_PORT:-}")
-	WHATSAPPD_PORT=$(free_port "${WHATSAPPD_PORT:-}")
-	MESSENGERD_PORT=$(free_port "${MESSENGERD_PORT:-}")
-	SANDBOX_PORT=$(free_port "${SANDBOX_PORT:-}")
-	STATSD_PORT=$(free_port "${STATSD_PORT:-}")
+	take_port SMSD_PORT "${SMSD_PORT:-}"
+	take_port WHATSAPPD_PORT "${WHATSAPPD_PORT:-}"
+	take_port MESSENGERD_PORT "${MESSENGERD_PORT:-}"
+	take_port SANDBOX_PORT "${SANDBOX_PORT:-}"
+	take_port STATSD_PORT "${STATSD_PORT:-}"
 	SMS_RATE=${SMS_RATE:-1000}
 	WA_RATE=${WA_RATE:-1000}
 	SANDBOX_WA_RATE=${SANDBOX_WA_RATE:-$WA_RATE}
@@ -425,7 +438,7 @@ stack_listening() {
 			ours) ;;
 			taken)
 				old=${!v}
-				new=$(free_port)
+				take_port new
 				sed -i "s/127\.0\.0\.1:$old\([^0-9]\|\$\)/127.0.0.1:$new\1/g" \
 				    "$T_HOME/parley.conf"
 				printf -v "$v" %s "$new"

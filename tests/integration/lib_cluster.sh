@@ -100,10 +100,10 @@ shard_in() {
 }
 
 cluster_start() {
-	local m s
+	local m s p
 	stack_home
 	for m in 1 2 3; do
-		NATS_PORT[$m]=$(free_port); NATS_CPORT[$m]=$(free_port)
+		take_port "NATS_PORT[$m]"; take_port "NATS_CPORT[$m]"
 	done
 	CL_TOKEN=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
 	CL_ROUTE_PW=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
@@ -113,7 +113,8 @@ cluster_start() {
 		sh "$MKHOME" "$T_HOME/shard$s" >"$T_HOME/shard$s/mkhome.log" 2>&1 ||
 		    bail "mkhome for shard $s failed"
 		cl_conf "$T_HOME/shard$s" "s$s"
-		sed -i "s/^statsd_listen.*/statsd_listen = 127.0.0.1:$(free_port)/" \
+		take_port p
+		sed -i "s/^statsd_listen.*/statsd_listen = 127.0.0.1:$p/" \
 		    "$T_HOME/shard$s/parley.conf"
 	done
 	S1=$T_HOME/shard1 S2=$T_HOME/shard2
