@@ -84,6 +84,16 @@ on_written(struct bufferevent *bev, void *arg)
 	client_free(arg);
 }
 
+/* Send c its last line (an error) and close it once that has left; no
+ * batch goes to it meanwhile. */
+static void
+client_refuse(struct sclient *c, const char *line)
+{
+	c->refused = 1;
+	bufferevent_write(c->bev, line, strlen(line));
+	bufferevent_setcb(c->bev, on_read, on_written, on_event, c);
+}
+
 static void
 snap_line(const char *s, size_t n, void *arg)
 {
@@ -124,9 +134,7 @@ on_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		    "admins only\"}\n" :
 		    "{\"type\":\"error\",\"msg\":\"stats: too many clients\"}\n";
 
-		c->refused = 1;
-		bufferevent_write(c->bev, e, strlen(e));
-		bufferevent_setcb(c->bev, on_read, on_written, on_event, c);
+		client_refuse(c, e);
 		return;
 	}
 	S->sys.subscribers = sock_clients() + http_clients();
@@ -148,10 +156,7 @@ sock_recheck(void)
 			log_info("stats.sock: uid %u is no longer a supervisor "
 			    "or admin: its subscription is closed",
 			    (unsigned)c->uid);
-			c->refused = 1;
-			bufferevent_write(c->bev, e, sizeof(e) - 1);
-			bufferevent_setcb(c->bev, on_read, on_written,
-			    on_event, c);
+			client_refuse(c, e);
 		}
 }
 
