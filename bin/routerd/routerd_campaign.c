@@ -32,26 +32,16 @@ static const struct store_db camp_dbs[] = {
 };
 static struct store_ro	 camp_env = {
 	.what = "campaign configuration",
+	.sub = "db/campaignd",
 	.dbs = camp_dbs,
 };
-
-/* campaignd's environment directory, found once */
-static const char *
-camp_dir(void)
-{
-	static char dir[4096];
-
-	if (dir[0] == '\0')
-		daemon_path(&R->d, "db/campaignd", dir, sizeof(dir));
-	return dir;
-}
 
 /* A read transaction on campaignd's environment (lib/store: opened on
  * first use, following its map growth). */
 static int
 rtxn_begin(MDB_txn **txn)
 {
-	return store_ro_txn(&camp_env, camp_dir(), txn);
+	return store_ro_txn(&camp_env, R->d.home, txn);
 }
 
 /*
@@ -72,7 +62,7 @@ camp_rtxn(MDB_txn **txn)
 	size_t i;
 	int n = 0;
 
-	if (!all && store_ro_open(&camp_env, camp_dir()) == 0) {
+	if (!all && store_ro_open(&camp_env, R->d.home) == 0) {
 		for (i = 0; dbs[i]; i++)
 			n += camp_dbi(dbs[i], &dbi) == 0;
 		all = (size_t)n == i;
@@ -83,7 +73,7 @@ camp_rtxn(MDB_txn **txn)
 size_t
 camp_gen(void)
 {
-	return store_ro_gen(&camp_env, camp_dir());
+	return store_ro_gen(&camp_env, R->d.home);
 }
 
 int

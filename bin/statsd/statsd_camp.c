@@ -27,31 +27,22 @@ static const struct store_db camp_dbs[] = {
 };
 static struct store_ro	 camp_env = {
 	.what = "campaign configuration",
+	.sub = "db/campaignd",
 	.dbs = camp_dbs,
 };
 
 /* A read transaction on campaignd's environment (lib/store: opened on
  * first use, following its map growth). */
-static const char *
-camp_dir(void)
-{
-	static char dir[4096];
-
-	if (dir[0] == '\0')
-		daemon_path(&S->d, "db/campaignd", dir, sizeof(dir));
-	return dir;
-}
-
 static int
 rtxn(MDB_txn **txn)
 {
-	return store_ro_txn(&camp_env, camp_dir(), txn);
+	return store_ro_txn(&camp_env, S->d.home, txn);
 }
 
 size_t
 camp_gen(void)
 {
-	return store_ro_gen(&camp_env, camp_dir());
+	return store_ro_gen(&camp_env, S->d.home);
 }
 
 static int

@@ -482,25 +482,28 @@ store_rtxn(struct store *s, MDB_txn **txn)
 #define RO_SAY_MS	10000
 
 static void
-ro_say(struct store_ro *r, const char *dir, int rc)
+ro_say(struct store_ro *r, int rc)
 {
 	if (daemon_now_ms() < r->next_say)
 		return;
-	log_warnx("%s %s: %s (retrying)", r->what, dir, mdb_strerror(rc));
+	log_warnx("%s %s: %s (retrying)", r->what, r->dir, mdb_strerror(rc));
 	r->next_say = daemon_now_ms() + RO_SAY_MS;
 }
 
 int
-store_ro_open(struct store_ro *r, const char *dir)
+store_ro_open(struct store_ro *r, const char *home)
 {
 	char file[4200];
 	struct stat st;
 	const struct store_db *d;
+	const char *dir = r->dir;
 	MDB_txn *txn;
 	int rc;
 
 	if (r->env)
 		return 0;
+	if (dir[0] == '\0')
+		snprintf(r->dir, sizeof(r->dir), "%s/%s", home, r->sub);
 	snprintf(file, sizeof(file), "%s/data.mdb", dir);
 	if (stat(file, &st) == -1 || daemon_now_ms() < r->next_try)
 		return -1;
@@ -522,7 +525,7 @@ store_ro_open(struct store_ro *r, const char *dir)
 	return 0;
 fail:
 	r->next_try = daemon_now_ms() + RO_RETRY_MS;
-	ro_say(r, dir, rc);
+	ro_say(r, rc);
 	if (r->env)
 		mdb_env_close(r->env);
 	r->env = NULL;
@@ -530,11 +533,11 @@ fail:
 }
 
 int
-store_ro_txn(struct store_ro *r, const char *dir, MDB_txn **txn)
+store_ro_txn(struct store_ro *r, const char *home, MDB_txn **txn)
 {
 	int rc;
 
-	if (store_ro_open(r, dir) == -1)
+	if (store_ro_open(r, home) == -1)
 		return -1;
 	rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, txn);
 	if (rc == MDB_MAP_RESIZED) {
@@ -543,19 +546,19 @@ store_ro_txn(struct store_ro *r, const char *dir, MDB_txn **txn)
 		rc = mdb_txn_begin(r->env, NULL, MDB_RDONLY, txn);
 	}
 	if (rc != 0) {
-		ro_say(r, dir, rc);
+		ro_say(r, rc);
 		return -1;
 	}
 	return 0;
 }
 
 size_t
-store_ro_gen(struct store_ro *r, const char *dir)
+store_ro_gen(struct store_ro *r, const char *home)
 {
 	MDB_txn *txn;
 	size_t id;
 
-	if (store_ro_txn(r, dir, &txn) == -1)
+	if (store_ro_txn(r, home, &txn) == -1)
 		return 0;
 	id = mdb_txn_id(txn);
 	mdb_txn_abort(txn);

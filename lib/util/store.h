@@ -79,8 +79,8 @@ int	store_rtxn(struct store *, MDB_txn **);
 
 /*
  * Another daemon's environment, read-only (routerd and statsd read
- * campaignd's), opened on first use with the named databases of dbs (their
- * flags unused).  Until the owner has made it every call looks (a stat of
+ * campaignd's), found at sub below the home ($PARLEY_HOME) and opened on
+ * first use with the named databases of dbs (their flags unused).  Until the owner has made it every call looks (a stat of
  * data.mdb: the owner makes it, with all its databases, before it answers
  * anyone, so the first read after that sees it); one that is there and
  * fails to open is tried again after 100 ms, said at most every 10 s.
@@ -88,17 +88,19 @@ int	store_rtxn(struct store *, MDB_txn **);
  */
 struct store_ro {
 	const char		*what;	/* for the log */
+	const char		*sub;	/* "db/campaignd" */
 	const struct store_db	*dbs;
 	MDB_env			*env;
 	long long		 next_try, next_say;
+	char			 dir[4096];	/* home/sub, made once */
 };
-/* Open dir's environment if it is not yet: 0, or -1 when it cannot be. */
-int	store_ro_open(struct store_ro *, const char *dir);
-/* A read-only transaction on dir's environment, opened if need be; 0, or
- * -1 when it cannot be read (yet).  End it with mdb_txn_abort. */
-int	store_ro_txn(struct store_ro *, const char *dir, MDB_txn **);
+/* Open the environment if it is not yet: 0, or -1 when it cannot be. */
+int	store_ro_open(struct store_ro *, const char *home);
+/* A read-only transaction on the environment, opened if need be; 0, or -1
+ * when it cannot be read (yet).  End it with mdb_txn_abort. */
+int	store_ro_txn(struct store_ro *, const char *home, MDB_txn **);
 /* The id of the owner's last commit (0 while it cannot be read): a change
  * says something there changed. */
-size_t	store_ro_gen(struct store_ro *, const char *dir);
+size_t	store_ro_gen(struct store_ro *, const char *home);
 
 #endif
