@@ -26,7 +26,8 @@
 #include "log.h"
 
 #define HTTP_OUT_BODYMAX	(1024 * 1024)	/* response bodies */
-#define HTTP_OUT_IDLE		64		/* easy handles kept for reuse */
+#define HTTP_OUT_IDLE		64		/* easy handles kept, at least */
+#define HTTP_OUT_IDLE_MAX	1024		/* and at most */
 #define HTTP_OUT_TIMEOUT	30000L		/* default, ms */
 
 struct http_sock {
@@ -44,6 +45,11 @@ struct http_call {
 	char			*buf;
 	size_t			 len, cap;
 	int			 toobig;
+	/* a call queued behind the cap holds no easy handle, but a copy of
+	 * its request (rq's strings and body point into saved) until it
+	 * becomes active */
+	struct http_req		 rq;
+	char			*saved;
 	http_done_cb		 cb;
 	void			*arg;
 	char			 errbuf[CURL_ERROR_SIZE];
@@ -61,13 +67,15 @@ struct http_out {
 	struct http_call	*qhead, *qtail;	/* started, not yet active */
 	struct http_call	*calls;		/* in flight */
 	struct http_sock	*socks;
-	CURL			*idle[HTTP_OUT_IDLE];
-	size_t			 nidle;
+	CURL			**idle;		/* easy handles for reuse */
+	size_t			 nidle, capidle;
 };
 
 static int curl_inited;
 
 static void fail_queued(struct http_out *, struct http_call *);
+static int call_bind(struct http_out *, struct http_call *,
+    const struct http_req *);
 
 /*
  * libcurl 7.88 walks its lists of waiting handles on every completion and
@@ -85,6 +93,15 @@ activate(struct http_out *ho)
 		ho->qhead = c->qnext;
 		if (ho->qhead == NULL)
 			ho->qtail = NULL;
+		if (c->easy == NULL) {
+			if (call_bind(ho, c, &c->rq) == -1) {
+				c->qnext = NULL;
+				fail_queued(ho, c);
+				continue;
+			}
+			free(c->saved);		/* libcurl copied what it keeps */
+			c->saved = NULL;
+		}
 		if ((mc = curl_multi_add_handle(ho->multi, c->easy)) !=
 		    CURLM_OK) {
 			/* report it through the normal path: a failed call */
@@ -264,11 +281,36 @@ call_unlink(struct http_call *c)
 	ho->inflight--;
 }
 
-/* Give an easy handle back to the idle pool (or free it). */
+/*
+ * Give an easy handle back to the idle pool (or free it).  The pool grows
+ * to as many handles as were in flight at once (queued calls hold one
+ * too), up to HTTP_OUT_IDLE_MAX: a new handle is a large zeroed
+ * allocation and its buffers, and at a few hundred calls in flight a pool
+ * smaller than that made and freed one per call (sandboxd's status
+ * callbacks spent an eighth of its CPU in curl_easy_init).
+ */
 static void
 easy_release(struct http_out *ho, CURL *easy)
 {
-	if (ho->nidle < HTTP_OUT_IDLE) {
+	size_t need = ho->inflight + 1, ncap;
+	CURL **n;
+
+	if (easy == NULL)
+		return;
+	if (need < HTTP_OUT_IDLE)
+		need = HTTP_OUT_IDLE;
+	if (need > HTTP_OUT_IDLE_MAX)
+		need = HTTP_OUT_IDLE_MAX;
+	if (ho->nidle == ho->capidle && ho->capidle < need) {
+		ncap = ho->capidle * 2 > need ? ho->capidle * 2 : need;
+		if (ncap > HTTP_OUT_IDLE_MAX)
+			ncap = HTTP_OUT_IDLE_MAX;
+		if ((n = reallocarray(ho->idle, ncap, sizeof(*n))) != NULL) {
+			ho->idle = n;
+			ho->capidle = ncap;
+		}
+	}
+	if (ho->nidle < ho->capidle) {
 		curl_easy_reset(easy);
 		ho->idle[ho->nidle++] = easy;
 	} else
@@ -280,6 +322,7 @@ call_free(struct http_call *c)
 {
 	curl_mime_free(c->mime);	/* after the easy handle let go of it */
 	curl_slist_free_all(c->hdrs);
+	free(c->saved);
 	free(c->buf);
 	free(c);
 }
@@ -402,6 +445,7 @@ http_out_free(struct http_out *ho)
 	}
 	while (ho->nidle > 0)
 		curl_easy_cleanup(ho->idle[--ho->nidle]);
+	free(ho->idle);
 	curl_multi_cleanup(ho->multi);	/* may report sockets removed */
 	while (ho->socks != NULL)
 		sock_free(ho->socks);
@@ -511,35 +555,24 @@ make_mime(struct http_call *c, const struct http_req *rq)
 
 #define SETOPT(o, v) do {						\
 	if (curl_easy_setopt(c->easy, (o), (v)) != CURLE_OK)		\
-		goto fail;						\
+		return -1;						\
 } while (0)
 
-int
-http_out_start(struct http_out *ho, const struct http_req *rq,
-    http_done_cb cb, void *arg)
+/*
+ * Give c an easy handle (from the pool, or new) set up for rq; -1 when
+ * libcurl refuses (c->easy is then released by the caller's call_free
+ * path through easy_release).
+ */
+static int
+call_bind(struct http_out *ho, struct http_call *c, const struct http_req *rq)
 {
-	struct http_call *c;
-	struct curl_slist *l;
-	const char *const *h;
 	long timeout = rq->timeout_ms > 0 ? rq->timeout_ms : HTTP_OUT_TIMEOUT;
-	CURLMcode mc;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return -1;
-	c->ho = ho;
-	c->cb = cb;
-	c->arg = arg;
 	if (ho->nidle > 0)
 		c->easy = ho->idle[--ho->nidle];
-	else if ((c->easy = curl_easy_init()) == NULL)
-		goto fail;
-	/* no "Expect: 100-continue" round trip before bodies */
-	if ((c->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
-		goto fail;
-	for (h = rq->headers; h != NULL && *h != NULL; h++) {
-		if ((l = curl_slist_append(c->hdrs, *h)) == NULL)
-			goto fail;
-		c->hdrs = l;
+	else if ((c->easy = curl_easy_init()) == NULL) {
+		snprintf(c->errbuf, sizeof(c->errbuf), "out of memory");
+		return -1;
 	}
 	SETOPT(CURLOPT_URL, rq->url);
 	SETOPT(CURLOPT_PRIVATE, (char *)c);
@@ -561,7 +594,7 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 	if (rq->nparts > 0) {
 		/* multipart/form-data: libcurl sets the method and the type */
 		if (make_mime(c, rq) == -1)
-			goto fail;
+			return -1;
 		SETOPT(CURLOPT_MIMEPOST, c->mime);
 	} else if (rq->body != NULL || (rq->method &&
 	    strcmp(rq->method, "POST") == 0)) {
@@ -575,13 +608,77 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 			SETOPT(CURLOPT_CUSTOMREQUEST, "GET");
 	} else if (strcmp(rq->method, "POST") != 0)
 		SETOPT(CURLOPT_CUSTOMREQUEST, rq->method);
+	return 0;
+}
+
+/*
+ * Keep what call_bind will need of rq in c, in one allocation: the
+ * method, URL, credentials and body.  A multipart request is not
+ * deferred (its parts are files the caller may close).
+ */
+static int
+call_save(struct http_call *c, const struct http_req *rq)
+{
+	const char *str[3] = { rq->method, rq->url, rq->userpwd };
+	const char **dst[3] = { &c->rq.method, &c->rq.url, &c->rq.userpwd };
+	size_t n = rq->bodylen + 1, len[3], i;
+	char *p;
+
+	for (i = 0; i < 3; i++) {
+		len[i] = str[i] ? strlen(str[i]) + 1 : 0;
+		n += len[i];
+	}
+	if ((c->saved = p = malloc(n)) == NULL)
+		return -1;
+	c->rq = *rq;
+	c->rq.headers = NULL;		/* already in c->hdrs */
+	for (i = 0; i < 3; i++) {
+		*dst[i] = str[i] ? memcpy(p, str[i], len[i]) : NULL;
+		p += len[i];
+	}
+	if (rq->body != NULL) {
+		c->rq.body = memcpy(p, rq->body, rq->bodylen);
+		p[rq->bodylen] = '\0';
+	}
+	return 0;
+}
+
+int
+http_out_start(struct http_out *ho, const struct http_req *rq,
+    http_done_cb cb, void *arg)
+{
+	struct http_call *c;
+	struct curl_slist *l;
+	const char *const *h;
+	CURLMcode mc;
+	int queue;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return -1;
+	c->ho = ho;
+	c->cb = cb;
+	c->arg = arg;
+	/* no "Expect: 100-continue" round trip before bodies */
+	if ((c->hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
+		goto fail;
+	for (h = rq->headers; h != NULL && *h != NULL; h++) {
+		if ((l = curl_slist_append(c->hdrs, *h)) == NULL)
+			goto fail;
+		c->hdrs = l;
+	}
+	queue = ho->qhead != NULL ||
+	    (ho->cap > 0 && ho->active >= (size_t)ho->cap);
+	if (queue && rq->nparts == 0) {
+		if (call_save(c, rq) == -1)
+			goto fail;
+	} else if (call_bind(ho, c, rq) == -1)
+		goto fail;
 	c->next = ho->calls;
 	if (ho->calls)
 		ho->calls->prev = c;
 	ho->calls = c;
 	ho->inflight++;
-	if (ho->qhead != NULL ||
-	    (ho->cap > 0 && ho->active >= (size_t)ho->cap)) {
+	if (queue) {
 		/* activated by check_done when a slot frees */
 		if (ho->qtail)
 			ho->qtail->qnext = c;
@@ -600,8 +697,7 @@ http_out_start(struct http_out *ho, const struct http_req *rq,
 	ho->active++;
 	return 0;
 fail:
-	if (c->easy)
-		easy_release(ho, c->easy);
+	easy_release(ho, c->easy);
 	call_free(c);
 	return -1;
 }

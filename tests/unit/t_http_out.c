@@ -6,7 +6,10 @@
  * that never answers fail just their own request, oversized bodies are
  * refused, and a multipart file part is streamed from the descriptor it was
  * given (its path replaced, and the caller's descriptor closed, before the
- * request goes out: the original bytes are sent).
+ * request goes out: the original bytes are sent).  Requests queued behind
+ * the connection cap keep their own copy of the URL, body and credentials
+ * (the caller's buffers are reused at once), and take an easy handle only
+ * when they go out.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,6 +24,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+
+#include <sodium.h>
 
 #include "http_out.h"
 
@@ -73,6 +78,12 @@ serve(struct evhttp_request *req, void *arg)
 		evbuffer_add(out, b, 2 * 1024 * 1024);
 		free(b);
 		evhttp_send_reply(req, 200, "OK", out);
+	} else if (strncmp(uri, "/auth/", 6) == 0) {
+		const char *a = evhttp_find_header(
+		    evhttp_request_get_input_headers(req), "Authorization");
+
+		evbuffer_add_printf(out, "%s:%s", uri + 6, a ? a : "-");
+		evhttp_send_reply(req, 200, "OK", out);
 	} else if (strcmp(uri, "/hang") == 0) {
 		/* never answered; freed with the server */
 	} else
@@ -103,6 +114,24 @@ done(const struct http_resp *r, void *arg)
 	e->has_error = r->error != NULL && r->error[0] != '\0';
 	snprintf(want, sizeof(want), "%d:body-%d", e->i, e->i);
 	e->body_ok = strcmp(r->body, want) == 0 && r->bodylen == strlen(want);
+	if (--pending == 0)
+		event_base_loopexit(base, NULL);
+}
+
+/* /auth/N answers "N:Basic base64(user-N:pw-N)". */
+static void
+auth_done(const struct http_resp *r, void *arg)
+{
+	struct exp *e = arg;
+	char cred[64], b64[128], want[192];
+
+	snprintf(cred, sizeof(cred), "user-%d:pw-%d", e->i, e->i);
+	sodium_bin2base64(b64, sizeof(b64), (const unsigned char *)cred,
+	    strlen(cred), sodium_base64_VARIANT_ORIGINAL);
+	snprintf(want, sizeof(want), "%d:Basic %s", e->i, b64);
+	e->done = 1;
+	e->status = r->status;
+	e->body_ok = strcmp(r->body, want) == 0;
 	if (--pending == 0)
 		event_base_loopexit(base, NULL);
 }
@@ -170,7 +199,7 @@ main(void)
 	char url[128], body[64];
 	int i, port, closed_port, fd, all_ok, all_started;
 
-	printf("1..11\n");
+	printf("1..13\n");
 	base = event_base_new();
 	http = evhttp_new(base);
 	bs = evhttp_bind_socket_with_handle(http, "127.0.0.1", 0);
@@ -206,6 +235,38 @@ main(void)
 	ok(sync_calls == 0, "no callback ran inside http_out_start");
 	ok(nconns > 0 && nconns <= MAXCONN,
 	    "kept-alive connections, at most max_conns of them");
+
+	{
+		/* queued GETs with credentials, from one reused buffer each */
+		static struct exp ax[64];
+		char cred[64];
+		struct http_req rq = { 0 };
+
+		all_started = 1;
+		for (i = 0; i < 64; i++) {
+			ax[i].i = i;
+			snprintf(url, sizeof(url),
+			    "http://127.0.0.1:%d/auth/%d", port, i);
+			snprintf(cred, sizeof(cred), "user-%d:pw-%d", i, i);
+			rq.method = "GET";
+			rq.url = url;
+			rq.userpwd = cred;
+			if (http_out_start(ho, &rq, auth_done, &ax[i]) != 0)
+				all_started = 0;
+			else
+				pending++;
+		}
+		ok(all_started && http_out_inflight(ho) == 64,
+		    "64 GETs with credentials started, most queued");
+		run();
+		all_ok = 1;
+		for (i = 0; i < 64; i++)
+			if (!ax[i].done || ax[i].status != 200 ||
+			    !ax[i].body_ok)
+				all_ok = 0;
+		ok(all_ok, "each queued GET went to its own URL with its own "
+		    "credentials");
+	}
 
 	memset(&one, 0, sizeof(one));
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d/status/429", port);
