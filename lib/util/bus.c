@@ -81,6 +81,7 @@ struct bus_conn {
 	int				 cred_ok;
 	uid_t				 uid;
 	int				 privileged;	/* root or our user */
+	int				 self;		/* our own user */
 	int				 denied_logged;
 	long long			 partial_since;	/* ms, 0: none */
 	long long			 closing_since;	/* bus_finish, ms */
@@ -526,6 +527,7 @@ on_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	c->cred_ok = cred_ok;
 	c->uid = cred_ok ? uc.uid : (uid_t)-1;
 	c->privileged = priv;
+	c->self = cred_ok && uc.uid == geteuid();
 	bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		log_warnx("accept: bufferevent_socket_new failed");
@@ -1006,8 +1008,9 @@ bus_peer_daemon(struct bus_conn *c)
 {
 	uid_t uid;
 
+	/* asked on every frame: the answer was taken at accept */
 	if (c->srv != NULL)
-		return c->cred_ok && c->uid == geteuid();
+		return c->self;
 	return bus_peer(c, &uid, NULL, NULL) == 0 && uid == geteuid();
 }
 
