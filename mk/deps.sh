@@ -3,7 +3,8 @@
 # (and what its tests drive: promtool from prometheus checks /metrics,
 # chromium loads the wallboard, tmux drives msg monitor, socat reads
 # stats.sock; nats-server runs make run-cluster and the t_cluster tests,
-# libnats-dev builds the NATS transport of the bus).
+# libnats-dev builds the NATS transport of the bus; libjemalloc-dev is the
+# daemons' allocator).
 # As root, install what is missing with apt-get; otherwise print the exact
 # apt-get line and stop.
 pkgs=""
@@ -11,7 +12,8 @@ need() { dpkg -s "$1" >/dev/null 2>&1 || pkgs="$pkgs $1"; }
 for p in build-essential pkg-config libevent-dev liblmdb-dev libmsgpack-dev \
          libcurl4-openssl-dev libsodium-dev libjansson-dev libssl-dev \
          runit mandoc curl jq libcsv-dev libhttp-parser-dev tzdata \
-         prometheus chromium tmux socat libnats-dev nats-server; do
+         prometheus chromium tmux socat libnats-dev nats-server \
+         libjemalloc-dev; do
 	need "$p"
 done
 [ -z "$pkgs" ] && exit 0

@@ -28,7 +28,6 @@
  * Stages untouched for IMPORT_IDLE_MS (msg killed) are dropped.
  */
 #include <ctype.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -974,7 +973,7 @@ kick(void)
 static void
 shed(void)
 {
-	malloc_trim(0);
+	daemon_trim();
 	store_shed(C->st);
 }
 

@@ -47,7 +47,6 @@
  */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1365,7 +1364,7 @@ tick(evutil_socket_t fd, short what, void *arg)
 	 * page cache, not ours to keep resident */
 	if (touched >= SHED_EVERY) {
 		store_shed(C->st);
-		malloc_trim(0);
+		daemon_trim();
 		touched = 0;
 	}
 	/* never 0: the batch's commit (a low-priority event) must get its

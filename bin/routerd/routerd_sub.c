@@ -15,7 +15,6 @@
  * routerd_store's cursors; main feeds subscribers after every commit
  * (sub_publish) and checks them once a second (sub_tick).
  */
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -321,5 +320,5 @@ sub_tick(void)
 	}
 	/* give the dropped queues' memory back to the system */
 	if (dropped)
-		malloc_trim(0);
+		daemon_trim();
 }

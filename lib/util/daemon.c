@@ -4,6 +4,7 @@
  * readiness reported only when serving, SIGTERM drains then exits 0.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -315,4 +316,19 @@ void
 daemon_stop(struct daemon *d)
 {
 	event_base_loopexit(d->base, NULL);
+}
+
+/* jemalloc's, when the program is linked with it (a weak reference: msg
+ * and the tests are not) */
+extern int mallctl(const char *, void *, size_t *, void *, size_t)
+    __attribute__((weak));
+
+void
+daemon_trim(void)
+{
+	/* "arena.<MALLCTL_ARENAS_ALL>.purge": MALLCTL_ARENAS_ALL is 4096 */
+	if (mallctl != NULL)
+		(void)mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+	else
+		malloc_trim(0);
 }

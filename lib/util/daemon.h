@@ -67,6 +67,12 @@ long long daemon_now_ms(void);
 long long daemon_mono_ms(void);
 /* Create dir and parents (mode 0750); -1 on error. */
 int	daemon_mkdirs(const char *dir);
+/*
+ * Give the heap's free memory back to the system: jemalloc's purge of
+ * every arena when the daemon is linked with it (the Makefile's MALLOC),
+ * glibc's malloc_trim otherwise.
+ */
+void	daemon_trim(void);
 
 /*
  * Descriptors.  daemon_init raises the soft RLIMIT_NOFILE to the hard limit
