@@ -691,19 +691,12 @@ wamid() { echo "wamid.HBgL$(od -An -N18 -tx1 /dev/urandom | tr -d ' \n')"; }
 # /sandbox/whatsapp/inbound); prints the body and the status line.
 sb_wa() { sb_post /sandbox/whatsapp/inbound "$1"; }
 
-# sb_wa_taken SECONDS JSON: a simulated customer writes (as sb_wa) until
-# whatsappd takes it, answering Meta 200; posted again while it answers
-# otherwise, as Meta delivers again.  whatsappd answers 503 while it is not
-# on routerd, e.g. in its reconnect backoff (up to 5 s) after a routerd
-# restart.  Fails when SECONDS pass first.
+# sb_wa_taken JSON: a simulated customer writes (as sb_wa) and whatsappd
+# takes it, answering Meta 200.  whatsappd answers 503 while it is not on
+# routerd, e.g. in its reconnect backoff (up to 5 s) after a routerd
+# restart; Meta then delivers again, as "wait_for S sb_wa_taken JSON" does.
 sb_wa_taken() {
-	local limit=$(( $(now_ms) + $1 * 1000 )) st
-	while :; do
-		st=$(sb_wa "$2" | head -n 1 | jq -r '.status // 0' 2>/dev/null)
-		[ "$st" = 200 ] && return 0
-		[ "$(now_ms)" -ge "$limit" ] && return 1
-		sleep 0.2
-	done
+	[ "$(sb_wa "$1" | head -n 1 | jq -r '.status // 0')" = 200 ]
 }
 
 # sb_wa_sends [JQ_SELECT]: the Cloud API message sends sandboxd received.

@@ -86,8 +86,8 @@ WTEXT="whatsapp in doubt $RUN"
 # routerd was restarted above: whatsappd may still be in its reconnect
 # backoff, answering 503 (and Meta would deliver again).
 ok "whatsappd takes a customer's message once it is back on routerd" \
-    sb_wa_taken 30 "$(jq -nc --arg p $PN --arg f "$WC" '{from:$f, to:$p,
-    type:"text", text:"hello"}')"
+    wait_for 30 sb_wa_taken "$(jq -nc --arg p $PN --arg f "$WC" \
+    '{from:$f, to:$p, type:"text", text:"hello"}')"
 CONVW=$(wait_event 10 ".type==\"message\" and .contact==\"$WC\"" | jq -r .conv)
 sb_fault '{"api":"whatsapp","delay_ms":3000,"count":1}' >/dev/null
 W=$(msg send --conv "$CONVW" "$WTEXT" | jq -r .id)
