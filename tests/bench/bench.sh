@@ -41,7 +41,13 @@
 # utime + stime from /proc/PID/stat before and after the phase (once the
 # daemons went idle again, so that trailing work such as status callbacks
 # counts), divided by the messages; a figure that depends much less on
-# how busy the machine is than the rates do.
+# how busy the machine is than the rates do.  For the SMS phases (and
+# Kannel's) it also says how near the machine's limit they ran: the share
+# of all CPUs busy (and idle waiting on the disk) while the load generator
+# ran, from /proc/stat, and all the CPU one message took -- the daemons',
+# the stand-in's and the load generator's own (bash's `time`) -- which on
+# this machine's CPUs bounds the rate: N CPUs / that = at most so many a
+# second, however the work were spread.
 #
 # With BENCH_PEERS=1 it also runs Kannel 1.4.5 (tests/bench/kannel.sh;
 # Debian's `kannel`, installed with apt-get when missing) on this machine,
@@ -178,6 +184,45 @@ cpu_total() {	# the sum of cpu_fmt, without the stand-in
 	for e in $1; do [ "${e%%=*}" = "$2" ] || sum=$((sum + ${e#*=})); done
 	echo "$sum"
 }
+# The machine around one load generator run.  mach_begin before it;
+# mach_end TIMEFILE N after it (TIMEFILE holds bash's `time` of the
+# loadgen, "user sys" seconds): prints "busy wait lg" -- the percent of
+# all CPUs busy and waiting on the disk while it ran, and the load
+# generator's own CPU microseconds per message.
+mach_begin() { MACH0=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat); }
+mach_end() {
+	awk -v a="$MACH0" -v b="$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat)" \
+	    -v t="$(tail -n 1 "$1" 2>/dev/null)" -v n="$2" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); split(t, z, " ")
+		db = y[1] - x[1]; dw = y[3] - x[3]; all = db + (y[2] - x[2]) + dw
+		if (all <= 0) all = 1
+		printf "%.0f %.0f %.0f", 100 * db / all, 100 * dw / all,
+		    (n > 0 ? (z[1] + z[2]) * 1e6 / n : 0) }'
+}
+# mach_fmt "busy wait lg" CPU_STRING [NOTE]: the line that says how near the
+# machine's limit a phase ran: all the CPU one message took (the
+# processes', the stand-in's and the load generator's) and the rate the
+# machine's CPUs could give at that cost.
+mach_fmt() {
+	local busy wait lg all
+	read -r busy wait lg <<<"$1"
+	all=$(mach_all "$1" "$2")
+	echo "machine: ${busy:-?}% of $NCPU CPUs busy, ${wait:-?}% idle waiting on the disk, while it ran;
+          all CPU per message, the stand-in's and the load generator's (${lg:-?}) included:
+          $all µs, so at most $(mach_cap "$all") msg/s sustained on this machine's $NCPU CPUs${3:+
+          $3}"
+}
+mach_cap() { awk -v a="$1" -v c="$NCPU" 'BEGIN { printf "%.0f", (a > 0 ? c * 1e6 / a : 0) }'; }
+mach_all() {	# all µs per message of "busy wait lg" and a CPU string
+	local busy wait lg e all
+	read -r busy wait lg <<<"$1"
+	all=${lg:-0}
+	for e in $2; do all=$((all + ${e#*=})); done
+	echo "$all"
+}
+NCPU=$(nproc)
+TIMEFORMAT='%U %S'
+
 parley_procs() {
 	local s
 	for s in routerd smsd whatsappd messengerd campaignd statsd sandboxd; do
@@ -207,19 +252,23 @@ sandbox_fresh() {
 OURS=+15557654321
 cpu_mark $PROCS
 echo "parley bench: starting inbound ($IN_N webhooks, $IN_C connections)" >&2
-IN=$(timeout $((LIMIT + 30)) "$LG" inbound -u "$SMSD_URL/twilio/inbound" \
+mach_begin
+IN=$( { time timeout $((LIMIT + 30)) "$LG" inbound -u "$SMSD_URL/twilio/inbound" \
     --sig-url "$WEBHOOK_BASE/twilio/inbound" -t "$TOKEN_FILE" \
     --account "$ACCOUNT_SID" -n "$IN_N" -c "$IN_C" --from-base +1555300000 \
-    --to "$OURS" --prefix "bench-$$" --timeout "$LIMIT" 2>"$T_HOME/in.err")
+    --to "$OURS" --prefix "bench-$$" --timeout "$LIMIT" 2>"$T_HOME/in.err"; } 2>"$T_HOME/in.time")
 in_rc=$?
+MACH_IN=$(mach_end "$T_HOME/in.time" "$IN_N")
 CPU_IN=$(cpu_per_msg "$IN_N")
 sandbox_fresh
 cpu_mark $PROCS
 echo "parley bench: starting outbound ($OUT_N messages, $OUT_C outstanding)" >&2
-OUT=$(timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" -n "$OUT_N" \
+mach_begin
+OUT=$( { time timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" -n "$OUT_N" \
     -c "$OUT_C" --to-base +1555400000 --from +1555500000 --senders "$SENDERS" \
-    --sandbox "$SANDBOX_URL" --timeout "$LIMIT" 2>"$T_HOME/out.err")
+    --sandbox "$SANDBOX_URL" --timeout "$LIMIT" 2>"$T_HOME/out.err"; } 2>"$T_HOME/out.time")
 out_rc=$?
+MACH_OUT=$(mach_end "$T_HOME/out.time" "$OUT_N")
 CPU_OUT=$(cpu_per_msg "$OUT_N")
 
 # Side by side with Kannel: parley's outbound again without status
@@ -232,30 +281,36 @@ if [ "$PEERS" = 1 ]; then
 	    bail "POST /sandbox/faults failed"
 	cpu_mark $PROCS
 	echo "parley bench: starting outbound without status callbacks ($OUT_N messages, $OUT_C outstanding)" >&2
-	NOCB=$(timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" \
+	mach_begin
+	NOCB=$( { time timeout $((LIMIT + 30)) "$LG" outbound -s "$ROUTERD_SOCK" \
 	    -n "$OUT_N" -c "$OUT_C" --to-base +1556400000 --from +1555500000 \
 	    --senders "$SENDERS" --sandbox "$SANDBOX_URL" --timeout "$LIMIT" \
-	    2>"$T_HOME/nocb.err")
+	    2>"$T_HOME/nocb.err"; } 2>"$T_HOME/nocb.time")
 	nocb_rc=$?
+	MACH_NOCB=$(mach_end "$T_HOME/nocb.time" "$OUT_N")
 	CPU_NOCB=$(cpu_per_msg "$OUT_N")
 	curl -fsS -m 10 -X DELETE -o /dev/null "$SANDBOX_URL/sandbox/faults"
 
 	kannel_start
 	cpu_mark $KANNEL_PIDS
 	echo "parley bench: starting Kannel MO ($IN_N requests, $IN_C connections)" >&2
-	KIN=$(timeout $((LIMIT + 30)) "$LG" inbound -u "$KANNEL_MO_URL" \
+	mach_begin
+	KIN=$( { time timeout $((LIMIT + 30)) "$LG" inbound -u "$KANNEL_MO_URL" \
 	    --kannel bench:bench -n "$IN_N" -c "$IN_C" --from-base +1555300000 \
 	    --to "$OURS" --sink "$KANNEL_SINK_URL" --timeout "$LIMIT" \
-	    2>"$T_HOME/kin.err")
+	    2>"$T_HOME/kin.err"; } 2>"$T_HOME/kin.time")
 	kin_rc=$?
+	MACH_KIN=$(mach_end "$T_HOME/kin.time" "$IN_N")
 	CPU_KIN=$(cpu_per_msg "$IN_N")
 	cpu_mark $KANNEL_PIDS
 	echo "parley bench: starting Kannel MT ($OUT_N requests, $OUT_C connections)" >&2
-	KOUT=$(timeout $((LIMIT + 30)) "$LG" inbound -u "$KANNEL_MT_URL" \
+	mach_begin
+	KOUT=$( { time timeout $((LIMIT + 30)) "$LG" inbound -u "$KANNEL_MT_URL" \
 	    --kannel bench:bench -n "$OUT_N" -c "$OUT_C" \
 	    --from-base +1555400000 --to +1555500000 --sink "$KANNEL_SINK_URL" \
-	    --timeout "$LIMIT" 2>"$T_HOME/kout.err")
+	    --timeout "$LIMIT" 2>"$T_HOME/kout.err"; } 2>"$T_HOME/kout.time")
 	kout_rc=$?
+	MACH_KOUT=$(mach_end "$T_HOME/kout.time" "$OUT_N")
 	CPU_KOUT=$(cpu_per_msg "$OUT_N")
 	kannel_stop
 fi
@@ -442,6 +497,7 @@ inbound   signed Twilio webhooks -> smsd -> routerd, counted on 200 (stored)
           latency $(lat "$IN")
           ($IN_C kept-alive connections; non-200 answers: $(jq -c '.non200 // {}' <<<"$IN" 2>/dev/null))
           CPU: $(cpu_fmt "$CPU_IN" sandboxd)
+          $(mach_fmt "$MACH_IN" "$CPU_IN")
 
 outbound  msg send -> routerd -> smsd -> Twilio API (sandboxd), counted when received
           $(f "$OUT" .received) of $OUT_N in $(secs "$OUT" .seconds) s = $(r "$OUT" .rate) msg/s
@@ -450,6 +506,7 @@ outbound  msg send -> routerd -> smsd -> Twilio API (sandboxd), counted when rec
           refused: $(f "$OUT" .refused), duplicates at the API: $(f "$OUT" .duplicates))
           CPU: $(cpu_fmt "$CPU_OUT" sandboxd)
           (with sandboxd's "sent" and "delivered" status callbacks into smsd)
+          $(mach_fmt "$MACH_OUT" "$CPU_OUT" "(a burst goes faster: the status callbacks come after it)")
 
 wa in     signed Meta notifications (one text each) -> whatsappd -> routerd,
           counted on 200 (stored)
@@ -527,6 +584,20 @@ msg       'msg --help', fork to exit: p50 $(ms "$SPAWN" .p50_ms) ms, p90 $(ms "$
           ($SPAWN_N runs; /bin/true here: p50 $(ms "$TRUE" .p50_ms) ms, fastest $(ms "$TRUE" .min_ms) ms)
 EOF
 
+# limits MACH_P CPU_P MACH_K CPU_K KRATE [WHAT]: how far the machine
+# lets either go.  The load generator, the stand-ins and the daemons share
+# these CPUs, so all the CPU a message takes, theirs included, bounds the
+# rate; three times Kannel's rate set beside parley's bound.
+limits() {
+	local ap ak bp bk wp
+	ap=$(mach_all "$1" "$2") ak=$(mach_all "$3" "$4")
+	read -r bp wp _ <<<"$1"
+	read -r bk _ <<<"$3"
+	echo "all CPU per message${6:+ ($6)}, stand-in and load generator included:
+          parley $ap µs (at most $(mach_cap "$ap") msg/s sustained on $NCPU CPUs; ${bp:-?}% busy,
+          ${wp:-?}% disk wait while it ran), Kannel $ak µs (at most $(mach_cap "$ak") msg/s; ${bk:-?}% busy);
+          3x Kannel's rate would be $(awk -v k="$5" 'BEGIN { printf "%.0f", 3 * k }') msg/s"
+}
 if [ "$PEERS" = 1 ]; then
 	in_p=$(f "$IN" .rate) in_k=$(f "$KIN" .through_rate)
 	out_p=$(f "$OUT" .rate) nocb_p=$(f "$NOCB" .rate)
@@ -549,6 +620,7 @@ vs Kannel ${kver:-Kannel}
           CPU parley: $(cpu_fmt "$CPU_IN" sandboxd)
           CPU Kannel: $(cpu_fmt "$CPU_KIN" sink)
           parley's CPU per message is $(ratio "$(cpu_total "$CPU_IN" sandboxd)" "$(cpu_total "$CPU_KIN" sink)") Kannel's
+          $(limits "$MACH_IN" "$CPU_IN" "$MACH_KIN" "$CPU_KIN" "$in_k")
   MT      parley: msg send -> routerd -> smsd -> Twilio API (sandboxd), counted when received
           Kannel: GET /cgi-bin/sendsms -> smsbox -> bearerbox -> the sink,
           counted when the sink has it ($OUT_C requests outstanding both)
@@ -561,6 +633,7 @@ vs Kannel ${kver:-Kannel}
           CPU parley without callbacks: $(cpu_fmt "$CPU_NOCB" sandboxd)
           CPU Kannel:                   $(cpu_fmt "$CPU_KOUT" sink)
           parley's CPU per message is $(ratio "$(cpu_total "$CPU_OUT" sandboxd)" "$(cpu_total "$CPU_KOUT" sink)") Kannel's with callbacks, $(ratio "$(cpu_total "$CPU_NOCB" sandboxd)" "$(cpu_total "$CPU_KOUT" sink)") without
+          $(limits "$MACH_NOCB" "$CPU_NOCB" "$MACH_KOUT" "$CPU_KOUT" "$out_k" "without callbacks")
 EOF
 fi
 
