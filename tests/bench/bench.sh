@@ -36,7 +36,12 @@
 #             (stored) and of "queued" -> provider (routerd's answer as
 #             loadgen read it, to sandboxd's receive time; 1 ms resolution);
 #   msg:      how long `msg --help` takes, fork to exit (p50 of
-#             BENCH_SPAWN_N runs, 100), beside /bin/true's on this machine.
+#             BENCH_SPAWN_N runs, 100), beside /bin/true's on this machine;
+#   storage:  a 4 KiB O_DSYNC write (dd), and the disk's own cost of the
+#             writes of an LMDB commit without LMDB or parley (`loadgen
+#             commit`: 24 random pages, about what routerd's commit of one
+#             inbound message writes, then fdatasync and the meta page, and
+#             the same with one page): the floor under the paced latencies.
 # For every phase it also prints the CPU each daemon spent per message:
 # utime + stime from /proc/PID/stat before and after the phase (once the
 # daemons went idle again, so that trailing work such as status callbacks
@@ -411,6 +416,15 @@ CPU_MOUT=$(cpu_per_msg "$OUT_N")
 
 # Latency under a steady load: SMS in and out at PACED_RATE a second.
 PIN="" pin_rc=0 POUT="" pout_rc=0 KPIN="" kpin_rc=0 KPOUT="" kpout_rc=0
+# The disk's own cost of a commit shaped like routerd's for one inbound
+# message at the paced rate (strace counted 21 single-page pwrites and one
+# run of 2-3 pages, then fdatasync and the meta page), without LMDB or
+# parley: the floor under the paced latencies.  Right before the paced
+# phases, since what the disk takes moves over minutes here.
+COMMIT_PAGES=24
+echo "parley bench: the disk's own commit ($COMMIT_PAGES pages and 1 page, 2000 times)" >&2
+PROBE=$("$LG" commit -f "$T_HOME/commit.probe" -p "$COMMIT_PAGES" -n 2000 2>/dev/null)
+PROBE1=$("$LG" commit -f "$T_HOME/commit.probe" -p 1 -n 2000 2>/dev/null)
 if [ "$PACED_SECS" -gt 0 ]; then
 	cpu_mark $PROCS
 	echo "parley bench: paced inbound ($PACED_RATE/s for $PACED_SECS s)" >&2
@@ -491,6 +505,10 @@ load      load average $LOAD0 before, $(cut -d' ' -f1-3 /proc/loadavg) after: wh
 storage   home on ${fs:-?} ($T_HOME); a 4 KiB O_DSYNC write takes ${fsync_ms} ms here
           (every 200 and every "queued" is answered only after an fsync'd LMDB
           commit; commits are grouped per event-loop pass)
+          the disk alone doing an LMDB commit's writes (loadgen commit: random
+          4 KiB pages, fdatasync, then the meta page O_DSYNC; 2000, 1 ms apart):
+          $COMMIT_PAGES pages, about what routerd's commit of one inbound message writes,
+          $(lat "$PROBE"); one page, $(lat "$PROBE1")
 
 inbound   signed Twilio webhooks -> smsd -> routerd, counted on 200 (stored)
           $(f "$IN" .ok) of $IN_N in $(secs "$IN" .seconds) s = $(r "$IN" .rate) msg/s
@@ -559,7 +577,8 @@ paced     a steady $PACED_RATE messages a second for $PACED_SECS s ($PACED_N mes
   in      signed Twilio webhooks -> smsd -> routerd: $(f "$PIN" .ok) of $PACED_N answered 200
           at $(r "$PIN" .rate) msg/s; webhook -> 200 (stored)
           $(lat "$PIN")
-          (loadgen at most $(ms "$PIN" .max_late_ms) ms behind its schedule)
+          (loadgen at most $(ms "$PIN" .max_late_ms) ms behind its schedule; the disk's
+          own commit of $COMMIT_PAGES pages, under it all: p99 $(ms "$PROBE" .p99_ms) ms, see storage)
           CPU: $(cpu_fmt "$CPU_PIN" sandboxd)
   out     msg send -> routerd -> smsd -> sandboxd: $(f "$POUT" .received) of $PACED_N received
           "queued" -> API $(lat "$POUT" q_)
@@ -646,7 +665,7 @@ raw       $IN
           $MIN
           $MOUT
 EOF
-for j in "$NOCB" "$KIN" "$KOUT" "$PIN" "$POUT" "$KPIN" "$KPOUT" "$SPAWN" "$TRUE"; do
+for j in "$NOCB" "$KIN" "$KOUT" "$PIN" "$POUT" "$KPIN" "$KPOUT" "$SPAWN" "$TRUE" "$PROBE" "$PROBE1"; do
 	[ -n "$j" ] && echo "          $j"
 done
 

@@ -50,6 +50,14 @@
  * spawn:    runs PROGRAM N times, one after the other, output to /dev/null,
  *           and reports the wall time of each run, fork to exit (p50, p90,
  *           min): how long a command takes to start.
+ * commit:   what this disk makes an LMDB commit cost, parley left out:
+ *           in FILE (made, 64 MiB of zeros written and synced, then
+ *           removed) N times write P 4 KiB pages at random places, one
+ *           pwrite each, fdatasync, then write the first page through an
+ *           O_DSYNC descriptor -- the data pages, the flush and the meta
+ *           page of LMDB's mdb_txn_commit -- and report the wall time of
+ *           each (p50, p99, p99.9), a millisecond apart as under a paced
+ *           load: the floor under a stored message's latency.
  *
  * Each mode prints one JSON summary line on stdout.  Exit 0 when every
  * message made it, 1 when some did not (or the time limit passed), 2 on a
@@ -103,7 +111,8 @@ static const char *usage_text =
     "           [--timeout SEC]\n"
     "       loadgen sign -t TOKEN_FILE URL [name=value ...]\n"
     "       loadgen raw -s SOCK [-w MS] < bytes\n"
-    "       loadgen spawn -n N PROGRAM [ARG ...]\n";
+    "       loadgen spawn -n N PROGRAM [ARG ...]\n"
+    "       loadgen commit -f FILE -p PAGES -n N\n";
 
 static void __attribute__((noreturn))
 usage(void)
@@ -1426,6 +1435,80 @@ mode_spawn(int argc, char **argv)
 	return failed == 0 ? 0 : 1;
 }
 
+/* ----------------------------------------------------------------- commit */
+
+#define COMMIT_FILE_PAGES	16384		/* 64 MiB */
+
+static int
+mode_commit(int argc, char **argv)
+{
+	static unsigned char page[4096];
+	const char *file = NULL;
+	long n = 0, p = 0, i, j;
+	double *t, t0;
+	json_t *sum;
+	int ch, fd, mfd;
+
+	while ((ch = getopt(argc, argv, "f:p:n:")) != -1) {
+		switch (ch) {
+		case 'f': file = optarg; break;
+		case 'p': p = num_arg(optarg, 1, 4096); break;
+		case 'n': n = num_arg(optarg, 1, 1000000); break;
+		default: usage();
+		}
+	}
+	if (file == NULL || n == 0 || p == 0 || optind != argc)
+		usage();
+	if ((t = calloc((size_t)n, sizeof(*t))) == NULL)
+		die("out of memory");
+	if ((fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		die("%s: %s", file, strerror(errno));
+	if ((mfd = open(file, O_WRONLY | O_DSYNC | O_CLOEXEC)) < 0) {
+		unlink(file);
+		die("%s: %s", file, strerror(errno));
+	}
+	/* a grown file: pages are rewritten in place, as in a store in use */
+	for (i = 0; i < COMMIT_FILE_PAGES; i++)
+		if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page)) {
+			unlink(file);
+			die("%s: write: %s", file, strerror(errno));
+		}
+	if (fsync(fd) < 0) {
+		unlink(file);
+		die("%s: fsync: %s", file, strerror(errno));
+	}
+	randombytes_buf(page, sizeof(page));
+	for (i = 0; i < n; i++) {
+		t0 = now_ms();
+		for (j = 0; j < p; j++) {
+			off_t at = (off_t)(1 + randombytes_uniform(
+			    COMMIT_FILE_PAGES - 1)) * (off_t)sizeof(page);
+
+			if (pwrite(fd, page, sizeof(page), at) !=
+			    (ssize_t)sizeof(page))
+				break;
+		}
+		if (j < p || fdatasync(fd) < 0 ||
+		    pwrite(mfd, page, sizeof(page), 0) != (ssize_t)sizeof(page)) {
+			unlink(file);
+			die("%s: %s", file, strerror(errno));
+		}
+		t[i] = now_ms() - t0;
+		usleep(1000);
+	}
+	close(mfd);
+	close(fd);
+	unlink(file);
+	sum = json_object();
+	json_object_set_new(sum, "mode", json_string("commit"));
+	json_object_set_new(sum, "pages", json_integer(p));
+	json_object_set_new(sum, "commits", json_integer(n));
+	pcts_json(sum, "", t, (size_t)n);
+	print_summary(sum);
+	free(t);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1452,6 +1535,8 @@ main(int argc, char **argv)
 		rc = mode_raw(argc, argv);
 	else if (strcmp(mode, "spawn") == 0)
 		rc = mode_spawn(argc, argv);
+	else if (strcmp(mode, "commit") == 0)
+		rc = mode_commit(argc, argv);
 	else
 		usage();
 	curl_global_cleanup();
