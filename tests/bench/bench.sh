@@ -194,9 +194,11 @@ cpu_total() {	# the sum of cpu_fmt, without the stand-in
 # loadgen, "user sys" seconds): prints "busy wait lg" -- the percent of
 # all CPUs busy and waiting on the disk while it ran, and the load
 # generator's own CPU microseconds per message.
-mach_begin() { MACH0=$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat); }
+# cpu_stat: all CPUs' "busy idle iowait" ticks so far, from /proc/stat.
+cpu_stat() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat; }
+mach_begin() { MACH0=$(cpu_stat); }
 mach_end() {
-	awk -v a="$MACH0" -v b="$(awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat)" \
+	awk -v a="$MACH0" -v b="$(cpu_stat)" \
 	    -v t="$(tail -n 1 "$1" 2>/dev/null)" -v n="$2" 'BEGIN {
 		split(a, x, " "); split(b, y, " "); split(t, z, " ")
 		db = y[1] - x[1]; dw = y[3] - x[3]; all = db + (y[2] - x[2]) + dw
@@ -219,11 +221,9 @@ mach_fmt() {
 }
 mach_cap() { awk -v a="$1" -v c="$NCPU" 'BEGIN { printf "%.0f", (a > 0 ? c * 1e6 / a : 0) }'; }
 mach_all() {	# all µs per message of "busy wait lg" and a CPU string
-	local busy wait lg e all
-	read -r busy wait lg <<<"$1"
-	all=${lg:-0}
-	for e in $2; do all=$((all + ${e#*=})); done
-	echo "$all"
+	local lg
+	read -r _ _ lg <<<"$1"
+	echo $(( ${lg:-0} + $(cpu_total "$2" "") ))	# "": the stand-in too
 }
 NCPU=$(nproc)
 TIMEFORMAT='%U %S'
