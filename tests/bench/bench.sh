@@ -34,7 +34,8 @@
 #             (30) rather than as fast as possible: latency under a load
 #             the stack keeps up with, p50/p99/p99.9 of webhook -> 200
 #             (stored) and of "queued" -> provider (routerd's answer as
-#             loadgen read it, to sandboxd's receive time; 1 ms resolution);
+#             loadgen read it, to sandboxd's receive time; 1 ms resolution:
+#             sandboxd stamps whole milliseconds, counted as their middle);
 #   msg:      how long `msg --help` takes, fork to exit (p50 of
 #             BENCH_SPAWN_N runs, 100), beside /bin/true's on this machine;
 #   storage:  a 4 KiB O_DSYNC write (dd), and the disk's own cost of the
