@@ -190,13 +190,13 @@ cpu_total() {	# the sum of cpu_fmt, without the stand-in
 	for e in $1; do [ "${e%%=*}" = "$2" ] || sum=$((sum + ${e#*=})); done
 	echo "$sum"
 }
+# cpu_stat: all CPUs' "busy idle iowait" ticks so far, from /proc/stat.
+cpu_stat() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat; }
 # The machine around one load generator run.  mach_begin before it;
 # mach_end TIMEFILE N after it (TIMEFILE holds bash's `time` of the
 # loadgen, "user sys" seconds): prints "busy wait lg" -- the percent of
 # all CPUs busy and waiting on the disk while it ran, and the load
 # generator's own CPU microseconds per message.
-# cpu_stat: all CPUs' "busy idle iowait" ticks so far, from /proc/stat.
-cpu_stat() { awk '/^cpu / { print $2+$3+$4+$7+$8+$9, $5, $6 }' /proc/stat; }
 mach_begin() { MACH0=$(cpu_stat); }
 mach_end() {
 	awk -v a="$MACH0" -v b="$(cpu_stat)" \

@@ -1445,6 +1445,17 @@ mode_spawn(int argc, char **argv)
 
 #define COMMIT_FILE_PAGES	16384		/* 64 MiB */
 
+static const char *commit_file;		/* ours once made: removed on failure */
+
+static void __attribute__((noreturn))
+commit_fail(const char *what)
+{
+	int e = errno;
+
+	unlink(commit_file);
+	die("%s: %s: %s", commit_file, what, strerror(e));
+}
+
 static int
 mode_commit(int argc, char **argv)
 {
@@ -1469,20 +1480,15 @@ mode_commit(int argc, char **argv)
 		die("out of memory");
 	if ((fd = open(file, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
 		die("%s: %s", file, strerror(errno));
-	if ((mfd = open(file, O_WRONLY | O_DSYNC | O_CLOEXEC)) < 0) {
-		unlink(file);
-		die("%s: %s", file, strerror(errno));
-	}
+	commit_file = file;
+	if ((mfd = open(file, O_WRONLY | O_DSYNC | O_CLOEXEC)) < 0)
+		commit_fail("open");
 	/* a grown file: pages are rewritten in place, as in a store in use */
 	for (i = 0; i < COMMIT_FILE_PAGES; i++)
-		if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page)) {
-			unlink(file);
-			die("%s: write: %s", file, strerror(errno));
-		}
-	if (fsync(fd) < 0) {
-		unlink(file);
-		die("%s: fsync: %s", file, strerror(errno));
-	}
+		if (write(fd, page, sizeof(page)) != (ssize_t)sizeof(page))
+			commit_fail("write");
+	if (fsync(fd) < 0)
+		commit_fail("fsync");
 	randombytes_buf(page, sizeof(page));
 	for (i = 0; i < n; i++) {
 		t0 = now_ms();
@@ -1495,10 +1501,8 @@ mode_commit(int argc, char **argv)
 				break;
 		}
 		if (j < p || fdatasync(fd) < 0 ||
-		    pwrite(mfd, page, sizeof(page), 0) != (ssize_t)sizeof(page)) {
-			unlink(file);
-			die("%s: %s", file, strerror(errno));
-		}
+		    pwrite(mfd, page, sizeof(page), 0) != (ssize_t)sizeof(page))
+			commit_fail("commit");
 		t[i] = now_ms() - t0;
 		usleep(1000);
 	}
